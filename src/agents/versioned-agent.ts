@@ -1,0 +1,163 @@
+/**
+ * The shared machinery of versioned agents: `update()` with immer and bounded OCC retry,
+ * change listeners, history limits. Backends implement four primitives.
+ */
+import { produce } from 'immer';
+import { ConcurrencyError, StateNotFoundError, ValidationError, ClosedError } from '../core/errors.js';
+import { backoffMs, Mutex, sleep } from '../core/mutex.js';
+import { prepare } from '../core/codec.js';
+import type { ChangeInfo, DataAgent, LoadAtTarget, Recipe, SaveOptions, Subscribable, Unsubscribe, Updatable, Versioned } from './data-agent.js';
+import './immer-setup.js';
+
+/** A stored state with its version and time. */
+export interface Snapshot<S> {
+  state: S;
+  version: number;
+  time: Date;
+}
+
+/** Options shared by every versioned agent. */
+export interface VersionedAgentOptions<S> {
+  /** State returned by `load()` (and used as the base of `update()`) before the first save. */
+  initial?: S;
+  /** How many times `update()` retries after a ConcurrencyError (default 50). */
+  maxRetries?: number;
+}
+
+/**
+ * Base class for agents with versions. Subclasses implement `current()`, `write()`, `readHistory()`
+ * and `readAt()`; this class provides `load`, `save`, `update`, `history`, `version`, `loadAt`,
+ * `subscribe`.
+ */
+export abstract class VersionedAgent<S> implements DataAgent<S>, Versioned<S>, Updatable<S>, Subscribable<S> {
+  protected readonly initial: S | undefined;
+  protected readonly hasInitial: boolean;
+  private readonly maxRetries: number;
+  private readonly updates = new Mutex();
+  private readonly listeners = new Set<(state: S, info: ChangeInfo) => void>();
+  protected closed = false;
+
+  constructor(options: VersionedAgentOptions<S> = {}) {
+    this.hasInitial = 'initial' in options && options.initial !== undefined;
+    this.initial = this.hasInitial ? prepare(options.initial as S).value : undefined;
+    this.maxRetries = options.maxRetries ?? 50;
+  }
+
+  /** The latest stored snapshot, or undefined when never saved. */
+  protected abstract current(): Promise<Snapshot<S> | undefined>;
+  /** Store `state` (already validated and frozen) as version expectedVersion + 1, atomically checking expectedVersion (undefined = any). Returns the new snapshot. */
+  protected abstract write(state: S, expectedVersion: number | undefined): Promise<Snapshot<S>>;
+  /** Stored snapshots, newest first, at most `limit`. */
+  protected abstract readHistory(limit: number): Promise<Snapshot<S>[]>;
+  /** The snapshot at a version, or the latest at or before a time; undefined when none. */
+  protected abstract readAt(target: LoadAtTarget): Promise<Snapshot<S> | undefined>;
+
+  /** A human-readable name for errors. */
+  protected describe(): string {
+    return this.constructor.name;
+  }
+
+  protected assertOpen(): void {
+    if (this.closed) throw new ClosedError(this.describe());
+  }
+
+  async load(): Promise<S> {
+    this.assertOpen();
+    const cur = await this.current();
+    if (cur) return cur.state;
+    if (this.hasInitial) return this.initial as S;
+    throw new StateNotFoundError(`${this.describe()}: no state has been saved yet`);
+  }
+
+  async save(state: S, options: SaveOptions = {}): Promise<void> {
+    this.assertOpen();
+    if (options.expectedVersion !== undefined && (!Number.isInteger(options.expectedVersion) || options.expectedVersion < 0)) {
+      throw new ValidationError(`expectedVersion must be an integer >= 0, got ${String(options.expectedVersion)}`);
+    }
+    const prepared = prepare(state).value;
+    const snap = await this.write(prepared, options.expectedVersion);
+    this.emit(snap);
+  }
+
+  async version(): Promise<number> {
+    this.assertOpen();
+    return (await this.current())?.version ?? 0;
+  }
+
+  async history(limit?: number): Promise<S[]> {
+    this.assertOpen();
+    const n = limit === undefined ? Number.MAX_SAFE_INTEGER : limit;
+    if (!Number.isInteger(n) || n < 0) throw new ValidationError(`history limit must be an integer >= 0, got ${String(limit)}`);
+    if (n === 0) return [];
+    return (await this.readHistory(n)).map((s) => s.state);
+  }
+
+  async loadAt(target: LoadAtTarget): Promise<S> {
+    this.assertOpen();
+    if ('version' in target && (!Number.isInteger(target.version) || target.version < 1)) {
+      throw new ValidationError(`loadAt version must be an integer >= 1, got ${String(target.version)}`);
+    }
+    const snap = await this.readAt(target);
+    if (!snap) {
+      const what = 'version' in target ? `version ${target.version}` : `time ${new Date(target.time as never).toISOString?.() ?? String(target.time)}`;
+      throw new StateNotFoundError(`${this.describe()}: no state at ${what}`);
+    }
+    return snap.state;
+  }
+
+  /**
+   * Read-modify-write: apply an immer recipe to the current state and save it with
+   * `expectedVersion`, retrying on ConcurrencyError. Calls on one instance run one at a time, so
+   * only other processes can cause retries. Returns the new state.
+   */
+  update(recipe: Recipe<S>): Promise<S> {
+    return this.updates.run(async () => {
+      let lastError: ConcurrencyError | undefined;
+      for (let attempt = 0; attempt <= this.maxRetries; attempt++) {
+        this.assertOpen();
+        const cur = await this.current();
+        let base: S;
+        if (cur) base = cur.state;
+        else if (this.hasInitial) base = this.initial as S;
+        else throw new StateNotFoundError(`${this.describe()}: update() needs a saved state or an initial state`);
+        const next = produce(base, recipe as never) as S;
+        const prepared = prepare(next).value;
+        try {
+          const snap = await this.write(prepared, cur?.version ?? 0);
+          this.emit(snap);
+          return snap.state;
+        } catch (e) {
+          if (!(e instanceof ConcurrencyError)) throw e;
+          lastError = e;
+          await sleep(backoffMs(attempt));
+        }
+      }
+      throw lastError!;
+    });
+  }
+
+  subscribe(listener: (state: S, info: ChangeInfo) => void): Unsubscribe {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  protected emit(snap: Snapshot<S>): void {
+    for (const l of [...this.listeners]) {
+      try {
+        l(snap.state, { version: snap.version, time: snap.time });
+      } catch (e) {
+        // a listener's failure must not undo or hide a save that succeeded; surface it asynchronously
+        queueMicrotask(() => {
+          throw e;
+        });
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.listeners.clear();
+  }
+}

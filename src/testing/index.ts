@@ -1,0 +1,6 @@
+/**
+ * Conformance suites for dgent's contracts, for our backends and third-party ones. Requires vitest
+ * and fast-check (dev dependencies of the caller).
+ */
+export { dataAgentContract, arbitraryExtendedState } from './data-agent-contract.js';
+export type { AgentPlace, DataAgentContractOptions } from './data-agent-contract.js';
