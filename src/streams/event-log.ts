@@ -1,0 +1,118 @@
+/**
+ * The EventLog contract: the append-only source of truth of dgent.
+ *
+ * - Revisions are 1-based and gapless per stream; `expectedRevision: 0` means `'no_stream'`.
+ * - `position` is a global order over all streams; readers never skip an event.
+ * - `subscribe` catches up from `fromPosition`, then goes live: in order, exactly once, no gaps.
+ *
+ * @example
+ * ```ts
+ * const log: EventLog = new MemoryEventLog();
+ * await log.append('chat-1', [{ type: 'UserSaid', data: { text: 'hi' } }], { expectedRevision: 'no_stream' });
+ * for await (const e of log.read('chat-1')) console.log(e.revision, e.type, e.data);
+ * ```
+ */
+
+/** What a writer expects the stream's revision to be. */
+export type ExpectedRevision = number | 'any' | 'no_stream' | 'stream_exists';
+
+/** An event to append. `id` is generated (UUID) when absent. */
+export interface NewEvent<T = unknown> {
+  type: string;
+  data: T;
+  metadata?: Record<string, unknown>;
+  id?: string;
+}
+
+/** An event as stored. `revision` is 1-based per stream; `position` is global. */
+export interface RecordedEvent<T = unknown> {
+  id: string;
+  stream: string;
+  revision: number;
+  position: number;
+  type: string;
+  data: T;
+  metadata: Record<string, unknown>;
+  time: Date;
+}
+
+/** Revision and position of the last event appended. */
+export interface AppendResult {
+  revision: number;
+  position: number;
+}
+
+export interface AppendOptions {
+  expectedRevision?: ExpectedRevision;
+}
+
+export interface ReadOptions {
+  /** first revision to return (inclusive); for backward reads the revision to start from going down */
+  fromRevision?: number;
+  /** last revision to return (inclusive) */
+  toRevision?: number;
+  direction?: 'forward' | 'backward';
+  limit?: number;
+}
+
+export interface ReadAllOptions {
+  /** return events with position > fromPosition (exclusive: pass the last position you processed; default 0) */
+  fromPosition?: number;
+  limit?: number;
+  /** only events of these types */
+  types?: readonly string[];
+}
+
+export interface SubscribeOptions {
+  /** deliver events with position > fromPosition (exclusive; default 0 = from the beginning) */
+  fromPosition?: number;
+  /** only this stream */
+  stream?: string;
+}
+
+/** A running subscription. */
+export interface Subscription {
+  /** stop delivering; resolves when the handler is no longer running */
+  close(): Promise<void>;
+  /** settles with the error that stopped the subscription (a handler throw, a backend failure) */
+  readonly done: Promise<void>;
+}
+
+/** Optional backend features; ask instead of guessing by class name. */
+export interface EventLogCapabilities {
+  /** `appendMany` appends to several streams atomically */
+  readonly supportsMultiStreamAppend: boolean;
+  /** `onAppend` hooks run inside the append's transaction */
+  readonly supportsInlineProjections: boolean;
+  /** an acknowledged append survives a crash of this process */
+  readonly durable: boolean;
+}
+
+/** The append-only event log. */
+export interface EventLog {
+  readonly capabilities: EventLogCapabilities;
+  append(stream: string, events: readonly NewEvent[], options?: AppendOptions): Promise<AppendResult>;
+  read(stream: string, options?: ReadOptions): AsyncIterable<RecordedEvent>;
+  readAll(options?: ReadAllOptions): AsyncIterable<RecordedEvent>;
+  subscribe(options: SubscribeOptions, handler: (e: RecordedEvent) => void | Promise<void>): Subscription;
+  /** current revision of a stream; 0 when the stream does not exist */
+  revision(stream: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** One stream's part of an atomic multi-stream append. */
+export interface StreamAppend {
+  stream: string;
+  events: readonly NewEvent[];
+  expectedRevision?: ExpectedRevision;
+}
+
+/** Capability: atomic append to several streams (all or nothing). */
+export interface MultiStreamAppender {
+  appendMany(appends: readonly StreamAppend[]): Promise<AppendResult[]>;
+}
+
+/** True when the log can append to several streams atomically. */
+export function isMultiStreamAppender(log: EventLog): log is EventLog & MultiStreamAppender {
+  return log.capabilities.supportsMultiStreamAppend && typeof (log as Partial<MultiStreamAppender>).appendMany === 'function';
+}
