@@ -30,6 +30,7 @@ describe('acquireFileLock', () => {
   it('acquire writes pid and nonce; release removes the lock file', async () => {
     const p = join(dir, 'a.lock');
     const lock = await acquireFileLock(p);
+    expect(lock.stolen).toBe(false);
     expect(readLockHolder(p)).toMatchObject({ pid: process.pid, nonce: lock.nonce, host: hostname() });
     expect(lock.isHeld()).toBe(true);
     await lock.release();
@@ -79,6 +80,7 @@ describe('acquireFileLock', () => {
     const p = join(dir, 'a.lock');
     writeFileSync(p, JSON.stringify({ pid: deadPid(), nonce: 'old', host: hostname(), boot: bootId(), time: 0 }));
     const lock = await acquireFileLock(p, { wait: false });
+    expect(lock.stolen).toBe(true);
     expect(readLockHolder(p)).toMatchObject({ nonce: lock.nonce });
     await lock.release();
   });

@@ -52,6 +52,11 @@ export interface FileLock {
   readonly path: string;
   /** Unique to this acquisition; written in the lock file. */
   readonly nonce: string;
+  /**
+   * True when this acquisition took over a stale lock: the previous holder died inside its
+   * critical section, so whatever it was writing (temp files, a torn append) needs clearing.
+   */
+  readonly stolen: boolean;
   /** True while the lock file still names this acquisition (reads the file). */
   isHeld(): boolean;
   /** Remove the lock file if it is still ours. Idempotent. */
@@ -194,17 +199,19 @@ export function tryAcquireFileLock(path: string, options: Pick<FileLockOptions, 
   const staleMs = options.unreadableStaleMs ?? 2_000;
   const nonce = `${PROCESS_NONCE}-${counter++}`;
   const content = JSON.stringify({ pid: process.pid, nonce, host: HOST, boot: currentBoot(), time: Date.now() } satisfies LockHolder);
+  let stolen = false;
   for (let i = 0; i < 3; i++) {
-    if (tryCreate(path, content)) return makeLock(path, nonce);
+    if (tryCreate(path, content)) return makeLock(path, nonce, stolen);
     const h = readLockHolder(path);
     if (h === undefined) continue; // released between our create and our read: try again
     const stale = h === 'unreadable' ? (ageMs(path) ?? 0) > staleMs : holderDead(h);
     if (!stale || !steal(path, h, staleMs)) return { holder: describeHolder(h) };
+    stolen = true;
   }
   return { holder: describeHolder(readLockHolder(path)) };
 }
 
-function makeLock(path: string, nonce: string): FileLock {
+function makeLock(path: string, nonce: string, stolen: boolean): FileLock {
   let released = false;
   const isHeld = (): boolean => {
     if (released) return false;
@@ -220,6 +227,7 @@ function makeLock(path: string, nonce: string): FileLock {
   return {
     path,
     nonce,
+    stolen,
     isHeld,
     releaseSync,
     release: async () => releaseSync(),
