@@ -1,0 +1,256 @@
+/**
+ * RedisAgent: an agent's state in Redis, with versions, a bounded history, optional expiry (TTL)
+ * and change notifications that reach every process.
+ *
+ * One agent is one Redis list `<prefix>{<key>}`, newest entry first. `load()` is one LINDEX and a
+ * decode; `save()` is one EVALSHA that checks the version, pushes the new entry, trims the history,
+ * refreshes the TTL and publishes the change, atomically.
+ *
+ * @example
+ * ```ts
+ * import { RedisAgent } from 'dgent/redis';
+ * const agent = new RedisAgent<{ turns: string[] }>({ url: 'redis://127.0.0.1:6379', key: 'chat-42', ttlMs: 86_400_000 });
+ * await agent.update((s) => { s.turns.push('hello'); });
+ * const off = agent.subscribe((state, { version }) => console.log(version, state));
+ * ```
+ */
+import type { Redis } from 'ioredis';
+import { decode, encodePrepared } from '../core/codec.js';
+import { ConcurrencyError, CorruptionError, ValidationError } from '../core/errors.js';
+import { toMs } from '../core/ids.js';
+import type { ChangeInfo, LoadAtTarget, Unsubscribe } from './data-agent.js';
+import {
+  duplicateClient,
+  quitClient,
+  resolveClient,
+  toDgentError,
+  validateKeyPart,
+  validatePrefix,
+  type RedisClient,
+  type RedisConnectionOptions,
+} from './redis/client.js';
+import { AT_TIME, AT_VERSION, LOAD_REFRESH, SAVE } from './redis/scripts.js';
+import { VersionedAgent, type Snapshot, type VersionedAgentOptions } from './versioned-agent.js';
+
+/** Options of {@link RedisAgent}. */
+export interface RedisAgentOptions<S> extends VersionedAgentOptions<S>, RedisConnectionOptions {
+  /** The agent's key (untrusted input is fine: it only ever becomes a suffix under `prefix`). */
+  key: string;
+  /** Key prefix (default `dgent:agent:`); must not contain `{` or `}`. */
+  prefix?: string;
+  /** Expire the agent this many ms after its last save (and, with `refreshTtlOnLoad`, its last read). */
+  ttlMs?: number;
+  /** Reads (`load`, `version`, the read of `update`) also extend the TTL: sliding expiry (default false). */
+  refreshTtlOnLoad?: boolean;
+  /** Saved states kept for `history()`/`loadAt()`, the current one included (default 100). */
+  maxHistory?: number;
+  /** Publish every save on a pub/sub channel so that `subscribe` works across processes (default true). */
+  publish?: boolean;
+}
+
+interface Entry<S> extends Snapshot<S> {
+  /** `<version>:<ms>` of the entry: identifies one save for de-duplicating notifications */
+  id: string;
+}
+
+/** How many recent save ids are remembered so that a save seen both locally and via pub/sub is reported once. */
+const SEEN_LIMIT = 256;
+
+/**
+ * A versioned agent stored in Redis. Implements DataAgent, Versioned, Updatable, Subscribable, Closable.
+ *
+ * Failures to reach Redis raise BackendUnavailableError; with a client created from `url` they do
+ * so within about a second and the agent works again once Redis is back (see FAIL_FAST_OPTIONS).
+ * Times (`loadAt({ time })`, `ChangeInfo.time`) are the Redis server's clock.
+ */
+export class RedisAgent<S> extends VersionedAgent<S> {
+  /** The Redis key holding this agent's list. */
+  readonly redisKey: string;
+  /** The pub/sub channel of this agent's changes. */
+  readonly channel: string;
+  private readonly client: RedisClient;
+  private readonly owned: boolean;
+  private readonly name: string;
+  private readonly ttl: string;
+  private readonly refreshOnLoad: boolean;
+  private readonly maxHistory: string;
+  private readonly publish: boolean;
+  private subscriber: Redis | undefined;
+  private subscribing: Promise<void> | undefined;
+  private listenerCount = 0;
+  private readonly seen = new Set<string>();
+
+  constructor(options: RedisAgentOptions<S>) {
+    super(options);
+    const key = validateKeyPart(options.key, 'agent key');
+    const prefix = validatePrefix(options.prefix ?? 'dgent:agent:');
+    const ttl = options.ttlMs;
+    if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 1)) throw new ValidationError(`ttlMs must be an integer >= 1, got ${String(ttl)}`);
+    const max = options.maxHistory ?? 100;
+    if (!Number.isInteger(max) || max < 1) throw new ValidationError(`maxHistory must be an integer >= 1, got ${String(max)}`);
+    // The hash tag keeps every key of one agent in one cluster slot, whatever the key contains.
+    this.redisKey = `${prefix}{${key}}`;
+    this.channel = `${this.redisKey}:changes`;
+    this.name = `RedisAgent(${JSON.stringify(key.length > 60 ? key.slice(0, 60) + '…' : key)})`;
+    this.ttl = ttl === undefined ? '0' : String(ttl);
+    this.refreshOnLoad = (options.refreshTtlOnLoad ?? false) && ttl !== undefined;
+    this.maxHistory = String(max);
+    this.publish = options.publish ?? true;
+    const { client, owned } = resolveClient(options, 'RedisAgent');
+    this.client = client;
+    this.owned = owned;
+  }
+
+  protected override describe(): string {
+    return this.name;
+  }
+
+  private parse(raw: string): Entry<S> {
+    const a = raw.indexOf(':');
+    const b = a < 0 ? -1 : raw.indexOf(':', a + 1);
+    const version = Number(raw.slice(0, a));
+    const ms = Number(raw.slice(a + 1, b));
+    if (b < 0 || !Number.isInteger(version) || version < 1 || !Number.isFinite(ms)) {
+      throw new CorruptionError('history entry has no valid <version>:<time>: header', this.redisKey);
+    }
+    return { state: decode<S>(raw.slice(b + 1), this.redisKey), version, time: new Date(ms), id: raw.slice(0, b) };
+  }
+
+  protected async current(): Promise<Snapshot<S> | undefined> {
+    let raw: unknown;
+    try {
+      raw = this.refreshOnLoad ? await LOAD_REFRESH.run(this.client, [this.redisKey], [this.ttl]) : await this.client.lindex(this.redisKey, 0);
+    } catch (e) {
+      throw toDgentError(e, this.name);
+    }
+    return typeof raw === 'string' ? this.parse(raw) : undefined;
+  }
+
+  protected async write(state: S, expectedVersion: number | undefined): Promise<Snapshot<S>> {
+    const text = encodePrepared(state);
+    let reply: unknown;
+    try {
+      reply = await SAVE.run(
+        this.client,
+        [this.redisKey],
+        [text, expectedVersion === undefined ? '' : String(expectedVersion), this.maxHistory, this.ttl, this.publish ? this.channel : ''],
+      );
+    } catch (e) {
+      throw toDgentError(e, this.name);
+    }
+    const [ok, version, ms] = reply as [number, number, number];
+    if (ok !== 1) throw new ConcurrencyError(expectedVersion ?? 'any', version, this.name);
+    // the state given to us is already frozen and validated: no need to decode what we just wrote
+    return { state, version, time: new Date(ms), id: `${version}:${ms}` } as Entry<S>;
+  }
+
+  protected async readHistory(limit: number): Promise<Snapshot<S>[]> {
+    const stop = Math.min(limit, Number(this.maxHistory)) - 1;
+    let raw: string[];
+    try {
+      raw = await this.client.lrange(this.redisKey, 0, stop);
+    } catch (e) {
+      throw toDgentError(e, this.name);
+    }
+    return raw.map((r) => this.parse(r));
+  }
+
+  protected async readAt(target: LoadAtTarget): Promise<Snapshot<S> | undefined> {
+    let raw: unknown;
+    try {
+      raw =
+        'version' in target
+          ? await AT_VERSION.run(this.client, [this.redisKey], [target.version])
+          : await AT_TIME.run(this.client, [this.redisKey], [toMs(target.time)]);
+    } catch (e) {
+      throw toDgentError(e, this.name);
+    }
+    if (typeof raw !== 'string') return undefined;
+    const snap = this.parse(raw);
+    if ('version' in target && snap.version !== target.version) {
+      throw new CorruptionError(`history holds version ${snap.version} where version ${target.version} belongs`, this.redisKey);
+    }
+    return snap;
+  }
+
+  /**
+   * Listen to saves of this key from any process (via Redis pub/sub on a dedicated connection,
+   * opened on the first subscribe). Each save is reported once per listener; saves made while the
+   * subscriber connection is down are not replayed (read `version()` after a reconnect if that matters).
+   * Use {@link RedisAgent.subscribed} to wait until other processes' saves are being received.
+   */
+  override subscribe(listener: (state: S, info: ChangeInfo) => void): Unsubscribe {
+    const off = super.subscribe(listener);
+    this.listenerCount++;
+    if (this.publish && !this.subscriber && !this.closed) this.startSubscriber();
+    let active = true;
+    return () => {
+      if (!active) return;
+      active = false;
+      off();
+      this.listenerCount--;
+      if (this.listenerCount === 0) this.stopSubscriber();
+    };
+  }
+
+  /** Resolves once notifications from other processes are flowing (rejects when subscribing failed). */
+  async subscribed(): Promise<void> {
+    if (!this.subscribing) return;
+    await this.subscribing;
+  }
+
+  private startSubscriber(): void {
+    const sub = duplicateClient(this.client);
+    this.subscriber = sub;
+    sub.on('message', (channel: string, message: string) => {
+      if (channel !== this.channel || this.subscriber !== sub) return;
+      let entry: Entry<S>;
+      try {
+        entry = this.parse(message);
+      } catch (e) {
+        // a malformed notification must not go unnoticed: surface it like a listener failure
+        queueMicrotask(() => {
+          throw e;
+        });
+        return;
+      }
+      this.emit(entry);
+    });
+    this.subscribing = sub.subscribe(this.channel).then(
+      () => undefined,
+      (e: unknown) => {
+        throw toDgentError(e, this.name);
+      },
+    );
+    // keep an unobserved rejection from crashing the process; subscribed() reports it
+    this.subscribing.catch(() => undefined);
+  }
+
+  private stopSubscriber(): void {
+    const sub = this.subscriber;
+    this.subscriber = undefined;
+    this.subscribing = undefined;
+    if (sub) void quitClient(sub);
+  }
+
+  protected override emit(snap: Snapshot<S>): void {
+    const id = (snap as Entry<S>).id ?? `${snap.version}:${snap.time.getTime()}`;
+    // the same save arrives twice in the saving process (its own reply and pub/sub), in either order
+    if (this.seen.has(id)) return;
+    this.seen.add(id);
+    if (this.seen.size > SEEN_LIMIT) this.seen.delete(this.seen.values().next().value as string);
+    super.emit(snap);
+  }
+
+  /** Stop notifications and, when the agent created its client from `url`, close it. */
+  override async close(): Promise<void> {
+    if (this.closed) return;
+    await super.close();
+    this.listenerCount = 0;
+    const sub = this.subscriber;
+    this.subscriber = undefined;
+    this.subscribing = undefined;
+    if (sub) await quitClient(sub);
+    if (this.owned) await quitClient(this.client);
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * What RedisAgent and RedisEventLog share: how a connection is made from a URL, Lua scripts run
+ * by SHA with a fallback to EVAL, key-part validation and the mapping of ioredis failures to
+ * dgent errors. Only `dgent/redis` imports this file, so `import 'dgent'` never loads ioredis.
+ */
+import { createHash } from 'node:crypto';
+import { Redis, type Cluster, type RedisOptions } from 'ioredis';
+import { BackendUnavailableError, CorruptionError, DgentError, InvalidKeyError } from '../../core/errors.js';
+
+/** A connected ioredis client: a single node (`Redis`) or a cluster (`Cluster`). */
+export type RedisClient = Redis | Cluster;
+
+/** How a backend reaches Redis: an ioredis client you own, or a URL for a client it owns. */
+export interface RedisConnectionOptions {
+  /** An ioredis client. You keep ownership: `close()` does not quit it. Its own retry/queue settings apply. */
+  redis?: RedisClient;
+  /** `redis://[user:password@]host:port[/db]` (or `rediss://`). The backend creates and closes its own client. */
+  url?: string;
+  /** Extra ioredis options for the client created from `url` (they override the fail-fast defaults below). */
+  redisOptions?: RedisOptions;
+}
+
+/**
+ * Defaults of the clients dgent creates from a URL. The aim: while Redis is unreachable, calls fail
+ * with BackendUnavailableError within about a second instead of waiting in a queue for ever, and
+ * everything works again by itself once the server is back.
+ *
+ * - `maxRetriesPerRequest: 0`: when the connection drops, the commands in flight and the ones waiting
+ *   for the reconnect are rejected at once. A save whose reply was lost is never re-sent blindly.
+ * - `enableOfflineQueue: true`: a command issued while a (re)connect attempt is under way waits for
+ *   that one attempt only (the first call right after construction must not fail).
+ * - `autoResendUnfulfilledCommands: false`: same reason as `maxRetriesPerRequest`.
+ * - reconnect attempts back off from 50 ms to 1 s and never stop.
+ * - `commandTimeout` 10 s: a server that accepts the connection but stops answering does not hang callers.
+ */
+export const FAIL_FAST_OPTIONS: RedisOptions = {
+  maxRetriesPerRequest: 0,
+  enableOfflineQueue: true,
+  autoResendUnfulfilledCommands: false,
+  connectTimeout: 5_000,
+  commandTimeout: 10_000,
+  retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 10), 1_000),
+};
+
+/** The client of a backend and whether the backend owns (and so closes) it. */
+export interface ResolvedClient {
+  client: RedisClient;
+  owned: boolean;
+}
+
+/** Pick the caller's client or create one from the URL. */
+export function resolveClient(options: RedisConnectionOptions, what: string): ResolvedClient {
+  if (options.redis && options.url) throw new DgentError(`${what}: pass either redis or url, not both`, 'VALIDATION');
+  if (options.redis) return { client: options.redis, owned: false };
+  if (!options.url) throw new DgentError(`${what}: pass a redis client or a url`, 'VALIDATION');
+  const client = new Redis(options.url, { ...FAIL_FAST_OPTIONS, ...options.redisOptions });
+  // ioredis emits 'error' on every failed reconnect; the calls that fail report it to their callers.
+  // Without a listener Node would crash the process on the first connection loss.
+  client.on('error', () => undefined);
+  return { client, owned: true };
+}
+
+/** A second connection for blocking reads or pub/sub, with the same settings but no command timeout. */
+export function duplicateClient(client: RedisClient): Redis {
+  const dup = (client as Redis).duplicate({ commandTimeout: undefined } as RedisOptions) as Redis;
+  dup.on('error', () => undefined);
+  return dup;
+}
+
+/** Close a client politely, falling back to a hard disconnect when the server is gone. */
+export async function quitClient(client: RedisClient): Promise<void> {
+  if (client.status === 'end') return;
+  if (client.status !== 'ready') {
+    client.disconnect();
+    return;
+  }
+  try {
+    await client.quit();
+  } catch {
+    client.disconnect(); // QUIT cannot reach a dead server; the socket is closed either way
+  }
+}
+
+/** Longest key or prefix accepted (characters). */
+export const MAX_KEY_LENGTH = 1024;
+
+/** Validate an untrusted key part: a non-empty, well-formed string without NUL, at most 1024 characters. */
+export function validateKeyPart(key: unknown, what: string): string {
+  if (typeof key !== 'string') throw new InvalidKeyError(key, `${what} must be a string`);
+  if (key.length === 0) throw new InvalidKeyError(key, `${what} must not be empty`);
+  if (key.length > MAX_KEY_LENGTH) throw new InvalidKeyError(key, `${what} longer than ${MAX_KEY_LENGTH} characters`);
+  if (key.includes('\0')) throw new InvalidKeyError(key, `${what} must not contain NUL`);
+  if (!key.isWellFormed()) throw new InvalidKeyError(key, `${what} contains a lone surrogate`);
+  return key;
+}
+
+/** Validate a prefix: like a key, and without `{` `}` so that the hash tag dgent adds decides the slot. */
+export function validatePrefix(prefix: unknown, what = 'prefix'): string {
+  const p = validateKeyPart(prefix, what);
+  if (p.length > 200) throw new InvalidKeyError(p, `${what} longer than 200 characters`);
+  if (/[{}]/.test(p)) throw new InvalidKeyError(p, `${what} must not contain { or } (dgent adds the hash tag itself)`);
+  return p;
+}
+
+const UNAVAILABLE_REPLIES = /^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|READONLY|OOM|NOREPLICAS|MISCONF|MOVED|ASK)\b/;
+
+/** Map an ioredis failure to a dgent error. dgent errors pass through unchanged. */
+export function toDgentError(e: unknown, subject: string): DgentError {
+  if (e instanceof DgentError) return e;
+  const err = e instanceof Error ? e : new Error(String(e));
+  if (err.name === 'ReplyError') {
+    const msg = err.message;
+    if (msg.startsWith('WRONGTYPE')) return new CorruptionError(`a key of ${subject} holds data of another type (not written by dgent)`, subject, { cause: err });
+    if (msg.includes('DGENT_CORRUPT')) return new CorruptionError(`stored data of ${subject} is malformed: ${msg}`, subject, { cause: err });
+    if (UNAVAILABLE_REPLIES.test(msg)) return new BackendUnavailableError('Redis', `${subject}: ${msg}`, { cause: err });
+    return new DgentError(`Redis rejected a command for ${subject}: ${msg}`, 'DGENT_ERROR', { cause: err });
+  }
+  // connection closed, MaxRetriesPerRequestError, command timeout, offline queue disabled, ...
+  return new BackendUnavailableError('Redis', `${subject}: ${err.message}`, { cause: err });
+}
+
+/** A Lua script run with EVALSHA, falling back to EVAL once when the server does not know it yet. */
+export class LuaScript {
+  readonly sha: string;
+  constructor(readonly lua: string) {
+    this.sha = createHash('sha1').update(lua).digest('hex');
+  }
+
+  /** Run the script; failures come back as raw ioredis errors (map them with {@link toDgentError}). */
+  async run(client: RedisClient, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    try {
+      return await client.evalsha(this.sha, keys.length, ...keys, ...args);
+    } catch (e) {
+      if (!(e instanceof Error) || !e.message.startsWith('NOSCRIPT')) throw e;
+      // EVAL also caches the script, so the next call's EVALSHA succeeds (on this node)
+      return await client.eval(this.lua, keys.length, ...keys, ...args);
+    }
+  }
+}

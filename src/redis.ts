@@ -1,0 +1,15 @@
+/**
+ * `dgent/redis`: the Redis backends. Importing this entry loads ioredis (an optional peer
+ * dependency); the core `dgent` entry never does.
+ *
+ * @example
+ * ```ts
+ * import { RedisAgent, RedisEventLog } from 'dgent/redis';
+ * const agent = new RedisAgent<{ turns: string[] }>({ url: process.env.REDIS_URL, key: 'chat-42', ttlMs: 3_600_000 });
+ * const log = new RedisEventLog({ url: process.env.REDIS_URL, prefix: 'myapp' });
+ * ```
+ */
+export { RedisAgent } from './agents/redis-agent.js';
+export type { RedisAgentOptions } from './agents/redis-agent.js';
+export { FAIL_FAST_OPTIONS } from './agents/redis/client.js';
+export type { RedisClient, RedisConnectionOptions } from './agents/redis/client.js';

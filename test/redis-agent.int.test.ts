@@ -1,0 +1,209 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { BackendUnavailableError, CorruptionError, InvalidKeyError, StateNotFoundError, ValidationError } from '../src/index.js';
+import { RedisAgent } from '../src/redis.js';
+import { dataAgentContract } from '../src/testing/index.js';
+import { REDIS_URL, requireService, uniqueName } from './support/services.js';
+import { deleteByPrefix, runWorker, scanKeys } from './fixtures/redis-keys.js';
+import { startRedisProxy } from './fixtures/redis-proxy.js';
+
+const up = await requireService('Redis', REDIS_URL);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+if (up) {
+  dataAgentContract(
+    'RedisAgent',
+    () => {
+      const prefix = `${uniqueName('dgent_test')}:`;
+      const key = uniqueName('agent');
+      return {
+        open: () => new RedisAgent({ url: REDIS_URL, prefix, key }),
+        cleanup: async () => {
+          const r = new Redis(REDIS_URL);
+          await deleteByPrefix(r, prefix);
+          await r.quit();
+        },
+      };
+    },
+    { reopen: true },
+  );
+}
+
+describe.skipIf(!up)('RedisAgent', () => {
+  let redis: Redis;
+  const prefix = `${uniqueName('dgent_test')}:`;
+  const agents: RedisAgent<any>[] = [];
+  const agent = <S>(key: string, extra: Partial<ConstructorParameters<typeof RedisAgent<S>>[0]> = {}): RedisAgent<S> => {
+    const a = new RedisAgent<S>({ url: REDIS_URL, prefix, key, ...extra });
+    agents.push(a);
+    return a;
+  };
+
+  beforeAll(() => {
+    redis = new Redis(REDIS_URL);
+  });
+  afterAll(async () => {
+    for (const a of agents) await a.close();
+    await deleteByPrefix(redis, prefix);
+    expect(await deleteByPrefix(redis, prefix)).toBe(0);
+    await redis.quit();
+  });
+
+  it('constructor with an empty, over-long or NUL key throws InvalidKeyError', () => {
+    expect(() => new RedisAgent({ url: REDIS_URL, key: '' })).toThrow(InvalidKeyError);
+    expect(() => new RedisAgent({ url: REDIS_URL, key: 'x'.repeat(1025) })).toThrow(InvalidKeyError);
+    expect(() => new RedisAgent({ url: REDIS_URL, key: 'a\0b' })).toThrow(InvalidKeyError);
+    expect(() => new RedisAgent({ url: REDIS_URL, key: 'k', prefix: 'a{b}' })).toThrow(InvalidKeyError);
+    expect(() => new RedisAgent({ url: REDIS_URL, key: 'k', maxHistory: 0 })).toThrow(ValidationError);
+    expect(() => new RedisAgent({ url: REDIS_URL, key: 'k', ttlMs: 1.5 })).toThrow(ValidationError);
+  });
+
+  it('keys with braces, globs and colons stay separate agents under the prefix, in one hash-tagged key', async () => {
+    const keys = ['a', 'a}', '{a}', 'a}:changes', '*', 'a:b', '../x'];
+    for (const [i, k] of keys.entries()) await agent<number>(k).save(i);
+    for (const [i, k] of keys.entries()) expect(await agent<number>(k).load()).toBe(i);
+    expect(agent('a}b').redisKey).toBe(`${prefix}{a}b}`);
+    const stored = await scanKeys(redis, prefix);
+    expect(stored.sort()).toEqual(keys.map((k) => `${prefix}{${k}}`).sort());
+  });
+
+  it('save with ttlMs sets the expiry and every save refreshes it', async () => {
+    const a = agent<{ v: number }>(uniqueName('ttl'), { ttlMs: 60_000 });
+    await a.save({ v: 1 });
+    const ttl1 = await redis.pttl(a.redisKey);
+    expect(ttl1).toBeGreaterThan(50_000);
+    expect(ttl1).toBeLessThanOrEqual(60_000);
+    await redis.pexpire(a.redisKey, 5_000);
+    await a.load(); // refreshTtlOnLoad is off: a read leaves the TTL alone
+    expect(await redis.pttl(a.redisKey)).toBeLessThanOrEqual(5_000);
+    await a.save({ v: 2 });
+    expect(await redis.pttl(a.redisKey)).toBeGreaterThan(50_000);
+  });
+
+  it('load with refreshTtlOnLoad extends the TTL (sliding expiry)', async () => {
+    const a = agent<{ v: number }>(uniqueName('ttl'), { ttlMs: 60_000, refreshTtlOnLoad: true });
+    await a.save({ v: 1 });
+    await redis.pexpire(a.redisKey, 5_000);
+    expect(await a.load()).toEqual({ v: 1 });
+    expect(await redis.pttl(a.redisKey)).toBeGreaterThan(50_000);
+  });
+
+  it('an expired agent loads as never saved (StateNotFoundError, version 0)', async () => {
+    const a = agent<{ v: number }>(uniqueName('ttl'), { ttlMs: 150 });
+    await a.save({ v: 1 });
+    expect(await a.load()).toEqual({ v: 1 });
+    await until('expiry', async () => (await redis.exists(a.redisKey)) === 0);
+    await expect(a.load()).rejects.toBeInstanceOf(StateNotFoundError);
+    expect(await a.version()).toBe(0);
+  });
+
+  it('maxHistory bounds history and loadAt but always keeps the current state', async () => {
+    const a = agent<number>(uniqueName('hist'), { maxHistory: 3 });
+    for (let i = 1; i <= 10; i++) await a.save(i);
+    expect(await a.history()).toEqual([10, 9, 8]);
+    expect(await redis.llen(a.redisKey)).toBe(3);
+    expect(await a.version()).toBe(10);
+    expect(await a.loadAt({ version: 8 })).toBe(8);
+    await expect(a.loadAt({ version: 7 })).rejects.toBeInstanceOf(StateNotFoundError);
+  });
+
+  it('load of a key holding foreign data throws CorruptionError and leaves the data in place', async () => {
+    const a = agent<number>(uniqueName('corrupt'));
+    await redis.set(a.redisKey, 'not a list');
+    await expect(a.load()).rejects.toBeInstanceOf(CorruptionError);
+    await expect(a.save(1)).rejects.toBeInstanceOf(CorruptionError);
+    expect(await redis.get(a.redisKey)).toBe('not a list');
+    const b = agent<number>(uniqueName('corrupt'));
+    await redis.lpush(b.redisKey, 'garbage without header');
+    await expect(b.load()).rejects.toBeInstanceOf(CorruptionError);
+    await expect(b.save(1)).rejects.toBeInstanceOf(CorruptionError);
+    await redis.del(b.redisKey);
+    await redis.lpush(b.redisKey, '1:5:{not json');
+    await expect(b.load()).rejects.toBeInstanceOf(CorruptionError);
+    expect(await redis.lrange(b.redisKey, 0, -1)).toEqual(['1:5:{not json']);
+  });
+
+  it('subscribe reports each save once, in the saving process and in another instance', async () => {
+    const key = uniqueName('sub');
+    const a = agent<{ v: number }>(key);
+    const b = agent<{ v: number }>(key);
+    const seenA: number[] = [];
+    const seenB: [number, { v: number }][] = [];
+    const offA = a.subscribe((_s, info) => seenA.push(info.version));
+    b.subscribe((s, info) => seenB.push([info.version, s]));
+    await Promise.all([a.subscribed(), b.subscribed()]);
+    for (let i = 1; i <= 5; i++) await a.save({ v: i });
+    await until('notifications', () => seenB.length >= 5 && seenA.length >= 5);
+    await sleep(100); // a duplicate delivery would arrive within this time
+    expect(seenA).toEqual([1, 2, 3, 4, 5]);
+    expect(seenB).toEqual([1, 2, 3, 4, 5].map((v) => [v, { v }]));
+    offA();
+    await a.save({ v: 6 });
+    await until('b sees 6', () => seenB.length === 6);
+    expect(seenA).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('subscribe fires for a save made by a child process', async () => {
+    const key = uniqueName('xproc');
+    const a = agent<unknown>(key);
+    const got: unknown[] = [];
+    a.subscribe((s) => got.push(s));
+    await a.subscribed();
+    await runWorker('redis-agent-worker.ts', [REDIS_URL, prefix, key, 'save', JSON.stringify({ from: 'child' })]);
+    await until('the child save', () => got.length === 1);
+    expect(got).toEqual([{ from: 'child' }]);
+  });
+
+  it('4 child processes doing update() increments on one key end at the exact total', async () => {
+    const key = uniqueName('incr');
+    const per = 25;
+    await Promise.all(Array.from({ length: 4 }, () => runWorker('redis-agent-worker.ts', [REDIS_URL, prefix, key, 'increment', String(per)], 120_000)));
+    const a = agent<{ n: number }>(key);
+    expect(await a.load()).toEqual({ n: 4 * per });
+    expect(await a.version()).toBe(4 * per);
+  }, 180_000);
+
+  it('a connection cut mid-operation throws BackendUnavailableError, and the agent works again once restored', async () => {
+    const proxy = await startRedisProxy(REDIS_URL);
+    try {
+      const a = agent<{ n: number }>(uniqueName('fault'), { url: proxy.url });
+      await a.save({ n: 1 });
+      // cut while a burst of operations is in flight
+      const inflight = Array.from({ length: 20 }, (_, i) => (i % 2 ? a.load() : a.save({ n: i })).then(() => 'ok', (e: unknown) => e));
+      proxy.cut();
+      const results = await Promise.all(inflight);
+      const errors = results.filter((r) => r !== 'ok');
+      expect(errors.length).toBeGreaterThan(0);
+      for (const e of errors) expect(e).toBeInstanceOf(BackendUnavailableError);
+      // while down, calls fail (promptly, rather than queueing for ever)
+      await expect(a.load()).rejects.toBeInstanceOf(BackendUnavailableError);
+      proxy.restore();
+      await until('reconnect', async () => a.load().then(() => true, () => false));
+      await a.save({ n: 100 });
+      expect(await a.load()).toEqual({ n: 100 });
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('close quits a client created from url but not a client passed in', async () => {
+    const mine = new Redis(REDIS_URL);
+    const a = new RedisAgent<number>({ redis: mine, prefix, key: uniqueName('own') });
+    await a.save(1);
+    await a.close();
+    expect(await mine.ping()).toBe('PONG');
+    await mine.quit();
+    const b = agent<number>(uniqueName('own'));
+    await b.save(1);
+    await b.close();
+    await expect(b.load()).rejects.toThrow(/closed/);
+  });
+});
