@@ -116,3 +116,33 @@ export interface MultiStreamAppender {
 export function isMultiStreamAppender(log: EventLog): log is EventLog & MultiStreamAppender {
   return log.capabilities.supportsMultiStreamAppend && typeof (log as Partial<MultiStreamAppender>).appendMany === 'function';
 }
+
+/**
+ * What an inline (in-transaction) hook receives next to the events. Backends pass their own
+ * transaction type (`Tx`), which extends this: SQLite/PostgreSQL add the open transaction so a
+ * projection can write its view and checkpoint in it.
+ */
+export interface AppendTransaction {
+  /** run `fn` once the append has committed (e.g. publish a view change); errors there are reported, not swallowed */
+  onCommit(fn: () => void): void;
+  /** run `fn` if the append is aborted after this hook ran (undo in-memory view changes); runs in reverse order */
+  onRollback(fn: () => void): void;
+}
+
+/**
+ * An inline hook: runs inside the append, after the events got their revisions and positions and
+ * before they become visible. A throw (or rejection) aborts the whole append: nothing is stored,
+ * the append rejects with that error, and earlier hooks' `onRollback` callbacks run.
+ */
+export type AppendHook<Tx extends AppendTransaction = AppendTransaction> = (events: readonly RecordedEvent[], tx: Tx) => void | Promise<void>;
+
+/** Capability: hooks that run inside the append's transaction (inline projections). */
+export interface InlineProjectionHost<Tx extends AppendTransaction = AppendTransaction> {
+  /** register a hook for every later append (single or multi-stream); returns a function that removes it */
+  onAppend(hook: AppendHook<Tx>): () => void;
+}
+
+/** True when the log runs `onAppend` hooks inside the append's transaction. */
+export function isInlineProjectionHost(log: EventLog): log is EventLog & InlineProjectionHost {
+  return log.capabilities.supportsInlineProjections && typeof (log as Partial<InlineProjectionHost>).onAppend === 'function';
+}

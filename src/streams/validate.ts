@@ -1,6 +1,6 @@
 /** Validation shared by every EventLog backend. */
 import { InvalidKeyError, ConcurrencyError, ValidationError } from '../core/errors.js';
-import type { ExpectedRevision, NewEvent } from './event-log.js';
+import type { AppendResult, ExpectedRevision, NewEvent, ReadAllOptions, ReadOptions, SubscribeOptions } from './event-log.js';
 
 /** Longest stream name / event type accepted (characters). */
 export const MAX_NAME_LENGTH = 512;
@@ -48,4 +48,111 @@ export function validateEvents(events: unknown): readonly NewEvent[] {
     }
   }
   return events as readonly NewEvent[];
+}
+
+function nonNegativeInt(v: unknown, what: string, fallback: number): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new ValidationError(`${what} must be an integer >= 0, got ${String(v)}`);
+  return v;
+}
+
+/** {@link ReadOptions} with defaults applied: revisions from `from` towards `to`, both inclusive. */
+export interface ReadWindow {
+  direction: 'forward' | 'backward';
+  /** forward: lowest revision (default 1); backward: highest revision (default Infinity = the stream's head) */
+  from: number;
+  /** forward: highest revision (default Infinity); backward: lowest revision (default 1) */
+  to: number;
+  /** at most this many events (default Infinity) */
+  limit: number;
+}
+
+/** Validate and normalise read options; bad values throw ValidationError. */
+export function validateReadOptions(options: ReadOptions | undefined): ReadWindow {
+  const o = options ?? {};
+  const direction = o.direction ?? 'forward';
+  if (direction !== 'forward' && direction !== 'backward') throw new ValidationError(`direction must be 'forward' or 'backward', got ${String(direction)}`);
+  const limit = nonNegativeInt(o.limit, 'limit', Infinity);
+  if (direction === 'forward') {
+    return { direction, from: Math.max(1, nonNegativeInt(o.fromRevision, 'fromRevision', 1)), to: nonNegativeInt(o.toRevision, 'toRevision', Infinity), limit };
+  }
+  return { direction, from: nonNegativeInt(o.fromRevision, 'fromRevision', Infinity), to: Math.max(1, nonNegativeInt(o.toRevision, 'toRevision', 1)), limit };
+}
+
+/** {@link ReadAllOptions} with defaults applied. */
+export interface ReadAllWindow {
+  /** exclusive: events with position > fromPosition */
+  fromPosition: number;
+  limit: number;
+  /** undefined = every type */
+  types: ReadonlySet<string> | undefined;
+}
+
+/** Validate and normalise readAll options; bad values throw ValidationError / InvalidKeyError. */
+export function validateReadAllOptions(options: ReadAllOptions | undefined): ReadAllWindow {
+  const o = options ?? {};
+  let types: Set<string> | undefined;
+  if (o.types !== undefined) {
+    if (!Array.isArray(o.types)) throw new ValidationError('types must be an array of event types');
+    types = new Set(o.types.map((t: unknown) => validateName(t, 'event type')));
+  }
+  return { fromPosition: nonNegativeInt(o.fromPosition, 'fromPosition', 0), limit: nonNegativeInt(o.limit, 'limit', Infinity), types };
+}
+
+/** Validate subscribe options (fromPosition default 0, optional stream name). */
+export function validateSubscribeOptions(options: SubscribeOptions | undefined): { fromPosition: number; stream: string | undefined } {
+  const o = options ?? {};
+  return { fromPosition: nonNegativeInt(o.fromPosition, 'fromPosition', 0), stream: o.stream === undefined ? undefined : validateName(o.stream, 'stream') };
+}
+
+/** Where an already stored event id lives. */
+export interface StoredEventRef {
+  stream: string;
+  revision: number;
+  position: number;
+}
+
+/**
+ * The duplicate event id rule shared by every backend (idempotent retry, as in EventStoreDB).
+ * Event ids are unique across the whole log.
+ *
+ * - No id of the batch is stored yet: append normally (returns undefined).
+ * - Every event carries an id and they are exactly the ids stored in `stream` at consecutive
+ *   revisions, in batch order (the caller retried an append whose answer it lost): nothing is
+ *   appended, and the original result (revision and position of the last of those events) is
+ *   returned, whatever `expectedRevision` says. Data and types are not compared.
+ * - Anything else (an id repeated inside the batch, some ids stored and some new, an id stored in
+ *   another stream or out of order): ValidationError naming the id; nothing is appended.
+ *
+ * `lookup` answers for ids of the batch (backends fetch them in one query first).
+ */
+export function resolveEventIds(stream: string, events: readonly NewEvent[], lookup: (id: string) => StoredEventRef | undefined): AppendResult | undefined {
+  const seen = new Set<string>();
+  let found = 0;
+  let prev: StoredEventRef | undefined;
+  let retry = true;
+  for (const [i, e] of events.entries()) {
+    if (e.id === undefined) {
+      retry = false;
+      continue;
+    }
+    if (seen.has(e.id)) throw new ValidationError(`event id ${JSON.stringify(e.id)} appears twice in one append`, [{ message: 'duplicate id', path: `events[${i}].id` }]);
+    seen.add(e.id);
+    const ref = lookup(e.id);
+    if (ref === undefined) {
+      retry = false;
+      continue;
+    }
+    found++;
+    if (ref.stream !== stream || (prev !== undefined && ref.revision !== prev.revision + 1)) retry = false;
+    prev = ref;
+  }
+  if (found === 0) return undefined;
+  if (retry && found === events.length && prev) return { revision: prev.revision, position: prev.position };
+  const dup = events.find((e) => e.id !== undefined && lookup(e.id) !== undefined)!;
+  const ref = lookup(dup.id!)!;
+  throw new ValidationError(
+    `event id ${JSON.stringify(dup.id)} already exists (stream ${JSON.stringify(ref.stream)}, revision ${ref.revision}); only an exact retry of a stored batch is accepted`,
+    [{ message: 'duplicate id', path: `events[${events.indexOf(dup)}].id` }],
+  );
 }

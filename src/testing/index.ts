@@ -4,3 +4,5 @@
  */
 export { dataAgentContract, arbitraryExtendedState } from './data-agent-contract.js';
 export type { AgentPlace, DataAgentContractOptions } from './data-agent-contract.js';
+export { eventLogContract } from './event-log-contract.js';
+export type { EventLogContractOptions, EventLogPlace, ContractContext as EventLogContractContext } from './event-log-contract.js';

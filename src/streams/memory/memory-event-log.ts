@@ -1,0 +1,246 @@
+/**
+ * MemoryEventLog: the reference EventLog. Every other backend is checked against it by the
+ * conformance suite, and it is the test double for code built on the log.
+ *
+ * Positions are 1-based and gapless; events are validated and deeply frozen by the codec once, at
+ * append time, and reads hand out the stored objects without copying (except events holding
+ * Uint8Array data, which the platform cannot freeze: those are copied per read).
+ *
+ * @example
+ * ```ts
+ * const log = new MemoryEventLog();
+ * await log.append('chat-1', [{ type: 'UserSaid', data: { text: 'hi' } }], { expectedRevision: 'no_stream' });
+ * const sub = log.subscribe({}, (e) => console.log(e.position, e.type));
+ * ```
+ */
+import { prepare } from '../../core/codec.js';
+import { ClosedError, ValidationError } from '../../core/errors.js';
+import { newId, nowMs } from '../../core/ids.js';
+import { Mutex } from '../../core/mutex.js';
+import type {
+  AppendHook,
+  AppendOptions,
+  AppendResult,
+  AppendTransaction,
+  EventLog,
+  EventLogCapabilities,
+  InlineProjectionHost,
+  MultiStreamAppender,
+  NewEvent,
+  ReadAllOptions,
+  ReadOptions,
+  RecordedEvent,
+  StreamAppend,
+  SubscribeOptions,
+  Subscription,
+} from '../event-log.js';
+import { catchUpSubscription } from '../subscription.js';
+import { checkExpected, resolveEventIds, validateEvents, validateExpected, validateName, validateReadAllOptions, validateReadOptions } from '../validate.js';
+import { prepareAppends, runHooks, type PlannedAppend } from './append.js';
+
+/** Options of {@link MemoryEventLog}. */
+export interface MemoryEventLogOptions {
+  /** subscription page size (default 256) */
+  pageSize?: number;
+}
+
+/** The in-memory transaction handed to `onAppend` hooks. */
+export type MemoryAppendTransaction = AppendTransaction;
+
+/**
+ * In-memory event log with atomic multi-stream appends and inline hooks.
+ *
+ * Event ids are unique across the log. Appending a batch whose ids all match a stored batch of the
+ * same stream (same order, consecutive revisions) is an idempotent retry: nothing is appended and
+ * the original result is returned. Any other reuse of a stored id throws ValidationError.
+ */
+export class MemoryEventLog implements EventLog, MultiStreamAppender, InlineProjectionHost<MemoryAppendTransaction> {
+  readonly capabilities: EventLogCapabilities = Object.freeze({ supportsMultiStreamAppend: true, supportsInlineProjections: true, durable: false });
+  /** index = position - 1 */
+  private readonly all: RecordedEvent[] = [];
+  /** index = revision - 1 */
+  private readonly streams = new Map<string, RecordedEvent[]>();
+  private readonly ids = new Map<string, RecordedEvent>();
+  /** events whose data or metadata holds Uint8Array: copied on every read */
+  private readonly binary = new WeakSet<RecordedEvent>();
+  private readonly hooks: AppendHook<MemoryAppendTransaction>[] = [];
+  private readonly watchers = new Set<() => void>();
+  private readonly subscriptions = new Set<Subscription>();
+  private readonly mutex = new Mutex();
+  private readonly pageSize: number;
+  private closed = false;
+
+  constructor(options: MemoryEventLogOptions = {}) {
+    this.pageSize = options.pageSize ?? 256;
+    if (!Number.isInteger(this.pageSize) || this.pageSize < 1) throw new ValidationError(`pageSize must be an integer >= 1, got ${String(options.pageSize)}`);
+  }
+
+  /** Append events to one stream; see the class comment for duplicate ids. */
+  async append(stream: string, events: readonly NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
+    const [result] = await this.appendMany([{ stream, events, expectedRevision: options.expectedRevision }]);
+    return result!;
+  }
+
+  /**
+   * Append to several streams atomically: every expectation is checked (in order, so a stream may
+   * appear twice) before anything is stored, and hooks see all the events in one call.
+   */
+  async appendMany(appends: readonly StreamAppend[]): Promise<AppendResult[]> {
+    this.assertOpen();
+    if (!Array.isArray(appends) || appends.length === 0) throw new ValidationError('appendMany needs at least one stream append');
+    // validate and encode outside the lock: bad input fails before it can delay other writers
+    const checked = appends.map((a) => ({
+      stream: validateName(a.stream, 'stream'),
+      events: validateEvents(a.events),
+      expected: validateExpected(a.expectedRevision),
+    }));
+    const prepared = prepareAppends(checked);
+    return this.mutex.run(async () => {
+      this.assertOpen();
+      const revisions = new Map<string, number>();
+      const pending = new Map<string, RecordedEvent>();
+      const plan: PlannedAppend[] = [];
+      const results: AppendResult[] = [];
+      const time = prepare(new Date(nowMs())).value;
+      let position = this.all.length;
+      for (const a of prepared) {
+        const lookup = (id: string) => this.ids.get(id) ?? pending.get(id);
+        const retry = resolveEventIds(a.stream, a.events, lookup);
+        if (retry) {
+          results.push(retry);
+          continue;
+        }
+        const current = revisions.get(a.stream) ?? this.streams.get(a.stream)?.length ?? 0;
+        checkExpected(a.stream, a.expected, current);
+        const recorded = a.events.map((e, i) => {
+          const r: RecordedEvent = Object.freeze({
+            id: e.id ?? newId(),
+            stream: a.stream,
+            revision: current + i + 1,
+            position: ++position,
+            type: e.type,
+            data: e.data,
+            metadata: e.metadata,
+            time,
+          });
+          pending.set(r.id, r);
+          return r;
+        });
+        revisions.set(a.stream, current + recorded.length);
+        plan.push({ recorded, binary: a.binary });
+        const lastEvent = recorded[recorded.length - 1]!;
+        results.push({ revision: lastEvent.revision, position: lastEvent.position });
+      }
+      if (plan.length === 0) return results;
+      const events = plan.flatMap((p) => p.recorded);
+      const commit = await runHooks(this.hooks, events);
+      for (const p of plan) {
+        for (const r of p.recorded) {
+          let s = this.streams.get(r.stream);
+          if (!s) this.streams.set(r.stream, (s = []));
+          s.push(r);
+          this.all.push(r);
+          this.ids.set(r.id, r);
+          if (p.binary) this.binary.add(r);
+        }
+      }
+      commit();
+      for (const w of this.watchers) w();
+      return results;
+    });
+  }
+
+  /** Read one stream; a stream that does not exist reads as empty. */
+  async *read(stream: string, options?: ReadOptions): AsyncIterable<RecordedEvent> {
+    this.assertOpen();
+    validateName(stream, 'stream');
+    const w = validateReadOptions(options);
+    const s = this.streams.get(stream);
+    if (!s) return;
+    const head = s.length; // events appended while the caller iterates are not part of this read
+    let n = 0;
+    if (w.direction === 'forward') {
+      for (let r = w.from; r <= Math.min(w.to, head) && n < w.limit; r++, n++) yield this.out(s[r - 1]!);
+    } else {
+      for (let r = Math.min(w.from, head); r >= w.to && n < w.limit; r--, n++) yield this.out(s[r - 1]!);
+    }
+  }
+
+  /** Read every stream in position order, after `fromPosition`. */
+  async *readAll(options?: ReadAllOptions): AsyncIterable<RecordedEvent> {
+    this.assertOpen();
+    const w = validateReadAllOptions(options);
+    yield* this.scan(w.fromPosition, w.limit, w.types, undefined);
+  }
+
+  /** Catch up from `fromPosition` (exclusive), then deliver live events. */
+  subscribe(options: SubscribeOptions, handler: (e: RecordedEvent) => void | Promise<void>): Subscription {
+    this.assertOpen();
+    if (typeof handler !== 'function') throw new ValidationError('subscribe needs a handler function');
+    const sub = catchUpSubscription(
+      {
+        readAll: (o) => this.scan(o.fromPosition, o.limit, undefined, o.stream),
+        watch: (wake) => {
+          this.watchers.add(wake);
+          return () => this.watchers.delete(wake);
+        },
+      },
+      { ...options, pageSize: this.pageSize },
+      handler,
+    );
+    this.subscriptions.add(sub);
+    const forget = (): void => void this.subscriptions.delete(sub);
+    sub.done.then(forget, forget);
+    return sub;
+  }
+
+  /** Current revision of a stream (0 when it does not exist). */
+  async revision(stream: string): Promise<number> {
+    this.assertOpen();
+    validateName(stream, 'stream');
+    return this.streams.get(stream)?.length ?? 0;
+  }
+
+  /**
+   * Register a hook that runs inside every later append, before its events become visible; a throw
+   * aborts the append. Returns the function that removes the hook.
+   */
+  onAppend(hook: AppendHook<MemoryAppendTransaction>): () => void {
+    this.assertOpen();
+    if (typeof hook !== 'function') throw new ValidationError('onAppend needs a function');
+    this.hooks.push(hook);
+    return () => {
+      const i = this.hooks.indexOf(hook);
+      if (i >= 0) this.hooks.splice(i, 1);
+    };
+  }
+
+  /** Close the log and its subscriptions; later calls throw ClosedError. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.subscriptions].map((s) => s.close()));
+    // wait for an append already holding the lock, so close() means "nothing is still writing"
+    await this.mutex.run(async () => undefined);
+  }
+
+  private *scan(after: number, limit: number, types: ReadonlySet<string> | undefined, stream: string | undefined): Iterable<RecordedEvent> {
+    const end = this.all.length;
+    let n = 0;
+    for (let i = after; i < end && n < limit; i++) {
+      const e = this.all[i]!;
+      if ((types && !types.has(e.type)) || (stream !== undefined && e.stream !== stream)) continue;
+      n++;
+      yield this.out(e);
+    }
+  }
+
+  private out(e: RecordedEvent): RecordedEvent {
+    if (!this.binary.has(e)) return e;
+    return Object.freeze({ ...e, data: prepare(e.data).value, metadata: prepare(e.metadata).value });
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new ClosedError('MemoryEventLog');
+  }
+}

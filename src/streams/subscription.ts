@@ -1,0 +1,105 @@
+/**
+ * Catch-up subscriptions for any backend: read pages after the last delivered position, then wait
+ * for a wake signal (or a poll tick) and read again. Because every read starts strictly after the
+ * last position handed to the handler, the handover from catch-up to live can neither skip nor
+ * repeat an event.
+ *
+ * A backend plugs in with two things:
+ * - `readAll({ fromPosition, limit, stream })`: events with position > fromPosition in position
+ *   order. It must never return an event while an earlier position can still appear later
+ *   (PostgreSQL: hold back rows of transactions still in flight). It may filter by `stream`.
+ * - `watch(wake)` (optional): call `wake()` whenever new events may be readable (after a commit,
+ *   on LISTEN/NOTIFY, on a Redis message). Without it, or for writers in other processes, set
+ *   `pollMs` so the subscription re-reads on a timer.
+ *
+ * @example
+ * ```ts
+ * subscribe(options, handler) {
+ *   return catchUpSubscription({ readAll: (o) => this.readPage(o), watch: (wake) => this.bus.on(wake) }, options, handler);
+ * }
+ * ```
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { CorruptionError } from '../core/errors.js';
+import type { RecordedEvent, SubscribeOptions, Subscription } from './event-log.js';
+import { validateSubscribeOptions } from './validate.js';
+
+/** Where a catch-up subscription reads from. */
+export interface CatchUpSource {
+  /** events with position > fromPosition, ascending, at most `limit`; filtering by `stream` is optional */
+  readAll(options: { fromPosition: number; limit: number; stream?: string }): AsyncIterable<RecordedEvent> | Iterable<RecordedEvent>;
+  /** register `wake` to be called when new events may be readable; returns the function that unregisters it */
+  watch?(wake: () => void): () => void;
+}
+
+/** Options of {@link catchUpSubscription}. */
+export interface CatchUpOptions extends SubscribeOptions {
+  /** events read per page (default 256) */
+  pageSize?: number;
+  /** re-read every `pollMs` even without a wake (default: 100 without `watch`, never with it) */
+  pollMs?: number;
+}
+
+/** Identifies the subscription whose handler is running, so `close()` called from inside it does not wait for itself. */
+const running = new AsyncLocalStorage<object>();
+
+/**
+ * Start a subscription: catch up from `fromPosition` (exclusive), then deliver live events, in
+ * order and exactly once. The handler runs one event at a time; a throw stops the subscription
+ * and rejects `done` with that error (nobody listening means an unhandled rejection: errors are
+ * never swallowed). `close()` resolves once the handler is no longer running; `done` then resolves.
+ */
+export function catchUpSubscription(source: CatchUpSource, options: CatchUpOptions, handler: (e: RecordedEvent) => void | Promise<void>): Subscription {
+  const { fromPosition, stream } = validateSubscribeOptions(options);
+  const pageSize = options.pageSize ?? 256;
+  const pollMs = options.pollMs ?? (source.watch ? undefined : 100);
+  let last = fromPosition;
+  let closed = false;
+  let dirty = true;
+  let resume: (() => void) | undefined;
+  const wake = (): void => {
+    dirty = true;
+    const r = resume;
+    resume = undefined;
+    r?.();
+  };
+  const token = {};
+
+  const run = async (): Promise<void> => {
+    const unwatch = source.watch?.(wake);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      while (!closed) {
+        dirty = false;
+        let n = 0;
+        for await (const e of source.readAll({ fromPosition: last, limit: pageSize, stream })) {
+          if (closed) break;
+          n++;
+          if (!(e.position > last)) throw new CorruptionError(`subscription read position ${e.position} after ${last}: the log returned events out of order`);
+          last = e.position;
+          if (stream === undefined || e.stream === stream) await running.run(token, () => handler(e));
+        }
+        if (closed || n >= pageSize || dirty) continue;
+        await new Promise<void>((resolve) => {
+          resume = resolve;
+          if (pollMs !== undefined) timer = setTimeout(wake, pollMs);
+        });
+        clearTimeout(timer);
+      }
+    } finally {
+      clearTimeout(timer);
+      unwatch?.();
+    }
+  };
+
+  const done = run();
+  return {
+    done,
+    async close(): Promise<void> {
+      closed = true;
+      wake();
+      if (running.getStore() === token) return; // called from our own handler: the loop stops after it returns
+      await done.catch(() => undefined); // the error stays on `done` for whoever awaits it
+    },
+  };
+}

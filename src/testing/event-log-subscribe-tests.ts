@@ -1,0 +1,123 @@
+/** EventLog contract: subscriptions (catch-up, live handover, filters, errors). */
+import { it, expect } from 'vitest';
+import type { EventLog, RecordedEvent } from '../streams/event-log.js';
+import type { ContractContext } from './event-log-contract.js';
+import { collect, events, waitFor } from './event-log-support.js';
+
+/** Append `batches` batches of 1-3 events from each of `writers` concurrent writers, yielding between appends. */
+async function appendConcurrently(log: EventLog, writers: number, batches: number): Promise<number> {
+  let total = 0;
+  await Promise.all(
+    Array.from({ length: writers }, async (_, w) => {
+      for (let b = 0; b < batches; b++) {
+        const n = 1 + ((w + b) % 3);
+        total += n;
+        await log.append(`writer-${w}`, events(n, `W${w}`, b * 3));
+        if (b % 4 === 0) await new Promise((r) => setTimeout(r, 1));
+      }
+    }),
+  );
+  return total;
+}
+
+export function subscribeTests(ctx: ContractContext): void {
+  const timeout = ctx.options.deliveryTimeoutMs;
+
+  it(`subscribe catches up then goes live without gap or duplicate while ${ctx.options.concurrentAppenders} appenders write`, async () => {
+    const log = await ctx.log();
+    await log.append('before', events(20));
+    const seen: RecordedEvent[] = [];
+    const sub = log.subscribe({}, async (e) => {
+      seen.push(e);
+      if (seen.length % 7 === 0) await new Promise((r) => setTimeout(r, 1)); // a slow handler widens the handover window
+    });
+    const appended = await appendConcurrently(log, ctx.options.concurrentAppenders, 12);
+    await log.append('after', events(3));
+    const expected = 20 + appended + 3;
+    await waitFor(() => seen.length >= expected, timeout, `${expected} events`);
+    await new Promise((r) => setTimeout(r, 20)); // room for a duplicate to show up
+    await sub.close();
+    await sub.done;
+    const all = await collect(log.readAll());
+    expect(all).toHaveLength(expected);
+    expect(seen.map((e) => e.id)).toEqual(all.map((e) => e.id));
+    for (let i = 1; i < seen.length; i++) expect(seen[i]!.position).toBeGreaterThan(seen[i - 1]!.position);
+  });
+
+  it('subscribe from a position delivers only the events after it', async () => {
+    const log = await ctx.log();
+    await log.append('s', events(5));
+    const all = await collect(log.readAll());
+    const seen: number[] = [];
+    const sub = log.subscribe({ fromPosition: all[2]!.position }, (e) => void seen.push(e.revision));
+    await log.append('s', events(2, 'Tick', 6));
+    await waitFor(() => seen.length >= 4, timeout, '4 events');
+    await sub.close();
+    expect(seen).toEqual([4, 5, 6, 7]);
+  });
+
+  it('subscribe with a stream filter delivers only that stream, catch-up and live', async () => {
+    const log = await ctx.log();
+    await log.append('a', events(2));
+    await log.append('b', events(3));
+    const seen: RecordedEvent[] = [];
+    const sub = log.subscribe({ stream: 'a' }, (e) => void seen.push(e));
+    await Promise.all([log.append('b', events(2)), log.append('a', events(2, 'Tick', 3)), log.append('c', events(1))]);
+    await log.append('a', events(1, 'Tick', 5));
+    await waitFor(() => seen.length >= 5, timeout, '5 events of stream a');
+    await new Promise((r) => setTimeout(r, 20));
+    await sub.close();
+    expect(seen.map((e) => [e.stream, e.revision])).toEqual([1, 2, 3, 4, 5].map((r) => ['a', r]));
+  });
+
+  it('a subscription handler that throws stops the subscription and rejects done with that error', async () => {
+    const log = await ctx.log();
+    await log.append('s', events(5));
+    const boom = new Error('handler failed');
+    const seen: number[] = [];
+    const sub = log.subscribe({}, (e) => {
+      seen.push(e.revision);
+      if (e.revision === 3) throw boom;
+    });
+    await expect(sub.done).rejects.toBe(boom);
+    await log.append('s', events(2));
+    await new Promise((r) => setTimeout(r, 30));
+    expect(seen).toEqual([1, 2, 3]);
+    await sub.close();
+  });
+
+  it('an async handler rejection rejects done too', async () => {
+    const log = await ctx.log();
+    const sub = log.subscribe({}, async () => {
+      await new Promise((r) => setTimeout(r, 1));
+      throw new TypeError('async failure');
+    });
+    await log.append('s', events(1));
+    await expect(sub.done).rejects.toBeInstanceOf(TypeError);
+  });
+
+  it('subscription close stops delivery, resolves done, and works from inside the handler', async () => {
+    const log = await ctx.log();
+    const seen: number[] = [];
+    const sub = log.subscribe({}, async (e) => {
+      seen.push(e.revision);
+      if (e.revision === 2) await sub.close();
+    });
+    await log.append('s', events(4));
+    await sub.done;
+    await log.append('s', events(1));
+    await new Promise((r) => setTimeout(r, 30));
+    expect(seen).toEqual([1, 2]);
+    const other = log.subscribe({}, () => undefined);
+    await other.close();
+    await expect(other.done).resolves.toBeUndefined();
+  });
+
+  it('closing the log closes its subscriptions', async () => {
+    const log = await ctx.log();
+    const sub = log.subscribe({}, () => undefined);
+    await log.append('s', events(1));
+    await log.close();
+    await expect(sub.done).resolves.toBeUndefined();
+  });
+}

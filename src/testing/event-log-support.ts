@@ -1,0 +1,60 @@
+/** Helpers shared by the EventLog conformance suite and its model-based test. */
+import type { EventLog, NewEvent, RecordedEvent } from '../streams/event-log.js';
+
+/** One storage location; `open()` returns a log over it (a new instance each call where the backend allows). */
+export interface EventLogPlace {
+  open(): EventLog | Promise<EventLog>;
+  cleanup?(): void | Promise<void>;
+}
+
+/** Options of {@link eventLogContract}. */
+export interface EventLogContractOptions {
+  /** `open()` twice gives two instances over the same storage, and what was appended survives close + open (default false). */
+  reopen?: boolean;
+  /** fast-check runs of the model-based test and of the round-trip properties (default 100; lower only where the lead agrees) */
+  runs?: number;
+  /** commands per model-based run, at least (default 50) */
+  commands?: number;
+  /** concurrent appenders in the subscription and conflict tests (default 5) */
+  concurrentAppenders?: number;
+  /** how long to wait for a subscription to deliver what was appended (default 30 s) */
+  deliveryTimeoutMs?: number;
+  /** skip the extended codec types (Date, Map, Set, BigInt, Uint8Array) for backends that store plain JSON only */
+  jsonOnly?: boolean;
+}
+
+/** Collect an async iterable into an array. */
+export async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
+
+/** Wait until `cond()` holds, polling; fails with `what` after `timeoutMs`. Never used to assert on durations. */
+export async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** `n` simple events of type `type` numbered from `from`. */
+export function events(n: number, type = 'Tick', from = 1): NewEvent[] {
+  return Array.from({ length: n }, (_, i) => ({ type, data: { n: from + i } }));
+}
+
+/** The fields a reader compares (time and generated ids vary by backend). */
+export function shape(e: RecordedEvent): { stream: string; revision: number; type: string; data: unknown } {
+  return { stream: e.stream, revision: e.revision, type: e.type, data: e.data };
+}
+
+/** True when `v` and everything below it is frozen (Uint8Array cannot be and is skipped). */
+export function isDeepFrozen(v: unknown, seen = new Set<unknown>()): boolean {
+  if (typeof v !== 'object' || v === null || v instanceof Uint8Array || seen.has(v)) return true;
+  seen.add(v);
+  if (!Object.isFrozen(v)) return false;
+  if (v instanceof Map) return [...v].every(([k, x]) => isDeepFrozen(k, seen) && isDeepFrozen(x, seen));
+  if (v instanceof Set) return [...v].every((x) => isDeepFrozen(x, seen));
+  return Object.values(v).every((x) => isDeepFrozen(x, seen));
+}
