@@ -199,15 +199,17 @@ export class PersistentAgent<S> extends VersionedAgent<S> {
       if (!(e instanceof CorruptionError)) throw e;
     }
     const n = Math.min(limit, this.retention);
+    if (n <= 0) return;
     let count = 0;
     if (doc) {
-      if (count++ >= n) return;
       yield doc;
+      if (++count >= n) return;
     }
     if (ceiling <= 0) return;
+    // stop pulling as soon as enough are yielded: a corrupt line further back must not fail this read
     for (const e of committedNewestFirst(readHistoryFile(this.files.history), ceiling, this.files.history)) {
-      if (count++ >= n) return;
       yield this.materialise(e.header, e.text, `${this.files.history} line ${e.lineNo}`);
+      if (++count >= n) return;
     }
   }
 
