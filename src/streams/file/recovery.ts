@@ -1,0 +1,150 @@
+/**
+ * Opening a log directory: rebuild the index from the segments (starting from the cached index
+ * file where it checks out), find the end of the valid data, and decide what a bad frame means.
+ *
+ * A batch of frames is written with one write and one fsync, and the next batch only after that
+ * fsync, so un-acknowledged bytes can only be the last batch of the last segment. Each frame
+ * records where its batch started (`b`). A damaged frame at offset X is therefore:
+ * - a torn tail when no valid frame follows it, or only frames of the same batch (b <= X):
+ *   the bytes from X on are truncated and reported;
+ * - corruption when a valid frame of a later batch (b > X) follows it, or when it is in a segment
+ *   that is not the last: those bytes were acknowledged, so {@link CorruptionError}, nothing cut.
+ */
+import { open, stat } from 'node:fs/promises';
+import { CorruptionError } from '../../core/errors.js';
+import { readIndexFile } from './index-file.js';
+import { decodeHead } from './record.js';
+import { MAGIC, parseFrame, segmentPath } from './segment.js';
+import { StreamIndex } from './stream-index.js';
+
+/** What recovery removed from the end of the log when it was opened. */
+export interface RecoveryReport {
+  /** bytes cut from the end of the last segment (0 when the log was closed cleanly or never torn) */
+  truncatedBytes: number;
+  /** frame starts found in the cut bytes: commits that were being written when the writer died */
+  droppedRecords: number;
+  /** the segment file that was cut, when one was */
+  file?: string;
+  /** offset the file was cut at */
+  offset?: number;
+  /** true when the index was rebuilt by scanning every segment (index file missing or stale) */
+  rebuiltIndex: boolean;
+}
+
+/** The state a log opens with. */
+export interface RecoveredState {
+  index: StreamIndex;
+  /** valid bytes per segment, ascending by segment number */
+  sizes: Map<number, number>;
+  report: RecoveryReport;
+}
+
+async function readRange(path: string, from: number): Promise<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    const { size } = await fh.stat();
+    const buf = Buffer.allocUnsafe(Math.max(0, size - from));
+    let done = 0;
+    while (done < buf.length) {
+      const { bytesRead } = await fh.read(buf, done, buf.length - done, from + done);
+      if (bytesRead === 0) break;
+      done += bytesRead;
+    }
+    return buf.subarray(0, done);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Index the frames of `buf` (bytes of segment `seg` from offset `base`); return where valid data ends. */
+function scan(buf: Buffer, base: number, seg: number, file: string, index: StreamIndex, isLast: boolean): { end: number; dropped: number } {
+  let at = 0;
+  while (at < buf.length) {
+    const r = parseFrame(buf, at);
+    const location = `${file} at offset ${base + at}`;
+    if (r.kind === 'frame') {
+      index.addCommit(seg, base + at, r.size, r.crc, decodeHead(r.payload, location), location);
+      at += r.size;
+      continue;
+    }
+    const why = r.kind === 'short' ? 'frame cut short' : r.reason;
+    if (!isLast) throw new CorruptionError(`damaged frame (${why}) in a segment that is not the last`, location);
+    laterBatchCheck(buf, at, base, file, why);
+    let dropped = 0;
+    for (let i = buf.indexOf(MAGIC, at); i >= 0; i = buf.indexOf(MAGIC, i + 1)) dropped++;
+    return { end: base + at, dropped };
+  }
+  return { end: base + at, dropped: 0 };
+}
+
+/** Throw CorruptionError when a valid frame of a later write batch follows the damage at `at`. */
+function laterBatchCheck(buf: Buffer, at: number, base: number, file: string, why: string): void {
+  for (let i = buf.indexOf(MAGIC, at + 1); i >= 0; i = buf.indexOf(MAGIC, i + 1)) {
+    const r = parseFrame(buf, i);
+    if (r.kind !== 'frame') continue;
+    const head = decodeHead(r.payload, `${file} at offset ${base + i}`);
+    if (head.b > base + at) {
+      throw new CorruptionError(
+        `damaged frame (${why}) followed by acknowledged data at offset ${base + i}; refusing to truncate`,
+        `${file} at offset ${base + at}`,
+      );
+    }
+  }
+}
+
+/** Use the index file when it agrees with the segments; return it and where scanning resumes. */
+async function cachedIndex(dir: string, segs: readonly number[]): Promise<{ index: StreamIndex; resume: [number, number] } | undefined> {
+  const cached = await readIndexFile(dir);
+  if (!cached || cached.covered.length === 0) return undefined;
+  const { covered, index } = cached;
+  for (let i = 0; i < covered.length; i++) {
+    const [seg, bytes] = covered[i]!;
+    if (segs[i] !== seg) return undefined;
+    const size = (await stat(segmentPath(dir, seg))).size;
+    // sealed segments never change; the last covered one may have grown since
+    if (i < covered.length - 1 ? size !== bytes : size < bytes) return undefined;
+  }
+  const last = index.lastFrame();
+  if (last) {
+    const fh = await open(segmentPath(dir, last.seg), 'r');
+    try {
+      const buf = Buffer.allocUnsafe(last.size);
+      const { bytesRead } = await fh.read(buf, 0, last.size, last.offset);
+      const r = parseFrame(buf.subarray(0, bytesRead), 0);
+      if (r.kind !== 'frame' || r.crc !== last.crc) return undefined;
+    } finally {
+      await fh.close();
+    }
+  }
+  return { index, resume: covered[covered.length - 1]! };
+}
+
+/**
+ * Rebuild the state of the log in `dir` from segments `segs` (ascending, non-empty). Reports, but
+ * does not perform, the truncation of a torn tail: the caller cuts the file (a read-only open
+ * just ignores the tail).
+ */
+export async function recover(dir: string, segs: readonly number[]): Promise<RecoveredState> {
+  const cached = await cachedIndex(dir, segs);
+  const index = cached?.index ?? new StreamIndex();
+  const [resumeSeg, resumeAt] = cached?.resume ?? [segs[0]!, 0];
+  const sizes = new Map<number, number>();
+  const report: RecoveryReport = { truncatedBytes: 0, droppedRecords: 0, rebuiltIndex: !cached };
+  for (let i = 0; i < segs.length; i++) {
+    const seg = segs[i]!;
+    const path = segmentPath(dir, seg);
+    if (seg < resumeSeg) {
+      sizes.set(seg, (await stat(path)).size);
+      continue;
+    }
+    const base = seg === resumeSeg ? resumeAt : 0;
+    const buf = await readRange(path, base);
+    const isLast = i === segs.length - 1;
+    const { end, dropped } = scan(buf, base, seg, path, index, isLast);
+    sizes.set(seg, end);
+    if (end < base + buf.length) {
+      Object.assign(report, { truncatedBytes: base + buf.length - end, droppedRecords: dropped, file: path, offset: end });
+    }
+  }
+  return { index, sizes, report };
+}
