@@ -1,0 +1,369 @@
+/**
+ * StreamAgent: an agent whose state is the fold of an event stream. `append` records domain
+ * events, `load()` folds them (from the latest snapshot plus the tail), `loadAt` travels in time,
+ * and the DataAgent calls work too: `save` appends a `$state` event, `update` a `$patch` event
+ * holding only immer's patches. Versions are stream revisions.
+ *
+ * @example
+ * ```ts
+ * type CartEvent = { type: 'Added'; data: { sku: string } } | { type: 'Removed'; data: { sku: string } };
+ * const cart = new StreamAgent<CartEvent, { items: string[] }>({
+ *   log, stream: 'cart-1', initial: { items: [] }, snapshotEvery: 100,
+ *   fold: (s, e) => (e.type === 'Added' ? { items: [...s.items, e.data.sku] } : { items: s.items.filter((x) => x !== e.data.sku) }),
+ * });
+ * await cart.append({ type: 'Added', data: { sku: 'a1' } }, { expectedRevision: 0 });
+ * const now = await cart.load();
+ * const before = await cart.loadAt({ revision: 1 });
+ * ```
+ */
+import { isPrepared, prepare } from '../core/codec.js';
+import { ConcurrencyError, CorruptionError, StateNotFoundError, ValidationError } from '../core/errors.js';
+import { toMs } from '../core/ids.js';
+import { backoffMs, Mutex, sleep } from '../core/mutex.js';
+import type { AppendResult, EventLog, ExpectedRevision, NewEvent, RecordedEvent } from '../streams/event-log.js';
+import { validateName } from '../streams/validate.js';
+import type { ChangeInfo, LoadAtTarget, Recipe } from './data-agent.js';
+import { applyBuiltin, isBuiltinEvent, isReservedType, recordRecipe, STATE_EVENT } from './stream/builtin-events.js';
+import { MemorySnapshotStore } from './stream/memory-snapshot-store.js';
+import type { SnapshotStore } from './stream/snapshot-store.js';
+import { Snapshotter, type ErrorReporter, type Head, type StreamAgentErrorContext } from './stream/snapshotter.js';
+import { followStream, type StreamUnsubscribe } from './stream/follow.js';
+import { eventAt, revisionAtTime } from './stream/time-travel.js';
+import { VersionedAgent, type Snapshot } from './versioned-agent.js';
+
+/** An event as `append` takes it: `{ type, data }`, optional metadata and id. */
+export type StreamEvent = NewEvent;
+
+/** A user event as the fold receives it: the recorded event with `type` and `data` narrowed to `E`. */
+export type RecordedStreamEvent<E extends StreamEvent> = E extends unknown ? Omit<RecordedEvent, 'type' | 'data'> & { type: E['type']; data: E['data'] } : never;
+
+/** A pure fold step: the state after `event`. States are frozen: return a new state (immer's `produce` helps). */
+export type Fold<E extends StreamEvent, S> = (state: S, event: RecordedStreamEvent<E>) => S;
+
+interface StreamAgentCommonOptions {
+  log: EventLog;
+  stream: string;
+  /** store a snapshot every N events (default 100 when `snapshots` is given, otherwise no snapshots) */
+  snapshotEvery?: number;
+  /** where snapshots go (default: a MemorySnapshotStore when `snapshotEvery` is given) */
+  snapshots?: SnapshotStore;
+  /** version of the fold; snapshots made with another version are ignored (default '1'). Bump it when the fold changes. */
+  foldVersion?: string | number;
+  /** told about failures that must not fail the caller: snapshot reads/writes, subscriptions (default: a process warning) */
+  onError?: ErrorReporter;
+  /** how many times `update()` retries after a ConcurrencyError (default 50) */
+  maxRetries?: number;
+}
+
+/**
+ * Options of {@link StreamAgent}. With a `fold`, `initial` is required (the state the first event
+ * folds over); without one, only the built-in `$state`/`$patch` events are understood.
+ */
+export type StreamAgentOptions<E extends StreamEvent, S> = StreamAgentCommonOptions & ({ fold: Fold<E, S>; initial: S } | { fold?: undefined; initial?: S });
+
+/** Options of {@link StreamAgent.append}. */
+export interface StreamAppendOptions {
+  expectedRevision?: ExpectedRevision;
+}
+
+/** Options of {@link StreamAgent.subscribe}. */
+export interface StreamSubscribeOptions {
+  /** deliver the state after every event with a higher revision (default: the revision when the subscription starts) */
+  fromRevision?: number;
+}
+
+const warn: ErrorReporter = (error, ctx) => {
+  const msg = error instanceof Error ? error.message : String(error);
+  process.emitWarning(`StreamAgent ${ctx.operation} failed on stream ${JSON.stringify(ctx.stream)}${ctx.revision ? ` at revision ${ctx.revision}` : ''}: ${msg}`, 'DgentWarning');
+};
+
+class SnapshotMismatch extends Error {}
+
+/** An event-sourced agent over any {@link EventLog}; see the module comment. */
+export class StreamAgent<E extends StreamEvent = StreamEvent, S = unknown> extends VersionedAgent<S> {
+  readonly log: EventLog;
+  readonly stream: string;
+  private readonly userFold: Fold<E, S> | undefined;
+  private readonly snap: Snapshotter<S> | undefined;
+  private readonly report: ErrorReporter;
+  private readonly retries: number;
+  private readonly updateLock = new Mutex();
+  private readonly follows = new Set<StreamUnsubscribe>();
+  /** the latest state this instance has folded (state frozen by the codec) */
+  private head: Head<S> | undefined;
+
+  constructor(options: StreamAgentOptions<E, S>) {
+    super({ initial: options.initial, maxRetries: options.maxRetries });
+    if (!options.log || typeof options.log.read !== 'function') throw new ValidationError('StreamAgent needs { log: EventLog }');
+    this.log = options.log;
+    this.stream = validateName(options.stream, 'stream');
+    if (options.fold !== undefined && typeof options.fold !== 'function') throw new ValidationError('fold must be a function');
+    if (options.fold && !this.hasInitial) throw new ValidationError('StreamAgent with a fold needs an initial state');
+    this.userFold = options.fold;
+    this.retries = options.maxRetries ?? 50;
+    this.report = options.onError ?? warn;
+    const every = options.snapshotEvery ?? (options.snapshots ? 100 : undefined);
+    if (every !== undefined) {
+      if (!Number.isInteger(every) || every < 1) throw new ValidationError(`snapshotEvery must be an integer >= 1, got ${String(every)}`);
+      const store = options.snapshots ?? new MemorySnapshotStore();
+      this.snap = new Snapshotter(store, this.stream, String(options.foldVersion ?? '1'), every, (e, c) => this.report(e, c));
+    }
+  }
+
+  protected override describe(): string {
+    return `StreamAgent(${JSON.stringify(this.stream)})`;
+  }
+
+  /**
+   * Append domain events (folded by `fold`). Types starting with `$` are reserved. Snapshots are
+   * written later, by whoever folds past them, so they never delay or fail an append.
+   */
+  async append(events: E | readonly E[], options: StreamAppendOptions = {}): Promise<AppendResult> {
+    this.assertOpen();
+    const list = (Array.isArray(events) ? events : [events]) as readonly E[];
+    if (!this.userFold) throw new ValidationError(`${this.describe()}: append needs a fold to interpret the events (options.fold)`);
+    for (const e of list) {
+      if (typeof e?.type === 'string' && isReservedType(e.type)) throw new ValidationError(`event type ${JSON.stringify(e.type)} is reserved: types starting with '$' belong to StreamAgent`);
+    }
+    return this.log.append(this.stream, list, { expectedRevision: options.expectedRevision });
+  }
+
+  override async load(): Promise<S> {
+    this.assertOpen();
+    const h = await this.refresh();
+    if (!h.exists) throw new StateNotFoundError(`${this.describe()}: no state has been saved yet`);
+    return this.out(h.state);
+  }
+
+  /** The state at a revision (`{ revision }` is the same as `{ version }`) or after the last event at or before a time. */
+  override loadAt(target: LoadAtTarget | { revision: number }): Promise<S> {
+    if (target && 'revision' in target) return super.loadAt({ version: target.revision });
+    return super.loadAt(target);
+  }
+
+  /** Read-modify-write with immer: appends a `$patch` event at the revision the recipe saw, retried on conflict. */
+  override update(recipe: Recipe<S>): Promise<S> {
+    return this.updateLock.run(async () => {
+      let last: ConcurrencyError | undefined;
+      for (let attempt = 0; attempt <= this.retries; attempt++) {
+        this.assertOpen();
+        const head = await this.refresh();
+        if (!head.exists) throw new StateNotFoundError(`${this.describe()}: update() needs a saved state or an initial state`);
+        // bytes cannot be frozen: a recipe may change them in place, where patches cannot see it
+        const binary = !isPrepared(head.state);
+        const { next, event } = recordRecipe(this.out(head.state), recipe, binary);
+        const prepared = prepare(next).value;
+        if (!event) return prepared;
+        try {
+          await this.log.append(this.stream, [event], { expectedRevision: head.revision });
+          return binary ? prepare(prepared).value : prepared;
+        } catch (e) {
+          if (!(e instanceof ConcurrencyError)) throw e;
+          last = e;
+          await sleep(backoffMs(attempt));
+        }
+      }
+      throw last!;
+    });
+  }
+
+  /**
+   * Call `listener` with the state after each new event of the stream, whoever appended it
+   * (driven by the log's subscription). `ready` on the returned function resolves once live.
+   */
+  override subscribe(listener: (state: S, info: ChangeInfo) => void, options: StreamSubscribeOptions = {}): StreamUnsubscribe {
+    this.assertOpen();
+    const off = followStream<S>(
+      {
+        log: this.log,
+        stream: this.stream,
+        start: async () => {
+          const from = options.fromRevision ?? (await this.log.revision(this.stream));
+          if (!Number.isInteger(from) || from < 0) throw new ValidationError(`fromRevision must be an integer >= 0, got ${String(from)}`);
+          const head = await this.materialize(from);
+          if (head.revision < from) throw new ValidationError(`fromRevision ${from} is beyond the stream's revision ${head.revision}`);
+          return { head, position: from === 0 ? 0 : (await eventAt(this.log, this.stream, from))!.position };
+        },
+        step: (h, e) => this.advance(h, e),
+        onState: (h) => {
+          const kept = this.remember(h);
+          try {
+            listener(this.out(kept.state), { version: kept.revision, time: kept.time! });
+          } catch (e) {
+            // a listener's failure must not stop the stream for other listeners; surface it asynchronously
+            queueMicrotask(() => {
+              throw e;
+            });
+          }
+          return kept;
+        },
+        report: (e) => this.report(e, { operation: 'subscribe', stream: this.stream }),
+      },
+      () => this.follows.delete(off),
+    );
+    this.follows.add(off);
+    return off;
+  }
+
+  /** Resolves when every snapshot write started so far has finished. */
+  async flushSnapshots(): Promise<void> {
+    await this.snap?.flush();
+  }
+
+  /** Delete this stream's snapshots (every fold version). Returns how many were deleted. */
+  async deleteSnapshots(): Promise<number> {
+    this.assertOpen();
+    return (await this.snap?.deleteAll()) ?? 0;
+  }
+
+  /** Delete the snapshots and fold the whole stream again, storing fresh ones. Returns the revision reached. */
+  async rebuildSnapshots(): Promise<number> {
+    this.assertOpen();
+    if (!this.snap) throw new ValidationError(`${this.describe()}: no snapshot store (set snapshotEvery or snapshots)`);
+    await this.snap.deleteAll();
+    const h = await this.replay(this.zero(), undefined, Infinity);
+    await this.snap.flush();
+    return h.revision;
+  }
+
+  /** Stop subscriptions and wait for snapshot writes. The log and the snapshot store are the caller's to close. */
+  override async close(): Promise<void> {
+    if (this.closed) return;
+    await super.close();
+    await Promise.all([...this.follows].map((off) => off()));
+    await this.snap?.flush();
+  }
+
+  protected async current(): Promise<Snapshot<S> | undefined> {
+    const h = await this.refresh();
+    return h.revision > 0 ? this.snapshotOf(h) : undefined;
+  }
+
+  protected async write(state: S, expectedVersion: number | undefined): Promise<Snapshot<S>> {
+    const r = await this.log.append(this.stream, [{ type: STATE_EVENT, data: state }], { expectedRevision: expectedVersion ?? 'any' });
+    return { state: isPrepared(state) ? state : prepare(state).value, version: r.revision, time: new Date() };
+  }
+
+  protected async readHistory(limit: number): Promise<Snapshot<S>[]> {
+    const head = await this.refresh();
+    if (head.revision === 0) return [];
+    const start = Math.max(1, head.revision - limit + 1);
+    const out: Snapshot<S>[] = [];
+    await this.materialize(head.revision, start, (h) => {
+      if (h.revision >= start) out.push(this.snapshotOf(h));
+    });
+    return out.reverse();
+  }
+
+  protected async readAt(target: LoadAtTarget): Promise<Snapshot<S> | undefined> {
+    let r: number;
+    if ('version' in target) r = target.version;
+    else {
+      let t: number;
+      try {
+        t = toMs(target.time);
+      } catch {
+        throw new ValidationError(`loadAt time must be a Date, epoch milliseconds or an ISO string, got ${String(target.time)}`);
+      }
+      r = await revisionAtTime(this.log, this.stream, t, await this.log.revision(this.stream));
+      if (r === 0) return undefined;
+    }
+    const h = this.head?.revision === r ? this.head : await this.materialize(r);
+    return h.revision === r && h.exists ? this.snapshotOf(h) : undefined;
+  }
+
+  /** Fold the tail after the cached head (or the latest snapshot) and remember the result. */
+  private async refresh(): Promise<Head<S>> {
+    return this.remember(await this.materialize(Infinity));
+  }
+
+  private remember(h: Head<S>): Head<S> {
+    if (!isPrepared(h.state) && h.exists) {
+      const p = prepare(h.state);
+      h = { ...h, state: p.value };
+    }
+    if (!this.head || h.revision > this.head.revision) this.head = h;
+    return h;
+  }
+
+  /**
+   * The state at revision `to` (or the stream's end), folded from the nearest known state at or
+   * below `baseMax`: the cached head, a snapshot, or the beginning. A snapshot that does not match
+   * the log is reported and skipped. `onState` sees every state from the base to `to`.
+   */
+  private async materialize(to: number, baseMax = to, onState?: (h: Head<S>) => void): Promise<Head<S>> {
+    let useSnapshots = this.snap !== undefined;
+    for (;;) {
+      let base = this.zero();
+      let verify = false;
+      const cached = this.head;
+      if (cached && cached.revision <= baseMax) base = cached;
+      if (useSnapshots && !(cached && (cached.revision === baseMax || (to === Infinity && cached === base)))) {
+        const s = await this.snap!.latest(baseMax);
+        if (s && s.revision > base.revision) [base, verify] = [s, true];
+      }
+      try {
+        return await this.replay(base, verify ? base.eventId : undefined, to, onState);
+      } catch (e) {
+        if (!(e instanceof SnapshotMismatch)) throw e;
+        this.snap!.forget(base.revision);
+        this.report(new CorruptionError(e.message, `snapshot of ${JSON.stringify(this.stream)} at revision ${base.revision}`), {
+          operation: 'snapshot-read',
+          stream: this.stream,
+          revision: base.revision,
+        });
+        useSnapshots = false;
+      }
+    }
+  }
+
+  private async replay(base: Head<S>, verifyId: string | undefined, to: number, onState?: (h: Head<S>) => void): Promise<Head<S>> {
+    let cur = base;
+    if (verifyId === undefined) {
+      onState?.(cur);
+      if (cur.revision >= to) return cur;
+    }
+    const fromRevision = verifyId === undefined ? cur.revision + 1 : cur.revision;
+    let verify = verifyId;
+    for await (const e of this.log.read(this.stream, { fromRevision, toRevision: to === Infinity ? undefined : to })) {
+      if (verify !== undefined) {
+        // a snapshot of another incarnation of this stream (deleted and re-created) must not be used
+        if (e.revision !== cur.revision || e.id !== verify) throw new SnapshotMismatch(`the event at the snapshot's revision is ${e.id}, not ${verify}; snapshot ignored`);
+        verify = undefined;
+        onState?.(cur);
+        continue;
+      }
+      cur = this.advance(cur, e);
+      if (this.snap?.due(cur.revision)) cur = this.snap.capture(cur);
+      onState?.(cur);
+    }
+    if (verify !== undefined) throw new SnapshotMismatch(`the stream has no event at the snapshot's revision ${cur.revision}; snapshot ignored`);
+    return cur;
+  }
+
+  private advance(cur: Head<S>, e: RecordedEvent): Head<S> {
+    if (e.revision !== cur.revision + 1) {
+      throw new CorruptionError(`expected revision ${cur.revision + 1}, the log returned ${e.revision}`, `stream ${JSON.stringify(this.stream)}`);
+    }
+    let state: S;
+    if (isBuiltinEvent(e)) state = applyBuiltin(cur.state, cur.exists, e);
+    else if (this.userFold) state = this.userFold(cur.state, e as RecordedStreamEvent<E>);
+    else throw new ValidationError(`${this.describe()}: event type ${JSON.stringify(e.type)} at revision ${e.revision} needs a fold (options.fold)`);
+    return { state, exists: true, revision: e.revision, time: e.time, eventId: e.id };
+  }
+
+  private zero(): Head<S> {
+    return { state: this.initial as S, exists: this.hasInitial, revision: 0, time: undefined, eventId: undefined };
+  }
+
+  /** Frozen states are handed out as they are; states holding bytes (which cannot be frozen) are copied. */
+  private out(state: S): S {
+    return isPrepared(state) ? state : prepare(state).value;
+  }
+
+  private snapshotOf(h: Head<S>): Snapshot<S> {
+    return { state: this.out(h.state), version: h.revision, time: h.time ?? new Date(0) };
+  }
+}
+
+export type { StreamAgentErrorContext, StreamUnsubscribe };
