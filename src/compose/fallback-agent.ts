@@ -1,0 +1,127 @@
+/**
+ * Fallback: ordered backends with failover on BackendUnavailableError.
+ *
+ * @example
+ * ```ts
+ * const agent = fallback([new SQLAgent({ connectionString, id: 'a1' }), new PersistentAgent({ path: './a1.json' })]);
+ * await agent.save(state);   // written to both (writes: 'all')
+ * await agent.load();        // from PostgreSQL, or from the file while PostgreSQL is down
+ * ```
+ *
+ * Reads (`load`, `history`) come from the first backend that does not throw
+ * BackendUnavailableError; any other error (StateNotFoundError, CorruptionError...) is that
+ * backend's answer and is thrown as is. When every backend is unavailable, the first backend's
+ * error is thrown.
+ *
+ * Writes, by `writes`:
+ * - `'all'` (default): every backend, in order; the save resolves only when all took it and
+ *   otherwise throws (an AggregateError when several failed). So every save that resolved is on
+ *   every backend and a failover read never goes back in time. A rejected save may still be on
+ *   some backends.
+ * - `'first-available'`: the first backend that is not unavailable. Writes keep working while
+ *   the primary is down, but those states exist only on a later backend: once the primary is
+ *   back, reads return its older state. Availability over consistency; choose knowingly.
+ *
+ * `update()` runs on the first available backend (with its optimistic concurrency) and, under
+ * `'all'`, the result is then saved to the others.
+ */
+import { BackendUnavailableError, ValidationError } from '../core/errors.js';
+import { Mutex } from '../core/mutex.js';
+import { isClosable } from '../agents/data-agent.js';
+import type { Closable, DataAgent, Recipe, Updatable } from '../agents/data-agent.js';
+import { readModifyWrite } from './read-modify-write.js';
+import { produce } from 'immer';
+import { prepare } from '../core/codec.js';
+
+/** Where writes go. */
+export type FallbackWritePolicy = 'all' | 'first-available';
+
+/** Options of {@link fallback}. */
+export interface FallbackOptions {
+  /** Default `'all'`. */
+  writes?: FallbackWritePolicy;
+  /** Told each time a backend is skipped because it is unavailable. */
+  onFailover?: (index: number, error: BackendUnavailableError) => void;
+}
+
+/** A DataAgent over ordered backends. */
+export class FallbackAgent<S> implements DataAgent<S>, Updatable<S>, Closable {
+  private readonly writes: FallbackWritePolicy;
+  private readonly mutexes: Mutex[];
+
+  constructor(
+    private readonly backends: readonly DataAgent<S>[],
+    private readonly options: FallbackOptions = {},
+  ) {
+    if (!Array.isArray(backends) || backends.length === 0) throw new ValidationError('fallback needs at least one backend');
+    if (backends.some((b) => !b || typeof b.load !== 'function')) throw new ValidationError('every fallback backend must be a DataAgent');
+    const writes = options.writes ?? 'all';
+    if (writes !== 'all' && writes !== 'first-available') throw new ValidationError(`writes must be 'all' or 'first-available', got ${JSON.stringify(writes)}`);
+    this.writes = writes;
+    this.mutexes = backends.map(() => new Mutex());
+  }
+
+  load(): Promise<S> {
+    return this.firstAvailable((b) => b.load()).then((r) => r.value);
+  }
+
+  async history(limit?: number): Promise<S[]> {
+    return (await this.firstAvailable((b) => b.history(limit))).value;
+  }
+
+  async save(state: S, options?: { expectedVersion?: number }): Promise<void> {
+    const value = prepare(state).value;
+    if (this.writes === 'first-available') {
+      await this.firstAvailable((b) => b.save(value, options));
+      return;
+    }
+    await this.toAll(value, -1, options);
+  }
+
+  async update(recipe: Recipe<S>): Promise<S> {
+    const { value: next, index } = await this.firstAvailable((b, i) => readModifyWrite(b, this.mutexes[i]!, (base) => produce(base, recipe as never) as S));
+    if (this.writes === 'all') await this.toAll(next, index);
+    return next;
+  }
+
+  /** Closes every backend. */
+  async close(): Promise<void> {
+    const errors: unknown[] = [];
+    for (const b of this.backends) if (isClosable(b)) await b.close().catch((e: unknown) => errors.push(e));
+    if (errors.length === 1) throw errors[0];
+    if (errors.length > 1) throw new AggregateError(errors, `${errors.length} fallback backends failed to close`);
+  }
+
+  private async firstAvailable<T>(op: (b: DataAgent<S>, i: number) => Promise<T>): Promise<{ value: T; index: number }> {
+    let first: BackendUnavailableError | undefined;
+    for (let i = 0; i < this.backends.length; i++) {
+      try {
+        return { value: await op(this.backends[i]!, i), index: i };
+      } catch (e) {
+        if (!(e instanceof BackendUnavailableError)) throw e;
+        first ??= e;
+        this.options.onFailover?.(i, e);
+      }
+    }
+    throw first!;
+  }
+
+  private async toAll(value: S, skip: number, options?: { expectedVersion?: number }): Promise<void> {
+    const errors: unknown[] = [];
+    for (let i = 0; i < this.backends.length; i++) {
+      if (i === skip) continue;
+      try {
+        await this.backends[i]!.save(value, options);
+      } catch (e) {
+        errors.push(e);
+      }
+    }
+    if (errors.length === 1) throw errors[0];
+    if (errors.length > 1) throw new AggregateError(errors, `${errors.length} of ${this.backends.length} fallback backends failed the write`);
+  }
+}
+
+/** Ordered backends with failover on BackendUnavailableError; see {@link FallbackAgent} for the policies. */
+export function fallback<S>(backends: readonly DataAgent<S>[], options?: FallbackOptions): FallbackAgent<S> {
+  return new FallbackAgent(backends, options);
+}
