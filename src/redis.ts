@@ -13,3 +13,5 @@ export { RedisAgent } from './agents/redis-agent.js';
 export type { RedisAgentOptions } from './agents/redis-agent.js';
 export { FAIL_FAST_OPTIONS } from './agents/redis/client.js';
 export type { RedisClient, RedisConnectionOptions } from './agents/redis/client.js';
+export { RedisEventLog } from './streams/redis/redis-event-log.js';
+export type { RedisEventLogOptions } from './streams/redis/redis-event-log.js';
