@@ -137,6 +137,20 @@ describe('CachedAgent failure injection: the cache never claims unpersisted stat
     });
   }
 
+  for (const strategy of STRATEGIES) {
+    it(`${strategy}: after an ambiguous failure (the backend stored the state but reported an error) load returns what the backend holds`, async () => {
+      const { backend, agent } = setup<number>(strategy);
+      await agent.save(1);
+      await agent.flush();
+      expect(await agent.load()).toBe(1);
+      backend.failAfterWrites = true;
+      const r = await Promise.resolve(agent.save(2)).then(() => agent.flush()).catch((e: unknown) => e);
+      expect(r).toBeInstanceOf(BackendUnavailableError);
+      backend.failAfterWrites = false;
+      expect(await agent.load()).toBe(await backend.load());
+    });
+  }
+
   it('write-behind: save resolves before the backend is written, and load meanwhile returns the pending state', async () => {
     const { backend, agent } = setup<number>('write-behind');
     await agent.save(1);
@@ -204,10 +218,12 @@ describe('CachedAgent failure injection: the cache never claims unpersisted stat
 
   for (const strategy of STRATEGIES) {
     it(`${strategy}: under random saves, flushes and injected failures, load returns only durable or acknowledged-pending states`, async () => {
+      // 'before': nothing stored; 'after': stored, then an error reported (ambiguous)
+      const fail = fc.constantFrom('none' as const, 'before' as const, 'after' as const);
       const op = fc.oneof(
-        fc.record({ kind: fc.constant('save' as const), v: fc.integer(), fail: fc.boolean() }),
-        fc.record({ kind: fc.constant('update' as const), fail: fc.boolean() }),
-        fc.record({ kind: fc.constant('flush' as const), fail: fc.boolean() }),
+        fc.record({ kind: fc.constant('save' as const), v: fc.integer(), fail: fail }),
+        fc.record({ kind: fc.constant('update' as const), fail: fail }),
+        fc.record({ kind: fc.constant('flush' as const), fail: fail }),
       );
       await fc.assert(
         fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 25 }), async (ops) => {
@@ -215,7 +231,8 @@ describe('CachedAgent failure injection: the cache never claims unpersisted stat
           await backend.save(0);
           let acknowledged: number | undefined;
           for (const o of ops) {
-            backend.failWrites = o.fail;
+            backend.failWrites = o.fail === 'before';
+            backend.failAfterWrites = o.fail === 'after';
             try {
               if (o.kind === 'save') {
                 await agent.save(o.v);
@@ -226,6 +243,7 @@ describe('CachedAgent failure injection: the cache never claims unpersisted stat
               expect(e).toBeInstanceOf(BackendUnavailableError);
             }
             backend.failWrites = false;
+            backend.failAfterWrites = false;
             const durable = await backend.load();
             const seen = await agent.load();
             if (agent.pending > 0) expect(seen).toBe(acknowledged);

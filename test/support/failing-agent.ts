@@ -12,6 +12,8 @@ export class FailingAgent<S> extends VolatileAgent<S> {
   failWrites = false;
   /** Fail only the next `n` writes, then succeed again. */
   failNextWrites = 0;
+  /** Store the state, then report failure anyway (an ambiguous failure: a timeout after commit). */
+  failAfterWrites = false;
   /** Fail every read while true. */
   failReads = false;
   /** Writes attempted, successful or not. */
@@ -48,6 +50,8 @@ export class FailingAgent<S> extends VolatileAgent<S> {
       this.failNextWrites--;
       throw this.unavailable('write');
     }
-    return super.write(state, expectedVersion);
+    const snap = await super.write(state, expectedVersion);
+    if (this.failAfterWrites) throw this.unavailable('acknowledgement');
+    return snap;
   }
 }
