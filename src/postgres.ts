@@ -1,0 +1,13 @@
+/**
+ * `dgent/postgres`: the PostgreSQL backends. Requires the `pg` package (an optional peer
+ * dependency); the core `dgent` entry never imports it.
+ *
+ * @example
+ * ```ts
+ * import { PostgresEventLog } from 'dgent/postgres';
+ * const log = new PostgresEventLog({ connectionString: 'postgres://postgres@127.0.0.1:5432/app' });
+ * ```
+ */
+export { PostgresEventLog } from './streams/postgres/postgres-event-log.js';
+export type { PostgresEventLogOptions, PostgresPool } from './streams/postgres/postgres-event-log.js';
+export type { PostgresAppendTransaction } from './streams/postgres/append.js';

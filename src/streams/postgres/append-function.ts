@@ -1,0 +1,119 @@
+/**
+ * The PL/pgSQL function behind every append: one call (one round trip) appends a whole group
+ * commit batch, checking each append's expected revision and event ids on its own.
+ *
+ * Gap safety: positions are reserved in a short critical section (a session advisory lock taken
+ * and released inside the call) that also assigns the transaction id. Reservation order therefore
+ * equals transaction id order, so a row whose transaction is older than a reader's snapshot xmin
+ * can never be preceded by a position that is still in flight. Readers (read.ts) stop at the first
+ * row whose transaction is not older than xmin.
+ *
+ * Statuses per append: 0 appended, 1 expected revision conflict (revision = actual),
+ * 2 idempotent retry of a stored batch (revision/position of the original), 3 duplicate event id
+ * (info = the stored rows of the batch's ids).
+ */
+import type { SchemaNames } from './schema.js';
+
+/** Expected revision as the function takes it: n >= 0 exact (0 = no stream), -1 any, -2 stream exists. */
+export const EXPECT_ANY = -1;
+export const EXPECT_STREAM_EXISTS = -2;
+
+/** Result statuses of the function, per append. */
+export const STATUS = { appended: 0, conflict: 1, retry: 2, duplicate: 3 } as const;
+
+/** DDL of the append function for one schema (identifiers were validated and are quoted). */
+export function appendFunctionSql(n: SchemaNames): string {
+  const [k1, k2] = n.lockKeys;
+  return `
+CREATE OR REPLACE FUNCTION ${n.fn}(
+  p_streams text[], p_expected int[], p_counts int[], p_explicit smallint[],
+  p_ids text[], p_types text[], p_payload json, p_atomic boolean)
+RETURNS TABLE(status smallint, revision int, pos bigint, info json, at timestamptz)
+LANGUAGE plpgsql AS $fn$
+#variable_conflict use_column
+DECLARE
+  v_appends int := cardinality(p_streams);
+  v_total int;
+  v_first bigint;
+  v_next bigint;
+  v_names text[];
+  v_revs int[];
+  v_idx int;
+  v_cur int;
+  v_exp int;
+  v_cnt int;
+  v_start int := 1;
+  v_failed boolean := false;
+  f_n int; f_lo int; f_hi int; f_same boolean; f_rev int; f_pos bigint; f_refs json;
+  ok_from int[] := '{}'; ok_count int[] := '{}'; ok_stream text[] := '{}'; ok_rev int[] := '{}'; ok_pos bigint[] := '{}';
+  r_status smallint[] := '{}'; r_rev int[] := '{}'; r_pos bigint[] := '{}'; r_info json[] := '{}';
+BEGIN
+  SELECT coalesce(sum(c), 0) INTO v_total FROM unnest(p_counts) c;
+  -- reserve positions and take the transaction id in one critical section (see the file comment)
+  BEGIN
+    PERFORM pg_advisory_lock(${k1}, ${k2});
+    PERFORM pg_current_xact_id();
+    v_first := nextval('${n.seqText}');
+    IF v_total > 1 THEN PERFORM setval('${n.seqText}', v_first + v_total - 1); END IF;
+    PERFORM pg_advisory_unlock(${k1}, ${k2});
+  EXCEPTION WHEN query_canceled OR others THEN
+    PERFORM pg_advisory_unlock(${k1}, ${k2});
+    RAISE;
+  END;
+
+  -- lock every stream of the batch in one global order: concurrent batches cannot deadlock
+  SELECT array_agg(s ORDER BY s) INTO v_names FROM (SELECT DISTINCT unnest(p_streams) AS s) d;
+  INSERT INTO ${n.streams} AS t (stream, revision) SELECT s, 0 FROM unnest(v_names) s
+    ON CONFLICT (stream) DO UPDATE SET revision = t.revision WHERE false;
+  SELECT array_agg(t.revision ORDER BY u.o) INTO v_revs
+    FROM unnest(v_names) WITH ORDINALITY u(s, o) JOIN ${n.streams} t ON t.stream = u.s;
+
+  v_next := v_first;
+  FOR i IN 1 .. v_appends LOOP
+    v_cnt := p_counts[i];
+    v_idx := array_position(v_names, p_streams[i]);
+    v_cur := v_revs[v_idx];
+    f_n := 0;
+    IF p_explicit[i] > 0 THEN
+      SELECT count(*)::int, min(e.revision - u.o), max(e.revision - u.o), bool_and(e.stream = p_streams[i]), max(e.revision), max(e.position),
+             json_agg(json_build_object('id', e.id, 'stream', e.stream, 'revision', e.revision, 'position', e.position))
+        INTO f_n, f_lo, f_hi, f_same, f_rev, f_pos, f_refs
+        FROM unnest(p_ids[v_start : v_start + v_cnt - 1]) WITH ORDINALITY u(id, o) JOIN ${n.events} e ON e.id = u.id;
+    END IF;
+    IF f_n > 0 THEN
+      IF f_n = v_cnt AND p_explicit[i] = 2 AND f_lo = f_hi AND f_same THEN
+        r_status := r_status || 2::smallint; r_rev := r_rev || f_rev; r_pos := r_pos || f_pos; r_info := r_info || NULL::json;
+      ELSE
+        r_status := r_status || 3::smallint; r_rev := r_rev || v_cur; r_pos := r_pos || NULL::bigint; r_info := r_info || f_refs;
+        v_failed := true;
+      END IF;
+    ELSE
+      v_exp := p_expected[i];
+      IF v_exp = ${EXPECT_ANY} OR (v_exp = ${EXPECT_STREAM_EXISTS} AND v_cur > 0) OR v_exp = v_cur THEN
+        ok_from := ok_from || v_start; ok_count := ok_count || v_cnt; ok_stream := ok_stream || p_streams[i];
+        ok_rev := ok_rev || v_cur; ok_pos := ok_pos || v_next;
+        v_revs[v_idx] := v_cur + v_cnt;
+        r_status := r_status || 0::smallint; r_rev := r_rev || (v_cur + v_cnt); r_pos := r_pos || (v_next + v_cnt - 1); r_info := r_info || NULL::json;
+        v_next := v_next + v_cnt;
+      ELSE
+        r_status := r_status || 1::smallint; r_rev := r_rev || v_cur; r_pos := r_pos || NULL::bigint; r_info := r_info || NULL::json;
+        v_failed := true;
+      END IF;
+    END IF;
+    v_start := v_start + v_cnt;
+  END LOOP;
+
+  IF cardinality(ok_from) > 0 AND NOT (p_atomic AND v_failed) THEN
+    INSERT INTO ${n.events} (position, stream, revision, id, type, data, metadata, time, tx)
+    SELECT o.p + g.k, o.s, o.r + 1 + g.k, p_ids[o.f + g.k], p_types[o.f + g.k], coalesce(ev.d, 'null'::json), ev.m, now(), pg_current_xact_id()
+      FROM unnest(ok_from, ok_count, ok_stream, ok_rev, ok_pos) o(f, c, s, r, p)
+      CROSS JOIN LATERAL generate_series(0, o.c - 1) g(k)
+      JOIN ROWS FROM (json_to_recordset(p_payload) AS (d json, m json)) WITH ORDINALITY ev(d, m, k) ON ev.k = o.f + g.k
+      ORDER BY o.p + g.k;
+    UPDATE ${n.streams} t SET revision = v.r FROM unnest(v_names, v_revs) v(s, r) WHERE t.stream = v.s AND t.revision <> v.r;
+    PERFORM pg_notify('${n.channel}', '');
+  END IF;
+  RETURN QUERY SELECT x.st, x.rv, x.ps, x.nf, now() FROM unnest(r_status, r_rev, r_pos, r_info) x(st, rv, ps, nf);
+END
+$fn$;`;
+}

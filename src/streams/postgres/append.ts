@@ -1,0 +1,256 @@
+/**
+ * Group commit: appends that arrive while a batch is in flight are sent together as the next batch,
+ * in one call of the append function (one round trip, one transaction, one WAL flush). Each append
+ * keeps its own expected-revision and event-id checks, so a conflicting one fails alone.
+ */
+import { encodePrepared, prepare } from '../../core/codec.js';
+import { ConcurrencyError } from '../../core/errors.js';
+import { newId } from '../../core/ids.js';
+import type { AppendHook, AppendResult, AppendTransaction, ExpectedRevision, NewEvent, RecordedEvent } from '../event-log.js';
+import { resolveEventIds, type StoredEventRef } from '../validate.js';
+import { EXPECT_ANY, EXPECT_STREAM_EXISTS, STATUS } from './append-function.js';
+import { mapPgError, isUnavailable, type Queryable } from './errors.js';
+import type { SchemaNames } from './schema.js';
+
+/** One stream's events, encoded and ready to send. */
+export interface PreparedStreamAppend {
+  stream: string;
+  expected: ExpectedRevision;
+  events: { id: string; type: string; data: unknown; metadata: Record<string, unknown>; payload: string }[];
+  /** 0: no event carries a caller id, 1: some do, 2: all do */
+  explicit: 0 | 1 | 2;
+  /** the caller's events (for the duplicate-id rule) */
+  input: readonly NewEvent[];
+}
+
+/** Encode a validated append through the codec (SerializationError names the bad field). */
+export function prepareStreamAppend(stream: string, events: readonly NewEvent[], expected: ExpectedRevision): PreparedStreamAppend {
+  let withId = 0;
+  const out = events.map((e) => {
+    if (e.id !== undefined) withId++;
+    const data = prepare(e.data).value;
+    const metadata = prepare(e.metadata ?? {}).value as Record<string, unknown>;
+    return { id: e.id ?? newId(), type: e.type, data, metadata, payload: `{"d":${encodePrepared(data)},"m":${encodePrepared(metadata)}}` };
+  });
+  return { stream, expected, events: out, explicit: withId === 0 ? 0 : withId === events.length ? 2 : 1, input: events };
+}
+
+/** The transaction handed to PostgreSQL `onAppend` hooks: write views with `query`, in the append's transaction. */
+export interface PostgresAppendTransaction extends AppendTransaction {
+  /** run a statement in the append's transaction (values are bound, never interpolated) */
+  query(text: string, values?: unknown[]): Promise<{ rows: any[]; rowCount: number | null }>;
+}
+
+/** What a batch needs from the log. */
+export interface BatchContext {
+  names: SchemaNames;
+  /** run `fn` with one connection (hooks need BEGIN ... COMMIT on the same connection) */
+  withClient<T>(fn: (client: Queryable) => Promise<T>): Promise<T>;
+  pool: Queryable;
+  hooks: readonly AppendHook<PostgresAppendTransaction>[];
+}
+
+interface Item {
+  appends: PreparedStreamAppend[];
+  atomic: boolean;
+  resolve(results: AppendResult[]): void;
+  reject(e: unknown): void;
+}
+
+/** Thrown by a hook: passed to the caller as is (it is the caller's error, not the driver's). */
+class HookFailure {
+  constructor(readonly error: unknown) {}
+}
+
+function encodeExpected(e: ExpectedRevision): number {
+  if (e === 'any') return EXPECT_ANY;
+  if (e === 'stream_exists') return EXPECT_STREAM_EXISTS;
+  if (e === 'no_stream') return 0;
+  return Math.min(e, 2147483647);
+}
+
+/** The group-commit queue of one log. */
+export class AppendQueue {
+  private pending: Item[] = [];
+  private inFlight = 0;
+  private idle: (() => void)[] = [];
+
+  constructor(
+    private readonly ctx: BatchContext,
+    private readonly maxInFlight: number,
+    private readonly maxBatch: number,
+  ) {}
+
+  /** Queue appends; `atomic` ones (appendMany) go alone and all-or-nothing. */
+  submit(appends: PreparedStreamAppend[], atomic: boolean): Promise<AppendResult[]> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ appends, atomic, resolve, reject });
+      this.pump();
+    });
+  }
+
+  /** Resolves when nothing is queued or in flight. */
+  drained(): Promise<void> {
+    if (this.inFlight === 0 && this.pending.length === 0) return Promise.resolve();
+    return new Promise((r) => this.idle.push(r));
+  }
+
+  private pump(): void {
+    while (this.inFlight < this.maxInFlight && this.pending.length > 0) {
+      let take = 1;
+      if (!this.pending[0]!.atomic) {
+        while (take < this.pending.length && take < this.maxBatch && !this.pending[take]!.atomic) take++;
+      }
+      const batch = this.pending.splice(0, take);
+      this.inFlight++;
+      void this.run(batch).finally(() => {
+        this.inFlight--;
+        this.pump();
+        if (this.inFlight === 0 && this.pending.length === 0) for (const r of this.idle.splice(0)) r();
+      });
+    }
+  }
+
+  private async run(batch: Item[], attempt = 0): Promise<void> {
+    try {
+      this.settle(batch, await this.execute(batch));
+    } catch (e) {
+      if (e instanceof HookFailure && batch.length === 1) return batch[0]!.reject(e.error);
+      if (e instanceof HookFailure || (batch.length > 1 && !isUnavailable(e))) {
+        // someone's hook or a duplicate id inside the batch failed the shared transaction: run each alone so only the culprit fails
+        for (const item of batch) await this.run([item]);
+        return;
+      }
+      if (batch.length === 1 && (e as { code?: string }).code === '23505' && attempt < 3) {
+        // a concurrent writer stored one of our event ids first: the id check now sees it
+        return this.run(batch, attempt + 1);
+      }
+      const err = mapPgError(e, 'appending');
+      for (const item of batch) item.reject(err);
+    }
+  }
+
+  /** Send one batch; returns the function's rows, one per stream append in batch order. */
+  private async execute(batch: Item[]): Promise<Row[]> {
+    const flat = batch.flatMap((i) => i.appends);
+    const values = [
+      flat.map((a) => a.stream),
+      flat.map((a) => encodeExpected(a.expected)),
+      flat.map((a) => a.events.length),
+      flat.map((a) => a.explicit),
+      flat.flatMap((a) => a.events.map((e) => e.id)),
+      flat.flatMap((a) => a.events.map((e) => e.type)),
+      `[${flat.map((a) => a.events.map((e) => e.payload).join(',')).join(',')}]`,
+      batch.length === 1 && batch[0]!.atomic,
+    ];
+    const n = this.ctx.names;
+    const text = `SELECT status, revision, pos, info, at FROM ${n.fn}($1, $2, $3, $4, $5, $6, $7, $8)`;
+    if (this.ctx.hooks.length === 0) {
+      return (await this.ctx.pool.query({ name: `${n.channel}_append`, text, values })).rows as Row[];
+    }
+    return this.ctx.withClient(async (client) => {
+      await client.query('BEGIN');
+      const commits: (() => void)[] = [];
+      const rollbacks: (() => void)[] = [];
+      const failuresOfRollback: unknown[] = [];
+      try {
+        const rows = (await client.query({ name: `${n.channel}_append`, text, values })).rows as Row[];
+        const tx: PostgresAppendTransaction = {
+          onCommit: (fn) => void commits.push(fn),
+          onRollback: (fn) => void rollbacks.push(fn),
+          query: (sql, v) => client.query(sql, v),
+        };
+        let r = 0;
+        for (const item of batch) {
+          const recorded: RecordedEvent[] = [];
+          for (const a of item.appends) {
+            const row = rows[r++]!;
+            if (row.status === STATUS.appended) recorded.push(...recordedOf(a, row));
+          }
+          if (recorded.length === 0 || (item.atomic && recorded.length !== item.appends.reduce((s, a) => s + a.events.length, 0))) continue;
+          const frozen = Object.freeze(recorded);
+          try {
+            for (const hook of [...this.ctx.hooks]) await hook(frozen, tx);
+          } catch (e) {
+            throw new HookFailure(e);
+          }
+        }
+        await client.query('COMMIT');
+        for (const fn of commits) {
+          try {
+            fn();
+          } catch (e) {
+            queueMicrotask(() => {
+              throw e; // the append is stored: report the callback's failure without failing the append
+            });
+          }
+        }
+        return rows;
+      } catch (e) {
+        // a failed ROLLBACK surfaces from withClient's release (the connection is destroyed); the append's own error wins
+        if (!isUnavailable(e)) await client.query('ROLLBACK').catch((r: unknown) => void failuresOfRollback.push(r));
+        const failures: unknown[] = [...failuresOfRollback];
+        for (const fn of rollbacks.reverse()) {
+          try {
+            fn();
+          } catch (f) {
+            failures.push(f);
+          }
+        }
+        if (failures.length > 0) throw new HookFailure(new AggregateError([e instanceof HookFailure ? e.error : e, ...failures], 'append aborted, and an onRollback callback failed too'));
+        throw e;
+      }
+    });
+  }
+
+  private settle(batch: Item[], rows: Row[]): void {
+    let r = 0;
+    for (const item of batch) {
+      const results: AppendResult[] = [];
+      let failure: unknown;
+      for (const a of item.appends) {
+        const row = rows[r++]!;
+        try {
+          results.push(resultOf(a, row));
+        } catch (e) {
+          failure ??= e;
+        }
+      }
+      if (failure !== undefined) item.reject(failure);
+      else item.resolve(results);
+    }
+  }
+}
+
+interface Row {
+  status: number;
+  revision: number;
+  pos: string | null;
+  info: (StoredEventRef & { id: string })[] | null;
+  at: Date;
+}
+
+function resultOf(a: PreparedStreamAppend, row: Row): AppendResult {
+  switch (row.status) {
+    case STATUS.appended:
+    case STATUS.retry:
+      return { revision: row.revision, position: Number(row.pos) };
+    case STATUS.conflict:
+      throw new ConcurrencyError(a.expected, row.revision, `stream ${JSON.stringify(a.stream)}`);
+    default: {
+      const refs = new Map((row.info ?? []).map((x) => [x.id, { stream: x.stream, revision: x.revision, position: Number(x.position) }]));
+      const retry = resolveEventIds(a.stream, a.input, (id) => refs.get(id));
+      if (retry) return retry; // unreachable in practice: the function already recognised retries
+      throw new Error('duplicate event id reported without a stored row'); // function and rule disagree: a bug, not a user error
+    }
+  }
+}
+
+function recordedOf(a: PreparedStreamAppend, row: Row): RecordedEvent[] {
+  const first = Number(row.pos) - a.events.length + 1;
+  const firstRevision = row.revision - a.events.length + 1;
+  const time = prepare(row.at).value;
+  return a.events.map((e, i) =>
+    Object.freeze({ id: e.id, stream: a.stream, revision: firstRevision + i, position: first + i, type: e.type, data: e.data, metadata: e.metadata, time }),
+  );
+}

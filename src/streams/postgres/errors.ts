@@ -1,0 +1,27 @@
+/** How driver failures become dgent errors: a lost server is BackendUnavailableError, never a raw pg error or a hang. */
+import { BackendUnavailableError, DgentError } from '../../core/errors.js';
+
+/** The slice of a pg client / pool that the log uses (kysely-style: no pg types in our signatures). */
+export interface Queryable {
+  query(text: string | { name?: string; text: string; values?: unknown[] }, values?: unknown[]): Promise<{ rows: any[]; rowCount: number | null }>;
+}
+
+/** SQLSTATE classes that mean "the server or the connection is not usable right now". */
+const UNAVAILABLE_CLASSES = ['08', '53', '57', '58'];
+
+/** True when `e` says the server cannot be reached or dropped us (as opposed to a bad statement). */
+export function isUnavailable(e: unknown): boolean {
+  if (!(e instanceof Error)) return false;
+  const code = (e as { code?: unknown }).code;
+  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return UNAVAILABLE_CLASSES.includes(code.slice(0, 2));
+  // node errors (ECONNREFUSED, ECONNRESET, ETIMEDOUT, ...) and pg's own connection messages
+  if (typeof code === 'string' && code.startsWith('E')) return true;
+  return /Connection terminated|connection timeout|timeout exceeded|Query read timeout|Client has encountered a connection error|not queryable|Connection ended|socket/i.test(e.message);
+}
+
+/** Map a driver error: unavailability to BackendUnavailableError, dgent errors unchanged, anything else wrapped with its cause. */
+export function mapPgError(e: unknown, doing: string): Error {
+  if (e instanceof DgentError) return e;
+  if (isUnavailable(e)) return new BackendUnavailableError('PostgreSQL', `${doing}: ${(e as Error).message}`, { cause: e });
+  return new DgentError(`PostgreSQL error while ${doing}: ${e instanceof Error ? e.message : String(e)}`, 'DGENT_ERROR', { cause: e });
+}

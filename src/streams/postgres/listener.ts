@@ -1,0 +1,84 @@
+/**
+ * LISTEN/NOTIFY wake-ups for subscriptions: one dedicated connection per log, started with the
+ * first subscription. Notifications only shorten the wait; subscriptions also poll, so a lost
+ * listener connection delays delivery but never loses an event. A lost listener is re-opened on
+ * the next poll.
+ */
+import type { Queryable } from './errors.js';
+
+/** The slice of a pg pool client the listener uses. */
+export interface ListenClient extends Queryable {
+  on(event: 'notification' | 'error' | 'end', fn: (...args: any[]) => void): unknown;
+  removeAllListeners(event?: string): unknown;
+  release(destroy?: boolean | Error): void;
+}
+
+/** Wakes every registered subscription when the log's channel is notified. */
+export class Listener {
+  private readonly wakes = new Set<() => void>();
+  private client: ListenClient | undefined;
+  private starting: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly connect: () => Promise<ListenClient>,
+    private readonly channel: string,
+  ) {}
+
+  /** Register a wake function; returns its removal. */
+  watch(wake: () => void): () => void {
+    this.wakes.add(wake);
+    this.ensure();
+    return () => this.wakes.delete(wake);
+  }
+
+  /** Start listening when not already (called on every poll, so a dropped listener comes back). */
+  ensure(): void {
+    if (this.closed || this.client || this.starting) return;
+    this.starting = this.start().finally(() => {
+      this.starting = undefined;
+    });
+  }
+
+  private async start(): Promise<void> {
+    let client: ListenClient;
+    try {
+      client = await this.connect();
+    } catch {
+      return; // server unreachable: polling carries the subscriptions, and the readers report the outage
+    }
+    const drop = (): void => {
+      if (this.client !== client) return;
+      this.client = undefined;
+      client.removeAllListeners('notification');
+      client.release(true);
+      for (const w of this.wakes) w(); // re-read: notifications may have been missed
+    };
+    client.on('error', drop);
+    client.on('end', drop);
+    client.on('notification', () => {
+      for (const w of this.wakes) w();
+    });
+    this.client = client;
+    try {
+      await client.query(`LISTEN "${this.channel}"`);
+    } catch {
+      drop(); // same as a lost connection: polling carries on and the next poll retries
+      return;
+    }
+    if (this.closed) await this.close();
+    else for (const w of this.wakes) w(); // events committed while we were not yet listening
+  }
+
+  /** Stop listening and return the connection. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.starting;
+    const c = this.client;
+    this.client = undefined;
+    if (c) {
+      c.removeAllListeners('notification');
+      c.release(true);
+    }
+  }
+}

@@ -1,0 +1,330 @@
+/**
+ * PostgresEventLog: the EventLog on PostgreSQL (pg driver), for several processes sharing one log.
+ *
+ * - One round trip per append (a PL/pgSQL function), group commit of concurrent appends.
+ * - Every ExpectedRevision form enforced; conflicts report the actual revision.
+ * - Gap-safe readers: readAll/subscribe never deliver an event while an earlier position can still
+ *   commit (transaction id vs snapshot xmin). A transaction that stays open anywhere in the
+ *   database cluster therefore holds readers back until it ends (readAll waits up to
+ *   `horizonWaitMs`, then throws BackendUnavailableError).
+ * - Subscriptions wake on LISTEN/NOTIFY and poll as a fallback.
+ * - Tables are created on first use (idempotent, safe across processes) in `schema` (default `dgent`).
+ *
+ * @example
+ * ```ts
+ * import { PostgresEventLog } from 'dgent/postgres';
+ * const log = new PostgresEventLog({ connectionString: process.env.DATABASE_URL, schema: 'agents' });
+ * await log.append('chat-1', [{ type: 'UserSaid', data: { text: 'hi' } }], { expectedRevision: 'no_stream' });
+ * for await (const e of log.readAll()) console.log(e.position, e.stream, e.type);
+ * await log.close();
+ * ```
+ */
+import pg from 'pg';
+import { BackendUnavailableError, ClosedError, ValidationError } from '../../core/errors.js';
+import { sleep } from '../../core/mutex.js';
+import type {
+  AppendHook,
+  AppendOptions,
+  AppendResult,
+  EventLog,
+  EventLogCapabilities,
+  InlineProjectionHost,
+  MultiStreamAppender,
+  NewEvent,
+  ReadAllOptions,
+  ReadOptions,
+  RecordedEvent,
+  StreamAppend,
+  SubscribeOptions,
+  Subscription,
+} from '../event-log.js';
+import { catchUpSubscription } from '../subscription.js';
+import { validateEvents, validateExpected, validateName, validateReadAllOptions, validateReadOptions } from '../validate.js';
+import { AppendQueue, prepareStreamAppend, type PostgresAppendTransaction } from './append.js';
+import { mapPgError, type Queryable } from './errors.js';
+import { Listener, type ListenClient } from './listener.js';
+import { readPage, readStatements, readStreamPage, type ReadStatements } from './read.js';
+import { ensureSchema, schemaNames, validateSchemaName, type SchemaNames } from './schema.js';
+
+/** The slice of a pg Pool the log uses: pass your own `pg.Pool` (its settings are kept as they are). */
+export interface PostgresPool extends Queryable {
+  connect(): Promise<ListenClient>;
+  end(): Promise<void>;
+  on(event: 'error', fn: (e: Error) => void): unknown;
+}
+
+/** Options of {@link PostgresEventLog}: either `pool` or `connectionString`. */
+export interface PostgresEventLogOptions {
+  /** an existing pool (not closed by `close()`) */
+  pool?: PostgresPool;
+  /** e.g. `postgres://user@host:5432/db`; the log owns the pool it creates */
+  connectionString?: string;
+  /** schema holding the log's tables (default `dgent`); lower-case identifier, validated */
+  schema?: string;
+  /** pool size when the log creates the pool (default 10) */
+  maxConnections?: number;
+  /** connect timeout of a created pool, ms (default 10 000) */
+  connectTimeoutMs?: number;
+  /** server statement timeout and client read timeout of a created pool, ms (default 30 000) */
+  statementTimeoutMs?: number;
+  /** how long readAll waits for an older open transaction to end before it throws (default 30 000) */
+  horizonWaitMs?: number;
+  /** subscription poll interval, the fallback when a notification is missed (default 1 000) */
+  pollMs?: number;
+  /** append batches in flight at once (default 2) */
+  maxBatchesInFlight?: number;
+  /** stream appends per group-commit batch at most (default 256) */
+  maxBatchSize?: number;
+  /** events per read page (default 500) */
+  pageSize?: number;
+}
+
+/** PostgreSQL-backed event log; see the file comment. */
+export class PostgresEventLog implements EventLog, MultiStreamAppender, InlineProjectionHost<PostgresAppendTransaction> {
+  readonly capabilities: EventLogCapabilities = Object.freeze({ supportsMultiStreamAppend: true, supportsInlineProjections: true, durable: true });
+  /** the validated schema name */
+  readonly schema: string;
+  private readonly pool: PostgresPool;
+  private readonly ownsPool: boolean;
+  private readonly names: SchemaNames;
+  private readonly st: ReadStatements;
+  private readonly hooks: AppendHook<PostgresAppendTransaction>[] = [];
+  private readonly queue: AppendQueue;
+  private readonly listener: Listener;
+  private readonly subscriptions = new Set<Subscription>();
+  private readonly horizonWaitMs: number;
+  private readonly pollMs: number;
+  private readonly pageSize: number;
+  private ready: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(options: PostgresEventLogOptions) {
+    this.schema = validateSchemaName(options.schema ?? 'dgent');
+    if (!options.pool === !options.connectionString) throw new ValidationError('PostgresEventLog needs exactly one of { pool, connectionString }');
+    const statementTimeoutMs = options.statementTimeoutMs ?? 30_000;
+    if (options.pool) {
+      this.pool = options.pool;
+      this.ownsPool = false;
+    } else {
+      this.pool = new pg.Pool({
+        connectionString: options.connectionString,
+        max: options.maxConnections ?? 10,
+        connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
+        statement_timeout: statementTimeoutMs,
+        query_timeout: statementTimeoutMs + 5_000,
+        idle_in_transaction_session_timeout: statementTimeoutMs,
+        keepAlive: true,
+      }) as unknown as PostgresPool;
+      this.ownsPool = true;
+      // an idle connection that breaks is discarded by the pool; the next query reports the outage
+      this.pool.on('error', () => undefined);
+    }
+    this.names = schemaNames(this.schema);
+    this.st = readStatements(this.names);
+    this.horizonWaitMs = options.horizonWaitMs ?? 30_000;
+    this.pollMs = options.pollMs ?? 1_000;
+    this.pageSize = options.pageSize ?? 500;
+    this.queue = new AppendQueue(
+      { names: this.names, pool: this.pool, hooks: this.hooks, withClient: (fn) => this.withClient(fn) },
+      options.maxBatchesInFlight ?? 2,
+      options.maxBatchSize ?? 256,
+    );
+    this.listener = new Listener(() => this.pool.connect(), this.names.channel);
+  }
+
+  /** Append events to one stream (one round trip, shared with concurrent appends). */
+  async append(stream: string, events: readonly NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
+    this.assertOpen();
+    const a = prepareStreamAppend(validateName(stream, 'stream'), validateEvents(events), validateExpected(options.expectedRevision));
+    checkIds(a.input);
+    await this.init();
+    const [result] = await this.queue.submit([a], false);
+    return result!;
+  }
+
+  /** Append to several streams in one transaction: all or nothing; expectations are checked in order. */
+  async appendMany(appends: readonly StreamAppend[]): Promise<AppendResult[]> {
+    this.assertOpen();
+    if (!Array.isArray(appends) || appends.length === 0) throw new ValidationError('appendMany needs at least one stream append');
+    const prepared = appends.map((a) => prepareStreamAppend(validateName(a.stream, 'stream'), validateEvents(a.events), validateExpected(a.expectedRevision)));
+    checkIds(prepared.flatMap((a) => a.input));
+    await this.init();
+    return this.queue.submit(prepared, true);
+  }
+
+  /** Read one stream; a stream that does not exist reads as empty. */
+  async *read(stream: string, options?: ReadOptions): AsyncIterable<RecordedEvent> {
+    this.assertOpen();
+    validateName(stream, 'stream');
+    const w = validateReadOptions(options);
+    await this.init();
+    let from = w.from;
+    let left = w.limit;
+    while (left > 0) {
+      const page = await readStreamPage(this.pool, this.st, stream, w, from, Math.min(left, this.pageSize));
+      for (const e of page) yield e;
+      left -= page.length;
+      if (page.length < this.pageSize) return;
+      from = page[page.length - 1]!.revision + (w.direction === 'forward' ? 1 : -1);
+    }
+  }
+
+  /**
+   * Read every stream in position order after `fromPosition`. Waits (up to `horizonWaitMs`) for
+   * transactions that began before a visible event to end, so it never skips one.
+   */
+  async *readAll(options?: ReadAllOptions): AsyncIterable<RecordedEvent> {
+    this.assertOpen();
+    const w = validateReadAllOptions(options);
+    await this.init();
+    const types = w.types ? [...w.types] : undefined;
+    let from = w.fromPosition;
+    let left = w.limit;
+    let waited = 0;
+    let backoff = 1;
+    while (left > 0) {
+      const page = await readPage(this.pool, this.st, from, Math.min(left, this.pageSize), { types });
+      for (const e of page.events) yield e;
+      left -= page.events.length;
+      if (page.events.length > 0) {
+        from = page.events[page.events.length - 1]!.position;
+        waited = 0;
+        backoff = 1;
+      }
+      if (!page.blocked) {
+        if (page.rows < Math.min(left + page.events.length, this.pageSize)) return;
+        continue;
+      }
+      if (waited >= this.horizonWaitMs) {
+        throw new BackendUnavailableError('PostgreSQL', `readAll waited ${this.horizonWaitMs} ms for an older transaction to end (an open transaction holds back every reader of the log); retry later`);
+      }
+      await sleep(backoff);
+      waited += backoff;
+      backoff = Math.min(backoff * 2, 50);
+    }
+  }
+
+  /** Catch up from `fromPosition` (exclusive), then deliver live events, in order, exactly once. */
+  subscribe(options: SubscribeOptions, handler: (e: RecordedEvent) => void | Promise<void>): Subscription {
+    this.assertOpen();
+    if (typeof handler !== 'function') throw new ValidationError('subscribe needs a handler function');
+    let wake: (() => void) | undefined;
+    let retry: NodeJS.Timeout | undefined;
+    let backoff = 1;
+    const self = this; // eslint-disable-line @typescript-eslint/no-this-alias -- the page reader is a generator
+    const sub = catchUpSubscription(
+      {
+        readAll: async function* (this: void, o) {
+          await self.init();
+          self.listener.ensure();
+          const page = await readPage(self.pool, self.st, o.fromPosition, o.limit, { stream: o.stream });
+          if (page.blocked) {
+            // an older transaction is still open: look again soon (it ends in milliseconds as a rule)
+            clearTimeout(retry);
+            retry = setTimeout(() => wake?.(), backoff);
+            backoff = Math.min(backoff * 2, 100);
+          } else backoff = 1;
+          yield* page.events;
+        },
+        watch: (w) => {
+          wake = w;
+          const off = this.listener.watch(w);
+          return () => {
+            clearTimeout(retry);
+            off();
+          };
+        },
+      },
+      { ...options, pageSize: this.pageSize, pollMs: this.pollMs },
+      handler,
+    );
+    this.subscriptions.add(sub);
+    const forget = (): void => void this.subscriptions.delete(sub);
+    sub.done.then(forget, forget);
+    return sub;
+  }
+
+  /** Current revision of a stream (0 when it does not exist). */
+  async revision(stream: string): Promise<number> {
+    this.assertOpen();
+    validateName(stream, 'stream');
+    await this.init();
+    try {
+      const res = await this.pool.query({ name: `${this.names.channel}_rev`, text: this.st.revision, values: [stream] });
+      return (res.rows[0]?.revision as number | undefined) ?? 0;
+    } catch (e) {
+      throw mapPgError(e, 'reading a stream revision');
+    }
+  }
+
+  /**
+   * Register a hook that runs inside every later append's transaction (after the events got their
+   * positions, before they are visible); `tx.query` writes in that transaction. A throw aborts
+   * that append alone. Returns the function that removes the hook.
+   */
+  onAppend(hook: AppendHook<PostgresAppendTransaction>): () => void {
+    this.assertOpen();
+    if (typeof hook !== 'function') throw new ValidationError('onAppend needs a function');
+    this.hooks.push(hook);
+    return () => {
+      const i = this.hooks.indexOf(hook);
+      if (i >= 0) this.hooks.splice(i, 1);
+    };
+  }
+
+  /** Close subscriptions, wait for appends in flight, release connections. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.subscriptions].map((s) => s.close()));
+    await this.queue.drained();
+    await this.listener.close();
+    if (this.ownsPool) await this.pool.end();
+  }
+
+  /** Create the schema once; a failure (server down) is retried by the next call. */
+  private init(): Promise<void> {
+    this.ready ??= this.withClient((c) => ensureSchema(c, this.names)).catch((e: unknown) => {
+      this.ready = undefined;
+      throw mapPgError(e, `creating schema ${this.schema}`);
+    });
+    return this.ready;
+  }
+
+  private async withClient<T>(fn: (client: Queryable) => Promise<T>): Promise<T> {
+    let client: ListenClient;
+    try {
+      client = await this.pool.connect();
+    } catch (e) {
+      throw mapPgError(e, 'connecting');
+    }
+    // a checked-out client has no pool error listener; an error event without one would crash the process
+    const onError = (): void => undefined;
+    client.on('error', onError);
+    try {
+      const out = await fn(client);
+      client.removeAllListeners('error');
+      client.release();
+      return out;
+    } catch (e) {
+      client.removeAllListeners('error');
+      client.release(true); // unknown state (open transaction, dead socket): never hand it to the next caller
+      throw e;
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new ClosedError('PostgresEventLog');
+  }
+}
+
+/** Event ids: no NUL and valid UTF-16 (PostgreSQL text cannot hold them), no id twice in one append. */
+function checkIds(events: readonly NewEvent[]): void {
+  const seen = new Set<string>();
+  for (const [i, e] of events.entries()) {
+    if (e.id === undefined) continue;
+    if (e.id.includes('\0') || !e.id.isWellFormed()) throw new ValidationError(`event id at events[${i}] must not contain NUL or lone surrogates`, [{ message: 'bad id', path: `events[${i}].id` }]);
+    if (seen.has(e.id)) throw new ValidationError(`event id ${JSON.stringify(e.id)} appears twice in one append`, [{ message: 'duplicate id', path: `events[${i}].id` }]);
+    seen.add(e.id);
+  }
+}

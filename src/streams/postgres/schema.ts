@@ -1,0 +1,104 @@
+/**
+ * The tables of a PostgreSQL event log, created on first use. Creation is idempotent and safe when
+ * several processes start at once: it runs under a transaction-scoped advisory lock and is skipped
+ * when the schema is already at the current version.
+ */
+import { crc32 } from '@node-rs/crc32';
+import { InvalidKeyError } from '../../core/errors.js';
+import { appendFunctionSql } from './append-function.js';
+import type { Queryable } from './errors.js';
+
+/** Bump when the DDL below changes; a schema at another version is upgraded under the lock. */
+export const SCHEMA_VERSION = 2;
+
+/** The quoted, ready-to-embed names of one log's objects. */
+export interface SchemaNames {
+  schema: string;
+  events: string;
+  streams: string;
+  meta: string;
+  fn: string;
+  /** the sequence as a string literal body for nextval('...') */
+  seqText: string;
+  channel: string;
+  /** the advisory lock keys of the position critical section (int4, int4) */
+  lockKeys: readonly [number, number];
+}
+
+const IDENTIFIER = /^[a-z_][a-z0-9_]{0,47}$/;
+
+/**
+ * Validate a schema name: lower-case letters, digits and `_`, starting with a letter or `_`, at
+ * most 48 characters (the NOTIFY channel adds a prefix within PostgreSQL's 63), not `pg_*`.
+ */
+export function validateSchemaName(schema: unknown): string {
+  if (typeof schema !== 'string' || !IDENTIFIER.test(schema)) {
+    throw new InvalidKeyError(schema, 'schema must match /^[a-z_][a-z0-9_]{0,47}$/ (lower-case letters, digits, _)');
+  }
+  if (schema.startsWith('pg_') || schema === 'information_schema') throw new InvalidKeyError(schema, 'schema names pg_* and information_schema are reserved by PostgreSQL');
+  return schema;
+}
+
+/** Names of the objects of a (validated) schema. */
+export function schemaNames(schema: string): SchemaNames {
+  const q = `"${schema}"`;
+  return {
+    schema: q,
+    events: `${q}.events`,
+    streams: `${q}.streams`,
+    meta: `${q}.dgent_meta`,
+    fn: `${q}.append_batch`,
+    seqText: `${q}.positions`,
+    channel: `dgent_${schema}`,
+    // 'dgnt' and a hash of the schema: distinct logs in one database do not contend
+    lockKeys: [0x64676e74 | 0, crc32(`dgent:${schema}`) | 0],
+  };
+}
+
+function ddl(n: SchemaNames): string[] {
+  return [
+    `CREATE SCHEMA IF NOT EXISTS ${n.schema}`,
+    `CREATE TABLE IF NOT EXISTS ${n.meta} (version integer NOT NULL)`,
+    `CREATE SEQUENCE IF NOT EXISTS ${n.seqText}`,
+    // revision 0 rows are placeholders left by failed appends: they read as "no stream"
+    `CREATE TABLE IF NOT EXISTS ${n.streams} (stream text PRIMARY KEY, revision integer NOT NULL)`,
+    // json, not jsonb: the codec's text round-trips exactly (key order, \\u0000); cast in queries
+    `CREATE TABLE IF NOT EXISTS ${n.events} (
+      position bigint PRIMARY KEY,
+      stream text NOT NULL,
+      revision integer NOT NULL,
+      id text NOT NULL UNIQUE,
+      type text NOT NULL,
+      data json NOT NULL,
+      metadata json NOT NULL,
+      time timestamptz NOT NULL,
+      tx xid8 NOT NULL,
+      UNIQUE (stream, revision)
+    )`,
+    appendFunctionSql(n),
+  ];
+}
+
+/** Create or upgrade the schema (one transaction, serialised by an advisory lock). */
+export async function ensureSchema(client: Queryable, n: SchemaNames): Promise<void> {
+  const exists = await client.query(`SELECT to_regclass($1) AS t`, [`${n.meta}`]);
+  if (exists.rows[0]?.t) {
+    const v = await client.query(`SELECT max(version) AS v FROM ${n.meta}`);
+    if (v.rows[0]?.v === SCHEMA_VERSION) return;
+  }
+  await client.query('BEGIN');
+  try {
+    await client.query('SELECT pg_advisory_xact_lock($1, $2)', [n.lockKeys[0], n.lockKeys[1] ^ 1]);
+    const again = await client.query(`SELECT to_regclass($1) AS t`, [`${n.meta}`]);
+    const current = again.rows[0]?.t ? (await client.query(`SELECT max(version) AS v FROM ${n.meta}`)).rows[0]?.v : undefined;
+    if (current !== SCHEMA_VERSION) {
+      for (const statement of ddl(n)) await client.query(statement);
+      await client.query(`DELETE FROM ${n.meta}`);
+      await client.query(`INSERT INTO ${n.meta} (version) VALUES ($1)`, [SCHEMA_VERSION]);
+    }
+    await client.query('COMMIT');
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => undefined); // the connection may be gone; the original error is what matters
+    throw e;
+  }
+}
