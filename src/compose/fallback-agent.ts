@@ -16,8 +16,8 @@
  * Writes, by `writes`:
  * - `'all'` (default): every backend, in order; the save resolves only when all took it and
  *   otherwise throws (an AggregateError when several failed). So every save that resolved is on
- *   every backend and a failover read never goes back in time. A rejected save may still be on
- *   some backends.
+ *   every backend and a failover read never goes back before it. A rejected save is still
+ *   written to the backends that were up, so they may differ until the next save resolves.
  * - `'first-available'`: the first backend that is not unavailable. Writes keep working while
  *   the primary is down, but those states exist only on a later backend: once the primary is
  *   back, reads return its older state. Availability over consistency; choose knowingly.
@@ -28,7 +28,7 @@
 import { BackendUnavailableError, ValidationError } from '../core/errors.js';
 import { Mutex } from '../core/mutex.js';
 import { isClosable } from '../agents/data-agent.js';
-import type { Closable, DataAgent, Recipe, Updatable } from '../agents/data-agent.js';
+import type { Closable, DataAgent, Recipe, SaveOptions, Updatable } from '../agents/data-agent.js';
 import { readModifyWrite } from './read-modify-write.js';
 import { produce } from 'immer';
 import { prepare } from '../core/codec.js';
@@ -48,6 +48,8 @@ export interface FallbackOptions {
 export class FallbackAgent<S> implements DataAgent<S>, Updatable<S>, Closable {
   private readonly writes: FallbackWritePolicy;
   private readonly mutexes: Mutex[];
+  /** Orders this instance's writes, so that every backend receives them in the same order. */
+  private readonly writeOrder = new Mutex();
 
   constructor(
     private readonly backends: readonly DataAgent<S>[],
@@ -69,19 +71,22 @@ export class FallbackAgent<S> implements DataAgent<S>, Updatable<S>, Closable {
     return (await this.firstAvailable((b) => b.history(limit))).value;
   }
 
-  async save(state: S, options?: { expectedVersion?: number }): Promise<void> {
+  /** Save by the write policy. An `expectedVersion` is checked by each backend written. */
+  async save(state: S, options?: SaveOptions): Promise<void> {
     const value = prepare(state).value;
-    if (this.writes === 'first-available') {
-      await this.firstAvailable((b) => b.save(value, options));
-      return;
-    }
-    await this.toAll(value, -1, options);
+    await this.writeOrder.run(async () => {
+      if (this.writes === 'first-available') await this.firstAvailable((b) => b.save(value, options));
+      else await this.toAll(value, -1, options);
+    });
   }
 
-  async update(recipe: Recipe<S>): Promise<S> {
-    const { value: next, index } = await this.firstAvailable((b, i) => readModifyWrite(b, this.mutexes[i]!, (base) => produce(base, recipe as never) as S));
-    if (this.writes === 'all') await this.toAll(next, index);
-    return next;
+  /** Read-modify-write on the first available backend; under `'all'` the result is then saved to the others. */
+  update(recipe: Recipe<S>): Promise<S> {
+    return this.writeOrder.run(async () => {
+      const { value: next, index } = await this.firstAvailable((b, i) => readModifyWrite(b, this.mutexes[i]!, (base) => produce(base, recipe as never) as S));
+      if (this.writes === 'all') await this.toAll(next, index);
+      return next;
+    });
   }
 
   /** Closes every backend. */
@@ -106,7 +111,7 @@ export class FallbackAgent<S> implements DataAgent<S>, Updatable<S>, Closable {
     throw first!;
   }
 
-  private async toAll(value: S, skip: number, options?: { expectedVersion?: number }): Promise<void> {
+  private async toAll(value: S, skip: number, options?: SaveOptions): Promise<void> {
     const errors: unknown[] = [];
     for (let i = 0; i < this.backends.length; i++) {
       if (i === skip) continue;
