@@ -1,6 +1,7 @@
 /** EventLog contract: subscriptions (catch-up, live handover, filters, errors). */
 import { it, expect } from 'vitest';
 import type { EventLog, RecordedEvent } from '../streams/event-log.js';
+import { InvalidKeyError, ValidationError } from '../core/errors.js';
 import type { ContractContext } from './event-log-contract.js';
 import { collect, events, waitFor } from './event-log-support.js';
 
@@ -42,6 +43,32 @@ export function subscribeTests(ctx: ContractContext): void {
     expect(all).toHaveLength(expected);
     expect(seen.map((e) => e.id)).toEqual(all.map((e) => e.id));
     for (let i = 1; i < seen.length; i++) expect(seen[i]!.position).toBeGreaterThan(seen[i - 1]!.position);
+  });
+
+  it('an event appended from inside the handler, with no append after it, is delivered (no lost wake-up)', async () => {
+    const log = await ctx.log();
+    const seen: number[] = [];
+    const sub = log.subscribe({ stream: 's' }, async (e) => {
+      seen.push(e.revision);
+      if (e.revision < 4) await log.append('s', events(1, 'Tick', e.revision + 1));
+    });
+    await log.append('s', events(1));
+    await waitFor(() => seen.length >= 4, timeout, 'the 4th event appended by the handler');
+    await sub.close();
+    expect(seen).toEqual([1, 2, 3, 4]);
+  });
+
+  it('subscribe from the current end delivers only events appended later', async () => {
+    const log = await ctx.log();
+    const r = await log.append('s', events(3));
+    const seen: number[] = [];
+    const sub = log.subscribe({ fromPosition: r.position }, (e) => void seen.push(e.revision));
+    await new Promise((res) => setTimeout(res, 20));
+    expect(seen).toEqual([]);
+    await log.append('s', events(1));
+    await waitFor(() => seen.length >= 1, timeout, 'the live event');
+    await sub.close();
+    expect(seen).toEqual([4]);
   });
 
   it('subscribe from a position delivers only the events after it', async () => {
@@ -111,6 +138,12 @@ export function subscribeTests(ctx: ContractContext): void {
     const other = log.subscribe({}, () => undefined);
     await other.close();
     await expect(other.done).resolves.toBeUndefined();
+  });
+
+  it('subscribe with a negative fromPosition throws ValidationError, with an empty stream InvalidKeyError', async () => {
+    const log = await ctx.log();
+    expect(() => log.subscribe({ fromPosition: -1 }, () => undefined)).toThrow(ValidationError);
+    expect(() => log.subscribe({ stream: '' }, () => undefined)).toThrow(InvalidKeyError);
   });
 
   it('closing the log closes its subscriptions', async () => {

@@ -203,7 +203,9 @@ export class MemoryEventLog implements EventLog, MultiStreamAppender, InlineProj
 
   /**
    * Register a hook that runs inside every later append, before its events become visible; a throw
-   * aborts the append. Returns the function that removes the hook.
+   * aborts the append. Hooks run one append at a time (appends wait for them), so a hook must not
+   * append to this log itself: that would wait for its own append. Returns the function that
+   * removes the hook.
    */
   onAppend(hook: AppendHook<MemoryAppendTransaction>): () => void {
     this.assertOpen();

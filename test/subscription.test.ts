@@ -1,0 +1,138 @@
+import { describe, it, expect } from 'vitest';
+import fc from 'fast-check';
+import { CorruptionError, ValidationError, InvalidKeyError } from '../src/core/errors.js';
+import type { RecordedEvent } from '../src/streams/event-log.js';
+import { catchUpSubscription, type CatchUpSource } from '../src/streams/subscription.js';
+import { waitFor } from '../src/testing/event-log-support.js';
+
+function ev(position: number, stream = 's'): RecordedEvent {
+  return { id: `e${position}`, stream, revision: position, position, type: 'T', data: null, metadata: {}, time: new Date(0) };
+}
+
+/** An array-backed source with gaps in positions (like a SQL sequence), optionally without watch. */
+function arraySource(watchable: boolean): CatchUpSource & { push(e: RecordedEvent): void; reads: number } {
+  const rows: RecordedEvent[] = [];
+  const watchers = new Set<() => void>();
+  const src = {
+    reads: 0,
+    push(e: RecordedEvent) {
+      rows.push(e);
+      for (const w of watchers) w();
+    },
+    async *readAll(o: { fromPosition: number; limit: number }) {
+      src.reads++;
+      let n = 0;
+      for (const r of rows.slice()) {
+        if (r.position <= o.fromPosition) continue;
+        if (n++ >= o.limit) return;
+        await Promise.resolve();
+        yield r;
+      }
+    },
+    ...(watchable
+      ? {
+          watch(wake: () => void) {
+            watchers.add(wake);
+            return () => void watchers.delete(wake);
+          },
+        }
+      : {}),
+  };
+  return src;
+}
+
+describe('catchUpSubscription', () => {
+  it('delivers every event exactly once in order across page boundaries while events keep arriving (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 40 }), fc.integer({ min: 1, max: 4 }), fc.nat(10), fc.boolean(), async (gaps, pageSize, preloaded, watchable) => {
+        const src = arraySource(watchable);
+        const positions: number[] = [];
+        let p = 0;
+        for (const g of gaps) positions.push((p += g));
+        const pre = Math.min(preloaded, positions.length);
+        for (const q of positions.slice(0, pre)) src.push(ev(q));
+        const seen: number[] = [];
+        const sub = catchUpSubscription(src, { pageSize, pollMs: watchable ? undefined : 2 }, async (e) => {
+          seen.push(e.position);
+          if (e.position % 3 === 0) await new Promise((r) => setTimeout(r, 0));
+        });
+        for (const q of positions.slice(pre)) {
+          src.push(ev(q));
+          if (q % 2 === 0) await new Promise((r) => setTimeout(r, 0));
+        }
+        await waitFor(() => seen.length >= positions.length, 20_000, 'all events');
+        await sub.close();
+        await sub.done;
+        expect(seen).toEqual(positions);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('without watch, a subscription polls every pollMs', async () => {
+    const src = arraySource(false);
+    const seen: number[] = [];
+    const sub = catchUpSubscription(src, { pollMs: 5 }, (e) => void seen.push(e.position));
+    await new Promise((r) => setTimeout(r, 20));
+    src.push(ev(4));
+    await waitFor(() => seen.length === 1, 20_000, 'the polled event');
+    await sub.close();
+    expect(seen).toEqual([4]);
+  });
+
+  it('with a stream filter, events of other streams are skipped even when the source ignores the hint', async () => {
+    const src = arraySource(true);
+    src.push(ev(1, 'a'));
+    src.push(ev(2, 'b'));
+    const seen: string[] = [];
+    const sub = catchUpSubscription(src, { stream: 'b' }, (e) => void seen.push(`${e.stream}${e.position}`));
+    src.push(ev(3, 'a'));
+    src.push(ev(4, 'b'));
+    await waitFor(() => seen.length === 2, 20_000, 'two events of b');
+    await sub.close();
+    expect(seen).toEqual(['b2', 'b4']);
+  });
+
+  it('a source returning a position not after the last one rejects done with CorruptionError', async () => {
+    const src: CatchUpSource = {
+      readAll: () => [ev(2), ev(1)],
+    };
+    const sub = catchUpSubscription(src, {}, () => undefined);
+    await expect(sub.done).rejects.toBeInstanceOf(CorruptionError);
+  });
+
+  it('a failing readAll rejects done with its error', async () => {
+    const boom = new Error('connection lost');
+    const src: CatchUpSource = {
+      // eslint-disable-next-line require-yield
+      async *readAll() {
+        throw boom;
+      },
+    };
+    const sub = catchUpSubscription(src, {}, () => undefined);
+    await expect(sub.done).rejects.toBe(boom);
+  });
+
+  it('bad options throw synchronously: negative fromPosition is a ValidationError, an empty stream an InvalidKeyError', () => {
+    const src = arraySource(true);
+    expect(() => catchUpSubscription(src, { fromPosition: -1 }, () => undefined)).toThrow(ValidationError);
+    expect(() => catchUpSubscription(src, { stream: '' }, () => undefined)).toThrow(InvalidKeyError);
+  });
+
+  it('close while idle resolves, unregisters the watcher and resolves done', async () => {
+    let registered = 0;
+    const src: CatchUpSource = {
+      readAll: () => [],
+      watch: () => {
+        registered++;
+        return () => void registered--;
+      },
+    };
+    const sub = catchUpSubscription(src, {}, () => undefined);
+    await new Promise((r) => setTimeout(r, 5));
+    expect(registered).toBe(1);
+    await sub.close();
+    await expect(sub.done).resolves.toBeUndefined();
+    expect(registered).toBe(0);
+  });
+});
