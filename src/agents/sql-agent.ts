@@ -1,0 +1,183 @@
+/**
+ * SQLAgent: one agent's versions as rows of a SQL table (SQLite via better-sqlite3, PostgreSQL via
+ * pg), through kysely. Every save inserts a new row `(agent_id, version + 1)` in one statement;
+ * the primary key makes optimistic concurrency a database guarantee, across processes and hosts.
+ *
+ * @example
+ * ```ts
+ * const agent = new SQLAgent<{ turns: string[] }>({ path: './agents.db', id: 'support-bot', initial: { turns: [] } });
+ * await agent.update((s) => { s.turns.push('hello'); });
+ * const pg = new SQLAgent<{ turns: string[] }>({ connectionString: 'postgres://localhost/app', id: 'support-bot' });
+ * ```
+ */
+import { decode, encodePrepared, prepare } from '../core/codec.js';
+import { BackendUnavailableError, ConcurrencyError, DgentError, ValidationError } from '../core/errors.js';
+import { toMs } from '../core/ids.js';
+import { latestSchemaVersion, migrate, validateWith, type Migrations, type StandardSchemaV1 } from '../core/schema.js';
+import type { LoadAtTarget } from './data-agent.js';
+import { VersionedAgent, type Snapshot, type VersionedAgentOptions } from './versioned-agent.js';
+import { connect, type SqlConnection, type SqlConnectionOptions, type SqlDialectName } from './sql/connect.js';
+import { checkAgentId, checkTableName, ensureTable, insertNext, isUniqueViolation, prune, selectAt, selectCurrent, selectHistory, selectVersion, type StateRow } from './sql/statements.js';
+
+/** Options of {@link SQLAgent}. Exactly one of `db`, `connectionString`, `path`. */
+export interface SQLAgentOptions<S> extends VersionedAgentOptions<S>, SqlConnectionOptions {
+  /** The agent's id: its rows are keyed by it (bound as a value, any string without NUL). */
+  id: string;
+  /** Table name (default `dgent_agent_states`), a plain identifier; created if missing. */
+  table?: string;
+  /** Versions kept for history/loadAt (default 1000; Infinity keeps all). Older rows are pruned in batches. */
+  retention?: number;
+  /** Standard Schema validator applied on save and load. */
+  schema?: StandardSchemaV1<unknown, S>;
+  /** Numbered migrations applied on read. */
+  migrations?: Migrations;
+}
+
+interface Decoded<S> {
+  version: number;
+  snap: Snapshot<S>;
+  binary: boolean;
+}
+
+/** SQL-backed agent over SQLite or PostgreSQL. */
+export class SQLAgent<S> extends VersionedAgent<S> {
+  readonly id: string;
+  readonly table: string;
+  private readonly options: SQLAgentOptions<S>;
+  private readonly retention: number;
+  private readonly schemaVersion: number;
+  private conn: Promise<SqlConnection> | undefined;
+  private cache: Decoded<S> | undefined;
+
+  constructor(options: SQLAgentOptions<S>) {
+    super(options);
+    this.options = options;
+    this.id = checkAgentId(options.id);
+    this.table = checkTableName(options.table ?? 'dgent_agent_states');
+    const r = options.retention ?? 1000;
+    if (!(r === Infinity || (Number.isInteger(r) && r >= 1))) throw new ValidationError(`retention must be an integer >= 1 or Infinity, got ${String(r)}`);
+    this.retention = r;
+    this.schemaVersion = latestSchemaVersion(options.migrations);
+    const given = [options.db, options.connectionString, options.path].filter((x) => x !== undefined).length;
+    if (given !== 1) throw new ValidationError('SQLAgent needs exactly one of db, connectionString or path');
+  }
+
+  protected override describe(): string {
+    return `SQLAgent(${this.table}:${this.id})`;
+  }
+
+  /** The dialect in use (connects if needed). */
+  async dialect(): Promise<SqlDialectName> {
+    return (await this.connection()).dialect;
+  }
+
+  private connection(): Promise<SqlConnection> {
+    this.conn ??= (async () => {
+      const c = await connect(this.options);
+      try {
+        await ensureTable(c.db, c.dialect, this.table);
+      } catch (e) {
+        await c.destroy().catch(() => undefined); // the creation error is the one to report
+        throw e;
+      }
+      return c;
+    })().catch((e: unknown) => {
+      this.conn = undefined; // let a later call retry once the database is back
+      throw this.wrap(e);
+    });
+    return this.conn;
+  }
+
+  /** Run a database call, mapping driver failures to BackendUnavailableError. */
+  private async run<T>(fn: (c: SqlConnection) => Promise<T>): Promise<T> {
+    const c = await this.connection();
+    try {
+      return await fn(c);
+    } catch (e) {
+      throw this.wrap(e);
+    }
+  }
+
+  private wrap(e: unknown): unknown {
+    if (e instanceof DgentError || isUniqueViolation(e)) return e;
+    const backend = this.options.path !== undefined ? 'SQLite' : this.options.connectionString !== undefined ? 'PostgreSQL' : 'SQL database';
+    return new BackendUnavailableError(backend, `${(e as Error)?.message ?? String(e)}`, { cause: e });
+  }
+
+  private materialise(row: StateRow): Decoded<S> {
+    if (this.cache && this.cache.version === row.version) return this.cache;
+    const where = `${this.describe()} version ${row.version}`;
+    let state: unknown = decode(row.state, where);
+    if (row.schema_version !== this.schemaVersion) state = migrate(state, row.schema_version, this.options.migrations);
+    if (this.options.schema) state = validateWith(this.options.schema, state, where);
+    const p = prepare(state as S);
+    return { version: row.version, snap: { state: p.value, version: row.version, time: new Date(row.time) }, binary: p.hasBinary };
+  }
+
+  private out(d: Decoded<S>): Snapshot<S> {
+    return d.binary ? { ...d.snap, state: prepare(d.snap.state).value } : d.snap;
+  }
+
+  protected async current(): Promise<Snapshot<S> | undefined> {
+    const row = await this.run((c) => selectCurrent(c.db, this.table, this.id));
+    if (!row) return undefined;
+    // versions are never rewritten, so the newest decoded row can be reused as is
+    this.cache = this.materialise(row);
+    return this.out(this.cache);
+  }
+
+  protected async write(state: S, expectedVersion: number | undefined): Promise<Snapshot<S>> {
+    const value = this.options.schema ? prepare(validateWith(this.options.schema, state)).value : state;
+    const text = encodePrepared(value);
+    for (let attempt = 0; ; attempt++) {
+      const time = Date.now();
+      let version: number | undefined;
+      try {
+        version = await this.run((c) => insertNext(c.db, this.table, this.id, expectedVersion, text, time, this.schemaVersion));
+      } catch (e) {
+        if (!isUniqueViolation(e)) throw e;
+        // another writer inserted the same version first
+        if (expectedVersion !== undefined || attempt >= 20) {
+          const actual = await this.run((c) => selectVersion(c.db, this.table, this.id));
+          throw new ConcurrencyError(expectedVersion ?? 'any', actual, this.describe());
+        }
+        continue; // an unconditional save: take the next version
+      }
+      if (version === undefined) {
+        const actual = await this.run((c) => selectVersion(c.db, this.table, this.id));
+        throw new ConcurrencyError(expectedVersion!, actual, this.describe());
+      }
+      if (this.retention !== Infinity && version > this.retention && version % this.pruneEvery() === 0) {
+        await this.run((c) => prune(c.db, this.table, this.id, version! - this.retention));
+      }
+      const p = prepare(value);
+      this.cache = { version, snap: { state: p.value, version, time: new Date(time) }, binary: p.hasBinary };
+      return this.out(this.cache);
+    }
+  }
+
+  /** Prune in batches, not on every save. */
+  private pruneEvery(): number {
+    return Math.max(1, Math.min(64, Math.floor(this.retention / 2)));
+  }
+
+  protected async readHistory(limit: number): Promise<Snapshot<S>[]> {
+    const rows = await this.run((c) => selectHistory(c.db, this.table, this.id, Math.min(limit, this.retention)));
+    return rows.map((r) => this.out(this.materialise(r)));
+  }
+
+  protected async readAt(target: LoadAtTarget): Promise<Snapshot<S> | undefined> {
+    const floor = this.retention === Infinity ? 0 : Math.max(0, (await this.run((c) => selectVersion(c.db, this.table, this.id))) - this.retention);
+    const t = 'version' in target ? { version: target.version } : { time: toMs(target.time) };
+    const row = await this.run((c) => selectAt(c.db, this.table, this.id, t, floor));
+    return row ? this.out(this.materialise(row)) : undefined;
+  }
+
+  override async close(): Promise<void> {
+    await super.close();
+    const c = this.conn;
+    this.conn = undefined;
+    // a connection that never opened has nothing to release; its error went to the caller then
+    if (c) await (await c.catch(() => undefined))?.destroy();
+  }
+}

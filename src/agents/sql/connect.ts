@@ -1,0 +1,121 @@
+/**
+ * Turn SQLAgent's `db | connectionString | path` into a Kysely instance and its dialect. Drivers
+ * are loaded with dynamic `import()` only when used, so `import 'dgent'` needs neither pg nor the
+ * native SQLite module to be loaded.
+ */
+import { Kysely, PostgresAdapter, PostgresDialect, SqliteAdapter, SqliteDialect } from 'kysely';
+import { BackendUnavailableError, ValidationError } from '../../core/errors.js';
+
+/** The SQL dialects SQLAgent speaks. */
+export type SqlDialectName = 'sqlite' | 'postgres';
+
+/** What SQLAgent accepts as `db`: a Kysely instance, a better-sqlite3 Database or a pg Pool. */
+export type SqlDatabase = Kysely<any> | BetterSqliteLike | PgPoolLike;
+
+/** The slice of better-sqlite3's Database that is used (and detected). */
+export interface BetterSqliteLike {
+  prepare(sql: string): unknown;
+  pragma(source: string, options?: unknown): unknown;
+  close(): unknown;
+}
+
+/** The slice of pg's Pool that is used (and detected). */
+export interface PgPoolLike {
+  connect(): Promise<unknown>;
+  query(...args: any[]): Promise<unknown>;
+  end(): Promise<void>;
+}
+
+/** How to reach the database. */
+export interface SqlConnectionOptions {
+  db?: SqlDatabase;
+  connectionString?: string;
+  path?: string;
+  /** SQLite `synchronous` for databases opened from `path` (default 'NORMAL': survives a process crash; 'FULL': power loss). */
+  synchronous?: 'NORMAL' | 'FULL';
+}
+
+/** A resolved connection. `owned` connections are closed by the agent. */
+export interface SqlConnection {
+  db: Kysely<any>;
+  dialect: SqlDialectName;
+  destroy(): Promise<void>;
+}
+
+function isKysely(x: unknown): x is Kysely<any> {
+  return x instanceof Kysely || (typeof x === 'object' && x !== null && typeof (x as Kysely<any>).getExecutor === 'function' && typeof (x as Kysely<any>).selectFrom === 'function');
+}
+
+function isBetterSqlite(x: unknown): x is BetterSqliteLike {
+  const d = x as BetterSqliteLike;
+  return typeof x === 'object' && x !== null && typeof d.prepare === 'function' && typeof d.pragma === 'function';
+}
+
+function isPgPool(x: unknown): x is PgPoolLike {
+  const p = x as PgPoolLike;
+  return typeof x === 'object' && x !== null && typeof p.connect === 'function' && typeof p.query === 'function' && typeof p.end === 'function';
+}
+
+function dialectOf(db: Kysely<any>): SqlDialectName {
+  const adapter = db.getExecutor().adapter;
+  if (adapter instanceof PostgresAdapter) return 'postgres';
+  if (adapter instanceof SqliteAdapter) return 'sqlite';
+  const name = adapter.constructor.name.toLowerCase();
+  if (name.includes('postgres')) return 'postgres';
+  if (name.includes('sqlite')) return 'sqlite';
+  throw new ValidationError(`SQLAgent supports SQLite and PostgreSQL; this Kysely instance uses ${adapter.constructor.name}`);
+}
+
+function setupSqlite(d: BetterSqliteLike, synchronous: string): void {
+  d.pragma('journal_mode = WAL');
+  d.pragma(`synchronous = ${synchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
+  d.pragma('busy_timeout = 10000'); // another connection's write transaction: wait, do not fail
+}
+
+/** Resolve the options to a connection. Exactly one of db, connectionString, path must be given. */
+export async function connect(options: SqlConnectionOptions): Promise<SqlConnection> {
+  const given = [options.db, options.connectionString, options.path].filter((x) => x !== undefined).length;
+  if (given !== 1) throw new ValidationError('SQLAgent needs exactly one of db, connectionString or path');
+  const keep = async (): Promise<void> => undefined; // a caller's connection is the caller's to close
+  if (options.db !== undefined) {
+    const db = options.db;
+    if (isKysely(db)) return { db, dialect: dialectOf(db), destroy: keep };
+    if (isBetterSqlite(db)) {
+      return { db: new Kysely({ dialect: new SqliteDialect({ database: db as never }) }), dialect: 'sqlite', destroy: keep };
+    }
+    if (isPgPool(db)) return { db: new Kysely({ dialect: new PostgresDialect({ pool: db as never }) }), dialect: 'postgres', destroy: keep };
+    throw new ValidationError('SQLAgent db must be a Kysely instance, a better-sqlite3 Database or a pg Pool');
+  }
+  if (options.connectionString !== undefined) {
+    const url = options.connectionString;
+    if (!/^postgres(ql)?:\/\//.test(url)) throw new ValidationError('connectionString must be a postgres:// URL; for SQLite pass path');
+    let Pool: typeof import('pg').Pool;
+    try {
+      const mod = await import('pg');
+      // pg is CommonJS: its classes sit on the default export under ESM
+      Pool = (mod as unknown as { default?: typeof mod }).default?.Pool ?? mod.Pool;
+    } catch (e) {
+      throw new BackendUnavailableError('PostgreSQL', 'the "pg" package is not installed (npm install pg)', { cause: e });
+    }
+    const pool = new Pool({ connectionString: url });
+    const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
+    return { db, dialect: 'postgres', destroy: () => db.destroy() };
+  }
+  const path = options.path!;
+  if (typeof path !== 'string' || path.length === 0 || path.includes('\0')) throw new ValidationError('path must be a non-empty file path without NUL bytes');
+  let Database: typeof import('better-sqlite3');
+  try {
+    Database = (await import('better-sqlite3')).default;
+  } catch (e) {
+    throw new BackendUnavailableError('SQLite', 'the "better-sqlite3" package cannot be loaded', { cause: e });
+  }
+  let raw: import('better-sqlite3').Database;
+  try {
+    raw = new Database(path);
+    setupSqlite(raw as unknown as BetterSqliteLike, options.synchronous ?? 'NORMAL');
+  } catch (e) {
+    throw new BackendUnavailableError('SQLite', `cannot open ${path}: ${(e as Error).message}`, { cause: e });
+  }
+  const db = new Kysely<any>({ dialect: new SqliteDialect({ database: raw }) });
+  return { db, dialect: 'sqlite', destroy: () => db.destroy() };
+}

@@ -1,0 +1,122 @@
+/**
+ * SQLAgent's table and statements. One row per saved version: PRIMARY KEY (agent_id, version),
+ * so optimistic concurrency is enforced by the database itself: a version can be inserted once.
+ * Identifiers are validated and quoted by Kysely; every value is a bound parameter.
+ */
+import { sql, type Kysely } from 'kysely';
+import { crc32 } from '@node-rs/crc32';
+import { InvalidKeyError } from '../../core/errors.js';
+import type { SqlDialectName } from './connect.js';
+
+/** A stored row. `time` is epoch ms; `state` the codec's JSON text. */
+export interface StateRow {
+  version: number;
+  state: string;
+  time: number;
+  schema_version: number;
+}
+
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+/** Check a table name: a plain SQL identifier (letters, digits, underscore; at most 63). */
+export function checkTableName(name: unknown): string {
+  if (typeof name !== 'string' || !IDENT.test(name)) throw new InvalidKeyError(name, 'a table name must match [A-Za-z_][A-Za-z0-9_]{0,62}');
+  return name;
+}
+
+/** Check an agent id: any non-empty string up to 1024 characters without NUL (PostgreSQL text cannot hold NUL). */
+export function checkAgentId(id: unknown): string {
+  if (typeof id !== 'string' || id.length === 0 || id.length > 1024) throw new InvalidKeyError(id, 'an agent id must be a string of 1 to 1024 characters');
+  if (id.includes('\0')) throw new InvalidKeyError(id, 'an agent id must not contain NUL');
+  return id;
+}
+
+/** True for a unique/primary-key violation in either dialect. */
+export function isUniqueViolation(e: unknown): boolean {
+  const code = (e as { code?: unknown } | undefined)?.code;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
+
+/**
+ * Create the table if missing. Safe when several processes start at once: on PostgreSQL the
+ * creation runs under a transaction-scoped advisory lock keyed by the table name (a concurrent
+ * `CREATE TABLE IF NOT EXISTS` can otherwise fail on the catalog's unique index); SQLite
+ * serialises schema changes itself.
+ */
+export async function ensureTable(db: Kysely<any>, dialect: SqlDialectName, table: string): Promise<void> {
+  const create = (q: Kysely<any>) =>
+    q.schema
+      .createTable(table)
+      .ifNotExists()
+      .addColumn('agent_id', 'text', (c) => c.notNull())
+      .addColumn('version', 'bigint', (c) => c.notNull())
+      .addColumn('state', 'text', (c) => c.notNull())
+      .addColumn('time', 'bigint', (c) => c.notNull())
+      .addColumn('schema_version', 'integer', (c) => c.notNull())
+      .addPrimaryKeyConstraint(`${table}_pk`, ['agent_id', 'version'])
+      .execute();
+  if (dialect === 'postgres') {
+    const key = crc32(`dgent:table:${table}`) | 0;
+    await db.transaction().execute(async (trx) => {
+      await sql`select pg_advisory_xact_lock(${key})`.execute(trx);
+      await create(trx);
+    });
+  } else {
+    await create(db);
+  }
+}
+
+function num(x: unknown): number {
+  return typeof x === 'number' ? x : Number(x);
+}
+
+function toRow(r: Record<string, unknown>): StateRow {
+  return { version: num(r.version), state: String(r.state), time: num(r.time), schema_version: num(r.schema_version) };
+}
+
+/**
+ * Insert version (current + 1) in one statement; with `expected`, only when current = expected.
+ * Returns the new version, or undefined when the expectation failed. Two writers racing for the
+ * same version: one gets a unique violation, which the caller maps to ConcurrencyError.
+ */
+export async function insertNext(db: Kysely<any>, table: string, id: string, expected: number | undefined, state: string, time: number, schemaVersion: number): Promise<number | undefined> {
+  const t = sql.table(table);
+  const guard = expected === undefined ? sql`` : sql`where m.v = cast(${expected} as bigint)`;
+  const r = await sql<{ version: unknown }>`insert into ${t} (agent_id, version, state, time, schema_version)
+    select cast(${id} as text), m.v + 1, cast(${state} as text), cast(${time} as bigint), cast(${schemaVersion} as integer)
+    from (select coalesce(max(version), 0) as v from ${t} where agent_id = ${id}) m ${guard}
+    returning version`.execute(db);
+  const row = r.rows[0];
+  return row ? num(row.version) : undefined;
+}
+
+/** The newest row, or undefined. */
+export async function selectCurrent(db: Kysely<any>, table: string, id: string): Promise<StateRow | undefined> {
+  const r = await db.selectFrom(table).select(['version', 'state', 'time', 'schema_version']).where('agent_id', '=', id).orderBy('version', 'desc').limit(1).executeTakeFirst();
+  return r ? toRow(r) : undefined;
+}
+
+/** The current version (0 when none). */
+export async function selectVersion(db: Kysely<any>, table: string, id: string): Promise<number> {
+  const r = await db.selectFrom(table).select((eb) => eb.fn.max('version').as('v')).where('agent_id', '=', id).executeTakeFirst();
+  return r?.v == null ? 0 : num(r.v);
+}
+
+/** Newest rows first, at most `limit`. */
+export async function selectHistory(db: Kysely<any>, table: string, id: string, limit: number): Promise<StateRow[]> {
+  const rows = await db.selectFrom(table).select(['version', 'state', 'time', 'schema_version']).where('agent_id', '=', id).orderBy('version', 'desc').limit(limit).execute();
+  return rows.map(toRow);
+}
+
+/** The row at a version, or the newest at or before a time; only among versions above `floor`. */
+export async function selectAt(db: Kysely<any>, table: string, id: string, target: { version: number } | { time: number }, floor: number): Promise<StateRow | undefined> {
+  let q = db.selectFrom(table).select(['version', 'state', 'time', 'schema_version']).where('agent_id', '=', id).where('version', '>', floor);
+  q = 'version' in target ? q.where('version', '=', target.version) : q.where('time', '<=', target.time);
+  const r = await q.orderBy('version', 'desc').limit(1).executeTakeFirst();
+  return r ? toRow(r) : undefined;
+}
+
+/** Delete versions at or below `upTo` (retention pruning). */
+export async function prune(db: Kysely<any>, table: string, id: string, upTo: number): Promise<void> {
+  await db.deleteFrom(table).where('agent_id', '=', id).where('version', '<=', upTo).execute();
+}

@@ -1,0 +1,100 @@
+import { describe, it, expect, afterAll } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { Kysely, SqliteDialect } from 'kysely';
+import { z } from 'zod';
+import { SQLAgent } from '../src/agents/sql-agent.js';
+import { dataAgentContract } from '../src/testing/index.js';
+import { BackendUnavailableError, ConcurrencyError, InvalidKeyError, StateNotFoundError, ValidationError } from '../src/core/errors.js';
+
+const root = mkdtempSync(join(tmpdir(), 'dgent-sql-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+const dbPath = join(root, 'agents.db');
+let n = 0;
+
+dataAgentContract('SQLAgent (SQLite file)', () => {
+  const id = `agent-${n++}`;
+  return { open: () => new SQLAgent({ path: dbPath, id }) };
+}, { reopen: true });
+
+describe('SQLAgent on SQLite', () => {
+  it('accepts a better-sqlite3 Database and a Kysely instance as db, and leaves them open on close', async () => {
+    const raw = new Database(join(root, 'shared.db'));
+    const a = new SQLAgent<number>({ db: raw, id: 'a' });
+    await a.save(1);
+    await a.close();
+    const k = new Kysely<any>({ dialect: new SqliteDialect({ database: raw }) });
+    const b = new SQLAgent<number>({ db: k, id: 'a' });
+    expect(await b.load()).toBe(1);
+    expect(await b.dialect()).toBe('sqlite');
+    await b.close();
+    expect(raw.prepare('select count(*) as c from dgent_agent_states').get()).toEqual({ c: 1 });
+    raw.close();
+  });
+
+  it('agents with different ids in one table do not see each other', async () => {
+    const a = new SQLAgent<string>({ path: dbPath, id: 'x' });
+    const b = new SQLAgent<string>({ path: dbPath, id: "x' OR '1'='1" });
+    await a.save('a');
+    await expect(b.load()).rejects.toBeInstanceOf(StateNotFoundError);
+    await b.save('b');
+    expect(await a.load()).toBe('a');
+    await a.close();
+    await b.close();
+  });
+
+  it('a table name that is not a plain identifier throws InvalidKeyError', () => {
+    for (const table of ['x; drop table y', 'a-b', '1abc', '', 'x'.repeat(64), 'a"b']) {
+      expect(() => new SQLAgent({ path: dbPath, id: 'a', table })).toThrow(InvalidKeyError);
+    }
+    expect(() => new SQLAgent({ path: dbPath, id: '' })).toThrow(InvalidKeyError);
+    expect(() => new SQLAgent({ path: dbPath, id: 'a\0b' })).toThrow(InvalidKeyError);
+  });
+
+  it('exactly one of db, connectionString, path is required', () => {
+    expect(() => new SQLAgent({ id: 'a' })).toThrow(ValidationError);
+    expect(() => new SQLAgent({ id: 'a', path: dbPath, connectionString: 'postgres://x/y' })).toThrow(ValidationError);
+  });
+
+  it('save with an expectedVersion ahead of the stored version throws ConcurrencyError and inserts nothing', async () => {
+    const a = new SQLAgent<number>({ path: dbPath, id: 'ahead' });
+    await a.save(1);
+    await expect(a.save(2, { expectedVersion: 5 })).rejects.toMatchObject({ expected: 5, actual: 1 });
+    await expect(a.save(2, { expectedVersion: 5 })).rejects.toBeInstanceOf(ConcurrencyError);
+    expect(await a.history()).toEqual([1]);
+    await a.close();
+  });
+
+  it('retention prunes old versions in batches; history and loadAt see exactly the newest retention versions', async () => {
+    const a = new SQLAgent<number>({ path: dbPath, id: 'ret', retention: 4 });
+    for (let i = 1; i <= 30; i++) await a.save(i);
+    expect(await a.history()).toEqual([30, 29, 28, 27]);
+    expect(await a.loadAt({ version: 27 })).toBe(27);
+    await expect(a.loadAt({ version: 26 })).rejects.toBeInstanceOf(StateNotFoundError);
+    const raw = new Database(dbPath);
+    const { c } = raw.prepare("select count(*) as c from dgent_agent_states where agent_id = 'ret'").get() as { c: number };
+    raw.close();
+    expect(c).toBeLessThan(30);
+    expect(c).toBeGreaterThanOrEqual(4);
+    await a.close();
+  });
+
+  it('schema: invalid save throws ValidationError and keeps the state; migrations apply on read', async () => {
+    const S = z.object({ name: z.string() });
+    const old = new SQLAgent<{ fullName: string }>({ path: dbPath, id: 'mig' });
+    await old.save({ fullName: 'Ada' });
+    await old.close();
+    const a = new SQLAgent<z.infer<typeof S>>({ path: dbPath, id: 'mig', schema: S, migrations: { 1: (s: { fullName: string }) => ({ name: s.fullName }) } });
+    expect(await a.load()).toEqual({ name: 'Ada' });
+    await expect(a.save({ name: 3 } as never)).rejects.toBeInstanceOf(ValidationError);
+    expect(await a.version()).toBe(1);
+    await a.close();
+  });
+
+  it('a database file that cannot be opened gives BackendUnavailableError', async () => {
+    const a = new SQLAgent({ path: join(root, 'missing-dir', 'x.db'), id: 'a' });
+    await expect(a.load()).rejects.toBeInstanceOf(BackendUnavailableError);
+  });
+});
