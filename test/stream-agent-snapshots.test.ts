@@ -98,7 +98,7 @@ describe('StreamAgent snapshots', () => {
     return d;
   };
   const agent = (log: EventLog, extra: Partial<ConstructorParameters<typeof StreamAgent<Ev, St>>[0]> = {}) =>
-    new StreamAgent<Ev, St>({ log, stream: 's', initial, fold, onError: (e) => { throw e; }, ...extra } as never);
+    new StreamAgent<Ev, St>({ log, stream: 's', initial, fold, onError: (e: unknown) => { throw e; }, ...extra } as never);
 
   it('load with snapshots == load without == fold over read(), and loadAt(r) == the state after r, for arbitrary streams', async () => {
     await fc.assert(
