@@ -1,0 +1,180 @@
+/**
+ * PostgresEventLog beyond the shared contract: schema names, concurrent schema creation, group
+ * commit, gap safety with a transaction committing out of position order, in-transaction hooks,
+ * and connection faults through a TCP proxy.
+ */
+import pg from 'pg';
+import { afterAll, afterEach, describe, expect, test } from 'vitest';
+import { BackendUnavailableError, ConcurrencyError, InvalidKeyError } from '../src/core/errors.js';
+import { PostgresEventLog, type PostgresEventLogOptions } from '../src/postgres.js';
+import type { RecordedEvent } from '../src/streams/event-log.js';
+import { collect, waitFor } from '../src/testing/event-log-support.js';
+import { dropSchemas, postgresUrl, uniqueSchema } from './support/postgres.js';
+import { requireService } from './support/services.js';
+import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.js';
+
+const available = await requireService('PostgreSQL', postgresUrl());
+
+describe.skipIf(!available)('PostgresEventLog', () => {
+  const schemas: string[] = [];
+  const logs: PostgresEventLog[] = [];
+  const proxies: TcpProxy[] = [];
+  const clients: pg.Client[] = [];
+
+  function open(options: Partial<PostgresEventLogOptions> = {}, schema = uniqueSchema('dgp')): PostgresEventLog {
+    if (!schemas.includes(schema)) schemas.push(schema);
+    const log = new PostgresEventLog({ connectionString: postgresUrl(), schema, maxConnections: 4, ...options });
+    logs.push(log);
+    return log;
+  }
+
+  async function rawClient(): Promise<pg.Client> {
+    const c = new pg.Client({ connectionString: postgresUrl() });
+    await c.connect();
+    clients.push(c);
+    return c;
+  }
+
+  afterEach(async () => {
+    for (const c of clients.splice(0)) await c.end();
+    for (const l of logs.splice(0)) await l.close();
+    for (const p of proxies.splice(0)) await p.close();
+  });
+  afterAll(async () => {
+    await dropSchemas(schemas);
+  });
+
+  test.each(['', 'Upper', 'a-b', 'a;drop table x', 'pg_catalog', 'x'.repeat(49), '1abc', 'a"b'])('constructor with schema %j throws InvalidKeyError', (schema) => {
+    expect(() => new PostgresEventLog({ connectionString: postgresUrl(), schema })).toThrow(InvalidKeyError);
+  });
+
+  test('eight logs starting at once on one new schema all create it safely and share one sequence of positions', async () => {
+    const schema = uniqueSchema('dgp');
+    const many = Array.from({ length: 8 }, () => open({ maxConnections: 2 }, schema));
+    const results = await Promise.all(many.map((l, i) => l.append(`s${i}`, [{ type: 'Born', data: i }])));
+    expect(new Set(results.map((r) => r.position)).size).toBe(8);
+    expect(await collect(many[0]!.readAll())).toHaveLength(8);
+  });
+
+  test('concurrent appends with one expectedRevision: exactly one wins, every other throws ConcurrencyError with the actual revision', async () => {
+    const log = open();
+    await log.append('s', [{ type: 'A', data: 0 }]);
+    const outcomes = await Promise.allSettled(Array.from({ length: 40 }, (_, i) => log.append('s', [{ type: 'B', data: i }], { expectedRevision: 1 })));
+    const won = outcomes.filter((o) => o.status === 'fulfilled');
+    const lost = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
+    expect(won).toHaveLength(1);
+    for (const l of lost) {
+      expect(l.reason).toBeInstanceOf(ConcurrencyError);
+      expect((l.reason as ConcurrencyError).actual).toBe(2);
+    }
+    expect(await log.revision('s')).toBe(2);
+  });
+
+  test('append from many concurrent callers is group-committed: fewer transactions than appends, revisions gapless', async () => {
+    const log = open();
+    const n = 64;
+    await Promise.all(Array.from({ length: n }, (_, i) => log.append(`g${i % 4}`, [{ type: 'G', data: i }])));
+    const c = await rawClient();
+    const txs = await c.query(`SELECT count(DISTINCT tx)::int AS n FROM "${log.schema}".events`);
+    expect(txs.rows[0].n).toBeLessThan(n / 2);
+    for (let s = 0; s < 4; s++) expect((await collect(log.read(`g${s}`))).map((e) => e.revision)).toEqual(Array.from({ length: n / 4 }, (_, i) => i + 1));
+  });
+
+  test('a transaction that took an earlier position and commits late holds back readAll and subscribe, then both events arrive in order', async () => {
+    const log = open({ horizonWaitMs: 500, pollMs: 50 });
+    await log.append('before', [{ type: 'X', data: 0 }]);
+    const delivered: RecordedEvent[] = [];
+    const sub = log.subscribe({}, (e) => void delivered.push(e));
+    await waitFor(() => delivered.length === 1, 30_000, 'the first event');
+
+    // A: a raw transaction appends through the same function and stays open (it holds position p)
+    const a = await rawClient();
+    await a.query('BEGIN');
+    const ra = await a.query(`SELECT * FROM "${log.schema}".append_batch($1, $2, $3, $4, $5, $6, $7, $8)`, [['A'], [-1], [1], [0], ['id-a'], ['Slow'], '[{"d":1,"m":{}}]', false]);
+    const posA = Number(ra.rows[0].pos);
+    // B: commits after A took its position
+    const b = await log.append('B', [{ type: 'Fast', data: 2 }]);
+    expect(b.position).toBeGreaterThan(posA);
+    expect((await collect(log.read('B'))).map((e) => e.position)).toEqual([b.position]); // committed and visible per stream
+
+    // readers must not pass A: readAll waits, then throws rather than skip; the subscriber delivers nothing new
+    await expect(collect(log.readAll({ fromPosition: 1 }))).rejects.toBeInstanceOf(BackendUnavailableError);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(delivered.map((e) => e.stream)).toEqual(['before']);
+
+    await a.query('COMMIT');
+    await waitFor(() => delivered.length === 3, 30_000, 'A and B after A committed');
+    expect(delivered.map((e) => e.stream)).toEqual(['before', 'A', 'B']);
+    expect(delivered.map((e) => e.position)).toEqual([...delivered.map((e) => e.position)].sort((x, y) => x - y));
+    expect((await collect(log.readAll())).map((e) => e.stream)).toEqual(['before', 'A', 'B']);
+    await sub.close();
+  });
+
+  test('onAppend hook writes a view in the append transaction; a throwing hook fails only its own append among concurrent ones', async () => {
+    const log = open();
+    const c = await rawClient();
+    await log.append('warmup', [{ type: 'W', data: 0 }]); // creates the schema
+    await c.query(`CREATE TABLE "${log.schema}".counts (stream text PRIMARY KEY, n int NOT NULL)`);
+    log.onAppend(async (events, tx) => {
+      for (const e of events) {
+        if ((e.data as { bad?: boolean } | null)?.bad) throw new Error('hook refused');
+        await tx.query(`INSERT INTO "${log.schema}".counts VALUES ($1, 1) ON CONFLICT (stream) DO UPDATE SET n = counts.n + 1`, [e.stream]);
+      }
+    });
+    const outcomes = await Promise.allSettled(Array.from({ length: 12 }, (_, i) => log.append(`h${i % 3}`, [{ type: 'H', data: { i, bad: i === 5 } }])));
+    expect(outcomes.filter((o) => o.status === 'rejected').map((o) => ((o as PromiseRejectedResult).reason as Error).message)).toEqual(['hook refused']);
+    const counts = await c.query(`SELECT stream, n FROM "${log.schema}".counts ORDER BY stream`);
+    expect(counts.rows).toEqual([
+      { stream: 'h0', n: 4 },
+      { stream: 'h1', n: 4 },
+      { stream: 'h2', n: 3 },
+    ]);
+    expect(await log.revision('h2')).toBe(3);
+  });
+
+  test('connection cut mid-append: BackendUnavailableError (no hang, no raw pg error); after restore the log works again', async () => {
+    const proxy = await startTcpProxy(postgresUrl());
+    proxies.push(proxy);
+    const log = open({ connectionString: proxy.url(postgresUrl()), connectTimeoutMs: 2_000, statementTimeoutMs: 3_000 });
+    await log.append('s', [{ type: 'A', data: 1 }]);
+    const pending = Promise.allSettled(Array.from({ length: 20 }, (_, i) => log.append('s', [{ type: 'A', data: i }])));
+    proxy.cut();
+    for (const o of await pending) if (o.status === 'rejected') expect(o.reason).toBeInstanceOf(BackendUnavailableError);
+    await expect(log.append('s', [{ type: 'A', data: 'down' }])).rejects.toBeInstanceOf(BackendUnavailableError);
+    await expect(collect(log.readAll())).rejects.toBeInstanceOf(BackendUnavailableError);
+    await expect(log.revision('s')).rejects.toBeInstanceOf(BackendUnavailableError);
+    proxy.restore();
+    const before = await log.revision('s');
+    const r = await log.append('s', [{ type: 'A', data: 'back' }], { expectedRevision: before });
+    expect(r.revision).toBe(before + 1);
+    const all = await collect(log.read('s'));
+    expect(all.map((e) => e.revision)).toEqual(Array.from({ length: before + 1 }, (_, i) => i + 1));
+  });
+
+  test('a server that stops answering (black hole): calls throw BackendUnavailableError after the timeout; after restore the log works again', async () => {
+    const proxy = await startTcpProxy(postgresUrl());
+    proxies.push(proxy);
+    const log = open({ connectionString: proxy.url(postgresUrl()), connectTimeoutMs: 1_000, statementTimeoutMs: 1_000 });
+    await log.append('s', [{ type: 'A', data: 1 }]);
+    proxy.blackhole();
+    await expect(log.append('s', [{ type: 'A', data: 2 }])).rejects.toBeInstanceOf(BackendUnavailableError);
+    await expect(log.revision('s')).rejects.toBeInstanceOf(BackendUnavailableError);
+    proxy.restore();
+    const rev = await log.revision('s');
+    expect(rev === 1 || rev === 2).toBe(true); // the stalled append's outcome was unknown to the caller
+    await log.append('s', [{ type: 'A', data: 3 }], { expectedRevision: rev });
+    expect(await log.revision('s')).toBe(rev + 1);
+  });
+
+  test('a subscription whose server goes away stops with BackendUnavailableError on done', async () => {
+    const proxy = await startTcpProxy(postgresUrl());
+    proxies.push(proxy);
+    const log = open({ connectionString: proxy.url(postgresUrl()), connectTimeoutMs: 1_000, statementTimeoutMs: 1_000, pollMs: 50 });
+    await log.append('s', [{ type: 'A', data: 1 }]);
+    const seen: number[] = [];
+    const sub = log.subscribe({}, (e) => void seen.push(e.position));
+    await waitFor(() => seen.length === 1, 30_000, 'the first event');
+    proxy.cut();
+    await expect(sub.done).rejects.toBeInstanceOf(BackendUnavailableError);
+  });
+});
