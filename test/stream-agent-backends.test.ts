@@ -1,0 +1,97 @@
+/**
+ * StreamAgent over the durable logs, in temp dirs: the DataAgent contract with real re-opening
+ * (every agent closed → the log and snapshot store are closed and opened again from disk), and
+ * snapshots in a SqliteSnapshotStore beside the log.
+ */
+import { describe, it, expect, afterEach } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { StreamAgent, type Fold } from '../src/agents/stream-agent.js';
+import { SqliteSnapshotStore } from '../src/agents/stream/sqlite-snapshot-store.js';
+import { FileEventLog } from '../src/streams/file/file-event-log.js';
+import type { EventLog } from '../src/streams/event-log.js';
+import { dataAgentContract, type AgentPlace } from '../src/testing/index.js';
+
+type OpenLog = (dir: string) => EventLog;
+const backends: [string, OpenLog][] = [['FileEventLog', (dir) => new FileEventLog({ dir: join(dir, 'log') })]];
+
+/**
+ * A storage place whose agents share one open log and snapshot store; when the last agent closes,
+ * both are closed, so the next open() reads everything back from disk.
+ */
+function place(openLog: OpenLog): AgentPlace {
+  const dir = mkdtempSync(join(tmpdir(), 'dgent-stream-agent-'));
+  let open: { log: EventLog; snapshots: SqliteSnapshotStore; users: number } | undefined;
+  const release = async (): Promise<void> => {
+    const o = open!;
+    if (--o.users > 0) return;
+    open = undefined;
+    await o.log.close();
+    await o.snapshots.close();
+  };
+  return {
+    open: () => {
+      open ??= { log: openLog(dir), snapshots: new SqliteSnapshotStore({ path: join(dir, 'snapshots.db') }), users: 0 };
+      open.users++;
+      const agent = new StreamAgent({ log: open.log, stream: 'agent-1', snapshots: open.snapshots, snapshotEvery: 4 });
+      const close = agent.close.bind(agent);
+      let closed = false;
+      agent.close = async () => {
+        if (closed) return;
+        closed = true;
+        await close();
+        await release();
+      };
+      return agent;
+    },
+    cleanup: async () => {
+      if (open) {
+        await open.log.close();
+        await open.snapshots.close();
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+for (const [name, openLog] of backends) {
+  dataAgentContract(`StreamAgent over ${name} with SqliteSnapshotStore`, () => place(openLog), { reopen: true, runs: 40 });
+
+  describe(`StreamAgent over ${name}`, () => {
+    const dirs: string[] = [];
+    afterEach(() => {
+      for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+    });
+
+    it('domain events, snapshots and loadAt survive closing and re-opening the log and the snapshot store', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'dgent-stream-agent-'));
+      dirs.push(dir);
+      type Ev = { type: 'Added'; data: { n: number; at: Date } };
+      const fold: Fold<Ev, { sum: number; last: Date | null }> = (s, e) => ({ sum: s.sum + e.data.n, last: e.data.at });
+      const open = () => {
+        const log = openLog(dir);
+        const snapshots = new SqliteSnapshotStore({ path: join(dir, 'snapshots.db') });
+        const agent = new StreamAgent<Ev, { sum: number; last: Date | null }>({ log, stream: 'sum', initial: { sum: 0, last: null }, fold, snapshots, snapshotEvery: 10 });
+        return { log, snapshots, agent };
+      };
+      const first = open();
+      for (let i = 1; i <= 5; i++) {
+        await first.agent.append(Array.from({ length: 7 }, (_, k) => ({ type: 'Added' as const, data: { n: 1, at: new Date(i * 100 + k) } })), { expectedRevision: (i - 1) * 7 });
+      }
+      expect(await first.agent.load()).toEqual({ sum: 35, last: new Date(506) });
+      await first.agent.close();
+      await first.log.close();
+      await first.snapshots.close();
+
+      const second = open();
+      expect((await second.snapshots.list('sum')).map((s) => s.revision)).toEqual([10, 20, 30]);
+      expect(await second.agent.load()).toEqual({ sum: 35, last: new Date(506) });
+      expect(await second.agent.loadAt({ revision: 23 })).toEqual({ sum: 23, last: new Date(401) });
+      expect(await second.agent.version()).toBe(35);
+      await second.agent.close();
+      await second.log.close();
+      await second.snapshots.close();
+    });
+  });
+}
