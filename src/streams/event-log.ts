@@ -94,6 +94,7 @@ export interface EventLog {
   append(stream: string, events: readonly NewEvent[], options?: AppendOptions): Promise<AppendResult>;
   read(stream: string, options?: ReadOptions): AsyncIterable<RecordedEvent>;
   readAll(options?: ReadAllOptions): AsyncIterable<RecordedEvent>;
+  /** bad options or a closed log throw synchronously; failures after the start reject `done` */
   subscribe(options: SubscribeOptions, handler: (e: RecordedEvent) => void | Promise<void>): Subscription;
   /** current revision of a stream; 0 when the stream does not exist */
   revision(stream: string): Promise<number>;

@@ -86,7 +86,10 @@ export function appendTests(ctx: ContractContext): void {
     const won = settled.filter((s) => s.status === 'fulfilled');
     const lost = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
     expect(won).toHaveLength(1);
-    for (const l of lost) expect(l.reason).toMatchObject({ constructor: ConcurrencyError, expected: 2, actual: 4 });
+    for (const l of lost) {
+      expect(l.reason).toBeInstanceOf(ConcurrencyError);
+      expect(l.reason).toMatchObject({ expected: 2, actual: 4 });
+    }
     expect(await log.revision('s')).toBe(4);
     const types = (await collect(log.read('s'))).map((e) => e.type);
     expect(types.slice(2)).toEqual([types[2], types[2]]);

@@ -5,7 +5,7 @@ import { ValidationError } from '../core/errors.js';
 import type { ReadOptions } from '../streams/event-log.js';
 import { arbitraryExtendedState } from './data-agent-contract.js';
 import type { ContractContext } from './event-log-contract.js';
-import { collect, events, isDeepFrozen } from './event-log-support.js';
+import { appendConcurrently, collect, events, isDeepFrozen } from './event-log-support.js';
 
 export function readTests(ctx: ContractContext): void {
   const windows: [string, ReadOptions | undefined, number[]][] = [
@@ -85,6 +85,24 @@ export function readTests(ctx: ContractContext): void {
       from = page[page.length - 1]!.position;
     }
     expect(paged.map((e) => e.id)).toEqual(all.map((e) => e.id));
+  });
+
+  it(`a reader paging readAll while ${ctx.options.concurrentAppenders} appenders write never skips or repeats an event`, async () => {
+    const log = await ctx.log();
+    let writing = true;
+    const writers = appendConcurrently(log, ctx.options.concurrentAppenders, 12).finally(() => (writing = false));
+    const paged: string[] = [];
+    let from = 0;
+    const page = async (): Promise<number> => {
+      const got = await collect(log.readAll({ fromPosition: from, limit: 5 }));
+      for (const e of got) paged.push(e.id);
+      if (got.length > 0) from = got[got.length - 1]!.position;
+      return got.length;
+    };
+    while (writing) if ((await page()) === 0) await new Promise((r) => setTimeout(r, 1));
+    await writers;
+    while ((await page()) > 0);
+    expect(paged).toEqual((await collect(log.readAll())).map((e) => e.id));
   });
 
   it(`append then read round-trips ${ctx.options.jsonOnly ? 'JSON values' : 'Date, Map, Set, BigInt, Uint8Array, undefined, NaN and -0'} exactly, deeply frozen`, async () => {

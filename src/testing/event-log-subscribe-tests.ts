@@ -1,25 +1,9 @@
 /** EventLog contract: subscriptions (catch-up, live handover, filters, errors). */
 import { it, expect } from 'vitest';
-import type { EventLog, RecordedEvent } from '../streams/event-log.js';
+import type { RecordedEvent } from '../streams/event-log.js';
 import { InvalidKeyError, ValidationError } from '../core/errors.js';
 import type { ContractContext } from './event-log-contract.js';
-import { collect, events, waitFor } from './event-log-support.js';
-
-/** Append `batches` batches of 1-3 events from each of `writers` concurrent writers, yielding between appends. */
-async function appendConcurrently(log: EventLog, writers: number, batches: number): Promise<number> {
-  let total = 0;
-  await Promise.all(
-    Array.from({ length: writers }, async (_, w) => {
-      for (let b = 0; b < batches; b++) {
-        const n = 1 + ((w + b) % 3);
-        total += n;
-        await log.append(`writer-${w}`, events(n, `W${w}`, b * 3));
-        if (b % 4 === 0) await new Promise((r) => setTimeout(r, 1));
-      }
-    }),
-  );
-  return total;
-}
+import { appendConcurrently, collect, events, waitFor } from './event-log-support.js';
 
 export function subscribeTests(ctx: ContractContext): void {
   const timeout = ctx.options.deliveryTimeoutMs;

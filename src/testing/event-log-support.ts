@@ -58,3 +58,19 @@ export function isDeepFrozen(v: unknown, seen = new Set<unknown>()): boolean {
   if (v instanceof Set) return [...v].every((x) => isDeepFrozen(x, seen));
   return Object.values(v).every((x) => isDeepFrozen(x, seen));
 }
+
+/** Append `batches` batches of 1-3 events from each of `writers` concurrent writers, yielding between appends. */
+export async function appendConcurrently(log: EventLog, writers: number, batches: number): Promise<number> {
+  let total = 0;
+  await Promise.all(
+    Array.from({ length: writers }, async (_, w) => {
+      for (let b = 0; b < batches; b++) {
+        const n = 1 + ((w + b) % 3);
+        total += n;
+        await log.append(`writer-${w}`, events(n, `W${w}`, b * 3));
+        if (b % 4 === 0) await new Promise((r) => setTimeout(r, 1));
+      }
+    }),
+  );
+  return total;
+}
