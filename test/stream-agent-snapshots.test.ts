@@ -144,6 +144,27 @@ describe('StreamAgent snapshots', () => {
     expect(log.eventsRead).toBe(57);
   });
 
+  it('loadAt({ time }) finds the revision by binary search, reading O(log n) events, not the whole stream', async () => {
+    const log = counting(memLog());
+    const snapshots = new MemorySnapshotStore();
+    const w = agent(log, { snapshots, snapshotEvery: 10 });
+    for (let i = 0; i < 300; i++) {
+      await w.append({ type: 'Added', data: { n: 1 } });
+      if (i % 7 === 0) await new Promise((r) => setTimeout(r, 1));
+    }
+    await w.load();
+    await w.flushSnapshots();
+    const times: number[] = [];
+    for await (const e of log.read('s')) times.push(e.time.getTime());
+    for (const pick of [0, 1, 149, 150, 298, 299]) {
+      const t = times[pick]!;
+      const expected = times.filter((x) => x <= t).length; // times never decrease along the stream
+      log.eventsRead = 0;
+      expect(await agent(log, { snapshots, snapshotEvery: 10 }).loadAt({ time: new Date(t) })).toEqual({ total: expected, tags: [] });
+      expect(log.eventsRead).toBeLessThanOrEqual(2 + Math.ceil(Math.log2(300)) + 11);
+    }
+  });
+
   it('snapshots of another fold version are ignored and new ones are written beside them', async () => {
     const log = memLog();
     const snapshots = new MemorySnapshotStore();

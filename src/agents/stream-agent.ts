@@ -17,7 +17,7 @@
  * ```
  */
 import { isPrepared, prepare } from '../core/codec.js';
-import { ConcurrencyError, CorruptionError, StateNotFoundError, ValidationError } from '../core/errors.js';
+import { ConcurrencyError, StateNotFoundError, ValidationError } from '../core/errors.js';
 import { toMs } from '../core/ids.js';
 import { backoffMs, Mutex, sleep } from '../core/mutex.js';
 import type { AppendResult, EventLog, ExpectedRevision, NewEvent, RecordedEvent } from '../streams/event-log.js';
@@ -29,6 +29,7 @@ import type { SnapshotStore } from './stream/snapshot-store.js';
 import { Snapshotter, type ErrorReporter, type Head, type StreamAgentErrorContext } from './stream/snapshotter.js';
 import { followStream, type StreamUnsubscribe } from './stream/follow.js';
 import { eventAt, revisionAtTime } from './stream/time-travel.js';
+import { Replayer } from './stream/replayer.js';
 import { VersionedAgent, type Snapshot } from './versioned-agent.js';
 
 /** An event as `append` takes it: `{ type, data }`, optional metadata and id. */
@@ -77,8 +78,6 @@ const warn: ErrorReporter = (error, ctx) => {
   process.emitWarning(`StreamAgent ${ctx.operation} failed on stream ${JSON.stringify(ctx.stream)}${ctx.revision ? ` at revision ${ctx.revision}` : ''}: ${msg}`, 'DgentWarning');
 };
 
-class SnapshotMismatch extends Error {}
-
 /** An event-sourced agent over any {@link EventLog}; see the module comment. */
 export class StreamAgent<E extends StreamEvent = StreamEvent, S = unknown> extends VersionedAgent<S> {
   readonly log: EventLog;
@@ -89,6 +88,7 @@ export class StreamAgent<E extends StreamEvent = StreamEvent, S = unknown> exten
   private readonly retries: number;
   private readonly updateLock = new Mutex();
   private readonly follows = new Set<StreamUnsubscribe>();
+  private readonly replayer: Replayer<S>;
   /** the latest state this instance has folded (state frozen by the codec) */
   private head: Head<S> | undefined;
 
@@ -108,6 +108,15 @@ export class StreamAgent<E extends StreamEvent = StreamEvent, S = unknown> exten
       const store = options.snapshots ?? new MemorySnapshotStore();
       this.snap = new Snapshotter(store, this.stream, String(options.foldVersion ?? '1'), every, (e, c) => this.report(e, c));
     }
+    this.replayer = new Replayer<S>({
+      log: this.log,
+      stream: this.stream,
+      step: (state, exists, e) => this.step(state, exists, e),
+      zero: () => this.zero(),
+      cached: () => this.head,
+      snapshots: this.snap,
+      report: (e, c) => this.report(e, c),
+    });
   }
 
   protected override describe(): string {
@@ -180,11 +189,11 @@ export class StreamAgent<E extends StreamEvent = StreamEvent, S = unknown> exten
         start: async () => {
           const from = options.fromRevision ?? (await this.log.revision(this.stream));
           if (!Number.isInteger(from) || from < 0) throw new ValidationError(`fromRevision must be an integer >= 0, got ${String(from)}`);
-          const head = await this.materialize(from);
+          const head = await this.replayer.materialize(from);
           if (head.revision < from) throw new ValidationError(`fromRevision ${from} is beyond the stream's revision ${head.revision}`);
           return { head, position: from === 0 ? 0 : (await eventAt(this.log, this.stream, from))!.position };
         },
-        step: (h, e) => this.advance(h, e),
+        step: (h, e) => this.replayer.advance(h, e),
         onState: (h) => {
           const kept = this.remember(h);
           try {
@@ -221,7 +230,7 @@ export class StreamAgent<E extends StreamEvent = StreamEvent, S = unknown> exten
     this.assertOpen();
     if (!this.snap) throw new ValidationError(`${this.describe()}: no snapshot store (set snapshotEvery or snapshots)`);
     await this.snap.deleteAll();
-    const h = await this.replay(this.zero(), undefined, Infinity);
+    const h = await this.replayer.replay(this.zero(), undefined, Infinity);
     await this.snap.flush();
     return h.revision;
   }
@@ -249,7 +258,7 @@ export class StreamAgent<E extends StreamEvent = StreamEvent, S = unknown> exten
     if (head.revision === 0) return [];
     const start = Math.max(1, head.revision - limit + 1);
     const out: Snapshot<S>[] = [];
-    await this.materialize(head.revision, start, (h) => {
+    await this.replayer.materialize(head.revision, start, (h) => {
       if (h.revision >= start) out.push(this.snapshotOf(h));
     });
     return out.reverse();
@@ -268,13 +277,13 @@ export class StreamAgent<E extends StreamEvent = StreamEvent, S = unknown> exten
       r = await revisionAtTime(this.log, this.stream, t, await this.log.revision(this.stream));
       if (r === 0) return undefined;
     }
-    const h = this.head?.revision === r ? this.head : await this.materialize(r);
+    const h = this.head?.revision === r ? this.head : await this.replayer.materialize(r);
     return h.revision === r && h.exists ? this.snapshotOf(h) : undefined;
   }
 
   /** Fold the tail after the cached head (or the latest snapshot) and remember the result. */
   private async refresh(): Promise<Head<S>> {
-    return this.remember(await this.materialize(Infinity));
+    return this.remember(await this.replayer.materialize(Infinity));
   }
 
   private remember(h: Head<S>): Head<S> {
@@ -286,70 +295,11 @@ export class StreamAgent<E extends StreamEvent = StreamEvent, S = unknown> exten
     return h;
   }
 
-  /**
-   * The state at revision `to` (or the stream's end), folded from the nearest known state at or
-   * below `baseMax`: the cached head, a snapshot, or the beginning. A snapshot that does not match
-   * the log is reported and skipped. `onState` sees every state from the base to `to`.
-   */
-  private async materialize(to: number, baseMax = to, onState?: (h: Head<S>) => void): Promise<Head<S>> {
-    let useSnapshots = this.snap !== undefined;
-    for (;;) {
-      let base = this.zero();
-      let verify = false;
-      const cached = this.head;
-      if (cached && cached.revision <= baseMax) base = cached;
-      if (useSnapshots && !(cached && (cached.revision === baseMax || (to === Infinity && cached === base)))) {
-        const s = await this.snap!.latest(baseMax);
-        if (s && s.revision > base.revision) [base, verify] = [s, true];
-      }
-      try {
-        return await this.replay(base, verify ? base.eventId : undefined, to, onState);
-      } catch (e) {
-        if (!(e instanceof SnapshotMismatch)) throw e;
-        this.snap!.forget(base.revision);
-        this.report(new CorruptionError(e.message, `snapshot of ${JSON.stringify(this.stream)} at revision ${base.revision}`), {
-          operation: 'snapshot-read',
-          stream: this.stream,
-          revision: base.revision,
-        });
-        useSnapshots = false;
-      }
-    }
-  }
-
-  private async replay(base: Head<S>, verifyId: string | undefined, to: number, onState?: (h: Head<S>) => void): Promise<Head<S>> {
-    let cur = base;
-    if (verifyId === undefined) {
-      onState?.(cur);
-      if (cur.revision >= to) return cur;
-    }
-    const fromRevision = verifyId === undefined ? cur.revision + 1 : cur.revision;
-    let verify = verifyId;
-    for await (const e of this.log.read(this.stream, { fromRevision, toRevision: to === Infinity ? undefined : to })) {
-      if (verify !== undefined) {
-        // a snapshot of another incarnation of this stream (deleted and re-created) must not be used
-        if (e.revision !== cur.revision || e.id !== verify) throw new SnapshotMismatch(`the event at the snapshot's revision is ${e.id}, not ${verify}; snapshot ignored`);
-        verify = undefined;
-        onState?.(cur);
-        continue;
-      }
-      cur = this.advance(cur, e);
-      if (this.snap?.due(cur.revision)) cur = this.snap.capture(cur);
-      onState?.(cur);
-    }
-    if (verify !== undefined) throw new SnapshotMismatch(`the stream has no event at the snapshot's revision ${cur.revision}; snapshot ignored`);
-    return cur;
-  }
-
-  private advance(cur: Head<S>, e: RecordedEvent): Head<S> {
-    if (e.revision !== cur.revision + 1) {
-      throw new CorruptionError(`expected revision ${cur.revision + 1}, the log returned ${e.revision}`, `stream ${JSON.stringify(this.stream)}`);
-    }
-    let state: S;
-    if (isBuiltinEvent(e)) state = applyBuiltin(cur.state, cur.exists, e);
-    else if (this.userFold) state = this.userFold(cur.state, e as RecordedStreamEvent<E>);
-    else throw new ValidationError(`${this.describe()}: event type ${JSON.stringify(e.type)} at revision ${e.revision} needs a fold (options.fold)`);
-    return { state, exists: true, revision: e.revision, time: e.time, eventId: e.id };
+  /** The state after one event: built-ins first, then the user's fold. */
+  private step(state: S, exists: boolean, e: RecordedEvent): S {
+    if (isBuiltinEvent(e)) return applyBuiltin(state, exists, e);
+    if (this.userFold) return this.userFold(state, e as RecordedStreamEvent<E>);
+    throw new ValidationError(`${this.describe()}: event type ${JSON.stringify(e.type)} at revision ${e.revision} needs a fold (options.fold)`);
   }
 
   private zero(): Head<S> {
