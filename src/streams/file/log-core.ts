@@ -6,6 +6,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { BackendUnavailableError, ClosedError, DgentError } from '../../core/errors.js';
 import { acquireFileLock } from '../../core/file-lock.js';
 import type { FileLock } from '../../core/file-lock.js';
 import type { AppendResult } from '../event-log.js';
@@ -50,6 +51,7 @@ const closing = new Map<string, Promise<void>>();
 /** One opened log directory. */
 export class LogCore {
   private refs = 1;
+  private ended = false;
   private opening: Promise<OpenState> | undefined;
   private readonly commits = new GroupCommit<AppendRequest, AppendResult[]>((batch) => this.flush(batch));
   private readonly watchers = new Set<() => void>();
@@ -85,6 +87,8 @@ export class LogCore {
   /** Queue a request for the next group commit. */
   async submit(request: AppendRequest): Promise<AppendResult[]> {
     await this.ready();
+    // an append that was waiting for the open while the last instance closed must not write
+    if (this.ended) throw new ClosedError(`FileEventLog ${this.options.dir}`);
     return this.commits.submit(request);
   }
 
@@ -97,6 +101,7 @@ export class LogCore {
   /** Drop one reference; the last one finishes pending appends, saves the index and releases the lock. */
   async release(): Promise<void> {
     if (--this.refs > 0) return;
+    this.ended = true;
     if (shared.get(this.key) === this) shared.delete(this.key);
     const done = this.shutdown();
     if (!this.options.readOnly) closing.set(this.key, done.catch(() => undefined));
@@ -172,12 +177,12 @@ export class LogCore {
     const { dir, readOnly } = this.options;
     await closing.get(this.key);
     let lock: FileLock | undefined;
-    if (!readOnly) {
-      await mkdir(dir, { recursive: true });
-      lock = await acquireFileLock(join(dir, LOCK_FILE), { wait: this.options.lock === 'wait', timeoutMs: this.options.lockTimeoutMs });
-    }
     let writer: SegmentWriter | undefined;
     try {
+      if (!readOnly) {
+        await mkdir(dir, { recursive: true });
+        lock = await acquireFileLock(join(dir, LOCK_FILE), { wait: this.options.lock === 'wait', timeoutMs: this.options.lockTimeoutMs });
+      }
       let segs = await listSegments(dir);
       if (segs.length === 0 && !readOnly) {
         await SegmentWriter.create(dir, 1);
@@ -196,7 +201,8 @@ export class LogCore {
     } catch (e) {
       await writer?.close();
       await lock?.release();
-      throw e;
+      if (e instanceof DgentError) throw e;
+      throw new BackendUnavailableError('file event log', `cannot open ${dir}: ${(e as Error).message}`, { cause: e });
     }
   }
 }

@@ -29,9 +29,15 @@ export function segmentName(n: number): string {
   return `segment-${String(n).padStart(8, '0')}.log`;
 }
 
-/** Segment numbers present in `dir`, ascending. Other files are ignored. */
+/** Segment numbers present in `dir`, ascending (none when `dir` does not exist). Other files are ignored. */
 export async function listSegments(dir: string): Promise<number[]> {
-  const names = await readdir(dir);
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
   const out: number[] = [];
   for (const name of names) {
     const m = SEGMENT_RE.exec(name);
