@@ -171,6 +171,26 @@ describe('FileEventLog', () => {
     expect(b.recovery).toMatchObject({ truncatedBytes: frame.length - 4, droppedRecords: 1 });
   });
 
+  it('a damaged frame followed only by frames of its own write batch is a torn tail: cut, reported, not CorruptionError', async () => {
+    const dir = tempDir();
+    const a = openLog({ dir });
+    const before = (await fill(a, 3)).map(view);
+    await a.close();
+    const seg = join(dir, segments(dir).at(-1)!);
+    const b0 = statSync(seg).size;
+    const f1 = encodeFrame(encodeCommit({ b: b0, p: 4, t: 0, e: [['s0', 2, 'x1', 'T']] }, '[[1,{}]]'));
+    const f2 = encodeFrame(encodeCommit({ b: b0, p: 5, t: 0, e: [['s0', 3, 'x2', 'T']] }, '[[2,{}]]'));
+    f1[f1.length - 2] = f1[f1.length - 2]! ^ 0xff; // the batch reached the disk out of order: first frame garbled, second whole
+    appendFileSync(seg, Buffer.concat([f1, f2]));
+    const readOnly = openLog({ dir, readOnly: true });
+    expect((await collect(readOnly.readAll())).map(view)).toEqual(before);
+    expect(statSync(seg).size).toBe(b0 + f1.length + f2.length); // a read-only open cuts nothing
+    const b = openLog({ dir });
+    expect((await collect(b.readAll())).map(view)).toEqual(before);
+    expect(b.recovery).toMatchObject({ truncatedBytes: f1.length + f2.length, droppedRecords: 2, offset: b0 });
+    expect(statSync(seg).size).toBe(b0);
+  });
+
   it('a damaged record followed by acknowledged ones throws CorruptionError on open and leaves the file as it was', async () => {
     const dir = tempDir();
     const a = openLog({ dir });
