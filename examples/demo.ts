@@ -1,0 +1,104 @@
+/**
+ * `npm run demo`: an assistant keeps its conversation memory with `update()`, survives a restart
+ * (a second process), prints its history and a time-travel load of an older version — on the
+ * embedded default (a file: PersistentAgent), on SQLite (SQLAgent) and in memory (VolatileAgent).
+ * No services needed.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PersistentAgent, SQLAgent, VolatileAgent, isVersioned, type DataAgent, type Updatable, type Versioned } from '../src/index.js';
+
+interface Memory {
+  turns: { role: 'user' | 'assistant'; text: string; at: Date }[];
+  facts: Map<string, string>;
+}
+
+type Backend = 'file' | 'sqlite' | 'memory';
+type Agent = DataAgent<Memory> & Versioned<Memory> & Updatable<Memory> & { close(): Promise<void> };
+
+const initial: Memory = { turns: [], facts: new Map() };
+
+function open(backend: Backend, dir: string): Agent {
+  switch (backend) {
+    case 'file':
+      return new PersistentAgent<Memory>({ path: join(dir, 'assistant.json'), initial });
+    case 'sqlite':
+      return new SQLAgent<Memory>({ path: join(dir, 'agents.db'), id: 'assistant', initial });
+    case 'memory':
+      return new VolatileAgent<Memory>({ initial });
+  }
+}
+
+/** One "session" of the assistant: it hears something, remembers it, answers. */
+async function converse(agent: Agent, said: string): Promise<void> {
+  await agent.update((m) => {
+    m.turns.push({ role: 'user', text: said, at: new Date() });
+    const name = /my name is (\w+)/i.exec(said)?.[1];
+    if (name) m.facts.set('name', name);
+    const known = m.facts.get('name');
+    m.turns.push({ role: 'assistant', text: known ? `Noted, ${known}.` : 'Noted.', at: new Date() });
+  });
+}
+
+async function report(agent: Agent, label: string): Promise<void> {
+  const now = await agent.load();
+  console.log(`  ${label}: version ${await agent.version()}, ${now.turns.length} turns, facts ${JSON.stringify(Object.fromEntries(now.facts))}`);
+  console.log('  history (newest first):');
+  for (const [i, s] of (await agent.history(3)).entries()) {
+    const last = s.turns.at(-1);
+    console.log(`    [${i}] ${s.turns.length} turns, last: ${last ? `${last.role}: ${last.text}` : '(none)'}`);
+  }
+  if (isVersioned(agent)) {
+    const v1 = await agent.loadAt({ version: 1 });
+    console.log(`  time travel to version 1: ${v1.turns.map((t) => `${t.role}: ${t.text}`).join(' | ')}`);
+  }
+  console.log(`  the loaded state is frozen: ${Object.isFrozen(now) && Object.isFrozen(now.turns)}`);
+}
+
+async function session(backend: Backend, dir: string, n: 1 | 2): Promise<void> {
+  const agent = open(backend, dir);
+  try {
+    if (n === 1) {
+      await converse(agent, 'Hello! My name is Ada.');
+      await converse(agent, 'Remember that I like tea.');
+      console.log(`  process ${process.pid} saved version ${await agent.version()} and exits`);
+    } else {
+      const before = await agent.load();
+      console.log(`  process ${process.pid} restarted and remembers ${before.turns.length} turns; name = ${before.facts.get('name')}`);
+      await converse(agent, 'What is my name?');
+      await report(agent, 'after restart');
+    }
+  } finally {
+    await agent.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const [flag, backend, dir, n] = process.argv.slice(2);
+  if (flag === '--session') return session(backend as Backend, dir!, Number(n) as 1 | 2);
+
+  const self = fileURLToPath(import.meta.url);
+  for (const b of ['file', 'sqlite'] as const) {
+    const d = mkdtempSync(join(tmpdir(), `dgent-demo-${b}-`));
+    try {
+      console.log(`\n=== ${b === 'file' ? 'file (embedded default: PersistentAgent)' : 'SQLite (SQLAgent)'} in ${d}`);
+      for (const n of [1, 2] as const) {
+        const r = spawnSync(process.execPath, ['--import', 'tsx', self, '--session', b, d, String(n)], { stdio: 'inherit' });
+        if (r.status !== 0) throw new Error(`session ${n} on ${b} failed with exit code ${r.status}`);
+      }
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  }
+
+  console.log('\n=== memory (VolatileAgent): same API, no restart to survive');
+  const agent = open('memory', '');
+  await converse(agent, 'Hello! My name is Ada.');
+  await converse(agent, 'What is my name?');
+  await report(agent, 'in memory');
+}
+
+await main();
