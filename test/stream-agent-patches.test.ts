@@ -76,16 +76,21 @@ describe('StreamAgent $patch events', () => {
           const stream = `doc-${round++}`;
           const a = new StreamAgent<never, Doc>({ log: place.open(), stream, initial });
           let model = initial;
+          let changes = 0;
           for (const s of steps) {
             const got = await a.update(s.step);
-            model = produce(model, s.step);
+            const next = produce(model, s.step);
+            if (next !== model) changes++;
+            model = next;
             expect(got).toStrictEqual(model);
           }
           await a.close();
           const log = await place.reopen();
           const b = new StreamAgent<never, Doc>({ log, stream, initial });
           expect(await b.load()).toStrictEqual(model);
-          for await (const e of log.read(stream)) expect(e.type).toBe('$patch');
+          const types: string[] = [];
+          for await (const e of log.read(stream)) types.push(e.type);
+          expect(types).toEqual(Array.from({ length: changes }, (_, i) => (i === 0 ? '$state' : '$patch')));
         }),
         { numRuns: name === 'MemoryEventLog' ? 100 : 25 },
       );
@@ -98,10 +103,12 @@ describe('StreamAgent $patch events', () => {
     const big = { items: Array.from({ length: 1000 }, (_, i) => ({ i, text: 'x'.repeat(20) })), n: 0 };
     const a = new StreamAgent<never, typeof big>({ log, stream: 'big', initial: big });
     await a.update((d) => void (d.n = 1));
+    await a.update((d) => void (d.n = 2));
     await a.update((d) => void (d.items[500]!.text = 'changed'));
     const sizes: number[] = [];
     for await (const e of log.read('big')) sizes.push(JSON.stringify(e.data).length);
-    expect(sizes.every((s) => s < 200)).toBe(true);
+    expect(sizes[0]).toBeGreaterThan(20_000); // the first event of a stream holds the whole state
+    expect(sizes.slice(1).every((s) => s < 200)).toBe(true);
     expect((await a.load()).items[500]).toEqual({ i: 500, text: 'changed' });
   });
 
@@ -110,17 +117,18 @@ describe('StreamAgent $patch events', () => {
     cleanups.push(() => log.close());
     type S = { tags: Set<{ id: number }>; byDate: Map<Date, string> };
     const a = new StreamAgent<never, S>({ log, stream: 'objs', initial: { tags: new Set([{ id: 1 }]), byDate: new Map([[new Date(1), 'one']]) } });
+    await a.update((d) => void d.byDate.set(new Date(2), 'two')); // the stream's first event: always a whole state
     await a.update((d) => {
       for (const t of d.tags) if (t.id === 1) d.tags.delete(t);
       d.tags.add({ id: 2 });
     });
     await a.update((d) => {
-      for (const k of d.byDate.keys()) d.byDate.set(k, 'uno');
+      for (const k of d.byDate.keys()) if (k.getTime() === 1) d.byDate.set(k, 'uno');
     });
     const types: string[] = [];
     for await (const e of log.read('objs')) types.push(e.type);
-    expect(types).toEqual(['$state', '$state']);
+    expect(types).toEqual(['$state', '$state', '$state']);
     const fresh = new StreamAgent<never, S>({ log, stream: 'objs' });
-    expect(await fresh.load()).toStrictEqual({ tags: new Set([{ id: 2 }]), byDate: new Map([[new Date(1), 'uno']]) });
+    expect(await fresh.load()).toStrictEqual({ tags: new Set([{ id: 2 }]), byDate: new Map([[new Date(1), 'uno'], [new Date(2), 'two']]) });
   });
 });

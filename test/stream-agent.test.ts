@@ -185,11 +185,25 @@ describe('StreamAgent', () => {
     await expect(a.update((d) => void (d.n = 1))).rejects.toBeInstanceOf(StateNotFoundError);
   });
 
+  it('the first update of an empty stream appends a whole $state, so replays do not depend on initial', async () => {
+    const log = newLog();
+    const a = new StreamAgent<never, { n: number }>({ log, stream: 's', initial: { n: 1 } });
+    await a.update((d) => void (d.n += 1));
+    await a.update((d) => void (d.n += 1));
+    const types: string[] = [];
+    for await (const e of log.read('s')) types.push(e.type);
+    expect(types).toEqual(['$state', '$patch']);
+    expect(await new StreamAgent<never, { n: number }>({ log, stream: 's' }).load()).toEqual({ n: 3 });
+  });
+
   it('an update that changes nothing appends nothing', async () => {
     const a = counter();
     await a.append({ type: 'Added', data: { n: 1 } });
     expect(await a.update(() => undefined)).toEqual({ total: 1, tags: [] });
     expect(await a.version()).toBe(1);
+    const empty = counter(newLog(), 'empty');
+    expect(await empty.update(() => undefined)).toEqual({ total: 0, tags: [] });
+    expect(await empty.version()).toBe(0);
   });
 
   it('update of a state holding bytes stores the whole state, so in-place byte changes are kept', async () => {

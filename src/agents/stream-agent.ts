@@ -160,9 +160,11 @@ export class StreamAgent<E extends StreamEvent = StreamEvent, S = unknown> exten
         if (!head.exists) throw new StateNotFoundError(`${this.describe()}: update() needs a saved state or an initial state`);
         // bytes cannot be frozen: a recipe may change them in place, where patches cannot see it
         const binary = !isPrepared(head.state);
-        const { next, event } = recordRecipe(this.out(head.state), recipe, binary);
+        // the first event of a stream holds a whole state, so that replays never depend on `initial`
+        const { next, changed, event } = recordRecipe(this.out(head.state), recipe, binary || head.revision === 0);
         const prepared = prepare(next).value;
-        if (!event) return prepared;
+        // unchanged means unchanged, except for bytes, whose in-place changes immer cannot see
+        if (!changed && !binary) return prepared;
         try {
           await this.log.append(this.stream, [event], { expectedRevision: head.revision });
           return binary ? prepare(prepared).value : prepared;

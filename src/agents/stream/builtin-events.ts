@@ -47,15 +47,13 @@ export function applyBuiltin<S>(state: S, hasState: boolean, e: RecordedEvent): 
  * Run an immer recipe and return the event that records it: a `$patch` with the patches, or a
  * `$state` with the whole result when the patches would not survive encoding (object members of
  * a Set, object keys of a Map are matched by identity, which a decoded copy does not have).
- * `wholeState` forces a `$state` (a base holding bytes, which a recipe may change in place unseen).
- * `event` is undefined when the recipe changed nothing.
+ * `wholeState` forces a `$state`. `changed` is false when immer saw no change.
  */
-export function recordRecipe<S>(base: S, recipe: Recipe<S>, wholeState = false): { next: S; event: NewEvent | undefined } {
+export function recordRecipe<S>(base: S, recipe: Recipe<S>, wholeState = false): { next: S; changed: boolean; event: NewEvent } {
   const [next, patches] = produceWithPatches(base, recipe as never) as unknown as [S, Patch[]];
-  if (patches.length === 0 && !wholeState) return { next, event: undefined };
   const safe = !wholeState && patches.every((p) => survivesEncoding(base, p));
   const event: NewEvent = safe ? { type: PATCH_EVENT, data: { patches } } : { type: STATE_EVENT, data: next };
-  return { next, event };
+  return { next, changed: patches.length > 0, event };
 }
 
 function isObject(v: unknown): v is object {
