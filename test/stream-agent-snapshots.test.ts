@@ -226,6 +226,19 @@ describe('StreamAgent snapshots', () => {
     expect(await a.loadAt({ revision: 3 })).toEqual({ total: 6, tags: [] });
   });
 
+  it('a snapshot store that never answers a put delays neither append nor load', async () => {
+    const inner = new MemorySnapshotStore();
+    let puts = 0;
+    const stuck: SnapshotStore = { get: (s, q) => inner.get(s, q), put: () => ((puts++, new Promise<void>(() => undefined))), list: (s) => inner.list(s), delete: (s) => inner.delete(s), close: () => inner.close() };
+    const log = memLog();
+    const a = agent(log, { snapshots: stuck, snapshotEvery: 1 });
+    for (let i = 1; i <= 4; i++) {
+      await a.append({ type: 'Added', data: { n: i } });
+      expect(await a.load()).toEqual({ total: (i * (i + 1)) / 2, tags: [] });
+    }
+    expect(puts).toBe(4);
+  });
+
   it('a snapshot from another incarnation of the stream is reported as CorruptionError and ignored', async () => {
     const snapshots = new MemorySnapshotStore();
     const old = memLog();
