@@ -53,3 +53,5 @@ export type { SQLAgentOptions } from './agents/sql-agent.js';
 export type { SqlDatabase, SqlDialectName } from './agents/sql/connect.js';
 export { acquireFileLock, withFileLock } from './core/file-lock.js';
 export type { FileLock, FileLockOptions } from './core/file-lock.js';
+export { FileEventLog } from './streams/file/file-event-log.js';
+export type { FileEventLogOptions, RecoveryReport } from './streams/file/file-event-log.js';
