@@ -138,7 +138,7 @@ export class CachedAgent<S> implements DataAgent<S>, Updatable<S>, Closable {
     if (isSubscribable(backend)) this.subscribe = (listener) => backend.subscribe(listener);
   }
 
-  /** write-behind: how many acknowledged saves are not yet written to the backend (0 = everything loaded is durable). */
+  /** write-behind: how many states wait to be written to the backend (at most 1 with `coalesce`; 0 = what load() returns is durable). */
   get pending(): number {
     return this.queue.length;
   }
@@ -161,6 +161,8 @@ export class CachedAgent<S> implements DataAgent<S>, Updatable<S>, Closable {
       if (this.strategy === 'write-behind' && !conditional) {
         await this.writeCache(value);
         if (this.valid) {
+          // coalescing keeps only the latest state: memory stays flat under a burst of saves
+          if (this.coalesce) this.queue.length = 0;
           this.queue.push(value);
           this.schedule();
           return;
@@ -313,10 +315,6 @@ export class CachedAgent<S> implements DataAgent<S>, Updatable<S>, Closable {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     try {
-      if (this.coalesce) {
-        await this.backend.save(this.queue[this.queue.length - 1]!);
-        this.queue.length = 0;
-      }
       while (this.queue.length > 0) {
         await this.backend.save(this.queue[0]!);
         this.queue.shift();
