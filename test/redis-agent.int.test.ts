@@ -115,6 +115,31 @@ describe.skipIf(!up)('RedisAgent', () => {
     await expect(a.loadAt({ version: 7 })).rejects.toBeInstanceOf(StateNotFoundError);
   });
 
+  it('load returns the same frozen state while the stored entry is unchanged, and the new one after another instance saves', async () => {
+    const key = uniqueName('cache');
+    const a = agent<{ v: number[] }>(key);
+    const b = agent<{ v: number[] }>(key);
+    await a.save({ v: [1] });
+    const first = await a.load();
+    expect(await a.load()).toBe(first);
+    await a.save(first); // an unchanged state re-uses its encoding and still makes a new version
+    expect(await a.version()).toBe(2);
+    expect(await b.loadAt({ version: 2 })).toEqual({ v: [1] });
+    await b.save({ v: [2] });
+    expect(await a.load()).toEqual({ v: [2] });
+    await a.save(-0 as never);
+    await a.save(0 as never);
+    expect(Object.is(await a.load(), 0)).toBe(true);
+    expect(Object.is(await b.loadAt({ version: 4 }), -0)).toBe(true);
+  });
+
+  it('load of a state holding bytes gives a fresh copy each time, so mutating it changes nothing stored', async () => {
+    const a = agent<{ b: Uint8Array }>(uniqueName('bytes'));
+    await a.save({ b: new Uint8Array([1, 2]) });
+    (await a.load()).b[0] = 99;
+    expect((await a.load()).b).toEqual(new Uint8Array([1, 2]));
+  });
+
   it('load of a key holding foreign data throws CorruptionError and leaves the data in place', async () => {
     const a = agent<number>(uniqueName('corrupt'));
     await redis.set(a.redisKey, 'not a list');

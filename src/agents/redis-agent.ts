@@ -15,7 +15,7 @@
  * ```
  */
 import type { Redis } from 'ioredis';
-import { decode, encodePrepared } from '../core/codec.js';
+import { decode, encodePrepared, prepare } from '../core/codec.js';
 import { ConcurrencyError, CorruptionError, ValidationError } from '../core/errors.js';
 import { toMs } from '../core/ids.js';
 import type { ChangeInfo, LoadAtTarget, Unsubscribe } from './data-agent.js';
@@ -79,6 +79,12 @@ export class RedisAgent<S> extends VersionedAgent<S> {
   private subscribing: Promise<void> | undefined;
   private listenerCount = 0;
   private readonly seen = new Set<string>();
+  /**
+   * The last entry read or written, raw and decoded. States are immutable, so when Redis returns
+   * the same bytes again `load()` hands out the same frozen state instead of decoding it again.
+   * States holding Uint8Array (which cannot be frozen) are never cached.
+   */
+  private last: { raw: string; entry: Entry<S> } | undefined;
 
   constructor(options: RedisAgentOptions<S>) {
     super(options);
@@ -123,11 +129,21 @@ export class RedisAgent<S> extends VersionedAgent<S> {
     } catch (e) {
       throw toDgentError(e, this.name);
     }
-    return typeof raw === 'string' ? this.parse(raw) : undefined;
+    if (typeof raw !== 'string') return undefined;
+    const last = this.last;
+    if (last !== undefined && last.raw === raw) return last.entry;
+    return this.remember(raw, this.parse(raw));
+  }
+
+  private remember(raw: string, entry: Entry<S>): Entry<S> {
+    this.last = prepare(entry.state).hasBinary ? undefined : { raw, entry };
+    return entry;
   }
 
   protected async write(state: S, expectedVersion: number | undefined): Promise<Snapshot<S>> {
-    const text = encodePrepared(state);
+    // Saving the state last loaded or saved (unchanged) re-uses its encoding instead of encoding it again.
+    const last = this.last;
+    const text = last !== undefined && Object.is(last.entry.state, state) ? last.raw.slice(last.entry.id.length + 1) : encodePrepared(state);
     let reply: unknown;
     try {
       reply = await SAVE.run(
@@ -141,7 +157,8 @@ export class RedisAgent<S> extends VersionedAgent<S> {
     const [ok, version, ms] = reply as [number, number, number];
     if (ok !== 1) throw new ConcurrencyError(expectedVersion ?? 'any', version, this.name);
     // the state given to us is already frozen and validated: no need to decode what we just wrote
-    return { state, version, time: new Date(ms), id: `${version}:${ms}` } as Entry<S>;
+    const id = `${version}:${ms}`;
+    return this.remember(`${id}:${text}`, { state, version, time: new Date(ms), id });
   }
 
   protected async readHistory(limit: number): Promise<Snapshot<S>[]> {
