@@ -1,0 +1,115 @@
+/**
+ * Opening SQLite connections and turning SQLite failures into dgent errors.
+ *
+ * SQLITE_BUSY never reaches a caller: SQLite's own busy handler waits a few milliseconds (blocking
+ * the thread, so it is kept short), then {@link withBusyRetry} backs off asynchronously until the
+ * log's `busyTimeoutMs` is used up and only then raises BackendUnavailableError. Waiting in
+ * JavaScript rather than in SQLite keeps the event loop free, so another log instance of this
+ * process can finish the transaction we are waiting for.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { BackendUnavailableError, CorruptionError, DgentError } from '../../core/errors.js';
+import { backoffMs, sleep } from '../../core/mutex.js';
+
+/** One better-sqlite3 connection. */
+export type SqliteDatabase = Database.Database;
+
+/** How long SQLite's own (thread-blocking) busy handler may wait per attempt. */
+const BLOCKING_BUSY_MS = 20;
+
+const CORRUPT = new Set(['SQLITE_CORRUPT', 'SQLITE_NOTADB', 'SQLITE_CORRUPT_INDEX', 'SQLITE_CORRUPT_SEQUENCE', 'SQLITE_CORRUPT_VTAB']);
+
+function codeOf(e: unknown): string | undefined {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** SQLITE_BUSY (and its extended codes) or SQLITE_LOCKED: another connection holds the lock. */
+export function isBusy(e: unknown): boolean {
+  const code = codeOf(e);
+  return code !== undefined && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+}
+
+/**
+ * Map an error thrown by better-sqlite3 to a dgent error: a damaged file becomes CorruptionError
+ * (the file is left alone), I/O and permission failures become BackendUnavailableError. dgent's
+ * own errors (and errors thrown by user hooks) pass through unchanged.
+ */
+export function toDgentError(e: unknown, path: string): unknown {
+  if (e instanceof DgentError) return e;
+  const code = codeOf(e);
+  if (code === undefined || !code.startsWith('SQLITE_')) return e;
+  if (CORRUPT.has(code)) return new CorruptionError(`SQLite file is damaged or not a database (${code})`, path, { cause: e });
+  if (code === 'SQLITE_CONSTRAINT' || code.startsWith('SQLITE_CONSTRAINT_') || code === 'SQLITE_ERROR' || code === 'SQLITE_MISUSE' || code === 'SQLITE_RANGE') return e;
+  return new BackendUnavailableError('SQLite', `${(e as Error).message} (${code}, ${path})`, { cause: e });
+}
+
+/**
+ * Run `fn`, retrying while SQLite reports the database busy, with jittered exponential backoff,
+ * until `timeoutMs` has passed; then BackendUnavailableError. Other errors are mapped by
+ * {@link toDgentError}.
+ */
+export async function withBusyRetry<T>(fn: () => T, timeoutMs: number, path: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return fn();
+    } catch (e) {
+      if (!isBusy(e)) throw toDgentError(e, path);
+      if (Date.now() >= deadline) {
+        throw new BackendUnavailableError('SQLite', `database stayed locked for ${timeoutMs} ms (busyTimeoutMs) at ${path}`, { cause: e });
+      }
+      await sleep(Math.max(1, backoffMs(attempt, 1, 50)));
+    }
+  }
+}
+
+/** Settings every connection of a log gets. */
+export interface ConnectionSettings {
+  path: string;
+  synchronous: 'NORMAL' | 'FULL';
+  busyTimeoutMs: number;
+}
+
+/**
+ * Open one connection. The writer switches the file to WAL (persistent in the file, so readers
+ * and other processes follow); `synchronous` is per connection and matters only where commits
+ * happen. Opening itself can meet a busy file (WAL recovery by another process): retried.
+ */
+export async function openConnection(s: ConnectionSettings, role: 'writer' | 'reader'): Promise<SqliteDatabase> {
+  if (role === 'writer') {
+    try {
+      mkdirSync(dirname(s.path), { recursive: true });
+    } catch (e) {
+      throw new BackendUnavailableError('SQLite', `cannot create the directory of ${s.path}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+  let db: SqliteDatabase;
+  try {
+    db = new Database(s.path, { timeout: Math.min(BLOCKING_BUSY_MS, s.busyTimeoutMs) });
+  } catch (e) {
+    throw toDgentError(e, s.path);
+  }
+  try {
+    await withBusyRetry(
+      () => {
+        if (role === 'writer') {
+          const mode = db.pragma('journal_mode = WAL', { simple: true });
+          if (mode !== 'wal') throw new BackendUnavailableError('SQLite', `cannot switch ${s.path} to WAL mode (journal_mode is ${String(mode)})`);
+          db.pragma(`synchronous = ${s.synchronous}`);
+        } else {
+          // reads only: a bug can never write through this connection
+          db.pragma('query_only = 1');
+        }
+      },
+      s.busyTimeoutMs,
+      s.path,
+    );
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+  return db;
+}
