@@ -6,6 +6,7 @@ import { dataAgentContract } from '../src/testing/index.js';
 import { REDIS_URL, requireService, uniqueName } from './support/services.js';
 import { deleteByPrefix, runWorker, scanKeys } from './fixtures/redis-keys.js';
 import { startRedisProxy } from './fixtures/redis-proxy.js';
+import { LuaScript } from '../src/agents/redis/client.js';
 
 const up = await requireService('Redis', REDIS_URL);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -217,6 +218,15 @@ describe.skipIf(!up)('RedisAgent', () => {
     } finally {
       await proxy.close();
     }
+  });
+
+  it('a script the server does not know yet runs via EVAL once and is cached for EVALSHA', async () => {
+    const marker = uniqueName('script');
+    const script = new LuaScript(`return '${marker}'`);
+    expect(await redis.script('EXISTS', script.sha)).toEqual([0]);
+    expect(await script.run(redis, [], [])).toBe(marker);
+    expect(await redis.script('EXISTS', script.sha)).toEqual([1]);
+    expect(await script.run(redis, [], [])).toBe(marker);
   });
 
   it('close quits a client created from url but not a client passed in', async () => {

@@ -141,6 +141,25 @@ describe.skipIf(!up)('RedisEventLog', () => {
     }
   });
 
+  it('subscribe delivers events appended by another instance after the subscription went idle', async () => {
+    const prefix = uniqueName('dgent_test_log');
+    const reader = open({}, prefix);
+    const writer = open({}, prefix);
+    await writer.append('s', [{ type: 'T', data: 1 }]);
+    const seen: number[] = [];
+    const sub = reader.subscribe({}, (e) => void seen.push(e.data as number));
+    while (seen.length < 1) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 300)); // the tail is now blocked in XREAD
+    for (let i = 2; i <= 4; i++) {
+      await writer.append('s', [{ type: 'T', data: i }]);
+      const until = Date.now() + 15_000;
+      while (seen.length < i && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await sub.close();
+    expect(seen).toEqual([1, 2, 3, 4]);
+  });
+
   it('a subscription whose Redis goes away ends with BackendUnavailableError on done', async () => {
     const proxy = await startRedisProxy(REDIS_URL);
     try {
