@@ -62,7 +62,7 @@ export async function startTcpProxy(targetUrl: string): Promise<TcpProxy> {
     server.listen(0, '127.0.0.1', () => resolve());
   });
   const port = (server.address() as net.AddressInfo).port;
-  return {
+  const proxy: TcpProxy = {
     port,
     url(original: string) {
       const u = new URL(original);
@@ -97,8 +97,9 @@ export async function startTcpProxy(targetUrl: string): Promise<TcpProxy> {
       return pairs.size;
     },
     async close() {
-      this.cut();
+      proxy.cut();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+  return proxy;
 }

@@ -33,7 +33,7 @@ LANGUAGE plpgsql AS $fn$
 #variable_conflict use_column
 DECLARE
   v_appends int := cardinality(p_streams);
-  v_total int;
+  v_total int := cardinality(p_ids);
   v_first bigint;
   v_next bigint;
   v_names text[];
@@ -48,7 +48,6 @@ DECLARE
   ok_from int[] := '{}'; ok_count int[] := '{}'; ok_stream text[] := '{}'; ok_rev int[] := '{}'; ok_pos bigint[] := '{}';
   r_status smallint[] := '{}'; r_rev int[] := '{}'; r_pos bigint[] := '{}'; r_info json[] := '{}';
 BEGIN
-  SELECT coalesce(sum(c), 0) INTO v_total FROM unnest(p_counts) c;
   -- reserve positions and take the transaction id in one critical section (see the file comment)
   BEGIN
     PERFORM pg_advisory_lock(${k1}, ${k2});

@@ -74,6 +74,7 @@ export class AppendQueue {
   private pending: Item[] = [];
   private inFlight = 0;
   private idle: (() => void)[] = [];
+  private scheduled = false;
 
   constructor(
     private readonly ctx: BatchContext,
@@ -85,7 +86,17 @@ export class AppendQueue {
   submit(appends: PreparedStreamAppend[], atomic: boolean): Promise<AppendResult[]> {
     return new Promise((resolve, reject) => {
       this.pending.push({ appends, atomic, resolve, reject });
-      this.pump();
+      // an idle queue sends at once (a lone writer pays no delay); otherwise wait one turn of the
+      // event loop: callers woken by the previous batch resubmit across several microtasks, and
+      // they should all ride in the same next batch
+      if (this.inFlight === 0 && !this.scheduled) this.pump();
+      else if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => {
+          this.scheduled = false;
+          this.pump();
+        });
+      }
     });
   }
 

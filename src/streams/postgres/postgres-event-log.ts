@@ -71,11 +71,11 @@ export interface PostgresEventLogOptions {
   horizonWaitMs?: number;
   /** subscription poll interval, the fallback when a notification is missed (default 1 000) */
   pollMs?: number;
-  /** append batches in flight at once (default 2) */
+  /** append batches in flight at once (default 4) */
   maxBatchesInFlight?: number;
   /** stream appends per group-commit batch at most (default 256) */
   maxBatchSize?: number;
-  /** events per read page (default 500) */
+  /** events per read page (default 1000) */
   pageSize?: number;
 }
 
@@ -123,10 +123,10 @@ export class PostgresEventLog implements EventLog, MultiStreamAppender, InlinePr
     this.st = readStatements(this.names);
     this.horizonWaitMs = options.horizonWaitMs ?? 30_000;
     this.pollMs = options.pollMs ?? 1_000;
-    this.pageSize = options.pageSize ?? 500;
+    this.pageSize = options.pageSize ?? 1000;
     this.queue = new AppendQueue(
       { names: this.names, pool: this.pool, hooks: this.hooks, withClient: (fn) => this.withClient(fn) },
-      options.maxBatchesInFlight ?? 2,
+      options.maxBatchesInFlight ?? 4,
       options.maxBatchSize ?? 256,
     );
     this.listener = new Listener(() => this.pool.connect(), this.names.channel);

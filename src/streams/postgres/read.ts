@@ -36,6 +36,13 @@ export function readStatements(n: SchemaNames): ReadStatements {
   };
 }
 
+/** Events of one append share their time: re-use the last frozen Date (freezing one is not free). */
+let lastTime: Date | undefined;
+function frozenTime(ms: number): Date {
+  if (lastTime === undefined || lastTime.getTime() !== ms) lastTime = prepare(new Date(ms)).value;
+  return lastTime;
+}
+
 /** One decoded row: a deeply frozen RecordedEvent. */
 export function toRecorded(row: { position: string | number; stream: string; revision: number; id: string; type: string; data: unknown; metadata: unknown; ms: number }): RecordedEvent {
   const where = `event ${row.stream}@${row.revision}`;
@@ -47,7 +54,7 @@ export function toRecorded(row: { position: string | number; stream: string; rev
     type: row.type,
     data: fromTree(row.data, where),
     metadata: fromTree<Record<string, unknown>>(row.metadata, where),
-    time: prepare(new Date(row.ms)).value,
+    time: frozenTime(row.ms),
   });
 }
 

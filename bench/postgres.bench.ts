@@ -1,0 +1,118 @@
+/**
+ * PostgresEventLog beside the raw pg operations it wraps (DGENT_POSTGRES_URL, default the local
+ * service; BENCH_REPEAT runs per case):
+ * - sequential single-event append vs a raw single-row INSERT (target >= 0.7x)
+ * - 16 concurrent appenders vs 16 concurrent raw INSERTs over a pool of the same size (target >= 1x)
+ * - 16 concurrent appenders vs Emmett's PostgreSQL event store (target >= 2x; skipped with a note
+ *   when @event-driven-io/emmett-postgresql is not installed)
+ * - readAll of 10 000 events vs a raw SELECT of the same rows + codec decode (target >= 0.7x)
+ * Every case works in its own schema, dropped at the end.
+ */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { decode, encode } from '../src/index.js';
+import { PostgresEventLog } from '../src/postgres.js';
+import { measure, report, type CaseResult, type Comparison } from './lib.js';
+
+const URL = process.env.DGENT_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const POOL = 10;
+const data = (i: number): unknown => ({ kind: 'ToolCalled', tool: 'search', args: { q: `query ${i}`, k: 5 }, at: 1_700_000_000_000 + i });
+
+async function emmettAppender(schemaUrl: string): Promise<((stream: string, i: number) => Promise<void>) | undefined> {
+  try {
+    const mod = (await import('@event-driven-io/emmett-postgresql' as string)) as {
+      getPostgreSQLEventStore(url: string, options?: unknown): { appendToStream(s: string, e: unknown[]): Promise<unknown>; close(): Promise<void> };
+    };
+    const store = mod.getPostgreSQLEventStore(schemaUrl);
+    return async (stream, i) => {
+      await store.appendToStream(stream, [{ type: 'ToolCalled', data: data(i) }]);
+    };
+  } catch (e) {
+    console.log(`\n(Emmett PostgreSQL comparison skipped: ${(e as Error).message.split('\n')[0]})`);
+    return undefined;
+  }
+}
+
+export async function main(): Promise<void> {
+  const tag = randomBytes(3).toString('hex');
+  const schemas = [`bench_pg_${tag}`, `bench_raw_${tag}`];
+  const admin = new pg.Pool({ connectionString: URL, max: POOL });
+  const cases: CaseResult[] = [];
+  const comparisons: Comparison[] = [];
+  const log = new PostgresEventLog({ connectionString: URL, schema: schemas[0], maxConnections: POOL });
+  try {
+    await admin.query(`CREATE SCHEMA "${schemas[1]}"`);
+    await admin.query(`CREATE TABLE "${schemas[1]}".events (position bigserial PRIMARY KEY, stream text NOT NULL, type text NOT NULL, data json NOT NULL, time timestamptz NOT NULL DEFAULT now())`);
+    const raw = `INSERT INTO "${schemas[1]}".events (stream, type, data) VALUES ($1, $2, $3)`;
+    const rawInsert = (stream: string, i: number) => admin.query({ name: 'raw_insert', text: raw, values: [stream, 'ToolCalled', encode(data(i))] });
+    await log.append('warmup', [{ type: 'W', data: 0 }]);
+
+    const SEQ = 300;
+    let run = 0;
+    const seq = await measure('PostgresEventLog append, sequential', SEQ, async () => {
+      const s = `seq-${run++}`;
+      for (let i = 0; i < SEQ; i++) await log.append(s, [{ type: 'ToolCalled', data: data(i) }], { expectedRevision: i });
+    });
+    const seqRaw = await measure('raw pg INSERT, sequential', SEQ, async () => {
+      for (let i = 0; i < SEQ; i++) await rawInsert('seq', i);
+    });
+    cases.push(seq, seqRaw);
+    comparisons.push({ label: 'sequential append vs raw INSERT', subject: seq, baseline: seqRaw, target: 0.7 });
+
+    const WORKERS = 16;
+    const PER = 100;
+    const concurrently = (fn: (w: number, i: number) => Promise<unknown>) => Promise.all(Array.from({ length: WORKERS }, async (_, w) => {
+      for (let i = 0; i < PER; i++) await fn(w, i);
+    }));
+    const con = await measure('PostgresEventLog append, 16 concurrent appenders', WORKERS * PER, async () => {
+      const r = run++;
+      await concurrently((w, i) => log.append(`con-${r}-${w}`, [{ type: 'ToolCalled', data: data(i) }], { expectedRevision: i }));
+    });
+    const conRaw = await measure('raw pg INSERT, 16 concurrent', WORKERS * PER, async () => {
+      await concurrently((w, i) => rawInsert(`con-${w}`, i));
+    });
+    cases.push(con, conRaw);
+    comparisons.push({ label: '16 concurrent appenders vs raw concurrent INSERTs', subject: con, baseline: conRaw, target: 1 });
+
+    const emmett = await emmettAppender(URL);
+    if (emmett) {
+      const em = await measure('Emmett PostgreSQL appendToStream, 16 concurrent', WORKERS * PER, async () => {
+        const r = `${tag}-${run++}`;
+        await concurrently((w, i) => emmett(`em-${r}-${w}`, i));
+      });
+      cases.push(em);
+      comparisons.push({ label: '16 concurrent appenders vs Emmett PostgreSQL', subject: con, baseline: em, target: 2 });
+    }
+
+    const N = 10_000;
+    const reader = new PostgresEventLog({ connectionString: URL, schema: `bench_rd_${tag}`, maxConnections: POOL });
+    schemas.push(`bench_rd_${tag}`);
+    for (let i = 0; i < N; i += 500) await reader.appendMany([{ stream: `r-${i}`, events: Array.from({ length: 500 }, (_, k) => ({ type: 'ToolCalled', data: data(i + k) })) }]);
+    const readAll = await measure('PostgresEventLog readAll, 10k events', N, async () => {
+      let n = 0;
+      for await (const e of reader.readAll()) n += e.revision > 0 ? 1 : 0;
+      if (n !== N) throw new Error(`read ${n} events, expected ${N}`);
+    });
+    const rawSelect = `SELECT position, stream, revision, id, type, data::text AS data, metadata::text AS metadata, time FROM "bench_rd_${tag}".events ORDER BY position`;
+    const readRaw = await measure('raw pg SELECT + decode, 10k rows', N, async () => {
+      const res = await admin.query({ text: rawSelect, types: { getTypeParser: (oid: number, format?: string) => (oid === 114 ? (v: string) => v : pg.types.getTypeParser(oid, format as 'text')) } as never });
+      let n = 0;
+      for (const row of res.rows) {
+        decode(row.data);
+        decode(row.metadata);
+        n++;
+      }
+      if (n !== N) throw new Error(`read ${n} rows`);
+    });
+    cases.push(readAll, readRaw);
+    comparisons.push({ label: 'readAll vs raw SELECT + decode', subject: readAll, baseline: readRaw, target: 0.7 });
+    await reader.close();
+  } finally {
+    await log.close();
+    for (const s of schemas) await admin.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
+    await admin.end();
+  }
+  report('postgres', cases, comparisons);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();
