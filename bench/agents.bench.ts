@@ -11,9 +11,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encode, VolatileAgent } from '../src/index.js';
+import { encode, PersistentAgent, VolatileAgent } from '../src/index.js';
 // not yet exported from src/index.ts when this bench was written
-import { PersistentAgent } from '../src/agents/persistent-agent.js';
 import { CachedAgent } from '../src/compose/cached-agent.js';
 import { measure, report, type CaseResult, type Comparison } from './lib.js';
 
