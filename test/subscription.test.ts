@@ -113,10 +113,12 @@ describe('catchUpSubscription', () => {
     await expect(sub.done).rejects.toBe(boom);
   });
 
-  it('bad options throw synchronously: negative fromPosition is a ValidationError, an empty stream an InvalidKeyError', () => {
+  it('bad options throw synchronously: negative fromPosition, pageSize 0 or pollMs < 0 is a ValidationError, an empty stream an InvalidKeyError', () => {
     const src = arraySource(true);
     expect(() => catchUpSubscription(src, { fromPosition: -1 }, () => undefined)).toThrow(ValidationError);
     expect(() => catchUpSubscription(src, { stream: '' }, () => undefined)).toThrow(InvalidKeyError);
+    expect(() => catchUpSubscription(src, { pageSize: 0 }, () => undefined)).toThrow(ValidationError);
+    expect(() => catchUpSubscription(src, { pollMs: -5 }, () => undefined)).toThrow(ValidationError);
   });
 
   it('close while idle resolves, unregisters the watcher and resolves done', async () => {

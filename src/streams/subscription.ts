@@ -12,6 +12,10 @@
  *   on LISTEN/NOTIFY, on a Redis message). Without it, or for writers in other processes, set
  *   `pollMs` so the subscription re-reads on a timer.
  *
+ * The backend keeps the subscriptions it started and, in its own `close()`, awaits `sub.close()`
+ * for each BEFORE its reads start failing: a read that fails while the subscription runs rejects
+ * `done`, as it should for a real failure.
+ *
  * @example
  * ```ts
  * subscribe(options, handler) {
@@ -20,7 +24,7 @@
  * ```
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { CorruptionError } from '../core/errors.js';
+import { CorruptionError, ValidationError } from '../core/errors.js';
 import type { RecordedEvent, SubscribeOptions, Subscription } from './event-log.js';
 import { validateSubscribeOptions } from './validate.js';
 
@@ -53,6 +57,8 @@ export function catchUpSubscription(source: CatchUpSource, options: CatchUpOptio
   const { fromPosition, stream } = validateSubscribeOptions(options);
   const pageSize = options.pageSize ?? 256;
   const pollMs = options.pollMs ?? (source.watch ? undefined : 100);
+  if (!Number.isInteger(pageSize) || pageSize < 1) throw new ValidationError(`pageSize must be an integer >= 1, got ${String(pageSize)}`);
+  if (pollMs !== undefined && !(pollMs > 0)) throw new ValidationError(`pollMs must be > 0, got ${String(pollMs)}`);
   let last = fromPosition;
   let closed = false;
   let dirty = true;
