@@ -1,7 +1,6 @@
 /**
- * StreamAgent on a long stream (BENCH_STREAM_EVENTS, default 100 000 events), over SqliteEventLog
- * when it is available (MemoryEventLog otherwise), with snapshots every 100 events in a
- * SqliteSnapshotStore (MemorySnapshotStore over the memory log):
+ * StreamAgent on a long stream (BENCH_STREAM_EVENTS, default 100 000 events) in a SqliteEventLog,
+ * with snapshots every 100 events in a SqliteSnapshotStore (a side table of the same file):
  * - load(): full replay vs latest snapshot plus tail
  * - loadAt in the middle of the stream: full replay of the prefix vs nearest snapshot plus tail
  * Target: loadAt with snapshots >= 20x faster than a full replay of the stream.
@@ -11,11 +10,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StreamAgent, type Fold } from '../src/agents/stream-agent.js';
-import { MemorySnapshotStore } from '../src/agents/stream/memory-snapshot-store.js';
 import { SqliteSnapshotStore } from '../src/agents/stream/sqlite-snapshot-store.js';
-import type { SnapshotStore } from '../src/agents/stream/snapshot-store.js';
-import { MemoryEventLog } from '../src/streams/memory/memory-event-log.js';
-import type { EventLog } from '../src/streams/event-log.js';
+import { SqliteEventLog } from '../src/streams/sqlite/sqlite-event-log.js';
 import { measure, report, type CaseResult, type Comparison } from './lib.js';
 
 type Ev = { type: 'Deposited'; data: { amount: number; memo: string } } | { type: 'Withdrawn'; data: { amount: number } };
@@ -30,21 +26,13 @@ const fold: Fold<Ev, Account> = (s, e) =>
     ? { balance: s.balance + e.data.amount, count: s.count + 1, recent: [...s.recent.slice(-9), e.data.memo] }
     : { ...s, balance: s.balance - e.data.amount, count: s.count + 1 };
 
-async function openLog(dir: string): Promise<{ log: EventLog; snapshots: SnapshotStore; backend: string }> {
-  let mod: { SqliteEventLog: new (o: { path: string }) => EventLog };
-  try {
-    mod = (await import('../src/streams/sqlite/sqlite-event-log.js')) as typeof mod;
-  } catch (e) {
-    if ((e as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw e;
-    return { log: new MemoryEventLog(), snapshots: new MemorySnapshotStore(), backend: 'MemoryEventLog' };
-  }
-  return { log: new mod.SqliteEventLog({ path: join(dir, 'events.db') }), snapshots: new SqliteSnapshotStore({ path: join(dir, 'snapshots.db') }), backend: 'SqliteEventLog' };
-}
-
 export async function main(): Promise<void> {
   const n = Number(process.env.BENCH_STREAM_EVENTS ?? 100_000);
   const dir = mkdtempSync(join(tmpdir(), 'dgent-bench-stream-'));
-  const { log, snapshots, backend } = await openLog(dir);
+  // the snapshot store lives in a side table of the log's own SQLite file
+  const log = new SqliteEventLog({ path: join(dir, 'events.db') });
+  const snapshots = new SqliteSnapshotStore({ path: join(dir, 'events.db') });
+  const backend = 'SqliteEventLog';
   try {
     const stream = 'account-1';
     const batch = 1000;

@@ -10,17 +10,25 @@ import { join } from 'node:path';
 import { StreamAgent, type Fold } from '../src/agents/stream-agent.js';
 import { SqliteSnapshotStore } from '../src/agents/stream/sqlite-snapshot-store.js';
 import { FileEventLog } from '../src/streams/file/file-event-log.js';
+import { SqliteEventLog } from '../src/streams/sqlite/sqlite-event-log.js';
 import type { EventLog } from '../src/streams/event-log.js';
 import { dataAgentContract, type AgentPlace } from '../src/testing/index.js';
 
-type OpenLog = (dir: string) => EventLog;
-const backends: [string, OpenLog][] = [['FileEventLog', (dir) => new FileEventLog({ dir: join(dir, 'log') })]];
+interface Backend {
+  openLog(dir: string): EventLog;
+  /** where the snapshots go: SQLite keeps them in a side table of the log's own file */
+  snapshotPath(dir: string): string;
+}
+const backends: [string, Backend][] = [
+  ['FileEventLog', { openLog: (dir) => new FileEventLog({ dir: join(dir, 'log') }), snapshotPath: (dir) => join(dir, 'snapshots.db') }],
+  ['SqliteEventLog', { openLog: (dir) => new SqliteEventLog({ path: join(dir, 'events.db') }), snapshotPath: (dir) => join(dir, 'events.db') }],
+];
 
 /**
  * A storage place whose agents share one open log and snapshot store; when the last agent closes,
  * both are closed, so the next open() reads everything back from disk.
  */
-function place(openLog: OpenLog): AgentPlace {
+function place({ openLog, snapshotPath }: Backend): AgentPlace {
   const dir = mkdtempSync(join(tmpdir(), 'dgent-stream-agent-'));
   let open: { log: EventLog; snapshots: SqliteSnapshotStore; users: number } | undefined;
   const release = async (): Promise<void> => {
@@ -32,7 +40,7 @@ function place(openLog: OpenLog): AgentPlace {
   };
   return {
     open: () => {
-      open ??= { log: openLog(dir), snapshots: new SqliteSnapshotStore({ path: join(dir, 'snapshots.db') }), users: 0 };
+      open ??= { log: openLog(dir), snapshots: new SqliteSnapshotStore({ path: snapshotPath(dir) }), users: 0 };
       open.users++;
       const agent = new StreamAgent({ log: open.log, stream: 'agent-1', snapshots: open.snapshots, snapshotEvery: 4 });
       const close = agent.close.bind(agent);
@@ -55,8 +63,9 @@ function place(openLog: OpenLog): AgentPlace {
   };
 }
 
-for (const [name, openLog] of backends) {
-  dataAgentContract(`StreamAgent over ${name} with SqliteSnapshotStore`, () => place(openLog), { reopen: true, runs: 40 });
+for (const [name, backend] of backends) {
+  const { openLog, snapshotPath } = backend;
+  dataAgentContract(`StreamAgent over ${name} with SqliteSnapshotStore`, () => place(backend), { reopen: true, runs: 40 });
 
   describe(`StreamAgent over ${name}`, () => {
     const dirs: string[] = [];
@@ -71,7 +80,7 @@ for (const [name, openLog] of backends) {
       const fold: Fold<Ev, { sum: number; last: Date | null }> = (s, e) => ({ sum: s.sum + e.data.n, last: e.data.at });
       const open = () => {
         const log = openLog(dir);
-        const snapshots = new SqliteSnapshotStore({ path: join(dir, 'snapshots.db') });
+        const snapshots = new SqliteSnapshotStore({ path: snapshotPath(dir) });
         const agent = new StreamAgent<Ev, { sum: number; last: Date | null }>({ log, stream: 'sum', initial: { sum: 0, last: null }, fold, snapshots, snapshotEvery: 10 });
         return { log, snapshots, agent };
       };
@@ -89,6 +98,9 @@ for (const [name, openLog] of backends) {
       expect(await second.agent.load()).toEqual({ sum: 35, last: new Date(506) });
       expect(await second.agent.loadAt({ revision: 23 })).toEqual({ sum: 23, last: new Date(401) });
       expect(await second.agent.version()).toBe(35);
+      const types = new Set<string>();
+      for await (const e of second.log.readAll()) types.add(e.type);
+      expect([...types]).toEqual(['Added']); // snapshots, even in the log's own file, are not events
       await second.agent.close();
       await second.log.close();
       await second.snapshots.close();

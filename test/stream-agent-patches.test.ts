@@ -7,6 +7,7 @@ import { produce, type Draft } from 'immer';
 import { StreamAgent } from '../src/agents/stream-agent.js';
 import { MemoryEventLog } from '../src/streams/memory/memory-event-log.js';
 import { FileEventLog } from '../src/streams/file/file-event-log.js';
+import { SqliteEventLog } from '../src/streams/sqlite/sqlite-event-log.js';
 import type { EventLog } from '../src/streams/event-log.js';
 
 interface Doc {
@@ -60,6 +61,23 @@ describe('StreamAgent $patch events', () => {
           reopen: async () => {
             await log.close();
             log = new FileEventLog({ dir });
+            return log;
+          },
+        };
+      },
+    ],
+    [
+      'SqliteEventLog',
+      async () => {
+        const dir = mkdtempSync(join(tmpdir(), 'dgent-patches-'));
+        cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+        let log = new SqliteEventLog({ path: join(dir, 'events.db') });
+        cleanups.push(() => log.close());
+        return {
+          open: () => log,
+          reopen: async () => {
+            await log.close();
+            log = new SqliteEventLog({ path: join(dir, 'events.db') });
             return log;
           },
         };
