@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encode, PersistentAgent, VolatileAgent } from '../src/index.js';
 // not yet exported from src/index.ts when this bench was written
-import { CachedAgent } from '../src/compose/cached-agent.js';
+import { CachedAgent } from '../src/index.js';
 import { measure, report, type CaseResult, type Comparison } from './lib.js';
 
 type State = { turns: { role: string; text: string; at: number }[]; tools: string[]; step: number };

@@ -55,3 +55,37 @@ export { acquireFileLock, withFileLock } from './core/file-lock.js';
 export type { FileLock, FileLockOptions } from './core/file-lock.js';
 export { FileEventLog } from './streams/file/file-event-log.js';
 export type { FileEventLogOptions, RecoveryReport } from './streams/file/file-event-log.js';
+export { CachedAgent } from './compose/cached-agent.js';
+export type { CachedAgentOptions, CacheStrategy } from './compose/cached-agent.js';
+export { EntropyConstrainedAgent, DEFAULT_MAX_STATE_BYTES } from './compose/entropy-constrained-agent.js';
+export type { EntropyConstrainedAgentOptions, EntropyDepthOptions, ExceedPolicy, SizeReport } from './compose/entropy-constrained-agent.js';
+export { lens, LensAgent, propLens, pathLens } from './compose/lens.js';
+export type { Lens, LensOptions } from './compose/lens.js';
+export { symbiont } from './compose/symbiont.js';
+export type { Symbiont, SymbiontLogic } from './compose/symbiont.js';
+export { fallback, FallbackAgent } from './compose/fallback-agent.js';
+export type { FallbackOptions, FallbackWritePolicy } from './compose/fallback-agent.js';
+export { MemoryEventLog } from './streams/memory/memory-event-log.js';
+export type { MemoryEventLogOptions, MemoryAppendTransaction } from './streams/memory/memory-event-log.js';
+export { isMultiStreamAppender, isInlineProjectionHost } from './streams/event-log.js';
+export type {
+  EventLog,
+  ExpectedRevision,
+  NewEvent,
+  RecordedEvent,
+  AppendResult,
+  AppendOptions,
+  ReadOptions,
+  ReadAllOptions,
+  SubscribeOptions,
+  Subscription,
+  EventLogCapabilities,
+  StreamAppend,
+  MultiStreamAppender,
+  AppendTransaction,
+  AppendHook,
+  InlineProjectionHost,
+} from './streams/event-log.js';
+export { catchUpSubscription } from './streams/subscription.js';
+export type { CatchUpSource, CatchUpOptions } from './streams/subscription.js';
+export { validateName, MAX_NAME_LENGTH } from './streams/validate.js';
