@@ -41,8 +41,11 @@ export type RecordedStreamEvent<E extends StreamEvent> = E extends unknown ? Omi
 /** A pure fold step: the state after `event`. States are frozen: return a new state (immer's `produce` helps). */
 export type Fold<E extends StreamEvent, S> = (state: S, event: RecordedStreamEvent<E>) => S;
 
-interface StreamAgentCommonOptions {
+/** Options of {@link StreamAgent} shared by both forms of {@link StreamAgentOptions}. */
+export interface StreamAgentCommonOptions {
+  /** the event log holding the stream (the agent does not close it) */
   log: EventLog;
+  /** the stream's name */
   stream: string;
   /** store a snapshot every N events (default 100 when `snapshots` is given, otherwise no snapshots) */
   snapshotEvery?: number;
@@ -64,6 +67,7 @@ export type StreamAgentOptions<E extends StreamEvent, S> = StreamAgentCommonOpti
 
 /** Options of {@link StreamAgent.append}. */
 export interface StreamAppendOptions {
+  /** optimistic concurrency on the stream revision (default 'any') */
   expectedRevision?: ExpectedRevision;
 }
 
@@ -80,7 +84,9 @@ const warn: ErrorReporter = (error, ctx) => {
 
 /** An event-sourced agent over any {@link EventLog}; see the module comment. */
 export class StreamAgent<E extends StreamEvent = StreamEvent, S = unknown> extends VersionedAgent<S> {
+  /** the log the stream lives in */
   readonly log: EventLog;
+  /** the stream this agent folds */
   readonly stream: string;
   private readonly userFold: Fold<E, S> | undefined;
   private readonly snap: Snapshotter<S> | undefined;
@@ -318,4 +324,6 @@ export class StreamAgent<E extends StreamEvent = StreamEvent, S = unknown> exten
   }
 }
 
+/** Receives failures that must not fail the caller's operation. */
+export type StreamAgentErrorReporter = ErrorReporter;
 export type { StreamAgentErrorContext, StreamUnsubscribe };
