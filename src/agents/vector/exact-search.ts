@@ -65,7 +65,7 @@ export function exactSearch<T>(
       heapScores.push(score);
       for (let i = heapSlots.length - 1; i > 0; ) {
         const p = (i - 1) >> 1;
-        if (!worse(p, i)) break;
+        if (!worse(i, p)) break;
         swap(i, p);
         i = p;
       }
