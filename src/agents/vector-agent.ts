@@ -296,7 +296,8 @@ export class VectorAgent<T = unknown> {
   private write(check: () => VectorOp | undefined): Promise<void> {
     return this.exclusive(async () => {
       const op = check();
-      if (!op) return;
+      // an empty batch is a no-op: nothing to log (logs reject empty appends) or index
+      if (!op || (op.op === 'remove' ? op.ids : op.batch.ids).length === 0) return;
       if (this.log) {
         const r = await this.log.append(this.o.stream, opToEvents(op, this.dimension), { expectedRevision: this.state.revision });
         this.state.apply(op);
