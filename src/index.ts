@@ -89,3 +89,22 @@ export type {
 export { catchUpSubscription } from './streams/subscription.js';
 export type { CatchUpSource, CatchUpOptions } from './streams/subscription.js';
 export { validateName, MAX_NAME_LENGTH } from './streams/validate.js';
+export { StreamAgent } from './agents/stream-agent.js';
+export type {
+  StreamAgentOptions,
+  StreamAgentCommonOptions,
+  StreamEvent,
+  RecordedStreamEvent,
+  Fold,
+  StreamAppendOptions,
+  StreamSubscribeOptions,
+  StreamAgentErrorContext,
+  StreamAgentErrorReporter,
+  StreamUnsubscribe,
+} from './agents/stream-agent.js';
+export { MemorySnapshotStore } from './agents/stream/memory-snapshot-store.js';
+export { SqliteSnapshotStore } from './agents/stream/sqlite-snapshot-store.js';
+export type { SqliteSnapshotStoreOptions } from './agents/stream/sqlite-snapshot-store.js';
+export type { SnapshotStore, SnapshotRecord, SnapshotInfo, SnapshotQuery } from './agents/stream/snapshot-store.js';
+export { STATE_EVENT, PATCH_EVENT } from './agents/stream/builtin-events.js';
+export type { PatchEventData } from './agents/stream/builtin-events.js';

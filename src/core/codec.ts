@@ -38,6 +38,8 @@ interface Ctx {
   stack: Set<object>;
   /** set when the node just prepared (or a descendant) holds mutable binary data */
   unstable: boolean;
+  /** set when a value just prepared has a JSON tree different from itself (tagged types) */
+  special: boolean;
 }
 
 const NUM_NAN = Object.freeze({ [TAG]: 'Number', v: 'NaN' });
@@ -90,13 +92,24 @@ function bytesToBase64(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
 }
 
+/** Depth beyond which the walk suspects a cycle and re-checks the path precisely. */
+const CYCLE_SUSPECT_DEPTH = 256;
+
+/**
+ * Copy, validate and freeze one value. Sets `ctx.special` when the value's JSON tree differs from
+ * the value itself (tagged types), so the parent knows whether it needs a separate tree.
+ */
 function prep(v: unknown, ctx: Ctx): unknown {
   switch (typeof v) {
     case 'string':
-    case 'number':
     case 'boolean':
+      return v;
+    case 'number':
+      if (!Number.isFinite(v) || Object.is(v, -0)) ctx.special = true;
+      return v;
     case 'bigint':
     case 'undefined':
+      ctx.special = true;
       return v;
     case 'function':
       return fail(ctx, `cannot serialise a function${(v as { name?: string }).name ? ` (${(v as { name: string }).name})` : ''}`);
@@ -106,25 +119,32 @@ function prep(v: unknown, ctx: Ctx): unknown {
   if (v === null) return null;
   const obj = v as object;
   // dgent's own frozen nodes are re-used as they are; nodes holding bytes are copied again
-  if (trusted.has(obj) && !untrustedWithBytes.has(obj) && !(obj instanceof Uint8Array)) return obj;
-  if (ctx.stack.has(obj)) fail(ctx, 'cannot serialise a cyclic reference');
-  ctx.stack.add(obj);
+  const known = trusted.get(obj);
+  if (known !== undefined && !untrustedWithBytes.has(obj) && !(obj instanceof Uint8Array)) {
+    if (known !== obj) ctx.special = true;
+    return obj;
+  }
+  // Cycle detection without a per-node Set: a cycle makes the walk arbitrarily deep, so only a
+  // deep walk pays for tracking the ancestors (and then reports the exact path).
+  if (ctx.keys.length >= CYCLE_SUSPECT_DEPTH) {
+    if (ctx.stack.has(obj)) fail(ctx, 'cannot serialise a cyclic reference');
+    ctx.stack.add(obj);
+  }
   const outer = ctx.unstable;
+  const outerSpecial = ctx.special;
   ctx.unstable = false;
   let copy: object;
   let tree: unknown;
   if (Array.isArray(obj)) {
     const n = obj.length;
     const out = new Array<unknown>(n);
-    let special = false;
+    ctx.special = false;
     for (let i = 0; i < n; i++) {
       ctx.keys.push(i);
-      const c = prep(obj[i], ctx);
+      out[i] = prep(obj[i], ctx);
       ctx.keys.pop();
-      out[i] = c;
-      if (!special && (typeof c === 'object' ? trusted.get(c as object) !== c && c !== null : treeOf(c) !== c)) special = true;
     }
-    if (special) {
+    if (ctx.special) {
       const t = new Array<unknown>(n);
       for (let i = 0; i < n; i++) t[i] = treeOf(out[i]);
       tree = t;
@@ -135,23 +155,26 @@ function prep(v: unknown, ctx: Ctx): unknown {
     if (proto === Object.prototype || proto === null) {
       if (Object.getOwnPropertySymbols(obj).length > 0) fail(ctx, 'cannot serialise symbol-keyed properties');
       const out: Record<string, unknown> = {};
-      let special = false;
       const src = obj as Record<string, unknown>;
-      for (const k in src) {
-        if (!Object.prototype.hasOwnProperty.call(src, k)) continue;
+      const keys = Object.keys(src);
+      ctx.special = false;
+      let escaped = false;
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i]!;
         ctx.keys.push(k);
         const c = prep(src[k], ctx);
         ctx.keys.pop();
-        setKey(out, k, c);
-        if (!special && (k === TAG || (typeof c === 'object' ? c !== null && trusted.get(c as object) !== c : treeOf(c) !== c))) special = true;
+        if (k === '__proto__') setKey(out, k, c);
+        else out[k] = c;
+        if (k === TAG) escaped = true;
       }
-      if (special) {
-        if (Object.prototype.hasOwnProperty.call(out, TAG)) {
+      if (ctx.special || escaped) {
+        if (escaped) {
           // a user object that happens to use our tag key: escape it as an entry list
-          tree = { [TAG]: 'Object', v: Object.keys(out).map((k) => [k, treeOf(out[k])]) };
+          tree = { [TAG]: 'Object', v: keys.map((k) => [k, treeOf(out[k])]) };
         } else {
           const t: Record<string, unknown> = {};
-          for (const k of Object.keys(out)) setKey(t, k, treeOf(out[k]));
+          for (const k of keys) setKey(t, k, treeOf(out[k]));
           tree = t;
         }
       } else tree = out;
@@ -200,8 +223,9 @@ function prep(v: unknown, ctx: Ctx): unknown {
       fail(ctx, `cannot serialise an instance of ${name} (only plain objects, arrays, Date, Map, Set, BigInt and Uint8Array round-trip)`);
     }
   }
-  ctx.stack.delete(obj);
+  if (ctx.keys.length >= CYCLE_SUSPECT_DEPTH) ctx.stack.delete(obj);
   finish(copy, tree, ctx);
+  ctx.special = outerSpecial || tree !== copy;
   ctx.unstable = outer || ctx.unstable;
   return copy;
 }
@@ -212,7 +236,8 @@ function finish(copy: object, tree: unknown, ctx: Ctx): void {
     return;
   }
   if (copy instanceof Date) freezeDate(copy);
-  else immerFreeze(copy, false);
+  else if (copy instanceof Map || copy instanceof Set) immerFreeze(copy, false);
+  else Object.freeze(copy);
   if (tree !== copy && typeof tree === 'object' && tree !== null) Object.freeze(tree);
   // A node that contains mutable bytes is given a tree for its parent, but must be re-walked on
   // the next save: remember that by storing it under a marker instead of trusting it.
@@ -245,7 +270,7 @@ export interface Prepared<T> {
  * caller. Nodes already produced by dgent (or by an immer recipe on a dgent state) are re-used.
  */
 export function prepare<T>(value: T): Prepared<T> {
-  const ctx: Ctx = { keys: [], stack: new Set(), unstable: false };
+  const ctx: Ctx = { keys: [], stack: new Set(), unstable: false, special: false };
   const v = prep(value, ctx) as T;
   return { value: v, hasBinary: ctx.unstable };
 }
@@ -295,49 +320,51 @@ export function toTree(value: unknown): unknown {
   return treeOf(v);
 }
 
+/** True when a prepared value's JSON tree is not the value itself. */
+function isSpecial(c: unknown): boolean {
+  return typeof c === 'object' ? c !== null && trusted.get(c) !== c : treeOf(c) !== c;
+}
+
+function holdsBytes(c: unknown): boolean {
+  return typeof c === 'object' && c !== null && (c instanceof Uint8Array || untrustedWithBytes.has(c));
+}
+
+/** Turn a parsed JSON tree into a frozen value in place, registering each node's tree. */
 function revive(node: unknown): unknown {
   if (typeof node !== 'object' || node === null) return node;
   if (Array.isArray(node)) {
-    let same = true;
+    let special = false;
+    let bytes = false;
     for (let i = 0; i < node.length; i++) {
       const c = revive(node[i]);
-      if (c !== node[i]) {
-        if (same) same = false;
-        node[i] = c; // parsed nodes are ours: revive in place, remember the tree separately
-      }
+      node[i] = c; // parsed nodes are ours: revive in place, remember the tree separately
+      if (!special && isSpecial(c)) special = true;
+      if (!bytes && holdsBytes(c)) bytes = true;
     }
-    if (same) {
-      Object.freeze(node);
-      trusted.set(node, node);
-      return node;
-    }
-    const tree = node.map((c) => treeOf(c));
+    const tree = special ? node.map((c) => treeOf(c)) : node;
     Object.freeze(node);
     trusted.set(node, tree);
-    if ((node as unknown[]).some((c) => typeof c === 'object' && c !== null && (c instanceof Uint8Array || untrustedWithBytes.has(c)))) untrustedWithBytes.add(node);
+    if (bytes) untrustedWithBytes.add(node);
     return node;
   }
   const rec = node as Record<string, unknown>;
   const tag = rec[TAG];
   if (typeof tag === 'string') return reviveTagged(tag, rec);
-  let same = true;
+  let special = false;
   let bytes = false;
-  for (const k of Object.keys(rec)) {
-    const before = rec[k];
-    const c = revive(before);
-    if (c !== before) {
-      same = false;
-      rec[k] = c;
-      if (typeof c === 'object' && c !== null && (c instanceof Uint8Array || untrustedWithBytes.has(c))) bytes = true;
-    }
+  const keys = Object.keys(rec);
+  for (const k of keys) {
+    const c = revive(rec[k]);
+    setKey(rec, k, c);
+    if (!special && isSpecial(c)) special = true;
+    if (!bytes && holdsBytes(c)) bytes = true;
   }
-  if (same) {
-    Object.freeze(rec);
-    trusted.set(rec, rec);
-    return rec;
+  let tree: unknown = rec;
+  if (special) {
+    const t: Record<string, unknown> = {};
+    for (const k of keys) setKey(t, k, treeOf(rec[k]));
+    tree = t;
   }
-  const tree: Record<string, unknown> = {};
-  for (const k of Object.keys(rec)) setKey(tree, k, treeOf(rec[k]));
   Object.freeze(rec);
   trusted.set(rec, tree);
   if (bytes) untrustedWithBytes.add(rec);
@@ -400,7 +427,7 @@ function reviveTagged(tag: string, rec: Record<string, unknown>): unknown {
       throw new CorruptionError(`unknown type tag ${JSON.stringify(tag)}`);
   }
   // Build the canonical tree by walking the revived value (cheap: children are trusted now).
-  const ctx: Ctx = { keys: [], stack: new Set(), unstable: false };
+  const ctx: Ctx = { keys: [], stack: new Set(), unstable: false, special: false };
   const prepared = prep(out, ctx);
   return prepared;
 }
