@@ -110,7 +110,7 @@ describe.skipIf(!up)('RedisAgent', () => {
     const a = agent<number>(uniqueName('hist'), { maxHistory: 3 });
     for (let i = 1; i <= 10; i++) await a.save(i);
     expect(await a.history()).toEqual([10, 9, 8]);
-    expect(await redis.llen(a.redisKey)).toBe(3);
+    expect(await redis.llen(a.redisKey)).toBe(6); // a header and a state per save
     expect(await a.version()).toBe(10);
     expect(await a.loadAt({ version: 8 })).toBe(8);
     await expect(a.loadAt({ version: 7 })).rejects.toBeInstanceOf(StateNotFoundError);
@@ -152,9 +152,12 @@ describe.skipIf(!up)('RedisAgent', () => {
     await expect(b.load()).rejects.toBeInstanceOf(CorruptionError);
     await expect(b.save(1)).rejects.toBeInstanceOf(CorruptionError);
     await redis.del(b.redisKey);
-    await redis.lpush(b.redisKey, '1:5:{not json');
+    await redis.rpush(b.redisKey, '1:5', '{not json');
     await expect(b.load()).rejects.toBeInstanceOf(CorruptionError);
-    expect(await redis.lrange(b.redisKey, 0, -1)).toEqual(['1:5:{not json']);
+    expect(await redis.lrange(b.redisKey, 0, -1)).toEqual(['1:5', '{not json']);
+    await redis.del(b.redisKey);
+    await redis.rpush(b.redisKey, '1:5');
+    await expect(b.load()).rejects.toBeInstanceOf(CorruptionError);
   });
 
   it('subscribe reports each save once, in the saving process and in another instance', async () => {

@@ -2,9 +2,10 @@
  * RedisAgent: an agent's state in Redis, with versions, a bounded history, optional expiry (TTL)
  * and change notifications that reach every process.
  *
- * One agent is one Redis list `<prefix>{<key>}`, newest entry first. `load()` is one LINDEX and a
- * decode; `save()` is one EVALSHA that checks the version, pushes the new entry, trims the history,
- * refreshes the TTL and publishes the change, atomically.
+ * One agent is one Redis list `<prefix>{<key>}` holding a `<version>:<ms>` header and the encoded
+ * state per save, newest first. `load()` is one `LRANGE 0 1` and a decode (skipped when the state
+ * is unchanged since the last read); `save()` is one EVALSHA that checks the version, pushes the new
+ * pair, trims the history, refreshes the TTL and publishes the change, atomically.
  *
  * @example
  * ```ts
@@ -49,7 +50,7 @@ export interface RedisAgentOptions<S> extends VersionedAgentOptions<S>, RedisCon
 }
 
 interface Entry<S> extends Snapshot<S> {
-  /** `<version>:<ms>` of the entry: identifies one save for de-duplicating notifications */
+  /** the `<version>:<ms>` header: identifies one save (for de-duplicating notifications) */
   id: string;
 }
 
@@ -84,7 +85,7 @@ export class RedisAgent<S> extends VersionedAgent<S> {
    * the same bytes again `load()` hands out the same frozen state instead of decoding it again.
    * States holding Uint8Array (which cannot be frozen) are never cached.
    */
-  private last: { raw: string; entry: Entry<S> } | undefined;
+  private last: { text: string; entry: Entry<S> } | undefined;
 
   constructor(options: RedisAgentOptions<S>) {
     super(options);
@@ -111,39 +112,46 @@ export class RedisAgent<S> extends VersionedAgent<S> {
     return this.name;
   }
 
-  private parse(raw: string): Entry<S> {
-    const a = raw.indexOf(':');
-    const b = a < 0 ? -1 : raw.indexOf(':', a + 1);
-    const version = Number(raw.slice(0, a));
-    const ms = Number(raw.slice(a + 1, b));
-    if (b < 0 || !Number.isInteger(version) || version < 1 || !Number.isFinite(ms)) {
-      throw new CorruptionError('history entry has no valid <version>:<time>: header', this.redisKey);
+  private parse(header: unknown, text: unknown): Entry<S> {
+    const h = typeof header === 'string' ? header : '';
+    const colon = h.indexOf(':');
+    const version = Number(h.slice(0, colon));
+    const ms = Number(h.slice(colon + 1));
+    if (colon < 1 || !Number.isInteger(version) || version < 1 || !Number.isInteger(ms) || typeof text !== 'string') {
+      throw new CorruptionError('history element is not a <version>:<time> header followed by a state', this.redisKey);
     }
-    return { state: decode<S>(raw.slice(b + 1), this.redisKey), version, time: new Date(ms), id: raw.slice(0, b) };
+    return { state: decode<S>(text, this.redisKey), version, time: new Date(ms), id: h };
+  }
+
+  /** Decode a [header, state] pair, re-using the last decoded state when the pair is the same. */
+  private pair(raw: unknown): Entry<S> | undefined {
+    const r = raw as [string?, string?] | null;
+    if (!r || r.length === 0) return undefined;
+    const [header, text] = r;
+    const last = this.last;
+    if (last !== undefined && last.entry.id === header && last.text === text) return last.entry;
+    return this.remember(text!, this.parse(header, text));
   }
 
   protected async current(): Promise<Snapshot<S> | undefined> {
     let raw: unknown;
     try {
-      raw = this.refreshOnLoad ? await LOAD_REFRESH.run(this.client, [this.redisKey], [this.ttl]) : await this.client.lindex(this.redisKey, 0);
+      raw = this.refreshOnLoad ? await LOAD_REFRESH.run(this.client, [this.redisKey], [this.ttl]) : await this.client.lrange(this.redisKey, 0, 1);
     } catch (e) {
       throw toDgentError(e, this.name);
     }
-    if (typeof raw !== 'string') return undefined;
-    const last = this.last;
-    if (last !== undefined && last.raw === raw) return last.entry;
-    return this.remember(raw, this.parse(raw));
+    return this.pair(raw);
   }
 
-  private remember(raw: string, entry: Entry<S>): Entry<S> {
-    this.last = prepare(entry.state).hasBinary ? undefined : { raw, entry };
+  private remember(text: string, entry: Entry<S>): Entry<S> {
+    this.last = prepare(entry.state).hasBinary ? undefined : { text, entry };
     return entry;
   }
 
   protected async write(state: S, expectedVersion: number | undefined): Promise<Snapshot<S>> {
     // Saving the state last loaded or saved (unchanged) re-uses its encoding instead of encoding it again.
     const last = this.last;
-    const text = last !== undefined && Object.is(last.entry.state, state) ? last.raw.slice(last.entry.id.length + 1) : encodePrepared(state);
+    const text = last !== undefined && Object.is(last.entry.state, state) ? last.text : encodePrepared(state);
     let reply: unknown;
     try {
       reply = await SAVE.run(
@@ -158,18 +166,20 @@ export class RedisAgent<S> extends VersionedAgent<S> {
     if (ok !== 1) throw new ConcurrencyError(expectedVersion ?? 'any', version, this.name);
     // the state given to us is already frozen and validated: no need to decode what we just wrote
     const id = `${version}:${ms}`;
-    return this.remember(`${id}:${text}`, { state, version, time: new Date(ms), id });
+    return this.remember(text, { state, version, time: new Date(ms), id });
   }
 
   protected async readHistory(limit: number): Promise<Snapshot<S>[]> {
-    const stop = Math.min(limit, Number(this.maxHistory)) - 1;
+    const stop = Math.min(limit, Number(this.maxHistory)) * 2 - 1;
     let raw: string[];
     try {
       raw = await this.client.lrange(this.redisKey, 0, stop);
     } catch (e) {
       throw toDgentError(e, this.name);
     }
-    return raw.map((r) => this.parse(r));
+    const out: Snapshot<S>[] = [];
+    for (let i = 0; i < raw.length; i += 2) out.push(i === 0 ? this.pair(raw.slice(0, 2))! : this.parse(raw[i], raw[i + 1]));
+    return out;
   }
 
   protected async readAt(target: LoadAtTarget): Promise<Snapshot<S> | undefined> {
@@ -182,8 +192,8 @@ export class RedisAgent<S> extends VersionedAgent<S> {
     } catch (e) {
       throw toDgentError(e, this.name);
     }
-    if (typeof raw !== 'string') return undefined;
-    const snap = this.parse(raw);
+    if (!Array.isArray(raw)) return undefined;
+    const snap = this.parse(raw[0], raw[1]);
     if ('version' in target && snap.version !== target.version) {
       throw new CorruptionError(`history holds version ${snap.version} where version ${target.version} belongs`, this.redisKey);
     }
@@ -223,7 +233,8 @@ export class RedisAgent<S> extends VersionedAgent<S> {
       if (channel !== this.channel || this.subscriber !== sub) return;
       let entry: Entry<S>;
       try {
-        entry = this.parse(message);
+        const nl = message.indexOf('\n');
+        entry = this.parse(message.slice(0, nl), nl < 0 ? undefined : message.slice(nl + 1));
       } catch (e) {
         // a malformed notification must not go unnoticed: surface it like a listener failure
         queueMicrotask(() => {

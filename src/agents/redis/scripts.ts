@@ -1,7 +1,9 @@
 /**
- * Lua scripts of RedisAgent. One agent is one Redis list, newest first; each entry is
- * `<version>:<epoch ms>:<encoded state>`. The head is the current state, so `load()` is one LINDEX.
- * Versions in the list are consecutive, so the entry of version v sits at index (head - v).
+ * Lua scripts of RedisAgent. One agent is one Redis list holding two elements per saved state,
+ * newest first: `[header_n, state_n, header_n-1, state_n-1, ...]`, where a header is
+ * `<version>:<epoch ms>` and a state is its encoded text. So `load()` is one plain `LRANGE 0 1`,
+ * the save script reads only the small header, and versions are consecutive: the pair of
+ * version v starts at index 2 * (head - v).
  */
 import { LuaScript } from './client.js';
 
@@ -9,14 +11,14 @@ import { LuaScript } from './client.js';
  * KEYS[1] list. ARGV: encoded state, expected version ('' = any), maxHistory, ttl ms ('0' = none),
  * channel ('' = do not publish). Checks the version and writes in one atomic step.
  * Returns {1, version, ms} or {0, actual} on a conflict. No write happens before the checks, so
- * a failure never leaves a partial write.
+ * a failure never leaves a partial write. The notification is `<header>\n<state>`.
  */
 export const SAVE = new LuaScript(`
 local head = redis.call('LINDEX', KEYS[1], 0)
 local cur, prevMs = 0, 0
 if head then
-  local v, t = string.match(head, '^(%d+):(%d+):')
-  if not v then return redis.error_reply('DGENT_CORRUPT head entry has no version header') end
+  local v, t = string.match(head, '^(%d+):(%d+)$')
+  if not v then return redis.error_reply('DGENT_CORRUPT head element is not a <version>:<time> header') end
   cur, prevMs = tonumber(v), tonumber(t)
 end
 if ARGV[2] ~= '' and tonumber(ARGV[2]) ~= cur then return {0, cur} end
@@ -25,45 +27,44 @@ local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 -- times never go backwards within one agent, so loadAt({ time }) can rely on the order
 if ms < prevMs then ms = prevMs end
 local version = cur + 1
-local entry = string.format('%d:%d:', version, ms) .. ARGV[1]
-redis.call('LPUSH', KEYS[1], entry)
-redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[3]) - 1)
+local header = string.format('%d:%d', version, ms)
+redis.call('LPUSH', KEYS[1], ARGV[1], header)
+redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[3]) * 2 - 1)
 if ARGV[4] ~= '0' then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
-if ARGV[5] ~= '' then redis.call('PUBLISH', ARGV[5], entry) end
+if ARGV[5] ~= '' then redis.call('PUBLISH', ARGV[5], header .. '\\n' .. ARGV[1]) end
 return {1, version, ms}
 `);
 
-/** KEYS[1] list, ARGV[1] ttl ms: the head entry, extending the TTL when there is one (sliding expiry). */
+/** KEYS[1] list, ARGV[1] ttl ms: the current header and state, extending the TTL when there is one (sliding expiry). */
 export const LOAD_REFRESH = new LuaScript(`
-local head = redis.call('LINDEX', KEYS[1], 0)
-if head then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return head
+local r = redis.call('LRANGE', KEYS[1], 0, 1)
+if #r > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return r
 `);
 
-/** KEYS[1] list, ARGV[1] version: the entry of that version, or nil when it is newer than the head or trimmed. */
+/** KEYS[1] list, ARGV[1] version: {header, state} of that version, or nil when newer than the head or trimmed. */
 export const AT_VERSION = new LuaScript(`
 local head = redis.call('LINDEX', KEYS[1], 0)
 if not head then return false end
-local cur = tonumber(string.match(head, '^(%d+):'))
-if not cur then return redis.error_reply('DGENT_CORRUPT head entry has no version header') end
+local cur = tonumber(string.match(head, '^(%d+):%d+$'))
+if not cur then return redis.error_reply('DGENT_CORRUPT head element is not a <version>:<time> header') end
 local want = tonumber(ARGV[1])
 if want > cur then return false end
-return redis.call('LINDEX', KEYS[1], cur - want)
+local i = (cur - want) * 2
+local r = redis.call('LRANGE', KEYS[1], i, i + 1)
+if #r < 2 then return false end
+return r
 `);
 
-/** KEYS[1] list, ARGV[1] epoch ms: the newest entry saved at or before that time, or nil. */
+/** KEYS[1] list, ARGV[1] epoch ms: {header, state} of the newest save at or before that time, or nil. Reads headers only. */
 export const AT_TIME = new LuaScript(`
 local want = tonumber(ARGV[1])
 local n = redis.call('LLEN', KEYS[1])
-local i = 0
-while i < n do
-  local chunk = redis.call('LRANGE', KEYS[1], i, i + 63)
-  for _, e in ipairs(chunk) do
-    local t = tonumber(string.match(e, '^%d+:(%d+):'))
-    if not t then return redis.error_reply('DGENT_CORRUPT history entry has no time header') end
-    if t <= want then return e end
-  end
-  i = i + 64
+for i = 0, n - 2, 2 do
+  local h = redis.call('LINDEX', KEYS[1], i)
+  local t = tonumber(string.match(h, '^%d+:(%d+)$'))
+  if not t then return redis.error_reply('DGENT_CORRUPT history element is not a <version>:<time> header') end
+  if t <= want then return {h, redis.call('LINDEX', KEYS[1], i + 1)} end
 end
 return false
 `);
