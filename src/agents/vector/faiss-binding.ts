@@ -36,6 +36,10 @@ let warned = false;
 /** faiss-node, or undefined when it is not installed or its native binding does not load. Cached. */
 export function loadFaiss(): FaissBinding | undefined {
   if (loaded === undefined) {
+    // FAISS's OpenMP threads spin while idle by default; on a shared or busy machine that spinning
+    // makes a single-query search 10-50x slower. libgomp reads this when faiss-node's binding is
+    // loaded, so it is set here (only when the user has not chosen a policy).
+    process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
     try {
       const req = createRequire(import.meta.url);
       loaded = { binding: req('faiss-node') as FaissBinding };
