@@ -180,6 +180,20 @@ describe.skipIf(!up)('RedisAgent', () => {
     expect(seenA).toEqual([1, 2, 3, 4, 5]);
   });
 
+  it('a malformed change notification goes to onNotificationError as CorruptionError', async () => {
+    const errors: unknown[] = [];
+    const a = agent<number>(uniqueName('badnote'), { onNotificationError: (e) => errors.push(e) });
+    const got: number[] = [];
+    a.subscribe((s) => got.push(s));
+    await a.subscribed();
+    await redis.publish(a.channel, 'garbage');
+    await until('the error', () => errors.length === 1);
+    expect(errors[0]).toBeInstanceOf(CorruptionError);
+    await a.save(7);
+    await until('the save', () => got.length === 1);
+    expect(got).toEqual([7]);
+  });
+
   it('subscribe fires for a save made by a child process', async () => {
     const key = uniqueName('xproc');
     const a = agent<unknown>(key);

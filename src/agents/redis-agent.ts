@@ -17,7 +17,7 @@
  */
 import type { Redis } from 'ioredis';
 import { decode, encodePrepared, prepare } from '../core/codec.js';
-import { ConcurrencyError, CorruptionError, ValidationError } from '../core/errors.js';
+import { ConcurrencyError, CorruptionError, ValidationError, type DgentError } from '../core/errors.js';
 import { toMs } from '../core/ids.js';
 import type { ChangeInfo, LoadAtTarget, Unsubscribe } from './data-agent.js';
 import {
@@ -47,6 +47,11 @@ export interface RedisAgentOptions<S> extends VersionedAgentOptions<S>, RedisCon
   maxHistory?: number;
   /** Publish every save on a pub/sub channel so that `subscribe` works across processes (default true). */
   publish?: boolean;
+  /**
+   * Called when a change announced by another process cannot be fetched (Redis unreachable,
+   * corrupt data). Default: rethrown asynchronously, like a failing listener, so it is never lost.
+   */
+  onNotificationError?: (error: DgentError) => void;
 }
 
 interface Entry<S> extends Snapshot<S> {
@@ -80,6 +85,8 @@ export class RedisAgent<S> extends VersionedAgent<S> {
   private subscribing: Promise<void> | undefined;
   private listenerCount = 0;
   private readonly seen = new Set<string>();
+  private notifications: Promise<void> = Promise.resolve();
+  private readonly onNotificationError: (error: DgentError) => void;
   /**
    * The last entry read or written, raw and decoded. States are immutable, so when Redis returns
    * the same bytes again `load()` hands out the same frozen state instead of decoding it again.
@@ -103,6 +110,12 @@ export class RedisAgent<S> extends VersionedAgent<S> {
     this.refreshOnLoad = (options.refreshTtlOnLoad ?? false) && ttl !== undefined;
     this.maxHistory = String(max);
     this.publish = options.publish ?? true;
+    this.onNotificationError =
+      options.onNotificationError ??
+      ((e) =>
+        queueMicrotask(() => {
+          throw e;
+        }));
     const { client, owned } = resolveClient(options, 'RedisAgent');
     this.client = client;
     this.owned = owned;
@@ -202,8 +215,11 @@ export class RedisAgent<S> extends VersionedAgent<S> {
 
   /**
    * Listen to saves of this key from any process (via Redis pub/sub on a dedicated connection,
-   * opened on the first subscribe). Each save is reported once per listener; saves made while the
-   * subscriber connection is down are not replayed (read `version()` after a reconnect if that matters).
+   * opened on the first subscribe). A save is announced by its small `<version>:<ms>` header and its
+   * state read from the history, so each save is reported at most once per listener, in arrival
+   * order; a save already superseded and trimmed away by then is skipped (the newer one follows).
+   * Saves made while the subscriber connection is down are not replayed (read `version()` after a
+   * reconnect if that matters).
    * Use {@link RedisAgent.subscribed} to wait until other processes' saves are being received.
    */
   override subscribe(listener: (state: S, info: ChangeInfo) => void): Unsubscribe {
@@ -229,20 +245,10 @@ export class RedisAgent<S> extends VersionedAgent<S> {
   private startSubscriber(): void {
     const sub = duplicateClient(this.client);
     this.subscriber = sub;
-    sub.on('message', (channel: string, message: string) => {
-      if (channel !== this.channel || this.subscriber !== sub) return;
-      let entry: Entry<S>;
-      try {
-        const nl = message.indexOf('\n');
-        entry = this.parse(message.slice(0, nl), nl < 0 ? undefined : message.slice(nl + 1));
-      } catch (e) {
-        // a malformed notification must not go unnoticed: surface it like a listener failure
-        queueMicrotask(() => {
-          throw e;
-        });
-        return;
-      }
-      this.emit(entry);
+    sub.on('message', (channel: string, header: string) => {
+      if (channel !== this.channel || this.subscriber !== sub || this.seen.has(header)) return;
+      // one fetch at a time, so listeners see notifications in the order they arrived
+      this.notifications = this.notifications.then(() => this.deliver(header));
     });
     this.subscribing = sub.subscribe(this.channel).then(
       () => undefined,
@@ -252,6 +258,21 @@ export class RedisAgent<S> extends VersionedAgent<S> {
     );
     // keep an unobserved rejection from crashing the process; subscribed() reports it
     this.subscribing.catch(() => undefined);
+  }
+
+  /** Fetch the state a notification announces and hand it to the listeners. */
+  private async deliver(header: string): Promise<void> {
+    if (this.seen.has(header) || this.listenerCount === 0 || this.closed) return;
+    try {
+      const version = Number(header.slice(0, header.indexOf(':')));
+      if (!Number.isInteger(version) || version < 1) throw new CorruptionError(`malformed change notification ${JSON.stringify(header.slice(0, 40))}`, this.channel);
+      const snap = await this.readAt({ version });
+      // superseded (trimmed from the history, expired or replaced) before it could be read: the newer save follows
+      if (snap === undefined || (snap as Entry<S>).id !== header) return;
+      this.emit(snap);
+    } catch (e) {
+      if (!this.closed) this.onNotificationError(toDgentError(e, this.name));
+    }
   }
 
   private stopSubscriber(): void {
@@ -275,6 +296,7 @@ export class RedisAgent<S> extends VersionedAgent<S> {
     if (this.closed) return;
     await super.close();
     this.listenerCount = 0;
+    await this.notifications;
     const sub = this.subscriber;
     this.subscriber = undefined;
     this.subscribing = undefined;

@@ -11,7 +11,9 @@ import { LuaScript } from './client.js';
  * KEYS[1] list. ARGV: encoded state, expected version ('' = any), maxHistory, ttl ms ('0' = none),
  * channel ('' = do not publish). Checks the version and writes in one atomic step.
  * Returns {1, version, ms} or {0, actual} on a conflict. No write happens before the checks, so
- * a failure never leaves a partial write. The notification is `<header>\n<state>`.
+ * a failure never leaves a partial write. The notification is the header only: subscribers read
+ * the state from the history, so a save costs no extra copy of the state (nor, on a cluster, a
+ * broadcast of it to every node).
  */
 export const SAVE = new LuaScript(`
 local head = redis.call('LINDEX', KEYS[1], 0)
@@ -31,7 +33,7 @@ local header = string.format('%d:%d', version, ms)
 redis.call('LPUSH', KEYS[1], ARGV[1], header)
 redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[3]) * 2 - 1)
 if ARGV[4] ~= '0' then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
-if ARGV[5] ~= '' then redis.call('PUBLISH', ARGV[5], header .. '\\n' .. ARGV[1]) end
+if ARGV[5] ~= '' then redis.call('PUBLISH', ARGV[5], header) end
 return {1, version, ms}
 `);
 
