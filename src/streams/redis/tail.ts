@@ -5,7 +5,7 @@
  * watches.
  */
 import type { Redis } from 'ioredis';
-import { duplicateClient, quitClient, type RedisClient } from '../../agents/redis/client.js';
+import { duplicateClient, type RedisClient } from '../../agents/redis/client.js';
 import { backoffMs, sleep } from '../../core/mutex.js';
 
 /** How long one XREAD blocks before it is re-issued (a dead connection is noticed at the latest then). */
@@ -43,7 +43,7 @@ export class GlobalTail {
   private stop(): void {
     const conn = this.conn;
     this.conn = undefined;
-    if (conn) void quitClient(conn);
+    conn?.disconnect(); // QUIT would wait behind the blocked XREAD
   }
 
   /** Stop for good (the log is closing). */
