@@ -82,6 +82,22 @@ describe('SqliteEventLog: the file', () => {
     await expect(log.revision('s')).rejects.toThrow(/schema version 99/);
   });
 
+  it('a stored event whose data is damaged makes read throw CorruptionError naming its position; the row is left as it was', async () => {
+    const path = tempPath();
+    const log = new SqliteEventLog({ path });
+    logs.push(log);
+    await log.append('s', events(3));
+    const db = new Database(path);
+    db.prepare("UPDATE dgent_events SET data = '{\"n\": 2' WHERE position = 2").run();
+    db.close();
+    await expect(collect(log.read('s'))).rejects.toThrow(CorruptionError);
+    await expect(collect(log.readAll())).rejects.toThrow(/position 2/);
+    expect(await collect(log.read('s', { toRevision: 1 }))).toHaveLength(1);
+    const check = new Database(path, { readonly: true });
+    expect(check.prepare('SELECT data FROM dgent_events WHERE position = 2').pluck().get()).toBe('{"n": 2');
+    check.close();
+  });
+
   it('hostile stream names and types are stored as values: the table survives and they read back', async () => {
     const log = open();
     const names = ["'; DROP TABLE dgent_events; --", 'a" OR 1=1 --', '../../etc/passwd', '%_*?[]', 'x\u2028y😀'];
@@ -110,6 +126,20 @@ describe('SqliteEventLog: group commit', () => {
     } finally {
       outside.close();
     }
+  });
+
+  it('in one group without hooks (no savepoints), appends with a stale expectedRevision or a reused id fail alone', async () => {
+    const log = open();
+    await log.append('s', events(1));
+    await log.append('ids', [{ id: 'taken', type: 'T', data: 0 }]);
+    const settled = await Promise.allSettled([
+      log.append('s', events(2, 'A'), { expectedRevision: 1 }),
+      log.append('s', events(2, 'B'), { expectedRevision: 1 }),
+      log.append('u', [{ id: 'fresh', type: 'T', data: 1 }, { id: 'taken', type: 'T', data: 1 }]),
+      log.append('t', events(2, 'C'), { expectedRevision: 'no_stream' }),
+    ]);
+    expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled']);
+    expect((await collect(log.readAll())).map((e) => `${e.stream}${e.revision}:${e.type}`)).toEqual(['s1:Tick', 'ids1:T', 's2:A', 's3:A', 't1:C', 't2:C']);
   });
 
   it('in one group, an append with a stale expectedRevision, one whose hook throws and one reusing an id fail alone', async () => {

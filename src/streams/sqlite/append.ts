@@ -8,68 +8,27 @@
  * throws) is rolled back and rejected while the others of the group commit. Because the revision
  * is read under the write lock, several processes appending to one file are as safe as one.
  */
-import { encodePrepared, prepare } from '../../core/codec.js';
-import { newId } from '../../core/ids.js';
-import type { AppendHook, AppendResult, ExpectedRevision, NewEvent, RecordedEvent } from '../event-log.js';
-import { checkExpected, resolveEventIds, validateEvents, validateExpected, validateName } from '../validate.js';
+import type { AppendHook, AppendResult, NewEvent, RecordedEvent } from '../event-log.js';
+import { checkExpected, resolveEventIds } from '../validate.js';
 import { isBusy, toDgentError, withBusyRetry, type SqliteDatabase } from './connection.js';
+import type { EncodedAppend } from './encode.js';
 import { runHooks, type HookOutcome, type SqliteAppendTransaction } from './hooks.js';
+import { decodeFast } from './json.js';
 import type { WriterStatements } from './statements.js';
+import { uuidV7 } from './uuid-v7.js';
 
-const EMPTY_METADATA: Record<string, unknown> = prepare({}).value;
-
-/** One event, validated and encoded outside the write lock. */
-interface EncodedEvent {
-  id: string | undefined;
-  type: string;
-  data: unknown;
-  dataText: string;
-  metadata: Record<string, unknown>;
-  /** null for empty metadata (most events): nothing to store or parse */
-  metadataText: string | null;
-}
-
-/** One stream's part of an append, ready for the transaction. */
-export interface EncodedAppend {
-  stream: string;
-  expected: ExpectedRevision;
-  events: EncodedEvent[];
-  /** some event carries a caller-given id: look ids up for the idempotent-retry rule */
-  hasIds: boolean;
-}
-
-/** Validate and encode one stream's append (throws InvalidKeyError, ValidationError, SerializationError). */
-export function encodeAppend(stream: unknown, events: unknown, expectedRevision: unknown): EncodedAppend {
-  const name = validateName(stream, 'stream');
-  const valid = validateEvents(events);
-  const expected = validateExpected(expectedRevision);
-  let hasIds = false;
-  const encoded = valid.map((e: NewEvent): EncodedEvent => {
-    const data = prepare(e.data).value;
-    let metadata = EMPTY_METADATA;
-    let metadataText: string | null = null;
-    if (e.metadata !== undefined) {
-      let any = false;
-      for (const _ in e.metadata) {
-        any = true;
-        break;
-      }
-      if (any || Object.getOwnPropertySymbols(e.metadata).length > 0) {
-        metadata = prepare(e.metadata).value;
-        metadataText = encodePrepared(metadata);
-      }
-    }
-    if (e.id !== undefined) hasIds = true;
-    return { id: e.id, type: e.type, data, dataText: encodePrepared(data), metadata, metadataText };
-  });
-  return { stream: name, expected, events: encoded, hasIds };
-}
+const EMPTY_METADATA: Record<string, unknown> = Object.freeze({});
 
 interface Request {
   parts: readonly EncodedAppend[];
-  resolve(results: AppendResult[]): void;
+  /** resolve with the single part's result rather than an array (saves `append` a promise hop) */
+  one: boolean;
+  resolve(results: AppendResult | AppendResult[]): void;
   reject(error: unknown): void;
 }
+
+/** How one request of a group is undone if it fails. */
+type Guard = 'transaction' | 'savepoint' | 'checked';
 
 /** Settings of an {@link AppendWriter}. */
 export interface AppendWriterOptions {
@@ -91,10 +50,19 @@ export class AppendWriter {
 
   constructor(private readonly o: AppendWriterOptions) {}
 
-  /** Queue an append (one or several stream parts, all or nothing) for the next group commit. */
-  submit(parts: readonly EncodedAppend[]): Promise<AppendResult[]> {
+  /** Queue an append to one stream for the next group commit. */
+  submitOne(part: EncodedAppend): Promise<AppendResult> {
+    return this.submit([part], true) as Promise<AppendResult>;
+  }
+
+  /** Queue an append to several streams (all or nothing) for the next group commit. */
+  submitMany(parts: readonly EncodedAppend[]): Promise<AppendResult[]> {
+    return this.submit(parts, false) as Promise<AppendResult[]>;
+  }
+
+  private submit(parts: readonly EncodedAppend[], one: boolean): Promise<AppendResult | AppendResult[]> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ parts, resolve, reject });
+      this.queue.push({ parts, one, resolve, reject });
       if (!this.scheduled && !this.running) {
         this.scheduled = true;
         // a microtask later: every append issued in this tick joins the group
@@ -165,62 +133,67 @@ export class AppendWriter {
     return this.inTransaction(group, 0, []);
   }
 
-  /** Apply requests `from` onwards inside the open transaction, then commit. */
+  /**
+   * Apply requests `from` onwards inside the open transaction, then commit. A request gets its own
+   * SAVEPOINT only when it could fail after inserting (several streams, or hooks); a single-stream
+   * append without hooks checks everything before its first insert, so it needs none.
+   */
   private inTransaction(group: Request[], from: number, done: Done[]): Promise<void> | undefined {
-    const { db, statements: s } = this.o;
-    const single = group.length === 1;
+    const { db, statements: s, hooks } = this.o;
     for (let i = from; i < group.length; i++) {
       const req = group[i]!;
-      if (!single) s.savepoint.run();
+      const withHooks = hooks.length > 0;
+      const guard: Guard = group.length === 1 ? 'transaction' : req.parts.length > 1 || withHooks ? 'savepoint' : 'checked';
+      if (guard === 'savepoint') s.savepoint.run();
       let results: AppendResult[];
       let outcome: HookOutcome | Promise<HookOutcome>;
       try {
-        const applied = this.apply(req.parts);
+        const applied = this.apply(req.parts, withHooks);
         results = applied.results;
-        outcome = applied.recorded.length > 0 ? runHooks(this.o.hooks, applied.recorded, db) : NO_HOOKS;
+        outcome = applied.recorded.length > 0 ? runHooks(hooks, applied.recorded, db) : NO_HOOKS;
       } catch (e) {
-        if (this.undo(group, i, done, single, e)) continue;
+        if (this.undo(group, i, done, guard, e)) continue;
         return;
       }
       if (outcome instanceof Promise) {
         return outcome.then(
           (o) => {
-            if (!single) s.release.run();
+            if (guard === 'savepoint') s.release.run();
             done.push({ req, results, outcome: o });
             return this.inTransaction(group, i + 1, done);
           },
           (e: unknown) => {
-            if (this.undo(group, i, done, single, e)) return this.inTransaction(group, i + 1, done);
+            if (this.undo(group, i, done, guard, e)) return this.inTransaction(group, i + 1, done);
             return undefined;
           },
         );
       }
-      if (!single) s.release.run();
+      if (guard === 'savepoint') s.release.run();
       done.push({ req, results, outcome });
     }
     return this.finish(done);
   }
 
   /** Roll back request `i` after `error`; returns false when the whole transaction is gone. */
-  private undo(group: Request[], i: number, done: Done[], single: boolean, error: unknown): boolean {
+  private undo(group: Request[], i: number, done: Done[], guard: Guard, error: unknown): boolean {
     const { db, statements: s, path } = this.o;
     const req = group[i]!;
-    if (!db.inTransaction) {
-      // SQLite rolled the whole transaction back itself (I/O error, disk full): nothing was stored
-      const err = toDgentError(error, path);
-      for (const d of done) d.outcome.rolledBack();
-      failAll(group, err); // requests rejected earlier ignore the second rejection
-      return false;
+    const err = toDgentError(error, path);
+    if (guard === 'savepoint' && db.inTransaction) {
+      s.rollbackTo.run();
+      s.release.run();
+      req.reject(err);
+      return true;
     }
-    if (single) {
-      s.rollback.run();
-      req.reject(toDgentError(error, path));
-      return false;
+    if (guard === 'checked' && db.inTransaction && !this.inserted) {
+      req.reject(err); // it failed its checks before inserting anything
+      return true;
     }
-    s.rollbackTo.run();
-    s.release.run();
-    req.reject(toDgentError(error, path));
-    return true;
+    // the whole transaction goes: SQLite may already have rolled it back (I/O error, disk full)
+    if (db.inTransaction) s.rollback.run();
+    for (const d of done) d.outcome.rolledBack();
+    failAll(group, err); // requests rejected earlier ignore the second rejection
+    return false;
   }
 
   private finish(done: Done[]): Promise<void> | undefined {
@@ -230,7 +203,7 @@ export class AppendWriter {
       return;
     }
     const settle = (): void => {
-      for (const d of done) d.req.resolve(d.results);
+      for (const d of done) d.req.resolve(d.req.one ? d.results[0]! : d.results);
       for (const d of done) d.outcome.committed();
       this.o.committed();
     };
@@ -252,16 +225,20 @@ export class AppendWriter {
     return undefined;
   }
 
-  /** Insert one request's events; throws ConcurrencyError / ValidationError before anything of it is kept. */
-  private apply(parts: readonly EncodedAppend[]): { results: AppendResult[]; recorded: RecordedEvent[] } {
+  /** set by {@link apply} once it inserted a row: a failure after that cannot be undone without a savepoint */
+  private inserted = false;
+
+  /** Insert one request's events; throws ConcurrencyError / ValidationError before the first insert of a part. */
+  private apply(parts: readonly EncodedAppend[], withHooks: boolean): { results: AppendResult[]; recorded: RecordedEvent[] } {
     const s = this.o.statements;
-    const wantRecorded = this.o.hooks.length > 0;
     const time = Date.now();
     const results: AppendResult[] = [];
     const recorded: RecordedEvent[] = [];
+    this.inserted = false;
     for (const part of parts) {
       if (part.hasIds) {
-        const retry = resolveEventIds(part.stream, part.events, (id) => {
+        // the rule reads only the ids
+        const retry = resolveEventIds(part.stream, part.events as readonly Pick<NewEvent, 'id'>[] as readonly NewEvent[], (id) => {
           const row = s.findId.get(id);
           return row && { stream: row[0], revision: row[1], position: row[2] };
         });
@@ -275,10 +252,12 @@ export class AppendWriter {
       let revision = current;
       let position = 0;
       for (const e of part.events) {
-        const id = e.id ?? newId();
-        position = Number(s.insert.run(part.stream, ++revision, id, e.type, e.dataText, e.metadataText, time).lastInsertRowid);
-        if (wantRecorded) {
-          recorded.push(Object.freeze({ id, stream: part.stream, revision, position, type: e.type, data: e.data, metadata: e.metadata, time: new Date(time) }));
+        const id = e.id ?? uuidV7();
+        this.inserted = true;
+        position = Number(s.insert.run(part.stream, ++revision, id, e.type, e.data, e.metadata, time).lastInsertRowid);
+        if (withHooks) {
+          const metadata = e.metadata === null ? EMPTY_METADATA : decodeFast<Record<string, unknown>>(e.metadata);
+          recorded.push(Object.freeze({ id, stream: part.stream, revision, position, type: e.type, data: decodeFast(e.data), metadata, time: new Date(time) }));
         }
       }
       results.push({ revision, position });

@@ -6,9 +6,9 @@
  * `yield`: a consumer that iterates slowly then holds no read transaction, which would keep WAL
  * checkpoints from completing.
  */
-import { decode } from '../../core/codec.js';
 import type { RecordedEvent } from '../event-log.js';
 import type { ReadWindow } from '../validate.js';
+import { decodeFast } from './json.js';
 import type { EventRow, ReaderStatements } from './statements.js';
 
 const EMPTY_METADATA: Record<string, unknown> = Object.freeze({});
@@ -18,15 +18,14 @@ const NO_LIMIT = Number.MAX_SAFE_INTEGER;
 /** Decode one row into a frozen RecordedEvent; damaged JSON throws CorruptionError naming the position. */
 export function toEvent(row: EventRow, path: string): RecordedEvent {
   const [position, stream, revision, id, type, data, metadata, time] = row;
-  const where = `${path} position ${position}`;
   return Object.freeze({
     id,
     stream,
     revision,
     position,
     type,
-    data: decode(data, where),
-    metadata: metadata === null ? EMPTY_METADATA : decode<Record<string, unknown>>(metadata, where),
+    data: decodeFast(data, path, position),
+    metadata: metadata === null ? EMPTY_METADATA : decodeFast<Record<string, unknown>>(metadata, path, position),
     time: new Date(time),
   });
 }

@@ -38,7 +38,8 @@ import type {
 } from '../event-log.js';
 import { catchUpSubscription } from '../subscription.js';
 import { validateName, validateReadAllOptions, validateReadOptions } from '../validate.js';
-import { AppendWriter, encodeAppend, type EncodedAppend } from './append.js';
+import { AppendWriter } from './append.js';
+import { encodeAppend, type EncodedAppend } from './encode.js';
 import { openConnection, withBusyRetry, type SqliteDatabase } from './connection.js';
 import type { SqliteAppendTransaction } from './hooks.js';
 import { readPositions, readStream, type PageRunner } from './read.js';
@@ -123,7 +124,8 @@ export class SqliteEventLog implements EventLog, MultiStreamAppender, InlineProj
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.submit([part]).then((r) => r[0]!);
+    if (this.opened) return this.opened.appends.submitOne(part);
+    return this.open().then((o) => o.appends.submitOne(part));
   }
 
   /** Append to several streams in one transaction: every part is stored, or none. */
@@ -136,7 +138,8 @@ export class SqliteEventLog implements EventLog, MultiStreamAppender, InlineProj
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.submit(parts);
+    if (this.opened) return this.opened.appends.submitMany(parts);
+    return this.open().then((o) => o.appends.submitMany(parts));
   }
 
   /** Read one stream; a stream that does not exist reads as empty. */
@@ -213,11 +216,6 @@ export class SqliteEventLog implements EventLog, MultiStreamAppender, InlineProj
     clearInterval(this.poller);
     o.reader.close();
     o.writer.close();
-  }
-
-  private submit(parts: EncodedAppend[]): Promise<AppendResult[]> {
-    if (this.opened) return this.opened.appends.submit(parts);
-    return this.open().then((o) => o.appends.submit(parts));
   }
 
   private open(): Promise<Open> {

@@ -1,0 +1,40 @@
+/** Validation and encoding of an append, done before it joins a group: bad input never delays other writers. */
+import type { ExpectedRevision, NewEvent } from '../event-log.js';
+import { validateEvents, validateExpected, validateName } from '../validate.js';
+import { encodeFast } from './json.js';
+
+/** One event, validated and encoded (the caller's objects are not referenced any more). */
+export interface EncodedEvent {
+  id: string | undefined;
+  type: string;
+  data: string;
+  /** null for empty metadata (most events): nothing to store or parse */
+  metadata: string | null;
+}
+
+/** One stream's part of an append, ready for the transaction. */
+export interface EncodedAppend {
+  stream: string;
+  expected: ExpectedRevision;
+  events: EncodedEvent[];
+  /** some event carries a caller-given id: look ids up for the idempotent-retry rule */
+  hasIds: boolean;
+}
+
+function hasKeys(o: object): boolean {
+  for (const _ in o) return true;
+  return Object.getOwnPropertySymbols(o).length > 0; // let the codec reject symbol keys
+}
+
+/** Validate and encode one stream's append (throws InvalidKeyError, ValidationError, SerializationError). */
+export function encodeAppend(stream: unknown, events: unknown, expectedRevision: unknown): EncodedAppend {
+  const name = validateName(stream, 'stream');
+  const valid = validateEvents(events);
+  const expected = validateExpected(expectedRevision);
+  let hasIds = false;
+  const encoded = valid.map((e: NewEvent): EncodedEvent => {
+    if (e.id !== undefined) hasIds = true;
+    return { id: e.id, type: e.type, data: encodeFast(e.data), metadata: e.metadata !== undefined && hasKeys(e.metadata) ? encodeFast(e.metadata) : null };
+  });
+  return { stream: name, expected, events: encoded, hasIds };
+}
