@@ -126,7 +126,11 @@ export class AppendWriter {
     } catch (e) {
       if (!isBusy(e)) return void failAll(group, toDgentError(e, path));
       return withBusyRetry(() => s.begin.run(), this.o.busyTimeoutMs, path).then(
-        () => this.inTransaction(group, 0, []),
+        () => {
+          // appends that queued up while another process held the lock join this group
+          group.push(...this.queue.splice(0));
+          return this.inTransaction(group, 0, []);
+        },
         (err: unknown) => failAll(group, err),
       );
     }
