@@ -274,8 +274,7 @@ export class SqliteEventLog implements EventLog, MultiStreamAppender, InlineProj
         }
         if (max !== seen) for (const w of this.watchers) w();
         seen = max;
-      }, this.pollIntervalMs);
-      this.poller.unref();
+      }, this.pollIntervalMs); // not unref'd: a live subscription keeps the process running, as a socket would
     }
     return () => {
       local.delete(wake);
