@@ -6,27 +6,21 @@
  * round-trip are rejected with a {@link SerializationError} naming the path of the bad field
  * (`$.tools[2].handler`).
  *
- * Every value that passes through {@link prepare} or {@link decode} comes out deeply frozen and
- * is remembered (in a WeakMap) together with its JSON tree. A later save of a state that shares
- * those frozen nodes, such as the result of an immer `produce`, re-uses them as they are: only
- * the changed path is walked and copied.
+ * Immutability is the trust marker: a value that is deeply frozen (by dgent, by immer's
+ * auto-freeze or by the caller) and valid is shared as is, never copied. {@link prepare} copies
+ * only what is still mutable, so the result of an immer `produce` on a loaded state costs a walk,
+ * not a deep copy. No registry (WeakMap) is kept per node: those cost more than the copy itself.
  *
  * @example
  * ```ts
  * const text = encode({ at: new Date(0), tags: new Set(['a']) });
- * const back = decode<{ at: Date; tags: Set<string> }>(text);
+ * const back = decode<{ at: Date; tags: Set<string> }>(text); // deeply frozen
  * ```
  */
-import { freeze as immerFreeze } from 'immer';
 import { CorruptionError, SerializationError } from './errors.js';
 
 const TAG = '$dgent';
-
-/** Frozen value → its JSON-compatible tree. Membership means "validated, deeply frozen, ours". */
-const trusted = new WeakMap<object, unknown>();
-
-/** Containers holding Uint8Array somewhere below: frozen, but copied again on the next save. */
-const untrustedWithBytes = new WeakSet<object>();
+const TAG_MARK = `"${TAG}"`;
 
 /** A path segment printed as is (Map and Set positions). */
 interface Raw {
@@ -35,12 +29,33 @@ interface Raw {
 
 interface Ctx {
   keys: (string | number | Raw)[];
+  /** ancestors, tracked only once the walk is deep enough to suspect a cycle */
   stack: Set<object>;
-  /** set when the node just prepared (or a descendant) holds mutable binary data */
-  unstable: boolean;
-  /** set when a value just prepared has a JSON tree different from itself (tagged types) */
+  /** a value just walked has a JSON tree different from itself (tagged types inside) */
   special: boolean;
+  /** a value just walked holds Uint8Array data somewhere */
+  bytes: boolean;
+  /** track every ancestor (second walk after a suspiciously deep first one) */
+  trackAll: boolean;
 }
+
+const newCtx = (trackAll = false): Ctx => ({ keys: [], stack: new Set(), special: false, bytes: false, trackAll });
+
+/** Thrown inside a walk that got deep enough to suspect a cycle; the walk restarts tracking ancestors. */
+const DEEP = Symbol('deep');
+
+/** Run a walk cheaply; if it gets suspiciously deep, run it again tracking ancestors for an exact cycle path. */
+function walk<R>(fn: (ctx: Ctx) => R): R {
+  try {
+    return fn(newCtx());
+  } catch (e) {
+    if (e !== DEEP) throw e;
+    return fn(newCtx(true));
+  }
+}
+
+/** Depth beyond which the walk suspects a cycle and tracks ancestors to report the exact path. */
+const CYCLE_SUSPECT_DEPTH = 200;
 
 const NUM_NAN = Object.freeze({ [TAG]: 'Number', v: 'NaN' });
 const NUM_INF = Object.freeze({ [TAG]: 'Number', v: 'Infinity' });
@@ -63,6 +78,187 @@ function fail(ctx: Ctx, message: string): never {
   throw new SerializationError(message, pathOf(ctx.keys));
 }
 
+function setKey(target: Record<string, unknown>, k: string, v: unknown): void {
+  if (k === '__proto__') Object.defineProperty(target, k, { value: v, enumerable: true, writable: true, configurable: true });
+  else target[k] = v;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Freezing. Object.freeze does not protect the internal slots of Date, Map and Set: their
+// mutators are shadowed by throwing own properties, which also marks them as frozen by dgent.
+
+function frozenMutation(): never {
+  throw new TypeError('this value is part of a frozen dgent state and cannot be modified');
+}
+const DATE_SETTERS = Object.getOwnPropertyNames(Date.prototype).filter((n) => n.startsWith('set'));
+const MAP_MUTATORS = ['set', 'delete', 'clear'];
+const SET_MUTATORS = ['add', 'delete', 'clear'];
+
+function shadow(o: object, names: readonly string[]): void {
+  for (const n of names) Object.defineProperty(o, n, { value: frozenMutation, enumerable: false, writable: false, configurable: false });
+  Object.freeze(o);
+}
+
+/** Frozen by dgent or by immer (whose frozen Map/Set also throw on mutation). */
+function isFrozenCollection(o: Map<unknown, unknown> | Set<unknown>): boolean {
+  return Object.isFrozen(o) && Object.prototype.hasOwnProperty.call(o, 'clear');
+}
+function isFrozenDate(d: Date): boolean {
+  return Object.isFrozen(d) && Object.prototype.hasOwnProperty.call(d, 'setTime');
+}
+
+function badType(ctx: Ctx, obj: object): never {
+  const proto = Object.getPrototypeOf(obj) as { constructor?: { name?: string } } | null;
+  const name = proto?.constructor?.name || 'unknown';
+  return fail(ctx, `cannot serialise an instance of ${name} (only plain objects, arrays, Date, Map, Set, BigInt and Uint8Array round-trip)`);
+}
+
+function checkPrimitive(v: unknown, ctx: Ctx): void {
+  switch (typeof v) {
+    case 'number':
+      if (!Number.isFinite(v) || Object.is(v, -0)) ctx.special = true;
+      return;
+    case 'bigint':
+    case 'undefined':
+      ctx.special = true;
+      return;
+    case 'function':
+      fail(ctx, `cannot serialise a function${(v as { name?: string }).name ? ` (${(v as { name: string }).name})` : ''}`);
+    // falls through (fail never returns)
+    case 'symbol':
+      fail(ctx, 'cannot serialise a symbol');
+  }
+}
+
+function enter(obj: object, ctx: Ctx): void {
+  if (ctx.trackAll) {
+    if (ctx.stack.has(obj)) fail(ctx, 'cannot serialise a cyclic reference');
+    ctx.stack.add(obj);
+  } else if (ctx.keys.length >= CYCLE_SUSPECT_DEPTH) throw DEEP;
+}
+function leave(obj: object, ctx: Ctx): void {
+  if (ctx.trackAll) ctx.stack.delete(obj);
+}
+
+// ---------------------------------------------------------------------------------------------
+// prepare: validate and return a deeply frozen value, re-using what is already deeply frozen.
+
+function prep(v: unknown, ctx: Ctx): unknown {
+  if (typeof v !== 'object' || v === null) {
+    checkPrimitive(v, ctx);
+    return v;
+  }
+  enter(v, ctx);
+  let out: unknown;
+  if (Array.isArray(v)) out = prepArray(v, ctx);
+  else {
+    const proto = Object.getPrototypeOf(v);
+    if (proto === Object.prototype || proto === null) out = prepObject(v as Record<string, unknown>, ctx);
+    else if (v instanceof Date) {
+      ctx.special = true;
+      if (isFrozenDate(v)) out = v;
+      else {
+        const d = new Date(v.getTime());
+        shadow(d, DATE_SETTERS);
+        out = d;
+      }
+    } else if (v instanceof Map) out = prepMap(v, ctx);
+    else if (v instanceof Set) out = prepSet(v, ctx);
+    else if (v instanceof Uint8Array) {
+      ctx.special = true;
+      ctx.bytes = true;
+      out = new Uint8Array(v); // bytes cannot be frozen: always an independent copy
+    } else badType(ctx, v);
+  }
+  leave(v, ctx);
+  return out;
+}
+
+function prepArray(a: unknown[], ctx: Ctx): unknown[] {
+  const n = a.length;
+  let copy: unknown[] | undefined;
+  for (let i = 0; i < n; i++) {
+    const c = a[i];
+    ctx.keys.push(i);
+    const p = prep(c, ctx);
+    ctx.keys.pop();
+    if (p !== c && copy === undefined) copy = a.slice(0, i);
+    if (copy !== undefined) copy.push(p);
+  }
+  if (copy === undefined) {
+    if (Object.isFrozen(a)) return a;
+    copy = a.slice();
+  }
+  return Object.freeze(copy) as unknown[];
+}
+
+function prepObject(o: Record<string, unknown>, ctx: Ctx): Record<string, unknown> {
+  if (Object.getOwnPropertySymbols(o).length > 0) fail(ctx, 'cannot serialise symbol-keyed properties');
+  const keys = Object.keys(o);
+  let changed = false;
+  const vals = new Array<unknown>(keys.length);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    if (k === TAG) ctx.special = true;
+    const c = o[k];
+    ctx.keys.push(k);
+    const p = prep(c, ctx);
+    ctx.keys.pop();
+    vals[i] = p;
+    if (p !== c) changed = true;
+  }
+  if (!changed && Object.isFrozen(o)) return Object.getPrototypeOf(o) === null ? copyObject(keys, vals) : o;
+  return copyObject(keys, vals);
+}
+
+function copyObject(keys: string[], vals: unknown[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (let i = 0; i < keys.length; i++) setKey(out, keys[i]!, vals[i]);
+  return Object.freeze(out);
+}
+
+function prepMap(m: Map<unknown, unknown>, ctx: Ctx): Map<unknown, unknown> {
+  ctx.special = true;
+  const out = new Map<unknown, unknown>();
+  let changed = false;
+  let i = 0;
+  for (const [k, val] of m) {
+    ctx.keys.push({ raw: `<map key #${i}>` });
+    const pk = prep(k, ctx);
+    ctx.keys.pop();
+    ctx.keys.push({ raw: typeof k === 'string' || typeof k === 'number' ? `.get(${JSON.stringify(k)})` : `<map value #${i}>` });
+    const pv = prep(val, ctx);
+    ctx.keys.pop();
+    if (pk !== k || pv !== val) changed = true;
+    out.set(pk, pv);
+    i++;
+  }
+  if (!changed && isFrozenCollection(m)) return m;
+  shadow(out, MAP_MUTATORS);
+  return out;
+}
+
+function prepSet(s: Set<unknown>, ctx: Ctx): Set<unknown> {
+  ctx.special = true;
+  const out = new Set<unknown>();
+  let changed = false;
+  let i = 0;
+  for (const val of s) {
+    ctx.keys.push({ raw: `<set #${i}>` });
+    const pv = prep(val, ctx);
+    ctx.keys.pop();
+    if (pv !== val) changed = true;
+    out.add(pv);
+    i++;
+  }
+  if (!changed && isFrozenCollection(s)) return s;
+  shadow(out, SET_MUTATORS);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// tree: validate and return the JSON-compatible tree, copying only where tagged types sit.
+
 function primitiveTree(v: unknown): unknown {
   switch (typeof v) {
     case 'number':
@@ -77,220 +273,122 @@ function primitiveTree(v: unknown): unknown {
   }
 }
 
-/** The JSON tree of a prepared value (a primitive or a trusted object). */
-function treeOf(v: unknown): unknown {
-  if (typeof v === 'object' && v !== null) return trusted.get(v);
-  return primitiveTree(v);
-}
-
-function setKey(target: Record<string, unknown>, k: string, v: unknown): void {
-  if (k === '__proto__') Object.defineProperty(target, k, { value: v, enumerable: true, writable: true, configurable: true });
-  else target[k] = v;
-}
-
-function bytesToBase64(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
-}
-
-/** Depth beyond which the walk suspects a cycle and re-checks the path precisely. */
-const CYCLE_SUSPECT_DEPTH = 256;
-
-/**
- * Copy, validate and freeze one value. Sets `ctx.special` when the value's JSON tree differs from
- * the value itself (tagged types), so the parent knows whether it needs a separate tree.
- */
-function prep(v: unknown, ctx: Ctx): unknown {
-  switch (typeof v) {
-    case 'string':
-    case 'boolean':
-      return v;
-    case 'number':
-      if (!Number.isFinite(v) || Object.is(v, -0)) ctx.special = true;
-      return v;
-    case 'bigint':
-    case 'undefined':
-      ctx.special = true;
-      return v;
-    case 'function':
-      return fail(ctx, `cannot serialise a function${(v as { name?: string }).name ? ` (${(v as { name: string }).name})` : ''}`);
-    case 'symbol':
-      return fail(ctx, 'cannot serialise a symbol');
+function tree(v: unknown, ctx: Ctx): unknown {
+  if (typeof v !== 'object' || v === null) {
+    checkPrimitive(v, ctx);
+    return primitiveTree(v);
   }
-  if (v === null) return null;
-  const obj = v as object;
-  // dgent's own frozen nodes are re-used as they are; nodes holding bytes are copied again
-  const known = trusted.get(obj);
-  if (known !== undefined && !untrustedWithBytes.has(obj) && !(obj instanceof Uint8Array)) {
-    if (known !== obj) ctx.special = true;
-    return obj;
-  }
-  // Cycle detection without a per-node Set: a cycle makes the walk arbitrarily deep, so only a
-  // deep walk pays for tracking the ancestors (and then reports the exact path).
-  if (ctx.keys.length >= CYCLE_SUSPECT_DEPTH) {
-    if (ctx.stack.has(obj)) fail(ctx, 'cannot serialise a cyclic reference');
-    ctx.stack.add(obj);
-  }
-  const outer = ctx.unstable;
-  const outerSpecial = ctx.special;
-  ctx.unstable = false;
-  let copy: object;
-  let tree: unknown;
-  if (Array.isArray(obj)) {
-    const n = obj.length;
-    const out = new Array<unknown>(n);
-    ctx.special = false;
-    for (let i = 0; i < n; i++) {
+  enter(v, ctx);
+  let out: unknown;
+  if (Array.isArray(v)) {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < v.length; i++) {
+      const c = v[i];
       ctx.keys.push(i);
-      out[i] = prep(obj[i], ctx);
+      const t = tree(c, ctx);
       ctx.keys.pop();
+      if (t !== c && copy === undefined) copy = v.slice(0, i);
+      if (copy !== undefined) copy.push(t);
     }
-    if (ctx.special) {
-      const t = new Array<unknown>(n);
-      for (let i = 0; i < n; i++) t[i] = treeOf(out[i]);
-      tree = t;
-    } else tree = out;
-    copy = out;
+    out = copy ?? v;
   } else {
-    const proto = Object.getPrototypeOf(obj);
+    const proto = Object.getPrototypeOf(v);
     if (proto === Object.prototype || proto === null) {
-      if (Object.getOwnPropertySymbols(obj).length > 0) fail(ctx, 'cannot serialise symbol-keyed properties');
-      const out: Record<string, unknown> = {};
-      const src = obj as Record<string, unknown>;
-      const keys = Object.keys(src);
-      ctx.special = false;
-      let escaped = false;
+      const o = v as Record<string, unknown>;
+      if (Object.getOwnPropertySymbols(o).length > 0) fail(ctx, 'cannot serialise symbol-keyed properties');
+      const keys = Object.keys(o);
+      let copy: unknown[] | undefined;
       for (let i = 0; i < keys.length; i++) {
         const k = keys[i]!;
+        const c = o[k];
         ctx.keys.push(k);
-        const c = prep(src[k], ctx);
+        const t = tree(c, ctx);
         ctx.keys.pop();
-        if (k === '__proto__') setKey(out, k, c);
-        else out[k] = c;
-        if (k === TAG) escaped = true;
+        if (t !== c && copy === undefined) copy = keys.slice(0, i).map((kk) => o[kk]);
+        if (copy !== undefined) copy.push(t);
       }
-      if (ctx.special || escaped) {
-        if (escaped) {
-          // a user object that happens to use our tag key: escape it as an entry list
-          tree = { [TAG]: 'Object', v: keys.map((k) => [k, treeOf(out[k])]) };
-        } else {
-          const t: Record<string, unknown> = {};
-          for (const k of keys) setKey(t, k, treeOf(out[k]));
-          tree = t;
-        }
-      } else tree = out;
-      copy = out;
-    } else if (obj instanceof Date) {
-      const ms = obj.getTime();
-      copy = new Date(ms);
-      tree = { [TAG]: 'Date', v: Number.isNaN(ms) ? null : ms };
-    } else if (obj instanceof Map) {
-      const out = new Map<unknown, unknown>();
-      const t: unknown[] = [];
+      if (Object.prototype.hasOwnProperty.call(o, TAG)) {
+        // a user object that happens to use our tag key: escape it as an entry list
+        out = { [TAG]: 'Object', v: keys.map((k, i) => [k, copy ? copy[i] : o[k]]) };
+      } else if (copy) {
+        const t: Record<string, unknown> = {};
+        for (let i = 0; i < keys.length; i++) setKey(t, keys[i]!, copy[i]);
+        out = t;
+      } else out = o;
+    } else if (v instanceof Date) {
+      const ms = v.getTime();
+      out = { [TAG]: 'Date', v: Number.isNaN(ms) ? null : ms };
+    } else if (v instanceof Map) {
+      const entries: unknown[] = [];
       let i = 0;
-      for (const [k, val] of obj) {
+      for (const [k, val] of v) {
         ctx.keys.push({ raw: `<map key #${i}>` });
-        const ck = prep(k, ctx);
+        const tk = tree(k, ctx);
         ctx.keys.pop();
         ctx.keys.push({ raw: typeof k === 'string' || typeof k === 'number' ? `.get(${JSON.stringify(k)})` : `<map value #${i}>` });
-        const cv = prep(val, ctx);
+        entries.push([tk, tree(val, ctx)]);
         ctx.keys.pop();
-        out.set(ck, cv);
-        t.push([treeOf(ck), treeOf(cv)]);
         i++;
       }
-      copy = out;
-      tree = { [TAG]: 'Map', v: t };
-    } else if (obj instanceof Set) {
-      const out = new Set<unknown>();
-      const t: unknown[] = [];
+      out = { [TAG]: 'Map', v: entries };
+    } else if (v instanceof Set) {
+      const items: unknown[] = [];
       let i = 0;
-      for (const val of obj) {
+      for (const val of v) {
         ctx.keys.push({ raw: `<set #${i}>` });
-        const cv = prep(val, ctx);
+        items.push(tree(val, ctx));
         ctx.keys.pop();
-        out.add(cv);
-        t.push(treeOf(cv));
         i++;
       }
-      copy = out;
-      tree = { [TAG]: 'Set', v: t };
-    } else if (obj instanceof Uint8Array) {
-      copy = new Uint8Array(obj);
-      tree = { [TAG]: 'Bytes', v: bytesToBase64(obj) };
-      ctx.unstable = true;
-    } else {
-      const name = (proto && proto.constructor && proto.constructor.name) || 'unknown';
-      fail(ctx, `cannot serialise an instance of ${name} (only plain objects, arrays, Date, Map, Set, BigInt and Uint8Array round-trip)`);
-    }
+      out = { [TAG]: 'Set', v: items };
+    } else if (v instanceof Uint8Array) {
+      out = { [TAG]: 'Bytes', v: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') };
+    } else badType(ctx, v);
   }
-  if (ctx.keys.length >= CYCLE_SUSPECT_DEPTH) ctx.stack.delete(obj);
-  finish(copy, tree, ctx);
-  ctx.special = outerSpecial || tree !== copy;
-  ctx.unstable = outer || ctx.unstable;
-  return copy;
+  leave(v, ctx);
+  return out;
 }
 
-function finish(copy: object, tree: unknown, ctx: Ctx): void {
-  if (copy instanceof Uint8Array) {
-    trusted.set(copy, tree); // tree is looked up by the parent; the bytes themselves stay mutable
-    return;
-  }
-  if (copy instanceof Date) freezeDate(copy);
-  else if (copy instanceof Map || copy instanceof Set) immerFreeze(copy, false);
-  else Object.freeze(copy);
-  if (tree !== copy && typeof tree === 'object' && tree !== null) Object.freeze(tree);
-  // A node that contains mutable bytes is given a tree for its parent, but must be re-walked on
-  // the next save: remember that by storing it under a marker instead of trusting it.
-  trusted.set(copy, tree);
-  if (ctx.unstable) untrustedWithBytes.add(copy);
-}
+// ---------------------------------------------------------------------------------------------
+// Public API
 
-
-const DATE_SETTERS = Object.getOwnPropertyNames(Date.prototype).filter((n) => n.startsWith('set'));
-function frozenDate(): never {
-  throw new TypeError('this Date is part of a frozen dgent state and cannot be modified');
-}
-
-/** Dates keep their time in an internal slot that Object.freeze does not protect: shadow the setters. */
-function freezeDate(d: Date): void {
-  for (const n of DATE_SETTERS) Object.defineProperty(d, n, { value: frozenDate, enumerable: false, writable: false, configurable: false });
-  Object.freeze(d);
-}
-
-/** Result of {@link prepare}: the frozen, independent copy and its JSON text. */
+/** Result of {@link prepare}: the frozen, independent value. */
 export interface Prepared<T> {
-  /** deeply frozen copy of the input, independent of it; re-used as is where already frozen by dgent */
+  /** deeply frozen, independent of the input; parts already deeply frozen are shared as they are */
   readonly value: T;
   /** true when the value holds Uint8Array data, which the platform cannot freeze */
   readonly hasBinary: boolean;
 }
 
 /**
- * Validate `value` and return a deeply frozen copy of it that shares nothing mutable with the
- * caller. Nodes already produced by dgent (or by an immer recipe on a dgent state) are re-used.
+ * Validate `value` and return a deeply frozen copy that shares nothing mutable with the caller.
+ * Already deeply frozen parts (a loaded state, an immer result) are re-used, not copied.
  */
 export function prepare<T>(value: T): Prepared<T> {
-  const ctx: Ctx = { keys: [], stack: new Set(), unstable: false, special: false };
-  const v = prep(value, ctx) as T;
-  return { value: v, hasBinary: ctx.unstable };
+  return walk((ctx) => {
+    const v = prep(value, ctx) as T;
+    return { value: v, hasBinary: ctx.bytes };
+  });
 }
 
-/** Encode a value (validated as by {@link prepare}) to its JSON text. */
+/** Encode a value to its JSON text, validating it (SerializationError with the path). */
 export function encode(value: unknown): string {
-  const { value: v } = prepare(value);
-  return encodePrepared(v);
+  return JSON.stringify(walk((ctx) => tree(value, ctx)));
 }
 
-/** Encode a value that came out of {@link prepare} or {@link decode} (no re-validation). */
+/** Same as {@link encode}; kept for callers that encode a value they prepared. */
 export function encodePrepared(value: unknown): string {
-  const tree = treeOf(value);
-  if (tree === undefined && typeof value === 'object' && value !== null) return encode(value);
-  return JSON.stringify(tree);
+  return encode(value);
 }
 
 /** Encoded size in UTF-8 bytes. */
 export function encodedSize(value: unknown): number {
   return Buffer.byteLength(encode(value), 'utf8');
+}
+
+/** The JSON-compatible tree of a value (for drivers that take objects, e.g. JSON parameters). */
+export function toTree(value: unknown): unknown {
+  return walk((ctx) => tree(value, ctx));
 }
 
 /** Decode JSON text produced by {@link encode}; the result is deeply frozen. Bad text → CorruptionError. */
@@ -301,79 +399,50 @@ export function decode<T = unknown>(text: string, location?: string): T {
   } catch (e) {
     throw new CorruptionError(`stored data is not valid JSON: ${(e as Error).message}`, location, { cause: e });
   }
+  if (!text.includes(TAG_MARK)) return freezePlain(parsed) as T;
   return fromTree<T>(parsed, location);
 }
 
-/** Revive an already-parsed JSON tree (e.g. a JSONB column); the result is deeply frozen. */
-export function fromTree<T = unknown>(tree: unknown, location?: string): T {
+/** Revive an already-parsed JSON tree (it is revived in place); the result is deeply frozen. */
+export function fromTree<T = unknown>(parsed: unknown, location?: string): T {
   try {
-    return revive(tree) as T;
+    return revive(parsed) as T;
   } catch (e) {
     if (e instanceof CorruptionError) throw e;
     throw new CorruptionError(`stored data cannot be decoded: ${(e as Error).message}`, location, { cause: e });
   }
 }
 
-/** The JSON-compatible tree of a value (for drivers that take objects, e.g. JSONB parameters). */
-export function toTree(value: unknown): unknown {
-  const { value: v } = prepare(value);
-  return treeOf(v);
+/** Deep-freeze a freshly parsed plain JSON tree in place. */
+function freezePlain(v: unknown): unknown {
+  if (typeof v !== 'object' || v === null) return v;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) freezePlain(v[i]);
+  } else {
+    for (const k in v) freezePlain((v as Record<string, unknown>)[k]);
+  }
+  return Object.freeze(v);
 }
 
-/** True when a prepared value's JSON tree is not the value itself. */
-function isSpecial(c: unknown): boolean {
-  return typeof c === 'object' ? c !== null && trusted.get(c) !== c : treeOf(c) !== c;
-}
-
-function holdsBytes(c: unknown): boolean {
-  return typeof c === 'object' && c !== null && (c instanceof Uint8Array || untrustedWithBytes.has(c));
-}
-
-/** Turn a parsed JSON tree into a frozen value in place, registering each node's tree. */
 function revive(node: unknown): unknown {
   if (typeof node !== 'object' || node === null) return node;
   if (Array.isArray(node)) {
-    let special = false;
-    let bytes = false;
-    for (let i = 0; i < node.length; i++) {
-      const c = revive(node[i]);
-      node[i] = c; // parsed nodes are ours: revive in place, remember the tree separately
-      if (!special && isSpecial(c)) special = true;
-      if (!bytes && holdsBytes(c)) bytes = true;
-    }
-    const tree = special ? node.map((c) => treeOf(c)) : node;
-    Object.freeze(node);
-    trusted.set(node, tree);
-    if (bytes) untrustedWithBytes.add(node);
-    return node;
+    for (let i = 0; i < node.length; i++) node[i] = revive(node[i]);
+    return Object.freeze(node);
   }
   const rec = node as Record<string, unknown>;
   const tag = rec[TAG];
   if (typeof tag === 'string') return reviveTagged(tag, rec);
-  let special = false;
-  let bytes = false;
-  const keys = Object.keys(rec);
-  for (const k of keys) {
-    const c = revive(rec[k]);
-    setKey(rec, k, c);
-    if (!special && isSpecial(c)) special = true;
-    if (!bytes && holdsBytes(c)) bytes = true;
+  for (const k of Object.keys(rec)) {
+    const before = rec[k];
+    const after = revive(before);
+    if (after !== before) setKey(rec, k, after);
   }
-  let tree: unknown = rec;
-  if (special) {
-    const t: Record<string, unknown> = {};
-    for (const k of keys) setKey(t, k, treeOf(rec[k]));
-    tree = t;
-  }
-  Object.freeze(rec);
-  trusted.set(rec, tree);
-  if (bytes) untrustedWithBytes.add(rec);
-  return rec;
+  return Object.freeze(rec);
 }
 
 function reviveTagged(tag: string, rec: Record<string, unknown>): unknown {
   const v = rec.v;
-  let out: object;
   switch (tag) {
     case 'Number':
       if (v === 'NaN') return NaN;
@@ -384,17 +453,18 @@ function reviveTagged(tag: string, rec: Record<string, unknown>): unknown {
     case 'Undefined':
       return undefined;
     case 'BigInt':
-      if (typeof v !== 'string') throw new CorruptionError('bad tagged BigInt');
+      if (typeof v !== 'string' || !/^-?\d+$/.test(v)) throw new CorruptionError('bad tagged BigInt');
       return BigInt(v);
-    case 'Date':
-      out = new Date(v === null ? NaN : (v as number));
-      break;
+    case 'Date': {
+      if (v !== null && typeof v !== 'number') throw new CorruptionError('bad tagged Date');
+      const d = new Date(v === null ? NaN : v);
+      shadow(d, DATE_SETTERS);
+      return d;
+    }
     case 'Bytes': {
       if (typeof v !== 'string') throw new CorruptionError('bad tagged bytes');
       const b = Buffer.from(v, 'base64');
-      out = new Uint8Array(b.buffer, b.byteOffset, b.byteLength).slice();
-      trusted.set(out, { [TAG]: 'Bytes', v });
-      return out;
+      return new Uint8Array(b.buffer, b.byteOffset, b.byteLength).slice();
     }
     case 'Map': {
       if (!Array.isArray(v)) throw new CorruptionError('bad tagged Map');
@@ -403,15 +473,15 @@ function reviveTagged(tag: string, rec: Record<string, unknown>): unknown {
         if (!Array.isArray(e) || e.length !== 2) throw new CorruptionError('bad Map entry');
         m.set(revive(e[0]), revive(e[1]));
       }
-      out = m;
-      break;
+      shadow(m, MAP_MUTATORS);
+      return m;
     }
     case 'Set': {
       if (!Array.isArray(v)) throw new CorruptionError('bad tagged Set');
       const s = new Set<unknown>();
       for (const e of v as unknown[]) s.add(revive(e));
-      out = s;
-      break;
+      shadow(s, SET_MUTATORS);
+      return s;
     }
     case 'Object': {
       if (!Array.isArray(v)) throw new CorruptionError('bad escaped object');
@@ -420,27 +490,58 @@ function reviveTagged(tag: string, rec: Record<string, unknown>): unknown {
         if (!Array.isArray(e) || e.length !== 2 || typeof e[0] !== 'string') throw new CorruptionError('bad escaped object entry');
         setKey(o, e[0], revive(e[1]));
       }
-      out = o;
-      break;
+      return Object.freeze(o);
     }
     default:
       throw new CorruptionError(`unknown type tag ${JSON.stringify(tag)}`);
   }
-  // Build the canonical tree by walking the revived value (cheap: children are trusted now).
-  const ctx: Ctx = { keys: [], stack: new Set(), unstable: false, special: false };
-  const prepared = prep(out, ctx);
-  return prepared;
 }
 
 /**
- * Deep-freeze a value in place (plain objects, arrays, Map, Set; Uint8Array cannot be frozen).
- * Prefer {@link prepare}, which also validates and copies.
+ * Deep-freeze a value in place (plain objects, arrays, Date, Map, Set; Uint8Array cannot be
+ * frozen). Prefer {@link prepare}, which also validates and copies.
  */
 export function deepFreeze<T>(value: T): T {
-  return immerFreeze(value, true);
+  const seen = new Set<object>();
+  const go = (v: unknown): void => {
+    if (typeof v !== 'object' || v === null || seen.has(v) || v instanceof Uint8Array) return;
+    seen.add(v);
+    if (v instanceof Map) {
+      for (const [k, x] of v) (go(k), go(x));
+      if (!isFrozenCollection(v)) shadow(v, MAP_MUTATORS);
+    } else if (v instanceof Set) {
+      for (const x of v) go(x);
+      if (!isFrozenCollection(v)) shadow(v, SET_MUTATORS);
+    } else if (v instanceof Date) {
+      if (!isFrozenDate(v)) shadow(v, DATE_SETTERS);
+    } else {
+      for (const k of Object.keys(v)) go((v as Record<string, unknown>)[k]);
+      Object.freeze(v);
+    }
+  };
+  go(value);
+  return value;
 }
 
-/** True when the value is a dgent-prepared (validated, deeply frozen) object or a primitive. */
+/**
+ * True when the value can be shared as is: deeply frozen (Date/Map/Set frozen by dgent or immer)
+ * and free of Uint8Array, which cannot be frozen. Walks the value; does not validate types.
+ */
 export function isPrepared(value: unknown): boolean {
-  return typeof value !== 'object' || value === null || (trusted.has(value) && !untrustedWithBytes.has(value) && !(value instanceof Uint8Array));
+  if (typeof value !== 'object' || value === null) return true;
+  if (value instanceof Uint8Array) return false;
+  if (value instanceof Date) return isFrozenDate(value);
+  if (value instanceof Map) {
+    if (!isFrozenCollection(value)) return false;
+    for (const [k, v] of value) if (!isPrepared(k) || !isPrepared(v)) return false;
+    return true;
+  }
+  if (value instanceof Set) {
+    if (!isFrozenCollection(value)) return false;
+    for (const v of value) if (!isPrepared(v)) return false;
+    return true;
+  }
+  if (!Object.isFrozen(value)) return false;
+  for (const k of Object.keys(value)) if (!isPrepared((value as Record<string, unknown>)[k])) return false;
+  return true;
 }
