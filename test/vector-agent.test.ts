@@ -213,6 +213,15 @@ describe.each(engines)('VectorAgent on engine %s', (engine) => {
     expect((await a.get('d'))!.data!.b[0]).toBe(1);
   });
 
+  it('add of an empty list is a no-op; save without a path throws ValidationError', async () => {
+    const a = new VectorAgent({ dimension: 2, metric: 'l2', engine });
+    await a.add([]);
+    await a.upsert([]);
+    expect(await a.remove([])).toBe(0);
+    expect(await a.count()).toBe(0);
+    await expect(a.save()).rejects.toBeInstanceOf(ValidationError);
+  });
+
   it('calls after close throw ClosedError', async () => {
     const a = new VectorAgent({ dimension: 2, metric: 'l2', engine });
     await a.close();

@@ -21,15 +21,14 @@
  * await memory.save();
  * ```
  */
-import { closeSync, mkdirSync } from 'node:fs';
-import { checkFilePath, openDirSync, replaceFileAtomic, fsError } from '../core/atomic-file.js';
+import { checkFilePath } from '../core/atomic-file.js';
 import { prepare } from '../core/codec.js';
 import { ClosedError, CorruptionError, StateNotFoundError, ValidationError } from '../core/errors.js';
 import { Mutex } from '../core/mutex.js';
 import type { EventLog } from '../streams/event-log.js';
 import { loadFaiss, requireFaiss, warnNoFaiss } from './vector/faiss-binding.js';
 import { FaissSlotIndex, parseIndexSpec, type FaissParams, type IndexSpec } from './vector/faiss-index.js';
-import { encodeIndexFile, readIndexFile, type IndexFileContent } from './vector/index-file.js';
+import { readIndexFile, writeIndexFile, type IndexFileContent } from './vector/index-file.js';
 import { eventToOp, opToEvents, type VectorOp } from './vector/log-events.js';
 import { checkOptions, checkIds, checkItems, type CheckedOptions } from './vector/options.js';
 import type { StoredVector, VectorAgentOptions, VectorHit, VectorInput, VectorItem, VectorSearchOptions } from './vector/types.js';
@@ -166,45 +165,14 @@ export class VectorAgent<T = unknown> {
   save(): Promise<void> {
     return this.exclusive(async () => {
       if (!this.o.path) throw new ValidationError('save() needs the path option');
-      const { dir, base } = checkFilePath(this.o.path);
       const s = this.state;
-      const t = s.table;
-      const ann = s.ann?.toBytes();
-      const items: IndexFileContent['items'] = [];
-      for (let slot = 0; slot < t.size; slot++) {
-        const id = t.idAt(slot);
-        const data = t.dataAt(slot);
-        items.push(id === null ? null : data === undefined ? [id] : [id, data]);
-      }
-      const bytes = encodeIndexFile({
-        header: {
-          dimension: this.dimension,
-          metric: this.metric,
-          index: this.index,
-          slots: t.size,
-          ...(this.log ? { stream: this.o.stream, logRevision: s.revision } : {}),
-        },
-        items,
-        vectors: t.range(0, t.size),
-        faiss: s.ann?.trained && s.ann.ntotal === t.size ? ann?.index : undefined,
-        template: ann?.template,
+      const bytes = s.toFile({
+        dimension: this.dimension,
+        metric: this.metric,
+        index: this.index,
+        ...(this.log ? { stream: this.o.stream, logRevision: s.revision } : {}),
       });
-      try {
-        mkdirSync(dir, { recursive: true });
-      } catch (e) {
-        throw fsError('cannot create directory', dir, e);
-      }
-      let dirFd: number;
-      try {
-        dirFd = openDirSync(dir);
-      } catch (e) {
-        throw fsError('cannot open directory', dir, e);
-      }
-      try {
-        await replaceFileAtomic(dir, dirFd, base, bytes);
-      } finally {
-        closeSync(dirFd);
-      }
+      await writeIndexFile(this.o.path, bytes);
     });
   }
 

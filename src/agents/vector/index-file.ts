@@ -8,9 +8,10 @@
  * (FAISS bytes, optional). Any mismatch is a CorruptionError; the file is never overwritten on read.
  */
 import { crc32c } from '@node-rs/crc32';
+import { closeSync, mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { decode, encode } from '../../core/codec.js';
-import { fsError } from '../../core/atomic-file.js';
+import { checkFilePath, fsError, openDirSync, replaceFileAtomic } from '../../core/atomic-file.js';
 import { CorruptionError } from '../../core/errors.js';
 import type { VectorMetric } from './types.js';
 import { bytesToFloats, floatsToBytes } from './vectors.js';
@@ -116,4 +117,21 @@ export function decodeIndexFile(buf: Buffer, location: string): IndexFileContent
     faiss: sec.faiss.length > 0 ? sec.faiss : undefined,
     template: sec.template.length > 0 ? sec.template : undefined,
   };
+}
+
+/** Replace the file at `path` with `bytes` atomically: temp file, fsync, rename, directory fsync. */
+export async function writeIndexFile(path: string, bytes: Uint8Array): Promise<void> {
+  const { dir, base } = checkFilePath(path);
+  let dirFd: number;
+  try {
+    mkdirSync(dir, { recursive: true });
+    dirFd = openDirSync(dir);
+  } catch (e) {
+    throw fsError('cannot open directory', dir, e);
+  }
+  try {
+    await replaceFileAtomic(dir, dirFd, base, bytes);
+  } finally {
+    closeSync(dirFd);
+  }
 }

@@ -6,7 +6,7 @@
 import { CorruptionError, ValidationError } from '../../core/errors.js';
 import { exactSearch, type SlotHits } from './exact-search.js';
 import type { FaissSlotIndex } from './faiss-index.js';
-import type { IndexFileContent } from './index-file.js';
+import { encodeIndexFile, type IndexFileContent, type IndexFileHeader } from './index-file.js';
 import { ItemTable } from './item-table.js';
 import type { VectorOp } from './log-events.js';
 import type { VectorMetric } from './types.js';
@@ -52,6 +52,25 @@ export class VectorState<T> {
       }
     }
     this.syncIndex();
+  }
+
+  /** The index file's bytes: every slot (tombstones too, so FAISS labels stay aligned), FAISS bytes when in step. */
+  toFile(header: Omit<IndexFileHeader, 'sections' | 'format' | 'slots'>): Buffer {
+    const t = this.table;
+    const items: IndexFileContent['items'] = [];
+    for (let slot = 0; slot < t.size; slot++) {
+      const id = t.idAt(slot);
+      const data = t.dataAt(slot);
+      items.push(id === null ? null : data === undefined ? [id] : [id, data]);
+    }
+    const ann = this.ann?.toBytes();
+    return encodeIndexFile({
+      header: { ...header, slots: t.size },
+      items,
+      vectors: t.range(0, t.size),
+      faiss: this.ann?.trained && this.ann.ntotal === t.size ? ann?.index : undefined,
+      template: ann?.template,
+    });
   }
 
   /** Apply a checked write. `add` of a live id replaces it, as `upsert` does (only reachable by replay). */
