@@ -225,6 +225,33 @@ describe('SqliteEventLog: group commit', () => {
   });
 });
 
+describe('SqliteEventLog: remembered stream heads', () => {
+  it('append after another connection wrote to the stream sees that write (its remembered head is dropped)', async () => {
+    const path = tempPath();
+    const log = new SqliteEventLog({ path });
+    logs.push(log);
+    await log.append('s', events(1));
+    await log.append('s', events(1), { expectedRevision: 1 });
+    const other = new Database(path);
+    other.prepare("INSERT INTO dgent_events (stream, revision, id, type, data, metadata, time) VALUES ('s', 3, 'outside', 'T', '1', NULL, 0)").run();
+    other.close();
+    await expect(log.append('s', events(1), { expectedRevision: 2 })).rejects.toMatchObject({ constructor: ConcurrencyError, actual: 3 });
+    expect(await log.append('s', events(1), { expectedRevision: 3 })).toMatchObject({ revision: 4 });
+  });
+
+  it('a rolled-back append is not remembered: the next append continues from what was committed', async () => {
+    const log = open();
+    await log.append('s', events(2));
+    const off = log.onAppend(() => {
+      throw new Error('no');
+    });
+    await expect(log.appendMany([{ stream: 's', events: events(3) }, { stream: 't', events: events(1) }])).rejects.toThrow('no');
+    off();
+    expect(await log.append('s', events(1), { expectedRevision: 2 })).toMatchObject({ revision: 3 });
+    expect(await log.append('t', events(1), { expectedRevision: 'no_stream' })).toMatchObject({ revision: 1 });
+  });
+});
+
 describe('SqliteEventLog: a locked file', () => {
   it('append waits while another connection holds the write lock and succeeds once it is released', async () => {
     const path = tempPath();

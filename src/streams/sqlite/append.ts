@@ -12,8 +12,9 @@ import type { AppendHook, AppendResult, NewEvent, RecordedEvent } from '../event
 import { checkExpected, resolveEventIds } from '../validate.js';
 import { isBusy, toDgentError, withBusyRetry, type SqliteDatabase } from './connection.js';
 import type { EncodedAppend } from './encode.js';
+import { HeadCache } from './heads.js';
 import { runHooks, type HookOutcome, type SqliteAppendTransaction } from './hooks.js';
-import { decodeFast } from './json.js';
+import { decode } from '../../core/codec.js';
 import type { WriterStatements } from './statements.js';
 import { uuidV7 } from './uuid-v7.js';
 
@@ -44,11 +45,14 @@ export interface AppendWriterOptions {
 /** The single writer of one log instance: queues appends and commits them in groups. */
 export class AppendWriter {
   private queue: Request[] = [];
+  private readonly heads: HeadCache;
   private scheduled = false;
   private running = false;
   private idleWaiters: (() => void)[] = [];
 
-  constructor(private readonly o: AppendWriterOptions) {}
+  constructor(private readonly o: AppendWriterOptions) {
+    this.heads = new HeadCache(o.statements.dataVersion, o.statements.head);
+  }
 
   /** Queue an append to one stream for the next group commit. */
   submitOne(part: EncodedAppend): Promise<AppendResult> {
@@ -110,6 +114,7 @@ export class AppendWriter {
   /** An unexpected failure while committing (a statement of ours threw): fail the group, leave no transaction open. */
   private abandon(group: readonly Request[], e: unknown): void {
     let error = toDgentError(e, this.o.path);
+    this.heads.reset();
     try {
       if (this.o.db.inTransaction) this.o.statements.rollback.run();
     } catch (rollbackError) {
@@ -129,11 +134,13 @@ export class AppendWriter {
         () => {
           // appends that queued up while another process held the lock join this group
           group.push(...this.queue.splice(0));
+          this.heads.begin();
           return this.inTransaction(group, 0, []);
         },
         (err: unknown) => failAll(group, err),
       );
     }
+    this.heads.begin();
     return this.inTransaction(group, 0, []);
   }
 
@@ -163,6 +170,7 @@ export class AppendWriter {
         return outcome.then(
           (o) => {
             if (guard === 'savepoint') s.release.run();
+            this.heads.requestDone();
             done.push({ req, results, outcome: o });
             return this.inTransaction(group, i + 1, done);
           },
@@ -173,6 +181,7 @@ export class AppendWriter {
         );
       }
       if (guard === 'savepoint') s.release.run();
+      this.heads.requestDone();
       done.push({ req, results, outcome });
     }
     return this.finish(done);
@@ -186,14 +195,17 @@ export class AppendWriter {
     if (guard === 'savepoint' && db.inTransaction) {
       s.rollbackTo.run();
       s.release.run();
+      this.heads.requestFailed();
       req.reject(err);
       return true;
     }
     if (guard === 'checked' && db.inTransaction && !this.inserted) {
+      this.heads.requestFailed();
       req.reject(err); // it failed its checks before inserting anything
       return true;
     }
     // the whole transaction goes: SQLite may already have rolled it back (I/O error, disk full)
+    this.heads.reset();
     if (db.inTransaction) s.rollback.run();
     for (const d of done) d.outcome.rolledBack();
     failAll(group, err); // requests rejected earlier ignore the second rejection
@@ -207,11 +219,13 @@ export class AppendWriter {
       return;
     }
     const settle = (): void => {
+      this.heads.groupCommitted();
       for (const d of done) d.req.resolve(d.req.one ? d.results[0]! : d.results);
       for (const d of done) d.outcome.committed();
       this.o.committed();
     };
     const abort = (e: unknown): void => {
+      this.heads.reset();
       if (db.inTransaction) s.rollback.run();
       for (const d of done) d.outcome.rolledBack();
       failAll(
@@ -251,7 +265,7 @@ export class AppendWriter {
           continue;
         }
       }
-      const current = s.head.get(part.stream) ?? 0;
+      const current = this.heads.get(part.stream);
       checkExpected(part.stream, part.expected, current);
       let revision = current;
       let position = 0;
@@ -260,10 +274,11 @@ export class AppendWriter {
         this.inserted = true;
         position = Number(s.insert.run(part.stream, ++revision, id, e.type, e.data, e.metadata, time).lastInsertRowid);
         if (withHooks) {
-          const metadata = e.metadata === null ? EMPTY_METADATA : decodeFast<Record<string, unknown>>(e.metadata);
-          recorded.push(Object.freeze({ id, stream: part.stream, revision, position, type: e.type, data: decodeFast(e.data), metadata, time: new Date(time) }));
+          const metadata = e.metadata === null ? EMPTY_METADATA : decode<Record<string, unknown>>(e.metadata);
+          recorded.push(Object.freeze({ id, stream: part.stream, revision, position, type: e.type, data: e.value, metadata, time: new Date(time) }));
         }
       }
+      this.heads.set(part.stream, revision);
       results.push({ revision, position });
     }
     return { results, recorded };

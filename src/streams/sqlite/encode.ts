@@ -1,15 +1,22 @@
 /** Validation and encoding of an append, done before it joins a group: bad input never delays other writers. */
 import type { ExpectedRevision, NewEvent } from '../event-log.js';
 import { validateEvents, validateExpected, validateName } from '../validate.js';
-import { encodeFast } from './json.js';
+import { encodePrepared, prepare } from '../../core/codec.js';
 
 /** One event, validated and encoded (the caller's objects are not referenced any more). */
 export interface EncodedEvent {
   id: string | undefined;
   type: string;
+  /** the codec's deeply frozen copy of the data, for inline hooks */
+  value: unknown;
   data: string;
   /** null for empty metadata (most events): nothing to store or parse */
   metadata: string | null;
+}
+
+function encodeValue(v: unknown): { value: unknown; text: string } {
+  const { value } = prepare(v);
+  return { value, text: encodePrepared(value) };
 }
 
 /** One stream's part of an append, ready for the transaction. */
@@ -34,7 +41,8 @@ export function encodeAppend(stream: unknown, events: unknown, expectedRevision:
   let hasIds = false;
   const encoded = valid.map((e: NewEvent): EncodedEvent => {
     if (e.id !== undefined) hasIds = true;
-    return { id: e.id, type: e.type, data: encodeFast(e.data), metadata: e.metadata !== undefined && hasKeys(e.metadata) ? encodeFast(e.metadata) : null };
+    const data = encodeValue(e.data);
+    return { id: e.id, type: e.type, value: data.value, data: data.text, metadata: e.metadata !== undefined && hasKeys(e.metadata) ? encodeValue(e.metadata).text : null };
   });
   return { stream: name, expected, events: encoded, hasIds };
 }

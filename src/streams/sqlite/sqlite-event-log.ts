@@ -143,20 +143,21 @@ export class SqliteEventLog implements EventLog, MultiStreamAppender, InlineProj
   }
 
   /** Read one stream; a stream that does not exist reads as empty. */
-  async *read(stream: string, options?: ReadOptions): AsyncIterable<RecordedEvent> {
-    this.assertOpen();
-    validateName(stream, 'stream');
-    const w = validateReadOptions(options);
-    const { rs } = await this.open();
-    yield* readStream(rs, this.run, stream, w, this.pageSize, this.path);
+  read(stream: string, options?: ReadOptions): AsyncIterable<RecordedEvent> {
+    // checks run when iteration starts, so a bad argument rejects the loop instead of throwing here
+    return this.lazily(() => {
+      validateName(stream, 'stream');
+      const w = validateReadOptions(options);
+      return (rs) => readStream(rs, this.run, stream, w, this.pageSize, this.path);
+    });
   }
 
   /** Read every stream in position order, after `fromPosition` (exclusive). */
-  async *readAll(options?: ReadAllOptions): AsyncIterable<RecordedEvent> {
-    this.assertOpen();
-    const w = validateReadAllOptions(options);
-    const { rs } = await this.open();
-    yield* readPositions(rs, this.run, w.fromPosition, w.limit, this.pageSize, this.path, w.types && { types: w.types });
+  readAll(options?: ReadAllOptions): AsyncIterable<RecordedEvent> {
+    return this.lazily(() => {
+      const w = validateReadAllOptions(options);
+      return (rs) => readPositions(rs, this.run, w.fromPosition, w.limit, this.pageSize, this.path, w.types && { types: w.types });
+    });
   }
 
   /** Catch up from `fromPosition` (exclusive), then deliver live events, including other processes' appends. */
@@ -216,6 +217,31 @@ export class SqliteEventLog implements EventLog, MultiStreamAppender, InlineProj
     clearInterval(this.poller);
     o.reader.close();
     o.writer.close();
+  }
+
+  /**
+   * An AsyncIterable that checks (`prepare`) when iteration starts and then hands out the reader's
+   * generator directly: one async generator per read, not one wrapped in another.
+   */
+  private lazily(prepare: () => (rs: ReaderStatements) => AsyncIterator<RecordedEvent>): AsyncIterable<RecordedEvent> {
+    return {
+      [Symbol.asyncIterator]: (): AsyncIterator<RecordedEvent> => {
+        let inner: AsyncIterator<RecordedEvent> | undefined;
+        let failed: unknown;
+        try {
+          this.assertOpen();
+          const start = prepare();
+          const opened = this.open().then((o) => (inner = start(o.rs)));
+          return {
+            next: () => (inner ? inner.next() : opened.then((i) => i.next())),
+            return: (value?: unknown) => (inner?.return ? inner.return(value) : Promise.resolve({ done: true, value: undefined })),
+          };
+        } catch (e) {
+          failed = e;
+        }
+        return { next: () => Promise.reject(failed) };
+      },
+    };
   }
 
   private open(): Promise<Open> {

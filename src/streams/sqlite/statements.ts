@@ -22,6 +22,8 @@ export interface WriterStatements {
   rollbackTo: Statement;
   /** current revision of a stream (undefined when it has no events) */
   head: Statement<[string], number>;
+  /** changes whenever another connection commits to the file */
+  dataVersion: Statement<[], number>;
   insert: Statement<[string, number, string, string, string, string | null, number]>;
   /** where an id is stored: [stream, revision, position] */
   findId: Statement<[string], [string, number, number]>;
@@ -37,6 +39,7 @@ export function prepareWriter(db: SqliteDatabase): WriterStatements {
     release: db.prepare('RELEASE dgent_append'),
     rollbackTo: db.prepare('ROLLBACK TO dgent_append'),
     head: db.prepare<[string], number>(`SELECT revision FROM ${T} WHERE stream = ? ORDER BY revision DESC LIMIT 1`).pluck(),
+    dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
     insert: db.prepare(`INSERT INTO ${T} (stream, revision, id, type, data, metadata, time) VALUES (?, ?, ?, ?, ?, ?, ?)`),
     findId: db.prepare<[string], [string, number, number]>(`SELECT stream, revision, position FROM ${T} WHERE id = ?`).raw(),
   };
