@@ -23,9 +23,11 @@ function sampleState(): { turns: { role: string; text: string; at: number }[]; t
 
 /**
  * Time two cases in alternation (a, b, a, b, ...) so that both see the same machine load; the
- * medians are what a one-case-after-the-other run would report on a quiet machine.
+ * medians are what a one-case-after-the-other run would report on a quiet machine. Many short
+ * rounds (3 x BENCH_REPEAT, default 21) rather than a few long ones: on a shared machine the load
+ * changes within seconds, and short alternating rounds keep both sides under the same load.
  */
-async function paired(a: [string, number, () => Promise<void>], b: [string, number, () => Promise<void>], repeat = Number(process.env.BENCH_REPEAT ?? 7)): Promise<[CaseResult, CaseResult]> {
+async function paired(a: [string, number, () => Promise<void>], b: [string, number, () => Promise<void>], repeat = 3 * Number(process.env.BENCH_REPEAT ?? 7)): Promise<[CaseResult, CaseResult]> {
   const cases = [a, b];
   const runs: number[][] = [[], []];
   for (const [, , fn] of cases) await fn(); // warm-up
@@ -62,7 +64,7 @@ export async function main(): Promise<void> {
     await agent.save(state);
     const frozen = await agent.load(); // what an agent saves in practice: a state that came from load/update
     await raw.set(`${tag}:raw`, text);
-    const N = 2_000;
+    const N = 500; // per round
     const [load, get] = await paired(
       [
         'RedisAgent.load',

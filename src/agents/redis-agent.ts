@@ -19,7 +19,7 @@ import type { Redis } from 'ioredis';
 import { decode, encodePrepared, prepare } from '../core/codec.js';
 import { ConcurrencyError, CorruptionError, ValidationError, type DgentError } from '../core/errors.js';
 import { toMs } from '../core/ids.js';
-import type { ChangeInfo, LoadAtTarget, Unsubscribe } from './data-agent.js';
+import type { ChangeInfo, LoadAtTarget, SaveOptions, Unsubscribe } from './data-agent.js';
 import {
   duplicateClient,
   quitClient,
@@ -61,6 +61,12 @@ interface Entry<S> extends Snapshot<S> {
 
 /** How many recent save ids are remembered so that a save seen both locally and via pub/sub is reported once. */
 const SEEN_LIMIT = 256;
+
+/**
+ * The codec writes this string for every tagged value (bytes, dates, maps, ...): a text without it
+ * holds no Uint8Array, which spares a walk over the state to find out (see `remember`).
+ */
+const TAG_MARK = '"$dgent"';
 
 /**
  * A versioned agent stored in Redis. Implements DataAgent, Versioned, Updatable, Subscribable, Closable.
@@ -157,8 +163,20 @@ export class RedisAgent<S> extends VersionedAgent<S> {
   }
 
   private remember(text: string, entry: Entry<S>): Entry<S> {
-    this.last = prepare(entry.state).hasBinary ? undefined : { text, entry };
+    const binary = text.includes(TAG_MARK) && prepare(entry.state).hasBinary;
+    this.last = binary ? undefined : { text, entry };
     return entry;
+  }
+
+  /**
+   * Re-saving the state last read or written (unchanged, so already validated and frozen) skips the
+   * walk that `save` makes to validate and freeze a state; anything else takes the usual path.
+   */
+  override async save(state: S, options: SaveOptions = {}): Promise<void> {
+    const last = this.last;
+    if (last === undefined || options.expectedVersion !== undefined || !Object.is(last.entry.state, state)) return super.save(state, options);
+    this.assertOpen();
+    this.emit(await this.write(state, undefined));
   }
 
   protected async write(state: S, expectedVersion: number | undefined): Promise<Snapshot<S>> {
@@ -175,11 +193,10 @@ export class RedisAgent<S> extends VersionedAgent<S> {
     } catch (e) {
       throw toDgentError(e, this.name);
     }
-    const [ok, version, ms] = reply as [number, number, number];
-    if (ok !== 1) throw new ConcurrencyError(expectedVersion ?? 'any', version, this.name);
+    if (typeof reply !== 'string') throw new ConcurrencyError(expectedVersion ?? 'any', (reply as [number, number])[1], this.name);
     // the state given to us is already frozen and validated: no need to decode what we just wrote
-    const id = `${version}:${ms}`;
-    return this.remember(text, { state, version, time: new Date(ms), id });
+    const colon = reply.indexOf(':');
+    return this.remember(text, { state, version: Number(reply.slice(0, colon)), time: new Date(Number(reply.slice(colon + 1))), id: reply });
   }
 
   protected async readHistory(limit: number): Promise<Snapshot<S>[]> {

@@ -10,10 +10,13 @@ import { LuaScript } from './client.js';
 /**
  * KEYS[1] list. ARGV: encoded state, expected version ('' = any), maxHistory, ttl ms ('0' = none),
  * channel ('' = do not publish). Checks the version and writes in one atomic step.
- * Returns {1, version, ms} or {0, actual} on a conflict. No write happens before the checks, so
- * a failure never leaves a partial write. The notification is the header only: subscribers read
- * the state from the history, so a save costs no extra copy of the state (nor, on a cluster, a
- * broadcast of it to every node).
+ * Returns the new `<version>:<ms>` header, or {0, actual} on a conflict. No write happens before
+ * the checks, so a failure never leaves a partial write. The notification is the header only:
+ * subscribers read the state from the history, so a save costs no extra copy of the state (nor, on
+ * a cluster, a broadcast of it to every node).
+ *
+ * Each redis.call costs the server about as much as a whole SET, so the script makes only the ones
+ * it needs: LTRIM only once LPUSH reports the list longer than the bound, PEXPIRE only with a TTL.
  */
 export const SAVE = new LuaScript(`
 local head = redis.call('LINDEX', KEYS[1], 0)
@@ -28,13 +31,13 @@ local now = redis.call('TIME')
 local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 -- times never go backwards within one agent, so loadAt({ time }) can rely on the order
 if ms < prevMs then ms = prevMs end
-local version = cur + 1
-local header = string.format('%d:%d', version, ms)
-redis.call('LPUSH', KEYS[1], ARGV[1], header)
-redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[3]) * 2 - 1)
+local header = string.format('%d:%d', cur + 1, ms)
+local len = redis.call('LPUSH', KEYS[1], ARGV[1], header)
+local keep = tonumber(ARGV[3]) * 2
+if len > keep then redis.call('LTRIM', KEYS[1], 0, keep - 1) end
 if ARGV[4] ~= '0' then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
 if ARGV[5] ~= '' then redis.call('PUBLISH', ARGV[5], header) end
-return {1, version, ms}
+return header
 `);
 
 /** KEYS[1] list, ARGV[1] ttl ms: the current header and state, extending the TTL when there is one (sliding expiry). */
