@@ -108,3 +108,5 @@ export type { SqliteSnapshotStoreOptions } from './agents/stream/sqlite-snapshot
 export type { SnapshotStore, SnapshotRecord, SnapshotInfo, SnapshotQuery } from './agents/stream/snapshot-store.js';
 export { STATE_EVENT, PATCH_EVENT } from './agents/stream/builtin-events.js';
 export type { PatchEventData } from './agents/stream/builtin-events.js';
+export { SqliteEventLog } from './streams/sqlite/sqlite-event-log.js';
+export type { SqliteEventLogOptions, SqliteAppendTransaction } from './streams/sqlite/sqlite-event-log.js';

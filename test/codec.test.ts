@@ -45,6 +45,10 @@ describe('codec', () => {
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
+  it('decode revives tags whose $ another JSON writer escaped as \\u0024', () => {
+    expect(decode('{"at":{"\\u0024dgent":"Date","v":5}}')).toStrictEqual({ at: new Date(5) });
+  });
+
   it('frozen Dates reject their setters', () => {
     const d = decode<{ at: Date }>(encode({ at: new Date(5) })).at;
     expect(() => d.setTime(0)).toThrow(TypeError);

@@ -20,7 +20,8 @@
 import { CorruptionError, SerializationError } from './errors.js';
 
 const TAG = '$dgent';
-const TAG_MARK = `"${TAG}"`;
+/** Text without this cannot hold a tag (it also catches a `$` spelled as an escape by other writers). */
+const TAG_MARK = 'dgent"';
 
 /** A path segment printed as is (Map and Set positions). */
 interface Raw {
@@ -417,9 +418,15 @@ export function fromTree<T = unknown>(parsed: unknown, location?: string): T {
 function freezePlain(v: unknown): unknown {
   if (typeof v !== 'object' || v === null) return v;
   if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) freezePlain(v[i]);
+    for (let i = 0; i < v.length; i++) {
+      const c: unknown = v[i];
+      if (typeof c === 'object' && c !== null) freezePlain(c);
+    }
   } else {
-    for (const k in v) freezePlain((v as Record<string, unknown>)[k]);
+    for (const k in v) {
+      const c = (v as Record<string, unknown>)[k];
+      if (typeof c === 'object' && c !== null) freezePlain(c);
+    }
   }
   return Object.freeze(v);
 }
