@@ -6,6 +6,7 @@
  * - 16 concurrent appenders vs Emmett's PostgreSQL event store (target >= 2x; skipped with a note
  *   when @event-driven-io/emmett-postgresql is not installed)
  * - readAll of 10 000 events vs a raw SELECT of the same rows + codec decode (target >= 0.7x)
+ * Subject and baseline run in alternating short rounds (see paired.ts), 3 x BENCH_REPEAT each.
  * Every case works in its own schema, dropped at the end.
  */
 import { randomBytes } from 'node:crypto';
@@ -13,6 +14,7 @@ import pg from 'pg';
 import { decode, encode } from '../src/index.js';
 import { PostgresEventLog } from '../src/postgres.js';
 import { measure, report, type CaseResult, type Comparison } from './lib.js';
+import { paired } from './paired.js';
 
 const URL = process.env.DGENT_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const POOL = 10;
@@ -47,30 +49,44 @@ export async function main(): Promise<void> {
     const rawInsert = (stream: string, i: number) => admin.query({ name: 'raw_insert', text: raw, values: [stream, 'ToolCalled', encode(data(i))] });
     await log.append('warmup', [{ type: 'W', data: 0 }]);
 
-    const SEQ = 300;
+    const SEQ = 100;
     let run = 0;
-    const seq = await measure('PostgresEventLog append, sequential', SEQ, async () => {
-      const s = `seq-${run++}`;
-      for (let i = 0; i < SEQ; i++) await log.append(s, [{ type: 'ToolCalled', data: data(i) }], { expectedRevision: i });
-    });
-    const seqRaw = await measure('raw pg INSERT, sequential', SEQ, async () => {
-      for (let i = 0; i < SEQ; i++) await rawInsert('seq', i);
-    });
+    const [seq, seqRaw] = await paired([
+      [
+        'PostgresEventLog append, sequential',
+        SEQ,
+        async () => {
+          const s = `seq-${run++}`;
+          for (let i = 0; i < SEQ; i++) await log.append(s, [{ type: 'ToolCalled', data: data(i) }], { expectedRevision: i });
+        },
+      ],
+      [
+        'raw pg INSERT, sequential',
+        SEQ,
+        async () => {
+          for (let i = 0; i < SEQ; i++) await rawInsert('seq', i);
+        },
+      ],
+    ]);
     cases.push(seq, seqRaw);
     comparisons.push({ label: 'sequential append vs raw INSERT', subject: seq, baseline: seqRaw, target: 0.7 });
 
     const WORKERS = 16;
-    const PER = 100;
+    const PER = 25;
     const concurrently = (fn: (w: number, i: number) => Promise<unknown>) => Promise.all(Array.from({ length: WORKERS }, async (_, w) => {
       for (let i = 0; i < PER; i++) await fn(w, i);
     }));
-    const con = await measure('PostgresEventLog append, 16 concurrent appenders', WORKERS * PER, async () => {
-      const r = run++;
-      await concurrently((w, i) => log.append(`con-${r}-${w}`, [{ type: 'ToolCalled', data: data(i) }], { expectedRevision: i }));
-    });
-    const conRaw = await measure('raw pg INSERT, 16 concurrent', WORKERS * PER, async () => {
-      await concurrently((w, i) => rawInsert(`con-${w}`, i));
-    });
+    const [con, conRaw] = await paired([
+      [
+        'PostgresEventLog append, 16 concurrent appenders',
+        WORKERS * PER,
+        async () => {
+          const r = run++;
+          await concurrently((w, i) => log.append(`con-${r}-${w}`, [{ type: 'ToolCalled', data: data(i) }], { expectedRevision: i }));
+        },
+      ],
+      ['raw pg INSERT, 16 concurrent', WORKERS * PER, () => concurrently((w, i) => rawInsert(`con-${w}`, i)).then(() => undefined)],
+    ]);
     cases.push(con, conRaw);
     comparisons.push({ label: '16 concurrent appenders vs raw concurrent INSERTs', subject: con, baseline: conRaw, target: 1 });
 
@@ -88,22 +104,35 @@ export async function main(): Promise<void> {
     const reader = new PostgresEventLog({ connectionString: URL, schema: `bench_rd_${tag}`, maxConnections: POOL });
     schemas.push(`bench_rd_${tag}`);
     for (let i = 0; i < N; i += 500) await reader.appendMany([{ stream: `r-${i}`, events: Array.from({ length: 500 }, (_, k) => ({ type: 'ToolCalled', data: data(i + k) })) }]);
-    const readAll = await measure('PostgresEventLog readAll, 10k events', N, async () => {
-      let n = 0;
-      for await (const e of reader.readAll()) n += e.revision > 0 ? 1 : 0;
-      if (n !== N) throw new Error(`read ${n} events, expected ${N}`);
-    });
     const rawSelect = `SELECT position, stream, revision, id, type, data::text AS data, metadata::text AS metadata, time FROM "bench_rd_${tag}".events ORDER BY position`;
-    const readRaw = await measure('raw pg SELECT + decode, 10k rows', N, async () => {
-      const res = await admin.query({ text: rawSelect, types: { getTypeParser: (oid: number, format?: string) => (oid === 114 ? (v: string) => v : pg.types.getTypeParser(oid, format as 'text')) } as never });
-      let n = 0;
-      for (const row of res.rows) {
-        decode(row.data);
-        decode(row.metadata);
-        n++;
-      }
-      if (n !== N) throw new Error(`read ${n} rows`);
-    });
+    const [readAll, readRaw] = await paired(
+      [
+        [
+          'PostgresEventLog readAll, 10k events',
+          N,
+          async () => {
+            let n = 0;
+            for await (const e of reader.readAll()) n += e.revision > 0 ? 1 : 0;
+            if (n !== N) throw new Error(`read ${n} events, expected ${N}`);
+          },
+        ],
+        [
+          'raw pg SELECT + decode, 10k rows',
+          N,
+          async () => {
+            const res = await admin.query({ text: rawSelect, types: { getTypeParser: (oid: number, format?: string) => (oid === 114 ? (v: string) => v : pg.types.getTypeParser(oid, format as 'text')) } as never });
+            let n = 0;
+            for (const row of res.rows) {
+              decode(row.data);
+              decode(row.metadata);
+              n++;
+            }
+            if (n !== N) throw new Error(`read ${n} rows`);
+          },
+        ],
+      ],
+      Number(process.env.BENCH_REPEAT ?? 7),
+    );
     cases.push(readAll, readRaw);
     comparisons.push({ label: 'readAll vs raw SELECT + decode', subject: readAll, baseline: readRaw, target: 0.7 });
     await reader.close();

@@ -9,7 +9,7 @@ import { appendFunctionSql } from './append-function.js';
 import type { Queryable } from './errors.js';
 
 /** Bump when the DDL below changes; a schema at another version is upgraded under the lock. */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /** The quoted, ready-to-embed names of one log's objects. */
 export interface SchemaNames {
