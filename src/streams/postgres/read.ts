@@ -36,10 +36,18 @@ export function readStatements(n: SchemaNames): ReadStatements {
   };
 }
 
-/** Events of one append share their time: re-use the last frozen Date (freezing one is not free). */
+/**
+ * Events of one append share their time: re-use the last frozen Date (freezing one is not free).
+ * The cache is keyed by the server's value, which has microseconds (a fraction of a ms) that the
+ * Date drops: comparing with `getTime()` would miss every time.
+ */
+let lastMs: number | undefined;
 let lastTime: Date | undefined;
 function frozenTime(ms: number): Date {
-  if (lastTime === undefined || lastTime.getTime() !== ms) lastTime = prepare(new Date(ms)).value;
+  if (lastTime === undefined || lastMs !== ms) {
+    lastTime = prepare(new Date(ms)).value;
+    lastMs = ms;
+  }
   return lastTime;
 }
 
