@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CorruptionError, SerializationError, StateNotFoundError, ValidationError, ClosedError } from '../src/index.js';
 import { VectorAgent, type VectorHit, type VectorMetric } from '../src/vector.js';
+import { toNumbers } from '../src/agents/vector/vectors.js';
 import { bruteForce, engines, randomVectors, refScore } from './vector-support.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dgent-vector-'));
@@ -226,5 +227,27 @@ describe.each(engines)('VectorAgent on engine %s', (engine) => {
     const a = new VectorAgent({ dimension: 2, metric: 'l2', engine });
     await a.close();
     await expect(a.search([0, 0])).rejects.toBeInstanceOf(ClosedError);
+    // an agent that has searched before (opened: searches skip the open step) is closed just the same
+    const b = new VectorAgent({ dimension: 2, metric: 'l2', engine });
+    await b.add([{ id: 'x', vector: [1, 1] }]);
+    expect(await b.search([0, 0])).toHaveLength(1);
+    await b.close();
+    await expect(b.search([0, 0])).rejects.toBeInstanceOf(ClosedError);
+  });
+});
+
+describe('toNumbers', () => {
+  it('toNumbers copies a Float32Array into a plain array equal to Array.from, into `out` when given', () => {
+    fc.assert(
+      fc.property(fc.array(fc.float({ noNaN: true }), { maxLength: 300 }), (xs) => {
+        const v = Float32Array.from(xs);
+        const fresh = toNumbers(v);
+        expect(Array.isArray(fresh)).toBe(true);
+        expect(fresh).toEqual(Array.from(v));
+        const out = new Array<number>(v.length).fill(-1);
+        expect(toNumbers(v, out)).toBe(out);
+        expect(out).toEqual(Array.from(v));
+      }),
+    );
   });
 });

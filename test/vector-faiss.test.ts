@@ -1,10 +1,13 @@
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ValidationError } from '../src/index.js';
-import { VectorAgent, faissAvailable, type VectorAgentOptions } from '../src/vector.js';
+import { VectorAgent, faissAvailable, type VectorAgentOptions, type VectorMetric } from '../src/vector.js';
+import type { FaissBinding } from '../src/agents/vector/faiss-binding.js';
+import { readIndexFile } from '../src/agents/vector/index-file.js';
 import { hasFaiss, inCI, randomVectors } from './vector-support.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dgent-vector-faiss-'));
@@ -113,6 +116,45 @@ describe.skipIf(!hasFaiss && !inCI)('VectorAgent on FAISS: removal, training, fa
       expect(best!.id, index).toBe('7');
     }
     expect(() => new VectorAgent({ dimension: D, metric: 'l2', engine: 'faiss', index: 'Bogus12' })).toThrow(ValidationError);
+  });
+
+  it('search returns exactly what raw faiss-node returns on the agent\'s own index (Flat l2, HNSW cosine, IVF ip), also after a second batch', async () => {
+    const faiss = createRequire(import.meta.url)('faiss-node') as FaissBinding;
+    const cases: [Partial<VectorAgentOptions>, VectorMetric][] = [
+      [{ index: 'Flat' }, 'l2'],
+      [{ index: 'HNSW', efSearch: 16 }, 'cosine'],
+      // nprobe 1 of 32 lists: approximate, so an exact fallback would not match FAISS
+      [{ index: 'IVF', nlist: 32, nprobe: 1, trainSize: 1000 }, 'ip'],
+    ];
+    for (const [o, metric] of cases) {
+      const path = join(dir, `raw-${metric}.vec`);
+      const a = new VectorAgent({ dimension: D, metric, engine: 'faiss', path, ...o });
+      await a.add(vs.slice(0, 1000).map((vector, i) => ({ id: String(i), vector })));
+      await a.search(qs[0]!);
+      await a.add(vs.slice(1000).map((vector, i) => ({ id: String(1000 + i), vector })));
+      await a.save();
+      const raw = faiss.Index.fromBuffer(Buffer.from((await readIndexFile(path))!.faiss!));
+      expect(raw.ntotal()).toBe(vs.length);
+      for (const [n, q] of qs.entries()) {
+        const f = Float32Array.from(q);
+        if (metric === 'cosine') {
+          const inv = 1 / Math.sqrt(f.reduce((s, x) => s + x * x, 0));
+          for (let i = 0; i < D; i++) f[i] = f[i]! * inv;
+        }
+        const want = raw.search(Array.from(f), 10);
+        // plain-array and Float32Array queries alike
+        const hits = await a.search(n % 2 === 0 ? q : Array.from(q), { k: 10 });
+        expect(hits.map((h) => h.id), `${o.index} query ${n}`).toEqual(want.labels.map(String));
+        expect(hits.map((h) => h.score)).toEqual(want.distances);
+      }
+      if (o.index === 'IVF') {
+        const exact = new VectorAgent({ dimension: D, metric, engine: 'js' });
+        await exact.add(vs.map((vector, i) => ({ id: String(i), vector })));
+        let differ = 0;
+        for (const q of qs) if ((await a.search(q)).map((h) => h.id).join() !== (await exact.search(q)).map((h) => h.id).join()) differ++;
+        expect(differ).toBeGreaterThan(0);
+      }
+    }
   });
 
   it('an HNSW index saved by FAISS re-opens without rebuilding and searches the same', async () => {

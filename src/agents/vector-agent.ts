@@ -49,6 +49,8 @@ export class VectorAgent<T = unknown> {
   private readonly log: EventLog | undefined;
   private state: VectorState<T>;
   private opening: Promise<void> | undefined;
+  /** set once opening has succeeded, so searches skip awaiting it */
+  private opened = false;
   private preloaded: IndexFileContent | undefined;
   private readonly mutex = new Mutex();
   private closed = false;
@@ -119,7 +121,7 @@ export class VectorAgent<T = unknown> {
 
   /** The `k` best items for `query`, best first (see the metric for what `score` means). */
   async search(query: VectorInput, options: VectorSearchOptions<T> = {}): Promise<VectorHit<T>[]> {
-    await this.ready();
+    if (this.closed || !this.opened) await this.ready();
     const k = options.k ?? 10;
     if (!Number.isInteger(k) || k < 1) throw new ValidationError(`k must be an integer >= 1, got ${String(k)}`);
     if (options.filter !== undefined && typeof options.filter !== 'function') throw new ValidationError('filter must be a function');
@@ -220,6 +222,7 @@ export class VectorAgent<T = unknown> {
     const state = content ? this.stateFromFile(content, location) : this.newState();
     if (this.log) await this.catchUp(state);
     this.state = state;
+    this.opened = true;
   }
 
   private stateFromFile(c: IndexFileContent, location: string): VectorState<T> {

@@ -14,6 +14,7 @@
 import { CorruptionError, ValidationError } from '../../core/errors.js';
 import type { FaissBinding, FaissIndex } from './faiss-binding.js';
 import type { VectorMetric } from './types.js';
+import { toNumbers } from './vectors.js';
 
 /** A parsed `index` option. */
 export interface IndexSpec {
@@ -84,6 +85,12 @@ export class FaissSlotIndex {
   readonly needsTraining: boolean;
   /** bytes of an empty index, trained when the kind needs training; compaction starts from it */
   private template: Buffer | undefined;
+  // isTrained() and ntotal() are native calls; searches read them several times, so they are
+  // mirrored here and refreshed by every method that replaces or grows the index
+  private isTrained = false;
+  private count = 0;
+  /** the query as the plain array faiss-node takes, reused by every search (the binding copies it synchronously) */
+  private readonly query: number[];
 
   private constructor(
     private readonly faiss: FaissBinding,
@@ -96,6 +103,8 @@ export class FaissSlotIndex {
   ) {
     this.index = index;
     this.template = template;
+    this.query = new Array<number>(dimension).fill(0);
+    this.refresh();
     this.needsTraining = !FaissSlotIndex.fresh(faiss, spec, dimension, metric, params).index.isTrained();
   }
 
@@ -146,12 +155,17 @@ export class FaissSlotIndex {
   }
 
   get trained(): boolean {
-    return this.index.isTrained();
+    return this.isTrained;
   }
 
   /** vectors in the index (= table slots covered) */
   get ntotal(): number {
-    return this.index.ntotal();
+    return this.count;
+  }
+
+  private refresh(): void {
+    this.isTrained = this.index.isTrained();
+    this.count = this.index.ntotal();
   }
 
   /** Train an empty index on `vectors` (n * dimension). */
@@ -159,27 +173,33 @@ export class FaissSlotIndex {
     const n = vectors.length / this.dimension;
     if (n < this.spec.minTrain) throw new ValidationError(`index ${this.spec.factory} needs at least ${this.spec.minTrain} vectors to train, has ${n}`);
     const { index } = FaissSlotIndex.fresh(this.faiss, this.spec, this.dimension, this.metric, this.params);
-    index.train(Array.from(vectors));
+    index.train(toNumbers(vectors));
     this.index = index;
     this.template = index.toBuffer();
+    this.refresh();
   }
 
   /** Append vectors (n * dimension); the index must be trained. */
   add(vectors: Float32Array): void {
-    if (!this.index.isTrained()) throw new Error('dgent internal: add to an untrained FAISS index');
+    if (!this.isTrained) throw new Error('dgent internal: add to an untrained FAISS index');
     const step = ADD_CHUNK * this.dimension;
-    for (let o = 0; o < vectors.length; o += step) this.index.add(Array.from(vectors.subarray(o, Math.min(vectors.length, o + step))));
+    try {
+      for (let o = 0; o < vectors.length; o += step) this.index.add(toNumbers(vectors.subarray(o, Math.min(vectors.length, o + step))));
+    } finally {
+      this.refresh();
+    }
   }
 
   /** Raw FAISS search: labels (slots, -1 for padding) and FAISS distances/similarities. */
   search(q: Float32Array, k: number): { labels: number[]; distances: number[] } {
-    return this.index.search(Array.from(q), Math.min(k, this.index.ntotal()));
+    return this.index.search(toNumbers(q, this.query), Math.min(k, this.count));
   }
 
   /** Empty the index, keeping its training (template), or back to untrained when it was never trained. */
   reset(): void {
     if (this.template) this.index = this.faiss.Index.fromBuffer(this.template);
     else this.index = FaissSlotIndex.fresh(this.faiss, this.spec, this.dimension, this.metric, this.params).index;
+    this.refresh();
   }
 
   /** Serialised index and empty template, for the index file. */
