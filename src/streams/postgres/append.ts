@@ -141,10 +141,9 @@ export class AppendQueue {
     }
   }
 
-  /** Send one batch; returns the function's rows, one per stream append in batch order. */
-  private async execute(batch: Item[]): Promise<Row[]> {
-    const flat = batch.flatMap((i) => i.appends);
-    const values = [
+  /** The batch function's parameters. */
+  private batchValues(flat: PreparedStreamAppend[], batch: Item[]): unknown[] {
+    return [
       flat.map((a) => a.stream),
       flat.map((a) => encodeExpected(a.expected)),
       flat.map((a) => a.events.length),
@@ -154,18 +153,29 @@ export class AppendQueue {
       `[${flat.map((a) => a.events.map((e) => e.payload).join(',')).join(',')}]`,
       batch.length === 1 && batch[0]!.atomic,
     ];
+  }
+
+  /** Send one batch; returns the function's rows, one per stream append in batch order. */
+  private async execute(batch: Item[]): Promise<Row[]> {
+    const flat = batch.flatMap((i) => i.appends);
     const n = this.ctx.names;
-    const text = `SELECT status, revision, pos, info, at FROM ${n.fn}($1, $2, $3, $4, $5, $6, $7, $8)`;
-    if (this.ctx.hooks.length === 0) {
-      return (await this.ctx.pool.query({ name: `${n.channel}_append`, text, values })).rows as Row[];
-    }
+    const one = flat.length === 1 && flat[0]!.explicit === 0 ? flat[0]! : undefined;
+    const query = one
+      ? // the commonest call, one stream and generated ids, has a leaner function with the same result row
+        {
+          name: `${n.channel}_append_one`,
+          text: `SELECT status, revision, pos, info, at FROM ${n.fnOne}($1, $2, $3, $4, $5)`,
+          values: [one.stream, encodeExpected(one.expected), one.events.map((e) => e.id), one.events.map((e) => e.type), `[${one.events.map((e) => e.payload).join(',')}]`],
+        }
+      : { name: `${n.channel}_append`, text: `SELECT status, revision, pos, info, at FROM ${n.fn}($1, $2, $3, $4, $5, $6, $7, $8)`, values: this.batchValues(flat, batch) };
+    if (this.ctx.hooks.length === 0) return (await this.ctx.pool.query(query)).rows as Row[];
     return this.ctx.withClient(async (client) => {
       await client.query('BEGIN');
       const commits: (() => void)[] = [];
       const rollbacks: (() => void)[] = [];
       const failuresOfRollback: unknown[] = [];
       try {
-        const rows = (await client.query({ name: `${n.channel}_append`, text, values })).rows as Row[];
+        const rows = (await client.query(query)).rows as Row[];
         const tx: PostgresAppendTransaction = {
           onCommit: (fn) => void commits.push(fn),
           onRollback: (fn) => void rollbacks.push(fn),

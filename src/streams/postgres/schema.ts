@@ -5,11 +5,11 @@
  */
 import { crc32 } from '@node-rs/crc32';
 import { InvalidKeyError } from '../../core/errors.js';
-import { appendFunctionSql } from './append-function.js';
+import { appendFunctionSql, appendOneFunctionSql } from './append-function.js';
 import type { Queryable } from './errors.js';
 
 /** Bump when the DDL below changes; a schema at another version is upgraded under the lock. */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 /** The quoted, ready-to-embed names of one log's objects. */
 export interface SchemaNames {
@@ -18,6 +18,8 @@ export interface SchemaNames {
   streams: string;
   meta: string;
   fn: string;
+  /** the single-append function */
+  fnOne: string;
   /** the sequence as a string literal body for nextval('...') */
   seqText: string;
   channel: string;
@@ -48,6 +50,7 @@ export function schemaNames(schema: string): SchemaNames {
     streams: `${q}.streams`,
     meta: `${q}.dgent_meta`,
     fn: `${q}.append_batch`,
+    fnOne: `${q}.append_one`,
     seqText: `${q}.positions`,
     channel: `dgent_${schema}`,
     // 'dgnt' and a hash of the schema: distinct logs in one database do not contend
@@ -76,6 +79,7 @@ function ddl(n: SchemaNames): string[] {
       UNIQUE (stream, revision)
     )`,
     appendFunctionSql(n),
+    appendOneFunctionSql(n),
   ];
 }
 
