@@ -4,7 +4,8 @@
  * - VolatileAgent save vs Map set + structuredClone (the copy a save must make)
  * - CachedAgent hit (VolatileAgent cache over PersistentAgent) vs VolatileAgent load (target >= 0.5x)
  * - PersistentAgent save vs the raw durable sequence writeFile(temp) + fsync + rename + fsync(dir)
- *   of the same encoded state (target >= 0.8x)
+ *   of the same encoded state (target >= 0.8x), in alternating short rounds (see paired.ts): disk
+ *   speed on a shared machine changes from second to second
  * and update throughput of each. Files go to a temp directory (DGENT_BENCH_DIR to choose the disk).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,6 +16,7 @@ import { encode, PersistentAgent, VolatileAgent } from '../src/index.js';
 // not yet exported from src/index.ts when this bench was written
 import { CachedAgent } from '../src/index.js';
 import { measure, report, type CaseResult, type Comparison } from './lib.js';
+import { paired } from './paired.js';
 
 type State = { turns: { role: string; text: string; at: number }[]; tools: string[]; step: number };
 
@@ -33,6 +35,7 @@ export async function main(): Promise<void> {
   const comparisons: Comparison[] = [];
   const MEM = 200_000;
   const DISK = 200;
+  const ROUND = 20; // disk operations per alternating round
   try {
     // --- in memory: load ------------------------------------------------------------------
     const map = new Map<string, State>([['k', sampleState()]]);
@@ -77,23 +80,33 @@ export async function main(): Promise<void> {
     const rawPath = join(dir, 'raw.json');
     const dirHandle = await open(dir, 'r');
     let n = 0;
-    const rawDurable = await measure('raw: writeFile(temp) + fsync + rename + fsync(dir)', DISK, async () => {
-      for (let i = 0; i < DISK; i++) {
-        const tmp = join(dir, `.raw.${n++}.tmp`);
-        const fh = await open(tmp, 'w');
-        await fh.writeFile(text);
-        await fh.sync();
-        await fh.close();
-        await rename(tmp, rawPath);
-        await dirHandle.sync();
-      }
-    });
-    await dirHandle.close();
     const persistent = new PersistentAgent<State>({ path: join(dir, 'agent.json') });
     const state = sampleState();
-    const pSave = await measure('PersistentAgent save', DISK, async () => {
-      for (let i = 0; i < DISK; i++) await persistent.save(state);
-    });
+    const [rawDurable, pSave] = await paired([
+      [
+        'raw: writeFile(temp) + fsync + rename + fsync(dir)',
+        ROUND,
+        async () => {
+          for (let i = 0; i < ROUND; i++) {
+            const tmp = join(dir, `.raw.${n++}.tmp`);
+            const fh = await open(tmp, 'w');
+            await fh.writeFile(text);
+            await fh.sync();
+            await fh.close();
+            await rename(tmp, rawPath);
+            await dirHandle.sync();
+          }
+        },
+      ],
+      [
+        'PersistentAgent save',
+        ROUND,
+        async () => {
+          for (let i = 0; i < ROUND; i++) await persistent.save(state);
+        },
+      ],
+    ]);
+    await dirHandle.close();
     const pLoad = await measure('PersistentAgent load', MEM / 10, async () => {
       for (let i = 0; i < MEM / 10; i++) await persistent.load();
     });

@@ -5,7 +5,9 @@ import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { InvalidKeyError, LockedError, StateNotFoundError, ValidationError } from '../src/core/errors.js';
+import fc from 'fast-check';
 import { PersistentAgent } from '../src/agents/persistent-agent.js';
+import { encodeRecord, encodeRecordLine, verifyRecord } from '../src/agents/persistent/record.js';
 import { dataAgentContract } from '../src/testing/index.js';
 
 const root = mkdtempSync(join(tmpdir(), 'dgent-pa-'));
@@ -177,5 +179,21 @@ describe('PersistentAgent schema and migrations', () => {
     const path = fresh();
     await new PersistentAgent<number>({ path, migrations: { 1: (s: unknown) => s, 2: (s: unknown) => s } }).save(1);
     await expect(new PersistentAgent<number>({ path, migrations: { 1: (s: unknown) => s } }).load()).rejects.toBeInstanceOf(ValidationError);
+  });
+});
+
+describe('PersistentAgent record encoding', () => {
+  it('encodeRecordLine gives the bytes of encodeRecord plus a newline, checksum included, for any state text', () => {
+    fc.assert(
+      fc.property(fc.nat(), fc.integer({ min: -8.64e15, max: 8.64e15 }), fc.nat({ max: 999 }), fc.jsonValue(), (version, time, schemaVersion, value) => {
+        const stateText = JSON.stringify(value) ?? 'null';
+        const { text, crc } = encodeRecord(version, time, schemaVersion, stateText);
+        const out = encodeRecordLine(version, time, schemaVersion, stateText);
+        expect(out.crc).toBe(crc);
+        expect(out.line.equals(Buffer.from(text + '\n', 'utf8'))).toBe(true);
+        expect(verifyRecord(out.line.toString('utf8').slice(0, -1))).toMatchObject({ crc, version, time, schemaVersion });
+      }),
+      { numRuns: 300 },
+    );
   });
 });

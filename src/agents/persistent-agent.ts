@@ -28,7 +28,7 @@ import type { LoadAtTarget } from './data-agent.js';
 import { VersionedAgent, type Snapshot, type VersionedAgentOptions } from './versioned-agent.js';
 import { agentFiles, checkMissingDoc, peekDocCrc, readDoc, repairFiles, type AgentFiles, type RepairReport } from './persistent/document.js';
 import { committedNewestFirst, HistoryWriter, readHistoryFile } from './persistent/history-file.js';
-import { decodeRecordState, encodeRecord, type RecordHeader } from './persistent/record.js';
+import { decodeRecordState, encodeRecordLine, type RecordHeader } from './persistent/record.js';
 
 /** Options of {@link PersistentAgent}. */
 export interface PersistentAgentOptions<S> extends VersionedAgentOptions<S> {
@@ -47,6 +47,9 @@ export interface PersistentAgentOptions<S> extends VersionedAgentOptions<S> {
   /** Lock behaviour when another process is saving: wait (default, up to 10 s) or fail fast with LockedError. */
   lock?: Pick<FileLockOptions, 'wait' | 'timeoutMs'>;
 }
+
+/** The codec writes this string for every tagged value (bytes, dates, maps, ...). */
+const TAG_MARK = '"$dgent"';
 
 /** The default of {@link PersistentAgentOptions.retention}. */
 export const DEFAULT_RETENTION = 1000;
@@ -170,16 +173,17 @@ export class PersistentAgent<S> extends VersionedAgent<S> {
         if (expectedVersion !== undefined && expectedVersion !== actual) throw new ConcurrencyError(expectedVersion, actual, this.describe());
         const version = actual + 1;
         const time = Math.max(Date.now(), head?.time ?? 0); // history times never go backwards
-        const { text, crc } = encodeRecord(version, time, this.schemaVersion, stateText);
-        const line = Buffer.from(text + '\n', 'utf8');
+        const { line, crc } = encodeRecordLine(version, time, this.schemaVersion, stateText);
         this.writer.sync();
         if (this.writer.lines >= this.retention + Math.max(64, Math.floor(this.retention / 2))) {
           await this.writer.compact(this.retention - 1, actual, dirFd);
         }
         this.writer.append(line);
         await replaceFileAtomic(this.files.dir, dirFd, this.files.base, line, () => this.writer.datasync());
-        const p = prepare(value);
-        this.cache = { crc, snap: { state: p.value, version, time: new Date(time) }, binary: p.hasBinary };
+        // `value` is prepared already (by save/update, or above with a schema); only a state whose
+        // text holds a tagged value can hold bytes, so most saves skip this second walk
+        const binary = stateText.includes(TAG_MARK) && prepare(value).hasBinary;
+        this.cache = { crc, snap: { state: value, version, time: new Date(time) }, binary };
         return this.out(this.cache);
       } finally {
         lock.releaseSync();

@@ -35,6 +35,27 @@ export function encodeRecord(version: number, time: number, schemaVersion: numbe
   return { text: `${PREFIX}${crc}",${body}`, crc };
 }
 
+/**
+ * {@link encodeRecord} as the bytes of one line (with its trailing newline), ready to write: the
+ * state is encoded to UTF-8 once, straight into the line, and the checksum is taken over those
+ * bytes, not over a second encoding of the same text.
+ */
+export function encodeRecordLine(version: number, time: number, schemaVersion: number, stateText: string): { line: Buffer; crc: string } {
+  const head = `"version":${version},"time":${time},"schemaVersion":${schemaVersion},"state":`;
+  const stateStart = BODY_START + head.length; // the prefix and the header are ASCII: one byte per character
+  const stateBytes = Buffer.byteLength(stateText, 'utf8');
+  const line = Buffer.allocUnsafe(stateStart + stateBytes + 2);
+  line.write(PREFIX, 0, 'latin1');
+  line.write('",', PREFIX.length + 8, 'latin1');
+  line.write(head, BODY_START, 'latin1');
+  line.write(stateText, stateStart, 'utf8');
+  line[line.length - 2] = 0x7d; // }
+  line[line.length - 1] = 0x0a; // \n
+  const crc = hex8(crc32c(line.subarray(BODY_START, line.length - 1)));
+  line.write(crc, PREFIX.length, 'latin1');
+  return { line, crc };
+}
+
 /** The checksum field of a record, read from its first bytes; undefined when malformed. */
 export function recordCrc(text: string): string | undefined {
   if (!text.startsWith(PREFIX) || text.slice(PREFIX.length + 8, BODY_START) !== '",') return undefined;
