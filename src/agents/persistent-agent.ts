@@ -48,8 +48,8 @@ export interface PersistentAgentOptions<S> extends VersionedAgentOptions<S> {
   lock?: Pick<FileLockOptions, 'wait' | 'timeoutMs'>;
 }
 
-/** The codec writes this string for every tagged value (bytes, dates, maps, ...). */
-const TAG_MARK = '"$dgent"';
+/** Part of the codec's tag for every tagged value (bytes, dates, maps, ...), as `decode` looks for it. */
+const TAG_MARK = 'dgent"';
 
 /** The default of {@link PersistentAgentOptions.retention}. */
 export const DEFAULT_RETENTION = 1000;

@@ -63,10 +63,11 @@ interface Entry<S> extends Snapshot<S> {
 const SEEN_LIMIT = 256;
 
 /**
- * The codec writes this string for every tagged value (bytes, dates, maps, ...): a text without it
- * holds no Uint8Array, which spares a walk over the state to find out (see `remember`).
+ * Part of the codec's tag for every tagged value (bytes, dates, maps, ...), as `decode` looks for
+ * it (also when another writer escaped the `$`): a text without it holds no Uint8Array, which
+ * spares a walk over the state to find out (see `remember`).
  */
-const TAG_MARK = '"$dgent"';
+const TAG_MARK = 'dgent"';
 
 /**
  * A versioned agent stored in Redis. Implements DataAgent, Versioned, Updatable, Subscribable, Closable.
