@@ -8,9 +8,9 @@
  *   `Index.fromBuffer`), so both search the identical structure with the same queries and k. The
  *   agent gets Float32Array queries; raw faiss-node gets them already converted to the plain arrays
  *   its binding takes (the strictest baseline). Agent and raw passes alternate (agent first in even
- *   rounds, raw first in odd ones) after one warm-up pass each; QPS are medians over the rounds,
- *   and the judged ratio is the median of the per-round agent/raw ratios, so drift in machine
- *   load hits both sides alike.
+ *   rounds, raw first in odd ones) after one warm-up pass each, a pass repeating the queries until
+ *   it lasts MIN_PASS_SECONDS; QPS are medians over the rounds, and the judged ratio is the median
+ *   of the per-round agent/raw ratios, so drift in machine load hits both sides alike.
  * - (b) HNSW recall@10 >= 0.95 at >= 10x the agent's Flat QPS: the full efSearch sweep, each point
  *   re-opened from the saved file with `VectorAgent.open(path, { efSearch })`.
  * Recall is against exact results (FAISS Flat). BENCH_VECTOR_DATA=clustered,uniform picks the
@@ -36,34 +36,39 @@ const ROUNDS = Number(process.env.BENCH_REPEAT ?? 5);
 const DATASETS = (process.env.BENCH_VECTOR_DATA ?? 'clustered,uniform').split(',');
 /** HNSW build parameters (the agent's defaults) and the efSearch values swept per data set */
 const HNSW = { M: 32, efConstruction: 80 };
-const SWEEP: Record<string, number[]> = { clustered: [16, 24, 32, 48, 64, 128, 256], uniform: [64, 128, 256, 384, 512] };
+const SWEEP: Record<string, number[]> = { clustered: [16, 24, 32, 48, 64, 128, 256], uniform: [64, 128, 256, 512] };
 const IVF = { nlist: 256, nprobe: 48 };
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-/** Interleaved agent/raw rounds over the same queries (see the module comment). */
-async function paired(label: string, agentPass: () => Promise<void>, rawPass: () => void): Promise<{ agent: CaseResult; raw: CaseResult; ratio: number }> {
-  const time = async (fn: () => Promise<void> | void): Promise<number> => {
+/** passes shorter than this repeat the query set, so a scheduler hiccup on the shared machine is a small part of one */
+const MIN_PASS_SECONDS = 0.25;
+
+/** Interleaved agent/raw rounds over the same queries (see the module comment). A pass runs the query set `reps` times. */
+async function paired(label: string, agentPass: (reps: number) => Promise<void>, rawPass: (reps: number) => void): Promise<{ agent: CaseResult; raw: CaseResult; ratio: number }> {
+  const seconds = async (fn: () => Promise<void> | void): Promise<number> => {
     const t0 = process.hrtime.bigint();
     await fn();
-    return NQ / (Number(process.hrtime.bigint() - t0) / 1e9);
+    return Number(process.hrtime.bigint() - t0) / 1e9;
   };
-  await agentPass();
-  rawPass();
+  // the warm-up passes also size the rounds
+  const warm = Math.min(await seconds(() => agentPass(1)), await seconds(() => rawPass(1)));
+  const reps = Math.max(1, Math.ceil(MIN_PASS_SECONDS / warm));
+  const qps = async (fn: (reps: number) => Promise<void> | void): Promise<number> => (NQ * reps) / (await seconds(() => fn(reps)));
   const a: number[] = [];
   const r: number[] = [];
   for (let i = 0; i < ROUNDS; i++) {
     if (i % 2 === 0) {
-      a.push(await time(agentPass));
-      r.push(await time(rawPass));
+      a.push(await qps(agentPass));
+      r.push(await qps(rawPass));
     } else {
-      r.push(await time(rawPass));
-      a.push(await time(agentPass));
+      r.push(await qps(rawPass));
+      a.push(await qps(agentPass));
     }
   }
   return {
-    agent: { name: `search ${label}: VectorAgent`, opsPerSec: median(a), runs: a, ops: NQ },
-    raw: { name: `search ${label}: raw faiss-node`, opsPerSec: median(r), runs: r, ops: NQ },
+    agent: { name: `search ${label}: VectorAgent`, opsPerSec: median(a), runs: a, ops: NQ * reps },
+    raw: { name: `search ${label}: raw faiss-node`, opsPerSec: median(r), runs: r, ops: NQ * reps },
     ratio: median(a.map((x, i) => x / r[i]!)),
   };
 }
@@ -94,6 +99,8 @@ export async function main(): Promise<void> {
   const faiss = createRequire(import.meta.url)('faiss-node') as FaissBinding;
   const dir = mkdtempSync(join(tmpdir(), 'dgent-vector-bench-'));
   const cases: CaseResult[] = [];
+  /** builds are timed once each: listed after the searches, whose run count the table header gives */
+  const builds: CaseResult[] = [];
   const comparisons: Comparison[] = [];
   const rows: SearchRow[] = [];
   const described: Record<string, string> = {};
@@ -109,11 +116,11 @@ export async function main(): Promise<void> {
       const agentIds = async (a: VectorAgent): Promise<string[][]> => Promise.all(qs.map(async (q) => (await a.search(q, { k: K })).map((h) => h.id)));
       // ids are String(slot): the items are added in order and never removed
       const rawIds = (ix: FaissIndex): string[][] => qArrays.map((q) => ix.search(q, K).labels.map(String));
-      const agentPass = (a: VectorAgent) => async (): Promise<void> => {
-        for (const q of qs) await a.search(q, { k: K });
+      const agentPass = (a: VectorAgent) => async (reps: number): Promise<void> => {
+        for (let i = 0; i < reps; i++) for (const q of qs) await a.search(q, { k: K });
       };
-      const rawPass = (ix: FaissIndex) => (): void => {
-        for (const q of qArrays) ix.search(q, K);
+      const rawPass = (ix: FaissIndex) => (reps: number): void => {
+        for (let i = 0; i < reps; i++) for (const q of qArrays) ix.search(q, K);
       };
       /** the agent's index as raw faiss-node reads it back from the saved file, with `params` patched in */
       const rawOf = async (path: string, params: { efSearch?: number; nprobe?: number } = {}): Promise<FaissIndex> => {
@@ -134,10 +141,10 @@ export async function main(): Promise<void> {
       };
       const build = async (label: string, o: Partial<VectorAgentOptions>, path: string): Promise<VectorAgent> => {
         const agent = new VectorAgent({ dimension: D, metric: 'l2', engine: 'faiss', path, ...o });
-        cases.push(
+        builds.push(
           await timed(`build ${ds.name} ${label}: VectorAgent (vectors/s)`, N, async () => {
-            // trained kinds train on the first batch (trainSize items, FAISS's 39 x nlist rule), as an agent filling up over time does
-            const first = o.index === 'IVF' ? 39 * IVF.nlist : N;
+            // trained kinds train on the first batch (trainSize items), as an agent filling up over time does
+            const first = o.trainSize ?? N;
             await agent.add(items.slice(0, first));
             if (first < N) await agent.add(items.slice(first));
           }),
@@ -157,7 +164,7 @@ export async function main(): Promise<void> {
       if (ds.name === DATASETS[0]) {
         // the TypeScript fallback is data-independent: measured once
         let js!: VectorAgent;
-        cases.push(
+        builds.push(
           await timed('build Flat: TypeScript fallback (vectors/s)', N, async () => {
             js = new VectorAgent({ dimension: D, metric: 'l2', engine: 'js' });
             await js.add(items);
@@ -185,7 +192,7 @@ export async function main(): Promise<void> {
 
       // IVF
       const ivfPath = join(dir, `${ds.name}-ivf.vec`);
-      const ivf = await build(`IVF${IVF.nlist},Flat`, { index: 'IVF', nlist: IVF.nlist, nprobe: IVF.nprobe }, ivfPath);
+      const ivf = await build(`IVF${IVF.nlist},Flat`, { index: 'IVF', nlist: IVF.nlist, nprobe: IVF.nprobe, trainSize: Math.min(N, 39 * IVF.nlist) }, ivfPath);
       await compare(`IVF${IVF.nlist},Flat nprobe=${IVF.nprobe}`, ivf, await rawOf(ivfPath, { nprobe: IVF.nprobe }));
       await ivf.close();
       for (const p of [flatPath, hnswPath, ivfPath]) rmSync(p, { force: true });
@@ -194,7 +201,7 @@ export async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
 
-  report('vector', cases, comparisons);
+  report('vector', [...cases, ...builds], comparisons);
   const pct = (x: number): string => x.toFixed(3);
   console.log(`\n| data set | index | VectorAgent QPS | raw QPS | agent/raw (paired median) | recall@${K} agent | recall@${K} raw |\n| --- | --- | ---: | ---: | ---: | ---: | ---: |`);
   for (const r of rows) console.log(`| ${r.dataset} | ${r.index} | ${Math.round(r.agentQps)} | ${Math.round(r.rawQps)} | ${r.pairedRatio.toFixed(2)}× | ${pct(r.agentRecall)} | ${pct(r.rawRecall)} |`);
@@ -203,18 +210,22 @@ export async function main(): Promise<void> {
   const targets = DATASETS.map((name) => {
     const mine = rows.filter((r) => r.dataset === name);
     const worstRatio = Math.min(...mine.map((r) => r.pairedRatio));
-    const good = mine.filter((r) => r.index.startsWith('HNSW') && r.agentRecall >= 0.95).sort((a, b) => b.agentQps - a.agentQps)[0];
-    const speedup = good ? good.agentQps / flatQps[name]! : 0;
+    const hnsw = mine.filter((r) => r.index.startsWith('HNSW'));
+    const good = hnsw.filter((r) => r.agentRecall >= 0.95).sort((a, b) => b.agentQps - a.agentQps)[0];
+    // without a point at recall 0.95, the most accurate one shows how far off the target is
+    const shown = good ?? hnsw.sort((a, b) => b.agentRecall - a.agentRecall)[0]!;
+    const speedup = shown.agentQps / flatQps[name]!;
     return {
       dataset: name,
       judged: name === 'clustered',
       a: { worstPairedRatio: worstRatio, met: worstRatio >= 0.8 },
-      b: { best: good?.index ?? 'no HNSW point reaches recall 0.95', recall: good?.agentRecall ?? 0, speedupOverFlat: speedup, met: speedup >= 10 },
+      b: { point: shown.index, reachesRecall: good !== undefined, recall: shown.agentRecall, speedupOverFlat: speedup, met: good !== undefined && speedup >= 10 },
     };
   });
   console.log('\n| data set | judged | (a) worst agent/raw ≥ 0.8× | met | (b) fastest HNSW with recall ≥ 0.95 | × Flat QPS | met |\n| --- | :---: | ---: | :---: | --- | ---: | :---: |');
   for (const t of targets) {
-    console.log(`| ${t.dataset} | ${t.judged ? 'yes' : 'no'} | ${t.a.worstPairedRatio.toFixed(2)}× | ${t.a.met ? 'yes' : 'NO'} | ${t.b.best} (recall ${pct(t.b.recall)}) | ${t.b.speedupOverFlat.toFixed(1)}× | ${t.b.met ? 'yes' : 'NO'} |`);
+    const point = t.b.reachesRecall ? `${t.b.point} (recall ${pct(t.b.recall)})` : `none; best recall ${pct(t.b.recall)} at ${t.b.point}`;
+    console.log(`| ${t.dataset} | ${t.judged ? 'yes' : 'no'} | ${t.a.worstPairedRatio.toFixed(2)}× | ${t.a.met ? 'yes' : 'NO'} | ${point} | ${t.b.speedupOverFlat.toFixed(1)}× | ${t.b.met ? 'yes' : 'NO'} |`);
   }
   for (const [name, d] of Object.entries(described)) console.log(`\n${name}: ${N} x ${D}-d, ${NQ} queries, ${d}`);
 
