@@ -56,6 +56,25 @@ describe.skipIf(!available)('PostgresEventLog', () => {
     expect(await collect(many[0]!.readAll())).toHaveLength(8);
   });
 
+  test('a schema at version 5 (with its streams table) is upgraded by four logs at once; revisions continue from the stored events, the old table is not consulted', async () => {
+    const schema = uniqueSchema('dgp');
+    const first = open({}, schema);
+    await first.append('a', [{ type: 'E', data: 1 }, { type: 'E', data: 2 }, { type: 'E', data: 3 }]);
+    const c = await rawClient();
+    // what version 5 left: its revision table (here stale on purpose) and its version mark
+    await c.query(`CREATE TABLE "${schema}".streams (stream text PRIMARY KEY, revision integer NOT NULL)`);
+    await c.query(`INSERT INTO "${schema}".streams VALUES ('a', 99)`);
+    await c.query(`UPDATE "${schema}".dgent_meta SET version = 5`);
+    const upgraded = Array.from({ length: 4 }, () => open({ maxConnections: 2 }, schema));
+    const revs = await Promise.all(upgraded.map((l) => l.revision('a')));
+    expect(revs).toEqual([3, 3, 3, 3]);
+    expect((await c.query(`SELECT version FROM "${schema}".dgent_meta`)).rows).toEqual([{ version: 6 }]);
+    expect(await upgraded[0]!.append('a', [{ type: 'E', data: 4 }], { expectedRevision: 3 })).toMatchObject({ revision: 4 });
+    const stale = await upgraded[1]!.append('a', [{ type: 'E', data: 5 }], { expectedRevision: 3 }).catch((e: unknown) => e);
+    expect(stale).toBeInstanceOf(ConcurrencyError);
+    expect((stale as ConcurrencyError).actual).toBe(4);
+  });
+
   test('concurrent appends with one expectedRevision: exactly one wins, every other throws ConcurrencyError with the actual revision', async () => {
     const log = open();
     await log.append('s', [{ type: 'A', data: 0 }]);

@@ -31,7 +31,7 @@ export function readStatements(n: SchemaNames): ReadStatements {
     pageStream: `SELECT ${COLUMNS}, ${safe} FROM ${n.events} WHERE position > $1 AND stream = $3 ORDER BY position LIMIT $2`,
     forward: `SELECT ${COLUMNS} FROM ${n.events} WHERE stream = $1 AND revision >= $2 AND revision <= $3 ORDER BY revision LIMIT $4`,
     backward: `SELECT ${COLUMNS} FROM ${n.events} WHERE stream = $1 AND revision <= $2 AND revision >= $3 ORDER BY revision DESC LIMIT $4`,
-    revision: `SELECT revision FROM ${n.streams} WHERE stream = $1`,
+    revision: `SELECT revision FROM ${n.events} WHERE stream = $1 ORDER BY revision DESC LIMIT 1`,
     prefix: n.channel,
   };
 }
