@@ -1,9 +1,14 @@
 /** How driver failures become dgent errors: a lost server is BackendUnavailableError, never a raw pg error or a hang. */
 import { BackendUnavailableError, DgentError } from '../../core/errors.js';
 
+/** Per-query result parsers, as pg's query config takes them. */
+export interface TypeParsers {
+  getTypeParser(oid: number, format?: 'text' | 'binary'): (value: string) => unknown;
+}
+
 /** The slice of a pg client / pool that the log uses (kysely-style: no pg types in our signatures). */
 export interface Queryable {
-  query(text: string | { name?: string; text: string; values?: unknown[] }, values?: unknown[]): Promise<{ rows: any[]; rowCount: number | null }>;
+  query(text: string | { name?: string; text: string; values?: unknown[]; types?: TypeParsers }, values?: unknown[]): Promise<{ rows: any[]; rowCount: number | null }>;
 }
 
 /** SQLSTATE classes that mean "the server or the connection is not usable right now". */

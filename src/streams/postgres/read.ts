@@ -3,13 +3,23 @@
  * statement snapshot's xmin, and a page stops at the first row that is not (see append-function.ts
  * for why no earlier position can then still appear).
  */
-import { fromTree, prepare } from '../../core/codec.js';
+import pg from 'pg';
+import { decode, prepare } from '../../core/codec.js';
 import type { RecordedEvent } from '../event-log.js';
 import type { ReadWindow } from '../validate.js';
-import { mapPgError, type Queryable } from './errors.js';
+import { mapPgError, type Queryable, type TypeParsers } from './errors.js';
 import type { SchemaNames } from './schema.js';
 
 const COLUMNS = `position, stream, revision, id, type, data, metadata, (extract(epoch FROM time) * 1000)::float8 AS ms`;
+
+/**
+ * json columns arrive as text and go through the codec's decode: its fast path (no tagged values
+ * in the text) freezes the parsed tree in one pass, where pg's JSON.parse followed by fromTree's
+ * revive walked every tree twice.
+ */
+const JSON_OID = 114;
+const asText = (v: string): string => v;
+const TYPES: TypeParsers = { getTypeParser: (oid, format) => (oid === JSON_OID ? asText : (pg.types.getTypeParser(oid, format as 'text') as (value: string) => unknown)) };
 
 /** The statements of one schema, named so pg prepares them once per connection. */
 export interface ReadStatements {
@@ -52,7 +62,7 @@ function frozenTime(ms: number): Date {
 }
 
 /** One decoded row: a deeply frozen RecordedEvent. */
-export function toRecorded(row: { position: string | number; stream: string; revision: number; id: string; type: string; data: unknown; metadata: unknown; ms: number }): RecordedEvent {
+export function toRecorded(row: { position: string | number; stream: string; revision: number; id: string; type: string; data: string; metadata: string; ms: number }): RecordedEvent {
   const where = `event ${row.stream}@${row.revision}`;
   return Object.freeze({
     id: row.id,
@@ -60,8 +70,8 @@ export function toRecorded(row: { position: string | number; stream: string; rev
     revision: row.revision,
     position: Number(row.position),
     type: row.type,
-    data: fromTree(row.data, where),
-    metadata: fromTree<Record<string, unknown>>(row.metadata, where),
+    data: decode(row.data, where),
+    metadata: decode<Record<string, unknown>>(row.metadata, where),
     time: frozenTime(row.ms),
   });
 }
@@ -79,9 +89,9 @@ export interface Page {
 export async function readPage(db: Queryable, st: ReadStatements, fromPosition: number, limit: number, filter: { types?: readonly string[]; stream?: string }): Promise<Page> {
   let res;
   try {
-    if (filter.types) res = await db.query({ name: `${st.prefix}_page_t`, text: st.pageTypes, values: [fromPosition, limit, filter.types] });
-    else if (filter.stream !== undefined) res = await db.query({ name: `${st.prefix}_page_s`, text: st.pageStream, values: [fromPosition, limit, filter.stream] });
-    else res = await db.query({ name: `${st.prefix}_page`, text: st.page, values: [fromPosition, limit] });
+    if (filter.types) res = await db.query({ name: `${st.prefix}_page_t`, text: st.pageTypes, values: [fromPosition, limit, filter.types], types: TYPES });
+    else if (filter.stream !== undefined) res = await db.query({ name: `${st.prefix}_page_s`, text: st.pageStream, values: [fromPosition, limit, filter.stream], types: TYPES });
+    else res = await db.query({ name: `${st.prefix}_page`, text: st.page, values: [fromPosition, limit], types: TYPES });
   } catch (e) {
     throw mapPgError(e, 'reading the log');
   }
@@ -100,8 +110,8 @@ export async function readStreamPage(db: Queryable, st: ReadStatements, stream: 
   const values = [stream, Math.min(from, max), Math.min(w.to, max), limit];
   try {
     const res = forward
-      ? await db.query({ name: `${st.prefix}_fwd`, text: st.forward, values })
-      : await db.query({ name: `${st.prefix}_bwd`, text: st.backward, values });
+      ? await db.query({ name: `${st.prefix}_fwd`, text: st.forward, values, types: TYPES })
+      : await db.query({ name: `${st.prefix}_bwd`, text: st.backward, values, types: TYPES });
     return res.rows.map(toRecorded);
   } catch (e) {
     throw mapPgError(e, `reading stream ${JSON.stringify(stream)}`);
