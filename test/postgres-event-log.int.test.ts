@@ -5,7 +5,7 @@
  */
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
-import { BackendUnavailableError, ConcurrencyError, InvalidKeyError } from '../src/core/errors.js';
+import { BackendUnavailableError, ConcurrencyError, InvalidKeyError, ValidationError } from '../src/core/errors.js';
 import { PostgresEventLog, type PostgresEventLogOptions } from '../src/postgres.js';
 import type { RecordedEvent } from '../src/streams/event-log.js';
 import { collect, waitFor } from '../src/testing/event-log-support.js';
@@ -73,6 +73,17 @@ describe.skipIf(!available)('PostgresEventLog', () => {
     const stale = await upgraded[1]!.append('a', [{ type: 'E', data: 5 }], { expectedRevision: 3 }).catch((e: unknown) => e);
     expect(stale).toBeInstanceOf(ConcurrencyError);
     expect((stale as ConcurrencyError).actual).toBe(4);
+  });
+
+  test('a schema at a newer version than this code: the first call throws ValidationError and the schema is left as it is', async () => {
+    const schema = uniqueSchema('dgp');
+    await open({}, schema).append('a', [{ type: 'E', data: 1 }]);
+    const c = await rawClient();
+    await c.query(`UPDATE "${schema}".dgent_meta SET version = 1000`);
+    const older = open({}, schema);
+    await expect(older.append('a', [{ type: 'E', data: 2 }])).rejects.toThrow(ValidationError);
+    expect((await c.query(`SELECT version FROM "${schema}".dgent_meta`)).rows).toEqual([{ version: 1000 }]);
+    expect((await c.query(`SELECT count(*)::int AS n FROM "${schema}".events`)).rows).toEqual([{ n: 1 }]);
   });
 
   test('concurrent appends with one expectedRevision: exactly one wins, every other throws ConcurrencyError with the actual revision', async () => {

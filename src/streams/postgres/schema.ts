@@ -4,7 +4,7 @@
  * when the schema is already at the current version.
  */
 import { crc32 } from '@node-rs/crc32';
-import { InvalidKeyError } from '../../core/errors.js';
+import { InvalidKeyError, ValidationError } from '../../core/errors.js';
 import { appendFunctionSql, appendOneFunctionSql } from './append-function.js';
 import type { Queryable } from './errors.js';
 
@@ -99,6 +99,10 @@ export async function ensureSchema(client: Queryable, n: SchemaNames): Promise<v
     await client.query('SELECT pg_advisory_xact_lock($1, $2)', [n.lockKeys[0], n.lockKeys[1] ^ 1]);
     const again = await client.query(`SELECT to_regclass($1) AS t`, [`${n.meta}`]);
     const current = again.rows[0]?.t ? (await client.query(`SELECT max(version) AS v FROM ${n.meta}`)).rows[0]?.v : undefined;
+    // a newer process upgraded this schema: running our older DDL would undo its upgrade under it
+    if (typeof current === 'number' && current > SCHEMA_VERSION) {
+      throw new ValidationError(`schema ${n.schema} is at version ${current}, newer than this dgent's ${SCHEMA_VERSION}: upgrade dgent in this process`);
+    }
     if (current !== SCHEMA_VERSION) {
       for (const statement of ddl(n)) await client.query(statement);
       await client.query(`DELETE FROM ${n.meta}`);
