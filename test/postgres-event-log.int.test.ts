@@ -3,6 +3,7 @@
  * commit, gap safety with a transaction committing out of position order, in-transaction hooks,
  * and connection faults through a TCP proxy.
  */
+import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
 import { BackendUnavailableError, ConcurrencyError, InvalidKeyError, ValidationError } from '../src/core/errors.js';
@@ -68,7 +69,7 @@ describe.skipIf(!available)('PostgresEventLog', () => {
     const upgraded = Array.from({ length: 4 }, () => open({ maxConnections: 2 }, schema));
     const revs = await Promise.all(upgraded.map((l) => l.revision('a')));
     expect(revs).toEqual([3, 3, 3, 3]);
-    expect((await c.query(`SELECT version FROM "${schema}".dgent_meta`)).rows).toEqual([{ version: 6 }]);
+    expect((await c.query(`SELECT version FROM "${schema}".dgent_meta`)).rows).toEqual([{ version: 7 }]);
     expect(await upgraded[0]!.append('a', [{ type: 'E', data: 4 }], { expectedRevision: 3 })).toMatchObject({ revision: 4 });
     const stale = await upgraded[1]!.append('a', [{ type: 'E', data: 5 }], { expectedRevision: 3 }).catch((e: unknown) => e);
     expect(stale).toBeInstanceOf(ConcurrencyError);
@@ -108,6 +109,41 @@ describe.skipIf(!available)('PostgresEventLog', () => {
     const txs = await c.query(`SELECT count(DISTINCT tx)::int AS n FROM "${log.schema}".events`);
     expect(txs.rows[0].n).toBeLessThan(n / 2);
     for (let s = 0; s < 4; s++) expect((await collect(log.read(`g${s}`))).map((e) => e.revision)).toEqual(Array.from({ length: n / 4 }, (_, i) => i + 1));
+  });
+
+  test('concurrent appends to distinct streams (one set-based batch): each succeeds or throws ConcurrencyError with the actual revision exactly as its stream alone decides; stored revisions gapless, positions unique', async () => {
+    const log = open({ maxBatchesInFlight: 1 });
+    const expected = fc.constantFrom('right', 'wrong', 'any', 'no_stream', 'stream_exists');
+    let round = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.record({ pre: fc.integer({ min: 0, max: 2 }), count: fc.integer({ min: 1, max: 3 }), expect: expected }), { minLength: 2, maxLength: 12 }), async (appends) => {
+        const r = round++;
+        for (const [i, a] of appends.entries()) if (a.pre > 0) await log.append(`r${r}-${i}`, Array.from({ length: a.pre }, () => ({ type: 'Pre', data: 0 })));
+        const exp = (a: (typeof appends)[number]) => (a.expect === 'right' ? a.pre : a.expect === 'wrong' ? a.pre + 1 : a.expect);
+        const outcomes = await Promise.allSettled(appends.map((a, i) => log.append(`r${r}-${i}`, Array.from({ length: a.count }, (_, k) => ({ type: 'E', data: { i, k } })), { expectedRevision: exp(a) })));
+        for (const [i, a] of appends.entries()) {
+          const passes = a.expect === 'right' || a.expect === 'any' || (a.expect === 'no_stream' && a.pre === 0) || (a.expect === 'stream_exists' && a.pre > 0);
+          const o = outcomes[i]!;
+          if (passes) {
+            expect(o).toMatchObject({ status: 'fulfilled', value: { revision: a.pre + a.count } });
+            const events = await collect(log.read(`r${r}-${i}`));
+            expect(events.map((e) => e.revision)).toEqual(Array.from({ length: a.pre + a.count }, (_, k) => k + 1));
+            expect(events.slice(a.pre).map((e) => e.data)).toEqual(Array.from({ length: a.count }, (_, k) => ({ i, k })));
+            const last = (o as PromiseFulfilledResult<{ position: number }>).value.position;
+            expect(events.at(-1)!.position).toBe(last);
+          } else {
+            expect(o.status).toBe('rejected');
+            expect((o as PromiseRejectedResult).reason).toBeInstanceOf(ConcurrencyError);
+            expect(((o as PromiseRejectedResult).reason as ConcurrencyError).actual).toBe(a.pre);
+            expect(await log.revision(`r${r}-${i}`)).toBe(a.pre);
+          }
+        }
+      }),
+      { numRuns: 25 },
+    );
+    const c = await rawClient();
+    const all = await c.query(`SELECT count(*)::int AS n, count(DISTINCT position)::int AS p FROM "${log.schema}".events`);
+    expect(all.rows[0].p).toBe(all.rows[0].n);
   });
 
   test('a transaction that took an earlier position and commits late holds back readAll and subscribe, then both events arrive in order', async () => {

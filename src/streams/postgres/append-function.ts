@@ -178,3 +178,68 @@ BEGIN
 END
 $fn$;`;
 }
+
+/**
+ * DDL of the set-based batch function (schema version 7) for the commonest group-commit batch:
+ * distinct streams, generated ids, not all-or-nothing. The appends are independent, so one
+ * statement reads every stream's revision, checks every expected revision and inserts all passing
+ * events; the batch function's per-append loop (array bookkeeping, one id query per append) cost
+ * ~100 us of server time per append. Same result rows; positions reserved and streams locked
+ * exactly as in the batch function (passing appends take consecutive positions in batch order).
+ */
+export function appendSetFunctionSql(n: SchemaNames): string {
+  const [k1, k2] = n.lockKeys;
+  return `
+CREATE OR REPLACE FUNCTION ${n.fnSet}(p_streams text[], p_expected int[], p_counts int[], p_ids text[], p_types text[], p_payload json)
+RETURNS TABLE(status smallint, revision int, pos bigint, info json, at timestamptz)
+LANGUAGE plpgsql
+SET plan_cache_mode = force_generic_plan
+AS $fn$
+#variable_conflict use_column
+DECLARE
+  v_total int := cardinality(p_ids);
+  v_first bigint;
+  r_status smallint[];
+  r_rev int[];
+  r_pos bigint[];
+BEGIN
+  BEGIN
+    PERFORM pg_advisory_lock(${k1}, ${k2});
+    PERFORM pg_current_xact_id();
+    v_first := nextval('${n.seqText}');
+    IF v_total > 1 THEN PERFORM setval('${n.seqText}', v_first + v_total - 1); END IF;
+    PERFORM pg_advisory_unlock(${k1}, ${k2});
+  EXCEPTION WHEN query_canceled OR others THEN
+    PERFORM pg_advisory_unlock(${k1}, ${k2});
+    RAISE;
+  END;
+
+  -- one global lock order (of the keys): concurrent batches cannot deadlock
+  PERFORM pg_advisory_xact_lock(${n.streamLockKey}, h.k) FROM (SELECT DISTINCT hashtext(s) AS k FROM unnest(p_streams) s ORDER BY 1) h;
+
+  WITH a AS (
+    SELECT u.i, u.s, u.c, (sum(u.c) OVER (ORDER BY u.i) - u.c)::int AS off,
+           coalesce((SELECT e.revision FROM ${n.events} e WHERE e.stream = u.s ORDER BY e.revision DESC LIMIT 1), 0) AS cur, u.x
+      FROM unnest(p_streams, p_expected, p_counts) WITH ORDINALITY u(s, x, c, i)
+  ), b AS (
+    SELECT a.*, (a.x = ${EXPECT_ANY} OR (a.x = ${EXPECT_STREAM_EXISTS} AND a.cur > 0) OR a.x = a.cur) AS ok FROM a
+  ), p AS (
+    SELECT b.*, sum(CASE WHEN b.ok THEN b.c ELSE 0 END) OVER (ORDER BY b.i) AS okend FROM b
+  ), ins AS (
+    INSERT INTO ${n.events} (position, stream, revision, id, type, data, metadata, time, tx)
+    SELECT v_first + p.okend - p.c + g.k, p.s, p.cur + 1 + g.k, p_ids[p.off + 1 + g.k], p_types[p.off + 1 + g.k], coalesce(ev.d, 'null'::json), ev.m, now(), pg_current_xact_id()
+      FROM p CROSS JOIN LATERAL generate_series(0, p.c - 1) g(k)
+      JOIN ROWS FROM (json_to_recordset(p_payload) AS (d json, m json)) WITH ORDINALITY ev(d, m, k) ON ev.k = p.off + 1 + g.k
+      WHERE p.ok
+      ORDER BY 1
+  )
+  SELECT array_agg(CASE WHEN p.ok THEN 0 ELSE 1 END::smallint ORDER BY p.i),
+         array_agg(CASE WHEN p.ok THEN p.cur + p.c ELSE p.cur END ORDER BY p.i),
+         array_agg(CASE WHEN p.ok THEN v_first + p.okend - 1 END ORDER BY p.i)
+    INTO r_status, r_rev, r_pos FROM p;
+
+  IF 0::smallint = ANY(r_status) THEN PERFORM pg_notify('${n.channel}', ''); END IF;
+  RETURN QUERY SELECT x.st, x.rv, x.ps, NULL::json, now() FROM unnest(r_status, r_rev, r_pos) x(st, rv, ps);
+END
+$fn$;`;
+}

@@ -169,7 +169,15 @@ export class AppendQueue {
             : { name: `${n.channel}_append_one`, text: `SELECT status, revision, pos, info, at FROM ${n.fnOne}($1, $2, $3, $4, $5)` }),
           values: [one.stream, encodeExpected(one.expected), one.events.map((e) => e.id), one.events.map((e) => e.type), `[${one.events.map((e) => e.payload).join(',')}]`],
         }
-      : { name: `${n.channel}_append`, text: `SELECT status, revision, pos, info, at FROM ${n.fn}($1, $2, $3, $4, $5, $6, $7, $8)`, values: this.batchValues(flat, batch) };
+      : setBased(flat, batch)
+        ? // independent appends (distinct streams, generated ids): one set-based statement instead of a per-append loop
+          {
+            ...(this.ctx.hooks.length === 0
+              ? { name: `${n.channel}_append_set_short`, text: `SELECT status, revision, pos FROM ${n.fnSet}($1, $2, $3, $4, $5, $6)` }
+              : { name: `${n.channel}_append_set`, text: `SELECT status, revision, pos, info, at FROM ${n.fnSet}($1, $2, $3, $4, $5, $6)` }),
+            values: this.batchValues(flat, batch).filter((_, i) => i !== 3 && i !== 7),
+          }
+        : { name: `${n.channel}_append`, text: `SELECT status, revision, pos, info, at FROM ${n.fn}($1, $2, $3, $4, $5, $6, $7, $8)`, values: this.batchValues(flat, batch) };
     if (this.ctx.hooks.length === 0) return (await this.ctx.pool.query(query)).rows as Row[];
     return this.ctx.withClient(async (client) => {
       await client.query('BEGIN');
@@ -243,6 +251,12 @@ export class AppendQueue {
       else item.resolve(results);
     }
   }
+}
+
+/** Whether a batch's appends are independent of each other: no all-or-nothing, no caller ids, no stream twice. */
+function setBased(flat: PreparedStreamAppend[], batch: Item[]): boolean {
+  if (batch.some((i) => i.atomic) || flat.some((a) => a.explicit !== 0)) return false;
+  return new Set(flat.map((a) => a.stream)).size === flat.length;
 }
 
 interface Row {

@@ -5,11 +5,11 @@
  */
 import { crc32 } from '@node-rs/crc32';
 import { InvalidKeyError, ValidationError } from '../../core/errors.js';
-import { appendFunctionSql, appendOneFunctionSql } from './append-function.js';
+import { appendFunctionSql, appendOneFunctionSql, appendSetFunctionSql } from './append-function.js';
 import type { Queryable } from './errors.js';
 
 /** Bump when the DDL below changes; a schema at another version is upgraded under the lock. */
-export const SCHEMA_VERSION = 6;
+export const SCHEMA_VERSION = 7;
 
 /** The quoted, ready-to-embed names of one log's objects. */
 export interface SchemaNames {
@@ -19,6 +19,8 @@ export interface SchemaNames {
   fn: string;
   /** the single-append function */
   fnOne: string;
+  /** the set-based batch function (distinct streams, generated ids) */
+  fnSet: string;
   /** the sequence as a string literal body for nextval('...') */
   seqText: string;
   channel: string;
@@ -51,6 +53,7 @@ export function schemaNames(schema: string): SchemaNames {
     meta: `${q}.dgent_meta`,
     fn: `${q}.append_batch`,
     fnOne: `${q}.append_one`,
+    fnSet: `${q}.append_set`,
     seqText: `${q}.positions`,
     channel: `dgent_${schema}`,
     // 'dgnt' and a hash of the schema: distinct logs in one database do not contend
@@ -84,6 +87,8 @@ function ddl(n: SchemaNames): string[] {
     )`,
     appendFunctionSql(n),
     appendOneFunctionSql(n),
+    // version 7: the set-based batch function (versions 6 -> 7 only add it; CREATE OR REPLACE is idempotent)
+    appendSetFunctionSql(n),
   ];
 }
 
