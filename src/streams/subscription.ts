@@ -12,8 +12,8 @@
  *   on LISTEN/NOTIFY, on a Redis message). Without it, or for writers in other processes, set
  *   `pollMs` so the subscription re-reads on a timer.
  *
- * The backend keeps the subscriptions it started and, in its own `close()`, awaits `sub.close()`
- * for each BEFORE its reads start failing: a read that fails while the subscription runs rejects
+ * The backend keeps the subscriptions it started (a {@link SubscriptionSet}) and, in its own
+ * `close()`, awaits `closeAll()` BEFORE its reads start failing: a read that fails while the subscription runs rejects
  * `done`, as it should for a real failure.
  *
  * @example
@@ -108,4 +108,25 @@ export function catchUpSubscription(source: CatchUpSource, options: CatchUpOptio
       await done.catch(() => undefined); // the error stays on `done` for whoever awaits it
     },
   };
+}
+
+/**
+ * The subscriptions a log has started: each is forgotten when it ends, and the log's `close()`
+ * closes the rest with {@link SubscriptionSet.closeAll} before its reads start failing.
+ */
+export class SubscriptionSet {
+  private readonly live = new Set<Subscription>();
+
+  /** Remember `sub` until it ends; returns it. */
+  track<S extends Subscription>(sub: S): S {
+    this.live.add(sub);
+    const forget = (): void => void this.live.delete(sub);
+    sub.done.then(forget, forget);
+    return sub;
+  }
+
+  /** Close every subscription still running and wait for their handlers to stop. */
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.live].map((s) => s.close()));
+  }
 }

@@ -43,6 +43,7 @@ import { entries } from './reads.js';
 import { CLAIM_PREFIX, claimIds } from './id-claims.js';
 import { encodeEvent, exactRegex, serverIdOf, toDgentPosition, toDgentRevision, toRecorded, toServerExpected, toServerPosition } from './mapping.js';
 import { serverSubscription } from './subscription.js';
+import { SubscriptionSet } from '../subscription.js';
 
 /** Options of {@link EventStoreDBEventLog}: a client you own, or a connection string (the log then owns and disposes its client). */
 export type EventStoreDBEventLogOptions = ({ client: EventStoreDBClient; connectionString?: never } | { connectionString: string; client?: never }) & {
@@ -62,7 +63,7 @@ export class EventStoreDBEventLog implements EventLog {
   private readonly owned: boolean;
   private readonly prefix: string;
   private readonly pageSize: number;
-  private readonly subscriptions = new Set<Subscription>();
+  private readonly subscriptions = new SubscriptionSet();
   private closed = false;
 
   constructor(options: EventStoreDBEventLogOptions) {
@@ -190,12 +191,7 @@ export class EventStoreDBEventLog implements EventLog {
     else if (this.prefix !== '') filter = streamNameFilter({ prefixes: [this.prefix] });
     else filter = excludeSystemEvents();
     const sub = serverSubscription({ client: this.client, filter, convert: (r) => this.fromAll(r, stream) }, fromPosition, handler);
-    this.subscriptions.add(sub);
-    void sub.done.then(
-      () => this.subscriptions.delete(sub),
-      () => this.subscriptions.delete(sub),
-    );
-    return sub;
+    return this.subscriptions.track(sub);
   }
 
   async revision(stream: string): Promise<number> {
@@ -216,7 +212,7 @@ export class EventStoreDBEventLog implements EventLog {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all([...this.subscriptions].map((s) => s.close()));
+    await this.subscriptions.closeAll();
     if (this.owned) await this.client.dispose();
   }
 }

@@ -34,7 +34,7 @@ import type {
   SubscribeOptions,
   Subscription,
 } from '../event-log.js';
-import { catchUpSubscription } from '../subscription.js';
+import { catchUpSubscription, SubscriptionSet } from '../subscription.js';
 import { validateName, validateReadAllOptions, validateReadOptions } from '../validate.js';
 import { prepareRequest } from './append-plan.js';
 import { LogCore } from './log-core.js';
@@ -75,7 +75,7 @@ export class FileEventLog implements EventLog, MultiStreamAppender {
   private opened: Promise<OpenState> | undefined;
   private report: RecoveryReport | undefined;
   private closed = false;
-  private readonly subscriptions = new Set<Subscription>();
+  private readonly subscriptions = new SubscriptionSet();
 
   constructor(options: FileEventLogOptions) {
     if (typeof options?.dir !== 'string' || options.dir.length === 0) throw new ValidationError('FileEventLog needs a dir');
@@ -167,10 +167,7 @@ export class FileEventLog implements EventLog, MultiStreamAppender {
       { ...options, pageSize: this.options.pageSize },
       handler,
     );
-    this.subscriptions.add(sub);
-    const forget = (): void => void this.subscriptions.delete(sub);
-    sub.done.then(forget, forget);
-    return sub;
+    return this.subscriptions.track(sub);
   }
 
   /** Current revision of a stream (0 when it does not exist). */
@@ -184,7 +181,7 @@ export class FileEventLog implements EventLog, MultiStreamAppender {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all([...this.subscriptions].map((s) => s.close()));
+    await this.subscriptions.closeAll();
     await this.core.release();
   }
 

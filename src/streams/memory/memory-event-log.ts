@@ -34,7 +34,8 @@ import type {
   SubscribeOptions,
   Subscription,
 } from '../event-log.js';
-import { catchUpSubscription } from '../subscription.js';
+import { catchUpSubscription, SubscriptionSet } from '../subscription.js';
+import { addAppendHook } from '../append-hooks.js';
 import { checkExpected, resolveEventIds, validateEvents, validateExpected, validateName, validateReadAllOptions, validateReadOptions } from '../validate.js';
 import { prepareAppends, runHooks, type PlannedAppend } from './append.js';
 
@@ -65,7 +66,7 @@ export class MemoryEventLog implements EventLog, MultiStreamAppender, InlineProj
   private readonly binary = new WeakSet<RecordedEvent>();
   private readonly hooks: AppendHook<MemoryAppendTransaction>[] = [];
   private readonly watchers = new Set<() => void>();
-  private readonly subscriptions = new Set<Subscription>();
+  private readonly subscriptions = new SubscriptionSet();
   private readonly mutex = new Mutex();
   private readonly pageSize: number;
   private closed = false;
@@ -188,10 +189,7 @@ export class MemoryEventLog implements EventLog, MultiStreamAppender, InlineProj
       { ...options, pageSize: this.pageSize },
       handler,
     );
-    this.subscriptions.add(sub);
-    const forget = (): void => void this.subscriptions.delete(sub);
-    sub.done.then(forget, forget);
-    return sub;
+    return this.subscriptions.track(sub);
   }
 
   /** Current revision of a stream (0 when it does not exist). */
@@ -209,19 +207,14 @@ export class MemoryEventLog implements EventLog, MultiStreamAppender, InlineProj
    */
   onAppend(hook: AppendHook<MemoryAppendTransaction>): () => void {
     this.assertOpen();
-    if (typeof hook !== 'function') throw new ValidationError('onAppend needs a function');
-    this.hooks.push(hook);
-    return () => {
-      const i = this.hooks.indexOf(hook);
-      if (i >= 0) this.hooks.splice(i, 1);
-    };
+    return addAppendHook(this.hooks, hook);
   }
 
   /** Close the log and its subscriptions; later calls throw ClosedError. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all([...this.subscriptions].map((s) => s.close()));
+    await this.subscriptions.closeAll();
     // wait for an append already holding the lock, so close() means "nothing is still writing"
     await this.mutex.run(async () => undefined);
   }

@@ -38,7 +38,8 @@ import type {
   SubscribeOptions,
   Subscription,
 } from '../event-log.js';
-import { catchUpSubscription } from '../subscription.js';
+import { catchUpSubscription, SubscriptionSet } from '../subscription.js';
+import { addAppendHook } from '../append-hooks.js';
 import { validateEvents, validateExpected, validateName, validateReadAllOptions, validateReadOptions } from '../validate.js';
 import { AppendQueue, prepareStreamAppend, type PostgresAppendTransaction } from './append.js';
 import { mapPgError, type Queryable } from './errors.js';
@@ -91,7 +92,7 @@ export class PostgresEventLog implements EventLog, MultiStreamAppender, InlinePr
   private readonly hooks: AppendHook<PostgresAppendTransaction>[] = [];
   private readonly queue: AppendQueue;
   private readonly listener: Listener;
-  private readonly subscriptions = new Set<Subscription>();
+  private readonly subscriptions = new SubscriptionSet();
   private readonly horizonWaitMs: number;
   private readonly pollMs: number;
   private readonly pageSize: number;
@@ -238,10 +239,7 @@ export class PostgresEventLog implements EventLog, MultiStreamAppender, InlinePr
       { ...options, pageSize: this.pageSize, pollMs: this.pollMs },
       handler,
     );
-    this.subscriptions.add(sub);
-    const forget = (): void => void this.subscriptions.delete(sub);
-    sub.done.then(forget, forget);
-    return sub;
+    return this.subscriptions.track(sub);
   }
 
   /** Current revision of a stream (0 when it does not exist). */
@@ -264,19 +262,14 @@ export class PostgresEventLog implements EventLog, MultiStreamAppender, InlinePr
    */
   onAppend(hook: AppendHook<PostgresAppendTransaction>): () => void {
     this.assertOpen();
-    if (typeof hook !== 'function') throw new ValidationError('onAppend needs a function');
-    this.hooks.push(hook);
-    return () => {
-      const i = this.hooks.indexOf(hook);
-      if (i >= 0) this.hooks.splice(i, 1);
-    };
+    return addAppendHook(this.hooks, hook);
   }
 
   /** Close subscriptions, wait for appends in flight, release connections. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all([...this.subscriptions].map((s) => s.close()));
+    await this.subscriptions.closeAll();
     await this.queue.drained();
     await this.listener.close();
     if (this.ownsPool) await this.pool.end();

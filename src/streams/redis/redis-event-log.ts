@@ -47,7 +47,7 @@ import type {
   Subscription,
   NewEvent,
 } from '../event-log.js';
-import { catchUpSubscription } from '../subscription.js';
+import { catchUpSubscription, SubscriptionSet } from '../subscription.js';
 import { resolveEventIds, validateEvents, validateExpected, validateName, validateReadAllOptions, validateReadOptions, type StoredEventRef } from '../validate.js';
 import { eventArgs, toRecorded } from './records.js';
 import { APPEND, READ_STREAM } from './scripts.js';
@@ -76,7 +76,7 @@ export class RedisEventLog implements EventLog, MultiStreamAppender {
   private readonly keys: { pos: string; all: string; ids: string };
   private readonly pageSize: number;
   private readonly tail: GlobalTail;
-  private readonly subscriptions = new Set<Subscription>();
+  private readonly subscriptions = new SubscriptionSet();
   private closed = false;
 
   constructor(options: RedisEventLogOptions) {
@@ -220,10 +220,7 @@ export class RedisEventLog implements EventLog, MultiStreamAppender {
       { ...options, pageSize: this.pageSize },
       handler,
     );
-    this.subscriptions.add(sub);
-    const forget = (): void => void this.subscriptions.delete(sub);
-    sub.done.then(forget, forget);
-    return sub;
+    return this.subscriptions.track(sub);
   }
 
   async revision(stream: string): Promise<number> {
@@ -236,7 +233,7 @@ export class RedisEventLog implements EventLog, MultiStreamAppender {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all([...this.subscriptions].map((s) => s.close()));
+    await this.subscriptions.closeAll();
     await this.tail.close();
     if (this.owned) await quitClient(this.client);
   }

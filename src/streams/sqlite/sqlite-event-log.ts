@@ -36,7 +36,8 @@ import type {
   SubscribeOptions,
   Subscription,
 } from '../event-log.js';
-import { catchUpSubscription } from '../subscription.js';
+import { catchUpSubscription, SubscriptionSet } from '../subscription.js';
+import { addAppendHook } from '../append-hooks.js';
 import { validateName, validateReadAllOptions, validateReadOptions } from '../validate.js';
 import { AppendWriter } from './append.js';
 import { encodeAppend, type EncodedAppend } from './encode.js';
@@ -88,7 +89,7 @@ export class SqliteEventLog implements EventLog, MultiStreamAppender, InlineProj
   private readonly pollIntervalMs: number;
   private readonly pageSize: number;
   private readonly hooks: AppendHook<SqliteAppendTransaction>[] = [];
-  private readonly subscriptions = new Set<Subscription>();
+  private readonly subscriptions = new SubscriptionSet();
   private readonly watchers = new Set<() => void>();
   private opened: Open | undefined;
   private opening: Promise<Open> | undefined;
@@ -176,10 +177,7 @@ export class SqliteEventLog implements EventLog, MultiStreamAppender, InlineProj
       { ...options, pageSize: this.pageSize },
       handler,
     );
-    this.subscriptions.add(sub);
-    const forget = (): void => void this.subscriptions.delete(sub);
-    sub.done.then(forget, forget);
-    return sub;
+    return this.subscriptions.track(sub);
   }
 
   /** Current revision of a stream (0 when it does not exist). */
@@ -197,19 +195,14 @@ export class SqliteEventLog implements EventLog, MultiStreamAppender, InlineProj
    */
   onAppend(hook: AppendHook<SqliteAppendTransaction>): () => void {
     this.assertOpen();
-    if (typeof hook !== 'function') throw new ValidationError('onAppend needs a function');
-    this.hooks.push(hook);
-    return () => {
-      const i = this.hooks.indexOf(hook);
-      if (i >= 0) this.hooks.splice(i, 1);
-    };
+    return addAppendHook(this.hooks, hook);
   }
 
   /** Finish queued appends, stop subscriptions and close the file; later calls throw ClosedError. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all([...this.subscriptions].map((s) => s.close()));
+    await this.subscriptions.closeAll();
     const o = this.opened ?? (await this.opening?.catch(() => undefined));
     if (!o) return;
     await o.appends.idle();
