@@ -5,11 +5,11 @@
  * open, hold every acknowledged event with its data, have gapless revisions and positions, and
  * read back completely. The next child continues on the same directory.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runUntilKilled } from './support/crash-child.js';
 import type { RecordedEvent } from '../src/streams/event-log.js';
 import { FileEventLog } from '../src/streams/file/file-event-log.js';
 
@@ -17,31 +17,6 @@ const FIXTURE = join(import.meta.dirname, 'fixtures', 'file-log-writer.ts');
 const KILLS = Number(process.env.DGENT_CRASH_KILLS ?? 50);
 const dir = mkdtempSync(join(tmpdir(), 'dgent-file-crash-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** Run one child until killed; resolves with the acknowledged [stream, revision, tag] lines. */
-function runChild(seed: number, killAfterReady: boolean, delayMs: number): Promise<[string, number, string][]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, dir, String(seed)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    let timer: NodeJS.Timeout | undefined;
-    const kill = (): void => void child.kill('SIGKILL');
-    if (!killAfterReady) timer = setTimeout(kill, delayMs);
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      if (killAfterReady && timer === undefined && (out + chunk).includes('ready\n')) timer = setTimeout(kill, delayMs);
-      out += chunk;
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      if (signal !== 'SIGKILL') return reject(new Error(`writer exited with ${code ?? signal} before being killed:\n${err}`));
-      // the last line may be cut: only whole lines were acknowledged
-      const lines = out.split('\n').slice(0, -1).filter((l) => l !== 'ready');
-      resolve(lines.map((l) => JSON.parse(l) as [string, number, string]));
-    });
-  });
-}
 
 describe('FileEventLog under SIGKILL', () => {
   it(`every acknowledged append survives ${KILLS} kills at random moments; the log always reopens whole`, async () => {
@@ -51,7 +26,7 @@ describe('FileEventLog under SIGKILL', () => {
     for (let round = 0; round < KILLS; round++) {
       // mostly kill while appending; sometimes during start-up and recovery
       const afterReady = round % 5 !== 4;
-      const lines = await runChild(round + 1, afterReady, afterReady ? Math.floor(Math.random() * 150) : 150 + Math.floor(Math.random() * 500));
+      const lines = await runUntilKilled(FIXTURE, dir, round + 1, afterReady, afterReady ? Math.floor(Math.random() * 150) : 150 + Math.floor(Math.random() * 500));
       for (const [stream, revision, tag] of lines) acked.set(`${stream}\0${revision}`, tag);
       ackedTotal += lines.length;
 

@@ -6,11 +6,11 @@
  * The next child continues on the same file. synchronous = NORMAL: the level that promises to
  * survive a process crash.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runUntilKilled } from './support/crash-child.js';
 import type { RecordedEvent } from '../src/streams/event-log.js';
 import { SqliteEventLog } from '../src/streams/sqlite/sqlite-event-log.js';
 
@@ -20,31 +20,6 @@ const dir = mkdtempSync(join(tmpdir(), 'dgent-sqlite-crash-'));
 const path = join(dir, 'events.db');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Run one child until killed; resolves with the acknowledged [stream, revision, tag] lines. */
-function runChild(seed: number, killAfterReady: boolean, delayMs: number): Promise<[string, number, string][]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, path, String(seed)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    let timer: NodeJS.Timeout | undefined;
-    const kill = (): void => void child.kill('SIGKILL');
-    if (!killAfterReady) timer = setTimeout(kill, delayMs);
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      if (killAfterReady && timer === undefined && (out + chunk).includes('ready\n')) timer = setTimeout(kill, delayMs);
-      out += chunk;
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      if (signal !== 'SIGKILL') return reject(new Error(`writer exited with ${code ?? signal} before being killed:\n${err}`));
-      // the last line may be cut: only whole lines were acknowledged
-      const lines = out.split('\n').slice(0, -1).filter((l) => l !== 'ready');
-      resolve(lines.map((l) => JSON.parse(l) as [string, number, string]));
-    });
-  });
-}
-
 describe('SqliteEventLog under SIGKILL', () => {
   it(`every acknowledged append survives ${KILLS} kills at random moments; the log always reopens whole`, async () => {
     const acked = new Map<string, string>(); // "stream\0revision" -> tag
@@ -52,7 +27,7 @@ describe('SqliteEventLog under SIGKILL', () => {
     for (let round = 0; round < KILLS; round++) {
       // mostly kill while appending; sometimes during start-up and WAL recovery
       const afterReady = round % 5 !== 4;
-      const lines = await runChild(round + 1, afterReady, afterReady ? Math.floor(Math.random() * 120) : 100 + Math.floor(Math.random() * 600));
+      const lines = await runUntilKilled(FIXTURE, path, round + 1, afterReady, afterReady ? Math.floor(Math.random() * 120) : 100 + Math.floor(Math.random() * 600));
       for (const [stream, revision, tag] of lines) acked.set(`${stream}\0${revision}`, tag);
       ackedTotal += lines.length;
 
