@@ -27,9 +27,27 @@ export const EXPECT_STREAM_EXISTS = -2;
 /** Result statuses of the function, per append. */
 export const STATUS = { appended: 0, conflict: 1, retry: 2, duplicate: 3 } as const;
 
+/**
+ * The gap-safe position reservation every append function starts with: under one advisory lock,
+ * take the transaction id and reserve `count` consecutive positions into `v_first`, so position
+ * order matches transaction-id order (see the file comment). `count` names a PL/pgSQL variable.
+ */
+function reservePositionsSql(n: SchemaNames, count: string): string {
+  const [k1, k2] = n.lockKeys;
+  return `  BEGIN
+    PERFORM pg_advisory_lock(${k1}, ${k2});
+    PERFORM pg_current_xact_id();
+    v_first := nextval('${n.seqText}');
+    IF ${count} > 1 THEN PERFORM setval('${n.seqText}', v_first + ${count} - 1); END IF;
+    PERFORM pg_advisory_unlock(${k1}, ${k2});
+  EXCEPTION WHEN query_canceled OR others THEN
+    PERFORM pg_advisory_unlock(${k1}, ${k2});
+    RAISE;
+  END;`;
+}
+
 /** DDL of the append function for one schema (identifiers were validated and are quoted). */
 export function appendFunctionSql(n: SchemaNames): string {
-  const [k1, k2] = n.lockKeys;
   return `
 CREATE OR REPLACE FUNCTION ${n.fn}(
   p_streams text[], p_expected int[], p_counts int[], p_explicit smallint[],
@@ -62,16 +80,7 @@ DECLARE
   r_status smallint[] := '{}'; r_rev int[] := '{}'; r_pos bigint[] := '{}'; r_info json[] := '{}';
 BEGIN
   -- reserve positions and take the transaction id in one critical section (see the file comment)
-  BEGIN
-    PERFORM pg_advisory_lock(${k1}, ${k2});
-    PERFORM pg_current_xact_id();
-    v_first := nextval('${n.seqText}');
-    IF v_total > 1 THEN PERFORM setval('${n.seqText}', v_first + v_total - 1); END IF;
-    PERFORM pg_advisory_unlock(${k1}, ${k2});
-  EXCEPTION WHEN query_canceled OR others THEN
-    PERFORM pg_advisory_unlock(${k1}, ${k2});
-    RAISE;
-  END;
+${reservePositionsSql(n, 'v_total')}
 
   -- lock every stream of the batch in one global order (of the lock keys): concurrent batches cannot deadlock
   SELECT array_agg(s ORDER BY s) INTO v_names FROM (SELECT DISTINCT unnest(p_streams) AS s) d;
@@ -137,7 +146,6 @@ $fn$;`;
  * Positions are reserved and streams locked exactly as in the batch function.
  */
 export function appendOneFunctionSql(n: SchemaNames): string {
-  const [k1, k2] = n.lockKeys;
   return `
 CREATE OR REPLACE FUNCTION ${n.fnOne}(p_stream text, p_expected int, p_ids text[], p_types text[], p_payload json)
 RETURNS TABLE(status smallint, revision int, pos bigint, info json, at timestamptz)
@@ -150,16 +158,7 @@ DECLARE
   v_first bigint;
   v_cur int;
 BEGIN
-  BEGIN
-    PERFORM pg_advisory_lock(${k1}, ${k2});
-    PERFORM pg_current_xact_id();
-    v_first := nextval('${n.seqText}');
-    IF v_cnt > 1 THEN PERFORM setval('${n.seqText}', v_first + v_cnt - 1); END IF;
-    PERFORM pg_advisory_unlock(${k1}, ${k2});
-  EXCEPTION WHEN query_canceled OR others THEN
-    PERFORM pg_advisory_unlock(${k1}, ${k2});
-    RAISE;
-  END;
+${reservePositionsSql(n, 'v_cnt')}
 
   -- the stream's writers take turns; the read below starts after the previous one committed
   PERFORM pg_advisory_xact_lock(${n.streamLockKey}, hashtext(p_stream));
@@ -188,7 +187,6 @@ $fn$;`;
  * exactly as in the batch function (passing appends take consecutive positions in batch order).
  */
 export function appendSetFunctionSql(n: SchemaNames): string {
-  const [k1, k2] = n.lockKeys;
   return `
 CREATE OR REPLACE FUNCTION ${n.fnSet}(p_streams text[], p_expected int[], p_counts int[], p_ids text[], p_types text[], p_payload json)
 RETURNS TABLE(status smallint, revision int, pos bigint, info json, at timestamptz)
@@ -203,16 +201,7 @@ DECLARE
   r_rev int[];
   r_pos bigint[];
 BEGIN
-  BEGIN
-    PERFORM pg_advisory_lock(${k1}, ${k2});
-    PERFORM pg_current_xact_id();
-    v_first := nextval('${n.seqText}');
-    IF v_total > 1 THEN PERFORM setval('${n.seqText}', v_first + v_total - 1); END IF;
-    PERFORM pg_advisory_unlock(${k1}, ${k2});
-  EXCEPTION WHEN query_canceled OR others THEN
-    PERFORM pg_advisory_unlock(${k1}, ${k2});
-    RAISE;
-  END;
+${reservePositionsSql(n, 'v_total')}
 
   -- one global lock order (of the keys): concurrent batches cannot deadlock
   PERFORM pg_advisory_xact_lock(${n.streamLockKey}, h.k) FROM (SELECT DISTINCT hashtext(s) AS k FROM unnest(p_streams) s ORDER BY 1) h;
