@@ -17,7 +17,7 @@
  */
 import { closeSync } from 'node:fs';
 import { LRUCache } from 'lru-cache';
-import { encodePrepared, prepare } from '../core/codec.js';
+import { encode, prepare } from '../core/codec.js';
 import { ConcurrencyError, CorruptionError, ValidationError } from '../core/errors.js';
 import { acquireFileLock, type FileLockOptions } from '../core/file-lock.js';
 import { fsError, openDirSync, removeTempFiles, replaceFileAtomic } from '../core/atomic-file.js';
@@ -157,7 +157,7 @@ export class PersistentAgent<S> extends VersionedAgent<S> {
   protected write(state: S, expectedVersion: number | undefined): Promise<Snapshot<S>> {
     // validate and encode before taking the lock: bad input never touches the files
     const value = this.schema ? prepare(validateWith(this.schema, state)).value : state;
-    const stateText = encodePrepared(value);
+    const stateText = encode(value);
     return this.writes.run(async () => {
       this.assertOpen();
       const dirFd = this.dir();

@@ -16,7 +16,7 @@
  * ```
  */
 import type { Redis } from 'ioredis';
-import { decode, encodePrepared, prepare } from '../core/codec.js';
+import { decode, encode, prepare } from '../core/codec.js';
 import { ConcurrencyError, CorruptionError, ValidationError, type DgentError } from '../core/errors.js';
 import { toMs } from '../core/ids.js';
 import type { ChangeInfo, LoadAtTarget, SaveOptions, Unsubscribe } from './data-agent.js';
@@ -183,7 +183,7 @@ export class RedisAgent<S> extends VersionedAgent<S> {
   protected async write(state: S, expectedVersion: number | undefined): Promise<Snapshot<S>> {
     // Saving the state last loaded or saved (unchanged) re-uses its encoding instead of encoding it again.
     const last = this.last;
-    const text = last !== undefined && Object.is(last.entry.state, state) ? last.text : encodePrepared(state);
+    const text = last !== undefined && Object.is(last.entry.state, state) ? last.text : encode(state);
     let reply: unknown;
     try {
       reply = await SAVE.run(

@@ -10,7 +10,7 @@
  * const pg = new SQLAgent<{ turns: string[] }>({ connectionString: 'postgres://localhost/app', id: 'support-bot' });
  * ```
  */
-import { decode, encodePrepared, prepare } from '../core/codec.js';
+import { decode, encode, prepare } from '../core/codec.js';
 import { BackendUnavailableError, ConcurrencyError, DgentError, ValidationError } from '../core/errors.js';
 import { toMs } from '../core/ids.js';
 import { latestSchemaVersion, migrate, validateWith, type Migrations, type StandardSchemaV1 } from '../core/schema.js';
@@ -128,7 +128,7 @@ export class SQLAgent<S> extends VersionedAgent<S> {
 
   protected async write(state: S, expectedVersion: number | undefined): Promise<Snapshot<S>> {
     const value = this.options.schema ? prepare(validateWith(this.options.schema, state)).value : state;
-    const text = encodePrepared(value);
+    const text = encode(value);
     for (let attempt = 0; ; attempt++) {
       const time = Date.now();
       let version: number | undefined;

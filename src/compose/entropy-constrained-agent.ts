@@ -11,7 +11,7 @@
  * const child = EntropyConstrainedAgent.forDepth(2, { backend, maxSizeBytes: 64 * 1024 }); // limit 21845 bytes
  * ```
  */
-import { encodePrepared, prepare } from '../core/codec.js';
+import { encode, encodedSize, prepare } from '../core/codec.js';
 import { StateTooLargeError, ValidationError } from '../core/errors.js';
 import { Mutex } from '../core/mutex.js';
 import { isClosable, isSubscribable, isVersioned } from '../agents/data-agent.js';
@@ -105,7 +105,7 @@ export class EntropyConstrainedAgent<S> implements DataAgent<S>, Updatable<S>, C
 
   /** Encoded size of a state in UTF-8 bytes (SerializationError when it cannot be encoded). */
   sizeOf(state: S): number {
-    return Buffer.byteLength(encodePrepared(prepare(state).value), 'utf8');
+    return encodedSize(state);
   }
 
   load(): Promise<S> {
@@ -116,7 +116,7 @@ export class EntropyConstrainedAgent<S> implements DataAgent<S>, Updatable<S>, C
   async save(state: S, options?: SaveOptions): Promise<void> {
     // Prepared once: the backend's own prepare() recognises the frozen value and re-uses it.
     const value = prepare(state).value;
-    const size = Buffer.byteLength(encodePrepared(value), 'utf8');
+    const size = Buffer.byteLength(encode(value), 'utf8');
     if (size > this.limit && this.onExceed === 'reject') throw new StateTooLargeError(size, this.limit);
     await this.backend.save(value, options);
     if (size > this.limit) this.onWarn({ size, limit: this.limit, budget: this.budget });
@@ -127,7 +127,7 @@ export class EntropyConstrainedAgent<S> implements DataAgent<S>, Updatable<S>, C
     let size = 0;
     const next = await readModifyWrite(this.backend, this.mutex, (base) => {
       const candidate = prepare(produce(base, recipe as never) as S).value;
-      size = Buffer.byteLength(encodePrepared(candidate), 'utf8');
+      size = Buffer.byteLength(encode(candidate), 'utf8');
       if (size > this.limit && this.onExceed === 'reject') throw new StateTooLargeError(size, this.limit);
       return candidate;
     });

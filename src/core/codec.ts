@@ -49,11 +49,6 @@ export function encode(value: unknown): string {
   return JSON.stringify(walk((ctx) => tree(value, ctx)));
 }
 
-/** Same as {@link encode}; kept for callers that encode a value they prepared. */
-export function encodePrepared(value: unknown): string {
-  return encode(value);
-}
-
 /** Encoded size in UTF-8 bytes. */
 export function encodedSize(value: unknown): number {
   return Buffer.byteLength(encode(value), 'utf8');

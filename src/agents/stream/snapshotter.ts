@@ -2,7 +2,7 @@
  * The StreamAgent side of snapshots: when one is due, how it is encoded and stored without making
  * anyone wait, and how a stored one becomes a starting point for a replay.
  */
-import { decode, encodePrepared, prepare } from '../../core/codec.js';
+import { decode, encode, prepare } from '../../core/codec.js';
 import type { SnapshotStore } from './snapshot-store.js';
 
 /** A folded state at a revision of the stream. */
@@ -56,7 +56,7 @@ export class Snapshotter<S> {
     let text: string;
     try {
       state = prepare(head.state).value;
-      text = encodePrepared(state);
+      text = encode(state);
     } catch (e) {
       this.report(e, { operation: 'snapshot-write', stream: this.stream, revision: head.revision });
       return head;

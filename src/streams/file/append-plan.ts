@@ -3,7 +3,7 @@
  * committed index plus the requests before it in the same batch, so one request's conflict fails
  * only that request. A request becomes exactly one frame (all-or-nothing on recovery).
  */
-import { encodePrepared, prepare } from '../../core/codec.js';
+import { encode, prepare } from '../../core/codec.js';
 import { StateTooLargeError } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
 import type { AppendResult, ExpectedRevision, NewEvent, RecordedEvent } from '../event-log.js';
@@ -50,7 +50,7 @@ export function prepareRequest(appends: readonly { stream: unknown; events: unkn
       const data = prepare(e.data);
       const metadata = prepare(e.metadata ?? {});
       binary ||= data.hasBinary || metadata.hasBinary;
-      const body = `[${encodePrepared(data.value)},${encodePrepared(metadata.value)}]`;
+      const body = `[${encode(data.value)},${encode(metadata.value)}]`;
       bytes += Buffer.byteLength(body, 'utf8');
       return { id: e.id, type: e.type, data: data.value, metadata: metadata.value as Record<string, unknown>, body };
     });

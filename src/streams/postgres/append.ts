@@ -3,7 +3,7 @@
  * in one call of the append function (one round trip, one transaction, one WAL flush). Each append
  * keeps its own expected-revision and event-id checks, so a conflicting one fails alone.
  */
-import { encodePrepared, prepare } from '../../core/codec.js';
+import { encode, prepare } from '../../core/codec.js';
 import { ConcurrencyError } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
 import type { AppendHook, AppendResult, AppendTransaction, ExpectedRevision, NewEvent, RecordedEvent } from '../event-log.js';
@@ -30,7 +30,7 @@ export function prepareStreamAppend(stream: string, events: readonly NewEvent[],
     if (e.id !== undefined) withId++;
     const data = prepare(e.data).value;
     const metadata = prepare(e.metadata ?? {}).value as Record<string, unknown>;
-    return { id: e.id ?? newId(), type: e.type, data, metadata, payload: `{"d":${encodePrepared(data)},"m":${encodePrepared(metadata)}}` };
+    return { id: e.id ?? newId(), type: e.type, data, metadata, payload: `{"d":${encode(data)},"m":${encode(metadata)}}` };
   });
   return { stream, expected, events: out, explicit: withId === 0 ? 0 : withId === events.length ? 2 : 1, input: events };
 }

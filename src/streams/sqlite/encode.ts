@@ -1,7 +1,7 @@
 /** Validation and encoding of an append, done before it joins a group: bad input never delays other writers. */
 import type { ExpectedRevision, NewEvent } from '../event-log.js';
 import { validateEvents, validateExpected, validateName } from '../validate.js';
-import { encodePrepared, prepare } from '../../core/codec.js';
+import { encode, prepare } from '../../core/codec.js';
 
 /** One event, validated and encoded (the caller's objects are not referenced any more). */
 export interface EncodedEvent {
@@ -16,7 +16,7 @@ export interface EncodedEvent {
 
 function encodeValue(v: unknown): { value: unknown; text: string } {
   const { value } = prepare(v);
-  return { value, text: encodePrepared(value) };
+  return { value, text: encode(value) };
 }
 
 /** One stream's part of an append, ready for the transaction. */
