@@ -15,12 +15,13 @@
  *
  * Files go to a temp directory (DGENT_BENCH_DIR to choose the disk); BENCH_EVENTS scales the runs.
  */
-import { randomFillSync, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 // not yet exported from src/index.ts when this bench was written
+import { uuidV7 } from '../src/core/uuid-v7.js';
 import { SqliteEventLog } from '../src/streams/sqlite/sqlite-event-log.js';
 import { measure, report, type CaseResult, type Comparison } from './lib.js';
 
@@ -35,23 +36,6 @@ CREATE UNIQUE INDEX IF NOT EXISTS dgent_events_id ON dgent_events (id);`;
 /** A typical small event: a chat turn with some bookkeeping (~150 bytes of JSON). */
 function payload(i: number): { role: string; text: string; tokens: number; at: number } {
   return { role: i % 2 ? 'assistant' : 'user', text: `message number ${i} with a little text in it`, tokens: 12 + (i % 50), at: 1_700_000_000_000 + i };
-}
-
-/** UUID v7 as a user would write it by hand (same layout and random-byte pooling as SqliteEventLog's ids). */
-const idPool = Buffer.alloc(16 * 256);
-let idNext = idPool.length;
-function uuidV7(): string {
-  if (idNext === idPool.length) {
-    randomFillSync(idPool);
-    idNext = 0;
-  }
-  const o = idNext;
-  idNext += 16;
-  idPool.writeUIntBE(Date.now(), o, 6);
-  idPool[o + 6] = (idPool[o + 6]! & 0x0f) | 0x70;
-  idPool[o + 8] = (idPool[o + 8]! & 0x3f) | 0x80;
-  const h = idPool.toString('hex', o, o + 16);
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
 /** Raw better-sqlite3 with SqliteEventLog's pragmas, doing the inserts and selects by hand. */

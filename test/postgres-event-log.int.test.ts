@@ -12,6 +12,7 @@ import type { RecordedEvent } from '../src/streams/event-log.js';
 import { collect, waitFor } from '../src/testing/event-log-support.js';
 import { dropSchemas, postgresUrl, uniqueSchema } from './support/postgres.js';
 import { requireService } from './support/services.js';
+import { SCHEMA_VERSION } from '../src/streams/postgres/schema.js';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.js';
 
 const available = await requireService('PostgreSQL', postgresUrl());
@@ -69,7 +70,7 @@ describe.skipIf(!available)('PostgresEventLog', () => {
     const upgraded = Array.from({ length: 4 }, () => open({ maxConnections: 2 }, schema));
     const revs = await Promise.all(upgraded.map((l) => l.revision('a')));
     expect(revs).toEqual([3, 3, 3, 3]);
-    expect((await c.query(`SELECT version FROM "${schema}".dgent_meta`)).rows).toEqual([{ version: 7 }]);
+    expect((await c.query(`SELECT version FROM "${schema}".dgent_meta`)).rows).toEqual([{ version: SCHEMA_VERSION }]);
     expect(await upgraded[0]!.append('a', [{ type: 'E', data: 4 }], { expectedRevision: 3 })).toMatchObject({ revision: 4 });
     const stale = await upgraded[1]!.append('a', [{ type: 'E', data: 5 }], { expectedRevision: 3 }).catch((e: unknown) => e);
     expect(stale).toBeInstanceOf(ConcurrencyError);
@@ -85,6 +86,44 @@ describe.skipIf(!available)('PostgresEventLog', () => {
     await expect(older.append('a', [{ type: 'E', data: 2 }])).rejects.toThrow(ValidationError);
     expect((await c.query(`SELECT version FROM "${schema}".dgent_meta`)).rows).toEqual([{ version: 1000 }]);
     expect((await c.query(`SELECT count(*)::int AS n FROM "${schema}".events`)).rows).toEqual([{ n: 1 }]);
+  });
+
+  test('concurrent "any" appends to one stream from separate connections: position order is revision order (a stream reads the same in readAll)', async () => {
+    const schema = uniqueSchema('dgp');
+    const logs = Array.from({ length: 6 }, () => open({ maxConnections: 3 }, schema));
+    await logs[0]!.append('warm', [{ type: 'E', data: 0 }]);
+    // single events (append_event), several events (append_one) and two streams at once (the batch functions)
+    await Promise.all(
+      logs.map(async (l, w) => {
+        for (let i = 0; i < 40; i++) {
+          const events = Array.from({ length: 1 + ((w + i) % 3 === 0 ? 2 : 0) }, (_, k) => ({ type: 'E', data: { w, i, k } }));
+          if (i % 5 === 4) await l.appendMany([{ stream: 'hot', events }, { stream: `side-${w}-${i}`, events: [{ type: 'S', data: i }] }]);
+          else await Promise.all([l.append('hot', events), l.append('hot', [{ type: 'E', data: { w, i, k: 'b' } }])]);
+        }
+      }),
+    );
+    const stream = await collect(logs[0]!.read('hot'));
+    expect(stream.map((e) => e.revision)).toEqual(stream.map((_, i) => i + 1));
+    for (let i = 1; i < stream.length; i++) expect(stream[i]!.position).toBeGreaterThan(stream[i - 1]!.position);
+    const inLog = (await collect(logs[0]!.readAll())).filter((e) => e.stream === 'hot');
+    expect(inLog.map((e) => e.revision)).toEqual(stream.map((e) => e.revision));
+  });
+
+  test('the single-event function: every ExpectedRevision form, the actual revision on a conflict, and the time handed to hooks equals the stored time', async () => {
+    const log = open({});
+    expect(await log.append('one', [{ type: 'E', data: 1 }], { expectedRevision: 'no_stream' })).toMatchObject({ revision: 1 });
+    await expect(log.append('one', [{ type: 'E', data: 2 }], { expectedRevision: 'no_stream' })).rejects.toMatchObject({ actual: 1 });
+    await expect(log.append('none', [{ type: 'E', data: 2 }], { expectedRevision: 'stream_exists' })).rejects.toMatchObject({ actual: 0 });
+    expect(await log.append('one', [{ type: 'E', data: 2 }], { expectedRevision: 'stream_exists' })).toMatchObject({ revision: 2 });
+    await expect(log.append('one', [{ type: 'E', data: 3 }], { expectedRevision: 5 })).rejects.toMatchObject({ actual: 2 });
+    expect(await log.append('one', [{ type: 'E', data: 3 }], { expectedRevision: 2 })).toMatchObject({ revision: 3 });
+    expect(await log.append('one', [{ type: 'E', data: null }], { expectedRevision: 'any' })).toMatchObject({ revision: 4 });
+    const seen: RecordedEvent[] = [];
+    log.onAppend(async (events) => void seen.push(...events));
+    await log.append('one', [{ type: 'E', data: { x: 1 }, metadata: { by: 'me' } }]);
+    const stored = await collect(log.read('one'));
+    expect(stored.map((e) => e.data)).toEqual([1, 2, 3, null, { x: 1 }]);
+    expect(seen).toEqual([stored[4]]);
   });
 
   test('concurrent appends with one expectedRevision: exactly one wins, every other throws ConcurrencyError with the actual revision', async () => {

@@ -14,6 +14,14 @@
  * is exact under READ COMMITTED; the unique index stays the final guard (a stale read, e.g. under
  * a caller's REPEATABLE READ default, fails the insert instead of forking the stream).
  *
+ * Order of the two: every function takes its streams' locks first and reserves positions after.
+ * The writer of a stream's next revision gets the lock only after the previous writer committed,
+ * and that writer reserved its positions before committing, so within a stream position order is
+ * revision order (readAll and read agree). Up to schema version 7 the reservation came first, and
+ * an 'any' append that waited for the stream lock could store a later revision at an earlier
+ * position. The position lock is still never held while waiting: it is taken last and released
+ * at once, so the stream locks (taken in one global key order) cannot deadlock with it.
+ *
  * Statuses per append: 0 appended, 1 expected revision conflict (revision = actual),
  * 2 idempotent retry of a stored batch (revision/position of the original), 3 duplicate event id
  * (info = the stored rows of the batch's ids).
@@ -79,14 +87,14 @@ DECLARE
   ok_from int[] := '{}'; ok_count int[] := '{}'; ok_stream text[] := '{}'; ok_rev int[] := '{}'; ok_pos bigint[] := '{}';
   r_status smallint[] := '{}'; r_rev int[] := '{}'; r_pos bigint[] := '{}'; r_info json[] := '{}';
 BEGIN
-  -- reserve positions and take the transaction id in one critical section (see the file comment)
-${reservePositionsSql(n, 'v_total')}
-
   -- lock every stream of the batch in one global order (of the lock keys): concurrent batches cannot deadlock
   SELECT array_agg(s ORDER BY s) INTO v_names FROM (SELECT DISTINCT unnest(p_streams) AS s) d;
   FOR v_key IN SELECT DISTINCT hashtext(s) FROM unnest(v_names) s ORDER BY 1 LOOP
     PERFORM pg_advisory_xact_lock(${n.streamLockKey}, v_key);
   END LOOP;
+
+  -- then reserve positions and take the transaction id in one critical section (see the file comment)
+${reservePositionsSql(n, 'v_total')}
   SELECT array_agg(coalesce((SELECT e.revision FROM ${n.events} e WHERE e.stream = u.s ORDER BY e.revision DESC LIMIT 1), 0) ORDER BY u.o) INTO v_revs
     FROM unnest(v_names) WITH ORDINALITY u(s, o);
 
@@ -158,10 +166,9 @@ DECLARE
   v_first bigint;
   v_cur int;
 BEGIN
-${reservePositionsSql(n, 'v_cnt')}
-
   -- the stream's writers take turns; the read below starts after the previous one committed
   PERFORM pg_advisory_xact_lock(${n.streamLockKey}, hashtext(p_stream));
+${reservePositionsSql(n, 'v_cnt')}
   v_cur := coalesce((SELECT e.revision FROM ${n.events} e WHERE e.stream = p_stream ORDER BY e.revision DESC LIMIT 1), 0);
   IF NOT (p_expected = ${EXPECT_ANY} OR (p_expected = ${EXPECT_STREAM_EXISTS} AND v_cur > 0) OR p_expected = v_cur) THEN
     RETURN QUERY SELECT 1::smallint, v_cur, NULL::bigint, NULL::json, now();
@@ -174,6 +181,62 @@ ${reservePositionsSql(n, 'v_cnt')}
       ORDER BY ev.k;
   PERFORM pg_notify('${n.channel}', '');
   RETURN QUERY SELECT 0::smallint, v_cur + v_cnt, v_first + v_cnt - 1, NULL::json, now();
+END
+$fn$;`;
+}
+
+/**
+ * DDL of the single-event function (schema version 8): the commonest call of all, one event to one
+ * stream with a generated id, as scalar arguments. Against `append_one` it saves the server the
+ * array and json_to_recordset plumbing, the sort, and the tuplestore and row descriptor of a
+ * set-returning function: it is called as a scalar and returns one bigint array
+ * {status, revision, position, time in epoch ms} ({status, actual revision} on a conflict).
+ * Measured with pgbench and perf on the server alone: ~40 us less CPU per append than
+ * `append_one` (of ~190); half of that is the set-returning call.
+ *
+ * The first statement takes the stream's transaction lock and then, in the same statement, the
+ * gap-safe position reservation of the other functions (position lock, transaction id, nextval,
+ * unlock), ordered by CASE, whose WHEN conditions PostgreSQL documents as evaluated in order, and by
+ * the subquery fence: the unlock in the outer WHERE runs only on the row the inner CASE produced.
+ * So the reservation order still equals transaction-id order, and the position lock is still
+ * never held while waiting for anything (the stream lock is already held when it is taken). The
+ * exception block releases the position lock if anything fails in between, as in the others.
+ * The revision is read by the next statement, whose snapshot starts after the stream lock was
+ * granted, so it sees the previous writer's commit.
+ */
+export function appendEventFunctionSql(n: SchemaNames): string {
+  const [k1, k2] = n.lockKeys;
+  return `
+CREATE OR REPLACE FUNCTION ${n.fnEvent}(p_stream text, p_expected int, p_id text, p_type text, p_data json, p_meta json)
+RETURNS bigint[]
+LANGUAGE plpgsql
+AS $fn$
+DECLARE
+  v_pos bigint;
+  v_cur int;
+BEGIN
+  BEGIN
+    SELECT r.f INTO v_pos FROM (
+      SELECT CASE
+        WHEN pg_advisory_xact_lock(${n.streamLockKey}, hashtext(p_stream)) IS NULL THEN NULL
+        WHEN pg_advisory_lock(${k1}, ${k2}) IS NULL THEN NULL
+        WHEN pg_current_xact_id() IS NULL THEN NULL
+        ELSE nextval('${n.seqText}') END AS f
+      OFFSET 0) r
+    WHERE pg_advisory_unlock(${k1}, ${k2});
+  EXCEPTION WHEN query_canceled OR others THEN
+    PERFORM pg_advisory_unlock(${k1}, ${k2});
+    RAISE;
+  END;
+  SELECT e.revision INTO v_cur FROM ${n.events} e WHERE e.stream = p_stream ORDER BY e.revision DESC LIMIT 1;
+  IF v_cur IS NULL THEN v_cur := 0; END IF;
+  IF NOT (p_expected = ${EXPECT_ANY} OR (p_expected = ${EXPECT_STREAM_EXISTS} AND v_cur > 0) OR p_expected = v_cur) THEN
+    RETURN ARRAY[${STATUS.conflict}, v_cur];
+  END IF;
+  INSERT INTO ${n.events} (position, stream, revision, id, type, data, metadata, time, tx)
+    VALUES (v_pos, p_stream, v_cur + 1, p_id, p_type, coalesce(p_data, 'null'::json), p_meta, now(), pg_current_xact_id());
+  PERFORM pg_notify('${n.channel}', '');
+  RETURN ARRAY[${STATUS.appended}, v_cur + 1, v_pos, floor(extract(epoch FROM now()) * 1000)::bigint];
 END
 $fn$;`;
 }
@@ -201,10 +264,9 @@ DECLARE
   r_rev int[];
   r_pos bigint[];
 BEGIN
-${reservePositionsSql(n, 'v_total')}
-
   -- one global lock order (of the keys): concurrent batches cannot deadlock
   PERFORM pg_advisory_xact_lock(${n.streamLockKey}, h.k) FROM (SELECT DISTINCT hashtext(s) AS k FROM unnest(p_streams) s ORDER BY 1) h;
+${reservePositionsSql(n, 'v_total')}
 
   WITH a AS (
     SELECT u.i, u.s, u.c, (sum(u.c) OVER (ORDER BY u.i) - u.c)::int AS off,

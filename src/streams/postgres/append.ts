@@ -5,7 +5,7 @@
  */
 import { encode, prepare } from '../../core/codec.js';
 import { ConcurrencyError } from '../../core/errors.js';
-import { newId } from '../../core/ids.js';
+import { uuidV7 } from '../../core/uuid-v7.js';
 import type { AppendHook, AppendResult, AppendTransaction, ExpectedRevision, NewEvent, RecordedEvent } from '../event-log.js';
 import { resolveEventIds, type StoredEventRef } from '../validate.js';
 import { EXPECT_ANY, EXPECT_STREAM_EXISTS, STATUS } from './append-function.js';
@@ -16,7 +16,7 @@ import type { SchemaNames } from './schema.js';
 export interface PreparedStreamAppend {
   stream: string;
   expected: ExpectedRevision;
-  events: { id: string; type: string; data: unknown; metadata: Record<string, unknown>; payload: string }[];
+  events: { id: string; type: string; data: unknown; metadata: Record<string, unknown>; dataJson: string; metaJson: string }[];
   /** 0: no event carries a caller id, 1: some do, 2: all do */
   explicit: 0 | 1 | 2;
   /** the caller's events (for the duplicate-id rule) */
@@ -30,7 +30,8 @@ export function prepareStreamAppend(stream: string, events: readonly NewEvent[],
     if (e.id !== undefined) withId++;
     const data = prepare(e.data).value;
     const metadata = prepare(e.metadata ?? {}).value as Record<string, unknown>;
-    return { id: e.id ?? newId(), type: e.type, data, metadata, payload: `{"d":${encode(data)},"m":${encode(metadata)}}` };
+    // generated ids are time-ordered (UUID v7): they land at the right edge of the unique id index
+    return { id: e.id ?? uuidV7(), type: e.type, data, metadata, dataJson: encode(data), metaJson: encode(metadata) };
   });
   return { stream, expected, events: out, explicit: withId === 0 ? 0 : withId === events.length ? 2 : 1, input: events };
 }
@@ -150,7 +151,7 @@ export class AppendQueue {
       flat.map((a) => a.explicit),
       flat.flatMap((a) => a.events.map((e) => e.id)),
       flat.flatMap((a) => a.events.map((e) => e.type)),
-      `[${flat.map((a) => a.events.map((e) => e.payload).join(',')).join(',')}]`,
+      `[${flat.map((a) => a.events.map(payloadOf).join(',')).join(',')}]`,
       batch.length === 1 && batch[0]!.atomic,
     ];
   }
@@ -160,32 +161,42 @@ export class AppendQueue {
     const flat = batch.flatMap((i) => i.appends);
     const n = this.ctx.names;
     const one = flat.length === 1 && flat[0]!.explicit === 0 ? flat[0]! : undefined;
-    const query = one
-      ? // the commonest call, one stream and generated ids, has a leaner function with the same result row
-        {
-          // without hooks nothing needs the time, and this function never reports ids (info): fewer columns to parse
-          ...(this.ctx.hooks.length === 0
-            ? { name: `${n.channel}_append_one_short`, text: `SELECT status, revision, pos FROM ${n.fnOne}($1, $2, $3, $4, $5)` }
-            : { name: `${n.channel}_append_one`, text: `SELECT status, revision, pos, info, at FROM ${n.fnOne}($1, $2, $3, $4, $5)` }),
-          values: [one.stream, encodeExpected(one.expected), one.events.map((e) => e.id), one.events.map((e) => e.type), `[${one.events.map((e) => e.payload).join(',')}]`],
-        }
-      : setBased(flat, batch)
-        ? // independent appends (distinct streams, generated ids): one set-based statement instead of a per-append loop
+    const short = this.ctx.hooks.length === 0; // without hooks nothing needs the time: fewer columns to parse
+    const query =
+      one && one.events.length === 1
+        ? // the commonest call of all, one event with a generated id: scalar arguments, the leanest function
           {
-            ...(this.ctx.hooks.length === 0
-              ? { name: `${n.channel}_append_set_short`, text: `SELECT status, revision, pos FROM ${n.fnSet}($1, $2, $3, $4, $5, $6)` }
-              : { name: `${n.channel}_append_set`, text: `SELECT status, revision, pos, info, at FROM ${n.fnSet}($1, $2, $3, $4, $5, $6)` }),
-            values: this.batchValues(flat, batch).filter((_, i) => i !== 3 && i !== 7),
+            name: `${n.channel}_append_event`,
+            text: `SELECT ${n.fnEvent}($1, $2, $3, $4, $5, $6) AS r`,
+            values: [one.stream, encodeExpected(one.expected), one.events[0]!.id, one.events[0]!.type, one.events[0]!.dataJson, one.events[0]!.metaJson],
+            rowMode: 'array' as const,
           }
-        : { name: `${n.channel}_append`, text: `SELECT status, revision, pos, info, at FROM ${n.fn}($1, $2, $3, $4, $5, $6, $7, $8)`, values: this.batchValues(flat, batch) };
-    if (this.ctx.hooks.length === 0) return (await this.ctx.pool.query(query)).rows as Row[];
+        : one
+          ? // one stream and generated ids: a leaner function than the batch one, with the same result row
+            {
+              ...(short
+                ? { name: `${n.channel}_append_one_short`, text: `SELECT status, revision, pos FROM ${n.fnOne}($1, $2, $3, $4, $5)` }
+                : { name: `${n.channel}_append_one`, text: `SELECT status, revision, pos, info, at FROM ${n.fnOne}($1, $2, $3, $4, $5)` }),
+              values: [one.stream, encodeExpected(one.expected), one.events.map((e) => e.id), one.events.map((e) => e.type), `[${one.events.map(payloadOf).join(',')}]`],
+            }
+          : setBased(flat, batch)
+            ? // independent appends (distinct streams, generated ids): one set-based statement instead of a per-append loop
+              {
+                ...(short
+                  ? { name: `${n.channel}_append_set_short`, text: `SELECT status, revision, pos FROM ${n.fnSet}($1, $2, $3, $4, $5, $6)` }
+                  : { name: `${n.channel}_append_set`, text: `SELECT status, revision, pos, info, at FROM ${n.fnSet}($1, $2, $3, $4, $5, $6)` }),
+                values: this.batchValues(flat, batch).filter((_, i) => i !== 3 && i !== 7),
+              }
+            : { name: `${n.channel}_append`, text: `SELECT status, revision, pos, info, at FROM ${n.fn}($1, $2, $3, $4, $5, $6, $7, $8)`, values: this.batchValues(flat, batch) };
+    const rowsOf = (res: { rows: any[] }): Row[] => ('rowMode' in query ? [eventRow(res.rows[0][0])] : (res.rows as Row[]));
+    if (this.ctx.hooks.length === 0) return rowsOf(await this.ctx.pool.query(query));
     return this.ctx.withClient(async (client) => {
       await client.query('BEGIN');
       const commits: (() => void)[] = [];
       const rollbacks: (() => void)[] = [];
       const failuresOfRollback: unknown[] = [];
       try {
-        const rows = (await client.query(query)).rows as Row[];
+        const rows = rowsOf(await client.query(query));
         const tx: PostgresAppendTransaction = {
           onCommit: (fn) => void commits.push(fn),
           onRollback: (fn) => void rollbacks.push(fn),
@@ -253,10 +264,20 @@ export class AppendQueue {
   }
 }
 
+/** One event as the batch functions take it: an element of their json payload array. */
+function payloadOf(e: PreparedStreamAppend['events'][number]): string {
+  return `{"d":${e.dataJson},"m":${e.metaJson}}`;
+}
+
 /** Whether a batch's appends are independent of each other: no all-or-nothing, no caller ids, no stream twice. */
 function setBased(flat: PreparedStreamAppend[], batch: Item[]): boolean {
   if (batch.some((i) => i.atomic) || flat.some((a) => a.explicit !== 0)) return false;
   return new Set(flat.map((a) => a.stream)).size === flat.length;
+}
+
+/** The single-event function's bigint array ({status, revision, position, epoch ms}, text from pg) as a result row. */
+function eventRow(a: string[]): Row {
+  return { status: Number(a[0]), revision: Number(a[1]), pos: a[2] ?? null, info: null, at: a[3] === undefined ? (undefined as never) : new Date(Number(a[3])) };
 }
 
 interface Row {

@@ -5,11 +5,11 @@
  */
 import { crc32 } from '@node-rs/crc32';
 import { InvalidKeyError, ValidationError } from '../../core/errors.js';
-import { appendFunctionSql, appendOneFunctionSql, appendSetFunctionSql } from './append-function.js';
+import { appendEventFunctionSql, appendFunctionSql, appendOneFunctionSql, appendSetFunctionSql } from './append-function.js';
 import type { Queryable } from './errors.js';
 
 /** Bump when the DDL below changes; a schema at another version is upgraded under the lock. */
-export const SCHEMA_VERSION = 7;
+export const SCHEMA_VERSION = 8;
 
 /** The quoted, ready-to-embed names of one log's objects. */
 export interface SchemaNames {
@@ -21,6 +21,8 @@ export interface SchemaNames {
   fnOne: string;
   /** the set-based batch function (distinct streams, generated ids) */
   fnSet: string;
+  /** the single-event function (one event, generated id) */
+  fnEvent: string;
   /** the sequence as a string literal body for nextval('...') */
   seqText: string;
   channel: string;
@@ -54,6 +56,7 @@ export function schemaNames(schema: string): SchemaNames {
     fn: `${q}.append_batch`,
     fnOne: `${q}.append_one`,
     fnSet: `${q}.append_set`,
+    fnEvent: `${q}.append_event`,
     seqText: `${q}.positions`,
     channel: `dgent_${schema}`,
     // 'dgnt' and a hash of the schema: distinct logs in one database do not contend
@@ -89,6 +92,8 @@ function ddl(n: SchemaNames): string[] {
     appendOneFunctionSql(n),
     // version 7: the set-based batch function (versions 6 -> 7 only add it; CREATE OR REPLACE is idempotent)
     appendSetFunctionSql(n),
+    // version 8: the single-event function (7 -> 8 only adds it)
+    appendEventFunctionSql(n),
   ];
 }
 

@@ -16,7 +16,7 @@ import { HeadCache } from './heads.js';
 import { runHooks, type HookOutcome, type SqliteAppendTransaction } from './hooks.js';
 import { decode } from '../../core/codec.js';
 import type { WriterStatements } from './statements.js';
-import { uuidV7 } from './uuid-v7.js';
+import { uuidV7 } from '../../core/uuid-v7.js';
 
 const EMPTY_METADATA: Record<string, unknown> = Object.freeze({});
 
