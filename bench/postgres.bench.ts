@@ -1,7 +1,11 @@
 /**
  * PostgresEventLog beside the raw pg operations it wraps (DGENT_POSTGRES_URL, default the local
  * service; BENCH_REPEAT runs per case):
- * - sequential single-event append vs a raw single-row INSERT (target >= 0.7x)
+ * - sequential single-event append vs a raw single-row INSERT (target >= 0.7x), twice: into a
+ *   minimal 5-column table (stream, type, data, time, bigserial position), and of the same row the
+ *   log stores (its columns and unique keys: position, (stream, revision), id) with the revision
+ *   and a UUID v7 id supplied by the client, i.e. what a hand-written store with optimistic
+ *   concurrency on the unique key does
  * - 16 concurrent appenders vs 16 concurrent raw INSERTs over a pool of the same size (target >= 1x)
  * - 16 concurrent appenders vs Emmett's PostgreSQL event store (target >= 2x; skipped with a note
  *   when @event-driven-io/emmett-postgresql is not installed)
@@ -11,6 +15,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { uuidV7 } from '../src/core/uuid-v7.js';
 import { decode, encode } from '../src/index.js';
 import { PostgresEventLog } from '../src/postgres.js';
 import { measure, report, type CaseResult, type Comparison } from './lib.js';
@@ -46,12 +51,14 @@ export async function main(): Promise<void> {
     await admin.query(`CREATE SCHEMA "${schemas[1]}"`);
     await admin.query(`CREATE TABLE "${schemas[1]}".events (position bigserial PRIMARY KEY, stream text NOT NULL, type text NOT NULL, data json NOT NULL, time timestamptz NOT NULL DEFAULT now())`);
     const raw = `INSERT INTO "${schemas[1]}".events (stream, type, data) VALUES ($1, $2, $3)`;
+    await admin.query(`CREATE TABLE "${schemas[1]}".events_same (position bigserial PRIMARY KEY, stream text NOT NULL, revision integer NOT NULL, id text NOT NULL UNIQUE, type text NOT NULL, data json NOT NULL, metadata json NOT NULL, time timestamptz NOT NULL DEFAULT now(), UNIQUE (stream, revision))`);
+    const rawSame = `INSERT INTO "${schemas[1]}".events_same (stream, revision, id, type, data, metadata) VALUES ($1, $2, $3, $4, $5, $6)`;
     const rawInsert = (stream: string, i: number) => admin.query({ name: 'raw_insert', text: raw, values: [stream, 'ToolCalled', encode(data(i))] });
     await log.append('warmup', [{ type: 'W', data: 0 }]);
 
     const SEQ = 100;
     let run = 0;
-    const [seq, seqRaw] = await paired([
+    const [seq, seqRaw, seqSame] = await paired([
       [
         'PostgresEventLog append, sequential',
         SEQ,
@@ -61,15 +68,24 @@ export async function main(): Promise<void> {
         },
       ],
       [
-        'raw pg INSERT, sequential',
+        'raw pg INSERT, sequential (5-column table)',
         SEQ,
         async () => {
           for (let i = 0; i < SEQ; i++) await rawInsert('seq', i);
         },
       ],
+      [
+        'raw pg INSERT of the same row, sequential (same columns and unique keys)',
+        SEQ,
+        async () => {
+          const s = `same-${run++}`;
+          for (let i = 0; i < SEQ; i++) await admin.query({ name: 'raw_insert_same', text: rawSame, values: [s, i + 1, uuidV7(), 'ToolCalled', encode(data(i)), '{}'] });
+        },
+      ],
     ]);
-    cases.push(seq, seqRaw);
-    comparisons.push({ label: 'sequential append vs raw INSERT', subject: seq, baseline: seqRaw, target: 0.7 });
+    cases.push(seq, seqRaw, seqSame);
+    comparisons.push({ label: 'sequential append vs raw INSERT (5-column table)', subject: seq, baseline: seqRaw, target: 0.7 });
+    comparisons.push({ label: 'sequential append vs raw INSERT of the same row', subject: seq, baseline: seqSame, target: 0.7 });
 
     const WORKERS = 16;
     const PER = 25;
