@@ -75,12 +75,15 @@ function ddl(n: SchemaNames): string[] {
     // table's unique (stream, revision) index is the revision (its last entry) and the final guard
     // against two writers taking the same revision. An old streams table is left in place, unused:
     // it holds nothing the events table does not (both were written in the same transaction).
-    // json, not jsonb: the codec's text round-trips exactly (key order, \\u0000); cast in queries
+    // json, not jsonb: the codec's text round-trips exactly (key order, \\u0000); cast in queries.
+    // stream and id compare bytewise (COLLATE "C"): they are only ever matched for equality, and
+    // the database's default collation would compare every index key through the locale
+    // (strcoll); tables created before version 8 keep the collation they were created with.
     `CREATE TABLE IF NOT EXISTS ${n.events} (
       position bigint PRIMARY KEY,
-      stream text NOT NULL,
+      stream text COLLATE "C" NOT NULL,
       revision integer NOT NULL,
-      id text NOT NULL UNIQUE,
+      id text COLLATE "C" NOT NULL UNIQUE,
       type text NOT NULL,
       data json NOT NULL,
       metadata json NOT NULL,
