@@ -248,11 +248,22 @@ $fn$;`;
  * events; the batch function's per-append loop (array bookkeeping, one id query per append) cost
  * ~100 us of server time per append. Same result rows; positions reserved and streams locked
  * exactly as in the batch function (passing appends take consecutive positions in batch order).
+ *
+ * Two forms of the same body: 'table' (version 7, the rows of the batch function; kept so that a
+ * process still running older code keeps working after an upgrade) and 'array' (version 8, what
+ * this code calls): called as a scalar, it returns a two-dimensional bigint array, one
+ * {status, revision, position} per append, sparing the server the tuplestore and row descriptor
+ * of a set-returning function; the caller selects now() beside it when hooks need the time (the
+ * transaction's timestamp, the same value the rows store).
  */
-export function appendSetFunctionSql(n: SchemaNames): string {
+export function appendSetFunctionSql(n: SchemaNames, form: 'table' | 'array' = 'table'): string {
+  const [name, returns, result] =
+    form === 'table'
+      ? [n.fnSet, 'TABLE(status smallint, revision int, pos bigint, info json, at timestamptz)', 'RETURN QUERY SELECT x.st, x.rv, x.ps, NULL::json, now() FROM unnest(r_status, r_rev, r_pos) x(st, rv, ps);']
+      : [n.fnSetArray, 'bigint[]', 'RETURN (SELECT array_agg(ARRAY[x.st, x.rv, x.ps] ORDER BY x.i) FROM unnest(r_status::bigint[], r_rev::bigint[], r_pos) WITH ORDINALITY x(st, rv, ps, i));'];
   return `
-CREATE OR REPLACE FUNCTION ${n.fnSet}(p_streams text[], p_expected int[], p_counts int[], p_ids text[], p_types text[], p_payload json)
-RETURNS TABLE(status smallint, revision int, pos bigint, info json, at timestamptz)
+CREATE OR REPLACE FUNCTION ${name}(p_streams text[], p_expected int[], p_counts int[], p_ids text[], p_types text[], p_payload json)
+RETURNS ${returns}
 LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan
 AS $fn$
@@ -290,7 +301,7 @@ ${reservePositionsSql(n, 'v_total')}
     INTO r_status, r_rev, r_pos FROM p;
 
   IF 0::smallint = ANY(r_status) THEN PERFORM pg_notify('${n.channel}', ''); END IF;
-  RETURN QUERY SELECT x.st, x.rv, x.ps, NULL::json, now() FROM unnest(r_status, r_rev, r_pos) x(st, rv, ps);
+  ${result}
 END
 $fn$;`;
 }

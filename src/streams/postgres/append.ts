@@ -162,33 +162,44 @@ export class AppendQueue {
     const n = this.ctx.names;
     const one = flat.length === 1 && flat[0]!.explicit === 0 ? flat[0]! : undefined;
     const short = this.ctx.hooks.length === 0; // without hooks nothing needs the time: fewer columns to parse
-    const query =
-      one && one.events.length === 1
-        ? // the commonest call of all, one event with a generated id: scalar arguments, the leanest function
-          {
-            name: `${n.channel}_append_event`,
-            text: `SELECT ${n.fnEvent}($1, $2, $3, $4, $5, $6) AS r`,
-            values: [one.stream, encodeExpected(one.expected), one.events[0]!.id, one.events[0]!.type, one.events[0]!.dataJson, one.events[0]!.metaJson],
-            rowMode: 'array' as const,
-          }
-        : one
-          ? // one stream and generated ids: a leaner function than the batch one, with the same result row
-            {
-              ...(short
-                ? { name: `${n.channel}_append_one_short`, text: `SELECT status, revision, pos FROM ${n.fnOne}($1, $2, $3, $4, $5)` }
-                : { name: `${n.channel}_append_one`, text: `SELECT status, revision, pos, info, at FROM ${n.fnOne}($1, $2, $3, $4, $5)` }),
-              values: [one.stream, encodeExpected(one.expected), one.events.map((e) => e.id), one.events.map((e) => e.type), `[${one.events.map(payloadOf).join(',')}]`],
-            }
-          : setBased(flat, batch)
-            ? // independent appends (distinct streams, generated ids): one set-based statement instead of a per-append loop
-              {
-                ...(short
-                  ? { name: `${n.channel}_append_set_short`, text: `SELECT status, revision, pos FROM ${n.fnSet}($1, $2, $3, $4, $5, $6)` }
-                  : { name: `${n.channel}_append_set`, text: `SELECT status, revision, pos, info, at FROM ${n.fnSet}($1, $2, $3, $4, $5, $6)` }),
-                values: this.batchValues(flat, batch).filter((_, i) => i !== 3 && i !== 7),
-              }
-            : { name: `${n.channel}_append`, text: `SELECT status, revision, pos, info, at FROM ${n.fn}($1, $2, $3, $4, $5, $6, $7, $8)`, values: this.batchValues(flat, batch) };
-    const rowsOf = (res: { rows: any[] }): Row[] => ('rowMode' in query ? [eventRow(res.rows[0][0])] : (res.rows as Row[]));
+    let decode: (res: { rows: any[] }) => Row[] = (res) => res.rows as Row[];
+    let query: { name: string; text: string; values: unknown[]; rowMode?: 'array' };
+    if (one && one.events.length === 1) {
+      // the commonest call of all, one event with a generated id: scalar arguments, the leanest function
+      const e = one.events[0]!;
+      query = {
+        name: `${n.channel}_append_event`,
+        text: `SELECT ${n.fnEvent}($1, $2, $3, $4, $5, $6)`,
+        values: [one.stream, encodeExpected(one.expected), e.id, e.type, e.dataJson, e.metaJson],
+        rowMode: 'array',
+      };
+      decode = (res) => [eventRow(res.rows[0][0])];
+    } else if (one) {
+      // one stream and generated ids: a leaner function than the batch one, with the same result row
+      query = {
+        ...(short
+          ? { name: `${n.channel}_append_one_short`, text: `SELECT status, revision, pos FROM ${n.fnOne}($1, $2, $3, $4, $5)` }
+          : { name: `${n.channel}_append_one`, text: `SELECT status, revision, pos, info, at FROM ${n.fnOne}($1, $2, $3, $4, $5)` }),
+        values: [one.stream, encodeExpected(one.expected), one.events.map((e) => e.id), one.events.map((e) => e.type), `[${one.events.map(payloadOf).join(',')}]`],
+      };
+    } else if (setBased(flat, batch)) {
+      // independent appends (distinct streams, generated ids): one set-based statement instead of a
+      // per-append loop, returning one {status, revision, position} array per append
+      query = {
+        ...(short
+          ? { name: `${n.channel}_append_set_array_short`, text: `SELECT ${n.fnSetArray}($1, $2, $3, $4, $5, $6)` }
+          : { name: `${n.channel}_append_set_array`, text: `SELECT ${n.fnSetArray}($1, $2, $3, $4, $5, $6), now()` }),
+        values: this.batchValues(flat, batch).filter((_, i) => i !== 3 && i !== 7),
+        rowMode: 'array',
+      };
+      decode = (res) => {
+        const [results, at] = res.rows[0] as [(string | null)[][], Date | undefined];
+        return results.map(([st, rv, ps]) => ({ status: Number(st), revision: Number(rv), pos: ps ?? null, info: null, at: at as Date }));
+      };
+    } else {
+      query = { name: `${n.channel}_append`, text: `SELECT status, revision, pos, info, at FROM ${n.fn}($1, $2, $3, $4, $5, $6, $7, $8)`, values: this.batchValues(flat, batch) };
+    }
+    const rowsOf = decode;
     if (this.ctx.hooks.length === 0) return rowsOf(await this.ctx.pool.query(query));
     return this.ctx.withClient(async (client) => {
       await client.query('BEGIN');

@@ -23,6 +23,8 @@ export interface SchemaNames {
   fnSet: string;
   /** the single-event function (one event, generated id) */
   fnEvent: string;
+  /** the set-based batch function returning one bigint array (version 8) */
+  fnSetArray: string;
   /** the sequence as a string literal body for nextval('...') */
   seqText: string;
   channel: string;
@@ -57,6 +59,7 @@ export function schemaNames(schema: string): SchemaNames {
     fnOne: `${q}.append_one`,
     fnSet: `${q}.append_set`,
     fnEvent: `${q}.append_event`,
+    fnSetArray: `${q}.append_set_array`,
     seqText: `${q}.positions`,
     channel: `dgent_${schema}`,
     // 'dgnt' and a hash of the schema: distinct logs in one database do not contend
@@ -95,8 +98,9 @@ function ddl(n: SchemaNames): string[] {
     appendOneFunctionSql(n),
     // version 7: the set-based batch function (versions 6 -> 7 only add it; CREATE OR REPLACE is idempotent)
     appendSetFunctionSql(n),
-    // version 8: the single-event function (7 -> 8 only adds it)
+    // version 8: the single-event function and the array form of append_set (7 -> 8 only adds them)
     appendEventFunctionSql(n),
+    appendSetFunctionSql(n, 'array'),
   ];
 }
 
