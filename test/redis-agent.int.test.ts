@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { BackendUnavailableError, CorruptionError, InvalidKeyError, StateNotFoundError, ValidationError } from '../src/index.js';
+import { BackendUnavailableError, CorruptionError, InvalidKeyError, SerializationError, StateNotFoundError, ValidationError, encode } from '../src/index.js';
 import { RedisAgent } from '../src/redis.js';
 import { dataAgentContract } from '../src/testing/index.js';
 import { REDIS_URL, requireService, uniqueName } from './support/services.js';
@@ -139,6 +139,91 @@ describe.skipIf(!up)('RedisAgent', () => {
     await a.save({ b: new Uint8Array([1, 2]) });
     (await a.load()).b[0] = 99;
     expect((await a.load()).b).toEqual(new Uint8Array([1, 2]));
+  });
+
+  it('a new state is stored exactly as encode() spells it, whichever fields it shares with the states saved before', async () => {
+    const key = uniqueName('fields');
+    const a = agent<any>(key);
+    const stored = async (): Promise<string | null> => redis.lindex(a.redisKey, 1);
+    const shared = { turns: Object.freeze([{ role: 'user', text: 'hi' }]), at: new Date(5), tags: new Set(['x']), m: new Map<unknown, unknown>([[1n, undefined]]) };
+    const proto = JSON.parse('{"__proto__": {"p": 1}, "q": [1]}') as Record<string, unknown>;
+    const nullProto = Object.assign(Object.create(null) as object, { n: { deep: [1, 2] } });
+    // each state is saved and compared with encode(); later ones share fields with earlier ones
+    const states: unknown[] = [];
+    const next = (s: unknown): unknown => (states.push(s), s);
+    next({ ...shared, step: 1 });
+    next({ ...shared, step: 2, neg: -0, nan: NaN, big: 2n ** 70n, none: undefined, s: 'é\u2028"\\', t: true, z: null });
+    next({ step: 3, ...shared }); // same fields, other order
+    next({ ...shared, turns: [...shared.turns, { role: 'assistant', text: 'hello' }] });
+    next({ ...shared, $dgent: 'a user key spelled like the tag', inner: { $dgent: 1 } });
+    next({ ...shared, ...proto });
+    next({ ...shared, ...proto, q: [2] });
+    next(nullProto);
+    next({ n: (nullProto as { n: unknown }).n, extra: [shared.turns] });
+    next([shared.turns, shared.at, 1, undefined, 'x']); // an array state shares items by position
+    next([shared.turns, shared.at, 2]);
+    next(Object.freeze({ only: shared.turns }));
+    next({});
+    next(-0);
+    next({ again: shared.turns, bytes: new Uint8Array([1, 2]) });
+    next({ again: shared.turns, bytes: new Uint8Array([3]) });
+    for (const [i, s] of states.entries()) {
+      await a.save(s);
+      expect(await stored(), `state #${i}`).toBe(encode(s));
+    }
+    // the same through update(), whose recipes share the untouched fields
+    await a.save({ ...shared, n: 0 });
+    for (let i = 1; i <= 3; i++) {
+      const s = await a.update((d: any) => {
+        d.n = i;
+        if (i === 2) d.turns.push({ role: 'user', text: 'more' });
+      });
+      expect(await stored()).toBe(encode(s));
+    }
+    const other = agent<any>(key);
+    expect(await other.load()).toEqual(await a.load());
+  });
+
+  it('a field shared with the last saved state is not validated again, but a new invalid field still fails with its path and stores nothing', async () => {
+    const a = agent<any>(uniqueName('fields'));
+    const base = { turns: [{ text: 'a' }], step: 0 };
+    await a.save(base);
+    const s1 = await a.update((d: any) => {
+      d.step = 1;
+    });
+    const err = await a.save({ ...s1, handler: () => 1 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SerializationError);
+    expect((err as SerializationError).path).toBe('$.handler');
+    const cyclic: Record<string, unknown> = { ...s1 };
+    cyclic.self = { back: cyclic };
+    const err2 = await a.save(cyclic).catch((e: unknown) => e);
+    expect(err2).toBeInstanceOf(SerializationError);
+    expect((err2 as SerializationError).path).toBe('$.self.back');
+    const bad = await a.save({ ...s1, [Symbol('s')]: 1 }).catch((e: unknown) => e);
+    expect(bad).toBeInstanceOf(SerializationError);
+    expect(await a.version()).toBe(2);
+    // what was saved is frozen, fields shared or not
+    await a.save({ ...s1, step: 2, fresh: { list: [1] } });
+    const saved = await a.load();
+    expect(saved.turns).toBe(s1.turns);
+    expect(Object.isFrozen(saved) && Object.isFrozen(saved.fresh) && Object.isFrozen(saved.fresh.list)).toBe(true);
+  });
+
+  it('a field that was mutable, or holds bytes, is encoded again on every save (its changes are stored)', async () => {
+    const a = agent<any>(uniqueName('fields'));
+    const mutable = { list: [1] };
+    await a.save({ mutable, n: 1 });
+    mutable.list.push(2);
+    await a.save({ mutable, n: 2 });
+    mutable.list.push(3); // what was saved is a frozen copy: the caller's object stays its own
+    const loaded = await a.load();
+    expect(loaded.mutable).toEqual({ list: [1, 2] });
+    expect(Object.isFrozen(loaded.mutable.list)).toBe(true);
+    const s = await a.update(() => ({ blob: { b: new Uint8Array([1]) }, n: 3 }));
+    s.blob.b[0] = 9; // bytes cannot be frozen: the state handed back still has them mutable
+    await a.save({ ...s, n: 4 });
+    expect((await a.load()).blob.b).toEqual(new Uint8Array([9]));
+    expect(await redis.lindex(a.redisKey, 1)).toBe(encode({ blob: { b: new Uint8Array([9]) }, n: 4 }));
   });
 
   it('load of a key holding foreign data throws CorruptionError and leaves the data in place', async () => {

@@ -16,7 +16,7 @@
  * ```
  */
 import type { Redis } from 'ioredis';
-import { decode, encode, prepare } from '../core/codec.js';
+import { decode, prepare } from '../core/codec.js';
 import { ConcurrencyError, CorruptionError, ValidationError, type DgentError } from '../core/errors.js';
 import { toMs } from '../core/ids.js';
 import type { ChangeInfo, LoadAtTarget, SaveOptions, Unsubscribe } from './data-agent.js';
@@ -30,6 +30,7 @@ import {
   type RedisClient,
   type RedisConnectionOptions,
 } from './redis/client.js';
+import { FieldEncoder, TAG_MARK } from './redis/field-encoder.js';
 import { AT_TIME, AT_VERSION, LOAD_REFRESH, SAVE } from './redis/scripts.js';
 import { VersionedAgent, type Snapshot, type VersionedAgentOptions } from './versioned-agent.js';
 
@@ -63,13 +64,6 @@ interface Entry<S> extends Snapshot<S> {
 const SEEN_LIMIT = 256;
 
 /**
- * Part of the codec's tag for every tagged value (bytes, dates, maps, ...), as `decode` looks for
- * it (also when another writer escaped the `$`): a text without it holds no Uint8Array, which
- * spares a walk over the state to find out (see `remember`).
- */
-const TAG_MARK = 'dgent"';
-
-/**
  * A versioned agent stored in Redis. Implements DataAgent, Versioned, Updatable, Subscribable, Closable.
  *
  * Failures to reach Redis raise BackendUnavailableError; with a client created from `url` they do
@@ -100,6 +94,8 @@ export class RedisAgent<S> extends VersionedAgent<S> {
    * States holding Uint8Array (which cannot be frozen) are never cached.
    */
   private last: { text: string; entry: Entry<S> } | undefined;
+  /** Encodes a new state re-using the text of the top-level fields it shares with the last one written. */
+  private readonly encoder = new FieldEncoder();
 
   constructor(options: RedisAgentOptions<S>) {
     super(options);
@@ -163,27 +159,37 @@ export class RedisAgent<S> extends VersionedAgent<S> {
     return this.pair(raw);
   }
 
-  private remember(text: string, entry: Entry<S>): Entry<S> {
-    const binary = text.includes(TAG_MARK) && prepare(entry.state).hasBinary;
+  /**
+   * Keep the entry for the next load or save unless its state holds bytes (`binary` when already
+   * known; the text tells when it has no codec tag at all, which spares the walk that looks).
+   */
+  private remember(text: string, entry: Entry<S>, binary?: boolean): Entry<S> {
+    if (binary === undefined) binary = text.includes(TAG_MARK) && prepare(entry.state).hasBinary;
     this.last = binary ? undefined : { text, entry };
     return entry;
   }
 
   /**
    * Re-saving the state last read or written (unchanged, so already validated and frozen) skips the
-   * walk that `save` makes to validate and freeze a state; anything else takes the usual path.
+   * walk that `save` makes to validate and freeze a state; a new state skips it for the fields it
+   * shares with the state last written (see FieldEncoder.prepare); anything else takes the usual path.
    */
   override async save(state: S, options: SaveOptions = {}): Promise<void> {
-    const last = this.last;
-    if (last === undefined || options.expectedVersion !== undefined || !Object.is(last.entry.state, state)) return super.save(state, options);
+    const expected = options.expectedVersion;
+    // an invalid expectedVersion is reported by the usual path
+    if (expected !== undefined && (!Number.isInteger(expected) || expected < 0)) return super.save(state, options);
     this.assertOpen();
-    this.emit(await this.write(state, undefined));
+    const last = this.last;
+    const prepared = last !== undefined && Object.is(last.entry.state, state) ? state : (this.encoder.prepare(state) as S | undefined);
+    if (prepared === undefined) return super.save(state, options);
+    this.emit(await this.write(prepared, expected));
   }
 
   protected async write(state: S, expectedVersion: number | undefined): Promise<Snapshot<S>> {
-    // Saving the state last loaded or saved (unchanged) re-uses its encoding instead of encoding it again.
+    // Saving the state last loaded or saved (unchanged) re-uses its encoding instead of encoding it
+    // again; a new state re-uses the encoding of the fields it shares with the state written before.
     const last = this.last;
-    const text = last !== undefined && Object.is(last.entry.state, state) ? last.text : encode(state);
+    const { text, binary } = last !== undefined && Object.is(last.entry.state, state) ? { text: last.text, binary: false } : this.encoder.encode(state);
     let reply: unknown;
     try {
       reply = await SAVE.run(
@@ -197,7 +203,7 @@ export class RedisAgent<S> extends VersionedAgent<S> {
     if (typeof reply !== 'string') throw new ConcurrencyError(expectedVersion ?? 'any', (reply as [number, number])[1], this.name);
     // the state given to us is already frozen and validated: no need to decode what we just wrote
     const colon = reply.indexOf(':');
-    return this.remember(text, { state, version: Number(reply.slice(0, colon)), time: new Date(Number(reply.slice(colon + 1))), id: reply });
+    return this.remember(text, { state, version: Number(reply.slice(0, colon)), time: new Date(Number(reply.slice(colon + 1))), id: reply }, binary);
   }
 
   protected async readHistory(limit: number): Promise<Snapshot<S>[]> {
