@@ -3,6 +3,7 @@
  * commit, gap safety with a transaction committing out of position order, in-transaction hooks,
  * and connection faults through a TCP proxy.
  */
+import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
@@ -107,6 +108,32 @@ describe.skipIf(!available)('PostgresEventLog', () => {
     for (let i = 1; i < stream.length; i++) expect(stream[i]!.position).toBeGreaterThan(stream[i - 1]!.position);
     const inLog = (await collect(logs[0]!.readAll())).filter((e) => e.stream === 'hot');
     expect(inLog.map((e) => e.revision)).toEqual(stream.map((e) => e.revision));
+  });
+
+  test('append_set, the table form kept for processes still running version 7 code, answers as before (rows of status, revision, position, time)', async () => {
+    const schema = uniqueSchema('dgp');
+    const log = open({}, schema);
+    const first = await log.append('x', [{ type: 'E', data: 1 }]);
+    const c = await rawClient();
+    const res = await c.query(`SELECT status, revision, pos, info, at FROM "${schema}".append_set($1, $2, $3, $4, $5, $6)`, [
+      ['x', 'y'],
+      [1, 5],
+      [2, 1],
+      [randomUUID(), randomUUID(), randomUUID()],
+      ['E', 'E', 'E'],
+      JSON.stringify([{ d: 2, m: {} }, { d: 3, m: { k: 1 } }, { d: 4, m: {} }]),
+    ]);
+    expect(res.rows.map((r) => [r.status, r.revision, r.pos === null ? null : Number(r.pos), r.info])).toEqual([
+      [0, 3, first.position + 2, null],
+      [1, 0, null, null],
+    ]);
+    expect(res.rows[0].at).toBeInstanceOf(Date);
+    const x = await collect(log.read('x'));
+    expect(x.map((e) => [e.revision, e.position, e.data, e.metadata])).toEqual([
+      [1, first.position, 1, {}],
+      [2, first.position + 1, 2, {}],
+      [3, first.position + 2, 3, { k: 1 }],
+    ]);
   });
 
   test('the single-event function: every ExpectedRevision form, the actual revision on a conflict, and the time handed to hooks equals the stored time', async () => {
