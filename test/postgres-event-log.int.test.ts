@@ -136,6 +136,31 @@ describe.skipIf(!available)('PostgresEventLog', () => {
     ]);
   });
 
+  test('exact-revision single appends racing from separate pools: one wins each revision, the others get ConcurrencyError with a newer actual revision; revisions gapless, positions in revision order', async () => {
+    const schema = uniqueSchema('dgp');
+    const logs = Array.from({ length: 5 }, () => open({ maxConnections: 2 }, schema));
+    let conflicts = 0;
+    await Promise.all(
+      logs.map(async (l, w) => {
+        for (let done = 0; done < 30; ) {
+          const rev = await l.revision('race');
+          try {
+            await l.append('race', [{ type: 'E', data: { w, done } }], { expectedRevision: rev === 0 ? 'no_stream' : rev });
+            done++;
+          } catch (e) {
+            expect(e).toBeInstanceOf(ConcurrencyError);
+            expect((e as ConcurrencyError).actual as number).toBeGreaterThan(rev);
+            conflicts++;
+          }
+        }
+      }),
+    );
+    const stream = await collect(logs[0]!.read('race'));
+    expect(stream.map((e) => e.revision)).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
+    for (let i = 1; i < stream.length; i++) expect(stream[i]!.position).toBeGreaterThan(stream[i - 1]!.position);
+    expect(conflicts).toBeGreaterThan(0); // the race really happened
+  });
+
   test('the single-event function: every ExpectedRevision form, the actual revision on a conflict, and the time handed to hooks equals the stored time', async () => {
     const log = open({});
     expect(await log.append('one', [{ type: 'E', data: 1 }], { expectedRevision: 'no_stream' })).toMatchObject({ revision: 1 });

@@ -8,7 +8,7 @@ import { ConcurrencyError } from '../../core/errors.js';
 import { uuidV7 } from '../../core/uuid-v7.js';
 import type { AppendHook, AppendResult, AppendTransaction, ExpectedRevision, NewEvent, RecordedEvent } from '../event-log.js';
 import { resolveEventIds, type StoredEventRef } from '../validate.js';
-import { EXPECT_ANY, EXPECT_STREAM_EXISTS, STATUS } from './append-function.js';
+import { appendExactSql, EXPECT_ANY, EXPECT_STREAM_EXISTS, STATUS } from './append-function.js';
 import { mapPgError, isUnavailable, type Queryable } from './errors.js';
 import type { SchemaNames } from './schema.js';
 
@@ -76,6 +76,7 @@ export class AppendQueue {
   private inFlight = 0;
   private idle: (() => void)[] = [];
   private scheduled = false;
+  private exactSql: string | undefined;
 
   constructor(
     private readonly ctx: BatchContext,
@@ -164,6 +165,11 @@ export class AppendQueue {
     const short = this.ctx.hooks.length === 0; // without hooks nothing needs the time: fewer columns to parse
     let decode: (res: { rows: any[] }) => Row[] = (res) => res.rows as Row[];
     let query: { name: string; text: string; values: unknown[]; rowMode?: 'array' };
+    if (short && one && one.events.length === 1 && (typeof one.expected === 'number' || one.expected === 'no_stream')) {
+      // the commonest call of an agent: one event at the revision it knows, as one plain INSERT
+      const exact = await this.appendExact(one);
+      if (exact) return [exact];
+    }
     if (one && one.events.length === 1) {
       // the commonest call of all, one event with a generated id: scalar arguments, the leanest function
       const e = one.events[0]!;
@@ -253,6 +259,32 @@ export class AppendQueue {
         if (failures.length > 0) throw new HookFailure(new AggregateError([e instanceof HookFailure ? e.error : e, ...failures], 'append aborted, and an onRollback callback failed too'));
         throw e;
       }
+    });
+  }
+
+  /**
+   * A single event with an exact expected revision, no hooks: one INSERT statement (see
+   * appendExactSql). undefined when the expected revision is too large for it (the function path
+   * reports that conflict).
+   */
+  private async appendExact(a: PreparedStreamAppend): Promise<Row | undefined> {
+    const expected = a.expected === 'no_stream' ? 0 : (a.expected as number);
+    if (expected >= 2147483647) return undefined;
+    const n = this.ctx.names;
+    const e = a.events[0]!;
+    const text = (this.exactSql ??= appendExactSql(n));
+    // a checked-out connection, so that a lost race (a unique violation: the statement had already
+    // released the position lock) keeps it; any other error closes it (withClient)
+    return this.ctx.withClient(async (client) => {
+      try {
+        const res = await client.query({ name: `${n.channel}_append_exact`, text, values: [a.stream, expected, e.id, e.type, e.dataJson, e.metaJson], rowMode: 'array' } as never);
+        if (res.rows.length === 1) return { status: STATUS.appended, revision: expected + 1, pos: String(res.rows[0][0]), info: null, at: undefined as never };
+      } catch (err) {
+        // another writer took revision expected + 1 first; any other error (an event id taken) is the caller's as before
+        if (!((err as { code?: string }).code === '23505' && /stream_revision/.test(String((err as { constraint?: string }).constraint)))) throw err;
+      }
+      const actual = await client.query({ name: `${n.channel}_revision_of`, text: `SELECT revision FROM ${n.events} WHERE stream = $1 ORDER BY revision DESC LIMIT 1`, values: [a.stream] });
+      return { status: STATUS.conflict, revision: actual.rows[0]?.revision ?? 0, pos: null, info: null, at: undefined as never };
     });
   }
 
