@@ -324,8 +324,10 @@ $fn$;`;
  * hooks: one plain INSERT statement, no function call at all (~60 us less server time per append
  * than `append_event`, measured with pgbench). Parameters: $1 stream, $2 expected revision,
  * $3 id, $4 type, $5 data, $6 metadata. Returns the new row's position, or no row when revision $2
- * does not exist; a concurrent writer that took revision $2 + 1 first fails it with a unique
- * violation of (stream, revision). Both are conflicts, and the caller reads the actual revision.
+ * does not exist or another writer took revision $2 + 1 first (ON CONFLICT DO NOTHING on the
+ * (stream, revision) key: no error, so the connection is kept). Both are conflicts, and the caller
+ * reads the actual revision. The notification is queued by the same statement (delivered only if
+ * the transaction commits with the row).
  *
  * The same guarantees as the functions, by the same means, in one statement: the stream's lock,
  * then the position reservation, ordered by CASE and the subquery fence (see
@@ -353,7 +355,8 @@ SELECT y.f, $1, $2::int + 1, $3, $4, $5::json, $6::json, now(), pg_current_xact_
             WHEN pg_current_xact_id() IS NULL THEN NULL
             ELSE nextval('${n.seqText}') END AS f
           OFFSET 0) x
-        WHERE pg_advisory_unlock(${k1}, ${k2})) y
+        WHERE pg_advisory_unlock(${k1}, ${k2}) AND pg_notify('${n.channel}', '') IS NOT NULL) y
  WHERE $2::int = 0 OR EXISTS (SELECT 1 FROM ${n.events} e WHERE e.stream = $1 AND e.revision = $2::int)
-RETURNING position, pg_notify('${n.channel}', '')`;
+ON CONFLICT (stream, revision) DO NOTHING
+RETURNING position`;
 }

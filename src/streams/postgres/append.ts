@@ -272,20 +272,10 @@ export class AppendQueue {
     if (expected >= 2147483647) return undefined;
     const n = this.ctx.names;
     const e = a.events[0]!;
-    const text = (this.exactSql ??= appendExactSql(n));
-    // a checked-out connection, so that a lost race (a unique violation: the statement had already
-    // released the position lock) keeps it; any other error closes it (withClient)
-    return this.ctx.withClient(async (client) => {
-      try {
-        const res = await client.query({ name: `${n.channel}_append_exact`, text, values: [a.stream, expected, e.id, e.type, e.dataJson, e.metaJson], rowMode: 'array' } as never);
-        if (res.rows.length === 1) return { status: STATUS.appended, revision: expected + 1, pos: String(res.rows[0][0]), info: null, at: undefined as never };
-      } catch (err) {
-        // another writer took revision expected + 1 first; any other error (an event id taken) is the caller's as before
-        if (!((err as { code?: string }).code === '23505' && /stream_revision/.test(String((err as { constraint?: string }).constraint)))) throw err;
-      }
-      const actual = await client.query({ name: `${n.channel}_revision_of`, text: `SELECT revision FROM ${n.events} WHERE stream = $1 ORDER BY revision DESC LIMIT 1`, values: [a.stream] });
-      return { status: STATUS.conflict, revision: actual.rows[0]?.revision ?? 0, pos: null, info: null, at: undefined as never };
-    });
+    const res = await this.ctx.pool.query({ name: `${n.channel}_append_exact`, text: (this.exactSql ??= appendExactSql(n)), values: [a.stream, expected, e.id, e.type, e.dataJson, e.metaJson], rowMode: 'array' } as never);
+    if (res.rows.length === 1) return { status: STATUS.appended, revision: expected + 1, pos: String(res.rows[0][0]), info: null, at: undefined as never };
+    const actual = await this.ctx.pool.query({ name: `${n.channel}_revision_of`, text: `SELECT revision FROM ${n.events} WHERE stream = $1 ORDER BY revision DESC LIMIT 1`, values: [a.stream] });
+    return { status: STATUS.conflict, revision: actual.rows[0]?.revision ?? 0, pos: null, info: null, at: undefined as never };
   }
 
   private settle(batch: Item[], rows: Row[]): void {
