@@ -202,6 +202,40 @@ describe.skipIf(!available)('PostgresEventLog', () => {
     for (let s = 0; s < 4; s++) expect((await collect(log.read(`g${s}`))).map((e) => e.revision)).toEqual(Array.from({ length: n / 4 }, (_, i) => i + 1));
   });
 
+  test('concurrent single events at exact revisions to distinct streams (the single-statement batch): each succeeds or throws ConcurrencyError with its actual revision; positions follow batch order', async () => {
+    const log = open({ maxBatchesInFlight: 1 });
+    let round = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.record({ pre: fc.integer({ min: 0, max: 2 }), expect: fc.constantFrom('right', 'wrong', 'no_stream') }), { minLength: 2, maxLength: 12 }), async (appends) => {
+        const r = round++;
+        for (const [i, a] of appends.entries()) if (a.pre > 0) await log.append(`x${r}-${i}`, Array.from({ length: a.pre }, () => ({ type: 'Pre', data: 0 })));
+        const blocker = log.append('x-blocker', [{ type: 'B', data: r }]); // in flight while the appends below queue up as one batch
+        const outcomes = await Promise.allSettled(
+          appends.map((a, i) => log.append(`x${r}-${i}`, [{ type: 'E', data: { i }, metadata: { r } }], { expectedRevision: a.expect === 'right' ? a.pre : a.expect === 'wrong' ? a.pre + 1 : 'no_stream' })),
+        );
+        await blocker;
+        let last = 0;
+        for (const [i, a] of appends.entries()) {
+          const o = outcomes[i]!;
+          if (a.expect === 'right' || (a.expect === 'no_stream' && a.pre === 0)) {
+            expect(o).toMatchObject({ status: 'fulfilled', value: { revision: a.pre + 1 } });
+            const events = await collect(log.read(`x${r}-${i}`));
+            expect(events.map((e) => [e.revision, e.data, e.metadata])).toEqual([...Array.from({ length: a.pre }, (_, k) => [k + 1, 0, {}]), [a.pre + 1, { i }, { r }]]);
+            const position = (o as PromiseFulfilledResult<{ position: number }>).value.position;
+            expect(events.at(-1)!.position).toBe(position);
+            expect(position).toBeGreaterThan(last);
+            last = position;
+          } else {
+            expect((o as PromiseRejectedResult).reason).toBeInstanceOf(ConcurrencyError);
+            expect(((o as PromiseRejectedResult).reason as ConcurrencyError).actual).toBe(a.pre);
+            expect(await log.revision(`x${r}-${i}`)).toBe(a.pre);
+          }
+        }
+      }),
+      { numRuns: 25 },
+    );
+  });
+
   test('concurrent appends to distinct streams (one set-based batch): each succeeds or throws ConcurrencyError with the actual revision exactly as its stream alone decides; stored revisions gapless, positions unique', async () => {
     const log = open({ maxBatchesInFlight: 1 });
     const expected = fc.constantFrom('right', 'wrong', 'any', 'no_stream', 'stream_exists');

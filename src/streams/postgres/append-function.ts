@@ -360,3 +360,47 @@ SELECT y.f, $1, $2::int + 1, $3, $4, $5::json, $6::json, now(), pg_current_xact_
 ON CONFLICT (stream, revision) DO NOTHING
 RETURNING position`;
 }
+
+/**
+ * The group-commit batch of single events at exact expected revisions (distinct streams, generated
+ * ids, no hooks) as one plain statement, the set form of appendExactSql: the streams' locks in one
+ * global key order, then the position reservation for the whole batch, then one INSERT whose rows
+ * each check their expected revision (as in appendExactSql, against the statement's snapshot, with
+ * ON CONFLICT on (stream, revision) for a lost race). Parameters: $1 a json array of
+ * {s: stream, x: expected revision, i: id, t: type, d: data, m: metadata}, $2 its length. Everything
+ * travels in the one json value so that the plan does not depend on the batch size: with array
+ * parameters (whose length a custom plan sees) PostgreSQL kept re-planning the statement on every
+ * execution instead of settling on its generic plan. Returns (stream, position)
+ * for each stored event; an append without a row is a conflict, and the caller reads the actual
+ * revisions. Appends that fail leave their reserved positions unused, as in the functions.
+ * Order of evaluation: the reservation's CASE reads the materialised lock CTE first, and the insert
+ * reads the materialised reservation.
+ */
+export function appendExactSetSql(n: SchemaNames): string {
+  const [k1, k2] = n.lockKeys;
+  return `WITH b AS MATERIALIZED (
+  SELECT * FROM ROWS FROM (json_to_recordset($1::json) AS (s text, x int, i text, t text, d json, m json)) WITH ORDINALITY b(s, x, i, t, d, m, o)
+), k AS MATERIALIZED (
+  SELECT count(pg_advisory_xact_lock(${n.streamLockKey}, h.h)) AS n
+    FROM (SELECT DISTINCT hashtext(b.s) AS h FROM b ORDER BY 1) h
+), r AS MATERIALIZED (
+  SELECT x.f FROM (
+    SELECT CASE
+      WHEN (SELECT k.n FROM k) IS NULL THEN NULL
+      WHEN pg_advisory_lock(${k1}, ${k2}) IS NULL THEN NULL
+      WHEN pg_current_xact_id() IS NULL THEN NULL
+      ELSE nextval('${n.seqText}') END AS f
+    OFFSET 0) x
+  WHERE ($2::int = 1 OR setval('${n.seqText}', x.f + $2::int - 1) IS NOT NULL) AND pg_advisory_unlock(${k1}, ${k2})
+), ins AS (
+  INSERT INTO ${n.events} (position, stream, revision, id, type, data, metadata, time, tx)
+  SELECT r.f + b.o - 1, b.s, b.x + 1, b.i, b.t, coalesce(b.d, 'null'::json), b.m, now(), pg_current_xact_id()
+    FROM r, b
+   -- a scalar subquery, not EXISTS: the planner turned that into one hashed scan of the whole table
+   WHERE b.x = 0 OR (SELECT 1 FROM ${n.events} e WHERE e.stream = b.s AND e.revision = b.x LIMIT 1) IS NOT NULL
+   ORDER BY 1
+  ON CONFLICT (stream, revision) DO NOTHING
+  RETURNING stream, position
+)
+SELECT ins.stream, ins.position, pg_notify('${n.channel}', '') FROM ins`;
+}

@@ -8,7 +8,7 @@ import { ConcurrencyError } from '../../core/errors.js';
 import { uuidV7 } from '../../core/uuid-v7.js';
 import type { AppendHook, AppendResult, AppendTransaction, ExpectedRevision, NewEvent, RecordedEvent } from '../event-log.js';
 import { resolveEventIds, type StoredEventRef } from '../validate.js';
-import { appendExactSql, EXPECT_ANY, EXPECT_STREAM_EXISTS, STATUS } from './append-function.js';
+import { appendExactSetSql, appendExactSql, EXPECT_ANY, EXPECT_STREAM_EXISTS, STATUS } from './append-function.js';
 import { mapPgError, isUnavailable, type Queryable } from './errors.js';
 import type { SchemaNames } from './schema.js';
 
@@ -77,6 +77,7 @@ export class AppendQueue {
   private idle: (() => void)[] = [];
   private scheduled = false;
   private exactSql: string | undefined;
+  private exactSetSql: string | undefined;
 
   constructor(
     private readonly ctx: BatchContext,
@@ -165,11 +166,8 @@ export class AppendQueue {
     const short = this.ctx.hooks.length === 0; // without hooks nothing needs the time: fewer columns to parse
     let decode: (res: { rows: any[] }) => Row[] = (res) => res.rows as Row[];
     let query: { name: string; text: string; values: unknown[]; rowMode?: 'array' };
-    if (short && one && one.events.length === 1 && (typeof one.expected === 'number' || one.expected === 'no_stream')) {
-      // the commonest call of an agent: one event at the revision it knows, as one plain INSERT
-      const exact = await this.appendExact(one);
-      if (exact) return [exact];
-    }
+    // the commonest call of an agent, one event at the revision it knows: one plain INSERT
+    if (short && one && exactSingle(one)) return [await this.appendExact(one)];
     if (one && one.events.length === 1) {
       // the commonest call of all, one event with a generated id: scalar arguments, the leanest function
       const e = one.events[0]!;
@@ -188,6 +186,9 @@ export class AppendQueue {
           : { name: `${n.channel}_append_one`, text: `SELECT status, revision, pos, info, at FROM ${n.fnOne}($1, $2, $3, $4, $5)` }),
         values: [one.stream, encodeExpected(one.expected), one.events.map((e) => e.id), one.events.map((e) => e.type), `[${one.events.map(payloadOf).join(',')}]`],
       };
+    } else if (short && setBased(flat, batch) && flat.every(exactSingle)) {
+      // single events at exact revisions: one plain statement instead of the batch function
+      return this.appendExactSet(flat);
     } else if (setBased(flat, batch)) {
       // independent appends (distinct streams, generated ids): one set-based statement instead of a
       // per-append loop, returning one {status, revision, position} array per append
@@ -262,20 +263,45 @@ export class AppendQueue {
     });
   }
 
-  /**
-   * A single event with an exact expected revision, no hooks: one INSERT statement (see
-   * appendExactSql). undefined when the expected revision is too large for it (the function path
-   * reports that conflict).
-   */
-  private async appendExact(a: PreparedStreamAppend): Promise<Row | undefined> {
+  /** A single event at an exact expected revision, no hooks: one INSERT statement (see appendExactSql). */
+  private async appendExact(a: PreparedStreamAppend): Promise<Row> {
     const expected = a.expected === 'no_stream' ? 0 : (a.expected as number);
-    if (expected >= 2147483647) return undefined;
     const n = this.ctx.names;
     const e = a.events[0]!;
     const res = await this.ctx.pool.query({ name: `${n.channel}_append_exact`, text: (this.exactSql ??= appendExactSql(n)), values: [a.stream, expected, e.id, e.type, e.dataJson, e.metaJson], rowMode: 'array' } as never);
     if (res.rows.length === 1) return { status: STATUS.appended, revision: expected + 1, pos: String(res.rows[0][0]), info: null, at: undefined as never };
     const actual = await this.ctx.pool.query({ name: `${n.channel}_revision_of`, text: `SELECT revision FROM ${n.events} WHERE stream = $1 ORDER BY revision DESC LIMIT 1`, values: [a.stream] });
     return { status: STATUS.conflict, revision: actual.rows[0]?.revision ?? 0, pos: null, info: null, at: undefined as never };
+  }
+
+  /** A batch of single events at exact revisions (see appendExactSetSql); one row per append, in order. */
+  private async appendExactSet(flat: PreparedStreamAppend[]): Promise<Row[]> {
+    const n = this.ctx.names;
+    const expected = flat.map((a) => (a.expected === 'no_stream' ? 0 : (a.expected as number)));
+    const res = await this.ctx.pool.query({
+      name: `${n.channel}_append_exact_set`,
+      text: (this.exactSetSql ??= appendExactSetSql(n)),
+      values: [`[${flat.map((a, i) => `{"s":${JSON.stringify(a.stream)},"x":${expected[i]},"i":${JSON.stringify(a.events[0]!.id)},"t":${JSON.stringify(a.events[0]!.type)},"d":${a.events[0]!.dataJson},"m":${a.events[0]!.metaJson}}`).join(',')}]`, flat.length],
+      rowMode: 'array',
+    } as never);
+    const stored = new Map<string, string>(res.rows.map((r: [string, string]) => [r[0], String(r[1])]));
+    let actual: Map<string, number> | undefined;
+    if (stored.size < flat.length) {
+      const lost = flat.filter((a) => !stored.has(a.stream)).map((a) => a.stream);
+      const revs = await this.ctx.pool.query({
+        name: `${n.channel}_revisions_of`,
+        text: `SELECT u.s, coalesce((SELECT e.revision FROM ${n.events} e WHERE e.stream = u.s ORDER BY e.revision DESC LIMIT 1), 0) AS r FROM unnest($1::text[]) u(s)`,
+        values: [lost],
+        rowMode: 'array',
+      } as never);
+      actual = new Map(revs.rows.map((r: [string, number]) => [r[0], Number(r[1])]));
+    }
+    return flat.map((a, i) => {
+      const pos = stored.get(a.stream);
+      return pos !== undefined
+        ? { status: STATUS.appended, revision: expected[i]! + 1, pos, info: null, at: undefined as never }
+        : { status: STATUS.conflict, revision: actual!.get(a.stream) ?? 0, pos: null, info: null, at: undefined as never };
+    });
   }
 
   private settle(batch: Item[], rows: Row[]): void {
@@ -300,6 +326,11 @@ export class AppendQueue {
 /** One event as the batch functions take it: an element of their json payload array. */
 function payloadOf(e: PreparedStreamAppend['events'][number]): string {
   return `{"d":${e.dataJson},"m":${e.metaJson}}`;
+}
+
+/** One event at an exact expected revision the single-statement paths can take (see appendExactSql). */
+function exactSingle(a: PreparedStreamAppend): boolean {
+  return a.events.length === 1 && a.explicit === 0 && (a.expected === 'no_stream' || (typeof a.expected === 'number' && a.expected < 2147483647));
 }
 
 /** Whether a batch's appends are independent of each other: no all-or-nothing, no caller ids, no stream twice. */
