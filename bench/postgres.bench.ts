@@ -44,6 +44,10 @@ export async function main(): Promise<void> {
   const tag = randomBytes(3).toString('hex');
   const schemas = [`bench_pg_${tag}`, `bench_raw_${tag}`];
   const admin = new pg.Pool({ connectionString: URL, max: POOL });
+  // every case has a pool (so server sessions) of its own, as the log has: a session shared by two
+  // of the alternating cases runs twice as often as the log's and stays warmer
+  const rawPool = new pg.Pool({ connectionString: URL, max: POOL });
+  const samePool = new pg.Pool({ connectionString: URL, max: POOL });
   const cases: CaseResult[] = [];
   const comparisons: Comparison[] = [];
   const log = new PostgresEventLog({ connectionString: URL, schema: schemas[0], maxConnections: POOL });
@@ -53,7 +57,7 @@ export async function main(): Promise<void> {
     const raw = `INSERT INTO "${schemas[1]}".events (stream, type, data) VALUES ($1, $2, $3)`;
     await admin.query(`CREATE TABLE "${schemas[1]}".events_same (position bigserial PRIMARY KEY, stream text NOT NULL, revision integer NOT NULL, id text NOT NULL UNIQUE, type text NOT NULL, data json NOT NULL, metadata json NOT NULL, time timestamptz NOT NULL DEFAULT now(), UNIQUE (stream, revision))`);
     const rawSame = `INSERT INTO "${schemas[1]}".events_same (stream, revision, id, type, data, metadata) VALUES ($1, $2, $3, $4, $5, $6)`;
-    const rawInsert = (stream: string, i: number) => admin.query({ name: 'raw_insert', text: raw, values: [stream, 'ToolCalled', encode(data(i))] });
+    const rawInsert = (stream: string, i: number) => rawPool.query({ name: 'raw_insert', text: raw, values: [stream, 'ToolCalled', encode(data(i))] });
     await log.append('warmup', [{ type: 'W', data: 0 }]);
 
     const SEQ = 100;
@@ -79,7 +83,7 @@ export async function main(): Promise<void> {
         SEQ,
         async () => {
           const s = `same-${run++}`;
-          for (let i = 0; i < SEQ; i++) await admin.query({ name: 'raw_insert_same', text: rawSame, values: [s, i + 1, uuidV7(), 'ToolCalled', encode(data(i)), '{}'] });
+          for (let i = 0; i < SEQ; i++) await samePool.query({ name: 'raw_insert_same', text: rawSame, values: [s, i + 1, uuidV7(), 'ToolCalled', encode(data(i)), '{}'] });
         },
       ],
     ]);
@@ -156,6 +160,8 @@ export async function main(): Promise<void> {
     await log.close();
     for (const s of schemas) await admin.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
     await admin.end();
+    await rawPool.end();
+    await samePool.end();
   }
   report('postgres', cases, comparisons);
 }
