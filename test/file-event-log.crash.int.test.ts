@@ -13,7 +13,7 @@ import { runUntilKilled } from './support/crash-child.js';
 import type { RecordedEvent } from '../src/streams/event-log.js';
 import { FileEventLog } from '../src/streams/file/file-event-log.js';
 
-const FIXTURE = join(import.meta.dirname, 'fixtures', 'file-log-writer.ts');
+const FIXTURE = join(import.meta.dirname, 'fixtures', 'log-writer.ts');
 const KILLS = Number(process.env.DGENT_CRASH_KILLS ?? 50);
 const dir = mkdtempSync(join(tmpdir(), 'dgent-file-crash-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -26,7 +26,7 @@ describe('FileEventLog under SIGKILL', () => {
     for (let round = 0; round < KILLS; round++) {
       // mostly kill while appending; sometimes during start-up and recovery
       const afterReady = round % 5 !== 4;
-      const lines = await runUntilKilled(FIXTURE, dir, round + 1, afterReady, afterReady ? Math.floor(Math.random() * 150) : 150 + Math.floor(Math.random() * 500));
+      const lines = await runUntilKilled(FIXTURE, `file:${dir}`, round + 1, afterReady, afterReady ? Math.floor(Math.random() * 150) : 150 + Math.floor(Math.random() * 500));
       for (const [stream, revision, tag] of lines) acked.set(`${stream}\0${revision}`, tag);
       ackedTotal += lines.length;
 

@@ -14,7 +14,7 @@ import { runUntilKilled } from './support/crash-child.js';
 import type { RecordedEvent } from '../src/streams/event-log.js';
 import { SqliteEventLog } from '../src/streams/sqlite/sqlite-event-log.js';
 
-const FIXTURE = join(import.meta.dirname, 'fixtures', 'sqlite-log-writer.ts');
+const FIXTURE = join(import.meta.dirname, 'fixtures', 'log-writer.ts');
 const KILLS = Number(process.env.DGENT_CRASH_KILLS ?? 50);
 const dir = mkdtempSync(join(tmpdir(), 'dgent-sqlite-crash-'));
 const path = join(dir, 'events.db');
@@ -27,7 +27,7 @@ describe('SqliteEventLog under SIGKILL', () => {
     for (let round = 0; round < KILLS; round++) {
       // mostly kill while appending; sometimes during start-up and WAL recovery
       const afterReady = round % 5 !== 4;
-      const lines = await runUntilKilled(FIXTURE, path, round + 1, afterReady, afterReady ? Math.floor(Math.random() * 120) : 100 + Math.floor(Math.random() * 600));
+      const lines = await runUntilKilled(FIXTURE, `sqlite:${path}`, round + 1, afterReady, afterReady ? Math.floor(Math.random() * 120) : 100 + Math.floor(Math.random() * 600));
       for (const [stream, revision, tag] of lines) acked.set(`${stream}\0${revision}`, tag);
       ackedTotal += lines.length;
 
