@@ -45,8 +45,12 @@ export abstract class VersionedAgent<S> implements DataAgent<S>, Versioned<S>, U
 
   /** The latest stored snapshot, or undefined when never saved. */
   protected abstract current(): Promise<Snapshot<S> | undefined>;
-  /** Store `state` (already validated and frozen) as version expectedVersion + 1, atomically checking expectedVersion (undefined = any). Returns the new snapshot. */
-  protected abstract write(state: S, expectedVersion: number | undefined): Promise<Snapshot<S>>;
+  /**
+   * Store `state` (already validated and frozen) as version expectedVersion + 1, atomically checking
+   * expectedVersion (undefined = any). Returns the new snapshot. `hasBinary`: whether the state holds
+   * bytes, as the prepare that produced it found (undefined when not known).
+   */
+  protected abstract write(state: S, expectedVersion: number | undefined, hasBinary?: boolean): Promise<Snapshot<S>>;
   /** Stored snapshots, newest first, at most `limit`. */
   protected abstract readHistory(limit: number): Promise<Snapshot<S>[]>;
   /** The snapshot at a version, or the latest at or before a time; undefined when none. */
@@ -74,8 +78,8 @@ export abstract class VersionedAgent<S> implements DataAgent<S>, Versioned<S>, U
     if (options.expectedVersion !== undefined && (!Number.isInteger(options.expectedVersion) || options.expectedVersion < 0)) {
       throw new ValidationError(`expectedVersion must be an integer >= 0, got ${String(options.expectedVersion)}`);
     }
-    const prepared = prepare(state).value;
-    const snap = await this.write(prepared, options.expectedVersion);
+    const prepared = prepare(state);
+    const snap = await this.write(prepared.value, options.expectedVersion, prepared.hasBinary);
     this.emit(snap);
   }
 
@@ -121,9 +125,9 @@ export abstract class VersionedAgent<S> implements DataAgent<S>, Versioned<S>, U
         else if (this.hasInitial) base = this.initial as S;
         else throw new StateNotFoundError(`${this.describe()}: update() needs a saved state or an initial state`);
         const next = produce(base, recipe as never) as S;
-        const prepared = prepare(next).value;
+        const prepared = prepare(next);
         try {
-          const snap = await this.write(prepared, cur?.version ?? 0);
+          const snap = await this.write(prepared.value, cur?.version ?? 0, prepared.hasBinary);
           this.emit(snap);
           return snap.state;
         } catch (e) {

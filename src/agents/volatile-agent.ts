@@ -62,10 +62,11 @@ export class VolatileAgent<S> extends VersionedAgent<S> {
     return e && this.entries.length > this.head ? this.out(e) : undefined;
   }
 
-  protected async write(state: S, expectedVersion: number | undefined): Promise<Snapshot<S>> {
+  protected async write(state: S, expectedVersion: number | undefined, knownBinary?: boolean): Promise<Snapshot<S>> {
     const cur = this.entries.length > this.head ? this.entries[this.entries.length - 1]!.version : 0;
     if (expectedVersion !== undefined && expectedVersion !== cur) throw new ConcurrencyError(expectedVersion, cur, this.describe());
-    const { value, hasBinary } = prepare(state);
+    // the base class prepared the state and knows whether it holds bytes: no second walk then
+    const { value, hasBinary } = knownBinary === undefined ? prepare(state) : { value: state, hasBinary: knownBinary };
     const entry: Entry<S> = { state: value, version: cur + 1, time: new Date(), binary: hasBinary };
     this.entries.push(entry);
     // Drop the oldest entries lazily (amortised O(1)); the current state is never dropped.
