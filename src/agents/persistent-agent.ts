@@ -17,7 +17,7 @@
  */
 import { closeSync } from 'node:fs';
 import { LRUCache } from 'lru-cache';
-import { encode, prepare } from '../core/codec.js';
+import { encode, prepare, TAG_MARK } from '../core/codec.js';
 import { ConcurrencyError, CorruptionError, ValidationError } from '../core/errors.js';
 import { acquireFileLock, type FileLockOptions } from '../core/file-lock.js';
 import { fsError, openDirSync, removeTempFiles, replaceFileAtomic } from '../core/atomic-file.js';
@@ -47,9 +47,6 @@ export interface PersistentAgentOptions<S> extends VersionedAgentOptions<S> {
   /** Lock behaviour when another process is saving: wait (default, up to 10 s) or fail fast with LockedError. */
   lock?: Pick<FileLockOptions, 'wait' | 'timeoutMs'>;
 }
-
-/** Part of the codec's tag for every tagged value (bytes, dates, maps, ...), as `decode` looks for it. */
-const TAG_MARK = 'dgent"';
 
 /** The default of {@link PersistentAgentOptions.retention}. */
 export const DEFAULT_RETENTION = 1000;

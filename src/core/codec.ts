@@ -21,7 +21,14 @@ import { CorruptionError } from './errors.js';
 import { prep } from './codec/prepare.js';
 import { freezePlain, revive } from './codec/revive.js';
 import { tree } from './codec/tree.js';
-import { TAG_MARK, walk } from './codec/walk.js';
+import { TAG, TAG_MARK, walk } from './codec/walk.js';
+
+/**
+ * Part of the tag of every tagged value (bytes, dates, maps, ...) in encoded text, as `decode` looks
+ * for it (also when another writer escaped the `$`): a text without it holds no tagged value, so no
+ * Uint8Array; and the key of the tagged values. For callers that want to skip a walk.
+ */
+export { TAG, TAG_MARK };
 
 export { deepFreeze, isPrepared } from './codec/freeze.js';
 

@@ -14,21 +14,16 @@
  * The same fields need no validation walk either when the next state is prepared ({@link
  * FieldEncoder.prepare}): they were valid and can no longer change.
  */
-import { encode, isPrepared, prepare } from '../../core/codec.js';
+import { encode, isPrepared, prepare, TAG, TAG_MARK } from '../../core/codec.js';
 
 /**
- * The key of the codec's tagged values (`$dgent`), read from the codec's own output so that it
- * can never drift from it. A top-level object that uses this key is escaped by the codec as a
- * whole; such states take the plain `encode`.
+ * The key of the codec's tagged values (`$dgent`). A top-level object that uses this key is escaped
+ * by the codec as a whole; such states take the plain `encode`.
  */
-const TAG_KEY = Object.keys(JSON.parse(encode(undefined)) as object)[0]!;
+const TAG_KEY = TAG;
 
-/**
- * Part of the codec's tag for every tagged value (bytes, dates, maps, ...), as `decode` looks for
- * it (also when another writer escaped the `$`): a text without it holds no tagged value, so no
- * Uint8Array, which spares a walk over the state to find out.
- */
-export const TAG_MARK = 'dgent"';
+/** The codec's tag mark (see codec.ts), re-exported for the agent. */
+export { TAG_MARK };
 
 /** What {@link FieldEncoder.encode} found out besides the text. */
 export interface Encoded {
