@@ -169,7 +169,7 @@ export class AppendQueue {
     // the commonest call of an agent, one event at the revision it knows: one plain INSERT
     if (short && one && exactSingle(one)) return [await this.appendExact(one)];
     if (one && one.events.length === 1) {
-      // the commonest call of all, one event with a generated id: scalar arguments, the leanest function
+      // one event with a generated id otherwise ('any', 'stream_exists', or with hooks): scalar arguments, the leanest function
       const e = one.events[0]!;
       query = {
         name: `${n.channel}_append_event`,
