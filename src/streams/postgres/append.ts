@@ -10,6 +10,7 @@ import type { AppendHook, AppendResult, AppendTransaction, ExpectedRevision, New
 import { resolveEventIds, type StoredEventRef } from '../validate.js';
 import { appendExactSetSql, appendExactSql, EXPECT_ANY, EXPECT_STREAM_EXISTS, STATUS } from './append-function.js';
 import { mapPgError, isUnavailable, type Queryable } from './errors.js';
+import { revisionSql } from './read.js';
 import type { SchemaNames } from './schema.js';
 
 /** One stream's events, encoded and ready to send. */
@@ -206,15 +207,14 @@ export class AppendQueue {
     } else {
       query = { name: `${n.channel}_append`, text: `SELECT status, revision, pos, info, at FROM ${n.fn}($1, $2, $3, $4, $5, $6, $7, $8)`, values: this.batchValues(flat, batch) };
     }
-    const rowsOf = decode;
-    if (this.ctx.hooks.length === 0) return rowsOf(await this.ctx.pool.query(query));
+    if (short) return decode(await this.ctx.pool.query(query));
     return this.ctx.withClient(async (client) => {
       await client.query('BEGIN');
       const commits: (() => void)[] = [];
       const rollbacks: (() => void)[] = [];
       const failuresOfRollback: unknown[] = [];
       try {
-        const rows = rowsOf(await client.query(query));
+        const rows = decode(await client.query(query));
         const tx: PostgresAppendTransaction = {
           onCommit: (fn) => void commits.push(fn),
           onRollback: (fn) => void rollbacks.push(fn),
@@ -265,19 +265,20 @@ export class AppendQueue {
 
   /** A single event at an exact expected revision, no hooks: one INSERT statement (see appendExactSql). */
   private async appendExact(a: PreparedStreamAppend): Promise<Row> {
-    const expected = a.expected === 'no_stream' ? 0 : (a.expected as number);
+    const expected = encodeExpected(a.expected); // a number here ('no_stream' is 0)
     const n = this.ctx.names;
     const e = a.events[0]!;
     const res = await this.ctx.pool.query({ name: `${n.channel}_append_exact`, text: (this.exactSql ??= appendExactSql(n)), values: [a.stream, expected, e.id, e.type, e.dataJson, e.metaJson], rowMode: 'array' } as never);
     if (res.rows.length === 1) return { status: STATUS.appended, revision: expected + 1, pos: String(res.rows[0][0]), info: null, at: undefined as never };
-    const actual = await this.ctx.pool.query({ name: `${n.channel}_revision_of`, text: `SELECT revision FROM ${n.events} WHERE stream = $1 ORDER BY revision DESC LIMIT 1`, values: [a.stream] });
+    // the same prepared statement as PostgresEventLog.revision
+    const actual = await this.ctx.pool.query({ name: `${n.channel}_rev`, text: revisionSql(n), values: [a.stream] });
     return { status: STATUS.conflict, revision: actual.rows[0]?.revision ?? 0, pos: null, info: null, at: undefined as never };
   }
 
   /** A batch of single events at exact revisions (see appendExactSetSql); one row per append, in order. */
   private async appendExactSet(flat: PreparedStreamAppend[]): Promise<Row[]> {
     const n = this.ctx.names;
-    const expected = flat.map((a) => (a.expected === 'no_stream' ? 0 : (a.expected as number)));
+    const expected = flat.map((a) => encodeExpected(a.expected)); // numbers here ('no_stream' is 0)
     const res = await this.ctx.pool.query({
       name: `${n.channel}_append_exact_set`,
       text: (this.exactSetSql ??= appendExactSetSql(n)),

@@ -32,6 +32,11 @@ export interface ReadStatements {
   prefix: string;
 }
 
+/** The statement reading a stream's current revision ($1 the stream; no row when it does not exist). */
+export function revisionSql(n: SchemaNames): string {
+  return `SELECT revision FROM ${n.events} WHERE stream = $1 ORDER BY revision DESC LIMIT 1`;
+}
+
 /** Build the read statements of a schema. */
 export function readStatements(n: SchemaNames): ReadStatements {
   const safe = `tx < (SELECT pg_snapshot_xmin(pg_current_snapshot())) AS safe`;
@@ -41,7 +46,7 @@ export function readStatements(n: SchemaNames): ReadStatements {
     pageStream: `SELECT ${COLUMNS}, ${safe} FROM ${n.events} WHERE position > $1 AND stream = $3 ORDER BY position LIMIT $2`,
     forward: `SELECT ${COLUMNS} FROM ${n.events} WHERE stream = $1 AND revision >= $2 AND revision <= $3 ORDER BY revision LIMIT $4`,
     backward: `SELECT ${COLUMNS} FROM ${n.events} WHERE stream = $1 AND revision <= $2 AND revision >= $3 ORDER BY revision DESC LIMIT $4`,
-    revision: `SELECT revision FROM ${n.events} WHERE stream = $1 ORDER BY revision DESC LIMIT 1`,
+    revision: revisionSql(n),
     prefix: n.channel,
   };
 }
