@@ -13,7 +13,8 @@ import type { RecordedEvent } from '../src/streams/event-log.js';
 import { collect, waitFor } from '../src/testing/event-log-support.js';
 import { dropSchemas, postgresUrl, uniqueSchema } from './support/postgres.js';
 import { requireService } from './support/services.js';
-import { SCHEMA_VERSION } from '../src/streams/postgres/schema.js';
+import { reserveQuerySql } from '../src/streams/postgres/append-function.js';
+import { SCHEMA_VERSION, schemaNames } from '../src/streams/postgres/schema.js';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.js';
 
 const available = await requireService('PostgreSQL', postgresUrl());
@@ -159,6 +160,54 @@ describe.skipIf(!available)('PostgresEventLog', () => {
     expect(stream.map((e) => e.revision)).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
     for (let i = 1; i < stream.length; i++) expect(stream[i]!.position).toBeGreaterThan(stream[i - 1]!.position);
     expect(conflicts).toBeGreaterThan(0); // the race really happened
+  });
+
+  test('the position reservation releases its lock only after setval: the planner cannot reorder them (a setval beside the unlock in WHERE ran after it)', async () => {
+    const schema = uniqueSchema('dgp');
+    const log = open({}, schema);
+    const first = await log.append('s', [{ type: 'E', data: 0 }]);
+    const c = await rawClient();
+    const names = schemaNames(schema);
+    await c.query(`PREPARE reserve_${schema}(int) AS ${reserveQuerySql(names, { count: '$1::int' })}`);
+    const plan = (await c.query(`EXPLAIN (VERBOSE) EXECUTE reserve_${schema}(3)`)).rows.map((r) => r['QUERY PLAN'] as string);
+    const filter = plan.find((l) => l.includes('Filter:'));
+    expect(filter).toContain('pg_advisory_unlock');
+    expect(filter).not.toContain('setval');
+    const got = Number((await c.query(`EXECUTE reserve_${schema}(3)`)).rows[0].f);
+    expect(got).toBe(first.position + 1);
+    expect(Number((await c.query(`SELECT nextval('${names.seqText}') AS v`)).rows[0].v)).toBe(first.position + 4);
+    expect((await c.query(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()`)).rows[0].n).toBe(0);
+  });
+
+  test('multi-event batches from many pools at once: every append gets its own consecutive positions (the reservation is never split by another transaction)', async () => {
+    const schema = uniqueSchema('dgp');
+    const logs = Array.from({ length: 6 }, () => open({ maxConnections: 4 }, schema));
+    await logs[0]!.append('warm', [{ type: 'E', data: 0 }]);
+    const results = await Promise.all(
+      logs.flatMap((l, w) =>
+        Array.from({ length: 8 }, async (_, c) => {
+          const out: { stream: string; revision: number; position: number; n: number }[] = [];
+          for (let i = 0; i < 15; i++) {
+            const stream = `m-${w}-${c}`;
+            const n = 1 + ((w + c + i) % 4);
+            const r = await l.append(stream, Array.from({ length: n }, (_, k) => ({ type: 'E', data: { w, c, i, k } })));
+            out.push({ stream, ...r, n });
+          }
+          return out;
+        }),
+      ),
+    );
+    const all = await collect(logs[0]!.readAll());
+    const byPosition = new Map(all.map((e) => [e.position, e]));
+    expect(byPosition.size).toBe(all.length);
+    for (const r of results.flat()) {
+      // the append's n events sit at positions r.position - n + 1 .. r.position, in revision order
+      for (let k = 0; k < r.n; k++) {
+        const e = byPosition.get(r.position - r.n + 1 + k);
+        expect(e?.stream).toBe(r.stream);
+        expect(e?.revision).toBe(r.revision - r.n + 1 + k);
+      }
+    }
   });
 
   test('the single-event function: every ExpectedRevision form, the actual revision on a conflict, and the time handed to hooks equals the stored time', async () => {

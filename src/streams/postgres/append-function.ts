@@ -36,18 +36,45 @@ export const EXPECT_STREAM_EXISTS = -2;
 export const STATUS = { appended: 0, conflict: 1, retry: 2, duplicate: 3 } as const;
 
 /**
- * The gap-safe position reservation every append function starts with: under one advisory lock,
- * take the transaction id and reserve `count` consecutive positions into `v_first`, so position
- * order matches transaction-id order (see the file comment). `count` names a PL/pgSQL variable.
+ * The gap-safe position reservation, as one SQL query yielding one row whose column `f` is the first
+ * of `count` consecutive positions: under one advisory lock, take the transaction id and reserve the
+ * positions, so position order matches transaction-id order (see the file comment). Every append
+ * path uses it (the functions through {@link reservePositionsSql}, the plain statements inline).
+ *
+ * Order of evaluation is fixed by construction, not left to the planner: CASE evaluates its WHEN
+ * conditions in order (documented), so `before` (e.g. a stream lock, taken first so that the
+ * position lock is never held while waiting), then the position lock, then the transaction id;
+ * the ELSE reserves, with setval taking nextval's result as its argument; the OFFSET 0 fence makes
+ * the outer WHERE, which releases the lock, run on the row the CASE produced. (A setval in that
+ * WHERE beside the unlock would not do: the planner orders quals by cost and ran the unlock first.)
+ *
+ * @param count SQL expression of the number of positions ('1' when it is always one)
+ * @param before SQL expression evaluated before the position lock is taken
+ * @param also SQL predicate evaluated with the unlock (e.g. queueing a notification)
+ * @param into PL/pgSQL variable to select the position into
  */
-function reservePositionsSql(n: SchemaNames, count: string): string {
+export function reserveQuerySql(n: SchemaNames, o: { count: string; before?: string; also?: string; into?: string }): string {
+  const [k1, k2] = n.lockKeys;
+  const seq = `'${n.seqText}'`;
+  const reserve = o.count === '1' ? `nextval(${seq})` : `CASE WHEN ${o.count} = 1 THEN nextval(${seq}) ELSE setval(${seq}, nextval(${seq}) + ${o.count} - 1) - ${o.count} + 1 END`;
+  return `SELECT x.f${o.into ? ` INTO ${o.into}` : ''} FROM (
+      SELECT CASE${o.before ? `
+        WHEN ${o.before} IS NULL THEN NULL` : ''}
+        WHEN pg_advisory_lock(${k1}, ${k2}) IS NULL THEN NULL
+        WHEN pg_current_xact_id() IS NULL THEN NULL
+        ELSE ${reserve} END AS f
+      OFFSET 0) x
+    WHERE pg_advisory_unlock(${k1}, ${k2})${o.also ? ` AND ${o.also}` : ''}`;
+}
+
+/**
+ * The reservation in a PL/pgSQL function, into `v_first`: the exception block releases the position
+ * lock if anything fails while it is held. `count` names a PL/pgSQL variable or is '1'.
+ */
+function reservePositionsSql(n: SchemaNames, count: string, before?: string): string {
   const [k1, k2] = n.lockKeys;
   return `  BEGIN
-    PERFORM pg_advisory_lock(${k1}, ${k2});
-    PERFORM pg_current_xact_id();
-    v_first := nextval('${n.seqText}');
-    IF ${count} > 1 THEN PERFORM setval('${n.seqText}', v_first + ${count} - 1); END IF;
-    PERFORM pg_advisory_unlock(${k1}, ${k2});
+    ${reserveQuerySql(n, { count, before, into: 'v_first' })};
   EXCEPTION WHEN query_canceled OR others THEN
     PERFORM pg_advisory_unlock(${k1}, ${k2});
     RAISE;
@@ -194,49 +221,32 @@ $fn$;`;
  * Measured with pgbench and perf on the server alone: ~40 us less CPU per append than
  * `append_one` (of ~190); half of that is the set-returning call.
  *
- * The first statement takes the stream's transaction lock and then, in the same statement, the
- * gap-safe position reservation of the other functions (position lock, transaction id, nextval,
- * unlock), ordered by CASE, whose WHEN conditions PostgreSQL documents as evaluated in order, and by
- * the subquery fence: the unlock in the outer WHERE runs only on the row the inner CASE produced.
- * So the reservation order still equals transaction-id order, and the position lock is still
- * never held while waiting for anything (the stream lock is already held when it is taken). The
- * exception block releases the position lock if anything fails in between, as in the others.
- * The revision is read by the next statement, whose snapshot starts after the stream lock was
- * granted, so it sees the previous writer's commit.
+ * The first statement takes the stream's transaction lock and then, in the same statement, makes
+ * the position reservation of the other functions ({@link reserveQuerySql}, with the stream lock as
+ * its first step, so the position lock is never held while waiting for it). The revision is read
+ * by the next statement, whose snapshot starts after the stream lock was granted, so it sees the
+ * previous writer's commit.
  */
 export function appendEventFunctionSql(n: SchemaNames): string {
-  const [k1, k2] = n.lockKeys;
   return `
 CREATE OR REPLACE FUNCTION ${n.fnEvent}(p_stream text, p_expected int, p_id text, p_type text, p_data json, p_meta json)
 RETURNS bigint[]
 LANGUAGE plpgsql
 AS $fn$
 DECLARE
-  v_pos bigint;
+  v_first bigint;
   v_cur int;
 BEGIN
-  BEGIN
-    SELECT r.f INTO v_pos FROM (
-      SELECT CASE
-        WHEN pg_advisory_xact_lock(${n.streamLockKey}, hashtext(p_stream)) IS NULL THEN NULL
-        WHEN pg_advisory_lock(${k1}, ${k2}) IS NULL THEN NULL
-        WHEN pg_current_xact_id() IS NULL THEN NULL
-        ELSE nextval('${n.seqText}') END AS f
-      OFFSET 0) r
-    WHERE pg_advisory_unlock(${k1}, ${k2});
-  EXCEPTION WHEN query_canceled OR others THEN
-    PERFORM pg_advisory_unlock(${k1}, ${k2});
-    RAISE;
-  END;
+${reservePositionsSql(n, '1', `pg_advisory_xact_lock(${n.streamLockKey}, hashtext(p_stream))`)}
   SELECT e.revision INTO v_cur FROM ${n.events} e WHERE e.stream = p_stream ORDER BY e.revision DESC LIMIT 1;
   IF v_cur IS NULL THEN v_cur := 0; END IF;
   IF NOT (p_expected = ${EXPECT_ANY} OR (p_expected = ${EXPECT_STREAM_EXISTS} AND v_cur > 0) OR p_expected = v_cur) THEN
     RETURN ARRAY[${STATUS.conflict}, v_cur];
   END IF;
   INSERT INTO ${n.events} (position, stream, revision, id, type, data, metadata, time, tx)
-    VALUES (v_pos, p_stream, v_cur + 1, p_id, p_type, coalesce(p_data, 'null'::json), p_meta, now(), pg_current_xact_id());
+    VALUES (v_first, p_stream, v_cur + 1, p_id, p_type, coalesce(p_data, 'null'::json), p_meta, now(), pg_current_xact_id());
   PERFORM pg_notify('${n.channel}', '');
-  RETURN ARRAY[${STATUS.appended}, v_cur + 1, v_pos, floor(extract(epoch FROM now()) * 1000)::bigint];
+  RETURN ARRAY[${STATUS.appended}, v_cur + 1, v_first, floor(extract(epoch FROM now()) * 1000)::bigint];
 END
 $fn$;`;
 }
@@ -259,7 +269,6 @@ $fn$;`;
  * aggregate): ~10% less server CPU for a batch of four single-event appends (pgbench + perf).
  */
 export function appendSetFunctionSql(n: SchemaNames, form: 'table' | 'array' = 'table'): string {
-  const [k1, k2] = n.lockKeys;
   const [name, returns, result] =
     form === 'table'
       ? [n.fnSet, 'TABLE(status smallint, revision int, pos bigint, info json, at timestamptz)', 'RETURN QUERY SELECT r[i][1]::smallint, r[i][2]::int, r[i][3], NULL::json, now() FROM generate_subscripts(r, 1) i ORDER BY i;']
@@ -279,19 +288,7 @@ DECLARE
 BEGIN
   -- one global lock order (of the keys): concurrent batches cannot deadlock
   PERFORM pg_advisory_xact_lock(${n.streamLockKey}, h.k) FROM (SELECT DISTINCT hashtext(s) AS k FROM unnest(p_streams) s ORDER BY 1) h;
-  -- the position reservation as one statement (see appendEventFunctionSql)
-  BEGIN
-    SELECT x.f INTO v_first FROM (
-      SELECT CASE
-        WHEN pg_advisory_lock(${k1}, ${k2}) IS NULL THEN NULL
-        WHEN pg_current_xact_id() IS NULL THEN NULL
-        ELSE nextval('${n.seqText}') END AS f
-      OFFSET 0) x
-    WHERE (v_total = 1 OR setval('${n.seqText}', x.f + v_total - 1) IS NOT NULL) AND pg_advisory_unlock(${k1}, ${k2});
-  EXCEPTION WHEN query_canceled OR others THEN
-    PERFORM pg_advisory_unlock(${k1}, ${k2});
-    RAISE;
-  END;
+${reservePositionsSql(n, 'v_total')}
 
   WITH a AS (
     SELECT u.i, u.s, u.x, u.c, (sum(u.c) OVER (ORDER BY u.i) - u.c)::int AS off,
@@ -330,9 +327,8 @@ $fn$;`;
  * the transaction commits with the row).
  *
  * The same guarantees as the functions, by the same means, in one statement: the stream's lock,
- * then the position reservation, ordered by CASE and the subquery fence (see
- * appendEventFunctionSql); so a stream's position order is still its revision order, and positions
- * still follow transaction-id order. What differs:
+ * then the position reservation ({@link reserveQuerySql}); so a stream's position order is still
+ * its revision order, and positions still follow transaction-id order. What differs:
  * - The expected revision is checked against the statement's snapshot, taken before the stream
  *   lock is granted. That is exact for the revision the caller knows (it committed before the
  *   call) and for the one after it (the unique index, which waits for an in-flight writer); at
@@ -345,17 +341,9 @@ $fn$;`;
  * - When the expected-revision filter fails, nothing is locked or reserved at all.
  */
 export function appendExactSql(n: SchemaNames): string {
-  const [k1, k2] = n.lockKeys;
   return `INSERT INTO ${n.events} (position, stream, revision, id, type, data, metadata, time, tx)
 SELECT y.f, $1, $2::int + 1, $3, $4, $5::json, $6::json, now(), pg_current_xact_id()
-  FROM (SELECT x.f FROM (
-          SELECT CASE
-            WHEN pg_advisory_xact_lock(${n.streamLockKey}, hashtext($1)) IS NULL THEN NULL
-            WHEN pg_advisory_lock(${k1}, ${k2}) IS NULL THEN NULL
-            WHEN pg_current_xact_id() IS NULL THEN NULL
-            ELSE nextval('${n.seqText}') END AS f
-          OFFSET 0) x
-        WHERE pg_advisory_unlock(${k1}, ${k2}) AND pg_notify('${n.channel}', '') IS NOT NULL) y
+  FROM (${reserveQuerySql(n, { count: '1', before: `pg_advisory_xact_lock(${n.streamLockKey}, hashtext($1))`, also: `pg_notify('${n.channel}', '') IS NOT NULL` })}) y
  WHERE $2::int = 0 OR EXISTS (SELECT 1 FROM ${n.events} e WHERE e.stream = $1 AND e.revision = $2::int)
 ON CONFLICT (stream, revision) DO NOTHING
 RETURNING position`;
@@ -377,21 +365,13 @@ RETURNING position`;
  * reads the materialised reservation.
  */
 export function appendExactSetSql(n: SchemaNames): string {
-  const [k1, k2] = n.lockKeys;
   return `WITH b AS MATERIALIZED (
   SELECT * FROM ROWS FROM (json_to_recordset($1::json) AS (s text, x int, i text, t text, d json, m json)) WITH ORDINALITY b(s, x, i, t, d, m, o)
 ), k AS MATERIALIZED (
   SELECT count(pg_advisory_xact_lock(${n.streamLockKey}, h.h)) AS n
     FROM (SELECT DISTINCT hashtext(b.s) AS h FROM b ORDER BY 1) h
 ), r AS MATERIALIZED (
-  SELECT x.f FROM (
-    SELECT CASE
-      WHEN (SELECT k.n FROM k) IS NULL THEN NULL
-      WHEN pg_advisory_lock(${k1}, ${k2}) IS NULL THEN NULL
-      WHEN pg_current_xact_id() IS NULL THEN NULL
-      ELSE nextval('${n.seqText}') END AS f
-    OFFSET 0) x
-  WHERE ($2::int = 1 OR setval('${n.seqText}', x.f + $2::int - 1) IS NOT NULL) AND pg_advisory_unlock(${k1}, ${k2})
+  ${reserveQuerySql(n, { count: '$2::int', before: '(SELECT k.n FROM k)' })}
 ), ins AS (
   INSERT INTO ${n.events} (position, stream, revision, id, type, data, metadata, time, tx)
   SELECT r.f + b.o - 1, b.s, b.x + 1, b.i, b.t, coalesce(b.d, 'null'::json), b.m, now(), pg_current_xact_id()
