@@ -151,9 +151,11 @@ export class PersistentAgent<S> extends VersionedAgent<S> {
     return this.dirFd;
   }
 
-  protected write(state: S, expectedVersion: number | undefined): Promise<Snapshot<S>> {
+  protected write(state: S, expectedVersion: number | undefined, hasBinary?: boolean): Promise<Snapshot<S>> {
     // validate and encode before taking the lock: bad input never touches the files
-    const value = this.schema ? prepare(validateWith(this.schema, state)).value : state;
+    const validated = this.schema ? prepare(validateWith(this.schema, state)) : undefined;
+    const value = validated ? validated.value : state;
+    const knownBinary = validated ? validated.hasBinary : hasBinary;
     const stateText = encode(value);
     return this.writes.run(async () => {
       this.assertOpen();
@@ -177,9 +179,10 @@ export class PersistentAgent<S> extends VersionedAgent<S> {
         }
         this.writer.append(line);
         await replaceFileAtomic(this.files.dir, dirFd, this.files.base, line, () => this.writer.datasync());
-        // `value` is prepared already (by save/update, or above with a schema); only a state whose
-        // text holds a tagged value can hold bytes, so most saves skip this second walk
-        const binary = stateText.includes(TAG_MARK) && prepare(value).hasBinary;
+        // `value` is prepared already (by save/update, or above with a schema), and that prepare
+        // usually told whether it holds bytes; when it did not, only a state whose text holds a
+        // tagged value can, so most saves skip a second walk either way
+        const binary = knownBinary ?? (stateText.includes(TAG_MARK) && prepare(value).hasBinary);
         this.cache = { crc, snap: { state: value, version, time: new Date(time) }, binary };
         return this.out(this.cache);
       } finally {

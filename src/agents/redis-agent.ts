@@ -16,7 +16,7 @@
  * ```
  */
 import type { Redis } from 'ioredis';
-import { decode, prepare } from '../core/codec.js';
+import { decode, prepare, TAG_MARK } from '../core/codec.js';
 import { ConcurrencyError, CorruptionError, ValidationError, type DgentError } from '../core/errors.js';
 import { toMs } from '../core/ids.js';
 import type { ChangeInfo, LoadAtTarget, SaveOptions, Unsubscribe } from './data-agent.js';
@@ -30,7 +30,7 @@ import {
   type RedisClient,
   type RedisConnectionOptions,
 } from './redis/client.js';
-import { FieldEncoder, TAG_MARK } from './redis/field-encoder.js';
+import { FieldEncoder } from './redis/field-encoder.js';
 import { AT_TIME, AT_VERSION, LOAD_REFRESH, SAVE } from './redis/scripts.js';
 import { VersionedAgent, type Snapshot, type VersionedAgentOptions } from './versioned-agent.js';
 
@@ -185,7 +185,7 @@ export class RedisAgent<S> extends VersionedAgent<S> {
     this.emit(await this.write(prepared, expected));
   }
 
-  protected async write(state: S, expectedVersion: number | undefined): Promise<Snapshot<S>> {
+  protected async write(state: S, expectedVersion: number | undefined, hasBinary?: boolean): Promise<Snapshot<S>> {
     // Saving the state last loaded or saved (unchanged) re-uses its encoding instead of encoding it
     // again; a new state re-uses the encoding of the fields it shares with the state written before.
     const last = this.last;
@@ -203,7 +203,7 @@ export class RedisAgent<S> extends VersionedAgent<S> {
     if (typeof reply !== 'string') throw new ConcurrencyError(expectedVersion ?? 'any', (reply as [number, number])[1], this.name);
     // the state given to us is already frozen and validated: no need to decode what we just wrote
     const colon = reply.indexOf(':');
-    return this.remember(text, { state, version: Number(reply.slice(0, colon)), time: new Date(Number(reply.slice(colon + 1))), id: reply }, binary);
+    return this.remember(text, { state, version: Number(reply.slice(0, colon)), time: new Date(Number(reply.slice(colon + 1))), id: reply }, hasBinary ?? binary);
   }
 
   protected async readHistory(limit: number): Promise<Snapshot<S>[]> {

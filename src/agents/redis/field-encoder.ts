@@ -16,15 +16,6 @@
  */
 import { encode, isPrepared, prepare, TAG, TAG_MARK } from '../../core/codec.js';
 
-/**
- * The key of the codec's tagged values (`$dgent`). A top-level object that uses this key is escaped
- * by the codec as a whole; such states take the plain `encode`.
- */
-const TAG_KEY = TAG;
-
-/** The codec's tag mark (see codec.ts), re-exported for the agent. */
-export { TAG_MARK };
-
 /** What {@link FieldEncoder.encode} found out besides the text. */
 export interface Encoded {
   text: string;
@@ -67,7 +58,7 @@ export class FieldEncoder {
   prepare(state: unknown): unknown {
     const fields = this.fields;
     if (fields.size === 0 || typeof state !== 'object' || state === null || Object.getPrototypeOf(state) !== Object.prototype) return undefined;
-    if (Object.prototype.hasOwnProperty.call(state, TAG_KEY) || Object.getOwnPropertySymbols(state).length > 0) return undefined;
+    if (Object.prototype.hasOwnProperty.call(state, TAG) || Object.getOwnPropertySymbols(state).length > 0) return undefined;
     const o = state as Record<string, unknown>;
     const keys = Object.keys(o);
     const values = new Array<unknown>(keys.length);
@@ -106,7 +97,7 @@ export class FieldEncoder {
     if (typeof state !== 'object' || state === null) return this.whole(state);
     const proto = Object.getPrototypeOf(state) as unknown;
     if (proto === Array.prototype && Array.isArray(state)) return this.fieldsOf(state as unknown[], undefined);
-    if (proto === Object.prototype && !Object.prototype.hasOwnProperty.call(state, TAG_KEY) && typeof (state as { toJSON?: unknown }).toJSON !== 'function') {
+    if (proto === Object.prototype && !Object.prototype.hasOwnProperty.call(state, TAG) && typeof (state as { toJSON?: unknown }).toJSON !== 'function') {
       const keys = Object.keys(state);
       return this.fieldsOf(keys.map((k) => (state as Record<string, unknown>)[k]), keys);
     }
