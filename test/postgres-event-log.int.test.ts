@@ -11,6 +11,7 @@ import { BackendUnavailableError, ConcurrencyError, InvalidKeyError, ValidationE
 import { PostgresEventLog, type PostgresEventLogOptions } from '../src/postgres.js';
 import type { RecordedEvent } from '../src/streams/event-log.js';
 import { collect, waitFor } from '../src/testing/event-log-support.js';
+import { arbitraryExtendedState } from '../src/testing/data-agent-contract.js';
 import { dropSchemas, postgresUrl, uniqueSchema } from './support/postgres.js';
 import { requireService } from './support/services.js';
 import { reserveQuerySql } from '../src/streams/postgres/append-function.js';
@@ -251,6 +252,43 @@ describe.skipIf(!available)('PostgresEventLog', () => {
     for (let s = 0; s < 4; s++) expect((await collect(log.read(`g${s}`))).map((e) => e.revision)).toEqual(Array.from({ length: n / 4 }, (_, i) => i + 1));
   });
 
+  test('exact-revision appends arriving while a lone one is in flight (sent directly, without the queue) wait and ride together in the next batch', async () => {
+    const log = open({ maxBatchesInFlight: 1 });
+    await log.append('warm', [{ type: 'W', data: 0 }]);
+    const n = 30;
+    // the first goes straight to its statement; the other 29 arrive while it is in flight
+    const results = await Promise.all(Array.from({ length: n }, (_, i) => log.append(`d${i}`, [{ type: 'D', data: i }], { expectedRevision: 'no_stream' })));
+    expect(results.map((r) => r.revision)).toEqual(Array(n).fill(1));
+    const c = await rawClient();
+    const txs = await c.query(`SELECT count(DISTINCT tx)::int AS n FROM "${log.schema}".events WHERE stream LIKE 'd%'`);
+    expect(txs.rows[0].n).toBe(2);
+    // and a lone sequential writer afterwards still finds the queue idle: every append is its own transaction, in order
+    for (let i = 1; i <= 5; i++) expect(await log.append('d0', [{ type: 'D', data: i }], { expectedRevision: i })).toMatchObject({ revision: i + 1 });
+    await expect(log.append('d0', [{ type: 'D', data: 'late' }], { expectedRevision: 3 })).rejects.toMatchObject({ expected: 3, actual: 6 });
+  });
+
+  test('hooks get the appended data exactly as stored, for arbitrary values of the codec (Map, Set, Date, BigInt, bytes, -0, ...)', async () => {
+    const log = open();
+    const seen: RecordedEvent[] = [];
+    log.onAppend((events) => void seen.push(...events));
+    let round = 0;
+    await fc.assert(
+      fc.asyncProperty(arbitraryExtendedState(), arbitraryExtendedState(), async (data, meta) => {
+        const stream = `h${round++}`;
+        seen.length = 0;
+        await log.append(stream, [{ type: 'E', data, metadata: { meta } }], { expectedRevision: 'no_stream' });
+        const [stored] = await collect(log.read(stream));
+        expect(seen).toHaveLength(1);
+        expect(seen[0]!.data).toStrictEqual(data);
+        expect(seen[0]!.data).toStrictEqual(stored!.data);
+        expect(seen[0]!.metadata).toStrictEqual({ meta });
+        expect(seen[0]!.metadata).toStrictEqual(stored!.metadata);
+        if (typeof data === 'object' && data !== null && !(data instanceof Uint8Array)) expect(Object.isFrozen(seen[0]!.data)).toBe(true);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
   test('concurrent single events at exact revisions to distinct streams (the single-statement batch): each succeeds or throws ConcurrencyError with its actual revision; positions follow batch order', async () => {
     const log = open({ maxBatchesInFlight: 1 });
     let round = 0;
@@ -377,10 +415,13 @@ describe.skipIf(!available)('PostgresEventLog', () => {
     proxies.push(proxy);
     const log = open({ connectionString: proxy.url(postgresUrl()), connectTimeoutMs: 2_000, statementTimeoutMs: 3_000 });
     await log.append('s', [{ type: 'A', data: 1 }]);
-    const pending = Promise.allSettled(Array.from({ length: 20 }, (_, i) => log.append('s', [{ type: 'A', data: i }])));
+    // the first, at an exact revision on an idle queue, is sent directly; the rest queue behind it
+    const direct = log.append('e', [{ type: 'A', data: 0 }], { expectedRevision: 'no_stream' });
+    const pending = Promise.allSettled([direct, ...Array.from({ length: 20 }, (_, i) => log.append('s', [{ type: 'A', data: i }]))]);
     proxy.cut();
     for (const o of await pending) if (o.status === 'rejected') expect(o.reason).toBeInstanceOf(BackendUnavailableError);
     await expect(log.append('s', [{ type: 'A', data: 'down' }])).rejects.toBeInstanceOf(BackendUnavailableError);
+    await expect(log.append('e2', [{ type: 'A', data: 'down' }], { expectedRevision: 'no_stream' })).rejects.toBeInstanceOf(BackendUnavailableError);
     await expect(collect(log.readAll())).rejects.toBeInstanceOf(BackendUnavailableError);
     await expect(log.revision('s')).rejects.toBeInstanceOf(BackendUnavailableError);
     proxy.restore();
@@ -389,6 +430,9 @@ describe.skipIf(!available)('PostgresEventLog', () => {
     expect(r.revision).toBe(before + 1);
     const all = await collect(log.read('s'));
     expect(all.map((e) => e.revision)).toEqual(Array.from({ length: before + 1 }, (_, i) => i + 1));
+    // the failed direct appends gave their slot back: direct sends work again
+    expect(await log.append('e2', [{ type: 'A', data: 'back' }], { expectedRevision: 'no_stream' })).toMatchObject({ revision: 1 });
+    expect(await log.append('e2', [{ type: 'A', data: 'again' }], { expectedRevision: 1 })).toMatchObject({ revision: 2 });
   });
 
   test('a server that stops answering (black hole): calls throw BackendUnavailableError after the timeout; after restore the log works again', async () => {

@@ -3,7 +3,7 @@
  * in one call of the append function (one round trip, one transaction, one WAL flush). Each append
  * keeps its own expected-revision and event-id checks, so a conflicting one fails alone.
  */
-import { encode, prepare } from '../../core/codec.js';
+import { decode, encode, prepare } from '../../core/codec.js';
 import { ConcurrencyError } from '../../core/errors.js';
 import { uuidV7 } from '../../core/uuid-v7.js';
 import type { AppendHook, AppendResult, AppendTransaction, ExpectedRevision, NewEvent, RecordedEvent } from '../event-log.js';
@@ -17,7 +17,8 @@ import type { SchemaNames } from './schema.js';
 export interface PreparedStreamAppend {
   stream: string;
   expected: ExpectedRevision;
-  events: { id: string; type: string; data: unknown; metadata: Record<string, unknown>; dataJson: string; metaJson: string }[];
+  /** encoded only: hooks get the data decoded from this text, i.e. exactly what is stored */
+  events: { id: string; type: string; dataJson: string; metaJson: string }[];
   /** 0: no event carries a caller id, 1: some do, 2: all do */
   explicit: 0 | 1 | 2;
   /** the caller's events (for the duplicate-id rule) */
@@ -29,10 +30,9 @@ export function prepareStreamAppend(stream: string, events: readonly NewEvent[],
   let withId = 0;
   const out = events.map((e) => {
     if (e.id !== undefined) withId++;
-    const data = prepare(e.data).value;
-    const metadata = prepare(e.metadata ?? {}).value as Record<string, unknown>;
+    // encode validates (SerializationError with the path) and copies; nothing keeps the caller's objects
     // generated ids are time-ordered (UUID v7): they land at the right edge of the unique id index
-    return { id: e.id ?? uuidV7(), type: e.type, data, metadata, dataJson: encode(data), metaJson: encode(metadata) };
+    return { id: e.id ?? uuidV7(), type: e.type, dataJson: encode(e.data), metaJson: e.metadata === undefined ? '{}' : encode(e.metadata) };
   });
   return { stream, expected, events: out, explicit: withId === 0 ? 0 : withId === events.length ? 2 : 1, input: events };
 }
@@ -104,6 +104,35 @@ export class AppendQueue {
     });
   }
 
+  /**
+   * One append of one caller. The commonest call of an agent, one event at the revision it knows,
+   * goes straight to its statement when nothing else is queued or in flight (and no hooks are
+   * registered): no queue item, no batch bookkeeping. It still counts as in flight, so appends
+   * arriving meanwhile queue behind it and ride together in the next batch; the slot is given back
+   * before the caller resumes, so a lone sequential writer always finds the queue idle.
+   */
+  async one(a: PreparedStreamAppend): Promise<AppendResult> {
+    if (this.inFlight !== 0 || this.scheduled || this.ctx.hooks.length !== 0 || !exactSingle(a)) return (await this.submit([a], false))[0]!;
+    this.inFlight++;
+    let row: Row;
+    try {
+      row = await this.appendExact(a);
+    } catch (e) {
+      // generated ids: no duplicate-id retry applies (the run() path's 23505 rule); the statement's failure is the caller's
+      this.release();
+      throw mapPgError(e, 'appending');
+    }
+    this.release();
+    return resultOf(a, row);
+  }
+
+  /** A batch or a direct append is done: send what queued up meanwhile, or report the queue idle. */
+  private release(): void {
+    this.inFlight--;
+    this.pump();
+    if (this.inFlight === 0 && this.pending.length === 0) for (const r of this.idle.splice(0)) r();
+  }
+
   /** Resolves when nothing is queued or in flight. */
   drained(): Promise<void> {
     if (this.inFlight === 0 && this.pending.length === 0) return Promise.resolve();
@@ -118,11 +147,7 @@ export class AppendQueue {
       }
       const batch = this.pending.splice(0, take);
       this.inFlight++;
-      void this.run(batch).finally(() => {
-        this.inFlight--;
-        this.pump();
-        if (this.inFlight === 0 && this.pending.length === 0) for (const r of this.idle.splice(0)) r();
-      });
+      void this.run(batch).finally(() => this.release());
     }
   }
 
@@ -374,6 +399,6 @@ function recordedOf(a: PreparedStreamAppend, row: Row): RecordedEvent[] {
   const firstRevision = row.revision - a.events.length + 1;
   const time = prepare(row.at).value;
   return a.events.map((e, i) =>
-    Object.freeze({ id: e.id, stream: a.stream, revision: firstRevision + i, position: first + i, type: e.type, data: e.data, metadata: e.metadata, time }),
+    Object.freeze({ id: e.id, stream: a.stream, revision: firstRevision + i, position: first + i, type: e.type, data: decode(e.dataJson), metadata: decode<Record<string, unknown>>(e.metaJson), time }),
   );
 }

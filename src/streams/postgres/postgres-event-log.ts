@@ -97,6 +97,8 @@ export class PostgresEventLog implements EventLog, MultiStreamAppender, InlinePr
   private readonly pollMs: number;
   private readonly pageSize: number;
   private ready: Promise<void> | undefined;
+  /** the schema is known to exist: appends skip the await on `ready` (one turn of the microtask queue) */
+  private initialised = false;
   private closed = false;
 
   constructor(options: PostgresEventLogOptions) {
@@ -137,10 +139,9 @@ export class PostgresEventLog implements EventLog, MultiStreamAppender, InlinePr
   async append(stream: string, events: readonly NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
     this.assertOpen();
     const a = prepareStreamAppend(validateName(stream, 'stream'), validateEvents(events), validateExpected(options.expectedRevision));
-    checkIds(a.input);
-    await this.init();
-    const [result] = await this.queue.submit([a], false);
-    return result!;
+    if (a.explicit !== 0) checkIds(a.input);
+    if (!this.initialised) await this.init();
+    return this.queue.one(a);
   }
 
   /** Append to several streams in one transaction: all or nothing; expectations are checked in order. */
@@ -277,10 +278,13 @@ export class PostgresEventLog implements EventLog, MultiStreamAppender, InlinePr
 
   /** Create the schema once; a failure (server down) is retried by the next call. */
   private init(): Promise<void> {
-    this.ready ??= this.withClient((c) => ensureSchema(c, this.names)).catch((e: unknown) => {
-      this.ready = undefined;
-      throw mapPgError(e, `creating schema ${this.schema}`);
-    });
+    this.ready ??= this.withClient((c) => ensureSchema(c, this.names)).then(
+      () => void (this.initialised = true),
+      (e: unknown) => {
+        this.ready = undefined;
+        throw mapPgError(e, `creating schema ${this.schema}`);
+      },
+    );
     return this.ready;
   }
 
