@@ -289,6 +289,66 @@ describe.skipIf(!available)('PostgresEventLog', () => {
     );
   });
 
+  test('subscribers are woken by a NOTIFY the appending process sends after each commit (every append path); a rolled-back append sends none', async () => {
+    const log = open({ maxBatchesInFlight: 1 });
+    await log.append('warm', [{ type: 'W', data: 0 }]);
+    const c = await rawClient();
+    let notified = 0;
+    c.on('notification', (m) => {
+      if (m.channel === `dgent_${log.schema}`) notified++;
+    });
+    await c.query(`LISTEN "dgent_${log.schema}"`);
+    const woken = async (what: string, append: () => Promise<unknown>): Promise<void> => {
+      const before = notified;
+      await append();
+      await waitFor(() => notified > before, 5_000, `a notification after ${what}`);
+    };
+    await woken('an exact-revision append (direct statement)', () => log.append('n1', [{ type: 'N', data: 1 }], { expectedRevision: 'no_stream' }));
+    await woken("an 'any' append (single-event function)", () => log.append('n1', [{ type: 'N', data: 2 }]));
+    await woken('a multi-event append', () => log.append('n1', [{ type: 'N', data: 3 }, { type: 'N', data: 4 }], { expectedRevision: 2 }));
+    await woken('appendMany', () => log.appendMany([{ stream: 'n2', events: [{ type: 'N', data: 5 }] }, { stream: 'n3', events: [{ type: 'N', data: 6 }] }]));
+    await woken('a group-committed batch', () => Promise.all(Array.from({ length: 10 }, (_, i) => log.append(`b${i}`, [{ type: 'N', data: i }], { expectedRevision: 'no_stream' }))));
+    // a conflict stores nothing: no notification owed (after the batch's last one has arrived)
+    await new Promise((r) => setTimeout(r, 300));
+    const before = notified;
+    await expect(log.append('n1', [{ type: 'N', data: 'late' }], { expectedRevision: 1 })).rejects.toBeInstanceOf(ConcurrencyError);
+    const off = log.onAppend(() => {
+      throw new Error('veto');
+    });
+    await expect(log.append('n1', [{ type: 'N', data: 'vetoed' }])).rejects.toThrow('veto');
+    off();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(notified).toBe(before);
+    // and a subscriber in another log (its own pool and listener), polling only once a minute, gets new events at once
+    const other = open({ pollMs: 60_000 }, log.schema);
+    const seen: string[] = [];
+    const last = (await collect(log.readAll())).at(-1)!.position;
+    const sub = other.subscribe({ fromPosition: last }, (e) => void seen.push(String(e.data)));
+    await new Promise((r) => setTimeout(r, 200)); // let it catch up and start listening
+    await log.append('n4', [{ type: 'N', data: 'live' }], { expectedRevision: 'no_stream' });
+    await waitFor(() => seen.includes('live'), 5_000, 'the live event at the other log');
+    await sub.close();
+  });
+
+  test('schema version 9 upgrade: append functions that still NOTIFY inside the transaction (version 8) are replaced', async () => {
+    const schema = uniqueSchema('dgp');
+    const first = open({}, schema);
+    await first.append('a', [{ type: 'E', data: 1 }]);
+    const c = await rawClient();
+    const notifying = async (): Promise<number> =>
+      (await c.query(`SELECT count(*)::int AS n FROM pg_proc WHERE pronamespace = $1::regnamespace AND prosrc LIKE '%pg_notify%'`, [schema])).rows[0].n;
+    expect(await notifying()).toBe(0);
+    // what version 8 left: the single-event function notifying inside the append's transaction
+    const def = (await c.query(`SELECT pg_get_functiondef($1::regproc) AS d`, [`"${schema}".append_event`])).rows[0].d as string;
+    await c.query(def.replace(/RETURN ARRAY\[/, `PERFORM pg_notify('dgent_${schema}', '');\n  RETURN ARRAY[`));
+    await c.query(`UPDATE "${schema}".dgent_meta SET version = 8`);
+    expect(await notifying()).toBe(1);
+    const upgraded = open({}, schema);
+    expect(await upgraded.append('a', [{ type: 'E', data: 2 }])).toMatchObject({ revision: 2 });
+    expect(await notifying()).toBe(0);
+    expect((await c.query(`SELECT version FROM "${schema}".dgent_meta`)).rows).toEqual([{ version: SCHEMA_VERSION }]);
+  });
+
   test('concurrent single events at exact revisions to distinct streams (the single-statement batch): each succeeds or throws ConcurrencyError with its actual revision; positions follow batch order', async () => {
     const log = open({ maxBatchesInFlight: 1 });
     let round = 0;

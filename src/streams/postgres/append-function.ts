@@ -50,10 +50,9 @@ export const STATUS = { appended: 0, conflict: 1, retry: 2, duplicate: 3 } as co
  *
  * @param count SQL expression of the number of positions ('1' when it is always one)
  * @param before SQL expression evaluated before the position lock is taken
- * @param also SQL predicate evaluated with the unlock (e.g. queueing a notification)
  * @param into PL/pgSQL variable to select the position into
  */
-export function reserveQuerySql(n: SchemaNames, o: { count: string; before?: string; also?: string; into?: string }): string {
+export function reserveQuerySql(n: SchemaNames, o: { count: string; before?: string; into?: string }): string {
   const [k1, k2] = n.lockKeys;
   const seq = `'${n.seqText}'`;
   const reserve = o.count === '1' ? `nextval(${seq})` : `CASE WHEN ${o.count} = 1 THEN nextval(${seq}) ELSE setval(${seq}, nextval(${seq}) + ${o.count} - 1) - ${o.count} + 1 END`;
@@ -64,7 +63,7 @@ export function reserveQuerySql(n: SchemaNames, o: { count: string; before?: str
         WHEN pg_current_xact_id() IS NULL THEN NULL
         ELSE ${reserve} END AS f
       OFFSET 0) x
-    WHERE pg_advisory_unlock(${k1}, ${k2})${o.also ? ` AND ${o.also}` : ''}`;
+    WHERE pg_advisory_unlock(${k1}, ${k2})`;
 }
 
 /**
@@ -167,7 +166,6 @@ ${reservePositionsSql(n, 'v_total')}
       CROSS JOIN LATERAL generate_series(0, o.c - 1) g(k)
       JOIN ROWS FROM (json_to_recordset(p_payload) AS (d json, m json)) WITH ORDINALITY ev(d, m, k) ON ev.k = o.f + g.k
       ORDER BY o.p + g.k;
-    PERFORM pg_notify('${n.channel}', '');
   END IF;
   RETURN QUERY SELECT x.st, x.rv, x.ps, x.nf, now() FROM unnest(r_status, r_rev, r_pos, r_info) x(st, rv, ps, nf);
 END
@@ -206,7 +204,6 @@ ${reservePositionsSql(n, 'v_cnt')}
     SELECT v_first + ev.k - 1, p_stream, v_cur + ev.k::int, p_ids[ev.k], p_types[ev.k], coalesce(ev.d, 'null'::json), ev.m, now(), pg_current_xact_id()
       FROM ROWS FROM (json_to_recordset(p_payload) AS (d json, m json)) WITH ORDINALITY ev(d, m, k)
       ORDER BY ev.k;
-  PERFORM pg_notify('${n.channel}', '');
   RETURN QUERY SELECT 0::smallint, v_cur + v_cnt, v_first + v_cnt - 1, NULL::json, now();
 END
 $fn$;`;
@@ -245,7 +242,6 @@ ${reservePositionsSql(n, '1', `pg_advisory_xact_lock(${n.streamLockKey}, hashtex
   END IF;
   INSERT INTO ${n.events} (position, stream, revision, id, type, data, metadata, time, tx)
     VALUES (v_first, p_stream, v_cur + 1, p_id, p_type, coalesce(p_data, 'null'::json), p_meta, now(), pg_current_xact_id());
-  PERFORM pg_notify('${n.channel}', '');
   RETURN ARRAY[${STATUS.appended}, v_cur + 1, v_first, floor(extract(epoch FROM now()) * 1000)::bigint];
 END
 $fn$;`;
@@ -283,7 +279,6 @@ AS $fn$
 DECLARE
   v_total int := cardinality(p_ids);
   v_first bigint;
-  v_any boolean;
   r bigint[];
 BEGIN
   -- one global lock order (of the keys): concurrent batches cannot deadlock
@@ -306,11 +301,9 @@ ${reservePositionsSql(n, 'v_total')}
      WHERE p.ok
      ORDER BY 1
   )
-  SELECT array_agg(ARRAY[CASE WHEN p.ok THEN ${STATUS.appended} ELSE ${STATUS.conflict} END, CASE WHEN p.ok THEN p.cur + p.c ELSE p.cur END, CASE WHEN p.ok THEN v_first + p.okend - 1 END] ORDER BY p.i),
-         bool_or(p.ok)
-    INTO r, v_any FROM p;
+  SELECT array_agg(ARRAY[CASE WHEN p.ok THEN ${STATUS.appended} ELSE ${STATUS.conflict} END, CASE WHEN p.ok THEN p.cur + p.c ELSE p.cur END, CASE WHEN p.ok THEN v_first + p.okend - 1 END] ORDER BY p.i)
+    INTO r FROM p;
 
-  IF v_any THEN PERFORM pg_notify('${n.channel}', ''); END IF;
   ${result}
 END
 $fn$;`;
@@ -323,8 +316,8 @@ $fn$;`;
  * $3 id, $4 type, $5 data, $6 metadata. Returns the new row's position, or no row when revision $2
  * does not exist or another writer took revision $2 + 1 first (ON CONFLICT DO NOTHING on the
  * (stream, revision) key: no error, so the connection is kept). Both are conflicts, and the caller
- * reads the actual revision. The notification is queued by the same statement (delivered only if
- * the transaction commits with the row).
+ * reads the actual revision. (Subscribers are notified by the appending process after the commit:
+ * see Notifier.)
  *
  * The same guarantees as the functions, by the same means, in one statement: the stream's lock,
  * then the position reservation ({@link reserveQuerySql}); so a stream's position order is still
@@ -343,7 +336,7 @@ $fn$;`;
 export function appendExactSql(n: SchemaNames): string {
   return `INSERT INTO ${n.events} (position, stream, revision, id, type, data, metadata, time, tx)
 SELECT y.f, $1, $2::int + 1, $3, $4, $5::json, $6::json, now(), pg_current_xact_id()
-  FROM (${reserveQuerySql(n, { count: '1', before: `pg_advisory_xact_lock(${n.streamLockKey}, hashtext($1))`, also: `pg_notify('${n.channel}', '') IS NOT NULL` })}) y
+  FROM (${reserveQuerySql(n, { count: '1', before: `pg_advisory_xact_lock(${n.streamLockKey}, hashtext($1))` })}) y
  WHERE $2::int = 0 OR EXISTS (SELECT 1 FROM ${n.events} e WHERE e.stream = $1 AND e.revision = $2::int)
 ON CONFLICT (stream, revision) DO NOTHING
 RETURNING position`;
@@ -382,5 +375,5 @@ export function appendExactSetSql(n: SchemaNames): string {
   ON CONFLICT (stream, revision) DO NOTHING
   RETURNING stream, position
 )
-SELECT ins.stream, ins.position, pg_notify('${n.channel}', '') FROM ins`;
+SELECT ins.stream, ins.position FROM ins`;
 }

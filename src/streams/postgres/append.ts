@@ -50,6 +50,8 @@ export interface BatchContext {
   withClient<T>(fn: (client: Queryable) => Promise<T>): Promise<T>;
   pool: Queryable;
   hooks: readonly AppendHook<PostgresAppendTransaction>[];
+  /** called after a commit that stored events (the log's Notifier wakes subscribers) */
+  committed(): void;
 }
 
 interface Item {
@@ -123,6 +125,7 @@ export class AppendQueue {
       throw mapPgError(e, 'appending');
     }
     this.release();
+    if (row.status === STATUS.appended) this.ctx.committed();
     return resultOf(a, row);
   }
 
@@ -331,6 +334,7 @@ export class AppendQueue {
   }
 
   private settle(batch: Item[], rows: Row[]): void {
+    if (rows.some((row) => row.status === STATUS.appended)) this.ctx.committed();
     let r = 0;
     for (const item of batch) {
       const results: AppendResult[] = [];

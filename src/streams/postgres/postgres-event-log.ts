@@ -1,13 +1,16 @@
 /**
  * PostgresEventLog: the EventLog on PostgreSQL (pg driver), for several processes sharing one log.
  *
- * - One round trip per append (a PL/pgSQL function), group commit of concurrent appends.
+ * - One round trip per append (one INSERT statement, or a PL/pgSQL function), group commit of
+ *   concurrent appends.
  * - Every ExpectedRevision form enforced; conflicts report the actual revision.
  * - Gap-safe readers: readAll/subscribe never deliver an event while an earlier position can still
  *   commit (transaction id vs snapshot xmin). A transaction that stays open anywhere in the
  *   database cluster therefore holds readers back until it ends (readAll waits up to
  *   `horizonWaitMs`, then throws BackendUnavailableError).
- * - Subscriptions wake on LISTEN/NOTIFY and poll as a fallback.
+ * - Subscriptions wake on LISTEN/NOTIFY and poll as a fallback. The appending process notifies
+ *   after its commit, not inside the append's transaction (a NOTIFY there would serialise every
+ *   appending connection's commit: see Notifier).
  * - Tables are created on first use (idempotent, safe across processes) in `schema` (default `dgent`).
  *
  * @example
@@ -43,7 +46,7 @@ import { addAppendHook } from '../append-hooks.js';
 import { validateEvents, validateExpected, validateName, validateReadAllOptions, validateReadOptions } from '../validate.js';
 import { AppendQueue, prepareStreamAppend, type PostgresAppendTransaction } from './append.js';
 import { mapPgError, type Queryable } from './errors.js';
-import { Listener, type ListenClient } from './listener.js';
+import { Listener, Notifier, type ListenClient } from './listener.js';
 import { readPage, readStatements, readStreamPage, type ReadStatements } from './read.js';
 import { ensureSchema, schemaNames, validateSchemaName, type SchemaNames } from './schema.js';
 
@@ -92,6 +95,7 @@ export class PostgresEventLog implements EventLog, MultiStreamAppender, InlinePr
   private readonly hooks: AppendHook<PostgresAppendTransaction>[] = [];
   private readonly queue: AppendQueue;
   private readonly listener: Listener;
+  private readonly notifier: Notifier;
   private readonly subscriptions = new SubscriptionSet();
   private readonly horizonWaitMs: number;
   private readonly pollMs: number;
@@ -128,11 +132,12 @@ export class PostgresEventLog implements EventLog, MultiStreamAppender, InlinePr
     this.pollMs = options.pollMs ?? 1_000;
     this.pageSize = options.pageSize ?? 1000;
     this.queue = new AppendQueue(
-      { names: this.names, pool: this.pool, hooks: this.hooks, withClient: (fn) => this.withClient(fn) },
+      { names: this.names, pool: this.pool, hooks: this.hooks, withClient: (fn) => this.withClient(fn), committed: () => this.notifier.committed() },
       options.maxBatchesInFlight ?? 4,
       options.maxBatchSize ?? 256,
     );
     this.listener = new Listener(() => this.pool.connect(), this.names.channel);
+    this.notifier = new Notifier(this.pool, this.names.channel);
   }
 
   /** Append events to one stream (one round trip, shared with concurrent appends). */
@@ -272,6 +277,7 @@ export class PostgresEventLog implements EventLog, MultiStreamAppender, InlinePr
     this.closed = true;
     await this.subscriptions.closeAll();
     await this.queue.drained();
+    await this.notifier.close();
     await this.listener.close();
     if (this.ownsPool) await this.pool.end();
   }

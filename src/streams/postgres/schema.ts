@@ -9,7 +9,7 @@ import { appendEventFunctionSql, appendFunctionSql, appendOneFunctionSql, append
 import type { Queryable } from './errors.js';
 
 /** Bump when the DDL below changes; a schema at another version is upgraded under the lock. */
-export const SCHEMA_VERSION = 8;
+export const SCHEMA_VERSION = 9;
 
 /** The quoted, ready-to-embed names of one log's objects. */
 export interface SchemaNames {
@@ -99,6 +99,8 @@ function ddl(n: SchemaNames): string[] {
     // version 7: the set-based batch function (versions 6 -> 7 only add it; CREATE OR REPLACE is idempotent)
     appendSetFunctionSql(n),
     // version 8: the single-event function and the array form of append_set (7 -> 8 only adds them)
+    // version 9: the functions no longer NOTIFY (the appending process does, after the commit: see
+    // Notifier); 8 -> 9 only replaces their bodies
     appendEventFunctionSql(n),
     appendSetFunctionSql(n, 'array'),
   ];
