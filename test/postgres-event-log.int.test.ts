@@ -330,6 +330,47 @@ describe.skipIf(!available)('PostgresEventLog', () => {
     await sub.close();
   });
 
+  test('NOTIFY is throttled (leading and trailing), owed ones are sent on close, and subscriptions in the appending process are woken at every commit without it', async () => {
+    expect(() => open({ notifyIntervalMs: -1 })).toThrow(ValidationError);
+    const log = open({ notifyIntervalMs: 300, pollMs: 60_000 });
+    await log.append('warm', [{ type: 'W', data: 0 }]);
+    const c = await rawClient();
+    const at: number[] = [];
+    c.on('notification', (m) => {
+      if (m.channel === `dgent_${log.schema}`) at.push(performance.now());
+    });
+    await c.query(`LISTEN "dgent_${log.schema}"`);
+    await new Promise((r) => setTimeout(r, 400)); // quiet: the next commit is announced at once
+    const t0 = performance.now();
+    await log.append('t', [{ type: 'T', data: 0 }], { expectedRevision: 'no_stream' });
+    await waitFor(() => at.length === 1, 5_000, 'the leading notification');
+    expect(at[0]! - t0).toBeLessThan(250);
+    // a burst inside the interval shares one trailing notification, sent after its last commit
+    for (let i = 1; i <= 20; i++) await log.append('t', [{ type: 'T', data: i }], { expectedRevision: i });
+    const burstEnd = performance.now();
+    await waitFor(() => at.length === 2, 5_000, 'the trailing notification');
+    expect(at[1]!).toBeGreaterThan(burstEnd);
+    await new Promise((r) => setTimeout(r, 700));
+    expect(at).toHaveLength(2);
+    // a subscription of this log is woken at every commit, long before the throttled NOTIFY or its poll
+    const seen: unknown[] = [];
+    const sub = log.subscribe({ fromPosition: (await collect(log.readAll())).at(-1)!.position }, (e) => void seen.push(e.data));
+    await new Promise((r) => setTimeout(r, 100));
+    await log.append('t', [{ type: 'T', data: 'a' }], { expectedRevision: 21 }); // leading NOTIFY
+    await log.append('t', [{ type: 'T', data: 'b' }], { expectedRevision: 22 }); // NOTIFY owed for 300 ms
+    const t1 = performance.now();
+    await waitFor(() => seen.length === 2, 5_000, 'both events at the local subscription');
+    expect(performance.now() - t1).toBeLessThan(200);
+    await sub.close();
+    // close() sends what is owed: a commit inside the interval is announced before the pool ends
+    await waitFor(() => at.length === 4, 5_000, "the trailing notification of 'b'");
+    await new Promise((r) => setTimeout(r, 400));
+    await log.append('t', [{ type: 'T', data: 'c' }], { expectedRevision: 23 }); // leading
+    await log.append('t', [{ type: 'T', data: 'd' }], { expectedRevision: 24 }); // owed
+    await log.close();
+    await waitFor(() => at.length === 6, 1_000, 'the notification owed at close');
+  });
+
   test('schema version 9 upgrade: append functions that still NOTIFY inside the transaction (version 8) are replaced', async () => {
     const schema = uniqueSchema('dgp');
     const first = open({}, schema);

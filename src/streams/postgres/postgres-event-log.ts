@@ -75,6 +75,12 @@ export interface PostgresEventLogOptions {
   horizonWaitMs?: number;
   /** subscription poll interval, the fallback when a notification is missed (default 1 000) */
   pollMs?: number;
+  /**
+   * NOTIFY throttle (default 20): the first commit after a quiet spell wakes other processes'
+   * subscribers at once, the commits of the next `notifyIntervalMs` share one NOTIFY at its end
+   * (see Notifier); this process's own subscriptions are woken at every commit, without a NOTIFY
+   */
+  notifyIntervalMs?: number;
   /** append batches in flight at once (default 4) */
   maxBatchesInFlight?: number;
   /** stream appends per group-commit batch at most (default 256) */
@@ -132,12 +138,14 @@ export class PostgresEventLog implements EventLog, MultiStreamAppender, InlinePr
     this.pollMs = options.pollMs ?? 1_000;
     this.pageSize = options.pageSize ?? 1000;
     this.queue = new AppendQueue(
-      { names: this.names, pool: this.pool, hooks: this.hooks, withClient: (fn) => this.withClient(fn), committed: () => this.notifier.committed() },
+      { names: this.names, pool: this.pool, hooks: this.hooks, withClient: (fn) => this.withClient(fn), committed: () => this.committed() },
       options.maxBatchesInFlight ?? 4,
       options.maxBatchSize ?? 256,
     );
     this.listener = new Listener(() => this.pool.connect(), this.names.channel);
-    this.notifier = new Notifier(this.pool, this.names.channel);
+    const notifyIntervalMs = options.notifyIntervalMs ?? 20;
+    if (typeof notifyIntervalMs !== 'number' || !(notifyIntervalMs >= 0) || notifyIntervalMs === Infinity) throw new ValidationError(`notifyIntervalMs must be a finite number >= 0, got ${String(notifyIntervalMs)}`);
+    this.notifier = new Notifier(this.pool, this.names.channel, notifyIntervalMs);
   }
 
   /** Append events to one stream (one round trip, shared with concurrent appends). */
@@ -280,6 +288,12 @@ export class PostgresEventLog implements EventLog, MultiStreamAppender, InlinePr
     await this.notifier.close();
     await this.listener.close();
     if (this.ownsPool) await this.pool.end();
+  }
+
+  /** An append stored events: wake this process's subscriptions at once, and the others' by NOTIFY. */
+  private committed(): void {
+    this.listener.wakeLocal();
+    this.notifier.committed();
   }
 
   /** Create the schema once; a failure (server down) is retried by the next call. */
