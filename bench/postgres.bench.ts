@@ -10,7 +10,8 @@
  * - 16 concurrent appenders vs Emmett's PostgreSQL event store (target >= 2x; skipped with a note
  *   when @event-driven-io/emmett-postgresql is not installed)
  * - readAll of 10 000 events vs a raw SELECT of the same rows + codec decode (target >= 0.7x)
- * Subject and baseline run in alternating short rounds (see paired.ts), 3 x BENCH_REPEAT each.
+ * Subject and baseline run in alternating short rounds (see paired.ts), 3 x BENCH_REPEAT each,
+ * after BENCH_WARMUP (default 10) uncounted alternating rounds.
  * Every case works in its own schema, dropped at the end.
  */
 import { randomBytes } from 'node:crypto';
