@@ -5,7 +5,7 @@ import { RedisAgent } from '../src/redis.js';
 import { dataAgentContract } from '../src/testing/index.js';
 import { REDIS_URL, requireService, uniqueName } from './support/services.js';
 import { deleteByPrefix, runWorker, scanKeys } from './fixtures/redis-keys.js';
-import { startRedisProxy } from './fixtures/redis-proxy.js';
+import { startTcpProxy } from './support/tcp-proxy.js';
 import { LuaScript } from '../src/agents/redis/client.js';
 
 const up = await requireService('Redis', REDIS_URL);
@@ -265,6 +265,61 @@ describe.skipIf(!up)('RedisAgent', () => {
     expect(seenA).toEqual([1, 2, 3, 4, 5]);
   });
 
+  it('saves made while the subscriber connection was down are reported when it is back, oldest first; earlier ones are not news', async () => {
+    const proxy = await startTcpProxy(REDIS_URL);
+    try {
+      const key = uniqueName('replay');
+      const errors: unknown[] = [];
+      const a = agent<{ v: number }>(key, { url: proxy.url(REDIS_URL), onNotificationError: (e) => errors.push(e) });
+      const b = agent<{ v: number }>(key);
+      await b.save({ v: 0 }); // version 1, before anyone subscribed
+      const seen: [number, number][] = [];
+      a.subscribe((s, info) => seen.push([info.version, s.v]));
+      await a.subscribed();
+      await b.save({ v: 1 });
+      await until('version 2', () => seen.length === 1);
+      proxy.cut();
+      for (let i = 2; i <= 4; i++) await b.save({ v: i }); // versions 3..5, announced while a is away
+      proxy.restore();
+      await until('the saves made during the outage', () => seen.length === 4);
+      await b.save({ v: 5 });
+      await until('live notifications again', () => seen.length === 5);
+      await sleep(150); // a duplicate would arrive within this time
+      expect(seen).toEqual([[2, 1], [3, 2], [4, 3], [5, 4], [6, 5]]);
+      // a longer outage than the history holds: the oldest missed saves are gone, the newest are reported
+      const key2 = uniqueName('replay2');
+      const c = agent<{ v: number }>(key2, { url: proxy.url(REDIS_URL), onNotificationError: (e) => errors.push(e) });
+      const d = agent<{ v: number }>(key2, { maxHistory: 2 });
+      const seenC: number[] = [];
+      c.subscribe((_s, info) => seenC.push(info.version));
+      await c.subscribed();
+      proxy.cut();
+      for (let i = 1; i <= 5; i++) await d.save({ v: i });
+      proxy.restore();
+      await until('the newest missed saves', () => seenC.length === 2);
+      await sleep(150);
+      expect(seenC).toEqual([4, 5]);
+      // saves from before the subscription are not news, even when the first thing it sees is an outage
+      const key3 = uniqueName('replay3');
+      const e = agent<{ v: number }>(key3, { url: proxy.url(REDIS_URL), onNotificationError: (x) => errors.push(x) });
+      const f = agent<{ v: number }>(key3);
+      await f.save({ v: 1 });
+      await f.save({ v: 2 });
+      const seenE: number[] = [];
+      e.subscribe((_s, info) => seenE.push(info.version));
+      await e.subscribed();
+      proxy.cut();
+      await f.save({ v: 3 });
+      proxy.restore();
+      await until('the save made during the outage', () => seenE.length === 1);
+      await sleep(150);
+      expect(seenE).toEqual([3]);
+      expect(errors.filter((e) => !(e instanceof BackendUnavailableError))).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('a malformed change notification goes to onNotificationError as CorruptionError', async () => {
     const errors: unknown[] = [];
     const a = agent<number>(uniqueName('badnote'), { onNotificationError: (e) => errors.push(e) });
@@ -300,9 +355,9 @@ describe.skipIf(!up)('RedisAgent', () => {
   }, 180_000);
 
   it('a connection cut mid-operation throws BackendUnavailableError, and the agent works again once restored', async () => {
-    const proxy = await startRedisProxy(REDIS_URL);
+    const proxy = await startTcpProxy(REDIS_URL);
     try {
-      const a = agent<{ n: number }>(uniqueName('fault'), { url: proxy.url });
+      const a = agent<{ n: number }>(uniqueName('fault'), { url: proxy.url(REDIS_URL) });
       await a.save({ n: 1 });
       // cut while a burst of operations is in flight
       const inflight = Array.from({ length: 20 }, (_, i) => (i % 2 ? a.load() : a.save({ n: i })).then(() => 'ok', (e: unknown) => e));

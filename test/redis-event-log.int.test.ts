@@ -5,7 +5,7 @@ import { RedisEventLog } from '../src/redis.js';
 import { eventLogContract } from '../src/testing/event-log-contract.js';
 import { REDIS_URL, requireService, uniqueName } from './support/services.js';
 import { deleteByPrefix, scanKeys } from './fixtures/redis-keys.js';
-import { startRedisProxy } from './fixtures/redis-proxy.js';
+import { startTcpProxy } from './support/tcp-proxy.js';
 
 const up = await requireService('Redis', REDIS_URL);
 
@@ -113,10 +113,10 @@ describe.skipIf(!up)('RedisEventLog', () => {
   });
 
   it('a connection cut mid-append throws BackendUnavailableError, nothing is half-written, and the log works again once restored', async () => {
-    const proxy = await startRedisProxy(REDIS_URL);
+    const proxy = await startTcpProxy(REDIS_URL);
     try {
       const prefix = uniqueName('dgent_test_log');
-      const log = open({ url: proxy.url }, prefix);
+      const log = open({ url: proxy.url(REDIS_URL) }, prefix);
       await log.append('s', [{ type: 'T', data: 0 }]);
       const inflight = Array.from({ length: 20 }, (_, i) => log.append(`s${i % 3}`, [{ type: 'T', data: i }, { type: 'U', data: i }]).then(() => 'ok', (e: unknown) => e));
       proxy.cut();
@@ -161,9 +161,9 @@ describe.skipIf(!up)('RedisEventLog', () => {
   });
 
   it('a subscription whose Redis goes away ends with BackendUnavailableError on done', async () => {
-    const proxy = await startRedisProxy(REDIS_URL);
+    const proxy = await startTcpProxy(REDIS_URL);
     try {
-      const log = open({ url: proxy.url });
+      const log = open({ url: proxy.url(REDIS_URL) });
       await log.append('s', [{ type: 'T', data: 0 }]);
       const seen: number[] = [];
       const sub = log.subscribe({}, (e) => void seen.push(e.position));

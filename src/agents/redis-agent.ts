@@ -86,6 +86,8 @@ export class RedisAgent<S> extends VersionedAgent<S> {
   private subscribing: Promise<void> | undefined;
   private listenerCount = 0;
   private readonly seen = new Set<string>();
+  /** the newest version reported to listeners (or current when they subscribed): where a catch-up after an outage starts */
+  private reported = 0;
   private notifications: Promise<void> = Promise.resolve();
   private readonly onNotificationError: (error: DgentError) => void;
   /**
@@ -242,8 +244,8 @@ export class RedisAgent<S> extends VersionedAgent<S> {
    * opened on the first subscribe). A save is announced by its small `<version>:<ms>` header and its
    * state read from the history, so each save is reported at most once per listener, in arrival
    * order; a save already superseded and trimmed away by then is skipped (the newer one follows).
-   * Saves made while the subscriber connection is down are not replayed (read `version()` after a
-   * reconnect if that matters).
+   * Saves made while the subscriber connection was down are replayed when it is back, oldest
+   * first, as far as the history (`maxHistory`) still holds them, and the current state always.
    * Use {@link RedisAgent.subscribed} to wait until other processes' saves are being received.
    */
   override subscribe(listener: (state: S, info: ChangeInfo) => void): Unsubscribe {
@@ -274,12 +276,30 @@ export class RedisAgent<S> extends VersionedAgent<S> {
       // one fetch at a time, so listeners see notifications in the order they arrived
       this.notifications = this.notifications.then(() => this.deliver(header));
     });
-    this.subscribing = sub.subscribe(this.channel).then(
-      () => undefined,
-      (e: unknown) => {
+    let connections = 0;
+    sub.on('ready', () => {
+      if (connections++ === 0 || this.subscriber !== sub) return;
+      // back after an outage: saves made meanwhile were announced to nobody. Once subscribed again
+      // (so nothing from now on is missed), read what the history holds beyond what was reported.
+      const again = sub.subscribe(this.channel);
+      this.notifications = this.notifications.then(async () => {
+        try {
+          await again;
+        } catch {
+          return; // down again: the next reconnect catches up
+        }
+        await this.catchUp();
+      });
+    });
+    this.subscribing = sub
+      .subscribe(this.channel)
+      .then(async () => {
+        // what is already stored is not news: a later catch-up starts after the version current now
+        this.reported = Math.max(this.reported, await this.headVersion());
+      })
+      .catch((e: unknown) => {
         throw toDgentError(e, this.name);
-      },
-    );
+      });
     // keep an unobserved rejection from crashing the process; subscribed() reports it
     this.subscribing.catch(() => undefined);
   }
@@ -299,6 +319,30 @@ export class RedisAgent<S> extends VersionedAgent<S> {
     }
   }
 
+  /** The newest version stored (0 when none), from its header alone. */
+  private async headVersion(): Promise<number> {
+    const header = await this.client.lindex(this.redisKey, 0);
+    return header === null ? 0 : Number(header.slice(0, header.indexOf(':'))) || 0;
+  }
+
+  /** Report the saves after the newest one reported, oldest first, as far as the history holds them. */
+  private async catchUp(): Promise<void> {
+    if (this.listenerCount === 0 || this.closed) return;
+    try {
+      const head = await this.current();
+      if (head === undefined) return;
+      const from = Math.max(this.reported + 1, head.version - Number(this.maxHistory) + 1);
+      for (let v = from; v < head.version; v++) {
+        const snap = await this.readAt({ version: v });
+        if (snap !== undefined) this.emit(snap);
+      }
+      // the current state in any case (also after the key was reset: its versions start again at 1)
+      this.emit(head);
+    } catch (e) {
+      if (!this.closed) this.onNotificationError(toDgentError(e, this.name));
+    }
+  }
+
   private stopSubscriber(): void {
     const sub = this.subscriber;
     this.subscriber = undefined;
@@ -311,6 +355,7 @@ export class RedisAgent<S> extends VersionedAgent<S> {
     // the same save arrives twice in the saving process (its own reply and pub/sub), in either order
     if (this.seen.has(id)) return;
     this.seen.add(id);
+    if (snap.version > this.reported) this.reported = snap.version;
     if (this.seen.size > SEEN_LIMIT) this.seen.delete(this.seen.values().next().value as string);
     super.emit(snap);
   }
