@@ -7,6 +7,8 @@
  *   and a UUID v7 id supplied by the client, i.e. what a hand-written store with optimistic
  *   concurrency on the unique key does
  * - 16 concurrent appenders vs 16 concurrent raw INSERTs over a pool of the same size (target >= 1x)
+ * - 8 logs with pools of their own (as 8 processes), each appending sequentially, vs 8 connections
+ *   inserting the same rows (no target: shows what one process's group commit cannot cover)
  * - 16 concurrent appenders vs Emmett's PostgreSQL event store (target >= 2x; skipped with a note
  *   when @event-driven-io/emmett-postgresql is not installed)
  * - readAll of 10 000 events vs a raw SELECT of the same rows + codec decode (target >= 0.7x)
@@ -110,6 +112,46 @@ export async function main(): Promise<void> {
     ]);
     cases.push(con, conRaw);
     comparisons.push({ label: '16 concurrent appenders vs raw concurrent INSERTs', subject: con, baseline: conRaw, target: 1 });
+
+    // what several processes sharing one log do: 8 logs, each with its own pool (so no group commit
+    // between them), each appending sequentially; beside 8 connections inserting the same rows
+    const LOGS = 8;
+    const SEP = 25;
+    const logs = Array.from({ length: LOGS }, () => new PostgresEventLog({ connectionString: URL, schema: schemas[0], maxConnections: 2 }));
+    const clients = await Promise.all(Array.from({ length: LOGS }, async () => {
+      const c = new pg.Client({ connectionString: URL });
+      await c.connect();
+      return c;
+    }));
+    try {
+      const [sep, sepRaw] = await paired([
+        [
+          `${LOGS} PostgresEventLogs (own pools) appending at once`,
+          LOGS * SEP,
+          async () => {
+            const r = run++;
+            await Promise.all(logs.map(async (l, w) => {
+              for (let i = 0; i < SEP; i++) await l.append(`sep-${r}-${w}`, [{ type: 'ToolCalled', data: data(i) }], { expectedRevision: i });
+            }));
+          },
+        ],
+        [
+          `raw pg INSERT of the same row, ${LOGS} connections at once`,
+          LOGS * SEP,
+          async () => {
+            const r = run++;
+            await Promise.all(clients.map(async (c, w) => {
+              for (let i = 0; i < SEP; i++) await c.query({ name: 'raw_insert_same', text: rawSame, values: [`sep-${r}-${w}`, i + 1, uuidV7(), 'ToolCalled', encode(data(i)), '{}'] });
+            }));
+          },
+        ],
+      ]);
+      cases.push(sep, sepRaw);
+      comparisons.push({ label: `${LOGS} logs appending at once vs ${LOGS} raw connections`, subject: sep, baseline: sepRaw });
+    } finally {
+      for (const l of logs) await l.close();
+      for (const c of clients) await c.end();
+    }
 
     const emmett = await emmettAppender(URL);
     if (emmett) {
