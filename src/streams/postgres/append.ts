@@ -8,7 +8,7 @@ import { ConcurrencyError } from '../../core/errors.js';
 import { uuidV7 } from '../../core/uuid-v7.js';
 import type { AppendHook, AppendResult, AppendTransaction, ExpectedRevision, NewEvent, RecordedEvent } from '../event-log.js';
 import { resolveEventIds, type StoredEventRef } from '../validate.js';
-import { appendExactSetSql, appendExactSql, EXPECT_ANY, EXPECT_STREAM_EXISTS, STATUS } from './append-function.js';
+import { appendExactSetSql, appendExactSql, EXPECT_ANY, EXPECT_STREAM_EXISTS, notifyIf, STATUS } from './append-function.js';
 import { mapPgError, isUnavailable, type Queryable } from './errors.js';
 import { revisionSql } from './read.js';
 import type { SchemaNames } from './schema.js';
@@ -50,8 +50,13 @@ export interface BatchContext {
   withClient<T>(fn: (client: Queryable) => Promise<T>): Promise<T>;
   pool: Queryable;
   hooks: readonly AppendHook<PostgresAppendTransaction>[];
-  /** called after a commit that stored events (the log's Notifier wakes subscribers) */
-  committed(): void;
+  /** the log's NOTIFY: which statements carry it, and what committed (see Notifier) */
+  notify: {
+    /** whether the statement about to be sent carries the NOTIFY: its start time if so */
+    carry(): number | undefined;
+    /** a statement committed; `stored`: it stored events; `carriedAt`: what carry() gave it */
+    committed(stored: boolean, carriedAt: number | undefined): void;
+  };
 }
 
 interface Item {
@@ -125,7 +130,6 @@ export class AppendQueue {
       throw mapPgError(e, 'appending');
     }
     this.release();
-    if (row.status === STATUS.appended) this.ctx.committed();
     return resultOf(a, row);
   }
 
@@ -197,6 +201,7 @@ export class AppendQueue {
     let query: { name: string; text: string; values: unknown[]; rowMode?: 'array' };
     // the commonest call of an agent, one event at the revision it knows: one plain INSERT
     if (short && one && exactSingle(one)) return [await this.appendExact(one)];
+    if (short && !one && setBased(flat, batch) && flat.every(exactSingle)) return this.appendExactSet(flat);
     if (one && one.events.length === 1) {
       // one event with a generated id otherwise ('any', 'stream_exists', or with hooks): scalar arguments, the leanest function
       const e = one.events[0]!;
@@ -215,9 +220,6 @@ export class AppendQueue {
           : { name: `${n.channel}_append_one`, text: `SELECT status, revision, pos, info, at FROM ${n.fnOne}($1, $2, $3, $4, $5)` }),
         values: [one.stream, encodeExpected(one.expected), one.events.map((e) => e.id), one.events.map((e) => e.type), `[${one.events.map(payloadOf).join(',')}]`],
       };
-    } else if (short && setBased(flat, batch) && flat.every(exactSingle)) {
-      // single events at exact revisions: one plain statement instead of the batch function
-      return this.appendExactSet(flat);
     } else if (setBased(flat, batch)) {
       // independent appends (distinct streams, generated ids): one set-based statement instead of a
       // per-append loop, returning one {status, revision, position} array per append
@@ -229,13 +231,28 @@ export class AppendQueue {
         rowMode: 'array',
       };
       decode = (res) => {
-        const [results, at] = res.rows[0] as [(string | null)[][], Date | undefined];
+        const [results, second] = res.rows[0] as [(string | null)[][], unknown];
+        const at = short ? undefined : (second as Date); // the short form's second column is the NOTIFY's
         return results.map(([st, rv, ps]) => ({ status: Number(st), revision: Number(rv), pos: ps ?? null, info: null, at: at as Date }));
       };
     } else {
       query = { name: `${n.channel}_append`, text: `SELECT status, revision, pos, info, at FROM ${n.fn}($1, $2, $3, $4, $5, $6, $7, $8)`, values: this.batchValues(flat, batch) };
     }
-    if (short) return decode(await this.ctx.pool.query(query));
+    // the function call carries the NOTIFY when the Notifier says so (one more column, last)
+    const carriedAt = this.ctx.notify.carry();
+    const column = `, ${notifyIf(`$${query.values.length + 1}`, n)} AS n`;
+    const from = query.text.indexOf(' FROM ');
+    query = {
+      ...query,
+      name: `${query.name}_n`,
+      text: from < 0 ? query.text + column : query.text.slice(0, from) + column + query.text.slice(from),
+      values: [...query.values, carriedAt !== undefined],
+    };
+    if (short) {
+      const rows = decode(await this.ctx.pool.query(query));
+      this.committed(rows, carriedAt);
+      return rows;
+    }
     return this.ctx.withClient(async (client) => {
       await client.query('BEGIN');
       const commits: (() => void)[] = [];
@@ -264,6 +281,7 @@ export class AppendQueue {
           }
         }
         await client.query('COMMIT');
+        this.committed(rows, carriedAt);
         for (const fn of commits) {
           try {
             fn();
@@ -296,7 +314,10 @@ export class AppendQueue {
     const expected = encodeExpected(a.expected); // a number here ('no_stream' is 0)
     const n = this.ctx.names;
     const e = a.events[0]!;
-    const res = await this.ctx.pool.query({ name: `${n.channel}_append_exact`, text: (this.exactSql ??= appendExactSql(n)), values: [a.stream, expected, e.id, e.type, e.dataJson, e.metaJson], rowMode: 'array' } as never);
+    const carriedAt = this.ctx.notify.carry();
+    const res = await this.ctx.pool.query({ name: `${n.channel}_append_exact`, text: (this.exactSql ??= appendExactSql(n)), values: [a.stream, expected, e.id, e.type, e.dataJson, e.metaJson, carriedAt !== undefined], rowMode: 'array' } as never);
+    // without a row the NOTIFY may not have been queued (the revision check comes first): not carried
+    this.ctx.notify.committed(res.rows.length === 1, res.rows.length === 1 ? carriedAt : undefined);
     if (res.rows.length === 1) return { status: STATUS.appended, revision: expected + 1, pos: String(res.rows[0][0]), info: null, at: undefined as never };
     // the same prepared statement as PostgresEventLog.revision
     const actual = await this.ctx.pool.query({ name: `${n.channel}_rev`, text: revisionSql(n), values: [a.stream] });
@@ -307,12 +328,15 @@ export class AppendQueue {
   private async appendExactSet(flat: PreparedStreamAppend[]): Promise<Row[]> {
     const n = this.ctx.names;
     const expected = flat.map((a) => encodeExpected(a.expected)); // numbers here ('no_stream' is 0)
+    const carriedAt = this.ctx.notify.carry();
     const res = await this.ctx.pool.query({
       name: `${n.channel}_append_exact_set`,
       text: (this.exactSetSql ??= appendExactSetSql(n)),
-      values: [`[${flat.map((a, i) => `{"s":${JSON.stringify(a.stream)},"x":${expected[i]},"i":${JSON.stringify(a.events[0]!.id)},"t":${JSON.stringify(a.events[0]!.type)},"d":${a.events[0]!.dataJson},"m":${a.events[0]!.metaJson}}`).join(',')}]`, flat.length],
+      values: [`[${flat.map((a, i) => `{"s":${JSON.stringify(a.stream)},"x":${expected[i]},"i":${JSON.stringify(a.events[0]!.id)},"t":${JSON.stringify(a.events[0]!.type)},"d":${a.events[0]!.dataJson},"m":${a.events[0]!.metaJson}}`).join(',')}]`, flat.length, carriedAt !== undefined],
       rowMode: 'array',
     } as never);
+    // the NOTIFY is queued with each stored row: carried only when something was stored
+    this.ctx.notify.committed(res.rows.length > 0, res.rows.length > 0 ? carriedAt : undefined);
     const stored = new Map<string, string>(res.rows.map((r: [string, string]) => [r[0], String(r[1])]));
     let actual: Map<string, number> | undefined;
     if (stored.size < flat.length) {
@@ -333,8 +357,12 @@ export class AppendQueue {
     });
   }
 
+  /** A function call committed: tell the Notifier what it stored and whether it carried the NOTIFY. */
+  private committed(rows: Row[], carriedAt: number | undefined): void {
+    this.ctx.notify.committed(rows.some((row) => row.status === STATUS.appended), carriedAt);
+  }
+
   private settle(batch: Item[], rows: Row[]): void {
-    if (rows.some((row) => row.status === STATUS.appended)) this.ctx.committed();
     let r = 0;
     for (const item of batch) {
       const results: AppendResult[] = [];

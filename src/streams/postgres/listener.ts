@@ -89,28 +89,33 @@ export class Listener {
 }
 
 /**
- * Sends the log's NOTIFY after an append has committed, outside the append's transaction.
+ * Decides when the log's NOTIFY is sent, and sends the ones no append carries.
  *
- * A NOTIFY inside a transaction takes a database-wide lock at commit and holds it until the commit
- * is flushed (PostgreSQL serialises notifying transactions so the queue stays in commit order):
- * every appending connection of every process would then flush its commit alone, one after the
- * other, with no group commit between them. Measured with pgbench, 8 connections appending with
- * the NOTIFY inside: 1,700-2,200 appends/s; without: 3,400-4,300/s. So the appending process
- * notifies after the commit, in a tiny transaction of its own (no WAL flush). The payload is
- * empty: subscribers re-read from their position, so one NOTIFY covers any number of commits.
+ * A NOTIFY in a transaction takes a database-wide lock at commit and holds it until the commit is
+ * flushed (PostgreSQL serialises notifying transactions so the queue stays in commit order). With a
+ * NOTIFY in every append, every appending connection of every process flushed its commit alone:
+ * pgbench, 8 connections, 1,700-2,200 appends/s against 3,400-4,300/s without. A NOTIFY of its own
+ * after each commit avoids that but costs a lone sequential writer ~25% (a second statement
+ * competing with its next append); one every 20 ms still ~12%.
  *
- * Throttled, leading and trailing: the first commit after a quiet spell is announced at once; the
- * commits of the next `intervalMs` share one NOTIFY at the end of it. A NOTIFY per commit cost a
- * lone sequential writer ~25% of its rate (a second statement competing with its next append),
- * one every 5 ms ~5%, every 50 ms nothing measurable; and it woke every subscriber for one event
- * at a time. (Subscriptions in the appending process are woken directly, at every commit.) If the process dies between its commit and
- * the NOTIFY, or the NOTIFY fails, subscribers see the events at their next poll (`pollMs`).
+ * So: at most one NOTIFY per `intervalMs`, carried by an append. The first statement sent after a
+ * quiet interval carries it inside its own transaction (`carry()`; a boolean parameter of every
+ * append statement), which costs that one append a few microseconds and no round trip. Commits
+ * that no NOTIFY covered (stored during the interval) get one more at its end: carried by the next
+ * append if one is sent by then, else sent alone (a tiny transaction, no WAL flush). A NOTIFY covers
+ * the commits seen before its statement started. The payload is empty: subscribers re-read from
+ * their position. If the process dies before an owed NOTIFY, or one fails, subscribers see those
+ * events at their next poll (`pollMs`).
  */
 export class Notifier {
   private sending: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private owed = false;
+  /** when the last NOTIFY was handed out or sent */
   private last = -Infinity;
+  /** when the newest commit that no NOTIFY covers was seen */
+  private uncovered = -Infinity;
+  /** start of the newest statement whose NOTIFY committed: it covers every commit seen before */
+  private covered = -Infinity;
   private closed = false;
 
   constructor(
@@ -119,34 +124,43 @@ export class Notifier {
     private readonly intervalMs: number,
   ) {}
 
-  /** Events were committed: wake the channel's listeners, in every process. */
-  committed(): void {
-    if (this.closed) return;
-    this.owed = true;
+  /** A statement is about to be sent: its start time when it is to carry the NOTIFY. */
+  carry(): number | undefined {
+    const now = performance.now();
+    if (this.closed || now - this.last < this.intervalMs) return undefined;
+    this.last = now;
+    return now;
+  }
+
+  /** A statement committed: `stored` events, and carried the NOTIFY when `carriedAt` is given. */
+  committed(stored: boolean, carriedAt: number | undefined): void {
+    if (carriedAt !== undefined && carriedAt > this.covered) this.covered = carriedAt;
+    if (stored && carriedAt === undefined) this.uncovered = performance.now();
     this.schedule();
   }
 
   private schedule(): void {
-    if (!this.owed || this.sending || this.timer || this.closed) return;
+    if (this.uncovered <= this.covered || this.sending || this.timer || this.closed) return;
     const wait = this.last + this.intervalMs - performance.now();
     if (wait <= 0) this.send();
     else {
       this.timer = setTimeout(() => {
         this.timer = undefined;
-        this.schedule();
+        this.schedule(); // an append sent meanwhile may have carried it
       }, wait);
       this.timer.unref();
     }
   }
 
   private send(): void {
-    this.owed = false;
-    this.last = performance.now();
+    const at = performance.now();
+    this.last = at;
     const done = (): void => {
+      // failed or not, it is settled: when the server is away subscribers poll, and readers report the outage
+      if (at > this.covered) this.covered = at;
       this.sending = undefined;
       this.schedule();
     };
-    // errors are dropped: the server is away, subscribers poll, and the readers report the outage
     this.sending = this.pool.query({ name: `${this.channel}_notify`, text: 'SELECT pg_notify($1, NULL)', values: [this.channel] }).then(done, done);
   }
 
@@ -155,7 +169,7 @@ export class Notifier {
     clearTimeout(this.timer);
     this.timer = undefined;
     while (this.sending) await this.sending;
-    if (this.owed && !this.closed) {
+    if (this.uncovered > this.covered && !this.closed) {
       this.send();
       await this.sending;
     }

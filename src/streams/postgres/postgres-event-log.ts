@@ -114,6 +114,8 @@ export class PostgresEventLog implements EventLog, MultiStreamAppender, InlinePr
   constructor(options: PostgresEventLogOptions) {
     this.schema = validateSchemaName(options.schema ?? 'dgent');
     if (!options.pool === !options.connectionString) throw new ValidationError('PostgresEventLog needs exactly one of { pool, connectionString }');
+    const notifyIntervalMs = options.notifyIntervalMs ?? 20;
+    if (typeof notifyIntervalMs !== 'number' || !(notifyIntervalMs >= 0) || notifyIntervalMs === Infinity) throw new ValidationError(`notifyIntervalMs must be a finite number >= 0, got ${String(notifyIntervalMs)}`);
     const statementTimeoutMs = options.statementTimeoutMs ?? 30_000;
     if (options.pool) {
       this.pool = options.pool;
@@ -138,13 +140,18 @@ export class PostgresEventLog implements EventLog, MultiStreamAppender, InlinePr
     this.pollMs = options.pollMs ?? 1_000;
     this.pageSize = options.pageSize ?? 1000;
     this.queue = new AppendQueue(
-      { names: this.names, pool: this.pool, hooks: this.hooks, withClient: (fn) => this.withClient(fn), committed: () => this.committed() },
+      { names: this.names, pool: this.pool, hooks: this.hooks, withClient: (fn) => this.withClient(fn), notify: {
+          carry: () => this.notifier.carry(),
+          committed: (stored, carriedAt) => {
+            if (stored) this.listener.wakeLocal(); // this process's subscriptions need no NOTIFY
+            this.notifier.committed(stored, carriedAt);
+          },
+        },
+      },
       options.maxBatchesInFlight ?? 4,
       options.maxBatchSize ?? 256,
     );
     this.listener = new Listener(() => this.pool.connect(), this.names.channel);
-    const notifyIntervalMs = options.notifyIntervalMs ?? 20;
-    if (typeof notifyIntervalMs !== 'number' || !(notifyIntervalMs >= 0) || notifyIntervalMs === Infinity) throw new ValidationError(`notifyIntervalMs must be a finite number >= 0, got ${String(notifyIntervalMs)}`);
     this.notifier = new Notifier(this.pool, this.names.channel, notifyIntervalMs);
   }
 
@@ -288,12 +295,6 @@ export class PostgresEventLog implements EventLog, MultiStreamAppender, InlinePr
     await this.notifier.close();
     await this.listener.close();
     if (this.ownsPool) await this.pool.end();
-  }
-
-  /** An append stored events: wake this process's subscriptions at once, and the others' by NOTIFY. */
-  private committed(): void {
-    this.listener.wakeLocal();
-    this.notifier.committed();
   }
 
   /** Create the schema once; a failure (server down) is retried by the next call. */
