@@ -314,6 +314,22 @@ describe.skipIf(!up)('RedisAgent', () => {
       await until('the save made during the outage', () => seenE.length === 1);
       await sleep(150);
       expect(seenE).toEqual([3]);
+      // subscribing while Redis cannot be reached: subscribed() says so, and once Redis is back the
+      // subscription works (saves from then on are reported; what was stored meanwhile is not news)
+      const key4 = uniqueName('replay4');
+      const g = agent<{ v: number }>(key4, { url: proxy.url(REDIS_URL), onNotificationError: (x) => errors.push(x) });
+      const h = agent<{ v: number }>(key4);
+      const seenG: number[] = [];
+      proxy.cut();
+      g.subscribe((_s, info) => seenG.push(info.version));
+      await expect(g.subscribed()).rejects.toBeInstanceOf(BackendUnavailableError);
+      await h.save({ v: 1 });
+      proxy.restore();
+      await sleep(1_500); // reconnect (back-off up to 1 s), subscribe again
+      await h.save({ v: 2 });
+      await until('a save after the failed subscribe', () => seenG.length === 1);
+      await sleep(150);
+      expect(seenG).toEqual([2]);
       expect(errors.filter((e) => !(e instanceof BackendUnavailableError))).toEqual([]);
     } finally {
       await proxy.close();

@@ -88,6 +88,8 @@ export class RedisAgent<S> extends VersionedAgent<S> {
   private readonly seen = new Set<string>();
   /** the newest version reported to listeners (or current when they subscribed): where a catch-up after an outage starts */
   private reported = 0;
+  /** whether the version current when the subscription started is known (undefined until it is) */
+  private baseline: number | undefined;
   private notifications: Promise<void> = Promise.resolve();
   private readonly onNotificationError: (error: DgentError) => void;
   /**
@@ -245,7 +247,8 @@ export class RedisAgent<S> extends VersionedAgent<S> {
    * state read from the history, so each save is reported at most once per listener, in arrival
    * order; a save already superseded and trimmed away by then is skipped (the newer one follows).
    * Saves made while the subscriber connection was down are replayed when it is back, oldest
-   * first, as far as the history (`maxHistory`) still holds them, and the current state always.
+   * first, as far as the history (`maxHistory`) still holds them; versions never go backwards, so
+   * a save this process made meanwhile ends that replay (older ones are not reported after it).
    * Use {@link RedisAgent.subscribed} to wait until other processes' saves are being received.
    */
   override subscribe(listener: (state: S, info: ChangeInfo) => void): Unsubscribe {
@@ -276,11 +279,12 @@ export class RedisAgent<S> extends VersionedAgent<S> {
       // one fetch at a time, so listeners see notifications in the order they arrived
       this.notifications = this.notifications.then(() => this.deliver(header));
     });
-    let connections = 0;
+    // 'ready' also fires for the first connection, before the first SUBSCRIBE below is answered:
+    // until that has settled, it handles the connection. Every later 'ready' (a reconnect, or the
+    // first connection after a first SUBSCRIBE that failed) subscribes again and catches up.
+    let first = true;
     sub.on('ready', () => {
-      if (connections++ === 0 || this.subscriber !== sub) return;
-      // back after an outage: saves made meanwhile were announced to nobody. Once subscribed again
-      // (so nothing from now on is missed), read what the history holds beyond what was reported.
+      if (first || this.subscriber !== sub) return;
       const again = sub.subscribe(this.channel);
       this.notifications = this.notifications.then(async () => {
         try {
@@ -288,17 +292,22 @@ export class RedisAgent<S> extends VersionedAgent<S> {
         } catch {
           return; // down again: the next reconnect catches up
         }
-        await this.catchUp();
+        // never subscribed before (the first SUBSCRIBE failed): what is stored now is not news
+        if (this.baseline === undefined) await this.markBaseline();
+        else await this.catchUp();
       });
     });
     this.subscribing = sub
       .subscribe(this.channel)
-      .then(async () => {
+      .then(
         // what is already stored is not news: a later catch-up starts after the version current now
-        this.reported = Math.max(this.reported, await this.headVersion());
-      })
-      .catch((e: unknown) => {
-        throw toDgentError(e, this.name);
+        () => this.markBaseline(),
+        (e: unknown) => {
+          throw toDgentError(e, this.name);
+        },
+      )
+      .finally(() => {
+        first = false;
       });
     // keep an unobserved rejection from crashing the process; subscribed() reports it
     this.subscribing.catch(() => undefined);
@@ -319,25 +328,39 @@ export class RedisAgent<S> extends VersionedAgent<S> {
     }
   }
 
-  /** The newest version stored (0 when none), from its header alone. */
-  private async headVersion(): Promise<number> {
-    const header = await this.client.lindex(this.redisKey, 0);
-    return header === null ? 0 : Number(header.slice(0, header.indexOf(':'))) || 0;
+  /**
+   * Remember the newest version stored now (0 when none), read from its header alone: saves up to
+   * it are not news to the listeners subscribing. Unknown when Redis cannot be asked (the
+   * subscription itself is live): then the next reconnect marks it instead of catching up.
+   */
+  private async markBaseline(): Promise<void> {
+    try {
+      const header = await this.client.lindex(this.redisKey, 0);
+      const version = header === null ? 0 : Number(header.slice(0, header.indexOf(':'))) || 0;
+      this.baseline = version;
+      if (version > this.reported) this.reported = version;
+    } catch {
+      this.baseline = undefined;
+    }
   }
 
-  /** Report the saves after the newest one reported, oldest first, as far as the history holds them. */
+  /**
+   * Report the saves after the newest one reported, oldest first, as far as the history holds
+   * them. Versions never go backwards for the listeners: a save this process made meanwhile ends
+   * the replay there (the older ones are not reported after it).
+   */
   private async catchUp(): Promise<void> {
     if (this.listenerCount === 0 || this.closed) return;
     try {
       const head = await this.current();
       if (head === undefined) return;
-      const from = Math.max(this.reported + 1, head.version - Number(this.maxHistory) + 1);
-      for (let v = from; v < head.version; v++) {
+      // the key was reset (expired or deleted: versions start again at 1), so its saves are all news
+      if (head.version < this.reported) this.reported = 0;
+      for (let v = Math.max(this.reported + 1, head.version - Number(this.maxHistory) + 1); v < head.version; v++) {
         const snap = await this.readAt({ version: v });
-        if (snap !== undefined) this.emit(snap);
+        if (snap !== undefined && snap.version > this.reported) this.emit(snap);
       }
-      // the current state in any case (also after the key was reset: its versions start again at 1)
-      this.emit(head);
+      if (head.version > this.reported) this.emit(head);
     } catch (e) {
       if (!this.closed) this.onNotificationError(toDgentError(e, this.name));
     }

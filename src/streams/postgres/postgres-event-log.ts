@@ -8,9 +8,9 @@
  *   commit (transaction id vs snapshot xmin). A transaction that stays open anywhere in the
  *   database cluster therefore holds readers back until it ends (readAll waits up to
  *   `horizonWaitMs`, then throws BackendUnavailableError).
- * - Subscriptions wake on LISTEN/NOTIFY and poll as a fallback. The appending process notifies
- *   after its commit, not inside the append's transaction (a NOTIFY there would serialise every
- *   appending connection's commit: see Notifier).
+ * - Subscriptions wake on LISTEN/NOTIFY and poll as a fallback. At most one append per
+ *   `notifyIntervalMs` carries the NOTIFY (a NOTIFY in every append would serialise the commits of
+ *   every appending connection: see Notifier); this process's own subscriptions are woken directly.
  * - Tables are created on first use (idempotent, safe across processes) in `schema` (default `dgent`).
  *
  * @example

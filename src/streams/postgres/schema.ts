@@ -99,8 +99,11 @@ function ddl(n: SchemaNames): string[] {
     // version 7: the set-based batch function (versions 6 -> 7 only add it; CREATE OR REPLACE is idempotent)
     appendSetFunctionSql(n),
     // version 8: the single-event function and the array form of append_set (7 -> 8 only adds them)
-    // version 9: the functions no longer NOTIFY (the appending process does, after the commit: see
-    // Notifier); 8 -> 9 only replaces their bodies
+    // version 9: the functions no longer NOTIFY; the statement calling them queues it when the
+    // Notifier says so (at most one append per notifyIntervalMs). 8 -> 9 only replaces their bodies.
+    // A process still running version 8 code after another upgraded the schema keeps working, but
+    // its appends through these functions then wake other processes' subscribers only at their
+    // next poll, until it is restarted with this code.
     appendEventFunctionSql(n),
     appendSetFunctionSql(n, 'array'),
   ];
