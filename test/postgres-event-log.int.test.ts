@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
-import { BackendUnavailableError, ConcurrencyError, InvalidKeyError, ValidationError } from '../src/core/errors.js';
+import { BackendUnavailableError, ClosedError, ConcurrencyError, InvalidKeyError, ValidationError } from '../src/core/errors.js';
 import { PostgresEventLog, type PostgresEventLogOptions } from '../src/postgres.js';
 import type { RecordedEvent } from '../src/streams/event-log.js';
 import { collect, waitFor } from '../src/testing/event-log-support.js';
@@ -252,6 +252,18 @@ describe.skipIf(!available)('PostgresEventLog', () => {
     const txs = await c.query(`SELECT count(DISTINCT tx)::int AS n FROM "${log.schema}".events`);
     expect(txs.rows[0].n).toBeLessThan(n / 2);
     for (let s = 0; s < 4; s++) expect((await collect(log.read(`g${s}`))).map((e) => e.revision)).toEqual(Array.from({ length: n / 4 }, (_, i) => i + 1));
+  });
+
+  test('appends still waiting for the schema to be created when close() is called reject with ClosedError and store nothing', async () => {
+    const log = open();
+    const one = log.append('s', [{ type: 'E', data: 1 }], { expectedRevision: 'no_stream' }).catch((e: unknown) => e);
+    const many = log.appendMany([{ stream: 't', events: [{ type: 'E', data: 2 }] }]).catch((e: unknown) => e);
+    await log.close();
+    expect(await one).toBeInstanceOf(ClosedError);
+    expect(await many).toBeInstanceOf(ClosedError);
+    const other = open({}, log.schema);
+    expect(await other.revision('s')).toBe(0);
+    expect(await other.revision('t')).toBe(0);
   });
 
   test('exact-revision appends arriving while a lone one is in flight (sent directly, without the queue) wait and ride together in the next batch', async () => {

@@ -160,7 +160,10 @@ export class PostgresEventLog implements EventLog, MultiStreamAppender, InlinePr
     this.assertOpen();
     const a = prepareStreamAppend(validateName(stream, 'stream'), validateEvents(events), validateExpected(options.expectedRevision));
     if (a.explicit !== 0) checkIds(a.input);
-    if (!this.initialised) await this.init();
+    if (!this.initialised) {
+      await this.init();
+      this.assertOpen(); // closed while the schema was being created: nothing was sent
+    }
     return this.queue.one(a);
   }
 
@@ -171,6 +174,7 @@ export class PostgresEventLog implements EventLog, MultiStreamAppender, InlinePr
     const prepared = appends.map((a) => prepareStreamAppend(validateName(a.stream, 'stream'), validateEvents(a.events), validateExpected(a.expectedRevision)));
     checkIds(prepared.flatMap((a) => a.input));
     await this.init();
+    this.assertOpen(); // closed while the schema was being created: nothing was sent
     return this.queue.submit(prepared, true);
   }
 
