@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
 import { BackendUnavailableError, ClosedError, ConcurrencyError, InvalidKeyError, ValidationError } from '../src/core/errors.js';
+import { sleep } from '../src/core/mutex.js';
 import { PostgresEventLog, type PostgresEventLogOptions } from '../src/postgres.js';
 import type { RecordedEvent } from '../src/streams/event-log.js';
 import { collect, waitFor } from '../src/testing/event-log-support.js';
@@ -323,21 +324,21 @@ describe.skipIf(!available)('PostgresEventLog', () => {
     await woken('appendMany', () => log.appendMany([{ stream: 'n2', events: [{ type: 'N', data: 5 }] }, { stream: 'n3', events: [{ type: 'N', data: 6 }] }]));
     await woken('a group-committed batch', () => Promise.all(Array.from({ length: 10 }, (_, i) => log.append(`b${i}`, [{ type: 'N', data: i }], { expectedRevision: 'no_stream' }))));
     // a rolled-back append sends none, though it would carry the NOTIFY (the first statement after a quiet spell)
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     const before = notified;
     const off = log.onAppend(() => {
       throw new Error('veto');
     });
     await expect(log.append('n1', [{ type: 'N', data: 'vetoed' }])).rejects.toThrow('veto');
     off();
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     expect(notified).toBe(before);
     // and a subscriber in another log (its own pool and listener), polling only once a minute, gets new events at once
     const other = open({ pollMs: 60_000 }, log.schema);
     const seen: string[] = [];
     const last = (await collect(log.readAll())).at(-1)!.position;
     const sub = other.subscribe({ fromPosition: last }, (e) => void seen.push(String(e.data)));
-    await new Promise((r) => setTimeout(r, 200)); // let it catch up and start listening
+    await sleep(200); // let it catch up and start listening
     await log.append('n4', [{ type: 'N', data: 'live' }], { expectedRevision: 'no_stream' });
     await waitFor(() => seen.includes('live'), 5_000, 'the live event at the other log');
     await sub.close();
@@ -363,7 +364,7 @@ describe.skipIf(!available)('PostgresEventLog', () => {
       if (m.channel === `dgent_${log.schema}`) at.push(performance.now());
     });
     await c.query(`LISTEN "dgent_${log.schema}"`);
-    await new Promise((r) => setTimeout(r, 400)); // quiet: the next commit is announced at once
+    await sleep(400); // quiet: the next commit is announced at once
     const t0 = performance.now();
     await log.append('t', [{ type: 'T', data: 0 }], { expectedRevision: 'no_stream' });
     await waitFor(() => at.length === 1, 5_000, 'the leading notification');
@@ -375,12 +376,12 @@ describe.skipIf(!available)('PostgresEventLog', () => {
     await waitFor(() => at.length === 2, 5_000, 'the trailing notification');
     expect(at[1]!).toBeGreaterThan(burstEnd);
     expect(alone).toBe(1); // no append was sent when it fell due
-    await new Promise((r) => setTimeout(r, 700));
+    await sleep(700);
     expect(at).toHaveLength(2);
     // a subscription of this log is woken at every commit, long before the throttled NOTIFY or its poll
     const seen: unknown[] = [];
     const sub = log.subscribe({ fromPosition: (await collect(log.readAll())).at(-1)!.position }, (e) => void seen.push(e.data));
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     await log.append('t', [{ type: 'T', data: 'a' }], { expectedRevision: 21 }); // leading NOTIFY
     await log.append('t', [{ type: 'T', data: 'b' }], { expectedRevision: 22 }); // NOTIFY owed for 300 ms
     const t1 = performance.now();
@@ -389,7 +390,7 @@ describe.skipIf(!available)('PostgresEventLog', () => {
     await sub.close();
     // close() sends what is owed: a commit inside the interval is announced before the pool ends
     await waitFor(() => at.length === 4, 5_000, "the trailing notification of 'b'");
-    await new Promise((r) => setTimeout(r, 400));
+    await sleep(400);
     await log.append('t', [{ type: 'T', data: 'c' }], { expectedRevision: 23 }); // leading
     await log.append('t', [{ type: 'T', data: 'd' }], { expectedRevision: 24 }); // owed
     await log.close();
@@ -503,7 +504,7 @@ describe.skipIf(!available)('PostgresEventLog', () => {
 
     // readers must not pass A: readAll waits, then throws rather than skip; the subscriber delivers nothing new
     await expect(collect(log.readAll({ fromPosition: 1 }))).rejects.toBeInstanceOf(BackendUnavailableError);
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     expect(delivered.map((e) => e.stream)).toEqual(['before']);
 
     await a.query('COMMIT');

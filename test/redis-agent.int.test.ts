@@ -7,9 +7,9 @@ import { REDIS_URL, requireService, uniqueName } from './support/services.js';
 import { deleteByPrefix, runWorker, scanKeys } from './fixtures/redis-keys.js';
 import { startTcpProxy } from './support/tcp-proxy.js';
 import { LuaScript } from '../src/agents/redis/client.js';
+import { sleep } from '../src/core/mutex.js';
 
 const up = await requireService('Redis', REDIS_URL);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
   const end = Date.now() + timeoutMs;

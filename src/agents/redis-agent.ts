@@ -88,8 +88,8 @@ export class RedisAgent<S> extends VersionedAgent<S> {
   private readonly seen = new Set<string>();
   /** the newest version reported to listeners (or current when they subscribed): where a catch-up after an outage starts */
   private reported = 0;
-  /** whether the version current when the subscription started is known (undefined until it is) */
-  private baseline: number | undefined;
+  /** whether `reported` has taken in the version current when the subscription started */
+  private baselineMarked = false;
   private notifications: Promise<void> = Promise.resolve();
   private readonly onNotificationError: (error: DgentError) => void;
   /**
@@ -293,7 +293,7 @@ export class RedisAgent<S> extends VersionedAgent<S> {
           return; // down again: the next reconnect catches up
         }
         // never subscribed before (the first SUBSCRIBE failed): what is stored now is not news
-        if (this.baseline === undefined) await this.markBaseline();
+        if (!this.baselineMarked) await this.markBaseline();
         else await this.catchUp();
       });
     });
@@ -337,10 +337,10 @@ export class RedisAgent<S> extends VersionedAgent<S> {
     try {
       const header = await this.client.lindex(this.redisKey, 0);
       const version = header === null ? 0 : Number(header.slice(0, header.indexOf(':'))) || 0;
-      this.baseline = version;
       if (version > this.reported) this.reported = version;
+      this.baselineMarked = true;
     } catch {
-      this.baseline = undefined;
+      this.baselineMarked = false;
     }
   }
 

@@ -202,32 +202,34 @@ export class AppendQueue {
     // the commonest call of an agent, one event at the revision it knows: one plain INSERT
     if (short && one && exactSingle(one)) return [await this.appendExact(one)];
     if (short && !one && setBased(flat, batch) && flat.every(exactSingle)) return this.appendExactSet(flat);
+    // every function call carries the NOTIFY when the Notifier says so: a boolean as the last parameter
+    const carriedAt = this.ctx.notify.carry();
+    const carry = carriedAt !== undefined;
     if (one && one.events.length === 1) {
       // one event with a generated id otherwise ('any', 'stream_exists', or with hooks): scalar arguments, the leanest function
       const e = one.events[0]!;
       query = {
         name: `${n.channel}_append_event`,
-        text: `SELECT ${n.fnEvent}($1, $2, $3, $4, $5, $6)`,
-        values: [one.stream, encodeExpected(one.expected), e.id, e.type, e.dataJson, e.metaJson],
+        text: `SELECT ${n.fnEvent}($1, $2, $3, $4, $5, $6), ${notifyIf('$7', n)}`,
+        values: [one.stream, encodeExpected(one.expected), e.id, e.type, e.dataJson, e.metaJson, carry],
         rowMode: 'array',
       };
       decode = (res) => [eventRow(res.rows[0][0])];
     } else if (one) {
       // one stream and generated ids: a leaner function than the batch one, with the same result row
+      const columns = short ? 'status, revision, pos' : 'status, revision, pos, info, at';
       query = {
-        ...(short
-          ? { name: `${n.channel}_append_one_short`, text: `SELECT status, revision, pos FROM ${n.fnOne}($1, $2, $3, $4, $5)` }
-          : { name: `${n.channel}_append_one`, text: `SELECT status, revision, pos, info, at FROM ${n.fnOne}($1, $2, $3, $4, $5)` }),
-        values: [one.stream, encodeExpected(one.expected), one.events.map((e) => e.id), one.events.map((e) => e.type), `[${one.events.map(payloadOf).join(',')}]`],
+        name: `${n.channel}_append_one${short ? '_short' : ''}`,
+        text: `SELECT ${columns}, ${notifyIf('$6', n)} FROM ${n.fnOne}($1, $2, $3, $4, $5)`,
+        values: [one.stream, encodeExpected(one.expected), one.events.map((e) => e.id), one.events.map((e) => e.type), `[${one.events.map(payloadOf).join(',')}]`, carry],
       };
     } else if (setBased(flat, batch)) {
       // independent appends (distinct streams, generated ids): one set-based statement instead of a
       // per-append loop, returning one {status, revision, position} array per append
       query = {
-        ...(short
-          ? { name: `${n.channel}_append_set_array_short`, text: `SELECT ${n.fnSetArray}($1, $2, $3, $4, $5, $6)` }
-          : { name: `${n.channel}_append_set_array`, text: `SELECT ${n.fnSetArray}($1, $2, $3, $4, $5, $6), now()` }),
-        values: this.batchValues(flat, batch).filter((_, i) => i !== 3 && i !== 7),
+        name: `${n.channel}_append_set_array${short ? '_short' : ''}`,
+        text: `SELECT ${n.fnSetArray}($1, $2, $3, $4, $5, $6)${short ? '' : ', now()'}, ${notifyIf('$7', n)}`,
+        values: [...this.batchValues(flat, batch).filter((_, i) => i !== 3 && i !== 7), carry],
         rowMode: 'array',
       };
       decode = (res) => {
@@ -236,18 +238,12 @@ export class AppendQueue {
         return results.map(([st, rv, ps]) => ({ status: Number(st), revision: Number(rv), pos: ps ?? null, info: null, at: at as Date }));
       };
     } else {
-      query = { name: `${n.channel}_append`, text: `SELECT status, revision, pos, info, at FROM ${n.fn}($1, $2, $3, $4, $5, $6, $7, $8)`, values: this.batchValues(flat, batch) };
+      query = {
+        name: `${n.channel}_append`,
+        text: `SELECT status, revision, pos, info, at, ${notifyIf('$9', n)} FROM ${n.fn}($1, $2, $3, $4, $5, $6, $7, $8)`,
+        values: [...this.batchValues(flat, batch), carry],
+      };
     }
-    // the function call carries the NOTIFY when the Notifier says so (one more column, last)
-    const carriedAt = this.ctx.notify.carry();
-    const column = `, ${notifyIf(`$${query.values.length + 1}`, n)} AS n`;
-    const from = query.text.indexOf(' FROM ');
-    query = {
-      ...query,
-      name: `${query.name}_n`,
-      text: from < 0 ? query.text + column : query.text.slice(0, from) + column + query.text.slice(from),
-      values: [...query.values, carriedAt !== undefined],
-    };
     if (short) {
       const rows = decode(await this.ctx.pool.query(query));
       this.committed(rows, carriedAt);

@@ -140,7 +140,12 @@ export class PostgresEventLog implements EventLog, MultiStreamAppender, InlinePr
     this.pollMs = options.pollMs ?? 1_000;
     this.pageSize = options.pageSize ?? 1000;
     this.queue = new AppendQueue(
-      { names: this.names, pool: this.pool, hooks: this.hooks, withClient: (fn) => this.withClient(fn), notify: {
+      {
+        names: this.names,
+        pool: this.pool,
+        hooks: this.hooks,
+        withClient: (fn) => this.withClient(fn),
+        notify: {
           carry: () => this.notifier.carry(),
           committed: (stored, carriedAt) => {
             if (stored) this.listener.wakeLocal(); // this process's subscriptions need no NOTIFY
