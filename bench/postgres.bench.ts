@@ -5,7 +5,8 @@
  *   minimal 5-column table (stream, type, data, time, bigserial position), and of the same row the
  *   log stores (its columns and unique keys: position, (stream, revision), id) with the revision
  *   and a UUID v7 id supplied by the client, i.e. what a hand-written store with optimistic
- *   concurrency on the unique key does
+ *   concurrency on the unique key does; beside them, informational, the log's own one-event
+ *   statement sent by raw pg (the server's share of the gap)
  * - 16 concurrent appenders vs 16 concurrent raw INSERTs over a pool of the same size (target >= 1x)
  * - 8 logs with pools of their own (as 8 processes), each appending sequentially, vs 8 connections
  *   inserting the same rows (no target: shows what one process's group commit cannot cover)
@@ -21,6 +22,8 @@ import pg from 'pg';
 import { uuidV7 } from '../src/core/uuid-v7.js';
 import { decode, encode } from '../src/index.js';
 import { PostgresEventLog } from '../src/postgres.js';
+import { appendExactSql } from '../src/streams/postgres/append-function.js';
+import { schemaNames } from '../src/streams/postgres/schema.js';
 import { measure, report, type CaseResult, type Comparison } from './lib.js';
 import { paired } from './paired.js';
 
@@ -51,6 +54,7 @@ export async function main(): Promise<void> {
   // of the alternating cases runs twice as often as the log's and stays warmer
   const rawPool = new pg.Pool({ connectionString: URL, max: POOL });
   const samePool = new pg.Pool({ connectionString: URL, max: POOL });
+  const stmtPool = new pg.Pool({ connectionString: URL, max: POOL });
   const cases: CaseResult[] = [];
   const comparisons: Comparison[] = [];
   const log = new PostgresEventLog({ connectionString: URL, schema: schemas[0], maxConnections: POOL });
@@ -65,7 +69,10 @@ export async function main(): Promise<void> {
 
     const SEQ = 100;
     let run = 0;
-    const [seq, seqRaw, seqSame] = await paired([
+    // the floor under the log: its own one-event statement (appendExactSql, into the log's schema,
+    // NOTIFY flag off) sent by raw pg, i.e. the server's share of the gap
+    const exactSql = appendExactSql(schemaNames(schemas[0]!));
+    const [seq, seqRaw, seqSame, seqStmt] = await paired([
       [
         'PostgresEventLog append, sequential',
         SEQ,
@@ -89,10 +96,23 @@ export async function main(): Promise<void> {
           for (let i = 0; i < SEQ; i++) await samePool.query({ name: 'raw_insert_same', text: rawSame, values: [s, i + 1, uuidV7(), 'ToolCalled', encode(data(i)), '{}'] });
         },
       ],
+      [
+        "raw pg sending the log's append statement, sequential",
+        SEQ,
+        async () => {
+          const s = `stmt-${run++}`;
+          for (let i = 0; i < SEQ; i++) {
+            const r = await stmtPool.query({ name: 'raw_append_exact', text: exactSql, values: [s, i, uuidV7(), 'ToolCalled', encode(data(i)), '{}', false], rowMode: 'array' });
+            if (r.rows.length !== 1) throw new Error('the raw append statement stored nothing');
+          }
+        },
+      ],
     ]);
-    cases.push(seq, seqRaw, seqSame);
+    cases.push(seq, seqRaw, seqSame, seqStmt);
     comparisons.push({ label: 'sequential append vs raw INSERT (5-column table)', subject: seq, baseline: seqRaw, target: 0.7 });
     comparisons.push({ label: 'sequential append vs raw INSERT of the same row', subject: seq, baseline: seqSame, target: 0.7 });
+    comparisons.push({ label: "the log's statement sent by raw pg vs raw INSERT (5-column table): the floor", subject: seqStmt, baseline: seqRaw });
+    comparisons.push({ label: "sequential append vs its statement sent by raw pg", subject: seq, baseline: seqStmt });
 
     const WORKERS = 16;
     const PER = 25;
@@ -205,6 +225,7 @@ export async function main(): Promise<void> {
     await admin.end();
     await rawPool.end();
     await samePool.end();
+    await stmtPool.end();
   }
   report('postgres', cases, comparisons);
 }

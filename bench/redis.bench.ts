@@ -1,7 +1,9 @@
 /**
  * Redis backends against raw ioredis on the same server (DGENT_REDIS_URL, default redis://127.0.0.1:6379):
- * - RedisAgent load vs GET, and save vs SET, of the same encoded state (target >= 0.8x)
+ * - RedisAgent load vs GET, and save vs SET, of the same encoded state (target >= 0.8x), beside raw
+ *   ioredis sending the agent's own save script (the floor of a versioned save: no target)
  * - RedisEventLog sequential appends, 16 concurrent appenders, readAll vs raw XRANGE + JSON.parse
+ * The agent cases run in rotating short rounds after uncounted warm-up rounds (see paired.ts).
  * Keys live under a unique prefix and are deleted afterwards (SCAN, never KEYS).
  */
 import { randomBytes } from 'node:crypto';
@@ -9,6 +11,8 @@ import { Redis } from 'ioredis';
 import { encode } from '../src/index.js';
 import { RedisAgent, RedisEventLog } from '../src/redis.js';
 import { measure, report, type CaseResult, type Comparison } from './lib.js';
+import { paired } from './paired.js';
+import { SAVE } from '../src/agents/redis/scripts.js';
 
 const URL = process.env.DGENT_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -19,27 +23,6 @@ function sampleState(): { turns: { role: string; text: string; at: number }[]; t
     tools: ['search', 'calculator', 'browser'],
     step: 16,
   };
-}
-
-/**
- * Time two cases in alternation (a, b, a, b, ...) so that both see the same machine load; the
- * medians are what a one-case-after-the-other run would report on a quiet machine. Many short
- * rounds (3 x BENCH_REPEAT, default 21) rather than a few long ones: on a shared machine the load
- * changes within seconds, and short alternating rounds keep both sides under the same load.
- */
-async function paired(a: [string, number, () => Promise<void>], b: [string, number, () => Promise<void>], repeat = 3 * Number(process.env.BENCH_REPEAT ?? 7)): Promise<[CaseResult, CaseResult]> {
-  const cases = [a, b];
-  const runs: number[][] = [[], []];
-  for (const [, , fn] of cases) await fn(); // warm-up
-  for (let r = 0; r < repeat; r++) {
-    for (const [i, [, ops, fn]] of cases.entries()) {
-      const t0 = process.hrtime.bigint();
-      await fn();
-      runs[i]!.push(ops / (Number(process.hrtime.bigint() - t0) / 1e9));
-    }
-  }
-  const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
-  return [0, 1].map((i) => ({ name: cases[i]![0], opsPerSec: median(runs[i]!), runs: runs[i]!, ops: cases[i]![1] })) as [CaseResult, CaseResult];
 }
 
 async function dropPrefix(redis: Redis, prefix: string): Promise<void> {
@@ -65,7 +48,7 @@ export async function main(): Promise<void> {
     const frozen = await agent.load(); // what an agent saves in practice: a state that came from load/update
     await raw.set(`${tag}:raw`, text);
     const N = 500; // per round
-    const [load, get] = await paired(
+    const [load, get] = await paired([
       [
         'RedisAgent.load',
         N,
@@ -80,9 +63,12 @@ export async function main(): Promise<void> {
           for (let i = 0; i < N; i++) await raw.get(`${tag}:raw`);
         },
       ],
-    );
-    // saving the loaded state again re-uses its encoding; SET sends the ready string
-    const [save, set] = await paired(
+    ]);
+    // saving the loaded state again re-uses its encoding; SET sends the ready string. The third case
+    // is the floor under the agent: raw ioredis sending the agent's own save script (EVALSHA, same
+    // arguments, a list of its own), i.e. what any atomic versioned save with history costs here
+    const scriptKey = `${tag}:{script}`;
+    const [save, set, script] = await paired([
       [
         'RedisAgent.save',
         N,
@@ -97,10 +83,17 @@ export async function main(): Promise<void> {
           for (let i = 0; i < N; i++) await raw.set(`${tag}:raw`, text);
         },
       ],
-    );
+      [
+        "ioredis EVALSHA of the agent's save script",
+        N,
+        async () => {
+          for (let i = 0; i < N; i++) await raw.evalsha(SAVE.sha, 1, scriptKey, text, '', '10', '0', `${scriptKey}:changes`);
+        },
+      ],
+    ]);
     // the update() pattern: a new state every time, so save encodes; the raw side stringifies too
     let k = 0;
-    const [saveNew, setNew] = await paired(
+    const [saveNew, setNew] = await paired([
       [
         'RedisAgent.save (new state each call)',
         N,
@@ -115,11 +108,13 @@ export async function main(): Promise<void> {
           for (let i = 0; i < N; i++) await raw.set(`${tag}:raw`, JSON.stringify({ ...state, step: k++ }));
         },
       ],
-    );
-    cases.push(load, get, save, set, saveNew, setNew);
+    ]);
+    cases.push(load, get, save, set, script, saveNew, setNew);
     comparisons.push(
       { label: `RedisAgent load vs GET (${text.length} B state)`, subject: load, baseline: get, target: 0.8 },
       { label: 'RedisAgent save vs SET (unchanged loaded state)', subject: save, baseline: set, target: 0.8 },
+      { label: "raw EVALSHA of the save script vs SET (the script's floor)", subject: script, baseline: set },
+      { label: 'RedisAgent save vs raw EVALSHA of its script', subject: save, baseline: script },
       { label: 'RedisAgent save vs SET (new state, both encode)', subject: saveNew, baseline: setNew, target: 0.8 },
     );
     await agent.close();
