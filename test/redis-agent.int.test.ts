@@ -6,7 +6,7 @@ import { dataAgentContract } from '../src/testing/index.js';
 import { REDIS_URL, requireService, uniqueName } from './support/services.js';
 import { deleteByPrefix, runWorker, scanKeys } from './fixtures/redis-keys.js';
 import { startTcpProxy } from './support/tcp-proxy.js';
-import { LuaScript } from '../src/agents/redis/client.js';
+import { LuaScript, watchStalls } from '../src/agents/redis/client.js';
 import { sleep } from '../src/core/mutex.js';
 
 const up = await requireService('Redis', REDIS_URL);
@@ -389,6 +389,68 @@ describe.skipIf(!up)('RedisAgent', () => {
       await a.save({ n: 100 });
       expect(await a.load()).toEqual({ n: 100 });
     } finally {
+      await proxy.close();
+    }
+  });
+
+  it('a server that stops answering (black hole): calls fail with BackendUnavailableError after commandTimeout, later ones too, and the agent works again once restored', async () => {
+    const proxy = await startTcpProxy(REDIS_URL);
+    try {
+      const a = agent<{ n: number }>(uniqueName('hole'), { url: proxy.url(REDIS_URL), redisOptions: { commandTimeout: 300 } });
+      await a.save({ n: 1 });
+      proxy.blackhole();
+      let t0 = Date.now();
+      await expect(a.save({ n: 2 })).rejects.toBeInstanceOf(BackendUnavailableError);
+      // reported after the timeout, within the timeout plus one watchdog period (75 ms) and slack
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(290);
+      expect(Date.now() - t0).toBeLessThan(1_500);
+      // the next call does not wait for ever on the stalled connection either
+      t0 = Date.now();
+      await expect(a.load()).rejects.toBeInstanceOf(BackendUnavailableError);
+      expect(Date.now() - t0).toBeLessThan(3_000);
+      proxy.restore();
+      await until('reconnect', async () => a.load().then(() => true, () => false));
+      // the proxy held the stalled save's bytes (as a network may) and delivers them on restore, so
+      // that save may land, once, after its caller was told it failed; the agent simply works
+      await until('the stalled connection to drain', () => proxy.connections <= 1);
+      await a.save({ n: 3 });
+      expect(await a.load()).toEqual({ n: 3 });
+      const history = await a.history();
+      expect(history.length).toBe(await a.version());
+      expect([[{ n: 3 }, { n: 1 }], [{ n: 3 }, { n: 2 }, { n: 1 }]]).toContainEqual(history);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('the command-timeout watchdog leaves an idle or busy healthy connection alone and drops a stalled one', async () => {
+    const proxy = await startTcpProxy(REDIS_URL);
+    const client = new Redis(proxy.url(REDIS_URL), { maxRetriesPerRequest: 0, retryStrategy: () => 50 });
+    client.on('error', () => undefined);
+    let closes = 0;
+    client.on('close', () => void closes++);
+    const stop = watchStalls(client, 100);
+    try {
+      await client.ping();
+      await sleep(400); // idle for four timeouts
+      const t0 = Date.now();
+      let n = 0;
+      while (Date.now() - t0 < 400) {
+        await client.set(`${prefix}watch`, String(n++)); // busy for four timeouts, each reply prompt
+      }
+      expect(closes).toBe(0);
+      proxy.blackhole();
+      const t1 = Date.now();
+      await expect(client.get(`${prefix}watch`)).rejects.toThrow();
+      expect(Date.now() - t1).toBeGreaterThanOrEqual(95);
+      expect(Date.now() - t1).toBeLessThan(1_000);
+      expect(closes).toBeGreaterThanOrEqual(1);
+      proxy.restore();
+      await until('reconnect', async () => client.get(`${prefix}watch`).then(() => true, () => false));
+      expect(await client.get(`${prefix}watch`)).toBe(String(n - 1));
+    } finally {
+      stop();
+      client.disconnect();
       await proxy.close();
     }
   });
