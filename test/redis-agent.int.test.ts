@@ -65,6 +65,7 @@ describe.skipIf(!up)('RedisAgent', () => {
     expect(() => new RedisAgent({ url: REDIS_URL, key: 'k', prefix: 'a{b}' })).toThrow(InvalidKeyError);
     expect(() => new RedisAgent({ url: REDIS_URL, key: 'k', maxHistory: 0 })).toThrow(ValidationError);
     expect(() => new RedisAgent({ url: REDIS_URL, key: 'k', ttlMs: 1.5 })).toThrow(ValidationError);
+    for (const commandTimeout of [0, -5, Number.NaN, Infinity]) expect(() => new RedisAgent({ url: REDIS_URL, key: 'k', redisOptions: { commandTimeout } })).toThrow(ValidationError);
   });
 
   it('keys with braces, globs and colons stay separate agents under the prefix, in one hash-tagged key', async () => {
