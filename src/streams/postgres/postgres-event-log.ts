@@ -49,6 +49,7 @@ import { mapPgError, type Queryable } from './errors.js';
 import { Listener, Notifier, type ListenClient } from './listener.js';
 import { readPage, readStatements, readStreamPage, type ReadStatements } from './read.js';
 import { ensureSchema, schemaNames, validateSchemaName, type SchemaNames } from './schema.js';
+import { QueryWatchdog, type PoolEvents } from './watchdog.js';
 
 /** The slice of a pg Pool the log uses: pass your own `pg.Pool` (its settings are kept as they are). */
 export interface PostgresPool extends Queryable {
@@ -96,6 +97,8 @@ export class PostgresEventLog implements EventLog, MultiStreamAppender, InlinePr
   readonly schema: string;
   private readonly pool: PostgresPool;
   private readonly ownsPool: boolean;
+  /** the read timeout of a pool the log created (see QueryWatchdog); none for a pool passed in */
+  private readonly watchdog: QueryWatchdog | undefined;
   private readonly names: SchemaNames;
   private readonly st: ReadStatements;
   private readonly hooks: AppendHook<PostgresAppendTransaction>[] = [];
@@ -126,11 +129,12 @@ export class PostgresEventLog implements EventLog, MultiStreamAppender, InlinePr
         max: options.maxConnections ?? 10,
         connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
         statement_timeout: statementTimeoutMs,
-        query_timeout: statementTimeoutMs + 5_000,
+        // no query_timeout: the watchdog below is the client-side read timeout (a timer per query cost ~5 µs)
         idle_in_transaction_session_timeout: statementTimeoutMs,
         keepAlive: true,
       }) as unknown as PostgresPool;
       this.ownsPool = true;
+      this.watchdog = new QueryWatchdog(this.pool as unknown as PoolEvents, statementTimeoutMs + 5_000);
       // an idle connection that breaks is discarded by the pool; the next query reports the outage
       this.pool.on('error', () => undefined);
     }
@@ -156,7 +160,10 @@ export class PostgresEventLog implements EventLog, MultiStreamAppender, InlinePr
       options.maxBatchesInFlight ?? 4,
       options.maxBatchSize ?? 256,
     );
-    this.listener = new Listener(() => this.pool.connect(), this.names.channel);
+    this.listener = new Listener(async () => {
+      const client = await this.pool.connect();
+      return this.watchdog ? this.watchdog.hold(client) : client;
+    }, this.names.channel);
     this.notifier = new Notifier(this.pool, this.names.channel, notifyIntervalMs);
   }
 
@@ -303,6 +310,7 @@ export class PostgresEventLog implements EventLog, MultiStreamAppender, InlinePr
     await this.queue.drained();
     await this.notifier.close();
     await this.listener.close();
+    this.watchdog?.stop();
     if (this.ownsPool) await this.pool.end();
   }
 
@@ -329,7 +337,7 @@ export class PostgresEventLog implements EventLog, MultiStreamAppender, InlinePr
     const onError = (): void => undefined;
     client.on('error', onError);
     try {
-      const out = await fn(client);
+      const out = await fn(this.watchdog ? this.watchdog.hold(client) : client);
       client.removeAllListeners('error');
       client.release();
       return out;
