@@ -70,7 +70,11 @@ export interface PostgresEventLogOptions {
   maxConnections?: number;
   /** connect timeout of a created pool, ms (default 10 000) */
   connectTimeoutMs?: number;
-  /** server statement timeout and client read timeout of a created pool, ms (default 30 000) */
+  /**
+   * server statement timeout of a created pool, ms (default 30 000); a statement without a reply
+   * for this + 5 s (a server that stopped answering) fails with BackendUnavailableError and its
+   * connection is replaced (see QueryWatchdog). A pool passed in keeps its own settings.
+   */
   statementTimeoutMs?: number;
   /** how long readAll waits for an older open transaction to end before it throws (default 30 000) */
   horizonWaitMs?: number;
