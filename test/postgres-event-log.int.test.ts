@@ -585,6 +585,42 @@ describe.skipIf(!available)('PostgresEventLog', () => {
     expect(read.map((e) => e.revision)).toEqual(read.map((_, i) => i + 1));
   });
 
+  test('close() while a read waits on a server that stopped answering: the read fails with BackendUnavailableError and close() returns (the watchdog outlives pool.end)', async () => {
+    for (const statementTimeoutMs of [0, -1, 1.5, Number.NaN, Infinity]) expect(() => open({ statementTimeoutMs })).toThrow(ValidationError);
+    const proxy = await startTcpProxy(postgresUrl());
+    proxies.push(proxy);
+    const log = open({ connectionString: proxy.url(postgresUrl()), connectTimeoutMs: 1_000, statementTimeoutMs: 300 }); // watchdog: 5.3 s
+    await log.append('s', [{ type: 'A', data: 1 }]);
+    proxy.blackhole();
+    const t0 = Date.now();
+    const read = log.revision('s').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    await sleep(50); // the read is on its (pooled, now stalled) connection
+    await log.close();
+    expect(await read).toBeInstanceOf(BackendUnavailableError);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(5_000);
+    expect(Date.now() - t0).toBeLessThan(9_000);
+    proxy.restore();
+  });
+
+  test('the LISTEN connection, held for good, is not taken for a stalled statement: it outlives the watchdog timeout', async () => {
+    const log = open({ statementTimeoutMs: 300, pollMs: 60_000 }); // watchdog: 5.3 s
+    await log.append('s', [{ type: 'A', data: 1 }]);
+    const seen: number[] = [];
+    const sub = log.subscribe({}, (e) => void seen.push(e.position));
+    await waitFor(() => seen.length === 1, 10_000, 'the first event');
+    const admin = await rawClient();
+    const listening = async (): Promise<number[]> =>
+      (await admin.query('SELECT pid FROM pg_stat_activity WHERE query = $1', [`LISTEN "${schemaNames(log.schema).channel}"`])).rows.map((r: { pid: number }) => r.pid);
+    const before = await listening();
+    expect(before).toHaveLength(1);
+    await sleep(6_500);
+    expect(await listening()).toEqual(before);
+    await sub.close();
+  });
+
   test('a subscription whose server goes away stops with BackendUnavailableError on done', async () => {
     const proxy = await startTcpProxy(postgresUrl());
     proxies.push(proxy);

@@ -424,6 +424,37 @@ describe.skipIf(!up)('RedisAgent', () => {
     }
   });
 
+  it('close() on a server that stopped answering returns after about commandTimeout (QUIT is not waited for ever)', async () => {
+    const proxy = await startTcpProxy(REDIS_URL);
+    try {
+      const a = new RedisAgent<{ n: number }>({ url: proxy.url(REDIS_URL), prefix, key: uniqueName('hole-close'), redisOptions: { commandTimeout: 300 } });
+      await a.save({ n: 1 });
+      proxy.blackhole();
+      const t0 = Date.now();
+      await a.close();
+      expect(Date.now() - t0).toBeLessThan(2_000);
+    } finally {
+      proxy.restore();
+      await proxy.close();
+    }
+  });
+
+  it('with maxRetriesPerRequest overridden, a call on a stalled connection still fails after commandTimeout (ioredis keeps its own timer then)', async () => {
+    const proxy = await startTcpProxy(REDIS_URL);
+    try {
+      const a = agent<{ n: number }>(uniqueName('hole-retry'), { url: proxy.url(REDIS_URL), redisOptions: { commandTimeout: 300, maxRetriesPerRequest: 1 } });
+      await a.save({ n: 1 });
+      proxy.blackhole();
+      const t0 = Date.now();
+      await expect(a.save({ n: 2 })).rejects.toBeInstanceOf(BackendUnavailableError);
+      expect(Date.now() - t0).toBeLessThan(2_000);
+      proxy.restore();
+      await until('reconnect', async () => a.load().then(() => true, () => false));
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('the command-timeout watchdog leaves an idle or busy healthy connection alone and drops a stalled one', async () => {
     const proxy = await startTcpProxy(REDIS_URL);
     const client = new Redis(proxy.url(REDIS_URL), { maxRetriesPerRequest: 0, retryStrategy: () => 50 });

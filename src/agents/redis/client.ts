@@ -58,13 +58,18 @@ export function resolveClient(options: RedisConnectionOptions, what: string): Re
   if (!options.url) throw new DgentError(`${what}: pass a redis client or a url`, 'VALIDATION');
   const settings = { ...FAIL_FAST_OPTIONS, ...options.redisOptions };
   const timeout = settings.commandTimeout;
-  if (timeout !== undefined && (!Number.isFinite(timeout) || timeout <= 0)) throw new ValidationError(`${what}: redisOptions.commandTimeout must be a number > 0, got ${String(timeout)}`);
-  // the command timeout is kept by a watchdog (see watchStalls), not by ioredis
-  const client = new Redis(options.url, { ...settings, commandTimeout: undefined });
+  if (timeout !== undefined && (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0)) {
+    throw new ValidationError(`${what}: redisOptions.commandTimeout must be a number > 0, got ${String(timeout)}`);
+  }
+  // The watchdog (see watchStalls) makes the calls on a stalled connection fail only because, with
+  // these two settings, ioredis rejects every command in flight when a connection closes; with
+  // others it would keep them for a resend (or drop them unsettled), so ioredis keeps its own timer.
+  const watched = timeout !== undefined && settings.maxRetriesPerRequest === 0 && settings.autoResendUnfulfilledCommands === false;
+  const client = new Redis(options.url, watched ? { ...settings, commandTimeout: undefined } : settings);
   // ioredis emits 'error' on every failed reconnect; the calls that fail report it to their callers.
   // Without a listener Node would crash the process on the first connection loss.
   client.on('error', () => undefined);
-  if (timeout !== undefined) stopWatch.set(client, watchStalls(client, timeout));
+  if (watched) stopWatch.set(client, watchStalls(client, timeout));
   return { client, owned: true };
 }
 
@@ -80,7 +85,8 @@ const stopWatch = new WeakMap<RedisClient, () => void>();
  * waited `timeoutMs`, the connection is destroyed. Every call in flight on it then fails (as
  * BackendUnavailableError) and ioredis reconnects, so a server that accepts the connection but stops
  * answering costs one timeout, not one per later call on the dead socket. A command is reported
- * after `timeoutMs` to `timeoutMs` + one period.
+ * after `timeoutMs` to `timeoutMs` + one period. Used only with `maxRetriesPerRequest: 0` and
+ * `autoResendUnfulfilledCommands: false` (see resolveClient).
  */
 export function watchStalls(client: Redis, timeoutMs: number): () => void {
   let head: unknown;
@@ -93,7 +99,7 @@ export function watchStalls(client: Redis, timeoutMs: number): () => void {
         head = undefined;
         return;
       }
-      const now = Date.now();
+      const now = performance.now(); // monotonic: a wall-clock step must not look like a stall
       if (first !== head) {
         head = first;
         since = now;
@@ -117,17 +123,21 @@ export function duplicateClient(client: RedisClient): Redis {
 
 /** Close a client politely, falling back to a hard disconnect when the server is gone. */
 export async function quitClient(client: RedisClient): Promise<void> {
-  stopWatch.get(client)?.();
-  stopWatch.delete(client);
-  if (client.status === 'end') return;
-  if (client.status !== 'ready') {
-    client.disconnect();
-    return;
-  }
   try {
-    await client.quit();
-  } catch {
-    client.disconnect(); // QUIT cannot reach a dead server; the socket is closed either way
+    if (client.status === 'end') return;
+    if (client.status !== 'ready') {
+      client.disconnect();
+      return;
+    }
+    try {
+      // a QUIT the server does not answer is the watchdog's (or ioredis's commandTimeout) to end
+      await client.quit();
+    } catch {
+      client.disconnect(); // QUIT cannot reach a dead server; the socket is closed either way
+    }
+  } finally {
+    stopWatch.get(client)?.();
+    stopWatch.delete(client);
   }
 }
 

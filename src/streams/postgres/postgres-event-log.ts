@@ -124,6 +124,9 @@ export class PostgresEventLog implements EventLog, MultiStreamAppender, InlinePr
     const notifyIntervalMs = options.notifyIntervalMs ?? 20;
     if (typeof notifyIntervalMs !== 'number' || !(notifyIntervalMs >= 0) || notifyIntervalMs === Infinity) throw new ValidationError(`notifyIntervalMs must be a finite number >= 0, got ${String(notifyIntervalMs)}`);
     const statementTimeoutMs = options.statementTimeoutMs ?? 30_000;
+    if (typeof statementTimeoutMs !== 'number' || !Number.isInteger(statementTimeoutMs) || statementTimeoutMs < 1) {
+      throw new ValidationError(`statementTimeoutMs must be an integer >= 1, got ${String(statementTimeoutMs)}`);
+    }
     if (options.pool) {
       this.pool = options.pool;
       this.ownsPool = false;
@@ -314,8 +317,13 @@ export class PostgresEventLog implements EventLog, MultiStreamAppender, InlinePr
     await this.queue.drained();
     await this.notifier.close();
     await this.listener.close();
-    this.watchdog?.stop();
-    if (this.ownsPool) await this.pool.end();
+    try {
+      // reads still in flight keep their clients, and pool.end() waits for them: the watchdog must
+      // go on ending the ones a server that stopped answering would hold for ever
+      if (this.ownsPool) await this.pool.end();
+    } finally {
+      this.watchdog?.stop();
+    }
   }
 
   /** Create the schema once; a failure (server down) is retried by the next call. */

@@ -29,7 +29,7 @@ export class QueryWatchdog {
     pool: PoolEvents,
     readonly timeoutMs: number,
   ) {
-    pool.on('acquire', (client) => void this.waiting.set(client, { client, since: Date.now() }));
+    pool.on('acquire', (client) => void this.waiting.set(client, { client, since: performance.now() }));
     pool.on('release', (_err, client) => void this.waiting.delete(client));
     pool.on('remove', (client) => void this.waiting.delete(client));
     this.timer = setInterval(() => this.check(), Math.max(1, Math.min(1_000, Math.floor(timeoutMs / 4))));
@@ -56,9 +56,14 @@ export class QueryWatchdog {
     this.waiting.clear();
   }
 
+  /**
+   * A statement's clock starts when it is handed to the client, not when pg sends it: statements
+   * queued behind each other on one held client (hooks sending several `tx.query` at once) count
+   * their wait in the queue too. The log's own code awaits each statement before the next.
+   */
   private timed<T>(client: object, p: Promise<T>): Promise<T> {
     const token = {};
-    this.waiting.set(token, { client, since: Date.now() });
+    this.waiting.set(token, { client, since: performance.now() });
     const done = (): void => void this.waiting.delete(token);
     p.then(done, done);
     return p;
@@ -66,7 +71,7 @@ export class QueryWatchdog {
 
   private check(): void {
     if (this.waiting.size === 0) return;
-    const limit = Date.now() - this.timeoutMs;
+    const limit = performance.now() - this.timeoutMs; // monotonic: a wall-clock step is no stall
     for (const [key, { client, since }] of this.waiting) {
       if (since > limit) continue;
       for (const [k, w] of this.waiting) if (w.client === client) this.waiting.delete(k);
