@@ -2,7 +2,9 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import pg from 'pg';
 import { SQLAgent } from '../src/agents/sql-agent.js';
 import { dataAgentContract } from '../src/testing/index.js';
-import { BackendUnavailableError, ConcurrencyError } from '../src/core/errors.js';
+import { BackendUnavailableError, ConcurrencyError, ValidationError } from '../src/core/errors.js';
+import { sleep } from '../src/core/mutex.js';
+import { startTcpProxy } from './support/tcp-proxy.js';
 import { POSTGRES_URL, requireService, uniqueName } from './support/services.js';
 
 const available = await requireService('PostgreSQL', POSTGRES_URL);
@@ -57,6 +59,76 @@ describe.skipIf(!available)('SQLAgent on PostgreSQL', () => {
       await Promise.all(agents.map((a) => a.close()));
     } finally {
       await pool.query(`drop table if exists ${fresh}`);
+    }
+  });
+
+  it('pool options are checked up front', () => {
+    for (const bad of [0, -1, 1.5, Number.NaN, Infinity]) {
+      expect(() => new SQLAgent({ connectionString: POSTGRES_URL, id: 'x', statementTimeoutMs: bad })).toThrow(ValidationError);
+      expect(() => new SQLAgent({ connectionString: POSTGRES_URL, id: 'x', connectTimeoutMs: bad })).toThrow(ValidationError);
+      expect(() => new SQLAgent({ connectionString: POSTGRES_URL, id: 'x', maxConnections: bad })).toThrow(ValidationError);
+    }
+  });
+
+  it('a server restart (every connection of the agent terminated, idle or busy) does not crash the process: calls in flight fail with BackendUnavailableError, later ones work', async () => {
+    const app = uniqueName('sqlrestart');
+    const url = `${POSTGRES_URL}${POSTGRES_URL.includes('?') ? '&' : '?'}application_name=${app}`;
+    const a = new SQLAgent<{ n: number }>({ connectionString: url, table, id: uniqueName('restart'), maxConnections: 4 });
+    try {
+      await a.save({ n: 1 });
+      const terminate = async (): Promise<number> =>
+        (await pool.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [app])).rowCount ?? 0;
+      // idle connections: the pool hears of it as an 'error' event (fatal to the process without a listener)
+      expect(await terminate()).toBeGreaterThanOrEqual(1);
+      await sleep(200);
+      expect(await a.load()).toEqual({ n: 1 });
+      // busy connections: a burst of saves and loads while they are terminated
+      const inflight = Array.from({ length: 40 }, (_, i) => (i % 2 ? a.load() : a.update((s) => ({ n: s.n + 1 }))).then(() => 'ok', (e: unknown) => e));
+      await sleep(5);
+      await terminate();
+      for (const r of await Promise.all(inflight)) if (r !== 'ok') expect(r).toBeInstanceOf(BackendUnavailableError);
+      await a.update((s) => ({ n: s.n + 1 }));
+      expect((await a.load()).n).toBe((await a.version()));
+    } finally {
+      await a.close();
+    }
+  });
+
+  it('a connection cut mid-operation gives BackendUnavailableError, and the agent works again once restored', async () => {
+    const proxy = await startTcpProxy(POSTGRES_URL);
+    const a = new SQLAgent<{ n: number }>({ connectionString: proxy.url(POSTGRES_URL), table, id: uniqueName('cut'), connectTimeoutMs: 1_000 });
+    try {
+      await a.save({ n: 1 });
+      const inflight = Array.from({ length: 20 }, (_, i) => (i % 2 ? a.load() : a.save({ n: i })).then(() => 'ok', (e: unknown) => e));
+      proxy.cut();
+      const results = await Promise.all(inflight);
+      for (const r of results) if (r !== 'ok') expect(r).toBeInstanceOf(BackendUnavailableError);
+      await expect(a.load()).rejects.toBeInstanceOf(BackendUnavailableError); // refused while cut
+      proxy.restore();
+      await a.save({ n: 100 });
+      expect(await a.load()).toEqual({ n: 100 });
+    } finally {
+      await a.close();
+      await proxy.close();
+    }
+  });
+
+  it('a server that stops answering (black hole): a call fails with BackendUnavailableError after statementTimeoutMs + 5 s, and the agent works again once restored', async () => {
+    const proxy = await startTcpProxy(POSTGRES_URL);
+    const a = new SQLAgent<{ n: number }>({ connectionString: proxy.url(POSTGRES_URL), table, id: uniqueName('hole'), connectTimeoutMs: 1_000, statementTimeoutMs: 300 });
+    try {
+      await a.save({ n: 1 });
+      proxy.blackhole();
+      const t0 = Date.now();
+      await expect(a.load()).rejects.toBeInstanceOf(BackendUnavailableError);
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(5_000);
+      expect(Date.now() - t0).toBeLessThan(8_000);
+      proxy.restore();
+      await a.save({ n: 2 });
+      expect(await a.load()).toEqual({ n: 2 });
+    } finally {
+      await a.close();
+      await proxy.close();
     }
   });
 

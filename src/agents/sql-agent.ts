@@ -16,7 +16,7 @@ import { toMs } from '../core/ids.js';
 import { latestSchemaVersion, migrate, validateWith, type Migrations, type StandardSchemaV1 } from '../core/schema.js';
 import type { LoadAtTarget } from './data-agent.js';
 import { VersionedAgent, type Snapshot, type VersionedAgentOptions } from './versioned-agent.js';
-import { connect, type SqlConnection, type SqlConnectionOptions, type SqlDialectName } from './sql/connect.js';
+import { checkPoolOptions, connect, type SqlConnection, type SqlConnectionOptions, type SqlDialectName } from './sql/connect.js';
 import { checkAgentId, checkTableName, ensureTable, insertNext, isUniqueViolation, prune, selectAt, selectCurrent, selectHistory, selectVersion, type StateRow } from './sql/statements.js';
 
 /** Options of {@link SQLAgent}. Exactly one of `db`, `connectionString`, `path`. */
@@ -60,6 +60,7 @@ export class SQLAgent<S> extends VersionedAgent<S> {
     this.schemaVersion = latestSchemaVersion(options.migrations);
     const given = [options.db, options.connectionString, options.path].filter((x) => x !== undefined).length;
     if (given !== 1) throw new ValidationError('SQLAgent needs exactly one of db, connectionString or path');
+    checkPoolOptions(options);
   }
 
   protected override describe(): string {

@@ -5,6 +5,7 @@
  */
 import { Kysely, PostgresAdapter, PostgresDialect, SqliteAdapter, SqliteDialect } from 'kysely';
 import { BackendUnavailableError, ValidationError } from '../../core/errors.js';
+import { QueryWatchdog, type PoolEvents } from '../../streams/postgres/watchdog.js';
 
 /** The SQL dialects SQLAgent speaks. */
 export type SqlDialectName = 'sqlite' | 'postgres';
@@ -33,6 +34,29 @@ export interface SqlConnectionOptions {
   path?: string;
   /** SQLite `synchronous` for databases opened from `path` (default 'NORMAL': survives a process crash; 'FULL': power loss). */
   synchronous?: 'NORMAL' | 'FULL';
+  /** PostgreSQL from `connectionString`: pool size (default 10). */
+  maxConnections?: number;
+  /** PostgreSQL from `connectionString`: connect timeout, ms (default 10 000). */
+  connectTimeoutMs?: number;
+  /**
+   * PostgreSQL from `connectionString`: server statement timeout, ms (default 30 000); a statement
+   * without a reply for this + 5 s (a server that stopped answering) fails with
+   * BackendUnavailableError and its connection is replaced. A `db` passed in keeps its own settings.
+   */
+  statementTimeoutMs?: number;
+}
+
+function positiveInt(value: number | undefined, fallback: number, what: string): number {
+  const v = value ?? fallback;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new ValidationError(`${what} must be an integer >= 1, got ${String(value)}`);
+  return v;
+}
+
+/** Check the PostgreSQL pool options up front (the connection itself is made on first use). */
+export function checkPoolOptions(options: SqlConnectionOptions): void {
+  positiveInt(options.maxConnections, 10, 'maxConnections');
+  positiveInt(options.connectTimeoutMs, 10_000, 'connectTimeoutMs');
+  positiveInt(options.statementTimeoutMs, 30_000, 'statementTimeoutMs');
 }
 
 /** A resolved connection. `owned` connections are closed by the agent. */
@@ -97,9 +121,36 @@ export async function connect(options: SqlConnectionOptions): Promise<SqlConnect
     } catch (e) {
       throw new BackendUnavailableError('PostgreSQL', 'the "pg" package is not installed (npm install pg)', { cause: e });
     }
-    const pool = new Pool({ connectionString: url });
+    const statementTimeoutMs = positiveInt(options.statementTimeoutMs, 30_000, 'statementTimeoutMs');
+    const pool = new Pool({
+      connectionString: url,
+      max: positiveInt(options.maxConnections, 10, 'maxConnections'),
+      connectionTimeoutMillis: positiveInt(options.connectTimeoutMs, 10_000, 'connectTimeoutMs'),
+      statement_timeout: statementTimeoutMs,
+      idle_in_transaction_session_timeout: statementTimeoutMs,
+      keepAlive: true,
+    });
+    // An idle connection that breaks (the server restarted, a proxy cut it) is reported as an
+    // 'error' event of the pool, which removes it; without a listener that event kills the process.
+    pool.on('error', () => undefined);
+    // The same for a connection kysely holds (a statement in flight): its query fails with the
+    // error, and the pool drops the dead client when it is released; the event itself needs a
+    // listener too, or it is an uncaught exception.
+    pool.on('connect', (client) => void client.on('error', () => undefined));
+    // the read timeout: kysely holds a client for one statement or one short transaction
+    const watchdog = new QueryWatchdog(pool as unknown as PoolEvents, statementTimeoutMs + 5_000);
     const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
-    return { db, dialect: 'postgres', destroy: () => db.destroy() };
+    return {
+      db,
+      dialect: 'postgres',
+      destroy: async () => {
+        try {
+          await db.destroy();
+        } finally {
+          watchdog.stop();
+        }
+      },
+    };
   }
   const path = options.path!;
   if (typeof path !== 'string' || path.length === 0 || path.includes('\0')) throw new ValidationError('path must be a non-empty file path without NUL bytes');
