@@ -621,6 +621,51 @@ describe.skipIf(!available)('PostgresEventLog', () => {
     await sub.close();
   });
 
+  test('a server restart (every connection of the log terminated, idle and busy, the LISTEN one too): the process lives, appends in flight fail with BackendUnavailableError or land once, later appends work; a live subscriber hears other processes again once its LISTEN connection alone is lost', async () => {
+    const app = `dgent_restart_${randomUUID().slice(0, 8)}`;
+    const url = `${postgresUrl()}${postgresUrl().includes('?') ? '&' : '?'}application_name=${app}`;
+    const log = open({ connectionString: url, pollMs: 60_000 }); // its subscriber is woken by NOTIFY only
+    const other = open({}, log.schema); // another process, never terminated
+    await other.append('s', [{ type: 'A', data: 0 }]);
+    const heard: number[] = [];
+    const sub = log.subscribe({}, (e) => void heard.push(e.data as number));
+    const stopped = sub.done.then(
+      () => 'closed',
+      (e: unknown) => e,
+    );
+    const hears = (n: number, what: string): Promise<unknown> => Promise.race([waitFor(() => heard.includes(n), 10_000, what).then(() => 'heard'), stopped]);
+    await waitFor(() => heard.length === 1, 10_000, 'the first event');
+    const admin = await rawClient();
+    const terminate = async (only = '%'): Promise<number> =>
+      (await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND query LIKE $2', [app, only])).rowCount ?? 0;
+    const listening = async (): Promise<number> =>
+      (await admin.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND query LIKE $2', [app, 'LISTEN %'])).rows[0].n;
+    // the LISTEN connection alone: the subscriber listens again and hears another process at once
+    expect(await listening()).toBe(1);
+    expect(await terminate('LISTEN %')).toBe(1);
+    await sleep(100);
+    await other.append('s', [{ type: 'A', data: 500 }], { expectedRevision: 1 });
+    expect(await hears(500, 'an append of another process after the LISTEN connection was lost')).toBe('heard');
+    expect(await listening()).toBe(1);
+    // everything, while appends are in flight
+    const inflight = Array.from({ length: 40 }, (_, i) => log.append(`b-${i % 4}`, [{ type: 'B', data: i + 1 }]).then(() => 'ok', (e: unknown) => e));
+    await sleep(2);
+    expect(await terminate()).toBeGreaterThanOrEqual(1);
+    for (const r of await Promise.all(inflight)) if (r !== 'ok') expect(r).toBeInstanceOf(BackendUnavailableError);
+    await sleep(100);
+    await log.append('s', [{ type: 'A', data: 1000 }], { expectedRevision: 2 });
+    // the subscriber is woken by this process's own commit; a read of it that met a terminated
+    // connection ends it with BackendUnavailableError instead (the specified contract: resubscribe)
+    const outcome = await hears(1000, "the log's own append after the restart, at its subscriber");
+    if (outcome !== 'heard') expect(outcome).toBeInstanceOf(BackendUnavailableError);
+    for (let i = 0; i < 4; i++) {
+      const read = await collect(log.read(`b-${i}`));
+      expect(read.map((e) => e.revision)).toEqual(read.map((_, k) => k + 1));
+    }
+    expect(new Set(heard).size).toBe(heard.length); // each event heard once
+    await sub.close();
+  });
+
   test('a subscription whose server goes away stops with BackendUnavailableError on done', async () => {
     const proxy = await startTcpProxy(postgresUrl());
     proxies.push(proxy);
