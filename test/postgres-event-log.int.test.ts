@@ -621,7 +621,7 @@ describe.skipIf(!available)('PostgresEventLog', () => {
     await sub.close();
   });
 
-  test('a server restart (every connection of the log terminated, idle and busy, the LISTEN one too): the process lives, appends in flight fail with BackendUnavailableError or land once, later appends work; a live subscriber hears other processes again once its LISTEN connection alone is lost', async () => {
+  test('a server restart (every connection of the log terminated, idle and busy, the LISTEN one too): the process lives, appends in flight fail with BackendUnavailableError or land once, later appends work, and its subscriber lives on (it hears other processes again, too, once its LISTEN connection alone is lost)', async () => {
     const app = `dgent_restart_${randomUUID().slice(0, 8)}`;
     const url = `${postgresUrl()}${postgresUrl().includes('?') ? '&' : '?'}application_name=${app}`;
     const log = open({ connectionString: url, pollMs: 60_000 }); // its subscriber is woken by NOTIFY only
@@ -655,9 +655,10 @@ describe.skipIf(!available)('PostgresEventLog', () => {
     await sleep(100);
     await log.append('s', [{ type: 'A', data: 1000 }], { expectedRevision: 2 });
     // the subscriber is woken by this process's own commit; a read of it that met a terminated
-    // connection ends it with BackendUnavailableError instead (the specified contract: resubscribe)
-    const outcome = await hears(1000, "the log's own append after the restart, at its subscriber");
-    if (outcome !== 'heard') expect(outcome).toBeInstanceOf(BackendUnavailableError);
+    // connection is retried (subscriptionRetryMs), so the subscription lives on
+    expect(await hears(1000, "the log's own append after the restart, at its subscriber")).toBe('heard');
+    await other.append('s', [{ type: 'A', data: 2000 }], { expectedRevision: 3 });
+    expect(await hears(2000, 'an append of another process after the restart')).toBe('heard');
     for (let i = 0; i < 4; i++) {
       const read = await collect(log.read(`b-${i}`));
       expect(read.map((e) => e.revision)).toEqual(read.map((_, k) => k + 1));
@@ -666,15 +667,46 @@ describe.skipIf(!available)('PostgresEventLog', () => {
     await sub.close();
   });
 
-  test('a subscription whose server goes away stops with BackendUnavailableError on done', async () => {
+  test('a subscription rides out an outage shorter than subscriptionRetryMs: after the server is back it delivers what was appended meanwhile, in order, exactly once', async () => {
     const proxy = await startTcpProxy(postgresUrl());
     proxies.push(proxy);
-    const log = open({ connectionString: proxy.url(postgresUrl()), connectTimeoutMs: 1_000, statementTimeoutMs: 1_000, pollMs: 50 });
+    const log = open({ connectionString: proxy.url(postgresUrl()), connectTimeoutMs: 500, statementTimeoutMs: 1_000, pollMs: 50 });
+    const writer = open({}, log.schema); // another process, with a direct connection
+    await writer.append('s', [{ type: 'A', data: 1 }]);
+    const seen: number[] = [];
+    const sub = log.subscribe({}, (e) => void seen.push(e.data as number));
+    let ended: unknown = 'running';
+    sub.done.then(
+      () => (ended = 'resolved'),
+      (e: unknown) => (ended = e),
+    );
+    await waitFor(() => seen.length === 1, 30_000, 'the first event');
+    proxy.cut();
+    for (let i = 2; i <= 6; i++) await writer.append('s', [{ type: 'A', data: i }]);
+    await sleep(1_500); // reads fail all the while (refused, then connect timeouts)
+    expect(ended).toBe('running');
+    proxy.restore();
+    await waitFor(() => seen.length === 6, 10_000, 'the events appended during the outage');
+    await writer.append('s', [{ type: 'A', data: 7 }]);
+    await waitFor(() => seen.length === 7, 10_000, 'a live event after the outage');
+    expect(seen).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(ended).toBe('running');
+    await sub.close();
+  });
+
+  test('a subscription whose server stays away longer than subscriptionRetryMs stops with BackendUnavailableError on done', async () => {
+    expect(() => open({ subscriptionRetryMs: -1 })).toThrow(ValidationError);
+    const proxy = await startTcpProxy(postgresUrl());
+    proxies.push(proxy);
+    const log = open({ connectionString: proxy.url(postgresUrl()), connectTimeoutMs: 1_000, statementTimeoutMs: 1_000, pollMs: 50, subscriptionRetryMs: 500 });
     await log.append('s', [{ type: 'A', data: 1 }]);
     const seen: number[] = [];
     const sub = log.subscribe({}, (e) => void seen.push(e.position));
     await waitFor(() => seen.length === 1, 30_000, 'the first event');
+    const t0 = Date.now();
     proxy.cut();
     await expect(sub.done).rejects.toBeInstanceOf(BackendUnavailableError);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(450);
+    expect(Date.now() - t0).toBeLessThan(5_000);
   });
 });

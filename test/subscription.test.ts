@@ -138,3 +138,91 @@ describe('catchUpSubscription', () => {
     expect(registered).toBe(0);
   });
 });
+
+describe('catchUpSubscription retries (retryForMs / retryIf)', () => {
+  class Outage extends Error {}
+  /** rows 1..n; reads fail with Outage while `down`, possibly after yielding some events of the page */
+  function flakySource(n: number): CatchUpSource & { down: boolean; failAfter: number; reads: number } {
+    const src = {
+      down: false,
+      failAfter: 0,
+      reads: 0,
+      async *readAll(o: { fromPosition: number; limit: number }) {
+        src.reads++;
+        let k = 0;
+        for (let p = o.fromPosition + 1; p <= n && k < o.limit; p++, k++) {
+          if (src.down && k >= src.failAfter) throw new Outage('down');
+          await Promise.resolve();
+          yield ev(p);
+        }
+        if (src.down) throw new Outage('down');
+      },
+    };
+    return src;
+  }
+
+  it('property: outages inside the window, failing mid-page, deliver every event exactly once, in order', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 60 }), fc.integer({ min: 1, max: 7 }), fc.array(fc.integer({ min: 0, max: 5 }), { minLength: 1, maxLength: 6 }), async (n, pageSize, fails) => {
+        const src = flakySource(n);
+        const seen: number[] = [];
+        let outages = 0;
+        const sub = catchUpSubscription(src, { pageSize, pollMs: 1, retryForMs: 10_000, retryIf: (e) => e instanceof Outage }, (e) => {
+          seen.push(e.position);
+          // go down now and then, to come back after a few failed reads
+          if (outages < fails.length && seen.length % 3 === 0) {
+            src.failAfter = fails[outages++]!;
+            src.down = true;
+            setTimeout(() => (src.down = false), 60);
+          }
+        });
+        await waitFor(() => seen.length >= n, 10_000, 'every event');
+        await sub.close();
+        await sub.done;
+        expect(seen).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  it('an outage longer than retryForMs rejects done with its last error, after about retryForMs', async () => {
+    const src = flakySource(3);
+    src.down = true;
+    const t0 = performance.now();
+    const sub = catchUpSubscription(src, { pollMs: 1, retryForMs: 200, retryIf: (e) => e instanceof Outage }, () => undefined);
+    await expect(sub.done).rejects.toBeInstanceOf(Outage);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(195);
+    expect(performance.now() - t0).toBeLessThan(1_500);
+    expect(src.reads).toBeGreaterThan(1);
+  });
+
+  it('errors retryIf does not accept, and handler errors, end the subscription at once', async () => {
+    const src = flakySource(3);
+    src.down = true;
+    const other = catchUpSubscription(src, { pollMs: 1, retryForMs: 10_000, retryIf: () => false }, () => undefined);
+    await expect(other.done).rejects.toBeInstanceOf(Outage);
+    expect(src.reads).toBe(1);
+    const boom = new Error('handler');
+    const ok = flakySource(3);
+    const failing = catchUpSubscription(ok, { pollMs: 1, retryForMs: 10_000, retryIf: () => true }, () => {
+      throw boom;
+    });
+    await expect(failing.done).rejects.toBe(boom);
+    expect(ok.reads).toBe(1);
+  });
+
+  it('close() during an outage ends the wait at once and resolves done', async () => {
+    const src = flakySource(3);
+    src.down = true;
+    const sub = catchUpSubscription(src, { pollMs: 1, retryForMs: 60_000, retryIf: (e) => e instanceof Outage }, () => undefined);
+    await waitFor(() => src.reads >= 2, 5_000, 'a retry');
+    const t0 = performance.now();
+    await sub.close();
+    await expect(sub.done).resolves.toBeUndefined();
+    expect(performance.now() - t0).toBeLessThan(100);
+  });
+
+  it('retryForMs is validated', () => {
+    for (const retryForMs of [-1, Number.NaN, Infinity]) expect(() => catchUpSubscription(flakySource(1), { retryForMs }, () => undefined)).toThrow(ValidationError);
+  });
+});

@@ -42,6 +42,19 @@ export interface CatchUpOptions extends SubscribeOptions {
   pageSize?: number;
   /** re-read every `pollMs` even without a wake (default: 100 without `watch`, never with it) */
   pollMs?: number;
+  /**
+   * Keep retrying a read that fails with an error `retryIf` accepts (an outage: the server
+   * restarted, a connection dropped) for up to `retryForMs` of failures in a row, backing off from
+   * 50 ms to 1 s, before `done` rejects with the last error (default 0: the first failure ends the
+   * subscription). Reads resume after the last delivered position, so nothing is skipped or repeated.
+   */
+  retryForMs?: number;
+  retryIf?: (error: unknown) => boolean;
+}
+
+/** A handler's own error, carried through the read loop untouched (it is never retried). */
+class HandlerFailure {
+  constructor(readonly error: unknown) {}
 }
 
 /** Identifies the subscription whose handler is running, so `close()` called from inside it does not wait for itself. */
@@ -59,6 +72,9 @@ export function catchUpSubscription(source: CatchUpSource, options: CatchUpOptio
   const pollMs = options.pollMs ?? (source.watch ? undefined : 100);
   if (!Number.isInteger(pageSize) || pageSize < 1) throw new ValidationError(`pageSize must be an integer >= 1, got ${String(pageSize)}`);
   if (pollMs !== undefined && !(pollMs > 0)) throw new ValidationError(`pollMs must be > 0, got ${String(pollMs)}`);
+  const retryForMs = options.retryForMs ?? 0;
+  if (!(retryForMs >= 0) || retryForMs === Infinity) throw new ValidationError(`retryForMs must be a finite number >= 0, got ${String(options.retryForMs)}`);
+  const retryIf = options.retryIf;
   let last = fromPosition;
   let closed = false;
   let dirty = true;
@@ -74,16 +90,42 @@ export function catchUpSubscription(source: CatchUpSource, options: CatchUpOptio
   const run = async (): Promise<void> => {
     const unwatch = source.watch?.(wake);
     let timer: NodeJS.Timeout | undefined;
+    let failingSince: number | undefined;
+    let backoff = 50;
     try {
       while (!closed) {
         dirty = false;
         let n = 0;
-        for await (const e of source.readAll({ fromPosition: last, limit: pageSize, stream })) {
-          if (closed) break;
-          n++;
-          if (!(e.position > last)) throw new CorruptionError(`subscription read position ${e.position} after ${last}: the log returned events out of order`);
-          last = e.position;
-          if (stream === undefined || e.stream === stream) await running.run(token, () => handler(e));
+        try {
+          for await (const e of source.readAll({ fromPosition: last, limit: pageSize, stream })) {
+            if (closed) break;
+            n++;
+            if (!(e.position > last)) throw new CorruptionError(`subscription read position ${e.position} after ${last}: the log returned events out of order`);
+            last = e.position;
+            if (stream === undefined || e.stream === stream) {
+              try {
+                await running.run(token, () => handler(e));
+              } catch (error) {
+                throw new HandlerFailure(error);
+              }
+            }
+          }
+          failingSince = undefined;
+          backoff = 50;
+        } catch (error) {
+          if (error instanceof HandlerFailure) throw error.error;
+          if (closed || retryForMs === 0 || !retryIf?.(error)) throw error;
+          const now = performance.now();
+          failingSince ??= now;
+          if (now - failingSince >= retryForMs) throw error;
+          // wait out the outage (a wake or close() ends the wait early), then read again from `last`
+          await new Promise<void>((resolve) => {
+            resume = resolve;
+            timer = setTimeout(wake, Math.min(backoff, failingSince! + retryForMs - now));
+          });
+          clearTimeout(timer);
+          backoff = Math.min(backoff * 2, 1_000);
+          continue;
         }
         if (closed || n >= pageSize || dirty) continue;
         await new Promise<void>((resolve) => {

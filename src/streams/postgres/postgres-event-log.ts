@@ -81,6 +81,12 @@ export interface PostgresEventLogOptions {
   /** subscription poll interval, the fallback when a notification is missed (default 1 000) */
   pollMs?: number;
   /**
+   * how long a subscription keeps retrying reads that fail with BackendUnavailableError (a server
+   * restart, a dropped connection), backing off up to 1 s, before `done` rejects with it (default
+   * 30 000; 0: the first failure ends it). It resumes after the last delivered event.
+   */
+  subscriptionRetryMs?: number;
+  /**
    * NOTIFY throttle (default 20): the first commit after a quiet spell wakes other processes'
    * subscribers at once, the commits of the next `notifyIntervalMs` share one NOTIFY at its end
    * (see Notifier); this process's own subscriptions are woken at every commit, without a NOTIFY
@@ -112,6 +118,7 @@ export class PostgresEventLog implements EventLog, MultiStreamAppender, InlinePr
   private readonly subscriptions = new SubscriptionSet();
   private readonly horizonWaitMs: number;
   private readonly pollMs: number;
+  private readonly subscriptionRetryMs: number;
   private readonly pageSize: number;
   private ready: Promise<void> | undefined;
   /** the schema is known to exist: appends skip the await on `ready` (one turn of the microtask queue) */
@@ -123,6 +130,10 @@ export class PostgresEventLog implements EventLog, MultiStreamAppender, InlinePr
     if (!options.pool === !options.connectionString) throw new ValidationError('PostgresEventLog needs exactly one of { pool, connectionString }');
     const notifyIntervalMs = options.notifyIntervalMs ?? 20;
     if (typeof notifyIntervalMs !== 'number' || !(notifyIntervalMs >= 0) || notifyIntervalMs === Infinity) throw new ValidationError(`notifyIntervalMs must be a finite number >= 0, got ${String(notifyIntervalMs)}`);
+    const subscriptionRetryMs = options.subscriptionRetryMs ?? 30_000;
+    if (typeof subscriptionRetryMs !== 'number' || !(subscriptionRetryMs >= 0) || subscriptionRetryMs === Infinity) {
+      throw new ValidationError(`subscriptionRetryMs must be a finite number >= 0, got ${String(options.subscriptionRetryMs)}`);
+    }
     const statementTimeoutMs = options.statementTimeoutMs ?? 30_000;
     if (typeof statementTimeoutMs !== 'number' || !Number.isInteger(statementTimeoutMs) || statementTimeoutMs < 1) {
       throw new ValidationError(`statementTimeoutMs must be an integer >= 1, got ${String(statementTimeoutMs)}`);
@@ -149,6 +160,7 @@ export class PostgresEventLog implements EventLog, MultiStreamAppender, InlinePr
     this.st = readStatements(this.names);
     this.horizonWaitMs = options.horizonWaitMs ?? 30_000;
     this.pollMs = options.pollMs ?? 1_000;
+    this.subscriptionRetryMs = subscriptionRetryMs;
     this.pageSize = options.pageSize ?? 1000;
     this.queue = new AppendQueue(
       {
@@ -280,7 +292,14 @@ export class PostgresEventLog implements EventLog, MultiStreamAppender, InlinePr
           };
         },
       },
-      { ...options, pageSize: this.pageSize, pollMs: this.pollMs },
+      {
+        ...options,
+        pageSize: this.pageSize,
+        pollMs: this.pollMs,
+        retryForMs: this.subscriptionRetryMs,
+        // an outage, not a log that was closed (ClosedError) or data that is wrong
+        retryIf: (e) => e instanceof BackendUnavailableError && !this.closed,
+      },
       handler,
     );
     return this.subscriptions.track(sub);
