@@ -23,7 +23,7 @@
  * await log.append('chat-1', [{ type: 'UserSaid', data: { text: 'hi' } }], { expectedRevision: 'no_stream' });
  * ```
  */
-import { ClosedError, ConcurrencyError, CorruptionError, ValidationError } from '../../core/errors.js';
+import { BackendUnavailableError, ClosedError, ConcurrencyError, CorruptionError, ValidationError } from '../../core/errors.js';
 import {
   quitClient,
   resolveClient,
@@ -59,6 +59,12 @@ export interface RedisEventLogOptions extends RedisConnectionOptions {
   prefix?: string;
   /** Events fetched per round trip when reading (default 256). */
   pageSize?: number;
+  /**
+   * How long a subscription keeps retrying reads that fail with BackendUnavailableError (Redis
+   * restarting, a dropped connection), backing off up to 1 s, before `done` rejects with it
+   * (default 30 000; 0: the first failure ends it). It resumes after the last delivered event.
+   */
+  subscriptionRetryMs?: number;
 }
 
 interface Part {
@@ -75,6 +81,7 @@ export class RedisEventLog implements EventLog, MultiStreamAppender {
   private readonly base: string;
   private readonly keys: { pos: string; all: string; ids: string };
   private readonly pageSize: number;
+  private readonly subscriptionRetryMs: number;
   private readonly tail: GlobalTail;
   private readonly subscriptions = new SubscriptionSet();
   private closed = false;
@@ -86,6 +93,9 @@ export class RedisEventLog implements EventLog, MultiStreamAppender {
     const page = options.pageSize ?? 256;
     if (!Number.isInteger(page) || page < 1) throw new ValidationError(`pageSize must be an integer >= 1, got ${String(page)}`);
     this.pageSize = page;
+    const retry = options.subscriptionRetryMs ?? 30_000;
+    if (typeof retry !== 'number' || !(retry >= 0) || retry === Infinity) throw new ValidationError(`subscriptionRetryMs must be a finite number >= 0, got ${String(options.subscriptionRetryMs)}`);
+    this.subscriptionRetryMs = retry;
     const { client, owned } = resolveClient(options, 'RedisEventLog');
     this.client = client;
     this.owned = owned;
@@ -217,7 +227,13 @@ export class RedisEventLog implements EventLog, MultiStreamAppender {
         readAll: ({ fromPosition, limit }) => iterate(this.readPage(fromPosition, limit)),
         watch: (wake) => this.tail.watch(wake),
       },
-      { ...options, pageSize: this.pageSize },
+      {
+        ...options,
+        pageSize: this.pageSize,
+        retryForMs: this.subscriptionRetryMs,
+        // an outage, not a log that was closed (ClosedError) or data that is wrong
+        retryIf: (e) => e instanceof BackendUnavailableError && !this.closed,
+      },
       handler,
     );
     return this.subscriptions.track(sub);
