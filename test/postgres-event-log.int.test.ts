@@ -586,7 +586,9 @@ describe.skipIf(!available)('PostgresEventLog', () => {
   });
 
   test('close() while a read waits on a server that stopped answering: the read fails with BackendUnavailableError and close() returns (the watchdog outlives pool.end)', async () => {
-    for (const statementTimeoutMs of [0, -1, 1.5, Number.NaN, Infinity]) expect(() => open({ statementTimeoutMs })).toThrow(ValidationError);
+    for (const statementTimeoutMs of [0, -1, 1.5, Number.NaN, Infinity, 2 ** 31]) expect(() => open({ statementTimeoutMs })).toThrow(ValidationError);
+    for (const connectTimeoutMs of [0, 1.5, 2 ** 31]) expect(() => open({ connectTimeoutMs })).toThrow(ValidationError);
+    for (const maxConnections of [0, 2.5, 1e6]) expect(() => open({ maxConnections })).toThrow(ValidationError);
     const proxy = await startTcpProxy(postgresUrl());
     proxies.push(proxy);
     const log = open({ connectionString: proxy.url(postgresUrl()), connectTimeoutMs: 1_000, statementTimeoutMs: 300 }); // watchdog: 5.3 s

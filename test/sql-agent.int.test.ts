@@ -68,6 +68,9 @@ describe.skipIf(!available)('SQLAgent on PostgreSQL', () => {
       expect(() => new SQLAgent({ connectionString: POSTGRES_URL, id: 'x', connectTimeoutMs: bad })).toThrow(ValidationError);
       expect(() => new SQLAgent({ connectionString: POSTGRES_URL, id: 'x', maxConnections: bad })).toThrow(ValidationError);
     }
+    expect(() => new SQLAgent({ connectionString: POSTGRES_URL, id: 'x', statementTimeoutMs: 2 ** 31 - 1 })).toThrow(ValidationError); // no room for the read timeout
+    expect(() => new SQLAgent({ connectionString: POSTGRES_URL, id: 'x', connectTimeoutMs: 2 ** 31 })).toThrow(ValidationError);
+    expect(() => new SQLAgent({ db: pool, id: 'x', statementTimeoutMs: 1_000 })).toThrow(ValidationError); // a pool of yours keeps its settings
   });
 
   it('a server restart (every connection of the agent terminated, idle or busy) does not crash the process: calls in flight fail with BackendUnavailableError, later ones work', async () => {

@@ -222,7 +222,44 @@ describe('catchUpSubscription retries (retryForMs / retryIf)', () => {
     expect(performance.now() - t0).toBeLessThan(100);
   });
 
+  it('wakes during an outage do not cut the backoff short (no retry per commit while reads fail)', async () => {
+    const src = flakySource(3);
+    src.down = true;
+    let wake: (() => void) | undefined;
+    const noisy = Object.assign(src, {
+      watch(w: () => void) {
+        wake = w;
+        return () => (wake = undefined);
+      },
+    });
+    const sub = catchUpSubscription(noisy, { retryForMs: 60_000, retryIf: (e) => e instanceof Outage }, () => undefined);
+    const pump = setInterval(() => wake?.(), 2); // a busy writer in the same process
+    await new Promise((r) => setTimeout(r, 400));
+    clearInterval(pump);
+    // backoff 50, 100, 200 ms: about four reads in 400 ms; a wake-driven retry would make ~200
+    expect(src.reads).toBeGreaterThanOrEqual(3);
+    expect(src.reads).toBeLessThanOrEqual(6);
+    await sub.close();
+    await expect(sub.done).resolves.toBeUndefined();
+  });
+
+  it('a read that fails after close() ends the subscription quietly: done resolves', async () => {
+    let release: (() => void) | undefined;
+    const slow: CatchUpSource = {
+      async *readAll() {
+        await new Promise<void>((r) => (release = r));
+        throw new Outage('the read in flight when close() was called');
+      },
+    };
+    const sub = catchUpSubscription(slow, { pollMs: 1, retryForMs: 60_000, retryIf: (e) => e instanceof Outage }, () => undefined);
+    await waitFor(() => release !== undefined, 5_000, 'the read');
+    const closing = sub.close();
+    release!();
+    await closing;
+    await expect(sub.done).resolves.toBeUndefined();
+  });
+
   it('retryForMs is validated', () => {
-    for (const retryForMs of [-1, Number.NaN, Infinity]) expect(() => catchUpSubscription(flakySource(1), { retryForMs }, () => undefined)).toThrow(ValidationError);
+    for (const retryForMs of [-1, Number.NaN, Infinity, '5' as unknown as number]) expect(() => catchUpSubscription(flakySource(1), { retryForMs }, () => undefined)).toThrow(ValidationError);
   });
 });

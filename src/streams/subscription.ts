@@ -46,7 +46,10 @@ export interface CatchUpOptions extends SubscribeOptions {
    * Keep retrying a read that fails with an error `retryIf` accepts (an outage: the server
    * restarted, a connection dropped) for up to `retryForMs` of failures in a row, backing off from
    * 50 ms to 1 s, before `done` rejects with the last error (default 0: the first failure ends the
-   * subscription). Reads resume after the last delivered position, so nothing is skipped or repeated.
+   * subscription). The window counts from the start of the first failing read, and is checked
+   * when a read fails, so `done` rejects after `retryForMs` plus at most one read's own timeout.
+   * Reads resume after the last delivered position, so nothing is skipped or repeated. A read that
+   * fails after `close()` ends the subscription quietly (`done` resolves).
    */
   retryForMs?: number;
   retryIf?: (error: unknown) => boolean;
@@ -73,12 +76,14 @@ export function catchUpSubscription(source: CatchUpSource, options: CatchUpOptio
   if (!Number.isInteger(pageSize) || pageSize < 1) throw new ValidationError(`pageSize must be an integer >= 1, got ${String(pageSize)}`);
   if (pollMs !== undefined && !(pollMs > 0)) throw new ValidationError(`pollMs must be > 0, got ${String(pollMs)}`);
   const retryForMs = options.retryForMs ?? 0;
-  if (!(retryForMs >= 0) || retryForMs === Infinity) throw new ValidationError(`retryForMs must be a finite number >= 0, got ${String(options.retryForMs)}`);
+  if (typeof retryForMs !== 'number' || !(retryForMs >= 0) || retryForMs === Infinity) throw new ValidationError(`retryForMs must be a finite number >= 0, got ${String(options.retryForMs)}`);
   const retryIf = options.retryIf;
   let last = fromPosition;
   let closed = false;
   let dirty = true;
   let resume: (() => void) | undefined;
+  /** ends a retry wait (close() only) */
+  let stopWaiting: (() => void) | undefined;
   const wake = (): void => {
     dirty = true;
     const r = resume;
@@ -96,6 +101,7 @@ export function catchUpSubscription(source: CatchUpSource, options: CatchUpOptio
       while (!closed) {
         dirty = false;
         let n = 0;
+        const readStart = performance.now();
         try {
           for await (const e of source.readAll({ fromPosition: last, limit: pageSize, stream })) {
             if (closed) break;
@@ -114,15 +120,19 @@ export function catchUpSubscription(source: CatchUpSource, options: CatchUpOptio
           backoff = 50;
         } catch (error) {
           if (error instanceof HandlerFailure) throw error.error;
-          if (closed || retryForMs === 0 || !retryIf?.(error)) throw error;
+          if (closed) return; // a read that failed after close(): closing wins, done resolves
+          if (retryForMs === 0 || !retryIf?.(error)) throw error;
           const now = performance.now();
-          failingSince ??= now;
+          failingSince ??= readStart; // the outage began when the first failing read was sent
           if (now - failingSince >= retryForMs) throw error;
-          // wait out the outage (a wake or close() ends the wait early), then read again from `last`
+          // Wait out the outage, then read again from `last`. Only the timer or close() ends the
+          // wait: wakes (local commits, the live edge retrying) must not turn the backoff into a
+          // retry per commit while reads keep failing.
           await new Promise<void>((resolve) => {
-            resume = resolve;
-            timer = setTimeout(wake, Math.min(backoff, failingSince! + retryForMs - now));
+            stopWaiting = resolve;
+            timer = setTimeout(resolve, Math.min(backoff, failingSince! + retryForMs - now));
           });
+          stopWaiting = undefined;
           clearTimeout(timer);
           backoff = Math.min(backoff * 2, 1_000);
           continue;
@@ -145,6 +155,7 @@ export function catchUpSubscription(source: CatchUpSource, options: CatchUpOptio
     done,
     async close(): Promise<void> {
       closed = true;
+      stopWaiting?.();
       wake();
       if (running.getStore() === token) return; // called from our own handler: the loop stops after it returns
       await done.catch(() => undefined); // the error stays on `done` for whoever awaits it

@@ -36,7 +36,10 @@ export interface SqlConnectionOptions {
   synchronous?: 'NORMAL' | 'FULL';
   /** PostgreSQL from `connectionString`: pool size (default 10). */
   maxConnections?: number;
-  /** PostgreSQL from `connectionString`: connect timeout, ms (default 10 000). */
+  /**
+   * PostgreSQL from `connectionString`: connect timeout, ms (default 10 000). It also bounds the wait
+   * for a free connection when `maxConnections` are all busy (pg-pool's connectionTimeoutMillis).
+   */
   connectTimeoutMs?: number;
   /**
    * PostgreSQL from `connectionString`: server statement timeout, ms (default 30 000); a statement
@@ -46,17 +49,22 @@ export interface SqlConnectionOptions {
   statementTimeoutMs?: number;
 }
 
-function positiveInt(value: number | undefined, fallback: number, what: string): number {
+/** Node timers and PostgreSQL's timeouts take at most 2^31 - 1 ms. */
+const MAX_MS = 2_147_483_647;
+
+function positiveInt(value: number | undefined, fallback: number, what: string, max = MAX_MS): number {
   const v = value ?? fallback;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new ValidationError(`${what} must be an integer >= 1, got ${String(value)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) throw new ValidationError(`${what} must be an integer from 1 to ${max}, got ${String(value)}`);
   return v;
 }
 
 /** Check the PostgreSQL pool options up front (the connection itself is made on first use). */
 export function checkPoolOptions(options: SqlConnectionOptions): void {
-  positiveInt(options.maxConnections, 10, 'maxConnections');
+  const given = [options.maxConnections, options.connectTimeoutMs, options.statementTimeoutMs].some((x) => x !== undefined);
+  if (given && options.connectionString === undefined) throw new ValidationError('maxConnections, connectTimeoutMs and statementTimeoutMs apply to a pool made from connectionString only');
+  positiveInt(options.maxConnections, 10, 'maxConnections', 10_000);
   positiveInt(options.connectTimeoutMs, 10_000, 'connectTimeoutMs');
-  positiveInt(options.statementTimeoutMs, 30_000, 'statementTimeoutMs');
+  positiveInt(options.statementTimeoutMs, 30_000, 'statementTimeoutMs', MAX_MS - 5_000);
 }
 
 /** A resolved connection. `owned` connections are closed by the agent. */
@@ -121,10 +129,10 @@ export async function connect(options: SqlConnectionOptions): Promise<SqlConnect
     } catch (e) {
       throw new BackendUnavailableError('PostgreSQL', 'the "pg" package is not installed (npm install pg)', { cause: e });
     }
-    const statementTimeoutMs = positiveInt(options.statementTimeoutMs, 30_000, 'statementTimeoutMs');
+    const statementTimeoutMs = positiveInt(options.statementTimeoutMs, 30_000, 'statementTimeoutMs', MAX_MS - 5_000);
     const pool = new Pool({
       connectionString: url,
-      max: positiveInt(options.maxConnections, 10, 'maxConnections'),
+      max: positiveInt(options.maxConnections, 10, 'maxConnections', 10_000),
       connectionTimeoutMillis: positiveInt(options.connectTimeoutMs, 10_000, 'connectTimeoutMs'),
       statement_timeout: statementTimeoutMs,
       idle_in_transaction_session_timeout: statementTimeoutMs,

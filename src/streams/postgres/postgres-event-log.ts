@@ -68,7 +68,7 @@ export interface PostgresEventLogOptions {
   schema?: string;
   /** pool size when the log creates the pool (default 10) */
   maxConnections?: number;
-  /** connect timeout of a created pool, ms (default 10 000) */
+  /** connect timeout of a created pool, ms (default 10 000); it also bounds the wait for a free connection of the pool */
   connectTimeoutMs?: number;
   /**
    * server statement timeout of a created pool, ms (default 30 000); a statement without a reply
@@ -135,8 +135,15 @@ export class PostgresEventLog implements EventLog, MultiStreamAppender, InlinePr
       throw new ValidationError(`subscriptionRetryMs must be a finite number >= 0, got ${String(options.subscriptionRetryMs)}`);
     }
     const statementTimeoutMs = options.statementTimeoutMs ?? 30_000;
-    if (typeof statementTimeoutMs !== 'number' || !Number.isInteger(statementTimeoutMs) || statementTimeoutMs < 1) {
-      throw new ValidationError(`statementTimeoutMs must be an integer >= 1, got ${String(statementTimeoutMs)}`);
+    for (const [what, v, max] of [
+      ['connectTimeoutMs', options.connectTimeoutMs, 2_147_483_647],
+      ['maxConnections', options.maxConnections, 10_000],
+    ] as const) {
+      if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max)) throw new ValidationError(`${what} must be an integer from 1 to ${max}, got ${String(v)}`);
+    }
+    // the server and Node's timers take at most 2^31 - 1 ms; the watchdog adds 5 s
+    if (typeof statementTimeoutMs !== 'number' || !Number.isInteger(statementTimeoutMs) || statementTimeoutMs < 1 || statementTimeoutMs > 2_147_483_647 - 5_000) {
+      throw new ValidationError(`statementTimeoutMs must be an integer from 1 to ${2_147_483_647 - 5_000}, got ${String(statementTimeoutMs)}`);
     }
     if (options.pool) {
       this.pool = options.pool;
