@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import pg from 'pg';
 import { SQLAgent } from '../src/agents/sql-agent.js';
 import { dataAgentContract } from '../src/testing/index.js';
-import { BackendUnavailableError, ConcurrencyError, ValidationError } from '../src/core/errors.js';
+import { BackendUnavailableError, ConcurrencyError, CorruptionError, ValidationError } from '../src/core/errors.js';
 import { sleep } from '../src/core/mutex.js';
 import { startTcpProxy } from './support/tcp-proxy.js';
 import { POSTGRES_URL, requireService, uniqueName } from './support/services.js';
@@ -132,6 +132,21 @@ describe.skipIf(!available)('SQLAgent on PostgreSQL', () => {
     } finally {
       await a.close();
       await proxy.close();
+    }
+  });
+
+  it('a table of the same name but another shape gives CorruptionError on load and save, and its rows are untouched', async () => {
+    const foreign = uniqueName('foreign');
+    await pool.query(`create table ${foreign} (a integer, b text)`); // generated identifier, not user input
+    await pool.query(`insert into ${foreign} values (1, 'theirs')`);
+    try {
+      const a = new SQLAgent({ connectionString: POSTGRES_URL, table: foreign, id: 'x' });
+      await expect(a.load()).rejects.toBeInstanceOf(CorruptionError);
+      await expect(a.save({ n: 1 })).rejects.toThrow(/not a dgent agent table/);
+      await a.close();
+      expect((await pool.query(`select a, b from ${foreign}`)).rows).toEqual([{ a: 1, b: 'theirs' }]);
+    } finally {
+      await pool.query(`drop table ${foreign}`);
     }
   });
 

@@ -1,5 +1,5 @@
 import { describe, it, expect, afterAll } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -7,7 +7,7 @@ import { Kysely, SqliteDialect } from 'kysely';
 import { z } from 'zod';
 import { SQLAgent } from '../src/agents/sql-agent.js';
 import { dataAgentContract } from '../src/testing/index.js';
-import { BackendUnavailableError, ConcurrencyError, InvalidKeyError, StateNotFoundError, ValidationError } from '../src/core/errors.js';
+import { BackendUnavailableError, ConcurrencyError, CorruptionError, InvalidKeyError, StateNotFoundError, ValidationError } from '../src/core/errors.js';
 
 const root = mkdtempSync(join(tmpdir(), 'dgent-sql-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -96,5 +96,31 @@ describe('SQLAgent on SQLite', () => {
   it('a database file that cannot be opened gives BackendUnavailableError', async () => {
     const a = new SQLAgent({ path: join(root, 'missing-dir', 'x.db'), id: 'a' });
     await expect(a.load()).rejects.toBeInstanceOf(BackendUnavailableError);
+  });
+
+  it('a file that is not an SQLite database gives CorruptionError and is left byte for byte as it was', async () => {
+    const file = join(root, 'garbage.db');
+    const bytes = Buffer.from(Array.from({ length: 8192 }, (_, i) => (i * 37) % 251));
+    writeFileSync(file, bytes);
+    const a = new SQLAgent({ path: file, id: 'a' });
+    await expect(a.load()).rejects.toBeInstanceOf(CorruptionError);
+    await expect(a.save({ n: 1 })).rejects.toBeInstanceOf(CorruptionError);
+    await a.close();
+    expect(readFileSync(file).equals(bytes)).toBe(true);
+  });
+
+  it('a table of the same name but another shape gives CorruptionError on load and save, and its rows are untouched', async () => {
+    const file = join(root, 'foreign.db');
+    const raw = new Database(file);
+    raw.exec("create table dgent_agent_states (a integer, b text); insert into dgent_agent_states values (1, 'theirs')");
+    raw.close();
+    const a = new SQLAgent({ path: file, id: 'a' });
+    await expect(a.load()).rejects.toBeInstanceOf(CorruptionError);
+    await expect(a.save({ n: 1 })).rejects.toBeInstanceOf(CorruptionError);
+    await expect(a.save({ n: 1 })).rejects.toThrow(/not a dgent agent table/);
+    await a.close();
+    const check = new Database(file, { readonly: true });
+    expect(check.prepare('select a, b from dgent_agent_states').all()).toEqual([{ a: 1, b: 'theirs' }]);
+    check.close();
   });
 });

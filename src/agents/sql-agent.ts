@@ -11,13 +11,13 @@
  * ```
  */
 import { decode, encode, prepare } from '../core/codec.js';
-import { BackendUnavailableError, ConcurrencyError, DgentError, ValidationError } from '../core/errors.js';
+import { BackendUnavailableError, ConcurrencyError, CorruptionError, DgentError, ValidationError } from '../core/errors.js';
 import { toMs } from '../core/ids.js';
 import { latestSchemaVersion, migrate, validateWith, type Migrations, type StandardSchemaV1 } from '../core/schema.js';
 import type { LoadAtTarget } from './data-agent.js';
 import { VersionedAgent, type Snapshot, type VersionedAgentOptions } from './versioned-agent.js';
 import { checkPoolOptions, connect, type SqlConnection, type SqlConnectionOptions, type SqlDialectName } from './sql/connect.js';
-import { checkAgentId, checkTableName, ensureTable, insertNext, isUniqueViolation, prune, selectAt, selectCurrent, selectHistory, selectVersion, type StateRow } from './sql/statements.js';
+import { checkAgentId, checkTableName, classifySqlError, ensureTable, insertNext, isUniqueViolation, prune, selectAt, selectCurrent, selectHistory, selectVersion, type StateRow } from './sql/statements.js';
 
 /** Options of {@link SQLAgent}. Exactly one of `db`, `connectionString`, `path`. */
 export interface SQLAgentOptions<S> extends VersionedAgentOptions<S>, SqlConnectionOptions {
@@ -99,10 +99,25 @@ export class SQLAgent<S> extends VersionedAgent<S> {
     }
   }
 
+  /**
+   * Map a driver error: a table of another shape or a damaged database is CorruptionError (nothing
+   * is changed), a database that cannot be reached or is busy is BackendUnavailableError, anything
+   * else DgentError with the driver's error as its cause.
+   */
   private wrap(e: unknown): unknown {
     if (e instanceof DgentError || isUniqueViolation(e)) return e;
     const backend = this.options.path !== undefined ? 'SQLite' : this.options.connectionString !== undefined ? 'PostgreSQL' : 'SQL database';
-    return new BackendUnavailableError(backend, `${(e as Error)?.message ?? String(e)}`, { cause: e });
+    const message = (e as Error | undefined)?.message ?? String(e);
+    switch (classifySqlError(e)) {
+      case 'wrong-table':
+        return new CorruptionError(`table ${this.table} exists but is not a dgent agent table (${message}); nothing was changed`, this.describe(), { cause: e });
+      case 'damaged':
+        return new CorruptionError(`${backend} reports a damaged database: ${message}; nothing was changed`, this.describe(), { cause: e });
+      case 'unavailable':
+        return new BackendUnavailableError(backend, message, { cause: e });
+      default:
+        return new DgentError(`${backend} error in ${this.describe()}: ${message}`, 'DGENT_ERROR', { cause: e });
+    }
   }
 
   private materialise(row: StateRow): Decoded<S> {

@@ -4,7 +4,7 @@
  * native SQLite module to be loaded.
  */
 import { Kysely, PostgresAdapter, PostgresDialect, SqliteAdapter, SqliteDialect } from 'kysely';
-import { BackendUnavailableError, ValidationError } from '../../core/errors.js';
+import { BackendUnavailableError, CorruptionError, ValidationError } from '../../core/errors.js';
 import { QueryWatchdog, type PoolEvents } from '../../streams/postgres/watchdog.js';
 
 /** The SQL dialects SQLAgent speaks. */
@@ -168,11 +168,21 @@ export async function connect(options: SqlConnectionOptions): Promise<SqlConnect
   } catch (e) {
     throw new BackendUnavailableError('SQLite', 'the "better-sqlite3" package cannot be loaded', { cause: e });
   }
-  let raw: import('better-sqlite3').Database;
+  let raw: import('better-sqlite3').Database | undefined;
   try {
     raw = new Database(path);
     setupSqlite(raw as unknown as BetterSqliteLike, options.synchronous ?? 'NORMAL');
   } catch (e) {
+    try {
+      raw?.close();
+    } catch {
+      // the open error is the one to report
+    }
+    const code = (e as { code?: unknown }).code;
+    // a file that is not a database (or a damaged one) is left exactly as it is
+    if (code === 'SQLITE_NOTADB' || (typeof code === 'string' && code.startsWith('SQLITE_CORRUPT'))) {
+      throw new CorruptionError(`${path} is not a readable SQLite database (${(e as Error).message}); nothing was changed`, path, { cause: e });
+    }
     throw new BackendUnavailableError('SQLite', `cannot open ${path}: ${(e as Error).message}`, { cause: e });
   }
   const db = new Kysely<any>({ dialect: new SqliteDialect({ database: raw }) });

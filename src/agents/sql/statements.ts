@@ -3,6 +3,7 @@
  * so optimistic concurrency is enforced by the database itself: a version can be inserted once.
  * Identifiers are validated and quoted by Kysely; every value is a bound parameter.
  */
+import { isUnavailable } from '../../streams/postgres/errors.js';
 import { sql, type Kysely } from 'kysely';
 import { crc32 } from '@node-rs/crc32';
 import { InvalidKeyError } from '../../core/errors.js';
@@ -32,6 +33,22 @@ export function checkAgentId(id: unknown): string {
 }
 
 /** True for a unique/primary-key violation in either dialect. */
+/**
+ * What a driver error means for SQLAgent (PostgreSQL SQLSTATEs, better-sqlite3 codes, Node errors):
+ * 'wrong-table': the table lacks dgent's columns; 'damaged': the database reports corruption;
+ * 'unavailable': it cannot be reached, is busy, full or read-only; 'other': anything else.
+ */
+export function classifySqlError(e: unknown): 'wrong-table' | 'damaged' | 'unavailable' | 'other' {
+  const code = (e as { code?: unknown } | undefined)?.code;
+  const message = e instanceof Error ? e.message : '';
+  if (typeof code === 'string') {
+    if (code === '42703' || (code === 'SQLITE_ERROR' && /no such column|has no column named/.test(message))) return 'wrong-table';
+    if (code === 'XX001' || code === 'XX002' || code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') return 'damaged';
+    if (/^SQLITE_(BUSY|LOCKED|CANTOPEN|IOERR|FULL|READONLY|PERM|PROTOCOL)/.test(code)) return 'unavailable';
+  }
+  return isUnavailable(e) ? 'unavailable' : 'other';
+}
+
 export function isUniqueViolation(e: unknown): boolean {
   const code = (e as { code?: unknown } | undefined)?.code;
   return code === '23505' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
