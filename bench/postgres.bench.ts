@@ -22,6 +22,7 @@ import pg from 'pg';
 import { uuidV7 } from '../src/core/uuid-v7.js';
 import { decode, encode } from '../src/index.js';
 import { PostgresEventLog } from '../src/postgres.js';
+import { SQLAgent } from '../src/agents/sql-agent.js';
 import { appendExactSql } from '../src/streams/postgres/append-function.js';
 import { schemaNames } from '../src/streams/postgres/schema.js';
 import { measure, report, type CaseResult, type Comparison } from './lib.js';
@@ -43,6 +44,101 @@ async function emmettAppender(schemaUrl: string): Promise<((stream: string, i: n
   } catch (e) {
     console.log(`\n(Emmett PostgreSQL comparison skipped: ${(e as Error).message.split('\n')[0]})`);
     return undefined;
+  }
+}
+
+/** A typical agent state: a short conversation and some bookkeeping (~2 KB encoded), as in bench/redis. */
+function sampleState(step: number): { turns: { role: string; text: string; at: number }[]; tools: string[]; step: number } {
+  return {
+    turns: Array.from({ length: 16 }, (_, i) => ({ role: i % 2 ? 'assistant' : 'user', text: `message ${i} `.repeat(8), at: 1_700_000_000_000 + i })),
+    tools: ['search', 'calculator', 'browser'],
+    step,
+  };
+}
+
+/** LangGraph's PostgreSQL checkpointer, when installed: save = put of a checkpoint holding the state, load = getTuple. */
+async function langGraphSaver(schema: string): Promise<{ save(state: unknown, k: number): Promise<void>; load(): Promise<unknown>; end(): Promise<void> } | undefined> {
+  try {
+    const { PostgresSaver } = (await import('@langchain/langgraph-checkpoint-postgres' as string)) as typeof import('@langchain/langgraph-checkpoint-postgres');
+    const { emptyCheckpoint, uuid6 } = (await import('@langchain/langgraph-checkpoint' as string)) as typeof import('@langchain/langgraph-checkpoint');
+    const saver = PostgresSaver.fromConnString(URL, { schema });
+    await saver.setup();
+    const config = { configurable: { thread_id: 'bench', checkpoint_ns: '' } };
+    return {
+      async save(state, k) {
+        const checkpoint = { ...emptyCheckpoint(), id: uuid6(-1), ts: new Date().toISOString(), channel_values: { state }, channel_versions: { state: k } };
+        await saver.put(config, checkpoint, { source: 'update', step: k, parents: {} }, { state: k });
+      },
+      async load() {
+        const t = await saver.getTuple(config);
+        return t?.checkpoint.channel_values.state;
+      },
+      end: () => saver.end(),
+    };
+  } catch (e) {
+    console.log(`\n(LangGraph PostgresSaver comparison skipped: ${(e as Error).message.split('\n')[0]})`);
+    return undefined;
+  }
+}
+
+/**
+ * SQLAgent on PostgreSQL beside raw pg sending the statements it sends (unnamed, as Kysely sends
+ * them, and prepared: the best raw pg can do) and beside LangGraph's PostgresSaver.
+ */
+async function sqlAgentCases(admin: pg.Pool, tag: string, schemas: string[], cases: CaseResult[], comparisons: Comparison[]): Promise<void> {
+  const table = `bench_sqlagent_${tag}`;
+  const rawTable = `bench_sqlraw_${tag}`;
+  const agent = new SQLAgent<ReturnType<typeof sampleState>>({ connectionString: URL, table, id: 'bench', maxConnections: POOL });
+  const shape = new SQLAgent({ connectionString: URL, table: rawTable, id: 'shape' }); // creates the raw side's table, same DDL
+  await shape.save(0);
+  await shape.close();
+  const raw = new pg.Pool({ connectionString: URL, max: POOL });
+  const lgSchema = `bench_lg_${tag}`;
+  schemas.push(lgSchema);
+  const lg = await langGraphSaver(lgSchema);
+  // the statements SQLAgent sends (see src/agents/sql/statements.ts), as Kysely spells them
+  const insertSql = `insert into "${rawTable}" (agent_id, version, state, time, schema_version)
+    select cast($1 as text), m.v + 1, cast($2 as text), cast($3 as bigint), cast($4 as integer)
+    from (select coalesce(max(version), 0) as v from "${rawTable}" where agent_id = $5) m
+    returning version`;
+  const selectSql = `select "version", "state", "time", "schema_version" from "${rawTable}" where "agent_id" = $1 order by "version" desc limit $2`;
+  const N = 100;
+  let k = 0;
+  try {
+    const saveCases: [string, number, () => Promise<void>][] = [
+      ['SQLAgent.save (PostgreSQL, new state each call)', N, async () => { for (let i = 0; i < N; i++) await agent.save(sampleState(k++)); }],
+      ['raw pg: the same INSERT ... SELECT, unnamed (as Kysely sends it)', N, async () => { for (let i = 0; i < N; i++) await raw.query(insertSql, ['raw', encode(sampleState(k++)), Date.now(), 1, 'raw']); }],
+      ['raw pg: the same INSERT ... SELECT, prepared', N, async () => { for (let i = 0; i < N; i++) await raw.query({ name: 'sqlagent_insert', text: insertSql, values: ['prep', encode(sampleState(k++)), Date.now(), 1, 'prep'] }); }],
+    ];
+    if (lg) saveCases.push(['LangGraph PostgresSaver.put (a checkpoint holding the state)', N, async () => { for (let i = 0; i < N; i++) await lg.save(sampleState(k), k++); }]);
+    const saves = await paired(saveCases);
+    const loadCases: [string, number, () => Promise<void>][] = [
+      ['SQLAgent.load (PostgreSQL)', N, async () => { for (let i = 0; i < N; i++) await agent.load(); }],
+      ['raw pg: the same SELECT, unnamed, + decode', N, async () => { for (let i = 0; i < N; i++) decode((await raw.query(selectSql, ['raw', 1])).rows[0].state); }],
+      ['raw pg: the same SELECT, prepared, + decode', N, async () => { for (let i = 0; i < N; i++) decode((await raw.query({ name: 'sqlagent_select', text: selectSql, values: ['prep', 1] })).rows[0].state); }],
+    ];
+    if (lg) loadCases.push(['LangGraph PostgresSaver.getTuple (the newest checkpoint)', N, async () => { for (let i = 0; i < N; i++) await lg.load(); }]);
+    const loads = await paired(loadCases);
+    cases.push(...saves, ...loads);
+    const [save, saveSame, savePrep, saveLg] = saves;
+    const [load, loadSame, loadPrep, loadLg] = loads;
+    comparisons.push(
+      { label: 'SQLAgent save vs raw pg sending the same statement (unnamed)', subject: save!, baseline: saveSame! },
+      { label: 'SQLAgent save vs raw pg, the same statement prepared', subject: save!, baseline: savePrep! },
+      { label: 'SQLAgent load vs raw pg, the same SELECT (unnamed) + decode', subject: load!, baseline: loadSame! },
+      { label: 'SQLAgent load vs raw pg, the same SELECT prepared + decode', subject: load!, baseline: loadPrep! },
+    );
+    if (saveLg && loadLg) {
+      comparisons.push(
+        { label: 'SQLAgent save vs LangGraph PostgresSaver.put', subject: save!, baseline: saveLg },
+        { label: 'SQLAgent load vs LangGraph PostgresSaver.getTuple', subject: load!, baseline: loadLg },
+      );
+    }
+  } finally {
+    await agent.close();
+    await lg?.end();
+    await raw.end();
+    await admin.query(`DROP TABLE IF EXISTS "${table}", "${rawTable}"`);
   }
 }
 
@@ -219,6 +315,8 @@ export async function main(): Promise<void> {
     cases.push(readAll, readRaw);
     comparisons.push({ label: 'readAll vs raw SELECT + decode', subject: readAll, baseline: readRaw, target: 0.7 });
     await reader.close();
+
+    await sqlAgentCases(admin, tag, schemas, cases, comparisons);
   } finally {
     await log.close();
     for (const s of schemas) await admin.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);

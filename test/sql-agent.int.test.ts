@@ -1,5 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import pg from 'pg';
+import { Kysely, PostgresDialect } from 'kysely';
 import { SQLAgent } from '../src/agents/sql-agent.js';
 import { dataAgentContract } from '../src/testing/index.js';
 import { BackendUnavailableError, ConcurrencyError, CorruptionError, ValidationError } from '../src/core/errors.js';
@@ -59,6 +60,37 @@ describe.skipIf(!available)('SQLAgent on PostgreSQL', () => {
       await Promise.all(agents.map((a) => a.close()));
     } finally {
       await pool.query(`drop table if exists ${fresh}`);
+    }
+  });
+
+  it('on a pg pool, save and load run as named prepared statements; through a Kysely instance they run as Kysely sends them, with the same results', async () => {
+    const counted = new pg.Pool({ connectionString: POSTGRES_URL, max: 2 });
+    const names: string[] = [];
+    const query = counted.query.bind(counted) as (...args: unknown[]) => Promise<unknown>;
+    (counted as unknown as { query: (...args: unknown[]) => Promise<unknown> }).query = (config: unknown, ...rest: unknown[]) => {
+      const name = (config as { name?: unknown } | null)?.name;
+      if (typeof name === 'string') names.push(name);
+      return query(config, ...rest);
+    };
+    const id = uniqueName('prepared');
+    const viaPool = new SQLAgent<{ n: number }>({ db: counted, table, id });
+    const viaKysely = new SQLAgent<{ n: number }>({ db: new Kysely<any>({ dialect: new PostgresDialect({ pool }) }), table, id });
+    try {
+      await viaPool.save({ n: 1 });
+      await viaPool.save({ n: 2 }, { expectedVersion: 1 });
+      expect(await viaPool.load()).toEqual({ n: 2 });
+      expect(new Set(names).size).toBe(3); // insert (any), insert (exact), select current
+      for (const n of names) expect(n).toMatch(/^dgent_sa_[0-9a-z]+$/);
+      await expect(viaPool.save({ n: 9 }, { expectedVersion: 1 })).rejects.toBeInstanceOf(ConcurrencyError);
+      expect(await viaKysely.load()).toEqual({ n: 2 });
+      await viaKysely.save({ n: 3 }, { expectedVersion: 2 });
+      await expect(viaKysely.save({ n: 9 }, { expectedVersion: 2 })).rejects.toBeInstanceOf(ConcurrencyError);
+      expect(await viaPool.load()).toEqual({ n: 3 });
+      expect(await viaPool.history()).toEqual([{ n: 3 }, { n: 2 }, { n: 1 }]);
+    } finally {
+      await viaPool.close();
+      await viaKysely.close();
+      await counted.end();
     }
   });
 

@@ -6,6 +6,7 @@
 import { Kysely, PostgresAdapter, PostgresDialect, SqliteAdapter, SqliteDialect } from 'kysely';
 import { BackendUnavailableError, CorruptionError, ValidationError } from '../../core/errors.js';
 import { QueryWatchdog, type PoolEvents } from '../../streams/postgres/watchdog.js';
+import type { PgQuery } from './statements.js';
 
 /** The SQL dialects SQLAgent speaks. */
 export type SqlDialectName = 'sqlite' | 'postgres';
@@ -71,6 +72,8 @@ export function checkPoolOptions(options: SqlConnectionOptions): void {
 export interface SqlConnection {
   db: Kysely<any>;
   dialect: SqlDialectName;
+  /** the pg pool itself, when there is one (a connectionString or a Pool): hot statements run prepared through it */
+  pg?: PgQuery;
   destroy(): Promise<void>;
 }
 
@@ -115,7 +118,7 @@ export async function connect(options: SqlConnectionOptions): Promise<SqlConnect
     if (isBetterSqlite(db)) {
       return { db: new Kysely({ dialect: new SqliteDialect({ database: db as never }) }), dialect: 'sqlite', destroy: keep };
     }
-    if (isPgPool(db)) return { db: new Kysely({ dialect: new PostgresDialect({ pool: db as never }) }), dialect: 'postgres', destroy: keep };
+    if (isPgPool(db)) return { db: new Kysely({ dialect: new PostgresDialect({ pool: db as never }) }), dialect: 'postgres', pg: db as unknown as PgQuery, destroy: keep };
     throw new ValidationError('SQLAgent db must be a Kysely instance, a better-sqlite3 Database or a pg Pool');
   }
   if (options.connectionString !== undefined) {
@@ -151,6 +154,7 @@ export async function connect(options: SqlConnectionOptions): Promise<SqlConnect
     return {
       db,
       dialect: 'postgres',
+      pg: pool as unknown as PgQuery,
       destroy: async () => {
         try {
           await db.destroy();

@@ -91,25 +91,86 @@ function toRow(r: Record<string, unknown>): StateRow {
   return { version: num(r.version), state: String(r.state), time: num(r.time), schema_version: num(r.schema_version) };
 }
 
+/** The slice of a pg Pool that runs named (prepared) statements. */
+export interface PgQuery {
+  query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: Record<string, unknown>[] }>;
+}
+
+/** SQL texts compiled once by Kysely for the hot statements of a table, with their prepared-statement names. */
+const compiledTexts = new Map<string, { name: string; text: string }>();
+
+/**
+ * Kysely compiles the statement once (with sentinel values); the text then runs as a named
+ * prepared statement with the values in `order`. The compiled parameters are checked against
+ * `order`, so a change in how Kysely orders them fails loudly instead of binding values to the
+ * wrong columns.
+ */
+function compiledOnce(key: string, compile: () => { sql: string; parameters: readonly unknown[] }, order: readonly unknown[]): { name: string; text: string } {
+  let c = compiledTexts.get(key);
+  if (!c) {
+    const q = compile();
+    if (q.parameters.length !== order.length || q.parameters.some((p, i) => p !== order[i])) {
+      throw new Error(`dgent: Kysely compiled ${key} with its parameters in an unexpected order`);
+    }
+    c = { name: `dgent_sa_${(crc32(q.sql) >>> 0).toString(36)}`, text: q.sql };
+    compiledTexts.set(key, c);
+  }
+  return c;
+}
+
+/** Sentinel values for compiling: distinct, so their positions identify the parameters. */
+const S_ID = '\u0001id';
+const S_STATE = '\u0001state';
+const S_TIME = -101;
+const S_SCHEMA = -102;
+const S_EXPECTED = -103;
+
+function insertNextQuery(table: string, id: unknown, expected: unknown, state: unknown, time: unknown, schemaVersion: unknown, exact: boolean) {
+  const t = sql.table(table);
+  const guard = exact ? sql`where m.v = cast(${expected} as bigint)` : sql``;
+  return sql<{ version: unknown }>`insert into ${t} (agent_id, version, state, time, schema_version)
+    select cast(${id} as text), m.v + 1, cast(${state} as text), cast(${time} as bigint), cast(${schemaVersion} as integer)
+    from (select coalesce(max(version), 0) as v from ${t} where agent_id = ${id}) m ${guard}
+    returning version`;
+}
+
 /**
  * Insert version (current + 1) in one statement; with `expected`, only when current = expected.
  * Returns the new version, or undefined when the expectation failed. Two writers racing for the
- * same version: one gets a unique violation, which the caller maps to ConcurrencyError.
+ * same version: one gets a unique violation, which the caller maps to ConcurrencyError. With `pgq`
+ * (the pg pool, on PostgreSQL from a connectionString or a Pool) the statement runs prepared.
  */
-export async function insertNext(db: Kysely<any>, table: string, id: string, expected: number | undefined, state: string, time: number, schemaVersion: number): Promise<number | undefined> {
-  const t = sql.table(table);
-  const guard = expected === undefined ? sql`` : sql`where m.v = cast(${expected} as bigint)`;
-  const r = await sql<{ version: unknown }>`insert into ${t} (agent_id, version, state, time, schema_version)
-    select cast(${id} as text), m.v + 1, cast(${state} as text), cast(${time} as bigint), cast(${schemaVersion} as integer)
-    from (select coalesce(max(version), 0) as v from ${t} where agent_id = ${id}) m ${guard}
-    returning version`.execute(db);
-  const row = r.rows[0];
+export async function insertNext(db: Kysely<any>, table: string, id: string, expected: number | undefined, state: string, time: number, schemaVersion: number, pgq?: PgQuery): Promise<number | undefined> {
+  const exact = expected !== undefined;
+  let rows: Record<string, unknown>[];
+  if (pgq) {
+    const c = compiledOnce(
+      `${table}|insert|${exact ? 'exact' : 'any'}`,
+      () => insertNextQuery(table, S_ID, S_EXPECTED, S_STATE, S_TIME, S_SCHEMA, exact).compile(db),
+      exact ? [S_ID, S_STATE, S_TIME, S_SCHEMA, S_ID, S_EXPECTED] : [S_ID, S_STATE, S_TIME, S_SCHEMA, S_ID],
+    );
+    const values: unknown[] = [id, state, time, schemaVersion, id];
+    if (exact) values.push(expected);
+    rows = (await pgq.query({ name: c.name, text: c.text, values })).rows;
+  } else {
+    rows = (await insertNextQuery(table, id, expected, state, time, schemaVersion, exact).execute(db)).rows as Record<string, unknown>[];
+  }
+  const row = rows[0];
   return row ? num(row.version) : undefined;
 }
 
-/** The newest row, or undefined. */
-export async function selectCurrent(db: Kysely<any>, table: string, id: string): Promise<StateRow | undefined> {
-  const r = await db.selectFrom(table).select(['version', 'state', 'time', 'schema_version']).where('agent_id', '=', id).orderBy('version', 'desc').limit(1).executeTakeFirst();
+function selectCurrentQuery(db: Kysely<any>, table: string, id: string) {
+  return db.selectFrom(table).select(['version', 'state', 'time', 'schema_version']).where('agent_id', '=', id).orderBy('version', 'desc').limit(1);
+}
+
+/** The newest row, or undefined (prepared, with `pgq`). */
+export async function selectCurrent(db: Kysely<any>, table: string, id: string, pgq?: PgQuery): Promise<StateRow | undefined> {
+  if (pgq) {
+    const c = compiledOnce(`${table}|current`, () => selectCurrentQuery(db, table, S_ID).compile(), [S_ID, 1]);
+    const r = (await pgq.query({ name: c.name, text: c.text, values: [id, 1] })).rows[0];
+    return r ? toRow(r) : undefined;
+  }
+  const r = await selectCurrentQuery(db, table, id).executeTakeFirst();
   return r ? toRow(r) : undefined;
 }
 
