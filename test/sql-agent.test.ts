@@ -34,6 +34,43 @@ describe('SQLAgent on SQLite', () => {
     raw.close();
   });
 
+  it('on a better-sqlite3 Database the hot statements are prepared once and reused; a Kysely instance over the same file agrees on every result', async () => {
+    const file = join(root, 'prepared.db');
+    const raw = new Database(file);
+    let prepares = 0;
+    const prepare = raw.prepare.bind(raw);
+    (raw as unknown as { prepare: typeof prepare }).prepare = ((text: string) => {
+      prepares++;
+      return prepare(text);
+    }) as typeof prepare;
+    const direct = new SQLAgent<{ n: number }>({ db: raw, id: 'p', retention: Infinity });
+    const second = new Database(file);
+    const viaKysely = new SQLAgent<{ n: number }>({ db: new Kysely<any>({ dialect: new SqliteDialect({ database: second }) }), id: 'p', retention: Infinity });
+    try {
+      await direct.save({ n: 0 });
+      const before = prepares;
+      for (let i = 1; i <= 50; i++) {
+        await direct.save({ n: i });
+        expect(await direct.load()).toEqual({ n: i });
+      }
+      await direct.save({ n: 51 }, { expectedVersion: 51 });
+      await expect(direct.save({ n: 99 }, { expectedVersion: 51 })).rejects.toBeInstanceOf(ConcurrencyError);
+      // Kysely prepares every statement it runs; the hot ones here were prepared at most once each
+      expect(prepares - before).toBeLessThanOrEqual(3);
+      expect(await viaKysely.load()).toEqual({ n: 51 });
+      expect(await viaKysely.version()).toBe(52);
+      await viaKysely.save({ n: 52 }, { expectedVersion: 52 });
+      await expect(direct.save({ n: 99 }, { expectedVersion: 52 })).rejects.toBeInstanceOf(ConcurrencyError);
+      expect(await direct.load()).toEqual({ n: 52 });
+      expect((await direct.history(3))).toEqual([{ n: 52 }, { n: 51 }, { n: 50 }]);
+    } finally {
+      await direct.close();
+      await viaKysely.close();
+      raw.close();
+      second.close();
+    }
+  });
+
   it('agents with different ids in one table do not see each other', async () => {
     const a = new SQLAgent<string>({ path: dbPath, id: 'x' });
     const b = new SQLAgent<string>({ path: dbPath, id: "x' OR '1'='1" });

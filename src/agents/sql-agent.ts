@@ -135,7 +135,7 @@ export class SQLAgent<S> extends VersionedAgent<S> {
   }
 
   protected async current(): Promise<Snapshot<S> | undefined> {
-    const row = await this.run((c) => selectCurrent(c.db, this.table, this.id, c.pg));
+    const row = await this.run((c) => selectCurrent(c.db, this.table, this.id, c));
     if (!row) return undefined;
     // versions are never rewritten, so the newest decoded row can be reused as is
     this.cache = this.materialise(row);
@@ -149,7 +149,7 @@ export class SQLAgent<S> extends VersionedAgent<S> {
       const time = Date.now();
       let version: number | undefined;
       try {
-        version = await this.run((c) => insertNext(c.db, this.table, this.id, expectedVersion, text, time, this.schemaVersion, c.pg));
+        version = await this.run((c) => insertNext(c.db, this.table, this.id, expectedVersion, text, time, this.schemaVersion, c));
       } catch (e) {
         if (!isUniqueViolation(e)) throw e;
         // another writer inserted the same version first

@@ -6,7 +6,7 @@
 import { Kysely, PostgresAdapter, PostgresDialect, SqliteAdapter, SqliteDialect } from 'kysely';
 import { BackendUnavailableError, CorruptionError, ValidationError } from '../../core/errors.js';
 import { QueryWatchdog, type PoolEvents } from '../../streams/postgres/watchdog.js';
-import type { PgQuery } from './statements.js';
+import type { PgQuery, SqliteQuery } from './statements.js';
 
 /** The SQL dialects SQLAgent speaks. */
 export type SqlDialectName = 'sqlite' | 'postgres';
@@ -74,6 +74,8 @@ export interface SqlConnection {
   dialect: SqlDialectName;
   /** the pg pool itself, when there is one (a connectionString or a Pool): hot statements run prepared through it */
   pg?: PgQuery;
+  /** the better-sqlite3 database itself, when there is one (a path or a Database): hot statements run on cached prepared statements */
+  sqlite?: SqliteQuery;
   destroy(): Promise<void>;
 }
 
@@ -116,7 +118,7 @@ export async function connect(options: SqlConnectionOptions): Promise<SqlConnect
     const db = options.db;
     if (isKysely(db)) return { db, dialect: dialectOf(db), destroy: keep };
     if (isBetterSqlite(db)) {
-      return { db: new Kysely({ dialect: new SqliteDialect({ database: db as never }) }), dialect: 'sqlite', destroy: keep };
+      return { db: new Kysely({ dialect: new SqliteDialect({ database: db as never }) }), dialect: 'sqlite', sqlite: db as unknown as SqliteQuery, destroy: keep };
     }
     if (isPgPool(db)) return { db: new Kysely({ dialect: new PostgresDialect({ pool: db as never }) }), dialect: 'postgres', pg: db as unknown as PgQuery, destroy: keep };
     throw new ValidationError('SQLAgent db must be a Kysely instance, a better-sqlite3 Database or a pg Pool');
@@ -190,5 +192,5 @@ export async function connect(options: SqlConnectionOptions): Promise<SqlConnect
     throw new BackendUnavailableError('SQLite', `cannot open ${path}: ${(e as Error).message}`, { cause: e });
   }
   const db = new Kysely<any>({ dialect: new SqliteDialect({ database: raw }) });
-  return { db, dialect: 'sqlite', destroy: () => db.destroy() };
+  return { db, dialect: 'sqlite', sqlite: raw as unknown as SqliteQuery, destroy: () => db.destroy() };
 }

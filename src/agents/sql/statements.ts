@@ -96,6 +96,28 @@ export interface PgQuery {
   query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: Record<string, unknown>[] }>;
 }
 
+/** The slice of a better-sqlite3 Database that prepares statements. */
+export interface SqliteQuery {
+  prepare(sql: string): { get(...values: unknown[]): unknown };
+}
+
+/** The hot statements prepared on each better-sqlite3 database, by compiled text. */
+const sqliteStatements = new WeakMap<SqliteQuery, Map<string, { get(...values: unknown[]): unknown }>>();
+
+function sqliteGet(db: SqliteQuery, text: string, values: unknown[]): Record<string, unknown> | undefined {
+  let byText = sqliteStatements.get(db);
+  if (!byText) sqliteStatements.set(db, (byText = new Map()));
+  let st = byText.get(text);
+  if (!st) byText.set(text, (st = db.prepare(text)));
+  return st.get(...values) as Record<string, unknown> | undefined;
+}
+
+/** The connection's fast paths: the pg pool (named prepared statements) or the better-sqlite3 database (cached statements). */
+export interface Direct {
+  pg?: PgQuery;
+  sqlite?: SqliteQuery;
+}
+
 /** SQL texts compiled once by Kysely for the hot statements of a table, with their prepared-statement names. */
 const compiledTexts = new Map<string, { name: string; text: string }>();
 
@@ -137,21 +159,25 @@ function insertNextQuery(table: string, id: unknown, expected: unknown, state: u
 /**
  * Insert version (current + 1) in one statement; with `expected`, only when current = expected.
  * Returns the new version, or undefined when the expectation failed. Two writers racing for the
- * same version: one gets a unique violation, which the caller maps to ConcurrencyError. With `pgq`
- * (the pg pool, on PostgreSQL from a connectionString or a Pool) the statement runs prepared.
+ * same version: one gets a unique violation, which the caller maps to ConcurrencyError. With a
+ * direct connection (the pg pool, or the better-sqlite3 database) the statement runs prepared.
  */
-export async function insertNext(db: Kysely<any>, table: string, id: string, expected: number | undefined, state: string, time: number, schemaVersion: number, pgq?: PgQuery): Promise<number | undefined> {
+export async function insertNext(db: Kysely<any>, table: string, id: string, expected: number | undefined, state: string, time: number, schemaVersion: number, direct: Direct = {}): Promise<number | undefined> {
   const exact = expected !== undefined;
   let rows: Record<string, unknown>[];
-  if (pgq) {
+  if (direct.pg || direct.sqlite) {
     const c = compiledOnce(
-      `${table}|insert|${exact ? 'exact' : 'any'}`,
+      `${direct.pg ? 'pg' : 'sqlite'}|${table}|insert|${exact ? 'exact' : 'any'}`,
       () => insertNextQuery(table, S_ID, S_EXPECTED, S_STATE, S_TIME, S_SCHEMA, exact).compile(db),
       exact ? [S_ID, S_STATE, S_TIME, S_SCHEMA, S_ID, S_EXPECTED] : [S_ID, S_STATE, S_TIME, S_SCHEMA, S_ID],
     );
     const values: unknown[] = [id, state, time, schemaVersion, id];
     if (exact) values.push(expected);
-    rows = (await pgq.query({ name: c.name, text: c.text, values })).rows;
+    if (direct.pg) rows = (await direct.pg.query({ name: c.name, text: c.text, values })).rows;
+    else {
+      const row = sqliteGet(direct.sqlite!, c.text, values);
+      rows = row ? [row] : [];
+    }
   } else {
     rows = (await insertNextQuery(table, id, expected, state, time, schemaVersion, exact).execute(db)).rows as Record<string, unknown>[];
   }
@@ -163,11 +189,11 @@ function selectCurrentQuery(db: Kysely<any>, table: string, id: string) {
   return db.selectFrom(table).select(['version', 'state', 'time', 'schema_version']).where('agent_id', '=', id).orderBy('version', 'desc').limit(1);
 }
 
-/** The newest row, or undefined (prepared, with `pgq`). */
-export async function selectCurrent(db: Kysely<any>, table: string, id: string, pgq?: PgQuery): Promise<StateRow | undefined> {
-  if (pgq) {
-    const c = compiledOnce(`${table}|current`, () => selectCurrentQuery(db, table, S_ID).compile(), [S_ID, 1]);
-    const r = (await pgq.query({ name: c.name, text: c.text, values: [id, 1] })).rows[0];
+/** The newest row, or undefined (on a prepared statement, with a direct connection). */
+export async function selectCurrent(db: Kysely<any>, table: string, id: string, direct: Direct = {}): Promise<StateRow | undefined> {
+  if (direct.pg || direct.sqlite) {
+    const c = compiledOnce(`${direct.pg ? 'pg' : 'sqlite'}|${table}|current`, () => selectCurrentQuery(db, table, S_ID).compile(), [S_ID, 1]);
+    const r = direct.pg ? (await direct.pg.query({ name: c.name, text: c.text, values: [id, 1] })).rows[0] : sqliteGet(direct.sqlite!, c.text, [id, 1]);
     return r ? toRow(r) : undefined;
   }
   const r = await selectCurrentQuery(db, table, id).executeTakeFirst();
