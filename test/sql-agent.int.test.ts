@@ -80,7 +80,7 @@ describe.skipIf(!available)('SQLAgent on PostgreSQL', () => {
       await viaPool.save({ n: 2 }, { expectedVersion: 1 });
       expect(await viaPool.load()).toEqual({ n: 2 });
       expect(new Set(names).size).toBe(3); // insert (any), insert (exact), select current
-      for (const n of names) expect(n).toMatch(/^dgent_sa_[0-9a-z]+$/);
+      for (const n of names) expect(n).toMatch(/^dgent_sa_[A-Za-z0-9_-]{20}$/);
       await expect(viaPool.save({ n: 9 }, { expectedVersion: 1 })).rejects.toBeInstanceOf(ConcurrencyError);
       expect(await viaKysely.load()).toEqual({ n: 2 });
       await viaKysely.save({ n: 3 }, { expectedVersion: 2 });
@@ -91,6 +91,55 @@ describe.skipIf(!available)('SQLAgent on PostgreSQL', () => {
       await viaPool.close();
       await viaKysely.close();
       await counted.end();
+    }
+  });
+
+  it('named statements that stop working on a pool (DEALLOCATE ALL by other code, as a pooler in transaction mode would) fall back to unprepared ones, with the same results; preparedStatements: false never prepares', async () => {
+    const single = new pg.Pool({ connectionString: POSTGRES_URL, max: 1 });
+    const unnamed = new pg.Pool({ connectionString: POSTGRES_URL, max: 1 });
+    const names: string[] = [];
+    const query = unnamed.query.bind(unnamed) as (...args: unknown[]) => Promise<unknown>;
+    (unnamed as unknown as { query: (...args: unknown[]) => Promise<unknown> }).query = (config: unknown, ...rest: unknown[]) => {
+      const name = (config as { name?: unknown } | null)?.name;
+      if (typeof name === 'string') names.push(name);
+      return query(config, ...rest);
+    };
+    const id = uniqueName('dealloc');
+    const a = new SQLAgent<{ n: number }>({ db: single, table, id });
+    const b = new SQLAgent<{ n: number }>({ db: unnamed, table, id, preparedStatements: false });
+    try {
+      await a.save({ n: 1 });
+      expect(await a.load()).toEqual({ n: 1 });
+      await single.query('DEALLOCATE ALL'); // the one connection forgets its statements; pg does not know
+      await a.save({ n: 2 });
+      expect(await a.load()).toEqual({ n: 2 });
+      await a.save({ n: 3 }, { expectedVersion: 2 });
+      await expect(a.save({ n: 9 }, { expectedVersion: 2 })).rejects.toBeInstanceOf(ConcurrencyError);
+      expect(await a.history()).toEqual([{ n: 3 }, { n: 2 }, { n: 1 }]);
+      await b.save({ n: 4 }, { expectedVersion: 3 });
+      expect(await b.load()).toEqual({ n: 4 });
+      expect(names).toEqual([]);
+    } finally {
+      await a.close();
+      await b.close();
+      await single.end();
+      await unnamed.end();
+    }
+  });
+
+  it('a read-only server (a replica, a demoted primary) gives BackendUnavailableError on save, so fallback() can fail over; loads still work', async () => {
+    const id = uniqueName('readonly');
+    const writer = new SQLAgent<{ n: number }>({ db: pool, table, id });
+    await writer.save({ n: 1 });
+    await writer.close();
+    const url = `${POSTGRES_URL}${POSTGRES_URL.includes('?') ? '&' : '?'}options=${encodeURIComponent('-c default_transaction_read_only=on')}`;
+    const ro = new SQLAgent<{ n: number }>({ connectionString: url, table, id });
+    try {
+      expect(await ro.load()).toEqual({ n: 1 });
+      await expect(ro.save({ n: 2 })).rejects.toBeInstanceOf(BackendUnavailableError);
+      expect(await ro.version()).toBe(1);
+    } finally {
+      await ro.close();
     }
   });
 

@@ -17,7 +17,7 @@ import { latestSchemaVersion, migrate, validateWith, type Migrations, type Stand
 import type { LoadAtTarget } from './data-agent.js';
 import { VersionedAgent, type Snapshot, type VersionedAgentOptions } from './versioned-agent.js';
 import { checkPoolOptions, connect, type SqlConnection, type SqlConnectionOptions, type SqlDialectName } from './sql/connect.js';
-import { checkAgentId, checkTableName, classifySqlError, ensureTable, insertNext, isUniqueViolation, prune, selectAt, selectCurrent, selectHistory, selectVersion, type StateRow } from './sql/statements.js';
+import { checkAgentId, checkTableName, classifySqlError, ensureTable, insertNext, isWriteConflict, prune, selectAt, selectCurrent, selectHistory, selectVersion, type StateRow } from './sql/statements.js';
 
 /** Options of {@link SQLAgent}. Exactly one of `db`, `connectionString`, `path`. */
 export interface SQLAgentOptions<S> extends VersionedAgentOptions<S>, SqlConnectionOptions {
@@ -90,12 +90,12 @@ export class SQLAgent<S> extends VersionedAgent<S> {
   }
 
   /** Run a database call, mapping driver failures to BackendUnavailableError. */
-  private async run<T>(fn: (c: SqlConnection) => Promise<T>): Promise<T> {
+  private async run<T>(fn: (c: SqlConnection) => Promise<T>, unmapped = false): Promise<T> {
     const c = await this.connection();
     try {
       return await fn(c);
     } catch (e) {
-      throw this.wrap(e);
+      throw unmapped ? e : this.wrap(e); // unmapped: the caller maps what it does not handle itself
     }
   }
 
@@ -105,7 +105,7 @@ export class SQLAgent<S> extends VersionedAgent<S> {
    * else DgentError with the driver's error as its cause.
    */
   private wrap(e: unknown): unknown {
-    if (e instanceof DgentError || isUniqueViolation(e)) return e;
+    if (e instanceof DgentError) return e;
     const backend = this.options.path !== undefined ? 'SQLite' : this.options.connectionString !== undefined ? 'PostgreSQL' : 'SQL database';
     const message = (e as Error | undefined)?.message ?? String(e);
     switch (classifySqlError(e)) {
@@ -149,15 +149,17 @@ export class SQLAgent<S> extends VersionedAgent<S> {
       const time = Date.now();
       let version: number | undefined;
       try {
-        version = await this.run((c) => insertNext(c.db, this.table, this.id, expectedVersion, text, time, this.schemaVersion, c));
+        version = await this.run((c) => insertNext(c.db, this.table, this.id, expectedVersion, text, time, this.schemaVersion, c), true);
       } catch (e) {
-        if (!isUniqueViolation(e)) throw e;
-        // another writer inserted the same version first
+        if (!isWriteConflict(e)) throw this.wrap(e);
+        // Another writer inserted the same version first, or (serialization failure, deadlock)
+        // the server failed this write in a race. An unconditional save takes the next version; a
+        // conditional one is a conflict unless the version is still the expected one.
         if (expectedVersion !== undefined || attempt >= 20) {
           const actual = await this.run((c) => selectVersion(c.db, this.table, this.id));
-          throw new ConcurrencyError(expectedVersion ?? 'any', actual, this.describe());
+          if (actual !== expectedVersion || attempt >= 20) throw new ConcurrencyError(expectedVersion ?? 'any', actual, this.describe());
         }
-        continue; // an unconditional save: take the next version
+        continue;
       }
       if (version === undefined) {
         const actual = await this.run((c) => selectVersion(c.db, this.table, this.id));

@@ -35,6 +35,13 @@ export interface SqlConnectionOptions {
   path?: string;
   /** SQLite `synchronous` for databases opened from `path` (default 'NORMAL': survives a process crash; 'FULL': power loss). */
   synchronous?: 'NORMAL' | 'FULL';
+  /**
+   * PostgreSQL: run save and load as named prepared statements (default true). Set false behind a
+   * connection pooler in transaction mode that does not keep prepared statements (PgBouncer without
+   * `max_prepared_statements`); SQLAgent also stops preparing on a pool by itself when the server
+   * reports a named statement missing or already there.
+   */
+  preparedStatements?: boolean;
   /** PostgreSQL from `connectionString`: pool size (default 10). */
   maxConnections?: number;
   /**
@@ -120,7 +127,10 @@ export async function connect(options: SqlConnectionOptions): Promise<SqlConnect
     if (isBetterSqlite(db)) {
       return { db: new Kysely({ dialect: new SqliteDialect({ database: db as never }) }), dialect: 'sqlite', sqlite: db as unknown as SqliteQuery, destroy: keep };
     }
-    if (isPgPool(db)) return { db: new Kysely({ dialect: new PostgresDialect({ pool: db as never }) }), dialect: 'postgres', pg: db as unknown as PgQuery, destroy: keep };
+    if (isPgPool(db)) {
+      const pg = options.preparedStatements === false ? undefined : (db as unknown as PgQuery);
+      return { db: new Kysely({ dialect: new PostgresDialect({ pool: db as never }) }), dialect: 'postgres', pg, destroy: keep };
+    }
     throw new ValidationError('SQLAgent db must be a Kysely instance, a better-sqlite3 Database or a pg Pool');
   }
   if (options.connectionString !== undefined) {
@@ -156,7 +166,7 @@ export async function connect(options: SqlConnectionOptions): Promise<SqlConnect
     return {
       db,
       dialect: 'postgres',
-      pg: pool as unknown as PgQuery,
+      pg: options.preparedStatements === false ? undefined : (pool as unknown as PgQuery),
       destroy: async () => {
         try {
           await db.destroy();

@@ -3,6 +3,7 @@
  * so optimistic concurrency is enforced by the database itself: a version can be inserted once.
  * Identifiers are validated and quoted by Kysely; every value is a bound parameter.
  */
+import { createHash } from 'node:crypto';
 import { isUnavailable } from '../../streams/postgres/errors.js';
 import { sql, type Kysely } from 'kysely';
 import { crc32 } from '@node-rs/crc32';
@@ -32,26 +33,48 @@ export function checkAgentId(id: unknown): string {
   return id;
 }
 
-/** True for a unique/primary-key violation in either dialect. */
 /**
  * What a driver error means for SQLAgent (PostgreSQL SQLSTATEs, better-sqlite3 codes, Node errors):
- * 'wrong-table': the table lacks dgent's columns; 'damaged': the database reports corruption;
- * 'unavailable': it cannot be reached, is busy, full or read-only; 'other': anything else.
+ * 'wrong-table': the table lacks dgent's columns or has them with other types; 'damaged': the
+ * database reports corruption; 'unavailable': it cannot be reached, is busy, locked, full or
+ * read-only (a replica, a demoted primary); 'other': anything else.
  */
 export function classifySqlError(e: unknown): 'wrong-table' | 'damaged' | 'unavailable' | 'other' {
   const code = (e as { code?: unknown } | undefined)?.code;
   const message = e instanceof Error ? e.message : '';
   if (typeof code === 'string') {
-    if (code === '42703' || (code === 'SQLITE_ERROR' && /no such column|has no column named/.test(message))) return 'wrong-table';
+    if (code === '42703' || code === '42883' || code === '42804' || (code === 'SQLITE_ERROR' && /no such column|has no column named/.test(message))) return 'wrong-table';
     if (code === 'XX001' || code === 'XX002' || code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') return 'damaged';
-    if (/^SQLITE_(BUSY|LOCKED|CANTOPEN|IOERR|FULL|READONLY|PERM|PROTOCOL)/.test(code)) return 'unavailable';
+    if (code === '25006' || code === '55P03' || /^SQLITE_(BUSY|LOCKED|CANTOPEN|IOERR|FULL|READONLY|PERM|PROTOCOL)/.test(code)) return 'unavailable';
   }
   return isUnavailable(e) ? 'unavailable' : 'other';
 }
 
+/** True for a unique/primary-key violation in either dialect. */
 export function isUniqueViolation(e: unknown): boolean {
   const code = (e as { code?: unknown } | undefined)?.code;
   return code === '23505' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
+
+/**
+ * A write that lost to a concurrent one: a unique violation, or (PostgreSQL under serializable
+ * isolation, or a conflict with recovery) a serialization failure or deadlock. Never a reason to
+ * fail over: the other writer's version is in this database.
+ */
+export function isWriteConflict(e: unknown): boolean {
+  const code = (e as { code?: unknown } | undefined)?.code;
+  return isUniqueViolation(e) || code === '40001' || code === '40P01';
+}
+
+/**
+ * Errors of a named prepared statement that the unprepared path does not have: a pooler in
+ * transaction mode (26000 no such statement, 42P05 already exists), `DISCARD ALL` by other code
+ * on a shared pool, a table recreated with other column types (0A000 cached plan must not change
+ * result type). SQLAgent then runs the statement as Kysely sends it, and stops preparing on that pool.
+ */
+export function isPreparedStatementTrouble(e: unknown): boolean {
+  const code = (e as { code?: unknown } | undefined)?.code;
+  return code === '26000' || code === '42P05' || code === '0A000';
 }
 
 /**
@@ -73,6 +96,10 @@ export async function ensureTable(db: Kysely<any>, dialect: SqlDialectName, tabl
       .addPrimaryKeyConstraint(`${table}_pk`, ['agent_id', 'version'])
       .execute();
   if (dialect === 'postgres') {
+    // a table that exists needs no DDL: this also lets agents load from a read-only server (a
+    // replica), where even CREATE TABLE IF NOT EXISTS is refused
+    const found = await sql<{ t: unknown }>`select to_regclass(${`"${table}"`}) as t`.execute(db); // quoted, as Kysely quotes it
+    if (found.rows[0]?.t != null) return;
     const key = crc32(`dgent:table:${table}`) | 0;
     await db.transaction().execute(async (trx) => {
       await sql`select pg_advisory_xact_lock(${key})`.execute(trx);
@@ -112,6 +139,21 @@ function sqliteGet(db: SqliteQuery, text: string, values: unknown[]): Record<str
   return st.get(...values) as Record<string, unknown> | undefined;
 }
 
+/** Pools on which named statements failed in a way the unprepared path does not (see isPreparedStatementTrouble). */
+const unprepared = new WeakSet<PgQuery>();
+
+/** Run a compiled text as a named prepared statement; on a pool where that cannot work, as `plain` runs it. */
+async function namedQuery(pool: PgQuery, c: { name: string; text: string }, values: unknown[], plain: () => Promise<{ rows: unknown[] }>): Promise<unknown[]> {
+  if (unprepared.has(pool)) return (await plain()).rows;
+  try {
+    return (await pool.query({ name: c.name, text: c.text, values })).rows;
+  } catch (e) {
+    if (!isPreparedStatementTrouble(e)) throw e;
+    unprepared.add(pool);
+    return (await plain()).rows;
+  }
+}
+
 /** The connection's fast paths: the pg pool (named prepared statements) or the better-sqlite3 database (cached statements). */
 export interface Direct {
   pg?: PgQuery;
@@ -134,7 +176,8 @@ function compiledOnce(key: string, compile: () => { sql: string; parameters: rea
     if (q.parameters.length !== order.length || q.parameters.some((p, i) => p !== order[i])) {
       throw new Error(`dgent: Kysely compiled ${key} with its parameters in an unexpected order`);
     }
-    c = { name: `dgent_sa_${(crc32(q.sql) >>> 0).toString(36)}`, text: q.sql };
+    // a name per text (pg requires one text per name on a connection): 120 bits of its SHA-256
+    c = { name: `dgent_sa_${createHash('sha256').update(q.sql).digest('base64url').slice(0, 20)}`, text: q.sql };
     compiledTexts.set(key, c);
   }
   return c;
@@ -173,7 +216,7 @@ export async function insertNext(db: Kysely<any>, table: string, id: string, exp
     );
     const values: unknown[] = [id, state, time, schemaVersion, id];
     if (exact) values.push(expected);
-    if (direct.pg) rows = (await direct.pg.query({ name: c.name, text: c.text, values })).rows;
+    if (direct.pg) rows = (await namedQuery(direct.pg, c, values, () => insertNextQuery(table, id, expected, state, time, schemaVersion, exact).execute(db))) as Record<string, unknown>[];
     else {
       const row = sqliteGet(direct.sqlite!, c.text, values);
       rows = row ? [row] : [];
@@ -193,7 +236,7 @@ function selectCurrentQuery(db: Kysely<any>, table: string, id: string) {
 export async function selectCurrent(db: Kysely<any>, table: string, id: string, direct: Direct = {}): Promise<StateRow | undefined> {
   if (direct.pg || direct.sqlite) {
     const c = compiledOnce(`${direct.pg ? 'pg' : 'sqlite'}|${table}|current`, () => selectCurrentQuery(db, table, S_ID).compile(), [S_ID, 1]);
-    const r = direct.pg ? (await direct.pg.query({ name: c.name, text: c.text, values: [id, 1] })).rows[0] : sqliteGet(direct.sqlite!, c.text, [id, 1]);
+    const r = direct.pg ? ((await namedQuery(direct.pg, c, [id, 1], async () => ({ rows: await selectCurrentQuery(db, table, id).execute() })))[0] as Record<string, unknown> | undefined) : sqliteGet(direct.sqlite!, c.text, [id, 1]);
     return r ? toRow(r) : undefined;
   }
   const r = await selectCurrentQuery(db, table, id).executeTakeFirst();
