@@ -24,9 +24,9 @@
  * ```
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { CorruptionError, ValidationError } from '../core/errors.js';
+import { BackendUnavailableError, CorruptionError, ValidationError } from '../core/errors.js';
 import type { RecordedEvent, SubscribeOptions, Subscription } from './event-log.js';
-import { validateSubscribeOptions } from './validate.js';
+import { nonNegativeMs, validateSubscribeOptions } from './validate.js';
 
 /** Where a catch-up subscription reads from. */
 export interface CatchUpSource {
@@ -52,6 +52,7 @@ export interface CatchUpOptions extends SubscribeOptions {
    * fails after `close()` ends the subscription quietly (`done` resolves).
    */
   retryForMs?: number;
+  /** which read errors are an outage worth retrying (default: BackendUnavailableError) */
   retryIf?: (error: unknown) => boolean;
 }
 
@@ -75,9 +76,8 @@ export function catchUpSubscription(source: CatchUpSource, options: CatchUpOptio
   const pollMs = options.pollMs ?? (source.watch ? undefined : 100);
   if (!Number.isInteger(pageSize) || pageSize < 1) throw new ValidationError(`pageSize must be an integer >= 1, got ${String(pageSize)}`);
   if (pollMs !== undefined && !(pollMs > 0)) throw new ValidationError(`pollMs must be > 0, got ${String(pollMs)}`);
-  const retryForMs = options.retryForMs ?? 0;
-  if (typeof retryForMs !== 'number' || !(retryForMs >= 0) || retryForMs === Infinity) throw new ValidationError(`retryForMs must be a finite number >= 0, got ${String(options.retryForMs)}`);
-  const retryIf = options.retryIf;
+  const retryForMs = nonNegativeMs(options.retryForMs, 'retryForMs', 0);
+  const retryIf = options.retryIf ?? ((e: unknown) => e instanceof BackendUnavailableError);
   let last = fromPosition;
   let closed = false;
   let dirty = true;
@@ -121,7 +121,7 @@ export function catchUpSubscription(source: CatchUpSource, options: CatchUpOptio
         } catch (error) {
           if (error instanceof HandlerFailure) throw error.error;
           if (closed) return; // a read that failed after close(): closing wins, done resolves
-          if (retryForMs === 0 || !retryIf?.(error)) throw error;
+          if (retryForMs === 0 || !retryIf(error)) throw error;
           const now = performance.now();
           failingSince ??= readStart; // the outage began when the first failing read was sent
           if (now - failingSince >= retryForMs) throw error;

@@ -50,6 +50,13 @@ export function validateEvents(events: unknown): readonly NewEvent[] {
   return events as readonly NewEvent[];
 }
 
+/** A duration option: a finite number of ms >= 0, or `fallback` when not given. */
+export function nonNegativeMs(v: unknown, what: string, fallback: number): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !(v >= 0) || v === Infinity) throw new ValidationError(`${what} must be a finite number >= 0, got ${String(v)}`);
+  return v;
+}
+
 function nonNegativeInt(v: unknown, what: string, fallback: number): number {
   if (v === undefined) return fallback;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new ValidationError(`${what} must be an integer >= 0, got ${String(v)}`);

@@ -5,7 +5,7 @@
  */
 import { Kysely, PostgresAdapter, PostgresDialect, SqliteAdapter, SqliteDialect } from 'kysely';
 import { BackendUnavailableError, CorruptionError, ValidationError } from '../../core/errors.js';
-import { QueryWatchdog, type PoolEvents } from '../../streams/postgres/watchdog.js';
+import { createOwnedPool, resolvePoolOptions, type PoolClass } from '../../streams/postgres/pool.js';
 import type { PgQuery, SqliteQuery } from './statements.js';
 
 /** The SQL dialects SQLAgent speaks. */
@@ -57,22 +57,11 @@ export interface SqlConnectionOptions {
   statementTimeoutMs?: number;
 }
 
-/** Node timers and PostgreSQL's timeouts take at most 2^31 - 1 ms. */
-const MAX_MS = 2_147_483_647;
-
-function positiveInt(value: number | undefined, fallback: number, what: string, max = MAX_MS): number {
-  const v = value ?? fallback;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) throw new ValidationError(`${what} must be an integer from 1 to ${max}, got ${String(value)}`);
-  return v;
-}
-
 /** Check the PostgreSQL pool options up front (the connection itself is made on first use). */
 export function checkPoolOptions(options: SqlConnectionOptions): void {
   const given = [options.maxConnections, options.connectTimeoutMs, options.statementTimeoutMs].some((x) => x !== undefined);
   if (given && options.connectionString === undefined) throw new ValidationError('maxConnections, connectTimeoutMs and statementTimeoutMs apply to a pool made from connectionString only');
-  positiveInt(options.maxConnections, 10, 'maxConnections', 10_000);
-  positiveInt(options.connectTimeoutMs, 10_000, 'connectTimeoutMs');
-  positiveInt(options.statementTimeoutMs, 30_000, 'statementTimeoutMs', MAX_MS - 5_000);
+  resolvePoolOptions(options);
 }
 
 /** A resolved connection. `owned` connections are closed by the agent. */
@@ -144,24 +133,8 @@ export async function connect(options: SqlConnectionOptions): Promise<SqlConnect
     } catch (e) {
       throw new BackendUnavailableError('PostgreSQL', 'the "pg" package is not installed (npm install pg)', { cause: e });
     }
-    const statementTimeoutMs = positiveInt(options.statementTimeoutMs, 30_000, 'statementTimeoutMs', MAX_MS - 5_000);
-    const pool = new Pool({
-      connectionString: url,
-      max: positiveInt(options.maxConnections, 10, 'maxConnections', 10_000),
-      connectionTimeoutMillis: positiveInt(options.connectTimeoutMs, 10_000, 'connectTimeoutMs'),
-      statement_timeout: statementTimeoutMs,
-      idle_in_transaction_session_timeout: statementTimeoutMs,
-      keepAlive: true,
-    });
-    // An idle connection that breaks (the server restarted, a proxy cut it) is reported as an
-    // 'error' event of the pool, which removes it; without a listener that event kills the process.
-    pool.on('error', () => undefined);
-    // The same for a connection kysely holds (a statement in flight): its query fails with the
-    // error, and the pool drops the dead client when it is released; the event itself needs a
-    // listener too, or it is an uncaught exception.
-    pool.on('connect', (client) => void client.on('error', () => undefined));
-    // the read timeout: kysely holds a client for one statement or one short transaction
-    const watchdog = new QueryWatchdog(pool as unknown as PoolEvents, statementTimeoutMs + 5_000);
+    // kysely holds a client for one statement or one short transaction: the watchdog times that
+    const { pool, watchdog } = createOwnedPool(Pool as unknown as PoolClass<import('pg').Pool>, url, options);
     const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
     return {
       db,

@@ -43,13 +43,14 @@ import type {
 } from '../event-log.js';
 import { catchUpSubscription, SubscriptionSet } from '../subscription.js';
 import { addAppendHook } from '../append-hooks.js';
-import { validateEvents, validateExpected, validateName, validateReadAllOptions, validateReadOptions } from '../validate.js';
+import { nonNegativeMs, validateEvents, validateExpected, validateName, validateReadAllOptions, validateReadOptions } from '../validate.js';
 import { AppendQueue, prepareStreamAppend, type PostgresAppendTransaction } from './append.js';
 import { mapPgError, type Queryable } from './errors.js';
 import { Listener, Notifier, type ListenClient } from './listener.js';
 import { readPage, readStatements, readStreamPage, type ReadStatements } from './read.js';
 import { ensureSchema, schemaNames, validateSchemaName, type SchemaNames } from './schema.js';
-import { QueryWatchdog, type PoolEvents } from './watchdog.js';
+import { createOwnedPool, resolvePoolOptions, type PoolClass } from './pool.js';
+import type { QueryWatchdog } from './watchdog.js';
 
 /** The slice of a pg Pool the log uses: pass your own `pg.Pool` (its settings are kept as they are). */
 export interface PostgresPool extends Queryable {
@@ -128,40 +129,17 @@ export class PostgresEventLog implements EventLog, MultiStreamAppender, InlinePr
   constructor(options: PostgresEventLogOptions) {
     this.schema = validateSchemaName(options.schema ?? 'dgent');
     if (!options.pool === !options.connectionString) throw new ValidationError('PostgresEventLog needs exactly one of { pool, connectionString }');
-    const notifyIntervalMs = options.notifyIntervalMs ?? 20;
-    if (typeof notifyIntervalMs !== 'number' || !(notifyIntervalMs >= 0) || notifyIntervalMs === Infinity) throw new ValidationError(`notifyIntervalMs must be a finite number >= 0, got ${String(notifyIntervalMs)}`);
-    const subscriptionRetryMs = options.subscriptionRetryMs ?? 30_000;
-    if (typeof subscriptionRetryMs !== 'number' || !(subscriptionRetryMs >= 0) || subscriptionRetryMs === Infinity) {
-      throw new ValidationError(`subscriptionRetryMs must be a finite number >= 0, got ${String(options.subscriptionRetryMs)}`);
-    }
-    const statementTimeoutMs = options.statementTimeoutMs ?? 30_000;
-    for (const [what, v, max] of [
-      ['connectTimeoutMs', options.connectTimeoutMs, 2_147_483_647],
-      ['maxConnections', options.maxConnections, 10_000],
-    ] as const) {
-      if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max)) throw new ValidationError(`${what} must be an integer from 1 to ${max}, got ${String(v)}`);
-    }
-    // the server and Node's timers take at most 2^31 - 1 ms; the watchdog adds 5 s
-    if (typeof statementTimeoutMs !== 'number' || !Number.isInteger(statementTimeoutMs) || statementTimeoutMs < 1 || statementTimeoutMs > 2_147_483_647 - 5_000) {
-      throw new ValidationError(`statementTimeoutMs must be an integer from 1 to ${2_147_483_647 - 5_000}, got ${String(statementTimeoutMs)}`);
-    }
+    const notifyIntervalMs = nonNegativeMs(options.notifyIntervalMs, 'notifyIntervalMs', 20);
+    const subscriptionRetryMs = nonNegativeMs(options.subscriptionRetryMs, 'subscriptionRetryMs', 30_000);
+    const poolOptions = resolvePoolOptions(options); // checked even with a pool of yours, which keeps its own settings
     if (options.pool) {
       this.pool = options.pool;
       this.ownsPool = false;
     } else {
-      this.pool = new pg.Pool({
-        connectionString: options.connectionString,
-        max: options.maxConnections ?? 10,
-        connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
-        statement_timeout: statementTimeoutMs,
-        // no query_timeout: the watchdog below is the client-side read timeout (a timer per query cost ~5 µs)
-        idle_in_transaction_session_timeout: statementTimeoutMs,
-        keepAlive: true,
-      }) as unknown as PostgresPool;
+      const { pool, watchdog } = createOwnedPool(pg.Pool as unknown as PoolClass<PostgresPool>, options.connectionString!, poolOptions);
+      this.pool = pool;
       this.ownsPool = true;
-      this.watchdog = new QueryWatchdog(this.pool as unknown as PoolEvents, statementTimeoutMs + 5_000);
-      // an idle connection that breaks is discarded by the pool; the next query reports the outage
-      this.pool.on('error', () => undefined);
+      this.watchdog = watchdog;
     }
     this.names = schemaNames(this.schema);
     this.st = readStatements(this.names);
@@ -303,9 +281,7 @@ export class PostgresEventLog implements EventLog, MultiStreamAppender, InlinePr
         ...options,
         pageSize: this.pageSize,
         pollMs: this.pollMs,
-        retryForMs: this.subscriptionRetryMs,
-        // an outage, not a log that was closed (ClosedError) or data that is wrong
-        retryIf: (e) => e instanceof BackendUnavailableError && !this.closed,
+        retryForMs: this.subscriptionRetryMs, // retrying BackendUnavailableError: an outage
       },
       handler,
     );

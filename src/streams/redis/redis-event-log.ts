@@ -23,7 +23,7 @@
  * await log.append('chat-1', [{ type: 'UserSaid', data: { text: 'hi' } }], { expectedRevision: 'no_stream' });
  * ```
  */
-import { BackendUnavailableError, ClosedError, ConcurrencyError, CorruptionError, ValidationError } from '../../core/errors.js';
+import { ClosedError, ConcurrencyError, CorruptionError, ValidationError } from '../../core/errors.js';
 import {
   quitClient,
   resolveClient,
@@ -48,7 +48,7 @@ import type {
   NewEvent,
 } from '../event-log.js';
 import { catchUpSubscription, SubscriptionSet } from '../subscription.js';
-import { resolveEventIds, validateEvents, validateExpected, validateName, validateReadAllOptions, validateReadOptions, type StoredEventRef } from '../validate.js';
+import { nonNegativeMs, resolveEventIds, validateEvents, validateExpected, validateName, validateReadAllOptions, validateReadOptions, type StoredEventRef } from '../validate.js';
 import { eventArgs, toRecorded } from './records.js';
 import { APPEND, READ_STREAM } from './scripts.js';
 import { GlobalTail } from './tail.js';
@@ -93,9 +93,7 @@ export class RedisEventLog implements EventLog, MultiStreamAppender {
     const page = options.pageSize ?? 256;
     if (!Number.isInteger(page) || page < 1) throw new ValidationError(`pageSize must be an integer >= 1, got ${String(page)}`);
     this.pageSize = page;
-    const retry = options.subscriptionRetryMs ?? 30_000;
-    if (typeof retry !== 'number' || !(retry >= 0) || retry === Infinity) throw new ValidationError(`subscriptionRetryMs must be a finite number >= 0, got ${String(options.subscriptionRetryMs)}`);
-    this.subscriptionRetryMs = retry;
+    this.subscriptionRetryMs = nonNegativeMs(options.subscriptionRetryMs, 'subscriptionRetryMs', 30_000);
     const { client, owned } = resolveClient(options, 'RedisEventLog');
     this.client = client;
     this.owned = owned;
@@ -230,9 +228,7 @@ export class RedisEventLog implements EventLog, MultiStreamAppender {
       {
         ...options,
         pageSize: this.pageSize,
-        retryForMs: this.subscriptionRetryMs,
-        // an outage, not a log that was closed (ClosedError) or data that is wrong
-        retryIf: (e) => e instanceof BackendUnavailableError && !this.closed,
+        retryForMs: this.subscriptionRetryMs, // retrying BackendUnavailableError: an outage
       },
       handler,
     );
