@@ -6,7 +6,7 @@
 import { Kysely, PostgresAdapter, PostgresDialect, SqliteAdapter, SqliteDialect } from 'kysely';
 import { BackendUnavailableError, CorruptionError, ValidationError } from '../../core/errors.js';
 import { createOwnedPool, resolvePoolOptions, type PoolClass } from '../../streams/postgres/pool.js';
-import type { PgQuery, SqliteQuery } from './statements.js';
+import { classifySqlError, type PgQuery, type SqliteQuery } from './statements.js';
 
 /** The SQL dialects SQLAgent speaks. */
 export type SqlDialectName = 'sqlite' | 'postgres';
@@ -167,9 +167,8 @@ export async function connect(options: SqlConnectionOptions): Promise<SqlConnect
     } catch {
       // the open error is the one to report
     }
-    const code = (e as { code?: unknown }).code;
     // a file that is not a database (or a damaged one) is left exactly as it is
-    if (code === 'SQLITE_NOTADB' || (typeof code === 'string' && code.startsWith('SQLITE_CORRUPT'))) {
+    if (classifySqlError(e) === 'damaged') {
       throw new CorruptionError(`${path} is not a readable SQLite database (${(e as Error).message}); nothing was changed`, path, { cause: e });
     }
     throw new BackendUnavailableError('SQLite', `cannot open ${path}: ${(e as Error).message}`, { cause: e });

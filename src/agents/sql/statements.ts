@@ -40,7 +40,7 @@ export function checkAgentId(id: unknown): string {
  * read-only (a replica, a demoted primary); 'other': anything else.
  */
 export function classifySqlError(e: unknown): 'wrong-table' | 'damaged' | 'unavailable' | 'other' {
-  const code = (e as { code?: unknown } | undefined)?.code;
+  const code = codeOf(e);
   const message = e instanceof Error ? e.message : '';
   if (typeof code === 'string') {
     if (code === '42703' || code === '42883' || code === '42804' || (code === 'SQLITE_ERROR' && /no such column|has no column named/.test(message))) return 'wrong-table';
@@ -50,9 +50,14 @@ export function classifySqlError(e: unknown): 'wrong-table' | 'damaged' | 'unava
   return isUnavailable(e) ? 'unavailable' : 'other';
 }
 
+/** The driver's error code (a SQLSTATE, an SQLITE_* name, a Node errno name), if any. */
+function codeOf(e: unknown): unknown {
+  return (e as { code?: unknown } | undefined)?.code;
+}
+
 /** True for a unique/primary-key violation in either dialect. */
 export function isUniqueViolation(e: unknown): boolean {
-  const code = (e as { code?: unknown } | undefined)?.code;
+  const code = codeOf(e);
   return code === '23505' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
 }
 
@@ -62,7 +67,7 @@ export function isUniqueViolation(e: unknown): boolean {
  * fail over: the other writer's version is in this database.
  */
 export function isWriteConflict(e: unknown): boolean {
-  const code = (e as { code?: unknown } | undefined)?.code;
+  const code = codeOf(e);
   return isUniqueViolation(e) || code === '40001' || code === '40P01';
 }
 
@@ -73,7 +78,7 @@ export function isWriteConflict(e: unknown): boolean {
  * result type). SQLAgent then runs the statement as Kysely sends it, and stops preparing on that pool.
  */
 export function isPreparedStatementTrouble(e: unknown): boolean {
-  const code = (e as { code?: unknown } | undefined)?.code;
+  const code = codeOf(e);
   return code === '26000' || code === '42P05' || code === '0A000';
 }
 
@@ -207,25 +212,35 @@ function insertNextQuery(table: string, id: unknown, expected: unknown, state: u
  */
 export async function insertNext(db: Kysely<any>, table: string, id: string, expected: number | undefined, state: string, time: number, schemaVersion: number, direct: Direct = {}): Promise<number | undefined> {
   const exact = expected !== undefined;
-  let rows: Record<string, unknown>[];
-  if (direct.pg || direct.sqlite) {
-    const c = compiledOnce(
-      `${direct.pg ? 'pg' : 'sqlite'}|${table}|insert|${exact ? 'exact' : 'any'}`,
-      () => insertNextQuery(table, S_ID, S_EXPECTED, S_STATE, S_TIME, S_SCHEMA, exact).compile(db),
-      exact ? [S_ID, S_STATE, S_TIME, S_SCHEMA, S_ID, S_EXPECTED] : [S_ID, S_STATE, S_TIME, S_SCHEMA, S_ID],
-    );
-    const values: unknown[] = [id, state, time, schemaVersion, id];
-    if (exact) values.push(expected);
-    if (direct.pg) rows = (await namedQuery(direct.pg, c, values, () => insertNextQuery(table, id, expected, state, time, schemaVersion, exact).execute(db))) as Record<string, unknown>[];
-    else {
-      const row = sqliteGet(direct.sqlite!, c.text, values);
-      rows = row ? [row] : [];
-    }
-  } else {
-    rows = (await insertNextQuery(table, id, expected, state, time, schemaVersion, exact).execute(db)).rows as Record<string, unknown>[];
-  }
-  const row = rows[0];
+  const values: unknown[] = [id, state, time, schemaVersion, id];
+  if (exact) values.push(expected);
+  const row = await firstRow(
+    direct,
+    `${table}|insert|${exact ? 'exact' : 'any'}`,
+    () => insertNextQuery(table, S_ID, S_EXPECTED, S_STATE, S_TIME, S_SCHEMA, exact).compile(db),
+    exact ? [S_ID, S_STATE, S_TIME, S_SCHEMA, S_ID, S_EXPECTED] : [S_ID, S_STATE, S_TIME, S_SCHEMA, S_ID],
+    values,
+    () => insertNextQuery(table, id, expected, state, time, schemaVersion, exact).execute(db),
+  );
   return row ? num(row.version) : undefined;
+}
+
+/**
+ * The first row of a hot statement: on a direct connection, its text compiled once (see
+ * compiledOnce; `order` holds the sentinels in the place of `values`) runs prepared; otherwise, and
+ * on a pool where named statements cannot work, `plain` runs it as Kysely sends it.
+ */
+async function firstRow(
+  direct: Direct,
+  key: string,
+  compile: () => { sql: string; parameters: readonly unknown[] },
+  order: readonly unknown[],
+  values: unknown[],
+  plain: () => Promise<{ rows: unknown[] }>,
+): Promise<Record<string, unknown> | undefined> {
+  if (direct.sqlite) return sqliteGet(direct.sqlite, compiledOnce(`sqlite|${key}`, compile, order).text, values);
+  const rows = direct.pg ? await namedQuery(direct.pg, compiledOnce(`pg|${key}`, compile, order), values, plain) : (await plain()).rows;
+  return rows[0] as Record<string, unknown> | undefined;
 }
 
 function selectCurrentQuery(db: Kysely<any>, table: string, id: string) {
@@ -234,12 +249,7 @@ function selectCurrentQuery(db: Kysely<any>, table: string, id: string) {
 
 /** The newest row, or undefined (on a prepared statement, with a direct connection). */
 export async function selectCurrent(db: Kysely<any>, table: string, id: string, direct: Direct = {}): Promise<StateRow | undefined> {
-  if (direct.pg || direct.sqlite) {
-    const c = compiledOnce(`${direct.pg ? 'pg' : 'sqlite'}|${table}|current`, () => selectCurrentQuery(db, table, S_ID).compile(), [S_ID, 1]);
-    const r = direct.pg ? ((await namedQuery(direct.pg, c, [id, 1], async () => ({ rows: await selectCurrentQuery(db, table, id).execute() })))[0] as Record<string, unknown> | undefined) : sqliteGet(direct.sqlite!, c.text, [id, 1]);
-    return r ? toRow(r) : undefined;
-  }
-  const r = await selectCurrentQuery(db, table, id).executeTakeFirst();
+  const r = await firstRow(direct, `${table}|current`, () => selectCurrentQuery(db, table, S_ID).compile(), [S_ID, 1], [id, 1], async () => ({ rows: await selectCurrentQuery(db, table, id).execute() }));
   return r ? toRow(r) : undefined;
 }
 
