@@ -18,6 +18,7 @@ import { requireService } from './support/services.js';
 import { reserveQuerySql } from '../src/streams/postgres/append-function.js';
 import { SCHEMA_VERSION, schemaNames } from '../src/streams/postgres/schema.js';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.js';
+import { expectSubscriptionRidesOutOutage } from './support/subscription-outage.js';
 
 const available = await requireService('PostgreSQL', postgresUrl());
 
@@ -673,27 +674,7 @@ describe.skipIf(!available)('PostgresEventLog', () => {
     const proxy = await startTcpProxy(postgresUrl());
     proxies.push(proxy);
     const log = open({ connectionString: proxy.url(postgresUrl()), connectTimeoutMs: 500, statementTimeoutMs: 1_000, pollMs: 50 });
-    const writer = open({}, log.schema); // another process, with a direct connection
-    await writer.append('s', [{ type: 'A', data: 1 }]);
-    const seen: number[] = [];
-    const sub = log.subscribe({}, (e) => void seen.push(e.data as number));
-    let ended: unknown = 'running';
-    sub.done.then(
-      () => (ended = 'resolved'),
-      (e: unknown) => (ended = e),
-    );
-    await waitFor(() => seen.length === 1, 30_000, 'the first event');
-    proxy.cut();
-    for (let i = 2; i <= 6; i++) await writer.append('s', [{ type: 'A', data: i }]);
-    await sleep(1_500); // reads fail all the while (refused, then connect timeouts)
-    expect(ended).toBe('running');
-    proxy.restore();
-    await waitFor(() => seen.length === 6, 10_000, 'the events appended during the outage');
-    await writer.append('s', [{ type: 'A', data: 7 }]);
-    await waitFor(() => seen.length === 7, 10_000, 'a live event after the outage');
-    expect(seen).toEqual([1, 2, 3, 4, 5, 6, 7]);
-    expect(ended).toBe('running');
-    await sub.close();
+    await expectSubscriptionRidesOutOutage(log, open({}, log.schema), proxy);
   });
 
   test('a subscription whose server stays away longer than subscriptionRetryMs stops with BackendUnavailableError on done', async () => {

@@ -6,15 +6,7 @@ import { eventLogContract } from '../src/testing/event-log-contract.js';
 import { REDIS_URL, requireService, uniqueName } from './support/services.js';
 import { deleteByPrefix, scanKeys } from './fixtures/redis-keys.js';
 import { startTcpProxy } from './support/tcp-proxy.js';
-import { sleep } from '../src/core/mutex.js';
-
-async function until(what: string, check: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
+import { expectSubscriptionRidesOutOutage } from './support/subscription-outage.js';
 
 const up = await requireService('Redis', REDIS_URL);
 
@@ -174,27 +166,7 @@ describe.skipIf(!up)('RedisEventLog', () => {
     try {
       const prefix = uniqueName('dgent_test_outage');
       const log = open({ url: proxy.url(REDIS_URL) }, prefix);
-      const writer = open({}, prefix); // another process, with a direct connection
-      await writer.append('s', [{ type: 'T', data: 1 }]);
-      const seen: number[] = [];
-      const sub = log.subscribe({}, (e) => void seen.push(e.data as number));
-      let ended: unknown = 'running';
-      sub.done.then(
-        () => (ended = 'resolved'),
-        (e: unknown) => (ended = e),
-      );
-      await until('the first event', () => seen.length === 1);
-      proxy.cut();
-      for (let i = 2; i <= 6; i++) await writer.append('s', [{ type: 'T', data: i }]);
-      await sleep(1_500);
-      expect(ended).toBe('running');
-      proxy.restore();
-      await until('the events appended during the outage', () => seen.length === 6);
-      await writer.append('s', [{ type: 'T', data: 7 }]);
-      await until('a live event after the outage', () => seen.length === 7);
-      expect(seen).toEqual([1, 2, 3, 4, 5, 6, 7]);
-      expect(ended).toBe('running');
-      await sub.close();
+      await expectSubscriptionRidesOutOutage(log, open({}, prefix), proxy); // the writer: another process, direct
     } finally {
       proxy.restore();
       await proxy.close();

@@ -9,6 +9,19 @@ import { startTcpProxy } from './support/tcp-proxy.js';
 import { POSTGRES_URL, requireService, uniqueName } from './support/services.js';
 
 const available = await requireService('PostgreSQL', POSTGRES_URL);
+
+/** A pg pool that records the name of every named (prepared) statement sent through pool.query. */
+function namedStatementPool(max: number): { pool: pg.Pool; names: string[] } {
+  const pool = new pg.Pool({ connectionString: POSTGRES_URL, max });
+  const names: string[] = [];
+  const query = pool.query.bind(pool) as (...args: unknown[]) => Promise<unknown>;
+  (pool as unknown as { query: (...args: unknown[]) => Promise<unknown> }).query = (config: unknown, ...rest: unknown[]) => {
+    const name = (config as { name?: unknown } | null)?.name;
+    if (typeof name === 'string') names.push(name);
+    return query(config, ...rest);
+  };
+  return { pool, names };
+}
 const table = uniqueName('sqlagent');
 let pool: pg.Pool;
 let n = 0;
@@ -64,14 +77,7 @@ describe.skipIf(!available)('SQLAgent on PostgreSQL', () => {
   });
 
   it('on a pg pool, save and load run as named prepared statements; through a Kysely instance they run as Kysely sends them, with the same results', async () => {
-    const counted = new pg.Pool({ connectionString: POSTGRES_URL, max: 2 });
-    const names: string[] = [];
-    const query = counted.query.bind(counted) as (...args: unknown[]) => Promise<unknown>;
-    (counted as unknown as { query: (...args: unknown[]) => Promise<unknown> }).query = (config: unknown, ...rest: unknown[]) => {
-      const name = (config as { name?: unknown } | null)?.name;
-      if (typeof name === 'string') names.push(name);
-      return query(config, ...rest);
-    };
+    const { pool: counted, names } = namedStatementPool(2);
     const id = uniqueName('prepared');
     const viaPool = new SQLAgent<{ n: number }>({ db: counted, table, id });
     const viaKysely = new SQLAgent<{ n: number }>({ db: new Kysely<any>({ dialect: new PostgresDialect({ pool }) }), table, id });
@@ -96,14 +102,7 @@ describe.skipIf(!available)('SQLAgent on PostgreSQL', () => {
 
   it('named statements that stop working on a pool (DEALLOCATE ALL by other code, as a pooler in transaction mode would) fall back to unprepared ones, with the same results; preparedStatements: false never prepares', async () => {
     const single = new pg.Pool({ connectionString: POSTGRES_URL, max: 1 });
-    const unnamed = new pg.Pool({ connectionString: POSTGRES_URL, max: 1 });
-    const names: string[] = [];
-    const query = unnamed.query.bind(unnamed) as (...args: unknown[]) => Promise<unknown>;
-    (unnamed as unknown as { query: (...args: unknown[]) => Promise<unknown> }).query = (config: unknown, ...rest: unknown[]) => {
-      const name = (config as { name?: unknown } | null)?.name;
-      if (typeof name === 'string') names.push(name);
-      return query(config, ...rest);
-    };
+    const { pool: unnamed, names } = namedStatementPool(1);
     const id = uniqueName('dealloc');
     const a = new SQLAgent<{ n: number }>({ db: single, table, id });
     const b = new SQLAgent<{ n: number }>({ db: unnamed, table, id, preparedStatements: false });
