@@ -32,8 +32,11 @@ export class Listener {
     return () => this.wakes.delete(wake);
   }
 
-  /** This process committed events: wake its own subscriptions now, without waiting for the NOTIFY. */
-  wakeLocal(): void {
+  /**
+   * Wake every subscription watching: on a notification, when the LISTEN connection is (re)made or
+   * lost, and when this process committed events (without waiting for the NOTIFY).
+   */
+  wakeAll(): void {
     for (const w of this.wakes) w();
   }
 
@@ -57,13 +60,11 @@ export class Listener {
       this.client = undefined;
       client.removeAllListeners('notification');
       client.release(true);
-      for (const w of this.wakes) w(); // re-read: notifications may have been missed
+      this.wakeAll(); // re-read: notifications may have been missed
     };
     client.on('error', drop);
     client.on('end', drop);
-    client.on('notification', () => {
-      for (const w of this.wakes) w();
-    });
+    client.on('notification', () => this.wakeAll());
     this.client = client;
     try {
       await client.query(`LISTEN "${this.channel}"`);
@@ -72,7 +73,7 @@ export class Listener {
       return;
     }
     if (this.closed) await this.close();
-    else for (const w of this.wakes) w(); // events committed while we were not yet listening
+    else this.wakeAll(); // events committed while we were not yet listening
   }
 
   /** Stop listening and return the connection. */

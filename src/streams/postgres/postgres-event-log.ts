@@ -156,7 +156,7 @@ export class PostgresEventLog implements EventLog, MultiStreamAppender, InlinePr
         notify: {
           carry: () => this.notifier.carry(),
           committed: (stored, carriedAt) => {
-            if (stored) this.listener.wakeLocal(); // this process's subscriptions need no NOTIFY
+            if (stored) this.listener.wakeAll(); // this process's subscriptions need no NOTIFY
             this.notifier.committed(stored, carriedAt);
           },
         },
