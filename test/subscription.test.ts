@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { CorruptionError, ValidationError, InvalidKeyError } from '../src/core/errors.js';
+import { BackendUnavailableError, CorruptionError, ValidationError, InvalidKeyError } from '../src/core/errors.js';
 import type { RecordedEvent } from '../src/streams/event-log.js';
 import { catchUpSubscription, type CatchUpSource } from '../src/streams/subscription.js';
 import { waitFor } from '../src/testing/event-log-support.js';
@@ -104,7 +104,6 @@ describe('catchUpSubscription', () => {
   it('a failing readAll rejects done with its error', async () => {
     const boom = new Error('connection lost');
     const src: CatchUpSource = {
-      // eslint-disable-next-line require-yield
       async *readAll() {
         throw boom;
       },
@@ -257,6 +256,24 @@ describe('catchUpSubscription retries (retryForMs / retryIf)', () => {
     release!();
     await closing;
     await expect(sub.done).resolves.toBeUndefined();
+  });
+
+  it('without retryIf, BackendUnavailableError is what is retried (an outage), and nothing else', async () => {
+    let reads = 0;
+    const outage: CatchUpSource = {
+      async *readAll() {
+        reads++;
+        throw new BackendUnavailableError('Test', 'down');
+      },
+    };
+    const retried = catchUpSubscription(outage, { pollMs: 1, retryForMs: 150 }, () => undefined);
+    await expect(retried.done).rejects.toBeInstanceOf(BackendUnavailableError);
+    expect(reads).toBeGreaterThan(1);
+    const src = flakySource(3);
+    src.down = true;
+    const notRetried = catchUpSubscription(src, { pollMs: 1, retryForMs: 10_000 }, () => undefined);
+    await expect(notRetried.done).rejects.toBeInstanceOf(Outage);
+    expect(src.reads).toBe(1);
   });
 
   it('retryForMs is validated', () => {
