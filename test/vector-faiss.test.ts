@@ -8,7 +8,7 @@ import { ValidationError } from '../src/index.js';
 import { VectorAgent, faissAvailable, type VectorAgentOptions, type VectorMetric } from '../src/vector.js';
 import type { FaissBinding } from '../src/agents/vector/faiss-binding.js';
 import { readIndexFile } from '../src/agents/vector/index-file.js';
-import { hasFaiss, inCI, randomVectors } from './vector-support.js';
+import { inCI, randomVectors, runFaiss } from './vector-support.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dgent-vector-faiss-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -40,7 +40,7 @@ async function recallAt10(a: VectorAgent, qs: Float32Array[], truth: string[][])
   return hit / (qs.length * 10);
 }
 
-describe.skipIf(!hasFaiss && !inCI)('VectorAgent on FAISS: approximate indexes', () => {
+describe.skipIf(!runFaiss)('VectorAgent on FAISS: approximate indexes', () => {
   const N = 20_000;
   const D = 64;
   const vs = randomVectors(N, D, 1);
@@ -74,7 +74,7 @@ describe.skipIf(!hasFaiss && !inCI)('VectorAgent on FAISS: approximate indexes',
   });
 });
 
-describe.skipIf(!hasFaiss && !inCI)('VectorAgent on FAISS: removal, training, factory strings', () => {
+describe.skipIf(!runFaiss)('VectorAgent on FAISS: removal, training, factory strings', () => {
   const D = 16;
   const vs = randomVectors(3000, D, 5);
   const qs = randomVectors(40, D, 6);

@@ -1,16 +1,27 @@
 /**
  * Test helpers for the VectorAgent tests: a seeded generator, a brute-force reference search, and
- * the FAISS availability rule (under CI=true FAISS must load; locally its absence skips loudly).
+ * the FAISS availability rule (under CI, whatever truthy value CI has, FAISS must load; locally its
+ * absence skips loudly).
  */
 import { faissAvailable } from '../src/vector.js';
 import type { VectorMetric } from '../src/vector.js';
+import { IN_CI } from '../src/testing/ci.js';
+
+/** Which FAISS tests run: under CI they all do (and fail when faiss-node does not load), elsewhere only when it loads. */
+export function faissPlan(ci: boolean, loads: boolean): { engines: readonly ('faiss' | 'js')[]; runFaiss: boolean } {
+  const runFaiss = loads || ci;
+  return { engines: runFaiss ? ['faiss', 'js'] : ['js'], runFaiss };
+}
 
 export const hasFaiss = faissAvailable();
-export const inCI = process.env.CI === 'true';
-if (!hasFaiss && !inCI) console.warn('\n*** faiss-node does not load here: FAISS vector tests are SKIPPED (run scripts/build-faiss.sh) ***\n');
+export const inCI = IN_CI;
+const plan = faissPlan(inCI, hasFaiss);
+if (!plan.runFaiss) console.warn('\n*** faiss-node does not load here: FAISS vector tests are SKIPPED (run scripts/build-faiss.sh) ***\n');
 
 /** Engines to run the engine-agnostic tests on. */
-export const engines: readonly ('faiss' | 'js')[] = hasFaiss || inCI ? ['faiss', 'js'] : ['js'];
+export const engines: readonly ('faiss' | 'js')[] = plan.engines;
+/** Run the FAISS-only suites (under CI always, so a missing faiss-node fails instead of skipping). */
+export const runFaiss: boolean = plan.runFaiss;
 
 /** mulberry32: a small seeded PRNG, so a failing run can be repeated. */
 export function rng(seed: number): () => number {

@@ -5,10 +5,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
+import { IN_CI } from '../../src/testing/ci.js';
 
 export const POSTGRES_URL = process.env.DGENT_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const REDIS_URL = process.env.DGENT_REDIS_URL ?? 'redis://127.0.0.1:6379';
-export const IN_CI = process.env.CI === 'true' || process.env.CI === '1';
+/** Is this a CI run: the one definition, shared with the exported suites and test/vector-support.ts. */
+export { IN_CI };
 
 /** TCP reachability of a URL's host:port (a quick probe before the driver's own connect). */
 export function reachable(url: string, timeoutMs = 1500): Promise<boolean> {
