@@ -110,3 +110,29 @@ export { STATE_EVENT, PATCH_EVENT } from './agents/stream/builtin-events.js';
 export type { PatchEventData } from './agents/stream/builtin-events.js';
 export { SqliteEventLog } from './streams/sqlite/sqlite-event-log.js';
 export type { SqliteEventLogOptions, SqliteAppendTransaction } from './streams/sqlite/sqlite-event-log.js';
+export { defineProjection, handlesType } from './projections/projection.js';
+export type {
+  Projection,
+  ViewContext,
+  ViewContextBase,
+  ViewPhase,
+  StorageKind,
+  MemoryViewContext,
+  SqliteViewContext,
+  PostgresViewContext,
+  RedisViewContext,
+  RedisArg,
+} from './projections/projection.js';
+export { generationTableName, generationKey, NAME_PREFIX } from './projections/view-storage.js';
+export type { ViewStorage, ActiveGeneration } from './projections/view-storage.js';
+export type {
+  ProjectionMode,
+  ProjectionRegistration,
+  ProjectionState,
+  ProjectionError,
+  ProjectionStatus,
+  RebuildProgress,
+  RebuildOptions,
+  WhenCaughtUpOptions,
+  ProjectionRunnerOptions,
+} from './projections/runner/types.js';
