@@ -25,7 +25,7 @@
  * `update()` runs on the first available backend (with its optimistic concurrency) and, under
  * `'all'`, the result is then saved to the others.
  */
-import { BackendUnavailableError, ValidationError } from '../core/errors.js';
+import { BackendUnavailableError, ClosedError, ValidationError } from '../core/errors.js';
 import { Mutex } from '../core/mutex.js';
 import { isClosable } from '../agents/data-agent.js';
 import type { Closable, DataAgent, Recipe, SaveOptions, Updatable } from '../agents/data-agent.js';
@@ -64,15 +64,18 @@ export class FallbackAgent<S> implements DataAgent<S>, Updatable<S>, Closable {
   }
 
   load(): Promise<S> {
+    if (this.closed) return Promise.reject(new ClosedError('fallback agent'));
     return this.firstAvailable((b) => b.load()).then((r) => r.value);
   }
 
   async history(limit?: number): Promise<S[]> {
+    this.assertOpen();
     return (await this.firstAvailable((b) => b.history(limit))).value;
   }
 
   /** Save by the write policy. An `expectedVersion` is checked by each backend written. */
   async save(state: S, options?: SaveOptions): Promise<void> {
+    this.assertOpen();
     const value = prepare(state).value;
     await this.writeOrder.run(async () => {
       if (this.writes === 'first-available') await this.firstAvailable((b) => b.save(value, options));
@@ -82,6 +85,7 @@ export class FallbackAgent<S> implements DataAgent<S>, Updatable<S>, Closable {
 
   /** Read-modify-write on the first available backend; under `'all'` the result is then saved to the others. */
   update(recipe: Recipe<S>): Promise<S> {
+    if (this.closed) return Promise.reject(new ClosedError('fallback agent'));
     return this.writeOrder.run(async () => {
       const { value: next, index } = await this.firstAvailable((b, i) => readModifyWrite(b, this.mutexes[i]!, (base) => produce(base, recipe as never) as S));
       if (this.writes === 'all') await this.toAll(next, index);
@@ -91,10 +95,18 @@ export class FallbackAgent<S> implements DataAgent<S>, Updatable<S>, Closable {
 
   /** Closes every backend. */
   async close(): Promise<void> {
+    // operations after close are ClosedError, not an AggregateError of every backend's ClosedError
+    this.closed = true;
     const errors: unknown[] = [];
     for (const b of this.backends) if (isClosable(b)) await b.close().catch((e: unknown) => errors.push(e));
     if (errors.length === 1) throw errors[0];
     if (errors.length > 1) throw new AggregateError(errors, `${errors.length} fallback backends failed to close`);
+  }
+
+  private closed = false;
+
+  private assertOpen(): void {
+    if (this.closed) throw new ClosedError('fallback agent');
   }
 
   private async firstAvailable<T>(op: (b: DataAgent<S>, i: number) => Promise<T>): Promise<{ value: T; index: number }> {

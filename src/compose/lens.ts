@@ -18,7 +18,7 @@
  */
 import { produce } from 'immer';
 import { prepare } from '../core/codec.js';
-import { ConcurrencyError, StateNotFoundError } from '../core/errors.js';
+import { ClosedError, ConcurrencyError, StateNotFoundError } from '../core/errors.js';
 import { Mutex } from '../core/mutex.js';
 import { isClosable, isSubscribable, isVersioned } from '../agents/data-agent.js';
 import type { ChangeInfo, Closable, DataAgent, LoadAtTarget, Recipe, SaveOptions, Unsubscribe, Updatable } from '../agents/data-agent.js';
@@ -89,13 +89,20 @@ export class LensAgent<S, A> implements DataAgent<A>, Updatable<A>, Closable {
     private readonly options: LensOptions<S> = {},
   ) {
     if (isVersioned(whole)) {
-      this.version = () => whole.version();
-      this.loadAt = async (target) => this.get(await whole.loadAt(target));
+      this.version = async () => {
+        this.assertOpen();
+        return whole.version();
+      };
+      this.loadAt = async (target) => {
+        this.assertOpen();
+        return this.get(await whole.loadAt(target));
+      };
     }
     if (isSubscribable(whole)) this.subscribe = (listener) => whole.subscribe((s, info) => listener(this.get(s), info));
   }
 
   async load(): Promise<A> {
+    this.assertOpen();
     return this.get(await this.whole.load());
   }
 
@@ -104,6 +111,7 @@ export class LensAgent<S, A> implements DataAgent<A>, Updatable<A>, Closable {
    * `update()`). With `expectedVersion`, the whole's version is checked.
    */
   async save(part: A, options: SaveOptions = {}): Promise<void> {
+    this.assertOpen();
     // Validated on its own first, so a SerializationError's path points into the part.
     const value = prepare(part).value;
     if (options.expectedVersion !== undefined) {
@@ -116,18 +124,28 @@ export class LensAgent<S, A> implements DataAgent<A>, Updatable<A>, Closable {
 
   /** An immer recipe on the part, applied as one read-modify-write of the whole. Returns the new part. */
   async update(recipe: Recipe<A>): Promise<A> {
+    this.assertOpen();
     const next = await this.modify((base) => this.focus.set(base, produce(this.focus.get(base), recipe as never) as A));
     return this.get(next);
   }
 
   /** The part in each saved whole, newest first. */
   async history(limit?: number): Promise<A[]> {
+    this.assertOpen();
     return (await this.whole.history(limit)).map((s) => this.get(s));
   }
 
   /** Closes the whole agent only with `closeWhole: true`. */
   async close(): Promise<void> {
+    // this handle is closed even when the whole stays open for others: use after close is ClosedError
+    this.closed = true;
     if (this.options.closeWhole && isClosable(this.whole)) await this.whole.close();
+  }
+
+  private closed = false;
+
+  private assertOpen(): void {
+    if (this.closed) throw new ClosedError('lens agent');
   }
 
   private get(whole: S): A {

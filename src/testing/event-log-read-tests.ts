@@ -3,7 +3,7 @@ import { it, expect } from 'vitest';
 import fc from 'fast-check';
 import { ValidationError } from '../core/errors.js';
 import type { ReadOptions } from '../streams/event-log.js';
-import { arbitraryExtendedState } from './data-agent-contract.js';
+import { arbitraryExtendedState } from './values.js';
 import type { ContractContext } from './event-log-contract.js';
 import { appendConcurrently, collect, events, isDeepFrozen } from './event-log-support.js';
 

@@ -49,15 +49,7 @@ export function shape(e: RecordedEvent): { stream: string; revision: number; typ
   return { stream: e.stream, revision: e.revision, type: e.type, data: e.data };
 }
 
-/** True when `v` and everything below it is frozen (Uint8Array cannot be and is skipped). */
-export function isDeepFrozen(v: unknown, seen = new Set<unknown>()): boolean {
-  if (typeof v !== 'object' || v === null || v instanceof Uint8Array || seen.has(v)) return true;
-  seen.add(v);
-  if (!Object.isFrozen(v)) return false;
-  if (v instanceof Map) return [...v].every(([k, x]) => isDeepFrozen(k, seen) && isDeepFrozen(x, seen));
-  if (v instanceof Set) return [...v].every((x) => isDeepFrozen(x, seen));
-  return Object.values(v).every((x) => isDeepFrozen(x, seen));
-}
+export { isDeepFrozen } from './values.js';
 
 /** Append `batches` batches of 1-3 events from each of `writers` concurrent writers, yielding between appends. */
 export async function appendConcurrently(log: EventLog, writers: number, batches: number): Promise<number> {

@@ -3,6 +3,6 @@
  * and fast-check (dev dependencies of the caller).
  */
 export { dataAgentContract, arbitraryExtendedState } from './data-agent-contract.js';
-export type { AgentPlace, DataAgentContractOptions } from './data-agent-contract.js';
+export type { AgentCapability, AgentPlace, AgentTyping, DataAgentContractOptions } from './data-agent-contract.js';
 export { eventLogContract } from './event-log-contract.js';
 export type { EventLogContractOptions, EventLogPlace, ContractContext as EventLogContractContext } from './event-log-contract.js';
