@@ -1,0 +1,225 @@
+/**
+ * Keyed events: what the Store appends and the built-in KV, versions and audit views fold.
+ *
+ * - One stream per key, `kv:<namespace>/<key>`, so a key's version IS its stream's revision and
+ *   per-key optimistic concurrency is the log's `expectedRevision`. Namespace events live in
+ *   `kv:<namespace>` (no `/`: namespaces never contain `/`, `:` or `*`, so both parse back).
+ * - Every payload carries its schema version `v`. Old payloads are upcast on read ({@link UPCASTERS}),
+ *   the log is never rewritten; a payload newer than this code is a CorruptionError, not a guess.
+ * - Event metadata: `actor`, `operation` and, for the events of one atomic append, a shared `tx`.
+ *   Times come from the log (`RecordedEvent.time`); expiries are absolute epoch ms.
+ * - Values travel as values: the log encodes them with the codec (Date, Map, Set, BigInt, key
+ *   order round-trip), and the builders validate them first (SerializationError with the path).
+ *
+ * @example
+ * ```ts
+ * const e = keyedEvents.set({ value: { name: 'Ada' }, expiresAt: null }, { actor: 'u1', operation: 'set' });
+ * await log.append(keyStream('users', 'u1'), [e], { expectedRevision: 'no_stream' });
+ * ```
+ */
+import type { Patch } from 'immer';
+import { prepare } from '../core/codec.js';
+import { CorruptionError, InvalidKeyError, ValidationError } from '../core/errors.js';
+import type { NewEvent, RecordedEvent } from '../streams/event-log.js';
+import { MAX_NAME_LENGTH } from '../streams/validate.js';
+
+/** Prefix of every keyed stream. */
+export const KV_STREAM_PREFIX = 'kv:';
+/** Longest namespace accepted (characters). */
+export const MAX_NAMESPACE_LENGTH = 128;
+/** The payload schema version this code writes. */
+export const KEYED_SCHEMA_VERSION = 1;
+
+/** The keyed event types. */
+export const KEYED = Object.freeze({
+  set: 'kv.set',
+  patched: 'kv.patched',
+  incremented: 'kv.incremented',
+  metadataSet: 'kv.metadata.set',
+  metadataMerged: 'kv.metadata.merged',
+  deleted: 'kv.deleted',
+  expired: 'kv.expired',
+  purged: 'kv.purged',
+  namespaceCreated: 'kv.namespace.created',
+  namespaceDeleted: 'kv.namespace.deleted',
+} as const);
+export type KeyedEventType = (typeof KEYED)[keyof typeof KEYED];
+/** Every keyed event type, for a projection's `handles`. */
+export const KEYED_EVENT_TYPES: readonly KeyedEventType[] = Object.freeze(Object.values(KEYED));
+
+export type Metadata = Readonly<Record<string, unknown>>;
+/** `kv.set`: the whole value; `metadata` replaces the key's metadata when given (kept when absent); `expiresAt` null = never. */
+export interface SetData { v: 1; value: unknown; metadata?: Metadata; expiresAt: number | null }
+/** `kv.patched`: immer patches against the current value (only changed fields travel). */
+export interface PatchedData { v: 1; patches: readonly Patch[] }
+/** `kv.incremented`: add `by` to the number at `field` (dotted path; the whole value when absent); a missing number counts as 0. */
+export interface IncrementedData { v: 1; by: number; field?: string }
+/** `kv.metadata.set` (replace) and `kv.metadata.merged` (shallow merge). */
+export interface MetadataData { v: 1; metadata: Metadata }
+/** `kv.deleted`, `kv.purged` (no data at all), `kv.namespace.created`, `kv.namespace.deleted` (also drops the namespace's keys). */
+export interface EmptyData { v: 1 }
+/** `kv.expired`: the expiry the sweeper acted on. */
+export interface ExpiredData { v: 1; expiresAt: number }
+
+/** What a writer says about an event: who, what operation, which transaction. */
+export interface KeyedMeta { actor?: string; operation?: string; tx?: string }
+
+interface Base { namespace: string; version: number; position: number; time: number; actor: string | null; operation: string; tx: string | null }
+/** A keyed event as the views read it: parsed stream, upcast payload, flattened metadata. */
+export type KeyedEvent = Base &
+  (
+    | { type: typeof KEYED.set; key: string; data: SetData }
+    | { type: typeof KEYED.patched; key: string; data: PatchedData }
+    | { type: typeof KEYED.incremented; key: string; data: IncrementedData }
+    | { type: typeof KEYED.metadataSet | typeof KEYED.metadataMerged; key: string; data: MetadataData }
+    | { type: typeof KEYED.deleted | typeof KEYED.purged; key: string; data: EmptyData }
+    | { type: typeof KEYED.expired; key: string; data: ExpiredData }
+    | { type: typeof KEYED.namespaceCreated | typeof KEYED.namespaceDeleted; key: null; data: EmptyData }
+  );
+
+/** Upcasters per type: `[type][n]` turns a version-n payload into version n + 1. None needed yet (all types are at 1). */
+export type Upcasters = Readonly<Record<string, Readonly<Record<number, (data: Record<string, unknown>) => Record<string, unknown>>>>>;
+export const UPCASTERS: Upcasters = Object.freeze({});
+
+/** Namespaces: 1-128 characters, no `/`, `:`, `*`, NUL or lone surrogates. */
+export function validateNamespace(namespace: unknown): string {
+  if (typeof namespace !== 'string') throw new InvalidKeyError(namespace, 'namespace must be a string');
+  if (namespace.length === 0) throw new InvalidKeyError(namespace, 'namespace must not be empty');
+  if (namespace.length > MAX_NAMESPACE_LENGTH) throw new InvalidKeyError(namespace, `namespace longer than ${MAX_NAMESPACE_LENGTH} characters`);
+  if (/[/:*\0]/.test(namespace)) throw new InvalidKeyError(namespace, "namespace must not contain '/', ':', '*' or NUL");
+  if (!namespace.isWellFormed()) throw new InvalidKeyError(namespace, 'namespace contains a lone surrogate');
+  return namespace;
+}
+
+/** Keys: non-empty, no NUL or lone surrogates, short enough that the stream name fits the log's limit. */
+export function validateKey(key: unknown, namespace: string): string {
+  if (typeof key !== 'string') throw new InvalidKeyError(key, 'key must be a string');
+  if (key.length === 0) throw new InvalidKeyError(key, 'key must not be empty');
+  const max = MAX_NAME_LENGTH - KV_STREAM_PREFIX.length - namespace.length - 1;
+  if (key.length > max) throw new InvalidKeyError(key, `key longer than ${max} characters (namespace ${JSON.stringify(namespace)})`);
+  if (key.includes('\0')) throw new InvalidKeyError(key, 'key must not contain NUL');
+  if (!key.isWellFormed()) throw new InvalidKeyError(key, 'key contains a lone surrogate');
+  return key;
+}
+
+/** The stream of one key (validated). */
+export function keyStream(namespace: string, key: string): string {
+  const ns = validateNamespace(namespace);
+  return `${KV_STREAM_PREFIX}${ns}/${validateKey(key, ns)}`;
+}
+
+/** The stream of a namespace's own events (created/deleted). */
+export function namespaceStream(namespace: string): string {
+  return KV_STREAM_PREFIX + validateNamespace(namespace);
+}
+
+/** Namespace and key of a keyed stream (`key` null for a namespace stream), or undefined for other streams. */
+export function parseKeyedStream(stream: string): { namespace: string; key: string | null } | undefined {
+  if (!stream.startsWith(KV_STREAM_PREFIX)) return undefined;
+  const rest = stream.slice(KV_STREAM_PREFIX.length);
+  const slash = rest.indexOf('/');
+  if (slash < 0) return rest.length > 0 ? { namespace: rest, key: null } : undefined;
+  if (slash === 0 || slash === rest.length - 1) return undefined;
+  return { namespace: rest.slice(0, slash), key: rest.slice(slash + 1) };
+}
+
+function meta(m: KeyedMeta | undefined, fallback: string): Record<string, unknown> {
+  const out: Record<string, unknown> = { operation: m?.operation ?? fallback };
+  if (m?.actor !== undefined) out.actor = m.actor;
+  if (m?.tx !== undefined) out.tx = m.tx;
+  return out;
+}
+
+function expiry(expiresAt: unknown): number | null {
+  if (expiresAt === undefined || expiresAt === null) return null;
+  if (typeof expiresAt !== 'number' || !Number.isFinite(expiresAt)) throw new ValidationError(`expiresAt must be epoch milliseconds, got ${String(expiresAt)}`);
+  return expiresAt;
+}
+
+function plainObject(m: unknown, what: string): Metadata {
+  if (typeof m !== 'object' || m === null || Array.isArray(m)) throw new ValidationError(`${what} must be a plain object`);
+  return prepare(m as Metadata).value;
+}
+
+/** Builders of the keyed NewEvents the Store appends. Values and metadata are validated by the codec here. */
+export const keyedEvents = Object.freeze({
+  set(d: { value: unknown; metadata?: Metadata; expiresAt?: number | null }, m?: KeyedMeta): NewEvent<SetData> {
+    const data: SetData = { v: 1, value: prepare(d.value).value, expiresAt: expiry(d.expiresAt) };
+    if (d.metadata !== undefined) data.metadata = plainObject(d.metadata, 'metadata');
+    return { type: KEYED.set, data, metadata: meta(m, 'set') };
+  },
+  patched(patches: readonly Patch[], m?: KeyedMeta): NewEvent<PatchedData> {
+    if (!Array.isArray(patches)) throw new ValidationError('patches must be an array of immer patches');
+    return { type: KEYED.patched, data: { v: 1, patches: prepare(patches).value }, metadata: meta(m, 'update') };
+  },
+  incremented(by: number, field: string | undefined, m?: KeyedMeta): NewEvent<IncrementedData> {
+    if (typeof by !== 'number' || !Number.isFinite(by)) throw new ValidationError(`incr needs a finite number, got ${String(by)}`);
+    if (field !== undefined && (typeof field !== 'string' || field.split('.').some((s) => s.length === 0))) throw new ValidationError(`bad field path ${String(field)}`);
+    return { type: KEYED.incremented, data: field === undefined ? { v: 1, by } : { v: 1, by, field }, metadata: meta(m, 'incr') };
+  },
+  metadata(metadata: Metadata, merge: boolean, m?: KeyedMeta): NewEvent<MetadataData> {
+    return { type: merge ? KEYED.metadataMerged : KEYED.metadataSet, data: { v: 1, metadata: plainObject(metadata, 'metadata') }, metadata: meta(m, 'setMetadata') };
+  },
+  deleted(m?: KeyedMeta): NewEvent<EmptyData> {
+    return { type: KEYED.deleted, data: { v: 1 }, metadata: meta(m, 'delete') };
+  },
+  expired(expiresAt: number, m?: KeyedMeta): NewEvent<ExpiredData> {
+    return { type: KEYED.expired, data: { v: 1, expiresAt: expiry(expiresAt) ?? 0 }, metadata: meta(m, 'expire') };
+  },
+  purged(m?: KeyedMeta): NewEvent<EmptyData> {
+    return { type: KEYED.purged, data: { v: 1 }, metadata: meta(m, 'purge') };
+  },
+  namespaceCreated(m?: KeyedMeta): NewEvent<EmptyData> {
+    return { type: KEYED.namespaceCreated, data: { v: 1 }, metadata: meta(m, 'createNamespace') };
+  },
+  namespaceDeleted(m?: KeyedMeta): NewEvent<EmptyData> {
+    return { type: KEYED.namespaceDeleted, data: { v: 1 }, metadata: meta(m, 'deleteNamespace') };
+  },
+});
+
+const TYPES = new Set<string>(KEYED_EVENT_TYPES);
+
+/** True for the keyed event types. */
+export function isKeyedType(type: string): type is KeyedEventType {
+  return TYPES.has(type);
+}
+
+/** Bring a payload to the current schema version; newer or malformed payloads are CorruptionError. */
+export function upcastPayload(type: string, data: unknown, where: string, upcasters: Upcasters = UPCASTERS): Record<string, unknown> {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new CorruptionError(`${type} payload is not an object`, where);
+  let d = data as Record<string, unknown>;
+  let v = d.v as number;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new CorruptionError(`${type} payload without a schema version`, where);
+  while (v < KEYED_SCHEMA_VERSION) {
+    const up = upcasters[type]?.[v];
+    if (!up) throw new CorruptionError(`no upcaster for ${type} payload version ${v}`, where);
+    d = up(d);
+    v = d.v as number;
+  }
+  if (v > KEYED_SCHEMA_VERSION) throw new CorruptionError(`${type} payload version ${v} was written by a newer dgent (this one reads ${KEYED_SCHEMA_VERSION}); upgrade dgent`, where);
+  return d;
+}
+
+/** A recorded event as a {@link KeyedEvent}, or undefined when it is not a keyed event. Bad payloads are CorruptionError. */
+export function toKeyedEvent(e: RecordedEvent, upcasters: Upcasters = UPCASTERS): KeyedEvent | undefined {
+  if (!isKeyedType(e.type)) return undefined;
+  const where = `stream ${JSON.stringify(e.stream)} revision ${e.revision}`;
+  const s = parseKeyedStream(e.stream);
+  if (!s) throw new CorruptionError(`${e.type} event outside a keyed stream`, where);
+  const isNs = e.type === KEYED.namespaceCreated || e.type === KEYED.namespaceDeleted;
+  if (isNs !== (s.key === null)) throw new CorruptionError(`${e.type} event in the wrong kind of stream`, where);
+  const data = upcastPayload(e.type, e.data, where, upcasters);
+  const m = e.metadata;
+  return {
+    type: e.type,
+    namespace: s.namespace,
+    key: s.key,
+    data,
+    version: e.revision,
+    position: e.position,
+    time: e.time.getTime(),
+    actor: typeof m.actor === 'string' ? m.actor : null,
+    operation: typeof m.operation === 'string' ? m.operation : e.type.slice(3),
+    tx: typeof m.tx === 'string' ? m.tx : null,
+  } as unknown as KeyedEvent;
+}

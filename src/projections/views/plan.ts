@@ -1,0 +1,172 @@
+/**
+ * Batch planning, shared by every backend: a batch of keyed events plus the current rows of the
+ * keys it touches become the writes that bring a view from the fold of the log up to the batch's
+ * start to the fold up to its end. Backends only load rows and execute plans, so the semantics
+ * live in one place ({@link step}) and a batch is applied with one read and a few bulk writes.
+ */
+import { entryId } from '../model.js';
+import type { RecordedEvent } from '../../streams/event-log.js';
+import { KEYED, toKeyedEvent, type KeyedEvent } from '../keyed-events.js';
+import {
+  auditRow,
+  retentionOf,
+  step,
+  versionRow,
+  type AuditEntry,
+  type AuditRetentionOptions,
+  type KvEntry,
+  type NamespaceEntry,
+  type VersionEntry,
+  type VersionsRetentionOptions,
+} from './rows.js';
+
+/** The keyed events of a batch (others are skipped), parsed and upcast. */
+export function keyedBatch(events: readonly RecordedEvent[]): KeyedEvent[] {
+  const out: KeyedEvent[] = [];
+  for (const r of events) {
+    const e = toKeyedEvent(r);
+    if (e) out.push(e);
+  }
+  return out;
+}
+
+export interface KeyRef {
+  namespace: string;
+  key: string;
+}
+
+/** The distinct keys touched by key events of the batch. */
+export function touchedKeys(events: readonly KeyedEvent[]): KeyRef[] {
+  const seen = new Map<string, KeyRef>();
+  for (const e of events) if (e.key !== null && !seen.has(entryId(e.namespace, e.key))) seen.set(entryId(e.namespace, e.key), { namespace: e.namespace, key: e.key });
+  return [...seen.values()];
+}
+
+/** Writes of the KV view, executed in this order: drop namespaces (and their keys), delete keys, upsert keys, add namespaces if absent. */
+export interface KvPlan {
+  dropNamespaces: string[];
+  deletes: KeyRef[];
+  upserts: KvEntry[];
+  namespaces: NamespaceEntry[];
+}
+
+/** Plan the KV view's writes; `current` holds the stored rows of {@link touchedKeys} (absent = no row). */
+export function planKv(events: readonly KeyedEvent[], current: ReadonlyMap<string, KvEntry>): KvPlan {
+  const state = new Map<string, KvEntry | undefined>();
+  const ns = new Map<string, NamespaceEntry | null>();
+  const dropped = new Set<string>();
+  const dropNamespaces: string[] = [];
+  for (const e of events) {
+    if (e.key === null) {
+      if (e.type === KEYED.namespaceCreated) {
+        if (!ns.get(e.namespace)) ns.set(e.namespace, { namespace: e.namespace, createdAt: e.time });
+      } else {
+        ns.set(e.namespace, null);
+        dropped.add(e.namespace);
+        dropNamespaces.push(e.namespace);
+        for (const [id, v] of state) if (v?.namespace === e.namespace) state.set(id, undefined);
+      }
+      continue;
+    }
+    const id = entryId(e.namespace, e.key);
+    const cur = state.has(id) ? state.get(id) : dropped.has(e.namespace) ? undefined : current.get(id);
+    const after = step(cur, e);
+    state.set(id, after);
+    if (after && !ns.get(e.namespace)) ns.set(e.namespace, { namespace: e.namespace, createdAt: e.time });
+  }
+  const plan: KvPlan = { dropNamespaces, deletes: [], upserts: [], namespaces: [] };
+  for (const [id, v] of state) {
+    if (v) plan.upserts.push(v);
+    else plan.deletes.push({ namespace: id.slice(0, id.indexOf('/')), key: id.slice(id.indexOf('/') + 1) });
+  }
+  for (const v of ns.values()) if (v) plan.namespaces.push(v);
+  return plan;
+}
+
+/** Writes of the versions view, in this order: record drops, purge keys, insert rows, trim per key, prune by age. */
+export interface VersionsPlan {
+  /** namespaces dropped, with the position of the drop (rows of the namespace older than it are no longer current) */
+  drops: { namespace: string; position: number }[];
+  purges: KeyRef[];
+  inserts: VersionEntry[];
+  /** delete rows of the key with version <= `upTo` */
+  trims: (KeyRef & { upTo: number })[];
+  /** delete rows older than `before` except each key's newest: in `namespace`, or (null) in every namespace not listed in `except` */
+  age: { namespace: string | null; except: string[]; before: number }[];
+}
+
+/**
+ * Plan the versions view's writes. `current` holds each touched key's state as the view knows it:
+ * its newest row if that row is not deleted and newer than the last drop of its namespace.
+ */
+export function planVersions(events: readonly KeyedEvent[], current: ReadonlyMap<string, KvEntry>, retention?: VersionsRetentionOptions): VersionsPlan {
+  const state = new Map<string, KvEntry | undefined>();
+  const dropped = new Set<string>();
+  const plan: VersionsPlan = { drops: [], purges: [], inserts: [], trims: [], age: [] };
+  const latest = new Map<string, KeyRef & { version: number }>();
+  let maxTime = -Infinity;
+  for (const e of events) {
+    maxTime = Math.max(maxTime, e.time);
+    if (e.key === null) {
+      if (e.type === KEYED.namespaceDeleted) {
+        plan.drops.push({ namespace: e.namespace, position: e.position });
+        dropped.add(e.namespace);
+        for (const [id, v] of state) if (v?.namespace === e.namespace) state.set(id, undefined);
+      }
+      continue;
+    }
+    const id = entryId(e.namespace, e.key);
+    const cur = state.has(id) ? state.get(id) : dropped.has(e.namespace) ? undefined : current.get(id);
+    const after = step(cur, e);
+    state.set(id, after);
+    if (e.type === KEYED.purged) {
+      plan.inserts = plan.inserts.filter((r) => !(r.namespace === e.namespace && r.key === e.key));
+      plan.purges.push({ namespace: e.namespace, key: e.key });
+      latest.delete(id);
+      continue;
+    }
+    const row = versionRow(e, after)!;
+    plan.inserts.push(row);
+    latest.set(id, { namespace: e.namespace, key: e.key, version: e.version });
+  }
+  for (const l of latest.values()) {
+    const max = retentionOf(retention, l.namespace).maxVersions;
+    if (max !== undefined && l.version - max >= 1) plan.trims.push({ namespace: l.namespace, key: l.key, upTo: l.version - max });
+  }
+  if (events.length > 0) plan.age = ageRules(retention, maxTime);
+  return plan;
+}
+
+function ageRules(r: VersionsRetentionOptions | undefined, maxTime: number): VersionsPlan['age'] {
+  const out: VersionsPlan['age'] = [];
+  const overridden = Object.keys(r?.namespaces ?? {});
+  for (const ns of overridden) {
+    const age = r!.namespaces![ns]!.maxAgeMs;
+    if (age !== undefined) out.push({ namespace: ns, except: [], before: maxTime - age });
+  }
+  if (r?.maxAgeMs !== undefined) out.push({ namespace: null, except: overridden, before: maxTime - r.maxAgeMs });
+  return out;
+}
+
+/** Writes of the audit view, in this order: purge keys, insert rows, delete rows older than `before`. */
+export interface AuditPlan {
+  purges: KeyRef[];
+  inserts: AuditEntry[];
+  before: number | undefined;
+}
+
+/** Plan the audit view's writes (it needs no stored state). */
+export function planAudit(events: readonly KeyedEvent[], retention?: AuditRetentionOptions): AuditPlan {
+  const plan: AuditPlan = { purges: [], inserts: [], before: undefined };
+  let maxTime = -Infinity;
+  for (const e of events) {
+    maxTime = Math.max(maxTime, e.time);
+    if (e.type === KEYED.purged) {
+      plan.inserts = plan.inserts.filter((r) => !(r.namespace === e.namespace && r.key === e.key));
+      plan.purges.push({ namespace: e.namespace, key: e.key });
+    }
+    plan.inserts.push(auditRow(e));
+  }
+  if (retention?.maxAgeMs !== undefined && events.length > 0) plan.before = maxTime - retention.maxAgeMs;
+  return plan;
+}
