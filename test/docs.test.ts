@@ -1,0 +1,91 @@
+/**
+ * The documentation is code: every ```ts block of README.md and docs/ type-checks as a module of a
+ * strict user project (strict, exactOptionalPropertyTypes, noUncheckedIndexedAccess), and every
+ * ```ts run block (the quick start first) runs in a fresh empty directory, as pasted into a new
+ * project, and exits by itself. See scripts/check-docs.ts.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { checkBlocks, collectBlocks, dgentPaths, extractBlocks, formatDiagnostic, type DocBlock } from '../scripts/check-docs.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+const run = promisify(execFile);
+
+/** How long a block may take before it counts as hanging (a bound, far above its normal second or two). */
+const EXIT_BOUND_MS = 60_000;
+
+const blocks = collectBlocks(root);
+const runnable = blocks.filter((b) => b.flags.includes('run'));
+const where = (b: DocBlock): string => `${relative(root, b.file)}:${b.line}`;
+
+/** Run a block as `main.ts` of a new project in `dir`: `dgent` maps to src/ through tsconfig paths, as tsx honours them. */
+async function runBlock(b: DocBlock, dir: string): Promise<string> {
+  writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
+  const compilerOptions = { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, paths: dgentPaths(root, 'src') };
+  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions }, null, 2));
+  writeFileSync(join(dir, 'main.ts'), b.code);
+  try {
+    const { stdout } = await run(process.execPath, ['--import', tsxLoader, 'main.ts'], {
+      cwd: dir,
+      timeout: EXIT_BOUND_MS,
+      killSignal: 'SIGKILL',
+      env: { ...process.env, NODE_OPTIONS: '' },
+    });
+    return stdout;
+  } catch (e) {
+    const err = e as { killed?: boolean; code?: unknown; stdout?: string; stderr?: string };
+    const why = err.killed ? `did not exit within ${EXIT_BOUND_MS} ms (something left open: a missing close()?)` : `exited with ${String(err.code)}`;
+    throw new Error(`${where(b)} ${why}\n--- stdout\n${err.stdout ?? ''}\n--- stderr\n${err.stderr ?? ''}`);
+  }
+}
+
+describe('README and docs', () => {
+  it('the README has a quick start block marked run, and the docs have TypeScript blocks to check', () => {
+    const readme = join(root, 'README.md');
+    expect(runnable.some((b) => b.file === readme)).toBe(true);
+    expect(blocks.filter((b) => b.file !== readme).length).toBeGreaterThan(0);
+    // no-check is for fragments only: keep them rare
+    expect(blocks.filter((b) => b.flags.includes('no-check')).length).toBeLessThanOrEqual(2);
+  });
+
+  it('every ts block type-checks under strict and exactOptionalPropertyTypes', () => {
+    const diagnostics = checkBlocks(root, blocks).map((d) => formatDiagnostic(root, d));
+    expect(diagnostics).toEqual([]);
+  }, 120_000);
+
+  it('a block with a type error is reported at its line in the Markdown file', () => {
+    const md = [
+      '# t',
+      '',
+      '```ts',
+      "import { VolatileAgent } from 'dgent';",
+      "const a = new VolatileAgent<{ n: number }>({ initial: { n: 'one' } });",
+      'await a.close();',
+      '```',
+      '',
+      '```ts no-check',
+      'this is a fragment',
+      '```',
+    ].join('\n');
+    const diagnostics = checkBlocks(root, extractBlocks(md, join(root, 'fake.md')));
+    expect(diagnostics.map((d) => d.line)).toEqual([5]);
+    expect(diagnostics[0]!.message).toMatch(/not assignable to type 'number'/);
+  }, 120_000);
+
+  it.each(runnable.map((b) => [where(b), b] as const))('%s runs in an empty directory, twice, and exits by itself', async (_name, b) => {
+    const dir = mkdtempSync(join(tmpdir(), 'dgent-docs-run-'));
+    try {
+      await runBlock(b, dir);
+      await runBlock(b, dir); // the second run opens what the first one stored
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 2 * EXIT_BOUND_MS + 10_000);
+});
