@@ -20,6 +20,7 @@ import { LRUCache } from 'lru-cache';
 import { encode, prepare, TAG_MARK } from '../core/codec.js';
 import { ConcurrencyError, CorruptionError, ValidationError } from '../core/errors.js';
 import { acquireFileLock, type FileLockOptions } from '../core/file-lock.js';
+import { ensureParentDir } from '../core/fs-errors.js';
 import { fsError, openDirSync, removeTempFiles, replaceFileAtomic } from '../core/atomic-file.js';
 import { Mutex } from '../core/mutex.js';
 import { toMs } from '../core/ids.js';
@@ -145,7 +146,10 @@ export class PersistentAgent<S> extends VersionedAgent<S> {
       try {
         this.dirFd = openDirSync(this.files.dir);
       } catch (e) {
-        throw fsError('cannot open directory', this.files.dir, e);
+        if ((e as { code?: string }).code !== 'ENOENT') throw fsError('cannot open directory', this.files.dir, e);
+        // the first save creates the directory (and its parents), as the event logs do
+        ensureParentDir(this.files.doc);
+        this.dirFd = openDirSync(this.files.dir);
       }
     }
     return this.dirFd;

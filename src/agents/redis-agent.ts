@@ -158,7 +158,7 @@ export class RedisAgent<S> extends VersionedAgent<S> {
     try {
       raw = this.refreshOnLoad ? await LOAD_REFRESH.run(this.client, [this.redisKey], [this.ttl]) : await this.client.lrange(this.redisKey, 0, 1);
     } catch (e) {
-      throw toDgentError(e, this.name);
+      throw toDgentError(e, this.name, this.client);
     }
     return this.pair(raw);
   }
@@ -202,7 +202,7 @@ export class RedisAgent<S> extends VersionedAgent<S> {
         [text, expectedVersion === undefined ? '' : String(expectedVersion), this.maxHistory, this.ttl, this.publish ? this.channel : ''],
       );
     } catch (e) {
-      throw toDgentError(e, this.name);
+      throw toDgentError(e, this.name, this.client);
     }
     if (typeof reply !== 'string') throw new ConcurrencyError(expectedVersion ?? 'any', (reply as [number, number])[1], this.name);
     // the state given to us is already frozen and validated: no need to decode what we just wrote
@@ -216,7 +216,7 @@ export class RedisAgent<S> extends VersionedAgent<S> {
     try {
       raw = await this.client.lrange(this.redisKey, 0, stop);
     } catch (e) {
-      throw toDgentError(e, this.name);
+      throw toDgentError(e, this.name, this.client);
     }
     const out: Snapshot<S>[] = [];
     for (let i = 0; i < raw.length; i += 2) out.push(i === 0 ? this.pair(raw.slice(0, 2))! : this.parse(raw[i], raw[i + 1]));
@@ -231,7 +231,7 @@ export class RedisAgent<S> extends VersionedAgent<S> {
           ? await AT_VERSION.run(this.client, [this.redisKey], [target.version])
           : await AT_TIME.run(this.client, [this.redisKey], [toMs(target.time)]);
     } catch (e) {
-      throw toDgentError(e, this.name);
+      throw toDgentError(e, this.name, this.client);
     }
     if (!Array.isArray(raw)) return undefined;
     const snap = this.parse(raw[0], raw[1]);
@@ -272,7 +272,7 @@ export class RedisAgent<S> extends VersionedAgent<S> {
   }
 
   private startSubscriber(): void {
-    const sub = duplicateClient(this.client);
+    const sub = duplicateClient(this.client, `${this.name} subscriber`);
     this.subscriber = sub;
     sub.on('message', (channel: string, header: string) => {
       if (channel !== this.channel || this.subscriber !== sub || this.seen.has(header)) return;
@@ -303,7 +303,7 @@ export class RedisAgent<S> extends VersionedAgent<S> {
         // what is already stored is not news: a later catch-up starts after the version current now
         () => this.markBaseline(),
         (e: unknown) => {
-          throw toDgentError(e, this.name);
+          throw toDgentError(e, this.name, sub);
         },
       )
       .finally(() => {
@@ -324,7 +324,7 @@ export class RedisAgent<S> extends VersionedAgent<S> {
       if (snap === undefined || (snap as Entry<S>).id !== header) return;
       this.emit(snap);
     } catch (e) {
-      if (!this.closed) this.onNotificationError(toDgentError(e, this.name));
+      if (!this.closed) this.onNotificationError(toDgentError(e, this.name, this.client));
     }
   }
 
@@ -362,7 +362,7 @@ export class RedisAgent<S> extends VersionedAgent<S> {
       }
       if (head.version > this.reported) this.emit(head);
     } catch (e) {
-      if (!this.closed) this.onNotificationError(toDgentError(e, this.name));
+      if (!this.closed) this.onNotificationError(toDgentError(e, this.name, this.client));
     }
   }
 

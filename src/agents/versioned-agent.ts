@@ -7,6 +7,7 @@ import { ConcurrencyError, StateNotFoundError, ValidationError, ClosedError } fr
 import { backoffMs, Mutex, sleep } from '../core/mutex.js';
 import { prepare } from '../core/codec.js';
 import type { ChangeInfo, DataAgent, LoadAtTarget, Recipe, SaveOptions, Subscribable, Unsubscribe, Updatable, Versioned } from './data-agent.js';
+import { checkLoadAtTarget } from './load-at.js';
 import './immer-setup.js';
 
 /** A stored state with its version and time. */
@@ -98,9 +99,7 @@ export abstract class VersionedAgent<S> implements DataAgent<S>, Versioned<S>, U
 
   async loadAt(target: LoadAtTarget): Promise<S> {
     this.assertOpen();
-    if ('version' in target && (!Number.isInteger(target.version) || target.version < 1)) {
-      throw new ValidationError(`loadAt version must be an integer >= 1, got ${String(target.version)}`);
-    }
+    checkLoadAtTarget(target);
     const snap = await this.readAt(target);
     if (!snap) {
       const what = 'version' in target ? `version ${target.version}` : `time ${new Date(target.time as never).toISOString?.() ?? String(target.time)}`;

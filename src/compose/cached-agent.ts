@@ -48,6 +48,7 @@ import { ClosedError, ValidationError } from '../core/errors.js';
 import { Mutex } from '../core/mutex.js';
 import { isClosable, isSubscribable, isUpdatable, isVersioned } from '../agents/data-agent.js';
 import type { ChangeInfo, Closable, DataAgent, LoadAtTarget, Recipe, SaveOptions, Unsubscribe, Updatable } from '../agents/data-agent.js';
+import { checkLoadAtTarget } from '../agents/load-at.js';
 import '../agents/immer-setup.js';
 
 /** How saves reach the backend. */
@@ -133,7 +134,10 @@ export class CachedAgent<S> implements DataAgent<S>, Updatable<S>, Closable {
     this.onCacheError = options.onCacheError ?? ((e) => process.emitWarning(`CachedAgent: cache write failed, cache invalidated: ${String(e)}`));
     if (isVersioned(backend)) {
       this.version = () => this.durable(() => backend.version());
-      this.loadAt = (target) => this.durable(() => backend.loadAt(target));
+      this.loadAt = async (target) => {
+        checkLoadAtTarget(target); // refused before anything is flushed for it
+        return this.durable(() => backend.loadAt(target));
+      };
     }
     if (isSubscribable(backend)) this.subscribe = (listener) => backend.subscribe(listener);
   }

@@ -9,11 +9,15 @@
 import { closeSync, fdatasync, fsync, openSync, readdirSync, renameSync, unlinkSync, writeSync, constants } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, resolve } from 'node:path';
-import { BackendUnavailableError, InvalidKeyError } from './errors.js';
+import { InvalidKeyError, type BackendUnavailableError, type ValidationError } from './errors.js';
+import { pathError } from './fs-errors.js';
 
-/** Wrap a file-system failure as a BackendUnavailableError naming the file. */
-export function fsError(what: string, path: string, e: unknown): BackendUnavailableError {
-  return new BackendUnavailableError('file system', `${what} ${path}: ${(e as Error).message}`, { cause: e });
+/**
+ * Wrap a file-system failure naming the file: BackendUnavailableError, or ValidationError when the
+ * configured path cannot be used as it is (a directory where a file belongs, no permission; see fs-errors.ts).
+ */
+export function fsError(what: string, path: string, e: unknown): BackendUnavailableError | ValidationError {
+  return pathError(what, path, e);
 }
 
 /** `fsync(fd)` on the thread pool. */

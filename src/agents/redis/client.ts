@@ -6,6 +6,8 @@
 import { createHash } from 'node:crypto';
 import { Redis, type Cluster, type RedisOptions } from 'ioredis';
 import { BackendUnavailableError, CorruptionError, DgentError, InvalidKeyError, ValidationError } from '../../core/errors.js';
+import { checkRedisUrl } from '../../core/connection-url.js';
+import { connectFailure, refOnlyWhileBusy, refusedDatabase, watchConnection } from './connection.js';
 
 /** A connected ioredis client: a single node (`Redis`) or a cluster (`Cluster`). */
 export type RedisClient = Redis | Cluster;
@@ -53,9 +55,10 @@ export interface ResolvedClient {
 
 /** Pick the caller's client or create one from the URL. */
 export function resolveClient(options: RedisConnectionOptions, what: string): ResolvedClient {
-  if (options.redis && options.url) throw new DgentError(`${what}: pass either redis or url, not both`, 'VALIDATION');
+  if (options.redis && options.url) throw new ValidationError(`${what}: pass either redis or url, not both`);
   if (options.redis) return { client: options.redis, owned: false };
-  if (!options.url) throw new DgentError(`${what}: pass a redis client or a url`, 'VALIDATION');
+  if (options.url === undefined) throw new ValidationError(`${what}: pass a redis client or a url (redis://host:port/db)`);
+  checkRedisUrl(options.url, what);
   const settings = { ...FAIL_FAST_OPTIONS, ...options.redisOptions };
   const timeout = settings.commandTimeout;
   if (timeout !== undefined && (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0)) {
@@ -66,9 +69,11 @@ export function resolveClient(options: RedisConnectionOptions, what: string): Re
   // others it would keep them for a resend (or drop them unsettled), so ioredis keeps its own timer.
   const watched = timeout !== undefined && settings.maxRetriesPerRequest === 0 && settings.autoResendUnfulfilledCommands === false;
   const client = new Redis(options.url, watched ? { ...settings, commandTimeout: undefined } : settings);
-  // ioredis emits 'error' on every failed reconnect; the calls that fail report it to their callers.
-  // Without a listener Node would crash the process on the first connection loss.
-  client.on('error', () => undefined);
+  // ioredis emits 'error' on every failed reconnect; the calls that fail report it to their callers
+  // (watchConnection keeps the reason). Without a listener Node would end the process on the first
+  // connection loss.
+  watchConnection(client, what);
+  refOnlyWhileBusy(client);
   if (watched) stopWatch.set(client, watchStalls(client, timeout));
   return { client, owned: true };
 }
@@ -114,10 +119,13 @@ export function watchStalls(client: Redis, timeoutMs: number): () => void {
   return () => clearInterval(timer);
 }
 
-/** A second connection for blocking reads or pub/sub, with the same settings but no command timeout. */
-export function duplicateClient(client: RedisClient): Redis {
+/**
+ * A second connection for blocking reads or pub/sub, with the same settings but no command
+ * timeout. It keeps the process alive while it exists (it exists only while someone subscribes).
+ */
+export function duplicateClient(client: RedisClient, what = 'Redis subscriber'): Redis {
   const dup = (client as Redis).duplicate({ commandTimeout: undefined } as RedisOptions) as Redis;
-  dup.on('error', () => undefined);
+  watchConnection(dup, what);
   return dup;
 }
 
@@ -164,9 +172,15 @@ export function validatePrefix(prefix: unknown, what = 'prefix'): string {
 
 const UNAVAILABLE_REPLIES = /^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|READONLY|OOM|NOREPLICAS|MISCONF|MOVED|ASK)\b/;
 
-/** Map an ioredis failure to a dgent error. dgent errors pass through unchanged. */
-export function toDgentError(e: unknown, subject: string): DgentError {
+/**
+ * Map an ioredis failure to a dgent error. dgent errors pass through unchanged. With the `client`
+ * the call ran on, a refused database is reported as its ValidationError, and a call that failed
+ * because no connection could be made says why ("connection refused host:port").
+ */
+export function toDgentError(e: unknown, subject: string, client?: RedisClient): DgentError {
   if (e instanceof DgentError) return e;
+  const refused = refusedDatabase(client);
+  if (refused) return refused;
   const err = e instanceof Error ? e : new Error(String(e));
   if (err.name === 'ReplyError') {
     const msg = err.message;
@@ -176,7 +190,8 @@ export function toDgentError(e: unknown, subject: string): DgentError {
     return new DgentError(`Redis rejected a command for ${subject}: ${msg}`, 'DGENT_ERROR', { cause: err });
   }
   // connection closed, MaxRetriesPerRequestError, command timeout, offline queue disabled, ...
-  return new BackendUnavailableError('Redis', `${subject}: ${err.message}`, { cause: err });
+  const why = connectFailure(client);
+  return new BackendUnavailableError('Redis', `${subject}: ${why ?? err.message}`, { cause: err });
 }
 
 /** A Lua script run with EVALSHA, falling back to EVAL once when the server does not know it yet. */

@@ -4,7 +4,11 @@
  * native SQLite module to be loaded.
  */
 import { Kysely, PostgresAdapter, PostgresDialect, SqliteAdapter, SqliteDialect } from 'kysely';
+import { statSync } from 'node:fs';
 import { BackendUnavailableError, CorruptionError, ValidationError } from '../../core/errors.js';
+import { driverLoadError } from '../../core/drivers.js';
+import { ensureParentDir } from '../../core/fs-errors.js';
+import { checkPostgresUrl } from '../../core/connection-url.js';
 import { createOwnedPool, resolvePoolOptions, type PoolClass } from '../../streams/postgres/pool.js';
 import { classifySqlError, type PgQuery, type SqliteQuery } from './statements.js';
 
@@ -61,6 +65,7 @@ export interface SqlConnectionOptions {
 export function checkPoolOptions(options: SqlConnectionOptions): void {
   const given = [options.maxConnections, options.connectTimeoutMs, options.statementTimeoutMs].some((x) => x !== undefined);
   if (given && options.connectionString === undefined) throw new ValidationError('maxConnections, connectTimeoutMs and statementTimeoutMs apply to a pool made from connectionString only');
+  if (options.connectionString !== undefined) checkPostgresUrl(options.connectionString, 'SQLAgent');
   resolvePoolOptions(options);
 }
 
@@ -123,18 +128,17 @@ export async function connect(options: SqlConnectionOptions): Promise<SqlConnect
     throw new ValidationError('SQLAgent db must be a Kysely instance, a better-sqlite3 Database or a pg Pool');
   }
   if (options.connectionString !== undefined) {
-    const url = options.connectionString;
-    if (!/^postgres(ql)?:\/\//.test(url)) throw new ValidationError('connectionString must be a postgres:// URL; for SQLite pass path');
+    const url = checkPostgresUrl(options.connectionString, 'SQLAgent');
     let Pool: typeof import('pg').Pool;
     try {
       const mod = await import('pg');
       // pg is CommonJS: its classes sit on the default export under ESM
       Pool = (mod as unknown as { default?: typeof mod }).default?.Pool ?? mod.Pool;
     } catch (e) {
-      throw new BackendUnavailableError('PostgreSQL', 'the "pg" package is not installed (npm install pg)', { cause: e });
+      throw driverLoadError('SQLAgent with a connectionString', 'pg', e);
     }
     // kysely holds a client for one statement or one short transaction: the watchdog times that
-    const { pool, watchdog } = createOwnedPool(Pool as unknown as PoolClass<import('pg').Pool>, url, options);
+    const { pool, watchdog } = createOwnedPool(Pool as unknown as PoolClass<import('pg').Pool>, url, options, 'SQLAgent');
     const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
     return {
       db,
@@ -155,7 +159,12 @@ export async function connect(options: SqlConnectionOptions): Promise<SqlConnect
   try {
     Database = (await import('better-sqlite3')).default;
   } catch (e) {
-    throw new BackendUnavailableError('SQLite', 'the "better-sqlite3" package cannot be loaded', { cause: e });
+    throw driverLoadError('SQLAgent with a path', 'better-sqlite3', e);
+  }
+  if (path !== ':memory:' && !path.startsWith('file:')) {
+    // like the event logs, a database file may be given in a directory that does not exist yet
+    ensureParentDir(path, 'SQLite');
+    if (statSync(path, { throwIfNoEntry: false })?.isDirectory()) throw new ValidationError(`SQLite: ${path} is a directory; path must name a database file`, [{ message: 'is a directory', path }]);
   }
   let raw: import('better-sqlite3').Database | undefined;
   try {

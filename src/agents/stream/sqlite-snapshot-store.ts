@@ -9,8 +9,10 @@
  * const agent = new StreamAgent({ log, stream: 'cart-1', initial, fold, snapshotEvery: 100, snapshots });
  * ```
  */
+import { statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { ClosedError, CorruptionError, ValidationError } from '../../core/errors.js';
+import { ensureParentDir } from '../../core/fs-errors.js';
 import { maxRevisionOf, validateSnapshot, type SnapshotInfo, type SnapshotQuery, type SnapshotRecord, type SnapshotStore } from './snapshot-store.js';
 
 /** Options of {@link SqliteSnapshotStore}: a database file, or an open better-sqlite3 connection. */
@@ -54,6 +56,13 @@ export class SqliteSnapshotStore implements SnapshotStore {
       this.owned = false;
     } else {
       if (typeof options.path !== 'string' || options.path.length === 0) throw new ValidationError('SqliteSnapshotStore needs { path } or { db }');
+      if (options.path !== ':memory:' && !options.path.startsWith('file:')) {
+        // a database file may be given in a directory that does not exist yet, as for the event logs
+        ensureParentDir(options.path, 'SqliteSnapshotStore');
+        if (statSync(options.path, { throwIfNoEntry: false })?.isDirectory()) {
+          throw new ValidationError(`SqliteSnapshotStore: ${options.path} is a directory; path must name a database file`, [{ message: 'is a directory', path: options.path }]);
+        }
+      }
       this.db = new Database(options.path);
       this.owned = true;
     }

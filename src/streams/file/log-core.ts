@@ -6,7 +6,8 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { BackendUnavailableError, ClosedError, DgentError } from '../../core/errors.js';
+import { ClosedError, DgentError } from '../../core/errors.js';
+import { pathError } from '../../core/fs-errors.js';
 import { acquireFileLock } from '../../core/file-lock.js';
 import type { FileLock } from '../../core/file-lock.js';
 import type { AppendResult } from '../event-log.js';
@@ -202,7 +203,7 @@ export class LogCore {
       await writer?.close();
       await lock?.release();
       if (e instanceof DgentError) throw e;
-      throw new BackendUnavailableError('file event log', `cannot open ${dir}: ${(e as Error).message}`, { cause: e });
+      throw pathError('cannot open', dir, e, 'file event log'); // a path mistake is a ValidationError
     }
   }
 }

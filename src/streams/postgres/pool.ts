@@ -4,6 +4,7 @@
  * so that this file does not load pg (SQLAgent imports pg only when it is used).
  */
 import { ValidationError } from '../../core/errors.js';
+import { checkPostgresUrl } from '../../core/connection-url.js';
 import { QueryWatchdog, type PoolEvents } from './watchdog.js';
 
 /** The pool options a created pool takes, as the backends' options spell them. */
@@ -45,12 +46,16 @@ export type PoolClass<P> = new (config: Record<string, unknown>) => P & PoolEven
  * an idle connection that breaks (the server restarted, a proxy cut it) is reported as an 'error'
  * event of the pool, and one that is checked out as an 'error' event of the client; without
  * listeners either kills the process. The statement in flight fails with the error, and the pool
- * drops the dead client.
+ * drops the dead client. The URL is checked first (ValidationError naming the part that is wrong).
  */
-export function createOwnedPool<P>(Pool: PoolClass<P>, connectionString: string, options: OwnedPoolOptions): { pool: P; watchdog: QueryWatchdog } {
+export function createOwnedPool<P>(Pool: PoolClass<P>, connectionString: string, options: OwnedPoolOptions, what = 'PostgreSQL'): { pool: P; watchdog: QueryWatchdog } {
+  checkPostgresUrl(connectionString, what);
   const o = resolvePoolOptions(options);
   const pool = new Pool({
     connectionString,
+    // idle connections do not keep the process alive: a script that forgets close() still exits
+    // once its work is done (a statement in flight, or a held LISTEN connection, still does)
+    allowExitOnIdle: true,
     max: o.maxConnections,
     connectionTimeoutMillis: o.connectTimeoutMs,
     statement_timeout: o.statementTimeoutMs,

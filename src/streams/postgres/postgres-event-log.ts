@@ -136,7 +136,7 @@ export class PostgresEventLog implements EventLog, MultiStreamAppender, InlinePr
       this.pool = options.pool;
       this.ownsPool = false;
     } else {
-      const { pool, watchdog } = createOwnedPool(pg.Pool as unknown as PoolClass<PostgresPool>, options.connectionString!, poolOptions);
+      const { pool, watchdog } = createOwnedPool(pg.Pool as unknown as PoolClass<PostgresPool>, options.connectionString!, poolOptions, 'PostgresEventLog');
       this.pool = pool;
       this.ownsPool = true;
       this.watchdog = watchdog;

@@ -145,7 +145,7 @@ export class RedisEventLog implements EventLog, MultiStreamAppender {
     try {
       reply = (await APPEND.run(this.client, keys, args)) as (string | number)[];
     } catch (e) {
-      throw toDgentError(e, `RedisEventLog ${this.base}`);
+      throw toDgentError(e, `RedisEventLog ${this.base}`, this.client);
     }
     const code = Number(reply[0]);
     if (code === 1) {
@@ -254,7 +254,7 @@ export class RedisEventLog implements EventLog, MultiStreamAppender {
     try {
       return await fn();
     } catch (e) {
-      throw toDgentError(e, `RedisEventLog ${this.base}`);
+      throw toDgentError(e, `RedisEventLog ${this.base}`, this.client);
     }
   }
 }

@@ -35,7 +35,7 @@ export class GlobalTail {
   }
 
   private start(): void {
-    const conn = duplicateClient(this.client);
+    const conn = duplicateClient(this.client, 'RedisEventLog tail');
     this.conn = conn;
     void this.loop(conn);
   }

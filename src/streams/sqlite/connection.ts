@@ -7,11 +7,10 @@
  * JavaScript rather than in SQLite keeps the event loop free, so another log instance of this
  * process can finish the transaction we are waiting for.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { BackendUnavailableError, CorruptionError, DgentError } from '../../core/errors.js';
 import { backoffMs, sleep } from '../../core/mutex.js';
+import { ensureParentDir } from '../../core/fs-errors.js';
 
 /** One better-sqlite3 connection. */
 export type SqliteDatabase = Database.Database;
@@ -80,11 +79,7 @@ export interface ConnectionSettings {
  */
 export async function openConnection(s: ConnectionSettings, role: 'writer' | 'reader'): Promise<SqliteDatabase> {
   if (role === 'writer') {
-    try {
-      mkdirSync(dirname(s.path), { recursive: true });
-    } catch (e) {
-      throw new BackendUnavailableError('SQLite', `cannot create the directory of ${s.path}: ${(e as Error).message}`, { cause: e });
-    }
+    ensureParentDir(s.path, 'SQLite'); // a path mistake is a ValidationError
   }
   let db: SqliteDatabase;
   try {
