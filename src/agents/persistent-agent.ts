@@ -15,13 +15,13 @@
  * const past = await agent.loadAt({ version: 1 });
  * ```
  */
-import { closeSync } from 'node:fs';
 import { LRUCache } from 'lru-cache';
 import { encode, prepare, TAG_MARK } from '../core/codec.js';
 import { ConcurrencyError, CorruptionError, ValidationError } from '../core/errors.js';
 import { acquireFileLock, type FileLockOptions } from '../core/file-lock.js';
 import { ensureParentDir } from '../core/fs-errors.js';
 import { fsError, openDirSync, removeTempFiles, replaceFileAtomic } from '../core/atomic-file.js';
+import { fsLayer } from '../core/fs-layer.js';
 import { Mutex } from '../core/mutex.js';
 import { toMs } from '../core/ids.js';
 import { latestSchemaVersion, migrate, validateWith, type Migrations, type StandardSchemaV1 } from '../core/schema.js';
@@ -258,7 +258,7 @@ export class PersistentAgent<S> extends VersionedAgent<S> {
     await this.writes.run(async () => {
       await super.close();
       this.writer.close();
-      if (this.dirFd >= 0) closeSync(this.dirFd);
+      if (this.dirFd >= 0) fsLayer.closeSync(this.dirFd);
       this.dirFd = -1;
     });
   }

@@ -6,11 +6,12 @@
  * each async hop through the thread pool costs more than the call itself. The calls that take
  * milliseconds, `fsync`/`fdatasync`, run on the thread pool.
  */
-import { closeSync, fdatasync, fsync, openSync, readdirSync, renameSync, unlinkSync, writeSync, constants } from 'node:fs';
+import { readdirSync, constants } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, resolve } from 'node:path';
 import { InvalidKeyError, type BackendUnavailableError, type ValidationError } from './errors.js';
 import { pathError } from './fs-errors.js';
+import { fsLayer } from './fs-layer.js';
 
 /**
  * Wrap a file-system failure naming the file: BackendUnavailableError, or ValidationError when the
@@ -22,19 +23,19 @@ export function fsError(what: string, path: string, e: unknown): BackendUnavaila
 
 /** `fsync(fd)` on the thread pool. */
 export function fsyncAsync(fd: number, path: string): Promise<void> {
-  return new Promise((res, rej) => fsync(fd, (e) => (e ? rej(fsError('cannot fsync', path, e)) : res())));
+  return new Promise((res, rej) => fsLayer.fsync(fd, (e) => (e ? rej(fsError('cannot fsync', path, e)) : res())));
 }
 
 /** `fdatasync(fd)` on the thread pool: data and the size, not the timestamps. */
 export function fdatasyncAsync(fd: number, path: string): Promise<void> {
-  return new Promise((res, rej) => fdatasync(fd, (e) => (e ? rej(fsError('cannot fdatasync', path, e)) : res())));
+  return new Promise((res, rej) => fsLayer.fdatasync(fd, (e) => (e ? rej(fsError('cannot fdatasync', path, e)) : res())));
 }
 
 /** Write the whole buffer (writeSync may write less than asked). */
 export function writeAllSync(fd: number, buf: Uint8Array, position?: number): void {
   let off = 0;
   while (off < buf.length) {
-    const n = writeSync(fd, buf, off, buf.length - off, position === undefined ? null : position + off);
+    const n = fsLayer.writeSync(fd, buf, off, buf.length - off, position === undefined ? null : position + off);
     off += n;
   }
 }
@@ -79,7 +80,7 @@ export function removeTempFiles(dir: string, base: string): string[] {
   for (const name of readdirSync(dir)) {
     if (!isTempOf(name, base)) continue;
     try {
-      unlinkSync(`${dir}/${name}`);
+      fsLayer.unlinkSync(`${dir}/${name}`);
       removed.push(name);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw fsError('cannot remove temp file', `${dir}/${name}`, e);
@@ -90,7 +91,7 @@ export function removeTempFiles(dir: string, base: string): string[] {
 
 /** Open a directory for fsync (of renames and creations in it). */
 export function openDirSync(dir: string): number {
-  return openSync(dir, constants.O_RDONLY | (constants.O_DIRECTORY ?? 0));
+  return fsLayer.openSync(dir, constants.O_RDONLY | (constants.O_DIRECTORY ?? 0));
 }
 
 /**
@@ -103,7 +104,7 @@ export async function replaceFileAtomic(dir: string, dirFd: number, base: string
   const tmp = `${dir}/${tempName(base)}`;
   let fd: number;
   try {
-    fd = openSync(tmp, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o644);
+    fd = fsLayer.openSync(tmp, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o644);
   } catch (e) {
     throw fsError('cannot create', tmp, e);
   }
@@ -116,20 +117,20 @@ export async function replaceFileAtomic(dir: string, dirFd: number, base: string
     }
     if (alsoSync) await Promise.all([fsyncAsync(fd, tmp), alsoSync()]);
     else await fsyncAsync(fd, tmp);
-    closeSync(fd);
+    fsLayer.closeSync(fd);
     fd = -1;
     try {
-      renameSync(tmp, `${dir}/${base}`);
+      fsLayer.renameSync(tmp, `${dir}/${base}`);
     } catch (e) {
       throw fsError('cannot rename onto', `${dir}/${base}`, e);
     }
     renamed = true;
     await fsyncAsync(dirFd, dir);
   } finally {
-    if (fd >= 0) closeSync(fd);
+    if (fd >= 0) fsLayer.closeSync(fd);
     if (!renamed) {
       try {
-        unlinkSync(tmp);
+        fsLayer.unlinkSync(tmp);
       } catch {
         // the original error is what the caller needs; a leftover temp is cleared by the next writer
       }

@@ -2,9 +2,10 @@
  * The PersistentAgent document (the current state, one record) and its companion files. All
  * derived names are `dir/<base><suffix>`, so none can leave the caller's directory.
  */
-import { closeSync, openSync, readFileSync, readSync, renameSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { CorruptionError } from '../../core/errors.js';
 import { checkFilePath, fsError, replaceFileAtomic } from '../../core/atomic-file.js';
+import { fsLayer } from '../../core/fs-layer.js';
 import { CRC_PREFIX_LENGTH, recordCrc, verifyRecord, type RecordHeader } from './record.js';
 import { readHistoryFile, type HistoryEntry } from './history-file.js';
 
@@ -67,12 +68,15 @@ export function readDoc(path: string): DocRecord | null {
 }
 
 /**
- * With no document, the history may only hold version-1 lines: first saves interrupted before
- * their rename, never acknowledged. Anything else means the document was lost: CorruptionError.
+ * With no document, the history may only hold version-1 lines (first saves interrupted before
+ * their rename, never acknowledged) and a damaged last line (the torn append of such a save after
+ * a power loss). Anything else means the document was lost: CorruptionError.
  */
 export function checkMissingDoc(files: AgentFiles): void {
-  for (const l of readHistoryFile(files.history)) {
-    if ('bad' in l || l.header.version > 1) {
+  const lines = readHistoryFile(files.history);
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i]!;
+    if ('bad' in l ? i < lines.length - 1 : l.header.version > 1) {
       throw new CorruptionError('the document is missing but the history holds saved versions; repair() restores the newest', files.doc);
     }
   }
@@ -132,7 +136,7 @@ export async function repairFiles(files: AgentFiles, dirFd: number): Promise<Rep
 function moveAside(path: string, stamp: number): string {
   const to = `${path}.corrupt-${stamp}`;
   try {
-    renameSync(path, to);
+    fsLayer.renameSync(path, to);
   } catch (e) {
     throw fsError('cannot move aside', path, e);
   }

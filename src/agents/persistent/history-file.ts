@@ -8,11 +8,15 @@
  *
  * An entry whose version is above the document's version belongs to a save that was interrupted
  * between its history append and its document rename: it was never acknowledged and is skipped.
+ * After a power loss that last line can also be complete but damaged (some of its sectors never
+ * reached the disk): while the document is readable such a line is a torn tail too (the document
+ * holds the newest version, so the history's copy of it is never read), and the next writer cuts it.
  * When a version appears twice, the later line (the retry that committed) wins.
  */
-import { closeSync, constants, fstatSync, ftruncateSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { constants, fstatSync, readFileSync, readSync, statSync } from 'node:fs';
 import { CorruptionError } from '../../core/errors.js';
 import { fdatasyncAsync, fsError, replaceFileAtomic, writeAllSync } from '../../core/atomic-file.js';
+import { fsLayer } from '../../core/fs-layer.js';
 import { verifyRecord, type RecordHeader } from './record.js';
 
 /** One verified history line. */
@@ -57,12 +61,14 @@ export function readHistoryFile(path: string): (HistoryEntry | BadLine)[] {
 /**
  * Committed entries, newest first: versions at most `ceiling`, one per version (the last written).
  * A corrupt line met before the walk ends throws CorruptionError naming the line, because the
- * entry it hides could be the one asked for.
+ * entry it hides could be the one asked for. A finite `ceiling` (the readable document's version
+ * minus one) lets a damaged last line pass as the torn tail of an unacknowledged save.
  */
 export function* committedNewestFirst(lines: readonly (HistoryEntry | BadLine)[], ceiling: number, path: string): Generator<HistoryEntry> {
   let below = Number.POSITIVE_INFINITY;
   for (let i = lines.length - 1; i >= 0; i--) {
     const l = lines[i]!;
+    if ('bad' in l && i === lines.length - 1 && Number.isFinite(ceiling)) continue;
     if ('bad' in l) throw new CorruptionError(`history line ${l.lineNo} is corrupt (${l.bad}); call repair() to set it aside`, path);
     const v = l.header.version;
     if (v > ceiling || v >= below) continue;
@@ -109,7 +115,7 @@ export class HistoryWriter {
   private reopen(): void {
     this.close();
     try {
-      this.fd = openSync(this.path, constants.O_RDWR | constants.O_CREAT | constants.O_APPEND, 0o644);
+      this.fd = fsLayer.openSync(this.path, constants.O_RDWR | constants.O_CREAT | constants.O_APPEND, 0o644);
       const st = fstatSync(this.fd);
       this.ino = st.ino;
       this.size = 0;
@@ -125,19 +131,30 @@ export class HistoryWriter {
     }
   }
 
-  /** Count the complete lines in bytes found at `offset`, and cut off an incomplete tail. */
+  /**
+   * Count the complete lines in bytes found at `offset`, and cut off a torn tail: an incomplete
+   * last line, or (after a power loss) a complete last line that fails its checksum. The caller
+   * holds the lock with a readable document or none, so that line is an unacknowledged save.
+   */
   private account(bytes: Buffer, offset: number): void {
     let count = 0;
     let lastNl = -1;
+    let prevNl = -1;
     for (let i = bytes.indexOf(NL); i >= 0; i = bytes.indexOf(NL, i + 1)) {
       count++;
+      prevNl = lastNl;
       lastNl = i;
     }
+    let complete = offset + lastNl + 1;
+    // the last complete line, when it lies wholly in `bytes` (earlier regions were checked when read)
+    if (lastNl >= 0 && (prevNl >= 0 || offset === 0) && typeof verifyRecord(bytes.toString('utf8', prevNl + 1, lastNl)) === 'string') {
+      count--;
+      complete = offset + prevNl + 1;
+    }
     this.lines += count;
-    const complete = offset + lastNl + 1;
     if (complete < offset + bytes.length) {
       try {
-        ftruncateSync(this.fd, complete);
+        fsLayer.ftruncateSync(this.fd, complete);
       } catch (e) {
         throw fsError('cannot truncate the torn tail of', this.path, e);
       }
@@ -176,7 +193,7 @@ export class HistoryWriter {
   close(): void {
     if (this.fd >= 0) {
       try {
-        closeSync(this.fd);
+        fsLayer.closeSync(this.fd);
       } catch {
         // closing a descriptor we own cannot lose data: everything was fsynced before
       }

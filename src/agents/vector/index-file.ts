@@ -8,11 +8,11 @@
  * (FAISS bytes, optional). Any mismatch is a CorruptionError; the file is never overwritten on read.
  */
 import { crc32c } from '@node-rs/crc32';
-import { closeSync, mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { decode, encode } from '../../core/codec.js';
 import { checkFilePath, fsError, openDirSync, replaceFileAtomic } from '../../core/atomic-file.js';
 import { CorruptionError } from '../../core/errors.js';
+import { fsLayer } from '../../core/fs-layer.js';
 import type { VectorMetric } from './types.js';
 import { bytesToFloats, floatsToBytes } from './vectors.js';
 
@@ -124,7 +124,7 @@ export async function writeIndexFile(path: string, bytes: Uint8Array): Promise<v
   const { dir, base } = checkFilePath(path);
   let dirFd: number;
   try {
-    mkdirSync(dir, { recursive: true });
+    fsLayer.mkdirSync(dir, { recursive: true });
     dirFd = openDirSync(dir);
   } catch (e) {
     throw fsError('cannot open directory', dir, e);
@@ -132,6 +132,6 @@ export async function writeIndexFile(path: string, bytes: Uint8Array): Promise<v
   try {
     await replaceFileAtomic(dir, dirFd, base, bytes);
   } finally {
-    closeSync(dirFd);
+    fsLayer.closeSync(dirFd);
   }
 }

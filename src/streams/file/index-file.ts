@@ -6,9 +6,10 @@
  * every segment it covers is still there with the recorded size, and the last frame it names is
  * found at its offset with its checksum. Otherwise the index is rebuilt by scanning.
  */
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32c } from '@node-rs/crc32';
+import { fsLayer } from '../../core/fs-layer.js';
 import { StreamIndex } from './stream-index.js';
 import type { IndexSnapshot } from './stream-index.js';
 
@@ -57,21 +58,21 @@ export async function writeIndexFile(dir: string, index: StreamIndex, covered: [
   const content: IndexFileContent = { v: 1, covered, ...index.snapshot() };
   const body = JSON.stringify(content);
   const tmp = join(dir, `${INDEX_FILE}.tmp`);
-  const fh = await open(tmp, 'w');
+  const fh = await fsLayer.open(tmp, 'w');
   try {
     await fh.writeFile(`${crc32c(body).toString(16)}\n${body}`, 'utf8');
     await fh.datasync();
   } finally {
     await fh.close();
   }
-  await rename(tmp, join(dir, INDEX_FILE));
+  await fsLayer.rename(tmp, join(dir, INDEX_FILE));
   await syncDir(dir);
 }
 
 /** Remove the index file (it is only a cache). */
 export async function removeIndexFile(dir: string): Promise<void> {
   try {
-    await unlink(join(dir, INDEX_FILE));
+    await fsLayer.unlink(join(dir, INDEX_FILE));
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
@@ -79,7 +80,7 @@ export async function removeIndexFile(dir: string): Promise<void> {
 
 /** fsync a directory so that created, renamed and removed entries survive a crash. */
 export async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
+  const fh = await fsLayer.open(dir, 'r');
   try {
     await fh.sync();
   } finally {

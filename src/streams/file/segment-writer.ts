@@ -7,9 +7,9 @@
  * so the writer refuses further writes until the log is reopened and recovery has run (retrying an
  * fsync after a failure can report success for data the kernel already dropped).
  */
-import { open } from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
 import { BackendUnavailableError } from '../../core/errors.js';
+import { fsLayer } from '../../core/fs-layer.js';
+import type { WriteHandle } from '../../core/fs-layer.js';
 import { syncDir } from './index-file.js';
 import { segmentPath } from './segment.js';
 
@@ -19,7 +19,7 @@ export class SegmentWriter {
 
   private constructor(
     private readonly dir: string,
-    private fh: FileHandle,
+    private fh: WriteHandle,
     /** number of the active segment */
     public seg: number,
     /** valid bytes in the active segment = where the next frame goes */
@@ -28,12 +28,12 @@ export class SegmentWriter {
 
   /** Open segment `seg` for appending at `size` (which recovery established). */
   static async open(dir: string, seg: number, size: number): Promise<SegmentWriter> {
-    return new SegmentWriter(dir, await open(segmentPath(dir, seg), 'r+'), seg, size);
+    return new SegmentWriter(dir, await fsLayer.open(segmentPath(dir, seg), 'r+'), seg, size);
   }
 
   /** Create a new, empty segment `seg` (its directory entry synced). */
   static async create(dir: string, seg: number): Promise<void> {
-    const fh = await open(segmentPath(dir, seg), 'wx');
+    const fh = await fsLayer.open(segmentPath(dir, seg), 'wx');
     try {
       await fh.sync();
     } finally {
@@ -84,7 +84,7 @@ export class SegmentWriter {
     this.check();
     const next = this.seg + 1;
     await SegmentWriter.create(this.dir, next);
-    const fh = await open(segmentPath(this.dir, next), 'r+');
+    const fh = await fsLayer.open(segmentPath(this.dir, next), 'r+');
     await this.fh.close();
     this.fh = fh;
     this.seg = next;
