@@ -96,9 +96,13 @@ async function main(): Promise<void> {
 
   console.log('\n=== memory (VolatileAgent): same API, no restart to survive');
   const agent = open('memory', '');
-  await converse(agent, 'Hello! My name is Ada.');
-  await converse(agent, 'What is my name?');
-  await report(agent, 'in memory');
+  try {
+    await converse(agent, 'Hello! My name is Ada.');
+    await converse(agent, 'What is my name?');
+    await report(agent, 'in memory');
+  } finally {
+    await agent.close(); // every agent is closed, even one in memory (later calls throw ClosedError)
+  }
 }
 
 await main();

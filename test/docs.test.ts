@@ -2,7 +2,7 @@
  * The documentation is code: every ```ts block of README.md and docs/ type-checks as a module of a
  * strict user project (strict, exactOptionalPropertyTypes, noUncheckedIndexedAccess), and every
  * ```ts run block (the quick start first) runs in a fresh empty directory, as pasted into a new
- * project, and exits by itself. See scripts/check-docs.ts.
+ * project, and exits by itself; so does `npm run demo`. See scripts/check-docs.ts.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -78,6 +78,17 @@ describe('README and docs', () => {
     expect(diagnostics.map((d) => d.line)).toEqual([5]);
     expect(diagnostics[0]!.message).toMatch(/not assignable to type 'number'/);
   }, 120_000);
+
+  it('npm run demo (examples/demo.ts) survives its restart on a file and on SQLite and exits by itself', async () => {
+    const { stdout } = await run(process.execPath, ['--import', tsxLoader, join(root, 'examples', 'demo.ts')], {
+      cwd: root,
+      timeout: 2 * EXIT_BOUND_MS,
+      killSignal: 'SIGKILL',
+      env: { ...process.env, NODE_OPTIONS: '' },
+    });
+    expect(stdout.match(/restarted and remembers 4 turns; name = Ada/g)).toHaveLength(2);
+    expect(stdout.match(/the loaded state is frozen: true/g)).toHaveLength(3);
+  }, 2 * EXIT_BOUND_MS + 10_000);
 
   it.each(runnable.map((b) => [where(b), b] as const))('%s runs in an empty directory, twice, and exits by itself', async (_name, b) => {
     const dir = mkdtempSync(join(tmpdir(), 'dgent-docs-run-'));
