@@ -1,5 +1,5 @@
 import { describe, it, expect, afterAll } from 'vitest';
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -195,5 +195,35 @@ describe('PersistentAgent record encoding', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('PersistentAgent path mistakes', () => {
+  it('a path that is a directory: every call is a ValidationError naming it, and nothing is written', async () => {
+    const dir = mkdtempSync(join(root, 'isdir-'));
+    const path = join(dir, 'agent');
+    mkdirSync(path);
+    writeFileSync(join(path, 'keep.txt'), 'mine');
+    const agent = new PersistentAgent<{ x: number }>({ path, initial: { x: 1 } });
+    const calls: [string, () => Promise<unknown>][] = [
+      ['load', () => agent.load()],
+      ['save', () => agent.save({ x: 2 })],
+      ['update', () => agent.update((s) => void (s.x = 3))],
+      ['version', () => agent.version()],
+      ['history', () => agent.history()],
+      ['loadAt', () => agent.loadAt({ version: 1 })],
+      ['repair', () => agent.repair()],
+    ];
+    for (const [name, call] of calls) {
+      const e = await call().then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(e, name).toBeInstanceOf(ValidationError);
+      expect((e as Error).message, name).toContain(path);
+    }
+    await agent.close();
+    expect(readdirSync(dir)).toEqual(['agent']); // no history, lock or temp file left beside it
+    expect(readdirSync(path)).toEqual(['keep.txt']);
   });
 });

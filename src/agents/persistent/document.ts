@@ -43,7 +43,13 @@ export function peekDocCrc(path: string): string | null | undefined {
   }
   try {
     const buf = Buffer.allocUnsafe(CRC_PREFIX_LENGTH);
-    const n = readSync(fd, buf, 0, buf.length, 0);
+    let n: number;
+    try {
+      n = readSync(fd, buf, 0, buf.length, 0);
+    } catch (e) {
+      // EISDIR (the path names a directory: open succeeds, read fails) is a ValidationError
+      throw fsError('cannot read', path, e);
+    }
     return recordCrc(buf.toString('latin1', 0, n));
   } finally {
     closeSync(fd);
