@@ -1,5 +1,5 @@
 import { describe, it, expect, afterAll } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -7,7 +7,7 @@ import { Kysely, SqliteDialect } from 'kysely';
 import { z } from 'zod';
 import { SQLAgent } from '../src/agents/sql-agent.js';
 import { dataAgentContract } from '../src/testing/index.js';
-import { BackendUnavailableError, ConcurrencyError, CorruptionError, InvalidKeyError, StateNotFoundError, ValidationError } from '../src/core/errors.js';
+import { ConcurrencyError, CorruptionError, InvalidKeyError, StateNotFoundError, ValidationError } from '../src/core/errors.js';
 
 const root = mkdtempSync(join(tmpdir(), 'dgent-sql-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -130,9 +130,12 @@ describe('SQLAgent on SQLite', () => {
     await a.close();
   });
 
-  it('a database file that cannot be opened gives BackendUnavailableError', async () => {
-    const a = new SQLAgent({ path: join(root, 'missing-dir', 'x.db'), id: 'a' });
-    await expect(a.load()).rejects.toBeInstanceOf(BackendUnavailableError);
+  it('a database file in a directory that does not exist yet: the directory is created, as the logs do', async () => {
+    const a = new SQLAgent({ path: join(root, 'missing-dir', 'deeper', 'x.db'), id: 'a' });
+    await expect(a.load()).rejects.toBeInstanceOf(StateNotFoundError);
+    await a.save({ n: 1 });
+    await a.close();
+    expect(existsSync(join(root, 'missing-dir', 'deeper', 'x.db'))).toBe(true);
   });
 
   it('a file that is not an SQLite database gives CorruptionError and is left byte for byte as it was', async () => {
