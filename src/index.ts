@@ -136,3 +136,5 @@ export type {
   WhenCaughtUpOptions,
   ProjectionRunnerOptions,
 } from './projections/runner/types.js';
+export { ProjectionRunner } from './projections/runner/projection-runner.js';
+export { MemoryViewStorage } from './projections/storage/memory-view-storage.js';

@@ -1,0 +1,68 @@
+/**
+ * A counting projection for runner tests, on all four storages: it records how many times each
+ * log position was applied (`times`, so a duplicate shows as 2, a skip as a missing row) and the
+ * running sum of `data.n`. `failOn`: a value of `data.n` that makes apply throw.
+ */
+import { defineProjection, type Projection, type ViewContext } from '../../src/index.js';
+import type { RecordedEvent } from '../../src/index.js';
+
+export interface CountingOptions {
+  name?: string;
+  version?: number;
+  handles?: readonly string[] | '*';
+  /** apply throws on an event whose data.n equals this */
+  failOn?: number;
+}
+
+/** What a counting view holds. */
+export interface CountingView {
+  /** position -> times applied */
+  times: Map<number, number>;
+  sum: number;
+}
+
+function nOf(e: RecordedEvent): number {
+  return Number((e.data as { n?: unknown }).n ?? 0);
+}
+
+export function countingProjection(o: CountingOptions = {}): Projection {
+  const check = (events: readonly RecordedEvent[]): void => {
+    for (const e of events) if (o.failOn !== undefined && nOf(e) === o.failOn) throw new Error(`counting: refusing n=${o.failOn} at ${e.position}`);
+  };
+  return defineProjection<ViewContext>({
+    name: o.name ?? 'counting',
+    version: o.version ?? 1,
+    handles: o.handles ?? ['Added'],
+    setup(ctx) {
+      if (ctx.storage === 'sqlite') ctx.db.exec(`CREATE TABLE IF NOT EXISTS ${ctx.table('applied')} (position INTEGER PRIMARY KEY, times INTEGER NOT NULL, n INTEGER NOT NULL)`);
+      if (ctx.storage === 'postgres') return ctx.query(`CREATE TABLE IF NOT EXISTS ${ctx.table('applied')} (position bigint PRIMARY KEY, times integer NOT NULL, n bigint NOT NULL)`).then(() => undefined);
+    },
+    async apply(events, ctx) {
+      check(events);
+      switch (ctx.storage) {
+        case 'memory': {
+          const m = ctx.map<number, { times: number; n: number }>('applied');
+          for (const e of events) m.set(e.position, Object.freeze({ times: (m.get(e.position)?.times ?? 0) + 1, n: nOf(e) }));
+          return;
+        }
+        case 'sqlite': {
+          const st = ctx.db.prepare(`INSERT INTO ${ctx.table('applied')} (position, times, n) VALUES (?, 1, ?) ON CONFLICT(position) DO UPDATE SET times = times + 1`);
+          for (const e of events) st.run(e.position, nOf(e));
+          return;
+        }
+        case 'postgres': {
+          await ctx.query(
+            `INSERT INTO ${ctx.table('applied')} (position, times, n) SELECT p, 1, n FROM unnest($1::bigint[], $2::bigint[]) AS t(p, n) ON CONFLICT (position) DO UPDATE SET times = ${ctx.table('applied')}.times + 1`,
+            [events.map((e) => e.position), events.map(nOf)],
+          );
+          return;
+        }
+        case 'redis': {
+          for (const e of events) ctx.call('HINCRBY', ctx.key('applied'), String(e.position), 1);
+          for (const e of events) ctx.call('HSET', ctx.key('n'), String(e.position), nOf(e));
+          return;
+        }
+      }
+    },
+  });
+}
