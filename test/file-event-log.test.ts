@@ -37,6 +37,13 @@ async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
 
 const view = (e: RecordedEvent) => ({ id: e.id, stream: e.stream, revision: e.revision, position: e.position, type: e.type, data: e.data, metadata: e.metadata, time: e.time.getTime() });
 
+/** Offsets of the frames in a segment's bytes (walking the length fields). */
+function frameStarts(bytes: Buffer): number[] {
+  const out: number[] = [];
+  for (let at = 0; at + FRAME_HEADER <= bytes.length; at += FRAME_HEADER + bytes.readUInt32LE(at + 4)) out.push(at);
+  return out;
+}
+
 function segments(dir: string): string[] {
   return readdirSync(dir).filter((n) => n.startsWith('segment-')).sort();
 }
@@ -220,6 +227,54 @@ describe('FileEventLog', () => {
     const b = openLog({ dir });
     await expect(collect(b.readAll())).rejects.toThrow(CorruptionError);
     await expect(collect(b.read('s0'))).rejects.toThrow(`${seg} at offset 0`);
+  });
+
+  it('a damaged frame in the middle of the last segment, under a valid index file: CorruptionError on open, and appends never write', async () => {
+    const dir = tempDir();
+    const a = openLog({ dir });
+    await fill(a, 6); // six write batches
+    await a.close(); // the index file now covers every frame
+    const seg = join(dir, segments(dir).at(-1)!);
+    const bytes = readFileSync(seg);
+    const starts = frameStarts(bytes);
+    bytes[starts[2]! + FRAME_HEADER + 5] = bytes[starts[2]! + FRAME_HEADER + 5]! ^ 0x55;
+    writeFileSync(seg, bytes);
+    const b = openLog({ dir });
+    const err = await b.open().then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(CorruptionError);
+    expect((err as CorruptionError).message).toContain(`${seg} at offset ${starts[2]}`);
+    await expect(b.append('s0', [{ type: 'T', data: 1 }])).rejects.toThrow(CorruptionError);
+    expect(readFileSync(seg).equals(bytes)).toBe(true);
+    // without the index file the scan says the same: the damage is followed by later batches
+    unlinkSync(join(dir, 'stream-index.json'));
+    await expect(openLog({ dir }).open()).rejects.toThrow(CorruptionError);
+  });
+
+  it('a damaged frame of the last write batch under a valid index file: CorruptionError on open, so no append can bury it', async () => {
+    const dir = tempDir();
+    const a = openLog({ dir });
+    await a.append('s0', [{ type: 'T', data: 0 }]);
+    // three appends in one tick: one write batch of three frames
+    await Promise.all([1, 2, 3].map((i) => a.append(`s${i}`, [{ type: 'T', data: i }])));
+    await a.close();
+    const seg = join(dir, segments(dir).at(-1)!);
+    const bytes = readFileSync(seg);
+    const starts = frameStarts(bytes);
+    expect(starts).toHaveLength(4);
+    const heads = starts.map((o) => decodeHead((parseFrame(bytes, o) as { payload: Buffer }).payload, 'test'));
+    expect(heads.slice(1).map((h) => h.b)).toEqual([starts[1], starts[1], starts[1]]); // one batch
+    bytes[starts[2]! + FRAME_HEADER + 5] = bytes[starts[2]! + FRAME_HEADER + 5]! ^ 0x55;
+    writeFileSync(seg, bytes);
+    // before: the open succeeded, an append followed, and once the index file was gone the log
+    // could not be opened at all ("refusing to truncate")
+    const b = openLog({ dir });
+    await expect(b.open()).rejects.toThrow(`${seg} at offset ${starts[2]}`);
+    await expect(b.append('s9', [{ type: 'T', data: 9 }])).rejects.toThrow(CorruptionError);
+    expect(readFileSync(seg).equals(bytes)).toBe(true);
+    unlinkSync(join(dir, 'stream-index.json'));
+    const c = openLog({ dir });
+    await c.open(); // a scan alone reads it as the torn tail of the last batch: it still opens
+    expect(c.recovery?.offset).toBe(starts[2]);
   });
 
   it('a damaged frame in a segment that is not the last throws CorruptionError', async () => {

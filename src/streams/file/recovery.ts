@@ -9,6 +9,14 @@
  *   the bytes from X on are truncated and reported;
  * - corruption when a valid frame of a later batch (b > X) follows it, or when it is in a segment
  *   that is not the last: those bytes were acknowledged, so {@link CorruptionError}, nothing cut.
+ *
+ * With a usable index file, every frame it places in the last segment is checked too (one read
+ * of at most `segmentSize` bytes and a CRC-32C per frame): the index only ever covers acknowledged
+ * frames, so damage there is corruption. Without this check a damaged frame of the last batch
+ * would open (the index hides it), and the next append would turn what a scan reads as a torn
+ * tail into damage followed by a later batch: a log that no longer opens once its index is gone.
+ * Sealed segments never change, so an append cannot change what they say; their frames are
+ * checked when read.
  */
 import { open, stat } from 'node:fs/promises';
 import { CorruptionError } from '../../core/errors.js';
@@ -92,6 +100,18 @@ function laterBatchCheck(buf: Buffer, at: number, base: number, file: string, wh
   }
 }
 
+/** CorruptionError unless every frame the index places in segment `seg` is intact in `buf` (its bytes from offset 0). */
+function verifyIndexed(buf: Buffer, seg: number, file: string, index: StreamIndex): void {
+  const frames = index.frames;
+  for (let i = frames.length - 1; i >= 0 && frames[i]!.seg === seg; i--) {
+    const f = frames[i]!;
+    const r = parseFrame(buf.subarray(0, f.offset + f.size), f.offset);
+    if (r.kind === 'frame' && r.crc === f.crc && r.size === f.size) continue;
+    const why = r.kind === 'bad' ? r.reason : r.kind === 'short' ? 'file shorter than indexed' : 'checksum differs from the index';
+    throw new CorruptionError(`damaged frame (${why}) in acknowledged data (the index file covers it); nothing was cut`, `${file} at offset ${f.offset}`);
+  }
+}
+
 /** Use the index file when it agrees with the segments; return it and where scanning resumes. */
 async function cachedIndex(dir: string, segs: readonly number[]): Promise<{ index: StreamIndex; resume: [number, number] } | undefined> {
   const cached = await readIndexFile(dir);
@@ -138,8 +158,12 @@ export async function recover(dir: string, segs: readonly number[]): Promise<Rec
       continue;
     }
     const base = seg === resumeSeg ? resumeAt : 0;
-    const buf = await readRange(path, base);
     const isLast = i === segs.length - 1;
+    // the last segment's indexed frames are verified too (see the module comment)
+    const verify = cached !== undefined && isLast && seg === resumeSeg && base > 0;
+    const whole = await readRange(path, verify ? 0 : base);
+    if (verify) verifyIndexed(whole, seg, path, index);
+    const buf = verify ? whole.subarray(base) : whole;
     const { end, dropped } = scan(buf, base, seg, path, index, isLast);
     sizes.set(seg, end);
     if (end < base + buf.length) {
