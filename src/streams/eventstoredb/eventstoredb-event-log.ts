@@ -35,11 +35,11 @@
  */
 import { BACKWARDS, END, EventStoreDBClient, FORWARDS, START, StreamNotFoundError, WrongExpectedVersionError, excludeSystemEvents, streamNameFilter, type Filter, type ResolvedEvent } from '@eventstore/db-client';
 import { randomUUID } from 'node:crypto';
-import { ClosedError, ConcurrencyError, InvalidKeyError, ValidationError } from '../../core/errors.js';
+import { ClosedError, ConcurrencyError, DgentError, InvalidKeyError, ValidationError } from '../../core/errors.js';
 import type { AppendOptions, AppendResult, EventLog, EventLogCapabilities, NewEvent, ReadAllOptions, ReadOptions, RecordedEvent, SubscribeOptions, Subscription } from '../event-log.js';
-import { validateEvents, validateExpected, validateName, validateReadAllOptions, validateReadOptions, validateSubscribeOptions } from '../validate.js';
+import { nonNegativeMs, validateEvents, validateExpected, validateName, validateReadAllOptions, validateReadOptions, validateSubscribeOptions } from '../validate.js';
 import { toDgentError } from './errors.js';
-import { entries } from './reads.js';
+import { OpenReads } from './reads.js';
 import { CLAIM_PREFIX, claimIds } from './id-claims.js';
 import { encodeEvent, exactRegex, serverIdOf, toDgentPosition, toDgentRevision, toRecorded, toServerExpected, toServerPosition } from './mapping.js';
 import { serverSubscription } from './subscription.js';
@@ -54,6 +54,12 @@ export type EventStoreDBEventLogOptions = ({ client: EventStoreDBClient; connect
   prefix?: string;
   /** $all events fetched per readAll request (default 512) */
   pageSize?: number;
+  /**
+   * How long `close()` waits for a client the log owns to dispose (default 10 000 ms). Past it,
+   * `close()` destroys the reads still open and rejects with a DgentError naming them, instead of
+   * waiting for ever.
+   */
+  closeTimeoutMs?: number;
 };
 
 /** The EventLog on EventStoreDB / KurrentDB. See the module documentation for the number mapping. */
@@ -64,6 +70,8 @@ export class EventStoreDBEventLog implements EventLog {
   private readonly prefix: string;
   private readonly pageSize: number;
   private readonly subscriptions = new SubscriptionSet();
+  private readonly reads = new OpenReads();
+  private readonly closeTimeoutMs: number;
   private closed = false;
 
   constructor(options: EventStoreDBEventLogOptions) {
@@ -73,6 +81,7 @@ export class EventStoreDBEventLog implements EventLog {
     const page = options.pageSize ?? 512;
     if (!Number.isInteger(page) || page < 1) throw new ValidationError(`pageSize must be an integer >= 1, got ${String(page)}`);
     this.pageSize = page;
+    this.closeTimeoutMs = nonNegativeMs(options.closeTimeoutMs, 'closeTimeoutMs', 10_000);
     if (options.client !== undefined) {
       this.client = options.client;
       this.owned = false;
@@ -114,7 +123,7 @@ export class EventStoreDBEventLog implements EventLog {
     // encode first: bad data is a SerializationError before any claim or append reaches the server
     const encoded = events.map((e) => encodeEvent(e, e.id === undefined ? randomUUID() : serverIdOf(e.id)));
     try {
-      const retry = await claimIds(this.client, this.prefix, stream, events);
+      const retry = await claimIds(this.client, this.reads, this.prefix, stream, events);
       if (retry !== undefined) return retry;
       const r = await this.client.appendToStream(name, encoded, { expectedRevision: toServerExpected(expected) });
       if (r.position === undefined) throw new ValidationError('the server acknowledged the append without a $all position');
@@ -124,6 +133,8 @@ export class EventStoreDBEventLog implements EventLog {
         const actual = e.actualVersion === 'no_stream' ? 0 : typeof e.actualVersion === 'bigint' ? toDgentRevision(e.actualVersion) : Number.NaN;
         throw new ConcurrencyError(expected, actual, `stream ${JSON.stringify(stream)}`);
       }
+      // close() cancelled the call: the batch may or may not have been stored, as with any append that fails in flight
+      if (this.closed && !(e instanceof DgentError)) throw new ClosedError('EventStoreDBEventLog');
       throw toDgentError(e, `append to ${JSON.stringify(stream)}`);
     }
   }
@@ -140,7 +151,7 @@ export class EventStoreDBEventLog implements EventLog {
     const where = `EventStoreDB stream ${JSON.stringify(name)}`;
     try {
       const reader = this.client.readStream(name, { direction: forward ? FORWARDS : BACKWARDS, fromRevision, maxCount: count === Infinity ? Number.MAX_SAFE_INTEGER : count });
-      for await (const r of entries(reader)) {
+      for await (const r of this.reads.entries(reader, `read ${JSON.stringify(stream)}`)) {
         if (r.event === undefined || r.event.type.startsWith('$')) continue;
         const e = toRecorded(r, stream, where);
         if (forward ? e.revision > w.to : e.revision < w.to) return;
@@ -164,7 +175,7 @@ export class EventStoreDBEventLog implements EventLog {
       try {
         // a forward read of $all starts AT the position given (inclusive): the event at `from` is skipped below
         const page = this.client.readAll({ direction: FORWARDS, fromPosition: from === 0 ? START : toServerPosition(from), maxCount: this.pageSize });
-        for await (const r of entries(page)) {
+        for await (const r of this.reads.entries(page, `readAll page after position ${from}`)) {
           raw++;
           const commit = r.event?.position?.commit ?? r.commitPosition;
           if (commit !== undefined) lastRaw = Math.max(lastRaw, toDgentPosition(commit));
@@ -198,7 +209,7 @@ export class EventStoreDBEventLog implements EventLog {
     this.assertOpen();
     const name = this.serverStream(stream);
     try {
-      for await (const r of entries(this.client.readStream(name, { direction: BACKWARDS, fromRevision: END, maxCount: 1 }))) {
+      for await (const r of this.reads.entries(this.client.readStream(name, { direction: BACKWARDS, fromRevision: END, maxCount: 1 }), `revision of ${JSON.stringify(stream)}`)) {
         if (r.event !== undefined) return toDgentRevision(r.event.revision);
       }
       return 0;
@@ -208,11 +219,30 @@ export class EventStoreDBEventLog implements EventLog {
     }
   }
 
-  /** Stop every subscription of this log, then dispose the client if the log created it. Idempotent. */
+  /**
+   * End the reads still open (a consumer still iterating gets ClosedError), stop every
+   * subscription, then dispose the client if the log created it, waiting at most `closeTimeoutMs`.
+   * Idempotent.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.reads.abortAll();
     await this.subscriptions.closeAll();
-    if (this.owned) await this.client.dispose();
+    if (this.owned) await this.dispose();
+  }
+
+  /** `client.dispose()` waits for every gRPC call of the client to finish: bound it, and say what did not. */
+  private async dispose(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), this.closeTimeoutMs);
+    });
+    const outcome = await Promise.race([this.client.dispose().then(() => 'disposed' as const), timeout]).finally(() => clearTimeout(timer));
+    if (outcome === 'disposed') return;
+    const open = this.reads.describe();
+    this.reads.destroyAll();
+    const what = open.length > 0 ? open.join('; ') : 'no read of this log (an append or a subscription call of the client)';
+    throw new DgentError(`EventStoreDBEventLog.close(): the EventStoreDB client did not dispose within ${this.closeTimeoutMs} ms; still open: ${what}. The log is closed; the reads named were destroyed`);
   }
 }

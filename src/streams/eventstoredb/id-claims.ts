@@ -25,7 +25,7 @@ import { randomUUID } from 'node:crypto';
 import { ValidationError } from '../../core/errors.js';
 import type { AppendResult, NewEvent } from '../event-log.js';
 import { resolveEventIds, type StoredEventRef } from '../validate.js';
-import { entries } from './reads.js';
+import type { OpenReads } from './reads.js';
 import { CLAIM_TYPE, serverIdOf, toDgentPosition, toDgentRevision } from './mapping.js';
 
 /** Stream names (after the log's prefix) that hold id claims; user streams may not start with it. */
@@ -42,11 +42,11 @@ interface Claim {
  * Returns the original result when the batch is an exact retry of a stored one, undefined when the
  * append should go ahead; throws ValidationError on any other reuse.
  */
-export async function claimIds(client: EventStoreDBClient, prefix: string, stream: string, events: readonly NewEvent[]): Promise<AppendResult | undefined> {
+export async function claimIds(client: EventStoreDBClient, reads: OpenReads, prefix: string, stream: string, events: readonly NewEvent[]): Promise<AppendResult | undefined> {
   const ids = events.flatMap((e) => (e.id === undefined ? [] : [e.id]));
   if (ids.length === 0) return undefined;
   resolveEventIds(stream, events, () => undefined); // an id repeated inside the batch, before anything is claimed
-  const claims = await Promise.all(ids.map((id) => claimOne(client, prefix, stream, id)));
+  const claims = await Promise.all(ids.map((id) => claimOne(client, reads, prefix, stream, id)));
   const foreign = claims.find((c) => c.owner !== stream);
   if (foreign) {
     throw new ValidationError(`event id ${JSON.stringify(foreign.id)} already exists (stream ${JSON.stringify(foreign.owner)}); only an exact retry of a stored batch is accepted`, [
@@ -55,11 +55,11 @@ export async function claimIds(client: EventStoreDBClient, prefix: string, strea
   }
   const held = claims.filter((c) => !c.fresh);
   if (held.length === 0) return undefined;
-  const stored = await findStored(client, prefix + stream, stream, new Map(held.map((c) => [serverIdOf(c.id), c.id])));
+  const stored = await findStored(client, reads, prefix + stream, stream, new Map(held.map((c) => [serverIdOf(c.id), c.id])));
   return resolveEventIds(stream, events, (id) => stored.get(id));
 }
 
-async function claimOne(client: EventStoreDBClient, prefix: string, stream: string, id: string): Promise<Claim> {
+async function claimOne(client: EventStoreDBClient, reads: OpenReads, prefix: string, stream: string, id: string): Promise<Claim> {
   const claimStream = `${prefix}${CLAIM_PREFIX}${serverIdOf(id)}`;
   try {
     await client.appendToStream(claimStream, jsonEvent({ id: randomUUID(), type: CLAIM_TYPE, data: { stream } }), { expectedRevision: NO_STREAM });
@@ -67,7 +67,7 @@ async function claimOne(client: EventStoreDBClient, prefix: string, stream: stri
   } catch (e) {
     if (!(e instanceof WrongExpectedVersionError)) throw e;
   }
-  for await (const r of entries(client.readStream(claimStream, { direction: FORWARDS, fromRevision: 0n, maxCount: 1 }))) {
+  for await (const r of reads.entries(client.readStream(claimStream, { direction: FORWARDS, fromRevision: 0n, maxCount: 1 }), `id claim lookup ${JSON.stringify(claimStream)}`)) {
     const owner = (r.event?.data as { stream?: unknown } | undefined)?.stream;
     if (typeof owner === 'string') return { id, owner, fresh: false };
   }
@@ -75,10 +75,10 @@ async function claimOne(client: EventStoreDBClient, prefix: string, stream: stri
 }
 
 /** Search `serverStream` newest first for the events whose server ids are the keys of `wanted`. */
-async function findStored(client: EventStoreDBClient, serverStream: string, stream: string, wanted: Map<string, string>): Promise<Map<string, StoredEventRef>> {
+async function findStored(client: EventStoreDBClient, reads: OpenReads, serverStream: string, stream: string, wanted: Map<string, string>): Promise<Map<string, StoredEventRef>> {
   const found = new Map<string, StoredEventRef>();
   try {
-    for await (const r of entries(client.readStream(serverStream, { direction: BACKWARDS, fromRevision: END }))) {
+    for await (const r of reads.entries(client.readStream(serverStream, { direction: BACKWARDS, fromRevision: END }), `retry lookup in ${JSON.stringify(serverStream)}`)) {
       const ev = r.event;
       if (ev === undefined) continue;
       const id = wanted.get(ev.id);

@@ -48,6 +48,8 @@ export interface EsdbDouble {
   readonly store: DoubleStore;
   /** calls received per RPC name, to check which path the client took */
   readonly calls: Map<string, number>;
+  /** Read calls (not subscriptions) whose response the server has written in full, status included */
+  readonly readsAnswered: () => number;
   /** stop at once, cutting every open call (what a crashed server looks like to the client) */
   stop(): Promise<void>;
 }
@@ -56,6 +58,7 @@ export interface EsdbDouble {
 export async function startEsdbDouble(options: EsdbDoubleOptions = {}): Promise<EsdbDouble> {
   const store = new DoubleStore();
   const calls = new Map<string, number>();
+  let readsAnswered = 0;
   const count = (name: string): void => void calls.set(name, (calls.get(name) ?? 0) + 1);
   const server = new grpc.Server();
   server.addService(featuresGrpc.ServerFeaturesService, {
@@ -76,6 +79,7 @@ export async function startEsdbDouble(options: EsdbDoubleOptions = {}): Promise<
   server.addService(streamsGrpc.StreamsService, {
     read: (call: grpc.ServerWritableStream<any, any>) => {
       count('Read');
+      if (!call.request.getOptions().hasSubscription()) call.once('finish', () => void readsAnswered++);
       handleRead(store, call);
     },
     append: (call: grpc.ServerReadableStream<any, any>, cb: grpc.sendUnaryData<unknown>) => {
@@ -96,6 +100,7 @@ export async function startEsdbDouble(options: EsdbDoubleOptions = {}): Promise<
     connectionString: `esdb://127.0.0.1:${port}?tls=false`,
     store,
     calls,
+    readsAnswered: () => readsAnswered,
     async stop() {
       server.forceShutdown();
     },
