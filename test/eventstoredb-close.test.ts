@@ -102,7 +102,7 @@ describe('EventStoreDBEventLog.close() never waits on an abandoned read (protoco
     const client = (log as unknown as { client: EventStoreDBClient }).client;
     const reader = client.readAll({ maxCount: 512 });
     let call: NodeJS.ReadableStream | undefined;
-    reader.once('pipe', (src: NodeJS.ReadableStream) => void (call = src));
+    reader.once('pipe', (src: unknown) => void (call = src as NodeJS.ReadableStream));
     cleanups.push(async () => void call?.resume()); // let the leftover call end after the test
     let k = 0;
     for await (const _ of reader) if (++k === 1) await pauseUntilAnswered(double, 1); else if (k === 3) break;
