@@ -138,3 +138,5 @@ export type {
 } from './projections/runner/types.js';
 export { ProjectionRunner } from './projections/runner/projection-runner.js';
 export { MemoryViewStorage } from './projections/storage/memory-view-storage.js';
+export { SqliteViewStorage } from './projections/storage/sqlite-view-storage.js';
+export type { SqliteViewStorageOptions } from './projections/storage/sqlite-view-storage.js';

@@ -54,8 +54,8 @@ export type {
  */
 export interface Projection<C extends ViewContext = ViewContext> {
   /**
-   * Unique name: lower-case letter first, then letters, digits, `_`; at most 24 characters (it
-   * becomes part of table names and Redis keys).
+   * Unique name: lower-case letter first, then letters, digits, single `_` (no `__`, not ending
+   * in `_`); at most 24 characters (it becomes part of table names and Redis keys).
    */
   readonly name: string;
   /**
@@ -108,8 +108,8 @@ const NAME = /^[a-z][a-z0-9_]{0,23}$/;
 export function defineProjection<C extends ViewContext = ViewContext>(projection: Projection<C>): Projection<C> {
   const p = projection as Partial<Projection<C>> | undefined;
   if (!p || typeof p !== 'object') throw new ValidationError('defineProjection needs an object');
-  if (typeof p.name !== 'string' || !NAME.test(p.name)) {
-    throw new ValidationError(`projection name must match ${String(NAME)} (lower-case, <= 24 characters), got ${JSON.stringify(p.name)}`);
+  if (typeof p.name !== 'string' || !NAME.test(p.name) || p.name.includes('__') || p.name.endsWith('_')) {
+    throw new ValidationError(`projection name must match ${String(NAME)} without '__' or a trailing '_' (lower-case, <= 24 characters), got ${JSON.stringify(p.name)}`);
   }
   if (typeof p.version !== 'number' || !Number.isInteger(p.version) || p.version < 1 || p.version > 2 ** 31 - 1) {
     throw new ValidationError(`projection ${p.name}: version must be an integer >= 1, got ${String(p.version)}`);

@@ -53,7 +53,7 @@ export interface SqliteViewContext extends ViewContextBase {
   readonly db: SqliteDatabase;
   /**
    * The quoted name of the projection's table `local` in this generation, ready to embed in SQL,
-   * e.g. `ctx.table('kv')` -> `"dgent_p_kv_g3_kv"`. `local`: lower-case letter first, letters,
+   * e.g. `ctx.table('kv')` -> `"dgent_p_kv__g3_kv"`. `local`: lower-case letter first, letters,
    * digits, `_`, at most 16 characters (ValidationError otherwise). Name indexes with
    * `ctx.table('kv_by_ns')` too, so teardown finds them.
    */
@@ -71,7 +71,7 @@ export interface PostgresViewContext extends ViewContextBase {
   readonly schema: string;
   /**
    * The quoted, schema-qualified name of the table `local` in this generation, e.g.
-   * `"app"."dgent_p_kv_g3_kv"`. Same rules for `local` as SQLite. For index names (which
+   * `"app"."dgent_p_kv__g3_kv"`. Same rules for `local` as SQLite. For index names (which
    * PostgreSQL does not schema-qualify) use {@link PostgresViewContext.name}.
    */
   table(local: string): string;

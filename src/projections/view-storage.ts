@@ -51,14 +51,20 @@ export function checkLocalName(local: string): string {
   return local;
 }
 
-/** The bare (unquoted) SQL name of `local` in `generation`: `dgent_p_<projection>_g<generation>_<local>` (<= 63 characters). */
+/**
+ * The bare (unquoted) SQL name of `local` in `generation`: `dgent_p_<projection>__g<generation>_<local>`
+ * (<= 63 characters; projection names never contain `__`, so the generation is unambiguous).
+ */
 export function generationTableName(projection: string, generation: number, local: string): string {
-  return `${NAME_PREFIX}_${projection}_g${generation}_${checkLocalName(local)}`;
+  return `${NAME_PREFIX}_${projection}__g${generation}_${checkLocalName(local)}`;
 }
 
-/** The LIKE pattern matching every table of one generation (for teardown). */
-export function generationTablePattern(projection: string, generation: number): string {
-  return `${NAME_PREFIX}\\_${projection.replaceAll('_', '\\_')}\\_g${generation}\\_%`;
+/** The generation a table of `projection` belongs to, or undefined when the name is not one of its tables. */
+export function generationOfTable(projection: string, table: string): number | undefined {
+  const head = `${NAME_PREFIX}_${projection}__g`;
+  if (!table.startsWith(head)) return undefined;
+  const m = /^(\d+)_/.exec(table.slice(head.length));
+  return m ? Number(m[1]) : undefined;
 }
 
 /**

@@ -24,13 +24,19 @@ export class InlineEntry {
     const entry = this;
     this.wrapped = Object.freeze({
       ...projection,
-      async apply(events: readonly RecordedEvent[], ctx: never) {
-        try {
-          await projection.apply(events, ctx);
-        } catch (e) {
+      // synchronous when the projection is: the SQLite log then runs its hooks without a microtask in the transaction
+      apply(events: readonly RecordedEvent[], ctx: never): void | Promise<void> {
+        const record = (e: unknown): never => {
           entry.lastError = { position: events[0]?.position, eventType: events[0]?.type, error: e, at: new Date() };
           throw e;
+        };
+        let r: void | Promise<void>;
+        try {
+          r = projection.apply(events, ctx);
+        } catch (e) {
+          return record(e);
         }
+        return r instanceof Promise ? r.catch(record) : r;
       },
     });
   }

@@ -1,0 +1,236 @@
+/**
+ * SqliteViewStorage: views in a SQLite file, either the log's own file (inline views commit in the
+ * append's transaction) or another file (async views of any log). Two connections: a writer for
+ * the runner's transactions (BEGIN IMMEDIATE, so batches of several processes take turns) and a
+ * read-only `db` for readers, which never sees a batch half-applied.
+ *
+ * @example
+ * ```ts
+ * const log = new SqliteEventLog({ path: 'app.db' });
+ * const views = new SqliteViewStorage({ path: 'app.db' });        // inline-capable: same file
+ * const runner = new ProjectionRunner({ log, storage: views, projections: [counts] });
+ * await runner.start();
+ * const t = await views.table('type_counts', 'counts');
+ * views.db.prepare(`SELECT n FROM ${t} WHERE type = ?`).get('UserSaid');
+ * ```
+ */
+import { resolve } from 'node:path';
+import { ValidationError } from '../../core/errors.js';
+import { Mutex } from '../../core/mutex.js';
+import type { AppendTransaction, RecordedEvent } from '../../streams/event-log.js';
+import { openConnection, toDgentError, withBusyRetry, type SqliteDatabase } from '../../streams/sqlite/connection.js';
+import { SqliteEventLog } from '../../streams/sqlite/sqlite-event-log.js';
+import type { Projection } from '../projection.js';
+import type { SqliteViewContext } from '../view-context.js';
+import { generationOfTable, generationTableName, NAME_PREFIX } from '../view-storage.js';
+import { leaseLost, type BatchTarget, type ControlRow, type Fence, type InlineItem } from '../runner/driver.js';
+import { CONTROL_DDL, statementsOf, toControl } from './sqlite-control.js';
+import { ActiveCache, type StorageBase } from './active-cache.js';
+
+/** Options of {@link SqliteViewStorage}. */
+export interface SqliteViewStorageOptions {
+  /** the database file (the log's own file for inline views) */
+  path: string;
+  /** how long to wait for the file's write lock before BackendUnavailableError (default 5000) */
+  busyTimeoutMs?: number;
+  /** 'NORMAL' (default) or 'FULL' */
+  synchronous?: 'NORMAL' | 'FULL';
+  /** how long `active()` may answer from its cache, ms (default 1000) */
+  generationCacheMs?: number;
+}
+
+/** SQLite views; see the file comment. */
+export class SqliteViewStorage extends ActiveCache implements StorageBase {
+  readonly kind = 'sqlite' as const;
+  readonly path: string;
+  private readonly busyTimeoutMs: number;
+  private readonly synchronous: 'NORMAL' | 'FULL';
+  private readonly mutex = new Mutex();
+  private conns: Promise<{ writer: SqliteDatabase; reader: SqliteDatabase }> | undefined;
+  private reader: SqliteDatabase | undefined;
+  private closed = false;
+  readonly inline = { apply: (tx: AppendTransaction, items: readonly InlineItem[], max: number) => applyInline(tx as AppendTransaction & { db: SqliteDatabase }, items, max) };
+
+  constructor(options: SqliteViewStorageOptions) {
+    super(options?.generationCacheMs);
+    if (typeof options?.path !== 'string' || options.path.length === 0 || options.path === ':memory:') throw new ValidationError('SqliteViewStorage needs `path`, a file name');
+    this.path = resolve(options.path);
+    this.busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+    this.synchronous = options.synchronous ?? 'NORMAL';
+  }
+
+  /** The read-only connection for readers (opened by `init()`, i.e. by the runner's start). */
+  get db(): SqliteDatabase {
+    if (!this.reader) throw new ValidationError('SqliteViewStorage: not opened yet (start a runner on it, or await init())');
+    return this.reader;
+  }
+
+  /** The quoted table `local` of the active generation of `projection` (undefined before it is built). */
+  async table(projection: string, local: string): Promise<string | undefined> {
+    const a = await this.active(projection);
+    return a && `"${generationTableName(projection, a.generation, local)}"`;
+  }
+
+  hostsInline(log: unknown): boolean {
+    return log instanceof SqliteEventLog && log.path === this.path;
+  }
+
+  async init(): Promise<void> {
+    await this.open();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const c = await this.conns?.catch(() => undefined);
+    await this.mutex.run(async () => undefined);
+    c?.writer.close();
+    c?.reader.close();
+  }
+
+  protected async readControl(name: string): Promise<ControlRow | undefined> {
+    const { reader } = await this.open();
+    return withBusyRetry(() => toControl(statementsOf(reader).get.get(name) as never), this.busyTimeoutMs, this.path);
+  }
+
+  async ensureControl(name: string, initial: ControlRow): Promise<ControlRow> {
+    await this.write((db) => void statementsOf(db).insert.run(name, initial.generation, initial.version, initial.position, initial.seen, Date.now()));
+    return (await this.control(name))!;
+  }
+
+  async setup(target: BatchTarget): Promise<void> {
+    const setup = target.projection.setup;
+    if (setup) await this.write((db) => setup.call(target.projection, this.context(db, target, () => undefined)));
+  }
+
+  async commit(target: BatchTarget, events: readonly RecordedEvent[], position: number, fence: Fence | undefined): Promise<void> {
+    const commits: (() => void)[] = [];
+    await this.write(async (db) => {
+      const st = statementsOf(db);
+      const name = target.projection.name;
+      if (fence) this.fenceIn(db, name, fence);
+      const c = toControl(st.get.get(name) as never);
+      if ((target.slot === 'active' ? c?.generation : c?.building?.generation) !== target.generation) throw leaseLost(name);
+      if (events.length > 0) await target.projection.apply(events, this.context(db, target, (fn) => commits.push(fn)));
+      (target.slot === 'active' ? st.setPosition : st.setBuilding).run(position, Date.now(), name);
+    });
+    for (const fn of commits) fn();
+  }
+
+  async beginBuild(name: string, generation: number, version: number, fence: Fence): Promise<void> {
+    await this.write((db) => {
+      this.fenceIn(db, name, fence);
+      statementsOf(db).begin.run(generation, version, Date.now(), name);
+    });
+  }
+
+  async trySwitch(name: string, generation: number, fence: Fence): Promise<boolean> {
+    const ok = await this.write((db) => {
+      this.fenceIn(db, name, fence);
+      const c = toControl(statementsOf(db).get.get(name) as never);
+      if (!c?.building || c.building.generation !== generation) throw new ValidationError(`projection ${name}: generation ${generation} is not being built`);
+      if (c.building.position < c.position || c.building.position < c.seen) return false;
+      statementsOf(db).switch.run(Date.now(), name);
+      return true;
+    });
+    if (ok) this.invalidate(name);
+    return ok;
+  }
+
+  async dropExcept(projection: Projection<any>, keep: number): Promise<void> {
+    const { writer } = await this.open();
+    const pattern = `${NAME_PREFIX}_${projection.name}__g%`.replaceAll('_', '\\_');
+    const tables = (statementsOf(writer).tables.all(pattern) as { name: string }[]).map((r) => r.name);
+    const generations = new Set(tables.map((t) => generationOfTable(projection.name, t)).filter((g): g is number => g !== undefined && g !== keep));
+    for (const generation of generations) {
+      await this.write(async (db) => {
+        const target = { projection, generation, version: projection.version, phase: 'rebuild' as const, slot: 'building' as const };
+        if (projection.teardown) await projection.teardown(this.context(db, target, () => undefined));
+        for (const t of tables) if (generationOfTable(projection.name, t) === generation) db.exec(`DROP TABLE IF EXISTS "${t}"`);
+      });
+    }
+  }
+
+  async acquire(name: string, fence: Fence): Promise<boolean> {
+    return this.write((db) => {
+      const now = Date.now();
+      return statementsOf(db).acquire.run(name, fence.owner, now + fence.ttlMs, now).changes === 1;
+    });
+  }
+
+  async release(name: string, owner: string): Promise<void> {
+    await this.write((db) => void statementsOf(db).release.run(name, owner));
+  }
+
+  private fenceIn(db: SqliteDatabase, name: string, fence: Fence): void {
+    const now = Date.now();
+    if (statementsOf(db).fence.run(now + fence.ttlMs, name, fence.owner, now).changes !== 1) throw leaseLost(name);
+  }
+
+  private context(db: SqliteDatabase, t: Omit<BatchTarget, 'slot'>, onCommit: (fn: () => void) => void): SqliteViewContext {
+    return sqliteContext(db, t, onCommit);
+  }
+
+  private open(): Promise<{ writer: SqliteDatabase; reader: SqliteDatabase }> {
+    if (this.closed) return Promise.reject(new ValidationError('SqliteViewStorage is closed'));
+    this.conns ??= (async () => {
+      const settings = { path: this.path, synchronous: this.synchronous, busyTimeoutMs: this.busyTimeoutMs };
+      const writer = await openConnection(settings, 'writer');
+      await withBusyRetry(() => writer.exec(CONTROL_DDL), this.busyTimeoutMs, this.path);
+      const reader = await openConnection(settings, 'reader');
+      this.reader = reader;
+      return { writer, reader };
+    })();
+    this.conns.catch(() => (this.conns = undefined));
+    return this.conns;
+  }
+
+  /** One write transaction on the writer connection (BEGIN IMMEDIATE, waiting out other writers). */
+  private write<T>(fn: (db: SqliteDatabase) => T | Promise<T>): Promise<T> {
+    return this.mutex.run(async () => {
+      const { writer } = await this.open();
+      await withBusyRetry(() => writer.exec('BEGIN IMMEDIATE'), this.busyTimeoutMs, this.path);
+      try {
+        const out = await fn(writer);
+        writer.exec('COMMIT');
+        return out;
+      } catch (e) {
+        if (writer.inTransaction) writer.exec('ROLLBACK');
+        throw toDgentError(e, this.path);
+      }
+    });
+  }
+}
+
+/** The context of a generation on a connection inside a transaction. */
+export function sqliteContext(db: SqliteDatabase, t: Omit<BatchTarget, 'slot'>, onCommit: (fn: () => void) => void): SqliteViewContext {
+  return {
+    storage: 'sqlite',
+    projection: t.projection.name,
+    generation: t.generation,
+    version: t.version,
+    phase: t.phase,
+    onCommit,
+    db,
+    table: (local) => `"${generationTableName(t.projection.name, t.generation, local)}"`,
+  };
+}
+
+/** Inline: inside the log's append transaction (`tx.db`), synchronous unless a projection is not. */
+function applyInline(tx: AppendTransaction & { db: SqliteDatabase }, items: readonly InlineItem[], max: number): void | Promise<void> {
+  const st = statementsOf(tx.db);
+  for (let i = 0; i < items.length; i++) {
+    const { projection, events } = items[i]!;
+    const row = st.seen.get(max, projection.name) as { generation: number; version: number } | undefined;
+    if (!row) throw new ValidationError(`projection ${projection.name} has no control record in ${tx.db.name}`);
+    if (row.version !== projection.version) continue;
+    const r = events.length > 0 ? projection.apply(events, sqliteContext(tx.db, { projection, generation: row.generation, version: row.version, phase: 'inline' }, (fn) => tx.onCommit(fn))) : undefined;
+    if (r instanceof Promise) {
+      return r.then(() => {
+        st.advance.run(max, projection.name);
+        return applyInline(tx, items.slice(i + 1), max);
+      });
+    }
+    st.advance.run(max, projection.name);
+  }
+}
