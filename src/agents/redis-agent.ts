@@ -17,7 +17,7 @@
  */
 import type { Redis } from 'ioredis';
 import { decode, prepare, TAG_MARK } from '../core/codec.js';
-import { ConcurrencyError, CorruptionError, ValidationError, type DgentError } from '../core/errors.js';
+import { ClosedError, ConcurrencyError, CorruptionError, ValidationError, type DgentError } from '../core/errors.js';
 import { toMs } from '../core/ids.js';
 import type { ChangeInfo, LoadAtTarget, SaveOptions, Unsubscribe } from './data-agent.js';
 import {
@@ -132,6 +132,11 @@ export class RedisAgent<S> extends VersionedAgent<S> {
     return this.name;
   }
 
+  /** A call that failed because close() ended the connection under it is ClosedError, not an outage. */
+  private failure(e: unknown): Error {
+    return this.closed ? new ClosedError(this.name) : toDgentError(e, this.name, this.client);
+  }
+
   private parse(header: unknown, text: unknown): Entry<S> {
     const h = typeof header === 'string' ? header : '';
     const colon = h.indexOf(':');
@@ -158,7 +163,7 @@ export class RedisAgent<S> extends VersionedAgent<S> {
     try {
       raw = this.refreshOnLoad ? await LOAD_REFRESH.run(this.client, [this.redisKey], [this.ttl]) : await this.client.lrange(this.redisKey, 0, 1);
     } catch (e) {
-      throw toDgentError(e, this.name, this.client);
+      throw this.failure(e);
     }
     return this.pair(raw);
   }
@@ -202,7 +207,7 @@ export class RedisAgent<S> extends VersionedAgent<S> {
         [text, expectedVersion === undefined ? '' : String(expectedVersion), this.maxHistory, this.ttl, this.publish ? this.channel : ''],
       );
     } catch (e) {
-      throw toDgentError(e, this.name, this.client);
+      throw this.failure(e);
     }
     if (typeof reply !== 'string') throw new ConcurrencyError(expectedVersion ?? 'any', (reply as [number, number])[1], this.name);
     // the state given to us is already frozen and validated: no need to decode what we just wrote
@@ -216,7 +221,7 @@ export class RedisAgent<S> extends VersionedAgent<S> {
     try {
       raw = await this.client.lrange(this.redisKey, 0, stop);
     } catch (e) {
-      throw toDgentError(e, this.name, this.client);
+      throw this.failure(e);
     }
     const out: Snapshot<S>[] = [];
     for (let i = 0; i < raw.length; i += 2) out.push(i === 0 ? this.pair(raw.slice(0, 2))! : this.parse(raw[i], raw[i + 1]));
@@ -231,7 +236,7 @@ export class RedisAgent<S> extends VersionedAgent<S> {
           ? await AT_VERSION.run(this.client, [this.redisKey], [target.version])
           : await AT_TIME.run(this.client, [this.redisKey], [toMs(target.time)]);
     } catch (e) {
-      throw toDgentError(e, this.name, this.client);
+      throw this.failure(e);
     }
     if (!Array.isArray(raw)) return undefined;
     const snap = this.parse(raw[0], raw[1]);

@@ -145,7 +145,7 @@ export class RedisEventLog implements EventLog, MultiStreamAppender {
     try {
       reply = (await APPEND.run(this.client, keys, args)) as (string | number)[];
     } catch (e) {
-      throw toDgentError(e, `RedisEventLog ${this.base}`, this.client);
+      throw this.failure(e);
     }
     const code = Number(reply[0]);
     if (code === 1) {
@@ -251,11 +251,17 @@ export class RedisEventLog implements EventLog, MultiStreamAppender {
   }
 
   private async run<T>(fn: () => Promise<T>): Promise<T> {
+    this.assertOpen(); // a reader's next page after close()
     try {
       return await fn();
     } catch (e) {
-      throw toDgentError(e, `RedisEventLog ${this.base}`, this.client);
+      throw this.failure(e);
     }
+  }
+
+  /** A call that failed because close() ended the connection under it is ClosedError, not an outage. */
+  private failure(e: unknown): Error {
+    return this.closed ? new ClosedError('RedisEventLog') : toDgentError(e, `RedisEventLog ${this.base}`, this.client);
   }
 }
 
