@@ -11,3 +11,5 @@
 export { PostgresEventLog } from './streams/postgres/postgres-event-log.js';
 export type { PostgresEventLogOptions, PostgresPool } from './streams/postgres/postgres-event-log.js';
 export type { PostgresAppendTransaction } from './streams/postgres/append.js';
+export { PostgresViewStorage } from './projections/storage/postgres-view-storage.js';
+export type { PostgresViewStorageOptions } from './projections/storage/postgres-view-storage.js';

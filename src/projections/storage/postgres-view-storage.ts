@@ -1,0 +1,235 @@
+/**
+ * PostgresViewStorage: views in a PostgreSQL schema. In the log's own schema (and database) they
+ * can run inline, inside the append's transaction; elsewhere they are async views of any log.
+ * Every runner transaction is BEGIN ... COMMIT on one pooled connection, with the lease row
+ * checked (and extended) in it, so a runner that lost its lease can never commit.
+ *
+ * @example
+ * ```ts
+ * import { PostgresEventLog, PostgresViewStorage } from 'dgent/postgres';
+ * const log = new PostgresEventLog({ connectionString: url, schema: 'app' });
+ * const views = new PostgresViewStorage({ connectionString: url, schema: 'app' }); // inline-capable
+ * const runner = new ProjectionRunner({ log, storage: views, projections: [counts] });
+ * await runner.start();
+ * const t = await views.table('type_counts', 'counts');
+ * const { rows } = await views.query(`SELECT n FROM ${t} WHERE type = $1`, ['UserSaid']);
+ * ```
+ */
+import pg from 'pg';
+import { ValidationError } from '../../core/errors.js';
+import type { AppendTransaction, RecordedEvent } from '../../streams/event-log.js';
+import { isUnavailable, mapPgError, type Queryable } from '../../streams/postgres/errors.js';
+import { PostgresEventLog, type PostgresPool } from '../../streams/postgres/postgres-event-log.js';
+import { createOwnedPool, type PoolClass } from '../../streams/postgres/pool.js';
+import { validateSchemaName } from '../../streams/postgres/schema.js';
+import type { Projection } from '../projection.js';
+import type { PostgresViewContext } from '../view-context.js';
+import { generationOfTable, generationTableName, NAME_PREFIX } from '../view-storage.js';
+import { leaseLost, type BatchTarget, type ControlRow, type Fence, type InlineItem } from '../runner/driver.js';
+import { ActiveCache, type StorageBase } from './active-cache.js';
+import { controlSql, toControl, type ControlSql } from './postgres-control.js';
+
+/** Options of {@link PostgresViewStorage}: either `pool` or `connectionString`. */
+export interface PostgresViewStorageOptions {
+  /** a pg Pool you own (not closed by `close()`) */
+  pool?: PostgresPool;
+  connectionString?: string;
+  /** schema of the views (default `dgent`, the log's default: inline-capable with a log of the same schema) */
+  schema?: string;
+  /** pool size when the storage creates the pool (default 10) */
+  maxConnections?: number;
+  /** how long `active()` may answer from its cache, ms (default 1000) */
+  generationCacheMs?: number;
+}
+
+type Client = Queryable & { release(destroy?: boolean): void };
+
+/** PostgreSQL views; see the file comment. */
+export class PostgresViewStorage extends ActiveCache implements StorageBase {
+  readonly kind = 'postgres' as const;
+  readonly schema: string;
+  private readonly pool: PostgresPool;
+  private readonly ownsPool: boolean;
+  private readonly sql: ControlSql;
+  private ready: Promise<void> | undefined;
+  private closed = false;
+  readonly inline = { apply: (tx: AppendTransaction, items: readonly InlineItem[], max: number) => this.applyInline(tx as AppendTransaction & Queryable, items, max) };
+
+  constructor(options: PostgresViewStorageOptions) {
+    super(options?.generationCacheMs);
+    if (!options || !options.pool === !options.connectionString) throw new ValidationError('PostgresViewStorage needs exactly one of { pool, connectionString }');
+    this.schema = validateSchemaName(options.schema ?? 'dgent');
+    this.sql = controlSql(this.schema);
+    if (options.pool) {
+      this.pool = options.pool;
+      this.ownsPool = false;
+    } else {
+      this.pool = createOwnedPool(pg.Pool as unknown as PoolClass<PostgresPool>, options.connectionString!, { maxConnections: options.maxConnections }, 'PostgresViewStorage').pool;
+      this.ownsPool = true;
+    }
+  }
+
+  /** Run a read (or any statement) on the pool, e.g. against `await table(...)`. */
+  async query(text: string, values?: unknown[]): Promise<{ rows: any[]; rowCount: number | null }> {
+    try {
+      return await this.pool.query(text, values);
+    } catch (e) {
+      throw isUnavailable(e) ? mapPgError(e, 'reading a view') : e;
+    }
+  }
+
+  /** The schema-qualified quoted table `local` of the active generation of `projection` (undefined before it is built). */
+  async table(projection: string, local: string): Promise<string | undefined> {
+    const a = await this.active(projection);
+    return a && `"${this.schema}"."${generationTableName(projection, a.generation, local)}"`;
+  }
+
+  hostsInline(log: unknown): boolean {
+    return log instanceof PostgresEventLog && log.schema === this.schema;
+  }
+
+  init(): Promise<void> {
+    this.ready ??= this.tx(async (c) => {
+      await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`dgent_projections:${this.schema}`]);
+      for (const s of this.sql.ddl) await c.query(s);
+    }).catch((e: unknown) => {
+      this.ready = undefined;
+      throw e;
+    });
+    return this.ready;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.ownsPool) await this.pool.end();
+  }
+
+  protected async readControl(name: string): Promise<ControlRow | undefined> {
+    await this.init();
+    return toControl((await this.query(this.sql.get, [name])).rows[0]);
+  }
+
+  async ensureControl(name: string, initial: ControlRow): Promise<ControlRow> {
+    await this.init();
+    await this.query(this.sql.insert, [name, initial.generation, initial.version, initial.position, initial.seen]);
+    return (await this.control(name))!;
+  }
+
+  async setup(target: BatchTarget): Promise<void> {
+    const setup = target.projection.setup;
+    if (setup) await this.tx(async (c) => void (await setup.call(target.projection, this.context(c, target, () => undefined))));
+  }
+
+  async commit(target: BatchTarget, events: readonly RecordedEvent[], position: number, fence: Fence | undefined): Promise<void> {
+    const commits: (() => void)[] = [];
+    const name = target.projection.name;
+    await this.tx(async (c) => {
+      if (fence) await this.fenceIn(c, name, fence);
+      const ctl = toControl((await c.query(this.sql.get, [name])).rows[0]);
+      if ((target.slot === 'active' ? ctl?.generation : ctl?.building?.generation) !== target.generation) throw leaseLost(name);
+      if (events.length > 0) await target.projection.apply(events, this.context(c, target, (fn) => commits.push(fn)));
+      await c.query(target.slot === 'active' ? this.sql.setPosition : this.sql.setBuilding, [name, position]);
+    });
+    for (const fn of commits) fn();
+  }
+
+  async beginBuild(name: string, generation: number, version: number, fence: Fence): Promise<void> {
+    await this.tx(async (c) => {
+      await this.fenceIn(c, name, fence);
+      await c.query(this.sql.begin, [name, generation, version]);
+    });
+  }
+
+  async trySwitch(name: string, generation: number, fence: Fence): Promise<boolean> {
+    const ok = await this.tx(async (c) => {
+      await this.fenceIn(c, name, fence);
+      // FOR UPDATE waits for appends whose inline hook holds the row, and holds back new ones until COMMIT
+      const ctl = toControl((await c.query(this.sql.getForUpdate, [name])).rows[0]);
+      if (!ctl?.building || ctl.building.generation !== generation) throw new ValidationError(`projection ${name}: generation ${generation} is not being built`);
+      if (ctl.building.position < ctl.position || ctl.building.position < ctl.seen) return false;
+      await c.query(this.sql.switch, [name]);
+      return true;
+    });
+    if (ok) this.invalidate(name);
+    return ok;
+  }
+
+  async dropExcept(projection: Projection<any>, keep: number): Promise<void> {
+    await this.init();
+    const pattern = `${NAME_PREFIX}_${projection.name}__g%`.replaceAll('_', '\\_');
+    const tables = ((await this.query(this.sql.tables, [this.schema, pattern])).rows as { name: string }[]).map((r) => r.name);
+    const generations = new Set(tables.map((t) => generationOfTable(projection.name, t)).filter((g): g is number => g !== undefined && g !== keep));
+    for (const generation of generations) {
+      await this.tx(async (c) => {
+        const target = { projection, generation, version: projection.version, phase: 'rebuild' as const };
+        if (projection.teardown) await projection.teardown(this.context(c, target, () => undefined));
+        for (const t of tables) if (generationOfTable(projection.name, t) === generation) await c.query(`DROP TABLE IF EXISTS "${this.schema}"."${t}" CASCADE`);
+      });
+    }
+  }
+
+  async acquire(name: string, fence: Fence): Promise<boolean> {
+    await this.init();
+    return (await this.query(this.sql.acquire, [name, fence.owner, fence.ttlMs])).rowCount === 1;
+  }
+
+  async release(name: string, owner: string): Promise<void> {
+    await this.query(this.sql.release, [name, owner]);
+  }
+
+  private async fenceIn(c: Queryable, name: string, fence: Fence): Promise<void> {
+    if ((await c.query(this.sql.fence, [name, fence.owner, fence.ttlMs])).rowCount !== 1) throw leaseLost(name);
+  }
+
+  private context(c: Queryable, t: Omit<BatchTarget, 'slot'>, onCommit: (fn: () => void) => void): PostgresViewContext {
+    const schema = this.schema;
+    return {
+      storage: 'postgres',
+      projection: t.projection.name,
+      generation: t.generation,
+      version: t.version,
+      phase: t.phase,
+      onCommit,
+      schema,
+      query: (text, values) => c.query(text, values),
+      table: (local) => `"${schema}"."${generationTableName(t.projection.name, t.generation, local)}"`,
+      name: (local) => `"${generationTableName(t.projection.name, t.generation, local)}"`,
+    };
+  }
+
+  /** BEGIN ... COMMIT on one connection; a lost connection is BackendUnavailableError (and the connection is dropped). */
+  private async tx<T>(fn: (c: Queryable) => Promise<T>): Promise<T> {
+    if (this.closed) throw new ValidationError('PostgresViewStorage is closed');
+    let c: Client;
+    try {
+      c = (await this.pool.connect()) as unknown as Client;
+    } catch (e) {
+      throw mapPgError(e, 'connecting for a view transaction');
+    }
+    let broken = false;
+    try {
+      await c.query('BEGIN');
+      const out = await fn(c);
+      await c.query('COMMIT');
+      return out;
+    } catch (e) {
+      broken = isUnavailable(e);
+      if (!broken) await c.query('ROLLBACK').catch(() => (broken = true));
+      throw broken ? mapPgError(e, 'applying a view batch') : e;
+    } finally {
+      c.release(broken);
+    }
+  }
+
+  private async applyInline(tx: AppendTransaction & Queryable, items: readonly InlineItem[], max: number): Promise<void> {
+    const { rows } = await tx.query(this.sql.inline, [max, items.map((i) => i.projection.name), items.map((i) => i.projection.version)]);
+    const active = new Map((rows as { name: string; generation: number; version: number }[]).map((r) => [r.name, r]));
+    for (const { projection, events } of items) {
+      const row = active.get(projection.name);
+      if (!row) throw new ValidationError(`projection ${projection.name} has no control record in schema ${this.schema}`);
+      if (row.version !== projection.version || events.length === 0) continue;
+      await projection.apply(events, this.context(tx, { projection, generation: row.generation, version: row.version, phase: 'inline' }, (fn) => tx.onCommit(fn)));
+    }
+  }
+}
