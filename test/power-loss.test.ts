@@ -86,7 +86,7 @@ describe('PersistentAgent under simulated power loss', () => {
     const RETENTION = 3;
     const seen = { inflightKept: 0, inflightLost: 0 };
     await fc.assert(
-      fc.asyncProperty(crashPoints(500), fc.integer(), async (rounds, seed) => {
+      fc.asyncProperty(crashPoints(1000), fc.integer(), async (rounds, seed) => {
         /** n by version, for every version that is committed as far as the test knows */
         const byVersion = new Map<number, number>();
         let acked = 0; // highest acknowledged version
@@ -99,7 +99,8 @@ describe('PersistentAgent under simulated power loss', () => {
             const agent = new PersistentAgent<St>({ path: join(dir, 'agent.json'), retention: RETENTION });
             try {
               let v = await agent.version();
-              const saves = Math.floor(random() * 40);
+              // up to 80 saves: enough for the history to be compacted (at retention + 64 lines)
+              const saves = Math.floor(random() * 80);
               for (let i = 0; i < saves; i++) {
                 const n = ++counter;
                 inflight = n;
@@ -147,10 +148,14 @@ describe('PersistentAgent under simulated power loss', () => {
 describe('FileEventLog under simulated power loss', () => {
   it('every resolved append survives; the log always opens (a torn tail cut), and stays appendable', async () => {
     let tornTails = 0;
+    let indexUsed = 0;
+    let quietRecoveries = 0;
     await fc.assert(
       fc.asyncProperty(crashPoints(400), fc.integer(), async (rounds, seed) => {
         const acked = new Map<string, string>(); // "stream\0revision" -> tag
         let counter = 0;
+        let closedCleanly = false; // a close() resolved: its index file was made durable
+        let crashedAfterOpen = false; // this boot lost power right after its open resolved
         const check = async (log: FileEventLog): Promise<void> => {
           const all: RecordedEvent[] = [];
           for await (const e of log.readAll()) all.push(e);
@@ -169,12 +174,20 @@ describe('FileEventLog under simulated power loss', () => {
           seed,
           async (dir, layer, random) => {
             let log = new FileEventLog({ dir, segmentSize: 4096 });
+            crashedAfterOpen = false;
             try {
               await log.open();
+              if (random() < 0.15) {
+                // power lost as soon as the open (and its recovery) resolved
+                crashedAfterOpen = true;
+                layer.crash();
+                return;
+              }
               const steps = Math.floor(random() * 30);
               for (let i = 0; i < steps; i++) {
                 if (random() < 0.1) {
                   await log.close(); // writes the index file; the next open uses it
+                  closedCleanly = true;
                   log = new FileEventLog({ dir, segmentSize: 4096 });
                   await log.open();
                 }
@@ -211,6 +224,16 @@ describe('FileEventLog under simulated power loss', () => {
             try {
               await log.open();
               if ((log.recovery?.truncatedBytes ?? 0) > 0) tornTails++;
+              // an open that resolved made its recovery durable: nothing is left to cut again
+              if (crashedAfterOpen) {
+                expect(log.recovery?.truncatedBytes, 'torn tail cut by the last open').toBe(0);
+                quietRecoveries++;
+              }
+              // an index file written by a close survives the power loss: no rebuild by scanning
+              if (closedCleanly) {
+                expect(log.recovery?.rebuiltIndex, 'index file of a clean close').toBe(false);
+                indexUsed++;
+              }
               await check(log);
               await log.append('after', [{ type: 'E', data: { tag: 'after' } }]);
             } finally {
@@ -232,6 +255,8 @@ describe('FileEventLog under simulated power loss', () => {
     );
     // the tear model did reach recovery: some power losses left a torn tail that was cut
     expect(tornTails).toBeGreaterThan(0);
+    expect(quietRecoveries).toBeGreaterThan(0);
+    expect(indexUsed).toBeGreaterThan(0);
   }, 300_000);
 });
 

@@ -179,7 +179,9 @@ export class PersistentAgent<S> extends VersionedAgent<S> {
         const { line, crc } = encodeRecordLine(version, time, this.schemaVersion, stateText);
         this.writer.sync();
         if (this.writer.lines >= this.retention + Math.max(64, Math.floor(this.retention / 2))) {
-          await this.writer.compact(this.retention - 1, actual, dirFd);
+          // keep `retention` committed entries, not one fewer: if this save then fails (a crash before its rename), the
+          // history still holds every version history() promised before it
+          await this.writer.compact(this.retention, actual, dirFd);
         }
         this.writer.append(line);
         await replaceFileAtomic(this.files.dir, dirFd, this.files.base, line, () => this.writer.datasync());
