@@ -112,8 +112,9 @@ function test(f: ValueFilter, x: unknown): boolean {
     case 'in': return (f.value as Primitive[]).some((o) => eq(x, o));
     case 'gt': case 'gte': case 'lt': case 'lte': {
       if (!isPrimitive(x) || typeof x !== typeof v || (typeof x !== 'number' && typeof x !== 'string')) return false;
-      const a = x as number | string, b = v as number | string;
-      return f.op === 'gt' ? a > b : f.op === 'gte' ? a >= b : f.op === 'lt' ? a < b : a <= b;
+      // strings compare by code point, as SQLite (BINARY) and PostgreSQL (COLLATE "C") do
+      const c = typeof x === 'number' ? x - (v as number) : compareKeys(x as string, v as string);
+      return f.op === 'gt' ? c > 0 : f.op === 'gte' ? c >= 0 : f.op === 'lt' ? c < 0 : c <= 0;
     }
     case 'contains':
       if (typeof x === 'string') return typeof v === 'string' && x.includes(v);
@@ -144,7 +145,8 @@ export function sortAndPage(entries: KvEntry[], o: QueryOptions): KvEntry[] {
       const [ta, va] = sortKey(fieldAt(a.value, s.segs));
       const [tb, vb] = sortKey(fieldAt(b.value, s.segs));
       if (ta !== tb) return ta === 2 ? 1 : tb === 2 ? -1 : (ta - tb) * s.dir;
-      if (va !== vb) return (va < vb ? -1 : 1) * s.dir;
+      const c = typeof va === 'number' ? va - (vb as number) : compareKeys(va, vb as string);
+      if (c !== 0) return (c < 0 ? -1 : 1) * s.dir;
     }
     return compareKeys(a.key, b.key);
   });

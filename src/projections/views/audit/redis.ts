@@ -1,0 +1,5 @@
+import type { RecordedEvent } from '../../../streams/event-log.js';
+import type { RedisViewContext } from '../../view-context.js';
+export async function applyAuditRedis(events: readonly RecordedEvent[], ctx: RedisViewContext, _r?: unknown): Promise<void> {
+  throw new Error('todo');
+}

@@ -1,0 +1,84 @@
+/** The audit view in SQLite: table `audit`, one row per keyed event, by position. */
+import { decode, encode } from '../../../core/codec.js';
+import type { RecordedEvent } from '../../../streams/event-log.js';
+import type { SqliteViewContext } from '../../view-context.js';
+import { ms } from '../keys.js';
+import { keyedBatch, planAudit } from '../plan.js';
+import type { AuditEntry, AuditRetentionOptions } from '../rows.js';
+import { stmt, type SqliteTables } from '../sql-statements.js';
+import type { AuditFilter, AuditReader } from '../types.js';
+
+const COLUMNS = 'position, time, actor, operation, type, namespace, key, version, metadata, tx';
+
+/** Create the audit table of a generation, indexed for the filters. */
+export function setupAuditSqlite(ctx: SqliteViewContext): void {
+  const t = ctx.table('audit');
+  ctx.db.exec(`CREATE TABLE IF NOT EXISTS ${t} (
+    position INTEGER PRIMARY KEY, time INTEGER NOT NULL, actor TEXT, operation TEXT NOT NULL, type TEXT NOT NULL,
+    namespace TEXT NOT NULL, key TEXT, version INTEGER NOT NULL, metadata TEXT, tx TEXT) STRICT`);
+  ctx.db.exec(`CREATE INDEX IF NOT EXISTS ${ctx.table('audit_key')} ON ${t} (namespace, key, position)`);
+  ctx.db.exec(`CREATE INDEX IF NOT EXISTS ${ctx.table('audit_actor')} ON ${t} (actor, position)`);
+  ctx.db.exec(`CREATE INDEX IF NOT EXISTS ${ctx.table('audit_time')} ON ${t} (time)`);
+}
+
+/** A stored row as an AuditEntry. */
+export function auditFromRow(r: any): AuditEntry {
+  return {
+    position: Number(r.position),
+    time: Number(r.time),
+    actor: r.actor,
+    operation: r.operation,
+    type: r.type,
+    namespace: r.namespace,
+    key: r.key,
+    version: Number(r.version),
+    metadata: r.metadata === null ? null : decode(r.metadata),
+    tx: r.tx,
+  };
+}
+
+/** Fold a batch into the SQLite audit view. */
+export function applyAuditSqlite(events: readonly RecordedEvent[], ctx: SqliteViewContext, retention?: AuditRetentionOptions): void {
+  const t = ctx.table('audit');
+  const plan = planAudit(keyedBatch(events), retention);
+  const purge = stmt(ctx.db, `DELETE FROM ${t} WHERE namespace = ? AND key = ?`);
+  for (const p of plan.purges) purge.run(p.namespace, p.key);
+  const ins = stmt(ctx.db, `INSERT INTO ${t} (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  for (const a of plan.inserts) ins.run(a.position, a.time, a.actor, a.operation, a.type, a.namespace, a.key, a.version, a.metadata === null ? null : encode(a.metadata), a.tx);
+  if (plan.before !== undefined) stmt(ctx.db, `DELETE FROM ${t} WHERE time < ?`).run(plan.before);
+}
+
+/** WHERE clause and parameters of an audit filter (shared with PostgreSQL, which numbers the placeholders). */
+export function auditWhere(f: AuditFilter, placeholder: (i: number) => string): { where: string; params: unknown[] } {
+  const terms: string[] = [];
+  const params: unknown[] = [];
+  const add = (sql: string, v: unknown) => {
+    params.push(v);
+    terms.push(sql.replace('?', placeholder(params.length)));
+  };
+  if (f.namespace !== undefined) add('namespace = ?', f.namespace);
+  if (f.key !== undefined) add('key = ?', f.key);
+  if (f.actor !== undefined) add('actor = ?', f.actor);
+  if (f.operation !== undefined) add('operation = ?', f.operation);
+  if (f.since !== undefined) add('time >= ?', ms(f.since));
+  if (f.until !== undefined) add('time <= ?', ms(f.until));
+  if (f.after !== undefined) add('position > ?', f.after);
+  return { where: terms.length === 0 ? 'TRUE' : terms.join(' AND '), params };
+}
+
+/** Reads of the SQLite audit view. */
+export class SqliteAuditReader implements AuditReader {
+  constructor(private readonly storage: SqliteTables, private readonly name = 'kv_audit') {}
+
+  async audit(f: AuditFilter = {}): Promise<AuditEntry[]> {
+    const t = await this.storage.table(this.name, 'audit');
+    if (t === undefined) return [];
+    const { where, params } = auditWhere(f, () => '?');
+    params.push(f.limit ?? -1);
+    return stmt(this.storage.db, `SELECT ${COLUMNS} FROM ${t} WHERE ${where} ORDER BY position LIMIT ?`).all(...params).map(auditFromRow);
+  }
+
+  async all(): Promise<AuditEntry[]> {
+    return this.audit();
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * The KV view in PostgreSQL: table `kv` with the value as codec text (exact round trip: key order,
+ * Date, Map, BigInt ...) and as `jsonb` (queries, indexes, and users' own SQL; NULL for the rare
+ * value PostgreSQL's jsonb cannot hold: strings with NUL or lone surrogates), and table `ns`.
+ * A batch costs one read and one or two writes, whatever its size (arrays bound through unnest).
+ */
+import { decode, encode } from '../../../core/codec.js';
+import type { RecordedEvent } from '../../../streams/event-log.js';
+import type { PostgresViewContext } from '../../view-context.js';
+import { entryId } from '../../model.js';
+import { validateFilters, validateQueryOptions, type QueryOptions, type ValueFilter } from '../filter.js';
+import { prefixEnd } from '../keys.js';
+import { keyedBatch, planKv, touchedKeys } from '../plan.js';
+import type { KvEntry, NamespaceEntry } from '../rows.js';
+import type { PostgresTables } from '../sql-statements.js';
+import type { KvReader, ListOptions, ReadOptions } from '../types.js';
+import { jsonbPath, orderByPg, whereFiltersPg } from './postgres-query.js';
+
+const COLUMNS = 'namespace, key, value, version, metadata, created_at, updated_at, expires_at, position';
+
+/** Create the KV tables of a generation; `indexes`: value paths to index for queries. */
+export async function setupKvPostgres(ctx: PostgresViewContext, indexes: readonly string[] = []): Promise<void> {
+  const t = ctx.table('kv');
+  await ctx.query(`CREATE TABLE IF NOT EXISTS ${t} (
+    namespace text COLLATE "C" NOT NULL, key text COLLATE "C" NOT NULL, value text NOT NULL, value_jsonb jsonb, version bigint NOT NULL,
+    metadata text, created_at bigint NOT NULL, updated_at bigint NOT NULL, expires_at bigint, position bigint NOT NULL,
+    PRIMARY KEY (namespace, key))`);
+  await ctx.query(`CREATE INDEX IF NOT EXISTS ${ctx.name('kv_exp')} ON ${t} (expires_at) WHERE expires_at IS NOT NULL`);
+  await ctx.query(`CREATE TABLE IF NOT EXISTS ${ctx.table('ns')} (namespace text COLLATE "C" PRIMARY KEY, created_at bigint NOT NULL)`);
+  for (const [i, path] of indexes.entries()) await ctx.query(`CREATE INDEX IF NOT EXISTS ${ctx.name(`kv_ix${i}`)} ON ${t} (namespace, ${jsonbPath(path)})`);
+}
+
+/** A stored row as a KvEntry. */
+export function kvFromPgRow(r: any): KvEntry {
+  return {
+    namespace: r.namespace,
+    key: r.key,
+    value: decode(r.value),
+    version: Number(r.version),
+    metadata: r.metadata === null ? null : decode(r.metadata),
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+    expiresAt: r.expires_at === null ? null : Number(r.expires_at),
+    position: Number(r.position),
+  };
+}
+
+/** Whether PostgreSQL's jsonb can hold this codec text (no \u0000, no lone surrogate escapes). */
+export function jsonbSafe(text: string): boolean {
+  return !/\\u(?:0000|d[89a-f])/i.test(text);
+}
+
+/** Fold a batch into the PostgreSQL KV view. */
+export async function applyKvPostgres(events: readonly RecordedEvent[], ctx: PostgresViewContext): Promise<void> {
+  const t = ctx.table('kv');
+  const n = ctx.table('ns');
+  const batch = keyedBatch(events);
+  const keys = touchedKeys(batch);
+  const current = new Map<string, KvEntry>();
+  if (keys.length > 0) {
+    const { rows } = await ctx.query(
+      `SELECT ${COLUMNS} FROM ${t} WHERE (namespace, key) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+      [keys.map((k) => k.namespace), keys.map((k) => k.key)],
+    );
+    for (const r of rows) current.set(entryId(r.namespace, r.key), kvFromPgRow(r));
+  }
+  const plan = planKv(batch, current);
+  if (plan.dropNamespaces.length > 0) {
+    await ctx.query(`WITH d AS (DELETE FROM ${t} WHERE namespace = ANY($1::text[])) DELETE FROM ${n} WHERE namespace = ANY($1::text[])`, [plan.dropNamespaces]);
+  }
+  const texts = plan.upserts.map((u) => encode(u.value));
+  // deletes, upserts and namespaces touch distinct rows: one statement, one round trip
+  await ctx.query(
+    `WITH d AS (DELETE FROM ${t} WHERE (namespace, key) IN (SELECT * FROM unnest($1::text[], $2::text[]))),
+     u AS (INSERT INTO ${t} (namespace, key, value, value_jsonb, version, metadata, created_at, updated_at, expires_at, position)
+       SELECT u.ns, u.k, u.v, CASE WHEN u.j THEN u.v::jsonb END, u.ver, u.m, u.c, u.up, u.e, u.p
+       FROM unnest($3::text[], $4::text[], $5::text[], $6::bool[], $7::bigint[], $8::text[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[])
+         AS u(ns, k, v, j, ver, m, c, up, e, p)
+       ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, value_jsonb = excluded.value_jsonb, version = excluded.version,
+         metadata = excluded.metadata, created_at = excluded.created_at, updated_at = excluded.updated_at, expires_at = excluded.expires_at,
+         position = excluded.position)
+     INSERT INTO ${n} (namespace, created_at) SELECT * FROM unnest($13::text[], $14::bigint[]) ON CONFLICT (namespace) DO NOTHING`,
+    [
+      plan.deletes.map((d) => d.namespace),
+      plan.deletes.map((d) => d.key),
+      plan.upserts.map((u) => u.namespace),
+      plan.upserts.map((u) => u.key),
+      texts,
+      texts.map(jsonbSafe),
+      plan.upserts.map((u) => u.version),
+      plan.upserts.map((u) => (u.metadata === null ? null : encode(u.metadata))),
+      plan.upserts.map((u) => u.createdAt),
+      plan.upserts.map((u) => u.updatedAt),
+      plan.upserts.map((u) => u.expiresAt),
+      plan.upserts.map((u) => u.position),
+      plan.namespaces.map((x) => x.namespace),
+      plan.namespaces.map((x) => x.createdAt),
+    ],
+  );
+}
+
+/** Reads of the PostgreSQL KV view (the active generation of projection `name`). */
+export class PostgresKvReader implements KvReader {
+  constructor(private readonly storage: PostgresTables, private readonly name = 'kv') {}
+
+  private async rows(local: 'kv' | 'ns', sql: (t: string) => string, params: unknown[]): Promise<any[]> {
+    const t = await this.storage.table(this.name, local);
+    return t === undefined ? [] : (await this.storage.query(sql(t), params)).rows;
+  }
+
+  private static live(o: ReadOptions | undefined, params: unknown[]): string {
+    if (o?.now === undefined) return '';
+    params.push(o.now);
+    return ` AND (expires_at IS NULL OR expires_at > $${params.length})`;
+  }
+
+  async get(namespace: string, key: string, o?: ReadOptions): Promise<KvEntry | undefined> {
+    return (await this.getMany(namespace, [key], o))[0];
+  }
+
+  async getMany(namespace: string, keys: readonly string[], o?: ReadOptions): Promise<(KvEntry | undefined)[]> {
+    const params: unknown[] = [namespace, keys];
+    const where = `namespace = $1 AND key = ANY($2::text[])${PostgresKvReader.live(o, params)}`;
+    const found = new Map<string, KvEntry>();
+    for (const r of await this.rows('kv', (t) => `SELECT ${COLUMNS} FROM ${t} WHERE ${where}`, params)) found.set(r.key, kvFromPgRow(r));
+    return keys.map((k) => found.get(k));
+  }
+
+  async has(namespace: string, key: string, o?: ReadOptions): Promise<boolean> {
+    const params: unknown[] = [namespace, key];
+    const where = `namespace = $1 AND key = $2${PostgresKvReader.live(o, params)}`;
+    return (await this.rows('kv', (t) => `SELECT 1 FROM ${t} WHERE ${where}`, params)).length > 0;
+  }
+
+  async list(namespace: string, o: ListOptions = {}): Promise<KvEntry[]> {
+    const params: unknown[] = [namespace];
+    let where = 'namespace = $1';
+    const add = (sql: string, v: unknown) => (params.push(v), (where += sql.replace('?', `$${params.length}`)));
+    if (o.prefix !== undefined && o.prefix !== '') {
+      add(' AND key >= ?', o.prefix);
+      const end = prefixEnd(o.prefix);
+      if (end !== undefined) add(' AND key < ?', end);
+    }
+    if (o.after !== undefined) add(' AND key > ?', o.after);
+    where += PostgresKvReader.live(o, params);
+    let limit = '';
+    if (o.limit !== undefined) (params.push(o.limit), (limit = ` LIMIT $${params.length}`));
+    return (await this.rows('kv', (t) => `SELECT ${COLUMNS} FROM ${t} WHERE ${where} ORDER BY key${limit}`, params)).map(kvFromPgRow);
+  }
+
+  async query(namespace: string, filters: ValueFilter | readonly ValueFilter[] | undefined, o?: QueryOptions): Promise<KvEntry[]> {
+    const fs = validateFilters(filters);
+    const opts = validateQueryOptions(o);
+    const params: unknown[] = [namespace];
+    let where = 'namespace = $1' + PostgresKvReader.live(opts, params);
+    if (fs.length > 0) where += ' AND ' + whereFiltersPg(fs, params);
+    let page = '';
+    if (opts.limit !== undefined) (params.push(opts.limit), (page += ` LIMIT $${params.length}`));
+    if (opts.offset !== undefined) (params.push(opts.offset), (page += ` OFFSET $${params.length}`));
+    return (await this.rows('kv', (t) => `SELECT ${COLUMNS} FROM ${t} WHERE ${where} ORDER BY ${orderByPg(opts)}${page}`, params)).map(kvFromPgRow);
+  }
+
+  async count(namespace: string, filters?: ValueFilter | readonly ValueFilter[], o?: ReadOptions): Promise<number> {
+    const fs = validateFilters(filters);
+    const params: unknown[] = [namespace];
+    let where = 'namespace = $1' + PostgresKvReader.live(o, params);
+    if (fs.length > 0) where += ' AND ' + whereFiltersPg(fs, params);
+    const [r] = await this.rows('kv', (t) => `SELECT count(*) AS n FROM ${t} WHERE ${where}`, params);
+    return Number(r?.n ?? 0);
+  }
+
+  async namespaces(): Promise<NamespaceEntry[]> {
+    const rows = await this.rows('ns', (t) => `SELECT namespace, created_at FROM ${t} ORDER BY namespace`, []);
+    return rows.map((r) => ({ namespace: r.namespace, createdAt: Number(r.created_at) }));
+  }
+
+  async expired(now: number, limit: number): Promise<KvEntry[]> {
+    const sql = (t: string) => `SELECT ${COLUMNS} FROM ${t} WHERE expires_at IS NOT NULL AND expires_at <= $1 ORDER BY expires_at, namespace, key LIMIT $2`;
+    return (await this.rows('kv', sql, [now, limit])).map(kvFromPgRow);
+  }
+
+  async all(): Promise<KvEntry[]> {
+    return (await this.rows('kv', (t) => `SELECT ${COLUMNS} FROM ${t}`, [])).map(kvFromPgRow);
+  }
+}

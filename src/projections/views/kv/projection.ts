@@ -1,0 +1,50 @@
+/**
+ * The KV view as a projection: per (namespace, key) the current value, version, metadata,
+ * created/updated time, expiry and last position; and the namespaces. On memory, SQLite,
+ * PostgreSQL (value also as `jsonb`) and Redis (async only).
+ */
+import { defineProjection, type Projection } from '../../projection.js';
+import { KEYED_EVENT_TYPES } from '../../keyed-events.js';
+import { parsePath } from '../filter.js';
+import { applyKvMemory } from './memory.js';
+import { applyKvPostgres, setupKvPostgres } from './postgres.js';
+import { applyKvRedis } from './redis.js';
+import { applyKvSqlite, setupKvSqlite } from './sqlite.js';
+
+/** Options of {@link kvView}. */
+export interface KvViewOptions {
+  /** projection name (default `kv`) */
+  name?: string;
+  /** value paths to index for queries (SQLite: json_extract expression indexes; PostgreSQL: jsonb expression indexes) */
+  indexes?: readonly string[];
+}
+
+/**
+ * The KV projection.
+ *
+ * @example
+ * ```ts
+ * const runner = new ProjectionRunner({ log, storage, projections: [kvView({ indexes: ['status'] }), versionsView(), auditView()] });
+ * ```
+ */
+export function kvView(o: KvViewOptions = {}): Projection {
+  const indexes = [...(o.indexes ?? [])];
+  indexes.forEach(parsePath);
+  return defineProjection({
+    name: o.name ?? 'kv',
+    version: 1,
+    handles: KEYED_EVENT_TYPES,
+    setup(ctx) {
+      if (ctx.storage === 'sqlite') setupKvSqlite(ctx, indexes);
+      else if (ctx.storage === 'postgres') return setupKvPostgres(ctx, indexes);
+    },
+    apply(events, ctx) {
+      switch (ctx.storage) {
+        case 'memory': return applyKvMemory(events, ctx);
+        case 'sqlite': return applyKvSqlite(events, ctx);
+        case 'postgres': return applyKvPostgres(events, ctx);
+        case 'redis': return applyKvRedis(events, ctx);
+      }
+    },
+  });
+}

@@ -1,0 +1,80 @@
+/**
+ * KV filters as SQLite SQL over the `value` column (codec text, which is JSON): paths become
+ * `json_extract(value, '$.a.b')` literals (validated segments), so an expression index created by
+ * the view's `indexes` option on the same path is used; operands are bound.
+ */
+import { parsePath, type QueryOptions, type ValueFilter, type Primitive } from '../filter.js';
+
+/** The JSON path literal of a dotted path (segments are validated: safe inside quotes). */
+export function jsonPath(path: string): string {
+  return `'$${parsePath(path).map((s) => (/^\d+$/.test(s) ? `[${s}]` : `.${s}`)).join('')}'`;
+}
+
+function typeGuard(t: string, v: Primitive): string {
+  if (v === null) return `${t} = 'null'`;
+  if (typeof v === 'boolean') return `${t} = '${v ? 'true' : 'false'}'`;
+  return typeof v === 'number' ? `${t} IN ('integer', 'real')` : `${t} = 'text'`;
+}
+
+function eq(x: string, t: string, v: Primitive, params: unknown[]): string {
+  if (v === null || typeof v === 'boolean') return `(${typeGuard(t, v)})`;
+  params.push(v);
+  return `(${typeGuard(t, v)} AND ${x} = ?)`;
+}
+
+function condition(f: ValueFilter, params: unknown[]): string {
+  const p = jsonPath(f.path);
+  const x = `json_extract(value, ${p})`;
+  const t = `json_type(value, ${p})`;
+  const v = f.value as Primitive;
+  switch (f.op) {
+    case 'eq': return eq(x, t, v, params);
+    case 'ne': return `NOT coalesce(${eq(x, t, v, params)}, 0)`;
+    case 'in': {
+      const list = f.value as Primitive[];
+      return list.length === 0 ? '0' : `(${list.map((o) => eq(x, t, o, params)).join(' OR ')})`;
+    }
+    case 'gt': case 'gte': case 'lt': case 'lte': {
+      params.push(v);
+      const op = { gt: '>', gte: '>=', lt: '<', lte: '<=' }[f.op];
+      return `(${typeGuard(t, v)} AND ${x} ${op} ?)`;
+    }
+    case 'contains': {
+      const each = (guard: string) => `EXISTS (SELECT 1 FROM json_each(value, ${p}) AS j WHERE ${guard})`;
+      if (typeof v === 'string') {
+        params.push(v, v);
+        return `((${t} = 'text' AND instr(${x}, ?) > 0) OR (${t} = 'array' AND ${each(`j.type = 'text' AND j.value = ?`)}))`;
+      }
+      if (typeof v === 'number') {
+        params.push(v);
+        return `(${t} = 'array' AND ${each(`j.type IN ('integer', 'real') AND j.value = ?`)})`;
+      }
+      return `(${t} = 'array' AND ${each(typeGuard('j.type', v))})`;
+    }
+    case 'startsWith':
+    case 'endsWith':
+      if (v === '') return `(${t} = 'text')`;
+      params.push(v, v);
+      return f.op === 'startsWith' ? `(${t} = 'text' AND substr(${x}, 1, length(?)) = ?)` : `(${t} = 'text' AND substr(${x}, -length(?)) = ?)`;
+  }
+}
+
+/** WHERE terms (ANDed) and their parameters, appended to `params`. */
+export function whereFilters(filters: readonly ValueFilter[], params: unknown[]): string {
+  return filters.map((f) => condition(f, params)).join(' AND ');
+}
+
+/** ORDER BY terms: missing (or non number/string) fields last, numbers before strings, ties by key. */
+export function orderBy(o: QueryOptions): string {
+  const terms: string[] = [];
+  for (const s of o.sort ?? []) {
+    const p = jsonPath(s.path);
+    const dir = s.direction === 'desc' ? 'DESC' : 'ASC';
+    const t = `json_type(value, ${p})`;
+    terms.push(`(CASE WHEN ${t} IN ('integer', 'real', 'text') THEN 0 ELSE 1 END)`);
+    terms.push(`(CASE WHEN ${t} IN ('integer', 'real') THEN 0 WHEN ${t} = 'text' THEN 1 END) ${dir}`);
+    terms.push(`(CASE WHEN ${t} IN ('integer', 'real', 'text') THEN json_extract(value, ${p}) END) ${dir}`);
+  }
+  terms.push('key');
+  return terms.join(', ');
+}

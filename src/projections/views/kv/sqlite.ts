@@ -1,0 +1,164 @@
+/**
+ * The KV view in SQLite: table `kv` (one row per live key; value as codec text, so it round-trips
+ * exactly and `json_extract` can query it) and table `ns` (namespaces). Statements are prepared
+ * once per connection; identifiers come from the view context, values are bound.
+ */
+import { decode, encode } from '../../../core/codec.js';
+import type { RecordedEvent } from '../../../streams/event-log.js';
+import type { SqliteViewContext } from '../../view-context.js';
+import { entryId } from '../../model.js';
+import { validateFilters, validateQueryOptions, type QueryOptions, type ValueFilter } from '../filter.js';
+import { prefixEnd } from '../keys.js';
+import { keyedBatch, planKv, touchedKeys } from '../plan.js';
+import type { KvEntry, NamespaceEntry } from '../rows.js';
+import { stmt, type SqliteTables } from '../sql-statements.js';
+import type { KvReader, ListOptions, ReadOptions } from '../types.js';
+import { jsonPath, orderBy, whereFilters } from './sqlite-query.js';
+
+const COLUMNS = 'namespace, key, value, version, metadata, created_at, updated_at, expires_at, position';
+
+/** Create the KV tables of a generation; `indexes`: value paths to index for queries. */
+export function setupKvSqlite(ctx: SqliteViewContext, indexes: readonly string[] = []): void {
+  const t = ctx.table('kv');
+  ctx.db.exec(`CREATE TABLE IF NOT EXISTS ${t} (
+    namespace TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, version INTEGER NOT NULL, metadata TEXT,
+    created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, expires_at INTEGER, position INTEGER NOT NULL,
+    PRIMARY KEY (namespace, key)) STRICT`);
+  ctx.db.exec(`CREATE INDEX IF NOT EXISTS ${ctx.table('kv_exp')} ON ${t} (expires_at) WHERE expires_at IS NOT NULL`);
+  ctx.db.exec(`CREATE TABLE IF NOT EXISTS ${ctx.table('ns')} (namespace TEXT PRIMARY KEY, created_at INTEGER NOT NULL) STRICT`);
+  indexes.forEach((path, i) => ctx.db.exec(`CREATE INDEX IF NOT EXISTS ${ctx.table(`kv_ix${i}`)} ON ${t} (namespace, json_extract(value, ${jsonPath(path)}))`));
+}
+
+/** A stored row as a KvEntry (value and metadata decoded, deeply frozen). */
+export function kvFromRow(r: any): KvEntry {
+  return {
+    namespace: r.namespace,
+    key: r.key,
+    value: decode(r.value),
+    version: Number(r.version),
+    metadata: r.metadata === null ? null : decode(r.metadata),
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+    expiresAt: r.expires_at === null ? null : Number(r.expires_at),
+    position: Number(r.position),
+  };
+}
+
+/** Fold a batch into the SQLite KV view (inside the runner's or the append's transaction). */
+export function applyKvSqlite(events: readonly RecordedEvent[], ctx: SqliteViewContext): void {
+  const t = ctx.table('kv');
+  const n = ctx.table('ns');
+  const db = ctx.db;
+  const batch = keyedBatch(events);
+  const current = new Map<string, KvEntry>();
+  const select = stmt(db, `SELECT ${COLUMNS} FROM ${t} WHERE namespace = ? AND key = ?`);
+  for (const k of touchedKeys(batch)) {
+    const r = select.get(k.namespace, k.key);
+    if (r) current.set(entryId(k.namespace, k.key), kvFromRow(r));
+  }
+  const plan = planKv(batch, current);
+  for (const ns of plan.dropNamespaces) {
+    stmt(db, `DELETE FROM ${t} WHERE namespace = ?`).run(ns);
+    stmt(db, `DELETE FROM ${n} WHERE namespace = ?`).run(ns);
+  }
+  const del = stmt(db, `DELETE FROM ${t} WHERE namespace = ? AND key = ?`);
+  for (const d of plan.deletes) del.run(d.namespace, d.key);
+  const up = stmt(
+    db,
+    `INSERT INTO ${t} (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value,
+     version = excluded.version, metadata = excluded.metadata, created_at = excluded.created_at, updated_at = excluded.updated_at,
+     expires_at = excluded.expires_at, position = excluded.position`,
+  );
+  for (const u of plan.upserts) {
+    up.run(u.namespace, u.key, encode(u.value), u.version, u.metadata === null ? null : encode(u.metadata), u.createdAt, u.updatedAt, u.expiresAt, u.position);
+  }
+  const addNs = stmt(db, `INSERT INTO ${n} (namespace, created_at) VALUES (?, ?) ON CONFLICT (namespace) DO NOTHING`);
+  for (const ns of plan.namespaces) addNs.run(ns.namespace, ns.createdAt);
+}
+
+const notExpired = (o: ReadOptions | undefined, params: unknown[]): string => {
+  if (o?.now === undefined) return '';
+  params.push(o.now);
+  return ' AND (expires_at IS NULL OR expires_at > ?)';
+};
+
+/** Reads of the SQLite KV view (the active generation of projection `name`). */
+export class SqliteKvReader implements KvReader {
+  constructor(private readonly storage: SqliteTables, private readonly name = 'kv') {}
+
+  private async rows(local: 'kv' | 'ns', sql: (t: string) => string, params: unknown[]): Promise<any[]> {
+    const t = await this.storage.table(this.name, local);
+    return t === undefined ? [] : stmt(this.storage.db, sql(t)).all(...params);
+  }
+
+  async get(namespace: string, key: string, o?: ReadOptions): Promise<KvEntry | undefined> {
+    const params: unknown[] = [namespace, key];
+    const [r] = await this.rows('kv', (t) => `SELECT ${COLUMNS} FROM ${t} WHERE namespace = ? AND key = ?${notExpired(o, params)}`, params);
+    return r && kvFromRow(r);
+  }
+
+  async getMany(namespace: string, keys: readonly string[], o?: ReadOptions): Promise<(KvEntry | undefined)[]> {
+    const out = new Map<string, KvEntry>();
+    for (let i = 0; i < keys.length; i += 500) {
+      const params: unknown[] = [namespace, JSON.stringify(keys.slice(i, i + 500))];
+      const sql = (t: string) => `SELECT ${COLUMNS} FROM ${t} WHERE namespace = ? AND key IN (SELECT value FROM json_each(?))${notExpired(o, params)}`;
+      for (const r of await this.rows('kv', sql, params)) out.set(r.key, kvFromRow(r));
+    }
+    return keys.map((k) => out.get(k));
+  }
+
+  async has(namespace: string, key: string, o?: ReadOptions): Promise<boolean> {
+    const params: unknown[] = [namespace, key];
+    return (await this.rows('kv', (t) => `SELECT 1 AS x FROM ${t} WHERE namespace = ? AND key = ?${notExpired(o, params)}`, params)).length > 0;
+  }
+
+  async list(namespace: string, o: ListOptions = {}): Promise<KvEntry[]> {
+    const params: unknown[] = [namespace];
+    let where = 'namespace = ?';
+    if (o.prefix !== undefined && o.prefix !== '') {
+      where += ' AND key >= ?';
+      params.push(o.prefix);
+      const end = prefixEnd(o.prefix);
+      if (end !== undefined) (where += ' AND key < ?'), params.push(end);
+    }
+    if (o.after !== undefined) (where += ' AND key > ?'), params.push(o.after);
+    where += notExpired(o, params);
+    let limit = '';
+    if (o.limit !== undefined) (limit = ' LIMIT ?'), params.push(o.limit);
+    return (await this.rows('kv', (t) => `SELECT ${COLUMNS} FROM ${t} WHERE ${where} ORDER BY key${limit}`, params)).map(kvFromRow);
+  }
+
+  async query(namespace: string, filters: ValueFilter | readonly ValueFilter[] | undefined, o?: QueryOptions): Promise<KvEntry[]> {
+    const fs = validateFilters(filters);
+    const opts = validateQueryOptions(o);
+    const params: unknown[] = [namespace];
+    let where = 'namespace = ?' + notExpired(opts, params);
+    if (fs.length > 0) where += ' AND ' + whereFilters(fs, params);
+    let page = '';
+    if (opts.limit !== undefined || opts.offset !== undefined) (page = ' LIMIT ? OFFSET ?'), params.push(opts.limit ?? -1, opts.offset ?? 0);
+    return (await this.rows('kv', (t) => `SELECT ${COLUMNS} FROM ${t} WHERE ${where} ORDER BY ${orderBy(opts)}${page}`, params)).map(kvFromRow);
+  }
+
+  async count(namespace: string, filters?: ValueFilter | readonly ValueFilter[], o?: ReadOptions): Promise<number> {
+    const fs = validateFilters(filters);
+    const params: unknown[] = [namespace];
+    let where = 'namespace = ?' + notExpired(o, params);
+    if (fs.length > 0) where += ' AND ' + whereFilters(fs, params);
+    const [r] = await this.rows('kv', (t) => `SELECT count(*) AS n FROM ${t} WHERE ${where}`, params);
+    return Number(r?.n ?? 0);
+  }
+
+  async namespaces(): Promise<NamespaceEntry[]> {
+    const rows = await this.rows('ns', (t) => `SELECT namespace, created_at FROM ${t} ORDER BY namespace`, []);
+    return rows.map((r) => ({ namespace: r.namespace, createdAt: Number(r.created_at) }));
+  }
+
+  async expired(now: number, limit: number): Promise<KvEntry[]> {
+    const sql = (t: string) => `SELECT ${COLUMNS} FROM ${t} WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at, namespace, key LIMIT ?`;
+    return (await this.rows('kv', sql, [now, limit])).map(kvFromRow);
+  }
+
+  async all(): Promise<KvEntry[]> {
+    return (await this.rows('kv', (t) => `SELECT ${COLUMNS} FROM ${t}`, [])).map(kvFromRow);
+  }
+}

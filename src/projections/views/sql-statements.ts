@@ -1,0 +1,32 @@
+/** Prepared statements of the SQLite views, cached per connection and text (table names differ per generation). */
+import type Database from 'better-sqlite3';
+import type { SqliteDatabase } from '../../streams/sqlite/connection.js';
+
+type Statement = Database.Statement<unknown[], any>;
+const cache = new WeakMap<SqliteDatabase, Map<string, Statement>>();
+
+/** The prepared statement of `sql` on `db`, prepared once. */
+export function stmt(db: SqliteDatabase, sql: string): Statement {
+  let m = cache.get(db);
+  if (!m) cache.set(db, (m = new Map()));
+  let s = m.get(sql);
+  if (!s) {
+    if (m.size > 2000) m.clear(); // query texts vary with their filters: keep the cache bounded
+    m.set(sql, (s = db.prepare<unknown[], any>(sql)));
+  }
+  return s;
+}
+
+/** What the SQLite readers need from SqliteViewStorage. */
+export interface SqliteTables {
+  readonly db: SqliteDatabase;
+  /** the quoted table `local` of the active generation of `projection`, or undefined before setup */
+  table(projection: string, local: string): Promise<string | undefined>;
+}
+
+/** What the PostgreSQL readers need from PostgresViewStorage. */
+export interface PostgresTables {
+  query(text: string, values?: unknown[]): Promise<{ rows: any[]; rowCount: number | null }>;
+  /** the qualified table `local` of the active generation of `projection`, or undefined before setup */
+  table(projection: string, local: string): Promise<string | undefined>;
+}

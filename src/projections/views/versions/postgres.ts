@@ -1,0 +1,117 @@
+/** The versions view in PostgreSQL: tables `versions` (value as codec text, NULL when deleted) and `drops`. */
+import { decode, encode } from '../../../core/codec.js';
+import type { RecordedEvent } from '../../../streams/event-log.js';
+import type { PostgresViewContext } from '../../view-context.js';
+import { entryId } from '../../model.js';
+import { ms } from '../keys.js';
+import { keyedBatch, planVersions, touchedKeys } from '../plan.js';
+import type { KvEntry, VersionEntry, VersionsRetentionOptions } from '../rows.js';
+import type { PostgresTables } from '../sql-statements.js';
+import type { VersionsReader, VersionTarget } from '../types.js';
+import { currentFromRow } from './memory.js';
+
+const COLUMNS = 'namespace, key, version, value, deleted, metadata, expires_at, time, actor, operation, position';
+
+/** Create the versions tables of a generation. */
+export async function setupVersionsPostgres(ctx: PostgresViewContext): Promise<void> {
+  const t = ctx.table('versions');
+  await ctx.query(`CREATE TABLE IF NOT EXISTS ${t} (
+    namespace text COLLATE "C" NOT NULL, key text COLLATE "C" NOT NULL, version bigint NOT NULL, value text, deleted boolean NOT NULL,
+    metadata text, expires_at bigint, time bigint NOT NULL, actor text, operation text NOT NULL, position bigint NOT NULL,
+    PRIMARY KEY (namespace, key, version))`);
+  await ctx.query(`CREATE INDEX IF NOT EXISTS ${ctx.name('versions_time')} ON ${t} (time)`);
+  await ctx.query(`CREATE TABLE IF NOT EXISTS ${ctx.table('drops')} (namespace text COLLATE "C" PRIMARY KEY, position bigint NOT NULL)`);
+}
+
+/** A stored row as a VersionEntry. */
+export function versionFromPgRow(r: any): VersionEntry {
+  return {
+    namespace: r.namespace,
+    key: r.key,
+    version: Number(r.version),
+    value: r.value === null ? undefined : decode(r.value),
+    deleted: r.deleted,
+    metadata: r.metadata === null ? null : decode(r.metadata),
+    expiresAt: r.expires_at === null ? null : Number(r.expires_at),
+    time: Number(r.time),
+    actor: r.actor,
+    operation: r.operation,
+    position: Number(r.position),
+  };
+}
+
+/** Fold a batch into the PostgreSQL versions view: one read, then one write statement (two when namespaces were dropped). */
+export async function applyVersionsPostgres(events: readonly RecordedEvent[], ctx: PostgresViewContext, retention?: VersionsRetentionOptions): Promise<void> {
+  const t = ctx.table('versions');
+  const d = ctx.table('drops');
+  const batch = keyedBatch(events);
+  const keys = touchedKeys(batch);
+  const current = new Map<string, KvEntry>();
+  if (keys.length > 0) {
+    const { rows } = await ctx.query(
+      `SELECT v.*, dr.position AS dropped FROM unnest($1::text[], $2::text[]) AS k(ns, key)
+       CROSS JOIN LATERAL (SELECT ${COLUMNS} FROM ${t} WHERE namespace = k.ns AND key = k.key ORDER BY version DESC LIMIT 1) AS v
+       LEFT JOIN ${d} AS dr ON dr.namespace = v.namespace`,
+      [keys.map((k) => k.namespace), keys.map((k) => k.key)],
+    );
+    for (const r of rows) {
+      const c = currentFromRow(versionFromPgRow(r), r.dropped === null ? undefined : Number(r.dropped));
+      if (c) current.set(entryId(r.namespace, r.key), c);
+    }
+  }
+  const plan = planVersions(batch, current, retention);
+  if (plan.drops.length > 0 || plan.purges.length > 0) {
+    await ctx.query(
+      `WITH p AS (DELETE FROM ${t} WHERE (namespace, key) IN (SELECT * FROM unnest($3::text[], $4::text[])))
+       INSERT INTO ${d} (namespace, position) SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT (namespace) DO UPDATE SET position = excluded.position`,
+      [plan.drops.map((x) => x.namespace), plan.drops.map((x) => x.position), plan.purges.map((x) => x.namespace), plan.purges.map((x) => x.key)],
+    );
+  }
+  const r = plan.inserts;
+  if (r.length > 0) {
+    await ctx.query(
+      `INSERT INTO ${t} (${COLUMNS}) SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bool[], $6::text[], $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::bigint[])`,
+      [
+        r.map((x) => x.namespace), r.map((x) => x.key), r.map((x) => x.version), r.map((x) => (x.deleted ? null : encode(x.value))), r.map((x) => x.deleted),
+        r.map((x) => (x.metadata === null ? null : encode(x.metadata))), r.map((x) => x.expiresAt), r.map((x) => x.time), r.map((x) => x.actor), r.map((x) => x.operation), r.map((x) => x.position),
+      ],
+    );
+  }
+  if (plan.trims.length > 0) {
+    await ctx.query(`DELETE FROM ${t} AS v USING unnest($1::text[], $2::text[], $3::bigint[]) AS x(ns, key, up) WHERE v.namespace = x.ns AND v.key = x.key AND v.version <= x.up`, [
+      plan.trims.map((x) => x.namespace), plan.trims.map((x) => x.key), plan.trims.map((x) => x.upTo),
+    ]);
+  }
+  const older = `time < $1 AND version < (SELECT max(w.version) FROM ${t} AS w WHERE w.namespace = v.namespace AND w.key = v.key)`;
+  for (const a of plan.age) {
+    if (a.namespace !== null) await ctx.query(`DELETE FROM ${t} AS v WHERE namespace = $2 AND ${older}`, [a.before, a.namespace]);
+    else await ctx.query(`DELETE FROM ${t} AS v WHERE NOT (namespace = ANY($2::text[])) AND ${older}`, [a.before, a.except]);
+  }
+}
+
+/** Reads of the PostgreSQL versions view. */
+export class PostgresVersionsReader implements VersionsReader {
+  constructor(private readonly storage: PostgresTables, private readonly name = 'kv_versions') {}
+
+  private async rows(sql: (t: string) => string, params: unknown[]): Promise<VersionEntry[]> {
+    const t = await this.storage.table(this.name, 'versions');
+    return t === undefined ? [] : (await this.storage.query(sql(t), params)).rows.map(versionFromPgRow);
+  }
+
+  async versions(namespace: string, key: string, o: { limit?: number; before?: number } = {}): Promise<VersionEntry[]> {
+    return this.rows((t) => `SELECT ${COLUMNS} FROM ${t} WHERE namespace = $1 AND key = $2 AND version < $3 ORDER BY version DESC LIMIT $4`, [
+      namespace, key, o.before ?? Number.MAX_SAFE_INTEGER, o.limit ?? null,
+    ]);
+  }
+
+  async at(namespace: string, key: string, target: VersionTarget): Promise<VersionEntry | undefined> {
+    const col = 'version' in target ? 'version' : 'time';
+    const v = 'version' in target ? target.version : ms(target.time);
+    const [r] = await this.rows((t) => `SELECT ${COLUMNS} FROM ${t} WHERE namespace = $1 AND key = $2 AND ${col} <= $3 ORDER BY version DESC LIMIT 1`, [namespace, key, v]);
+    return r;
+  }
+
+  async all(): Promise<VersionEntry[]> {
+    return this.rows((t) => `SELECT ${COLUMNS} FROM ${t}`, []);
+  }
+}

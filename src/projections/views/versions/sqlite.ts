@@ -1,0 +1,102 @@
+/**
+ * The versions view in SQLite: table `versions` (one row per key event but purges; value as codec
+ * text, NULL when deleted) and table `drops` (position of each namespace's last drop).
+ */
+import { decode, encode } from '../../../core/codec.js';
+import type { RecordedEvent } from '../../../streams/event-log.js';
+import type { SqliteViewContext } from '../../view-context.js';
+import { entryId } from '../../model.js';
+import { ms } from '../keys.js';
+import { keyedBatch, planVersions, touchedKeys } from '../plan.js';
+import type { KvEntry, VersionEntry, VersionsRetentionOptions } from '../rows.js';
+import { stmt, type SqliteTables } from '../sql-statements.js';
+import type { VersionsReader, VersionTarget } from '../types.js';
+import { currentFromRow } from './memory.js';
+
+const COLUMNS = 'namespace, key, version, value, deleted, metadata, expires_at, time, actor, operation, position';
+
+/** Create the versions tables of a generation. */
+export function setupVersionsSqlite(ctx: SqliteViewContext): void {
+  const t = ctx.table('versions');
+  ctx.db.exec(`CREATE TABLE IF NOT EXISTS ${t} (
+    namespace TEXT NOT NULL, key TEXT NOT NULL, version INTEGER NOT NULL, value TEXT, deleted INTEGER NOT NULL, metadata TEXT,
+    expires_at INTEGER, time INTEGER NOT NULL, actor TEXT, operation TEXT NOT NULL, position INTEGER NOT NULL,
+    PRIMARY KEY (namespace, key, version)) STRICT`);
+  ctx.db.exec(`CREATE INDEX IF NOT EXISTS ${ctx.table('versions_time')} ON ${t} (time)`);
+  ctx.db.exec(`CREATE TABLE IF NOT EXISTS ${ctx.table('drops')} (namespace TEXT PRIMARY KEY, position INTEGER NOT NULL) STRICT`);
+}
+
+/** A stored row as a VersionEntry. */
+export function versionFromRow(r: any): VersionEntry {
+  return {
+    namespace: r.namespace,
+    key: r.key,
+    version: Number(r.version),
+    value: r.value === null ? undefined : decode(r.value),
+    deleted: Boolean(r.deleted),
+    metadata: r.metadata === null ? null : decode(r.metadata),
+    expiresAt: r.expires_at === null ? null : Number(r.expires_at),
+    time: Number(r.time),
+    actor: r.actor,
+    operation: r.operation,
+    position: Number(r.position),
+  };
+}
+
+/** Fold a batch into the SQLite versions view. */
+export function applyVersionsSqlite(events: readonly RecordedEvent[], ctx: SqliteViewContext, retention?: VersionsRetentionOptions): void {
+  const t = ctx.table('versions');
+  const d = ctx.table('drops');
+  const db = ctx.db;
+  const batch = keyedBatch(events);
+  const current = new Map<string, KvEntry>();
+  const newest = stmt(db, `SELECT ${COLUMNS} FROM ${t} WHERE namespace = ? AND key = ? ORDER BY version DESC LIMIT 1`);
+  const drop = stmt(db, `SELECT position FROM ${d} WHERE namespace = ?`).pluck();
+  for (const k of touchedKeys(batch)) {
+    const r = newest.get(k.namespace, k.key);
+    const c = r && currentFromRow(versionFromRow(r), drop.get(k.namespace) as number | undefined);
+    if (c) current.set(entryId(k.namespace, k.key), c);
+  }
+  const plan = planVersions(batch, current, retention);
+  const setDrop = stmt(db, `INSERT INTO ${d} (namespace, position) VALUES (?, ?) ON CONFLICT (namespace) DO UPDATE SET position = excluded.position`);
+  for (const x of plan.drops) setDrop.run(x.namespace, x.position);
+  const purge = stmt(db, `DELETE FROM ${t} WHERE namespace = ? AND key = ?`);
+  for (const p of plan.purges) purge.run(p.namespace, p.key);
+  const ins = stmt(db, `INSERT INTO ${t} (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  for (const r of plan.inserts) {
+    ins.run(r.namespace, r.key, r.version, r.deleted ? null : encode(r.value), r.deleted ? 1 : 0, r.metadata === null ? null : encode(r.metadata), r.expiresAt, r.time, r.actor, r.operation, r.position);
+  }
+  const trim = stmt(db, `DELETE FROM ${t} WHERE namespace = ? AND key = ? AND version <= ?`);
+  for (const x of plan.trims) trim.run(x.namespace, x.key, x.upTo);
+  const older = `time < ? AND version < (SELECT max(w.version) FROM ${t} AS w WHERE w.namespace = ${t}.namespace AND w.key = ${t}.key)`;
+  for (const a of plan.age) {
+    if (a.namespace !== null) stmt(db, `DELETE FROM ${t} WHERE namespace = ? AND ${older}`).run(a.namespace, a.before);
+    else stmt(db, `DELETE FROM ${t} WHERE namespace NOT IN (SELECT value FROM json_each(?)) AND ${older}`).run(JSON.stringify(a.except), a.before);
+  }
+}
+
+/** Reads of the SQLite versions view. */
+export class SqliteVersionsReader implements VersionsReader {
+  constructor(private readonly storage: SqliteTables, private readonly name = 'kv_versions') {}
+
+  private async rows(sql: (t: string) => string, params: unknown[]): Promise<VersionEntry[]> {
+    const t = await this.storage.table(this.name, 'versions');
+    return t === undefined ? [] : stmt(this.storage.db, sql(t)).all(...params).map(versionFromRow);
+  }
+
+  async versions(namespace: string, key: string, o: { limit?: number; before?: number } = {}): Promise<VersionEntry[]> {
+    const params: unknown[] = [namespace, key, o.before ?? Number.MAX_SAFE_INTEGER, o.limit ?? -1];
+    return this.rows((t) => `SELECT ${COLUMNS} FROM ${t} WHERE namespace = ? AND key = ? AND version < ? ORDER BY version DESC LIMIT ?`, params);
+  }
+
+  async at(namespace: string, key: string, target: VersionTarget): Promise<VersionEntry | undefined> {
+    const byVersion = 'version' in target;
+    const params = [namespace, key, byVersion ? target.version : ms(target.time)];
+    const [r] = await this.rows((t) => `SELECT ${COLUMNS} FROM ${t} WHERE namespace = ? AND key = ? AND ${byVersion ? 'version' : 'time'} <= ? ORDER BY version DESC LIMIT 1`, params);
+    return r;
+  }
+
+  async all(): Promise<VersionEntry[]> {
+    return this.rows((t) => `SELECT ${COLUMNS} FROM ${t}`, []);
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * Random keyed-event sequences for the view property tests, and a dump of the three views through
+ * their readers. Abstract operations are turned into valid keyed events against a shadow state
+ * (a patch or metadata change on a key without a value becomes a set), then appended (alone or,
+ * for transactions, several in one appendMany with a shared tx id).
+ */
+import fc from 'fast-check';
+import { produceWithPatches } from 'immer';
+import type { EventLog, MultiStreamAppender, NewEvent } from '../src/streams/event-log.js';
+import { KEYED, keyedEvents, keyStream, namespaceStream, type KeyedEvent } from '../src/projections/keyed-events.js';
+import { canonicalDump, entryId, type ViewsDump } from '../src/projections/model.js';
+import { step, type KvEntry } from '../src/projections/views/rows.js';
+import type { AuditReader, KvReader, VersionsReader } from '../src/projections/views/types.js';
+
+export const NAMESPACES = ['default', 'b', 'c'] as const;
+export const KEYS = ['a', 'a/b', 'ä', '😀', 'a:b*'] as const;
+export type OpKind = 'set' | 'patch' | 'incr' | 'meta' | 'merge' | 'delete' | 'expire' | 'purge' | 'nsCreate' | 'nsDelete';
+export interface Op {
+  kind: OpKind;
+  ns: number;
+  key: number;
+  value: unknown;
+  n: number;
+  /** append together with the next op (one transaction) */
+  group: boolean;
+  actor: number;
+}
+
+const plainKey = fc.string({ minLength: 1, maxLength: 4 }).filter((k) => k !== '__proto__');
+export const valueArb: fc.Arbitrary<unknown> = fc.oneof(
+  fc.record({ n: fc.integer(), s: fc.string({ maxLength: 6 }), tags: fc.array(fc.string({ maxLength: 3 }), { maxLength: 3 }) }),
+  fc.record({ count: fc.integer({ min: -5, max: 5 }), when: fc.date({ noInvalidDate: true }) }),
+  fc.integer(),
+  fc.string({ maxLength: 8 }),
+  fc.bigInt({ min: -(2n ** 70n), max: 2n ** 70n }),
+  fc.tuple(plainKey, fc.integer()).map(([k, v]) => new Map<unknown, unknown>([[k, v], [1, new Set([k])]])),
+  fc.dictionary(plainKey, fc.oneof(fc.integer(), fc.constant(null), fc.boolean()), { maxKeys: 4 }),
+);
+
+export const opArb: fc.Arbitrary<Op> = fc.record({
+  kind: fc.constantFrom<OpKind>('set', 'set', 'set', 'patch', 'incr', 'meta', 'merge', 'delete', 'expire', 'purge', 'nsCreate', 'nsDelete'),
+  ns: fc.nat({ max: NAMESPACES.length - 1 }),
+  key: fc.nat({ max: KEYS.length - 1 }),
+  value: valueArb,
+  n: fc.integer({ min: 0, max: 20 }),
+  group: fc.boolean(),
+  actor: fc.nat({ max: 2 }),
+});
+export const opsArb = fc.array(opArb, { minLength: 1, maxLength: 30 });
+
+const isPlain = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype;
+
+/** Shadow state of the keys, to keep generated events valid. */
+class Shadow {
+  private readonly kv = new Map<string, KvEntry>();
+  apply(stream: { namespace: string; key: string | null }, e: NewEvent): void {
+    if (stream.key === null) {
+      if (e.type === KEYED.namespaceDeleted) for (const [id, v] of this.kv) if (v.namespace === stream.namespace) this.kv.delete(id);
+      return;
+    }
+    const fake = { ...stream, type: e.type, data: e.data, version: 1, position: 1, time: 0, actor: null, operation: '', tx: null } as unknown as KeyedEvent;
+    const after = step(this.kv.get(entryId(stream.namespace, stream.key)), fake);
+    if (after) this.kv.set(entryId(stream.namespace, stream.key), after);
+    else this.kv.delete(entryId(stream.namespace, stream.key));
+  }
+  get(ns: string, key: string): KvEntry | undefined {
+    return this.kv.get(entryId(ns, key));
+  }
+}
+
+function eventFor(op: Op, cur: KvEntry | undefined, tx: string | undefined): NewEvent {
+  const m = { actor: `actor${op.actor}`, ...(tx ? { tx } : {}) };
+  const set = () => keyedEvents.set({ value: op.value, metadata: op.n % 2 === 1 ? { tag: op.n } : undefined, expiresAt: op.n % 3 === 0 ? 1_000_000 + op.n : null }, m);
+  switch (op.kind) {
+    case 'set': return set();
+    case 'patch': {
+      if (!cur || !isPlain(cur.value)) return set();
+      const [, patches] = produceWithPatches(cur.value, (d: Record<string, unknown>) => {
+        d.n = op.n;
+        if (op.n % 2 === 0) delete d.s;
+      });
+      return keyedEvents.patched(patches, m);
+    }
+    case 'incr':
+      if (!cur || typeof cur.value === 'number') return keyedEvents.incremented(op.n - 10, undefined, m);
+      if (isPlain(cur.value) && (cur.value.count === undefined || typeof cur.value.count === 'number')) return keyedEvents.incremented(op.n, 'count', m);
+      return set();
+    case 'meta': case 'merge': return cur ? keyedEvents.metadata({ [`k${op.n % 3}`]: op.n }, op.kind === 'merge', m) : set();
+    case 'delete': return keyedEvents.deleted(m);
+    case 'expire': return keyedEvents.expired(1_000_000, m);
+    case 'purge': return keyedEvents.purged(m);
+    case 'nsCreate': return keyedEvents.namespaceCreated(m);
+    case 'nsDelete': return keyedEvents.namespaceDeleted(m);
+  }
+}
+
+/** Append the ops' events to the log; returns the number of events appended. */
+export async function appendOps(log: EventLog & MultiStreamAppender, ops: readonly Op[]): Promise<number> {
+  const shadow = new Shadow();
+  let count = 0;
+  let txn = 0;
+  for (let i = 0; i < ops.length; i++) {
+    const group = ops[i]!.group && i + 1 < ops.length ? [ops[i]!, ops[i + 1]!] : [ops[i]!];
+    const tx = group.length > 1 ? `tx${++txn}` : undefined;
+    const appends = group.map((op) => {
+      const ns = NAMESPACES[op.ns]!;
+      const isNs = op.kind === 'nsCreate' || op.kind === 'nsDelete';
+      const s = { namespace: ns, key: isNs ? null : KEYS[op.key]! };
+      const e = eventFor(op, s.key === null ? undefined : shadow.get(ns, s.key), tx);
+      shadow.apply(s, e);
+      return { stream: s.key === null ? namespaceStream(ns) : keyStream(ns, s.key), events: [e] };
+    });
+    if (appends.length === 1) await log.append(appends[0]!.stream, appends[0]!.events);
+    else await log.appendMany(appends);
+    count += appends.length;
+    i += group.length - 1;
+  }
+  return count;
+}
+
+/** The readers of one set of views. */
+export interface ViewReaders {
+  kv: KvReader;
+  versions: VersionsReader;
+  audit: AuditReader;
+}
+
+/** Read all three views into the canonical dump. */
+export async function dumpViews(r: ViewReaders): Promise<ViewsDump> {
+  return canonicalDump({ kv: await r.kv.all(), namespaces: await r.kv.namespaces(), versions: await r.versions.all(), audit: await r.audit.all() });
+}
+
+/** Retention used by the property tests (exercises per-namespace max versions and max age). */
+export const RETENTION = { versions: { maxVersions: 4, namespaces: { b: { maxVersions: 2 }, c: { maxAgeMs: 3 } } } };
