@@ -5,13 +5,14 @@
  * project, and exits by itself; so does `npm run demo`. See scripts/check-docs.ts.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { IN_CI } from '../src/testing/ci.js';
 import { checkBlocks, collectBlocks, dgentPaths, extractBlocks, formatDiagnostic, type DocBlock } from '../scripts/check-docs.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -57,6 +58,12 @@ describe('README and docs', () => {
 
   it('every ts block type-checks under strict and exactOptionalPropertyTypes', () => {
     const diagnostics = checkBlocks(root, blocks).map((d) => formatDiagnostic(root, d));
+    expect(diagnostics).toEqual([]);
+  }, 120_000);
+
+  // CI builds before it tests (.ci/run): there the blocks are also checked against the declarations the package ships
+  it.runIf(IN_CI && existsSync(join(root, 'dist', 'index.d.ts')))('every ts block type-checks against the built dist/*.d.ts too', () => {
+    const diagnostics = checkBlocks(root, blocks, 'dist').map((d) => formatDiagnostic(root, d));
     expect(diagnostics).toEqual([]);
   }, 120_000);
 
