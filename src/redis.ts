@@ -1,6 +1,6 @@
 /**
  * `dgent/redis`: the Redis backends. Importing this entry loads ioredis (an optional peer
- * dependency); the core `dgent` entry never does.
+ * dependency; without it the import fails with "npm install ioredis"); the core `dgent` entry never does.
  *
  * @example
  * ```ts
@@ -15,3 +15,5 @@ export { FAIL_FAST_OPTIONS } from './agents/redis/client.js';
 export type { RedisClient, RedisConnectionOptions } from './agents/redis/client.js';
 export { RedisEventLog } from './streams/redis/redis-event-log.js';
 export type { RedisEventLogOptions } from './streams/redis/redis-event-log.js';
+export { RedisViewStorage } from './projections/storage/redis-view-storage.js';
+export type { RedisViewStorageOptions } from './projections/storage/redis-view-storage.js';

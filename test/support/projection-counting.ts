@@ -3,8 +3,9 @@
  * log position was applied (`times`, so a duplicate shows as 2, a skip as a missing row) and the
  * running sum of `data.n`. `failOn`: a value of `data.n` that makes apply throw.
  */
-import { defineProjection, type Projection, type ViewContext } from '../../src/index.js';
-import type { RecordedEvent } from '../../src/index.js';
+import { defineProjection, MemoryViewStorage, SqliteViewStorage, type EventLog, type Projection, type RecordedEvent, type ViewContext, type ViewStorage } from '../../src/index.js';
+import { PostgresViewStorage } from '../../src/postgres.js';
+import { RedisViewStorage } from '../../src/redis.js';
 
 export interface CountingOptions {
   name?: string;
@@ -65,4 +66,54 @@ export function countingProjection(o: CountingOptions = {}): Projection {
       }
     },
   });
+}
+
+/** Read a counting view from any storage's active generation. */
+export async function readCounting(storage: ViewStorage, name: string): Promise<CountingView> {
+  const times = new Map<number, number>();
+  let sum = 0;
+  if (storage instanceof MemoryViewStorage) {
+    for (const [p, v] of storage.map<number, { times: number; n: number }>(name, 'applied') ?? []) {
+      times.set(p, v.times);
+      sum += v.n;
+    }
+  } else if (storage instanceof SqliteViewStorage) {
+    const t = await storage.table(name, 'applied');
+    if (t) for (const r of storage.db.prepare(`SELECT position, times, n FROM ${t}`).all() as { position: number; times: number; n: number }[]) {
+      times.set(r.position, r.times);
+      sum += r.n;
+    }
+  } else if (storage instanceof PostgresViewStorage) {
+    const t = await storage.table(name, 'applied');
+    if (t) for (const r of (await storage.query(`SELECT position, times, n FROM ${t}`)).rows) {
+      times.set(Number(r.position), r.times);
+      sum += Number(r.n);
+    }
+  } else if (storage instanceof RedisViewStorage) {
+    const k = await storage.key(name, 'applied');
+    const kn = await storage.key(name, 'n');
+    if (k && kn) {
+      for (const [p, v] of Object.entries(await storage.redis.hgetall(k))) times.set(Number(p), Number(v));
+      for (const v of Object.values(await storage.redis.hgetall(kn))) sum += Number(v);
+    }
+  } else throw new Error('unknown storage');
+  return { times, sum };
+}
+
+/** The model: positions of the handled events and their sum, read from the log. */
+export async function foldLog(log: EventLog, handles: readonly string[] = ['Added']): Promise<{ positions: number[]; sum: number }> {
+  const positions: number[] = [];
+  let sum = 0;
+  for await (const e of log.readAll()) {
+    if (!handles.includes(e.type)) continue;
+    positions.push(e.position);
+    sum += nOf(e);
+  }
+  return { positions, sum };
+}
+
+/** Assert-friendly summary: every handled position applied exactly once, and the sum. */
+export function summary(v: CountingView): { positions: number[]; sum: number; duplicates: number[] } {
+  const positions = [...v.times.keys()].sort((a, b) => a - b);
+  return { positions, sum: v.sum, duplicates: positions.filter((p) => v.times.get(p) !== 1) };
 }

@@ -39,6 +39,9 @@ export class AsyncWorker {
   private rebuilding: Promise<unknown> | undefined;
   private readonly pause = new Pause();
   private readonly fence: Fence;
+  /** settles after the first attempt to take the lease (rebuild() on a fresh runner waits for it) */
+  private decided!: () => void;
+  private readonly firstAttempt = new Promise<void>((r) => (this.decided = r));
   readonly policy: RetryPolicy;
 
   constructor(
@@ -61,6 +64,7 @@ export class AsyncWorker {
 
   /** Rebuild into a new generation while following the log; only the lease holder can. */
   async rebuild(options: RebuildOptions): Promise<void> {
+    await this.firstAttempt;
     if (!this.leader) throw new LockedError(`projection ${this.projection.name}`, 'another runner (this one is a standby)');
     if (this.rebuilding) throw new LockedError(`projection ${this.projection.name}`, 'a rebuild already running');
     const run = this.runRebuild(options, true);
@@ -77,6 +81,7 @@ export class AsyncWorker {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.decided();
     this.pause.wake();
     await this.stopFollow?.().catch(() => undefined);
     await this.rebuilding?.catch(() => undefined);
@@ -92,7 +97,12 @@ export class AsyncWorker {
     for (let attempt = 0; !this.closed; ) {
       try {
         if (!this.leader) {
-          if (!(await this.driver.acquire(name, this.fence))) {
+          const held = await this.driver.acquire(name, this.fence).catch((e: unknown) => {
+            this.decided();
+            throw e;
+          });
+          if (!held) {
+            this.decided();
             this.state = 'standby';
             await this.pause.sleep(Math.max(10, Math.floor(this.s.leaseMs / 4)));
             continue;
@@ -105,9 +115,16 @@ export class AsyncWorker {
         if (ctl.version !== this.projection.version) {
           // a version bump: the active generation was folded by other code, so it stays as it is
           // (a prefix, still serving) while the new version is built beside it
-          await this.runRebuild({}, false);
+          this.rebuilding = this.runRebuild({}, false);
+          this.decided();
+          try {
+            await this.rebuilding;
+          } finally {
+            this.rebuilding = undefined;
+          }
           continue;
         }
+        this.decided();
         await this.driver.setup({ projection: this.projection, generation: ctl.generation, version: ctl.version, phase: 'async', slot: 'active' });
         this.state = 'catching_up';
         await this.follow(ctl);

@@ -54,6 +54,7 @@ export async function commitEvents(driver: StorageDriver, target: BatchTarget, e
         await policy.pause.sleep(backoffMs(attempt++, policy.maxBackoffMs));
         continue;
       }
+      if ((e as { partialBatch?: unknown }).partialBatch === true) throw new ApplyFailure(batch[0]!.position, batch[0]!.type, e); // partly applied (Redis): stop, never re-apply
       if (singly || batch.length === 1) throw new ApplyFailure(last.position, last.type, e);
       singly = true; // find the culprit: what precedes it commits, one event per transaction
     }

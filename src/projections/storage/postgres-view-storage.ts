@@ -15,7 +15,7 @@
  * const { rows } = await views.query(`SELECT n FROM ${t} WHERE type = $1`, ['UserSaid']);
  * ```
  */
-import pg from 'pg';
+import { pg } from '../../streams/postgres/pg.js';
 import { ValidationError } from '../../core/errors.js';
 import type { AppendTransaction, RecordedEvent } from '../../streams/event-log.js';
 import { isUnavailable, mapPgError, type Queryable } from '../../streams/postgres/errors.js';

@@ -2,7 +2,13 @@
  * The control tables of SQLite views (projection pointer + checkpoints, leases) and their
  * statements, prepared once per connection.
  */
+import type Database from 'better-sqlite3';
 import type { SqliteDatabase } from '../../streams/sqlite/connection.js';
+
+type Statement = Database.Statement;
+type Names = 'get' | 'insert' | 'setPosition' | 'setBuilding' | 'begin' | 'switch' | 'seen' | 'advance' | 'acquire' | 'fence' | 'release' | 'tables';
+/** The prepared statements of one connection. */
+export type ControlStatements = Record<Names, Statement>;
 import type { ControlRow } from '../runner/driver.js';
 
 export const CONTROL_DDL = `
@@ -33,9 +39,9 @@ export function toControl(r: Raw | undefined): ControlRow | undefined {
   };
 }
 
-/** The prepared statements of one connection. */
-export function controlStatements(db: SqliteDatabase) {
-  const p = (sql: string) => db.prepare(sql);
+/** Prepare the control statements on a connection. */
+export function controlStatements(db: SqliteDatabase): ControlStatements {
+  const p = (sql: string): Statement => db.prepare(sql);
   return {
     get: p('SELECT generation, version, position, seen, b_generation, b_version, b_position FROM dgent_projections WHERE name = ?'),
     insert: p('INSERT INTO dgent_projections (name, generation, version, position, seen, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO NOTHING'),
@@ -56,7 +62,6 @@ export function controlStatements(db: SqliteDatabase) {
   };
 }
 
-export type ControlStatements = ReturnType<typeof controlStatements>;
 
 const cache = new WeakMap<SqliteDatabase, ControlStatements>();
 

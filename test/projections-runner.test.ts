@@ -1,0 +1,127 @@
+/**
+ * ProjectionRunner on memory and SQLite (no services): inline == async == rebuilt == the fold of
+ * the log (property), a throwing inline projection aborts the append, a failing async projection
+ * stops alone with its error in status(), rebuild under appends never breaks the live view.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterAll, describe, expect, test } from 'vitest';
+import { FileEventLog, MemoryEventLog, MemoryViewStorage, ProjectionRunner, SqliteEventLog, SqliteViewStorage, ValidationError, defineProjection } from '../src/index.js';
+import { countingProjection, foldLog, readCounting, summary } from './support/projection-counting.js';
+import { runScenario, scenarioArb } from './support/projection-property.js';
+
+const dirs: string[] = [];
+const tempDir = (): string => {
+  const d = mkdtempSync(join(tmpdir(), 'dgent-proj-'));
+  dirs.push(d);
+  return d;
+};
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe('ProjectionRunner property: inline == async == rebuilt == fold of the log', () => {
+  test('memory log and memory views (100 runs)', async () => {
+    await fc.assert(
+      fc.asyncProperty(scenarioArb, async (sc) => {
+        const log = new MemoryEventLog();
+        const views = new MemoryViewStorage();
+        await runScenario({ log, inline: views, async: views, cleanup: () => log.close() }, sc);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  test('SQLite log, inline views in its file, async views in another file (40 runs)', async () => {
+    await fc.assert(
+      fc.asyncProperty(scenarioArb, async (sc) => {
+        const dir = tempDir();
+        const log = new SqliteEventLog({ path: join(dir, 'log.db') });
+        const inline = new SqliteViewStorage({ path: join(dir, 'log.db') });
+        const other = new SqliteViewStorage({ path: join(dir, 'views.db') });
+        await runScenario({ log, inline, async: other, cleanup: async () => (await log.close(), await inline.close(), await other.close()) }, sc);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  test('file log projected into SQLite views (async, 15 runs)', async () => {
+    await fc.assert(
+      fc.asyncProperty(scenarioArb, async (sc) => {
+        const dir = tempDir();
+        const log = new FileEventLog({ dir: join(dir, 'log') });
+        const views = new SqliteViewStorage({ path: join(dir, 'views.db') });
+        await runScenario({ log, async: views, cleanup: async () => (await log.close(), await views.close()) }, sc);
+      }),
+      { numRuns: 15 },
+    );
+  });
+});
+
+describe('inline projections', () => {
+  for (const kind of ['memory', 'sqlite'] as const) {
+    test(`a throwing inline projection aborts the append on ${kind}: nothing stored, the view unchanged`, async () => {
+      const dir = tempDir();
+      const log = kind === 'memory' ? new MemoryEventLog() : new SqliteEventLog({ path: join(dir, 'log.db') });
+      const views = kind === 'memory' ? new MemoryViewStorage() : new SqliteViewStorage({ path: join(dir, 'log.db') });
+      const ok = countingProjection({ name: 'ok' });
+      const bad = countingProjection({ name: 'bad', failOn: 13 });
+      const runner = new ProjectionRunner({ log, storage: views, projections: [ok, bad] });
+      await runner.start();
+      await log.append('a', [{ type: 'Added', data: { n: 1 } }]);
+      await expect(log.append('a', [{ type: 'Added', data: { n: 2 } }, { type: 'Added', data: { n: 13 } }])).rejects.toThrow(/refusing n=13/);
+      expect(await log.revision('a')).toBe(1);
+      expect((await foldLog(log)).sum).toBe(1);
+      for (const n of ['ok', 'bad']) expect(summary(await readCounting(views, n))).toEqual({ positions: [1], sum: 1, duplicates: [] });
+      const [, badStatus] = await runner.status();
+      expect(badStatus!.lastError?.error).toBeInstanceOf(Error);
+      await log.append('a', [{ type: 'Added', data: { n: 5 } }]);
+      expect(summary(await readCounting(views, 'ok')).sum).toBe(6);
+      await runner.close();
+      await log.close();
+      await views.close();
+    });
+  }
+});
+
+describe('failures', () => {
+  test('an async projection that cannot apply an event stops alone, with the position and error in status()', async () => {
+    const log = new MemoryEventLog();
+    const views = new MemoryViewStorage();
+    const runner = new ProjectionRunner({ log, storage: views, projections: [{ projection: countingProjection({ name: 'good' }), mode: 'async' }, { projection: countingProjection({ name: 'bad', failOn: 7 }), mode: 'async' }], batchSize: 4, batchMs: 5 });
+    await runner.start();
+    for (let n = 1; n <= 12; n++) await log.append(`s${n % 3}`, [{ type: 'Added', data: { n } }]);
+    await runner.whenCaughtUp({ name: 'good' });
+    await expect(runner.whenCaughtUp({ name: 'bad' })).rejects.toThrow(/refusing n=7/);
+    const [good, bad] = await runner.status();
+    expect(good).toMatchObject({ state: 'running', position: 12, lagEvents: 0 });
+    expect(bad).toMatchObject({ state: 'failed', position: 6, lagEvents: 6 });
+    expect(bad!.lastError).toMatchObject({ position: 7, eventType: 'Added' });
+    expect(String(bad!.lastError!.error)).toMatch(/refusing n=7/);
+    // the events before the bad one are applied once each (the batch was split to find it), nothing after
+    expect(summary(await readCounting(views, 'bad'))).toEqual({ positions: [1, 2, 3, 4, 5, 6], sum: 21, duplicates: [] });
+    await log.append('late', [{ type: 'Added', data: { n: 100 } }]);
+    await runner.whenCaughtUp({ name: 'good' });
+    expect(summary(await readCounting(views, 'good')).sum).toBe(178);
+    await runner.close();
+  });
+
+  test('configuration mistakes are ValidationError', () => {
+    const log = new MemoryEventLog();
+    const views = new MemoryViewStorage();
+    const p = countingProjection();
+    expect(() => defineProjection({ name: 'Bad Name', version: 1, handles: ['x'], apply() {} })).toThrow(ValidationError);
+    expect(() => defineProjection({ name: 'a__b', version: 1, handles: ['x'], apply() {} })).toThrow(ValidationError);
+    expect(() => defineProjection({ name: 'ok', version: 0, handles: ['x'], apply() {} })).toThrow(ValidationError);
+    expect(() => defineProjection({ name: 'ok', version: 1, handles: [], apply() {} })).toThrow(ValidationError);
+    expect(() => new ProjectionRunner({ log, storage: views, projections: [] })).toThrow(ValidationError);
+    expect(() => new ProjectionRunner({ log, projections: [p] })).toThrow(ValidationError);
+    expect(() => new ProjectionRunner({ log, storage: views, projections: [p, p] })).toThrow(ValidationError);
+    const dir = tempDir();
+    const other = new SqliteViewStorage({ path: join(dir, 'v.db') });
+    expect(() => new ProjectionRunner({ log, projections: [{ projection: p, mode: 'inline', storage: other }] })).toThrow(/cannot run inline/);
+    expect(() => new ProjectionRunner({ log, storage: views, projections: [p], batchSize: 0 })).toThrow(ValidationError);
+  });
+});
