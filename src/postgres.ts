@@ -1,6 +1,6 @@
 /**
  * `dgent/postgres`: the PostgreSQL backends. Requires the `pg` package (an optional peer
- * dependency); the core `dgent` entry never imports it.
+ * dependency; without it the import fails with "npm install pg"); the core `dgent` entry never imports it.
  *
  * @example
  * ```ts

@@ -13,7 +13,9 @@ import { RedisAgent } from '../src/agents/redis-agent.js';
 import { RedisEventLog } from '../src/streams/redis/redis-event-log.js';
 import { SQLAgent } from '../src/agents/sql-agent.js';
 import { REDIS_URL, requireService, uniqueName } from './support/services.js';
-import { postgresUrl } from './support/postgres.js';
+import { dropSchemas, postgresUrl, uniqueSchema } from './support/postgres.js';
+import { PostgresEventLog } from '../src/streams/postgres/postgres-event-log.js';
+import { expectSerializationErrorNamesTheEvent } from './support/serialization-error.js';
 
 const redisUp = await requireService('Redis', REDIS_URL);
 const pgUp = await requireService('PostgreSQL', postgresUrl());
@@ -160,6 +162,28 @@ describe.skipIf(!pgUp)('PostgreSQL', () => {
       await c.connect();
       await c.query(`DROP TABLE IF EXISTS "${table}"`);
       await c.end();
+    }
+  });
+});
+
+describe('a SerializationError in a log append says which event it was (server logs)', () => {
+  it.skipIf(!redisUp)('RedisEventLog', async () => {
+    const log = new RedisEventLog({ url: REDIS_URL, prefix: uniqueName('dgent_cfg') });
+    try {
+      await expectSerializationErrorNamesTheEvent(log);
+    } finally {
+      await log.close();
+    }
+  });
+
+  it.skipIf(!pgUp)('PostgresEventLog', async () => {
+    const schema = uniqueSchema('dgent_cfg');
+    const log = new PostgresEventLog({ connectionString: postgresUrl(), schema });
+    try {
+      await expectSerializationErrorNamesTheEvent(log);
+    } finally {
+      await log.close();
+      await dropSchemas([schema]);
     }
   });
 });

@@ -23,6 +23,8 @@ import { RedisAgent } from '../src/agents/redis-agent.js';
 import { RedisEventLog } from '../src/streams/redis/redis-event-log.js';
 import { PostgresEventLog } from '../src/streams/postgres/postgres-event-log.js';
 import type { DataAgent, LoadAtTarget, Versioned } from '../src/agents/data-agent.js';
+import type { EventLog } from '../src/streams/event-log.js';
+import { expectSerializationErrorNamesTheEvent } from './support/serialization-error.js';
 
 const root = mkdtempSync(join(tmpdir(), 'dgent-config-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -235,4 +237,22 @@ describe('PostgreSQL URLs: one check for SQLAgent and PostgresEventLog', () => {
       expect(checkPostgresUrl(url, 't')).toBe(url);
     }
   });
+});
+
+describe('a SerializationError in a log append says which event it was', () => {
+  const logs: [string, () => EventLog][] = [
+    ['MemoryEventLog', () => new MemoryEventLog()],
+    ['FileEventLog', () => new FileEventLog({ dir: join(fresh(), 'log') })],
+    ['SqliteEventLog', () => new SqliteEventLog({ path: join(fresh(), 'log.db') })],
+  ];
+  for (const [name, open] of logs) {
+    it(`${name}: stream, index in the batch, type and field path; nothing appended`, async () => {
+      const log = open();
+      try {
+        await expectSerializationErrorNamesTheEvent(log);
+      } finally {
+        await log.close();
+      }
+    });
+  }
 });

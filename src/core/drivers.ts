@@ -3,7 +3,10 @@
  * faiss-node): `import 'dgent'` needs none of them. When a backend that needs one cannot load it,
  * the error says which package to install instead of Node's bare ERR_MODULE_NOT_FOUND.
  */
+import { createRequire } from 'node:module';
 import { DgentError } from './errors.js';
+
+const require = createRequire(import.meta.url);
 
 /** Whether `e` is Node's "cannot find package `pkg`" (not a failure inside an installed package). */
 export function isMissingPackage(e: unknown, pkg: string): boolean {
@@ -20,6 +23,19 @@ export function isMissingPackage(e: unknown, pkg: string): boolean {
 export function driverLoadError(who: string, pkg: string, cause: unknown): DgentError {
   if (isMissingPackage(cause, pkg)) return new DgentError(`${who} needs the '${pkg}' package: npm install ${pkg}`, 'DGENT_ERROR', { cause });
   return new DgentError(`${who} could not load the '${pkg}' package: ${(cause as Error)?.message ?? String(cause)}`, 'DGENT_ERROR', { cause });
+}
+
+/**
+ * Load a CommonJS driver synchronously, when the module that needs it is evaluated: the modules of
+ * `dgent/postgres` and `dgent/redis` take pg and ioredis from here instead of a static `import`, which
+ * Node would resolve (and fail on) before any of our code could name the missing package.
+ */
+export function loadDriver<T>(entry: string, pkg: string): T {
+  try {
+    return require(pkg) as T;
+  } catch (e) {
+    throw driverLoadError(entry, pkg, e);
+  }
 }
 
 /**

@@ -1,5 +1,6 @@
 /** Validation shared by every EventLog backend. */
-import { InvalidKeyError, ConcurrencyError, ValidationError } from '../core/errors.js';
+import { InvalidKeyError, ConcurrencyError, SerializationError, ValidationError } from '../core/errors.js';
+import { encode } from '../core/codec.js';
 import type { AppendResult, ExpectedRevision, NewEvent, ReadAllOptions, ReadOptions, SubscribeOptions } from './event-log.js';
 
 /** Longest stream name / event type accepted (characters). */
@@ -48,6 +49,42 @@ export function validateEvents(events: unknown): readonly NewEvent[] {
     }
   }
   return events as readonly NewEvent[];
+}
+
+/**
+ * Run the encoding of one stream's batch (`encodeBatch`); a SerializationError it throws is
+ * replaced by one that says which event it was: its index in the batch, its type, the stream, and
+ * the path of the bad field from the batch (`$[2].data.tools[0].handler`). The event is found again
+ * only on that error path, so a batch that encodes costs nothing extra.
+ */
+export function withEventContext<T>(stream: string, events: readonly NewEvent[], encodeBatch: () => T): T {
+  try {
+    return encodeBatch();
+  } catch (e) {
+    throw locateSerializationError(stream, events, e);
+  }
+}
+
+/** The SerializationError `e` restated for the first event of `events` that cannot be encoded (else `e`). */
+export function locateSerializationError(stream: string, events: readonly NewEvent[], e: unknown): unknown {
+  if (!(e instanceof SerializationError)) return e;
+  for (const [i, event] of events.entries()) {
+    for (const field of ['data', 'metadata'] as const) {
+      if (field === 'metadata' && event.metadata === undefined) continue;
+      try {
+        encode(event[field]);
+      } catch (inner) {
+        if (!(inner instanceof SerializationError)) return e;
+        const reason = inner.message.endsWith(` at ${inner.path}`) ? inner.message.slice(0, -(inner.path.length + 4)) : inner.message;
+        return new SerializationError(
+          `cannot append event ${i} (type ${JSON.stringify(event.type)}) of the batch for stream ${JSON.stringify(stream)}: ${reason}`,
+          `$[${i}].${field}${inner.path.replace(/^\$/, '')}`,
+          { cause: inner },
+        );
+      }
+    }
+  }
+  return e;
 }
 
 /** A duration option: a finite number of ms >= 0, or `fallback` when not given. */

@@ -4,10 +4,17 @@
  * dgent errors. Only `dgent/redis` imports this file, so `import 'dgent'` never loads ioredis.
  */
 import { createHash } from 'node:crypto';
-import { Redis, type Cluster, type RedisOptions } from 'ioredis';
+import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { BackendUnavailableError, CorruptionError, DgentError, InvalidKeyError, ValidationError } from '../../core/errors.js';
 import { checkRedisUrl } from '../../core/connection-url.js';
+import { loadDriver } from '../../core/drivers.js';
 import { connectFailure, refOnlyWhileBusy, refusedDatabase, watchConnection } from './connection.js';
+
+/**
+ * ioredis, loaded when `dgent/redis` is imported (not with a static import, so that a missing
+ * package is reported as "dgent/redis needs the 'ioredis' package: npm install ioredis").
+ */
+const ioredis = loadDriver<typeof import('ioredis')>('dgent/redis', 'ioredis');
 
 /** A connected ioredis client: a single node (`Redis`) or a cluster (`Cluster`). */
 export type RedisClient = Redis | Cluster;
@@ -68,7 +75,7 @@ export function resolveClient(options: RedisConnectionOptions, what: string): Re
   // these two settings, ioredis rejects every command in flight when a connection closes; with
   // others it would keep them for a resend (or drop them unsettled), so ioredis keeps its own timer.
   const watched = timeout !== undefined && settings.maxRetriesPerRequest === 0 && settings.autoResendUnfulfilledCommands === false;
-  const client = new Redis(options.url, watched ? { ...settings, commandTimeout: undefined } : settings);
+  const client = new ioredis.Redis(options.url, watched ? { ...settings, commandTimeout: undefined } : settings);
   // ioredis emits 'error' on every failed reconnect; the calls that fail report it to their callers
   // (watchConnection keeps the reason). Without a listener Node would end the process on the first
   // connection loss.

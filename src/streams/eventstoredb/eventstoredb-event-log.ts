@@ -37,7 +37,7 @@ import { BACKWARDS, END, EventStoreDBClient, FORWARDS, START, StreamNotFoundErro
 import { randomUUID } from 'node:crypto';
 import { ClosedError, ConcurrencyError, DgentError, InvalidKeyError, ValidationError } from '../../core/errors.js';
 import type { AppendOptions, AppendResult, EventLog, EventLogCapabilities, NewEvent, ReadAllOptions, ReadOptions, RecordedEvent, SubscribeOptions, Subscription } from '../event-log.js';
-import { nonNegativeMs, validateEvents, validateExpected, validateName, validateReadAllOptions, validateReadOptions, validateSubscribeOptions } from '../validate.js';
+import { nonNegativeMs, validateEvents, validateExpected, validateName, validateReadAllOptions, validateReadOptions, validateSubscribeOptions, withEventContext } from '../validate.js';
 import { toDgentError } from './errors.js';
 import { OpenReads } from './reads.js';
 import { CLAIM_PREFIX, claimIds } from './id-claims.js';
@@ -121,7 +121,7 @@ export class EventStoreDBEventLog implements EventLog {
     for (const e of events) if (e.type.startsWith('$')) throw new InvalidKeyError(e.type, 'event types starting with $ are EventStoreDB system types');
     const expected = validateExpected(options.expectedRevision);
     // encode first: bad data is a SerializationError before any claim or append reaches the server
-    const encoded = events.map((e) => encodeEvent(e, e.id === undefined ? randomUUID() : serverIdOf(e.id)));
+    const encoded = withEventContext(stream, events, () => events.map((e) => encodeEvent(e, e.id === undefined ? randomUUID() : serverIdOf(e.id))));
     try {
       const retry = await claimIds(this.client, this.reads, this.prefix, stream, events);
       if (retry !== undefined) return retry;

@@ -7,7 +7,7 @@ import { encode, prepare } from '../../core/codec.js';
 import { StateTooLargeError } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
 import type { AppendResult, ExpectedRevision, NewEvent, RecordedEvent } from '../event-log.js';
-import { checkExpected, resolveEventIds, validateEvents, validateExpected, validateName } from '../validate.js';
+import { checkExpected, resolveEventIds, validateEvents, validateExpected, validateName, withEventContext } from '../validate.js';
 import type { StoredEventRef } from '../validate.js';
 import type { Outcome } from './group-commit.js';
 import { encodeCommit } from './record.js';
@@ -46,14 +46,17 @@ export function prepareRequest(appends: readonly { stream: unknown; events: unkn
   const parts = appends.map((a) => {
     const stream = validateName(a.stream, 'stream');
     const expected = validateExpected(a.expectedRevision);
-    const events = validateEvents(a.events).map((e: NewEvent) => {
-      const data = prepare(e.data);
-      const metadata = prepare(e.metadata ?? {});
-      binary ||= data.hasBinary || metadata.hasBinary;
-      const body = `[${encode(data.value)},${encode(metadata.value)}]`;
-      bytes += Buffer.byteLength(body, 'utf8');
-      return { id: e.id, type: e.type, data: data.value, metadata: metadata.value as Record<string, unknown>, body };
-    });
+    const valid = validateEvents(a.events);
+    const events = withEventContext(stream, valid, () =>
+      valid.map((e: NewEvent) => {
+        const data = prepare(e.data);
+        const metadata = prepare(e.metadata ?? {});
+        binary ||= data.hasBinary || metadata.hasBinary;
+        const body = `[${encode(data.value)},${encode(metadata.value)}]`;
+        bytes += Buffer.byteLength(body, 'utf8');
+        return { id: e.id, type: e.type, data: data.value, metadata: metadata.value as Record<string, unknown>, body };
+      }),
+    );
     return { stream, expected, events };
   });
   if (bytes > maxBytes) throw new StateTooLargeError(bytes, maxBytes);

@@ -1,5 +1,6 @@
 /** The parts of a memory append that do not touch the log's state: encoding and inline hooks. */
 import { prepare } from '../../core/codec.js';
+import { withEventContext } from '../validate.js';
 import type { AppendHook, AppendTransaction, ExpectedRevision, NewEvent, RecordedEvent } from '../event-log.js';
 
 /** One stream's events, validated and encoded (data and metadata deeply frozen). */
@@ -21,12 +22,14 @@ export interface PlannedAppend {
 export function prepareAppends(appends: readonly { stream: string; events: readonly NewEvent[]; expected: ExpectedRevision }[]): PreparedAppend[] {
   return appends.map((a) => {
     let binary = false;
-    const events = a.events.map((e) => {
-      const data = prepare(e.data);
-      const metadata = prepare(e.metadata ?? {});
-      binary ||= data.hasBinary || metadata.hasBinary;
-      return { id: e.id, type: e.type, data: data.value, metadata: metadata.value as Record<string, unknown> };
-    });
+    const events = withEventContext(a.stream, a.events, () =>
+      a.events.map((e) => {
+        const data = prepare(e.data);
+        const metadata = prepare(e.metadata ?? {});
+        binary ||= data.hasBinary || metadata.hasBinary;
+        return { id: e.id, type: e.type, data: data.value, metadata: metadata.value as Record<string, unknown> };
+      }),
+    );
     return { stream: a.stream, events, expected: a.expected, binary };
   });
 }

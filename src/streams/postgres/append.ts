@@ -7,7 +7,7 @@ import { decode, encode, prepare } from '../../core/codec.js';
 import { ConcurrencyError } from '../../core/errors.js';
 import { uuidV7 } from '../../core/uuid-v7.js';
 import type { AppendHook, AppendResult, AppendTransaction, ExpectedRevision, NewEvent, RecordedEvent } from '../event-log.js';
-import { resolveEventIds, type StoredEventRef } from '../validate.js';
+import { resolveEventIds, withEventContext, type StoredEventRef } from '../validate.js';
 import { appendExactSetSql, appendExactSql, EXPECT_ANY, EXPECT_STREAM_EXISTS, notifyIf, STATUS } from './append-function.js';
 import { mapPgError, isUnavailable, type Queryable } from './errors.js';
 import { revisionSql } from './read.js';
@@ -28,12 +28,14 @@ export interface PreparedStreamAppend {
 /** Encode a validated append through the codec (SerializationError names the bad field). */
 export function prepareStreamAppend(stream: string, events: readonly NewEvent[], expected: ExpectedRevision): PreparedStreamAppend {
   let withId = 0;
-  const out = events.map((e) => {
-    if (e.id !== undefined) withId++;
+  const out = withEventContext(stream, events, () =>
+    events.map((e) => {
+      if (e.id !== undefined) withId++;
     // encode validates (SerializationError with the path) and copies; nothing keeps the caller's objects
     // generated ids are time-ordered (UUID v7): they land at the right edge of the unique id index
-    return { id: e.id ?? uuidV7(), type: e.type, dataJson: encode(e.data), metaJson: e.metadata === undefined ? '{}' : encode(e.metadata) };
-  });
+      return { id: e.id ?? uuidV7(), type: e.type, dataJson: encode(e.data), metaJson: e.metadata === undefined ? '{}' : encode(e.metadata) };
+    }),
+  );
   return { stream, expected, events: out, explicit: withId === 0 ? 0 : withId === events.length ? 2 : 1, input: events };
 }
 

@@ -22,7 +22,7 @@
  * await log.close();
  * ```
  */
-import pg from 'pg';
+import { pg } from './pg.js';
 import { BackendUnavailableError, ClosedError, ValidationError } from '../../core/errors.js';
 import { sleep } from '../../core/mutex.js';
 import type {

@@ -3,7 +3,7 @@
  * statement snapshot's xmin, and a page stops at the first row that is not (see append-function.ts
  * for why no earlier position can then still appear).
  */
-import pg from 'pg';
+import { pg } from './pg.js';
 import { decode, prepare } from '../../core/codec.js';
 import type { RecordedEvent } from '../event-log.js';
 import type { ReadWindow } from '../validate.js';

@@ -48,7 +48,7 @@ import type {
   NewEvent,
 } from '../event-log.js';
 import { catchUpSubscription, SubscriptionSet } from '../subscription.js';
-import { nonNegativeMs, resolveEventIds, validateEvents, validateExpected, validateName, validateReadAllOptions, validateReadOptions, type StoredEventRef } from '../validate.js';
+import { nonNegativeMs, withEventContext, resolveEventIds, validateEvents, validateExpected, validateName, validateReadAllOptions, validateReadOptions, type StoredEventRef } from '../validate.js';
 import { eventArgs, toRecorded } from './records.js';
 import { APPEND, READ_STREAM } from './scripts.js';
 import { GlobalTail } from './tail.js';
@@ -139,7 +139,7 @@ export class RedisEventLog implements EventLog, MultiStreamAppender {
     for (const p of parts) {
       keys.push(this.streamKey(p.stream));
       args.push(p.stream, String(p.expected), String(p.events.length));
-      eventArgs(p.events, args);
+      withEventContext(p.stream, p.events, () => eventArgs(p.events, args));
     }
     let reply: (string | number)[];
     try {

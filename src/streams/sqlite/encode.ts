@@ -1,6 +1,6 @@
 /** Validation and encoding of an append, done before it joins a group: bad input never delays other writers. */
 import type { ExpectedRevision, NewEvent } from '../event-log.js';
-import { validateEvents, validateExpected, validateName } from '../validate.js';
+import { validateEvents, validateExpected, validateName, withEventContext } from '../validate.js';
 import { encode, prepare } from '../../core/codec.js';
 
 /** One event, validated and encoded (the caller's objects are not referenced any more). */
@@ -39,10 +39,12 @@ export function encodeAppend(stream: unknown, events: unknown, expectedRevision:
   const valid = validateEvents(events);
   const expected = validateExpected(expectedRevision);
   let hasIds = false;
-  const encoded = valid.map((e: NewEvent): EncodedEvent => {
-    if (e.id !== undefined) hasIds = true;
-    const data = encodeValue(e.data);
-    return { id: e.id, type: e.type, value: data.value, data: data.text, metadata: e.metadata !== undefined && hasKeys(e.metadata) ? encodeValue(e.metadata).text : null };
-  });
+  const encoded = withEventContext(name, valid, () =>
+    valid.map((e: NewEvent): EncodedEvent => {
+      if (e.id !== undefined) hasIds = true;
+      const data = encodeValue(e.data);
+      return { id: e.id, type: e.type, value: data.value, data: data.text, metadata: e.metadata !== undefined && hasKeys(e.metadata) ? encodeValue(e.metadata).text : null };
+    }),
+  );
   return { stream: name, expected, events: encoded, hasIds };
 }
