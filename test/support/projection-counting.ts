@@ -13,6 +13,8 @@ export interface CountingOptions {
   handles?: readonly string[] | '*';
   /** apply throws on an event whose data.n equals this */
   failOn?: number;
+  /** stored with every applied position on SQLite/PostgreSQL (who applied it: the lease tests) */
+  tag?: string;
 }
 
 /** What a counting view holds. */
@@ -35,8 +37,8 @@ export function countingProjection(o: CountingOptions = {}): Projection {
     version: o.version ?? 1,
     handles: o.handles ?? ['Added'],
     setup(ctx) {
-      if (ctx.storage === 'sqlite') ctx.db.exec(`CREATE TABLE IF NOT EXISTS ${ctx.table('applied')} (position INTEGER PRIMARY KEY, times INTEGER NOT NULL, n INTEGER NOT NULL)`);
-      if (ctx.storage === 'postgres') return ctx.query(`CREATE TABLE IF NOT EXISTS ${ctx.table('applied')} (position bigint PRIMARY KEY, times integer NOT NULL, n bigint NOT NULL)`).then(() => undefined);
+      if (ctx.storage === 'sqlite') ctx.db.exec(`CREATE TABLE IF NOT EXISTS ${ctx.table('applied')} (position INTEGER PRIMARY KEY, times INTEGER NOT NULL, n INTEGER NOT NULL, tag TEXT)`);
+      if (ctx.storage === 'postgres') return ctx.query(`CREATE TABLE IF NOT EXISTS ${ctx.table('applied')} (position bigint PRIMARY KEY, times integer NOT NULL, n bigint NOT NULL, tag text)`).then(() => undefined);
     },
     async apply(events, ctx) {
       check(events);
@@ -47,14 +49,14 @@ export function countingProjection(o: CountingOptions = {}): Projection {
           return;
         }
         case 'sqlite': {
-          const st = ctx.db.prepare(`INSERT INTO ${ctx.table('applied')} (position, times, n) VALUES (?, 1, ?) ON CONFLICT(position) DO UPDATE SET times = times + 1`);
-          for (const e of events) st.run(e.position, nOf(e));
+          const st = ctx.db.prepare(`INSERT INTO ${ctx.table('applied')} (position, times, n, tag) VALUES (?, 1, ?, ?) ON CONFLICT(position) DO UPDATE SET times = times + 1`);
+          for (const e of events) st.run(e.position, nOf(e), o.tag ?? null);
           return;
         }
         case 'postgres': {
           await ctx.query(
-            `INSERT INTO ${ctx.table('applied')} (position, times, n) SELECT p, 1, n FROM unnest($1::bigint[], $2::bigint[]) AS t(p, n) ON CONFLICT (position) DO UPDATE SET times = ${ctx.table('applied')}.times + 1`,
-            [events.map((e) => e.position), events.map(nOf)],
+            `INSERT INTO ${ctx.table('applied')} (position, times, n, tag) SELECT p, 1, n, $3 FROM unnest($1::bigint[], $2::bigint[]) AS t(p, n) ON CONFLICT (position) DO UPDATE SET times = ${ctx.table('applied')}.times + 1`,
+            [events.map((e) => e.position), events.map(nOf), o.tag ?? null],
           );
           return;
         }

@@ -1,0 +1,115 @@
+/**
+ * Two runner processes of one async projection: only one applies at a time (the positions each
+ * applied form one contiguous block, the standby's after the holder's), and after a SIGKILL of
+ * the holder the standby takes over and finishes with every event applied exactly once.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, test } from 'vitest';
+import { SqliteEventLog, SqliteViewStorage, type EventLog, type ViewStorage } from '../src/index.js';
+import { PostgresEventLog, PostgresViewStorage } from '../src/postgres.js';
+import { foldLog, readCounting, summary } from './support/projection-counting.js';
+import { spawnChild, type Child } from './support/projection-processes.js';
+import { dropSchemas, postgresUrl, uniqueSchema } from './support/postgres.js';
+import { POSTGRES_URL, requireService } from './support/services.js';
+
+const pgUp = await requireService('PostgreSQL', POSTGRES_URL);
+const cleanups: (() => Promise<void>)[] = [];
+afterAll(async () => {
+  for (const c of cleanups) await c();
+});
+
+interface Env {
+  target: string;
+  log: EventLog;
+  views: ViewStorage;
+  tags(): Promise<{ position: number; tag: string }[]>;
+}
+
+function sqliteEnv(): Env {
+  const dir = mkdtempSync(join(tmpdir(), 'dgent-lease-'));
+  const log = new SqliteEventLog({ path: join(dir, 'log.db'), busyTimeoutMs: 30_000 });
+  const views = new SqliteViewStorage({ path: join(dir, 'views.db'), busyTimeoutMs: 30_000 });
+  cleanups.push(async () => (await log.close(), await views.close(), rmSync(dir, { recursive: true, force: true })));
+  return {
+    target: dir,
+    log,
+    views,
+    async tags() {
+      await views.init();
+      const t = await views.table('cnt', 'applied');
+      return t ? (views.db.prepare(`SELECT position, tag FROM ${t} ORDER BY position`).all() as { position: number; tag: string }[]) : [];
+    },
+  };
+}
+
+function postgresEnv(): Env {
+  const schema = uniqueSchema('lease');
+  const log = new PostgresEventLog({ connectionString: postgresUrl(), schema });
+  const views = new PostgresViewStorage({ connectionString: postgresUrl(), schema: `${schema}_v`, generationCacheMs: 0 });
+  cleanups.push(async () => (await log.close(), await views.close(), await dropSchemas([schema, `${schema}_v`])));
+  return {
+    target: `${postgresUrl()}#${schema}`,
+    log,
+    views,
+    async tags() {
+      const t = await views.table('cnt', 'applied');
+      return t ? (await views.query(`SELECT position::int AS position, tag FROM ${t} ORDER BY position`)).rows : [];
+    },
+  };
+}
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+async function appendSome(log: EventLog, from: number, count: number): Promise<void> {
+  for (let n = from; n < from + count; n++) {
+    await log.append(`s-${n % 3}`, [{ type: 'Added', data: { n } }, { type: 'Other', data: {} }]);
+    if (n % 10 === 0) await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+const kinds = [
+  ['sqlite', sqliteEnv, true],
+  ['postgres', postgresEnv, pgUp],
+] as const;
+
+describe.each(kinds)('two runner processes of one projection (%s)', (kind, makeEnv, enabled) => {
+  test.skipIf(!enabled)('only the lease holder applies; after SIGKILL of the holder the standby takes over; exactly once', async () => {
+    const env = makeEnv();
+    const children: Child[] = [];
+    try {
+      const a = spawnChild(['runner', kind, env.target, 'A', '800']);
+      children.push(a);
+      await a.waitFor(/^state \S+ true$/);
+      const b = spawnChild(['runner', kind, env.target, 'B', '800']);
+      children.push(b);
+      await b.waitFor(/^state standby false$/);
+      await appendSome(env.log, 1, 120);
+      await until('A applying', async () => summary(await readCounting(env.views, 'cnt')).positions.length >= 40);
+      const bBeforeKill = b.out();
+      await a.kill();
+      await appendSome(env.log, 121, 120);
+      await b.waitFor(/^state \S+ true$/);
+      const model = await foldLog(env.log);
+      await until('B caught up', async () => summary(await readCounting(env.views, 'cnt')).positions.length === model.positions.length);
+
+      expect(bBeforeKill).not.toMatch(/ true$/m); // B never held the lease while A lived
+      expect(summary(await readCounting(env.views, 'cnt'))).toEqual({ positions: model.positions, sum: model.sum, duplicates: [] });
+      const tags = (await env.tags()).map((r) => r.tag);
+      const firstB = tags.indexOf('B');
+      expect(tags.slice(0, firstB).every((t) => t === 'A')).toBe(true);
+      expect(tags.slice(firstB).every((t) => t === 'B')).toBe(true);
+      expect(firstB).toBeGreaterThanOrEqual(40);
+      expect(tags.length - firstB).toBeGreaterThan(0);
+    } finally {
+      for (const c of children) await c.kill();
+    }
+  }, 180_000);
+});
