@@ -1,4 +1,4 @@
-import { describe, it, expect } from 'vitest';
+import { afterEach, describe, it, expect, vi } from 'vitest';
 import fc from 'fast-check';
 import { BackendUnavailableError, CorruptionError, ValidationError, InvalidKeyError } from '../src/core/errors.js';
 import type { RecordedEvent } from '../src/streams/event-log.js';
@@ -140,14 +140,26 @@ describe('catchUpSubscription', () => {
 
 describe('catchUpSubscription retries (retryForMs / retryIf)', () => {
   class Outage extends Error {}
+  // The backoff and the retry window are checked on a fake clock (setTimeout and performance.now):
+  // the exact schedule, with no wall-clock threshold to miss on a loaded machine.
+  const fakeClock = (): void => void vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+  afterEach(() => void vi.useRealTimers());
+  /** Let promise chains run (setImmediate is not faked) without moving the fake clock. */
+  const settle = async (turns = 20): Promise<void> => {
+    for (let i = 0; i < turns; i++) await new Promise((r) => setImmediate(r));
+  };
+
   /** rows 1..n; reads fail with Outage while `down`, possibly after yielding some events of the page */
-  function flakySource(n: number): CatchUpSource & { down: boolean; failAfter: number; reads: number } {
+  function flakySource(n: number): CatchUpSource & { down: boolean; failAfter: number; reads: number; readsAt: number[] } {
     const src = {
       down: false,
       failAfter: 0,
       reads: 0,
+      /** performance.now() at each read */
+      readsAt: [] as number[],
       async *readAll(o: { fromPosition: number; limit: number }) {
         src.reads++;
+        src.readsAt.push(performance.now());
         let k = 0;
         for (let p = o.fromPosition + 1; p <= n && k < o.limit; p++, k++) {
           if (src.down && k >= src.failAfter) throw new Outage('down');
@@ -175,7 +187,7 @@ describe('catchUpSubscription retries (retryForMs / retryIf)', () => {
             setTimeout(() => (src.down = false), 60);
           }
         });
-        await waitFor(() => seen.length >= n, 10_000, 'every event');
+        await waitFor(() => seen.length >= n, 30_000, 'every event');
         await sub.close();
         await sub.done;
         expect(seen).toEqual(Array.from({ length: n }, (_, i) => i + 1));
@@ -184,15 +196,18 @@ describe('catchUpSubscription retries (retryForMs / retryIf)', () => {
     );
   });
 
-  it('an outage longer than retryForMs rejects done with its last error, after about retryForMs', async () => {
+  it('an outage longer than retryForMs rejects done with its last error at retryForMs, backing off 50 ms, 100 ms, then what is left of the window', async () => {
+    fakeClock();
     const src = flakySource(3);
     src.down = true;
     const t0 = performance.now();
+    let rejectedAt: number | undefined;
     const sub = catchUpSubscription(src, { pollMs: 1, retryForMs: 200, retryIf: (e) => e instanceof Outage }, () => undefined);
+    sub.done.catch(() => void (rejectedAt = performance.now()));
+    await vi.runAllTimersAsync();
     await expect(sub.done).rejects.toBeInstanceOf(Outage);
-    expect(performance.now() - t0).toBeGreaterThanOrEqual(195);
-    expect(performance.now() - t0).toBeLessThan(1_500);
-    expect(src.reads).toBeGreaterThan(1);
+    expect(src.readsAt.map((t) => t - t0)).toEqual([0, 50, 150, 200]);
+    expect(rejectedAt! - t0).toBe(200);
   });
 
   it('errors retryIf does not accept, and handler errors, end the subscription at once', async () => {
@@ -210,15 +225,21 @@ describe('catchUpSubscription retries (retryForMs / retryIf)', () => {
     expect(ok.reads).toBe(1);
   });
 
-  it('close() during an outage ends the wait at once and resolves done', async () => {
+  it('close() during an outage ends the backoff wait without its timer and resolves done', async () => {
+    fakeClock();
     const src = flakySource(3);
     src.down = true;
     const sub = catchUpSubscription(src, { pollMs: 1, retryForMs: 60_000, retryIf: (e) => e instanceof Outage }, () => undefined);
-    await waitFor(() => src.reads >= 2, 5_000, 'a retry');
-    const t0 = performance.now();
-    await sub.close();
+    await vi.advanceTimersByTimeAsync(50);
+    expect(src.reads).toBe(2); // waiting 100 ms (fake) before the third read
+    let closed = false;
+    const closing = sub.close().then(() => void (closed = true));
+    await settle(); // the fake clock stands still: only close() can end the wait
+    expect(closed, 'close() still waiting for the backoff timer').toBe(true);
+    await closing;
     await expect(sub.done).resolves.toBeUndefined();
-    expect(performance.now() - t0).toBeLessThan(100);
+    expect(src.reads).toBe(2);
+    expect(vi.getTimerCount()).toBe(0); // the backoff timer was cleared
   });
 
   it('wakes during an outage do not cut the backoff short (no retry per commit while reads fail)', async () => {
@@ -231,13 +252,25 @@ describe('catchUpSubscription retries (retryForMs / retryIf)', () => {
         return () => (wake = undefined);
       },
     });
+    fakeClock();
     const sub = catchUpSubscription(noisy, { retryForMs: 60_000, retryIf: (e) => e instanceof Outage }, () => undefined);
-    const pump = setInterval(() => wake?.(), 2); // a busy writer in the same process
-    await new Promise((r) => setTimeout(r, 400));
-    clearInterval(pump);
-    // backoff 50, 100, 200 ms: about four reads in 400 ms; a wake-driven retry would make ~200
-    expect(src.reads).toBeGreaterThanOrEqual(3);
-    expect(src.reads).toBeLessThanOrEqual(6);
+    /** a busy writer in the same process: a wake per commit */
+    const pump = async (): Promise<void> => {
+      for (let i = 0; i < 100; i++) {
+        wake?.();
+        await settle(1);
+      }
+    };
+    await settle();
+    expect(src.reads).toBe(1);
+    await pump();
+    expect(src.reads).toBe(1); // 100 wakes, no retry: only the 50 ms timer ends the wait
+    await vi.advanceTimersByTimeAsync(50);
+    expect(src.reads).toBe(2);
+    await pump();
+    expect(src.reads).toBe(2);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(src.reads).toBe(3);
     await sub.close();
     await expect(sub.done).resolves.toBeUndefined();
   });
@@ -266,9 +299,13 @@ describe('catchUpSubscription retries (retryForMs / retryIf)', () => {
         throw new BackendUnavailableError('Test', 'down');
       },
     };
+    fakeClock();
     const retried = catchUpSubscription(outage, { pollMs: 1, retryForMs: 150 }, () => undefined);
-    await expect(retried.done).rejects.toBeInstanceOf(BackendUnavailableError);
-    expect(reads).toBeGreaterThan(1);
+    const outcome = retried.done.then(() => 'resolved', (e: unknown) => e);
+    await vi.runAllTimersAsync();
+    expect(await outcome).toBeInstanceOf(BackendUnavailableError);
+    expect(reads).toBe(3); // at 0, 50 and 150 ms (fake)
+    vi.useRealTimers();
     const src = flakySource(3);
     src.down = true;
     const notRetried = catchUpSubscription(src, { pollMs: 1, retryForMs: 10_000 }, () => undefined);
