@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { eventLogContract } from '../src/testing/event-log-contract.js';
 import { EventStoreDBEventLog } from '../src/eventstoredb.js';
-import { startEsdbDouble, type EsdbDouble } from './support/esdb-double/esdb-double.js';
+import { startEsdbDouble } from './support/esdb-double/esdb-double.js';
 
 eventLogContract(
   'EventStoreDBEventLog over the gRPC protocol double (not a real server)',
@@ -21,14 +21,17 @@ eventLogContract(
   { reopen: true },
 );
 
-let shared: EsdbDouble | undefined;
 eventLogContract(
-  'EventStoreDBEventLog with a prefix, legacy Append RPC, over one shared protocol double',
+  'EventStoreDBEventLog with a prefix, legacy Append RPC, over the protocol double shared with another prefix',
   async () => {
-    shared ??= await startEsdbDouble({ batchAppend: false });
+    // a fresh double per place (one per test, one per model run): a double shared by every run grew to
+    // thousands of events, each read client-side by every readAll
+    const double = await startEsdbDouble({ batchAppend: false });
+    const neighbour = new EventStoreDBEventLog({ connectionString: double.connectionString, prefix: 'neighbour/' });
+    await neighbour.append('alpha', [{ type: 'A', data: 'not ours' }]); // under another prefix: the log must never show it
+    await neighbour.close();
     const prefix = `t-${randomUUID()}/`;
-    const url = shared.connectionString;
-    return { open: () => new EventStoreDBEventLog({ connectionString: url, prefix }) };
+    return { open: () => new EventStoreDBEventLog({ connectionString: double.connectionString, prefix }), cleanup: () => double.stop() };
   },
   { reopen: true, runs: 20 },
 );
