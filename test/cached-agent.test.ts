@@ -18,7 +18,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 for (const strategy of STRATEGIES) {
   dataAgentContract(`CachedAgent ${strategy} (VolatileAgent over VolatileAgent)`, () => ({
     open: () => new CachedAgent({ cache: new VolatileAgent({ maxHistory: 1 }), backend: new VolatileAgent(), strategy, flushIntervalMs: 0 }),
-  }));
+  }), { requires: ['update', 'versioned', 'subscribe', 'close'] });
 
   // write-behind acknowledges before the backend has the state, so two contract clauses cannot
   // hold over a real disk: another instance sees a resolved save, and loadAt({ time }) uses the
@@ -40,7 +40,7 @@ for (const strategy of STRATEGIES) {
         cleanup: () => rmSync(dir, { recursive: true, force: true }),
       };
     },
-    { reopen: true, runs: 40, concurrentUpdates: 16 },
+    { reopen: true, runs: 40, concurrentUpdates: 16, requires: ['update', 'versioned', 'subscribe', 'close'] },
   );
 }
 

@@ -9,7 +9,13 @@ import { arbitraryExtendedState, dataAgentContract } from '../src/testing/index.
 
 dataAgentContract('EntropyConstrainedAgent (budget 1 over VolatileAgent)', () => ({
   open: () => new EntropyConstrainedAgent({ backend: new VolatileAgent(), budget: 1 }),
-}));
+}), { requires: ['update', 'versioned', 'subscribe', 'close'] });
+
+dataAgentContract(
+  'EntropyConstrainedAgent (budget 0.5 of 4096 bytes over VolatileAgent)',
+  () => ({ open: () => new EntropyConstrainedAgent({ backend: new VolatileAgent(), budget: 0.5, maxSizeBytes: 4096 }) }),
+  { requires: ['update', 'versioned', 'subscribe', 'close'], maxStateBytes: 2048, runs: 50 },
+);
 
 const bytes = (v: unknown): number => Buffer.byteLength(encode(v), 'utf8');
 

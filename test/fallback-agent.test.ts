@@ -5,7 +5,9 @@ import { fallback } from '../src/compose/fallback-agent.js';
 import { dataAgentContract } from '../src/testing/index.js';
 import { FailingAgent } from './support/failing-agent.js';
 
-dataAgentContract("fallback writes: 'all' over two VolatileAgents", () => ({ open: () => fallback([new VolatileAgent(), new VolatileAgent()]) }));
+dataAgentContract("fallback writes: 'all' over two VolatileAgents", () => ({ open: () => fallback([new VolatileAgent(), new VolatileAgent()]) }), {
+  requires: ['update', 'close'],
+});
 
 describe('fallback', () => {
   it('load fails over to the next backend on BackendUnavailableError and reports the failover', async () => {

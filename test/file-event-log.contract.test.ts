@@ -10,7 +10,7 @@ eventLogContract(
     const dir = mkdtempSync(join(tmpdir(), 'dgent-file-log-'));
     return { open: () => new FileEventLog({ dir }), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
   },
-  { reopen: true },
+  { reopen: true, requires: ['appendMany', 'durable'] },
 );
 
 eventLogContract(
@@ -19,5 +19,5 @@ eventLogContract(
     const dir = mkdtempSync(join(tmpdir(), 'dgent-file-log-'));
     return { open: () => new FileEventLog({ dir, segmentSize: 512, cacheBytes: 1 }), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
   },
-  { reopen: true, runs: 20 },
+  { reopen: true, runs: 20, requires: ['appendMany', 'durable'] },
 );

@@ -11,7 +11,7 @@ type Whole = { focus: unknown; other: string };
 
 dataAgentContract('lens.prop over VolatileAgent', () => ({
   open: () => lens.prop(new VolatileAgent<Whole>(), 'focus', { empty: { focus: null, other: 'kept' } }),
-}));
+}), { requires: ['update', 'versioned', 'subscribe', 'close'] });
 
 /** The three lens laws for one lens over arbitrary wholes and parts. */
 function checkLaws<S, A>(l: Lens<S, A>, wholes: fc.Arbitrary<S>, parts: fc.Arbitrary<A>): void {

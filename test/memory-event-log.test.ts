@@ -5,9 +5,9 @@ import { MemoryEventLog } from '../src/streams/memory/memory-event-log.js';
 import { eventLogContract } from '../src/testing/event-log-contract.js';
 import { collect, waitFor } from '../src/testing/event-log-support.js';
 
-eventLogContract('MemoryEventLog', () => ({ open: () => new MemoryEventLog() }));
+eventLogContract('MemoryEventLog', () => ({ open: () => new MemoryEventLog() }), { requires: ['appendMany', 'onAppend'] });
 // tiny pages put many catch-up/live handovers into every subscription test
-eventLogContract('MemoryEventLog with pageSize 2', () => ({ open: () => new MemoryEventLog({ pageSize: 2 }) }), { runs: 20 });
+eventLogContract('MemoryEventLog with pageSize 2', () => ({ open: () => new MemoryEventLog({ pageSize: 2 }) }), { runs: 20, requires: ['appendMany', 'onAppend'] });
 
 const ev = (type = 'T', data: unknown = null) => ({ type, data });
 

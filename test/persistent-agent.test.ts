@@ -30,12 +30,21 @@ dataAgentContract(
   'PersistentAgent',
   () => {
     const dir = mkdtempSync(join(root, 'c'));
+    const path = join(dir, 'agent.json');
     return {
-      open: () => new PersistentAgent({ path: join(dir, 'agent.json') }),
+      open: () => new PersistentAgent({ path }),
+      openTyped: (typing) => new PersistentAgent({ path, ...typing }),
+      // one byte of the state changes under an intact checksum, as a bad sector or a stray writer would
+      corrupt: () => {
+        const doc = readFileSync(path);
+        const at = doc.indexOf('"state":') + 10;
+        doc[at] = doc[at]! ^ 0x01;
+        writeFileSync(path, doc);
+      },
       cleanup: () => rmSync(dir, { recursive: true, force: true }),
     };
   },
-  { reopen: true },
+  { reopen: true, requires: ['update', 'versioned', 'subscribe', 'close'] },
 );
 
 function fresh(): string {

@@ -14,6 +14,6 @@ if (await requireService('PostgreSQL', postgresUrl())) {
         cleanup: () => dropSchemas([schema]),
       };
     },
-    { reopen: true },
+    { reopen: true, requires: ['appendMany', 'onAppend', 'durable'] },
   );
 }

@@ -22,19 +22,30 @@ async function until(what: string, check: () => boolean | Promise<boolean>, time
 if (up) {
   dataAgentContract(
     'RedisAgent',
-    () => {
+    async () => {
       const prefix = `${uniqueName('dgent_test')}:`;
       const key = uniqueName('agent');
+      // each place reaches the server through its own proxy, so makeUnavailable() cuts only its agents
+      const proxy = await startTcpProxy(REDIS_URL);
       return {
-        open: () => new RedisAgent({ url: REDIS_URL, prefix, key }),
+        open: () => new RedisAgent({ url: proxy.url(REDIS_URL), prefix, key }),
+        // the newest state's bytes (list index 1, after its header) replaced by a torn write
+        corrupt: async () => {
+          const r = new Redis(REDIS_URL);
+          await r.lset(`${prefix}{${key}}`, 1, '{"torn');
+          await r.quit();
+        },
+        makeUnavailable: () => proxy.cut(),
+        restore: () => proxy.restore(),
         cleanup: async () => {
+          await proxy.close();
           const r = new Redis(REDIS_URL);
           await deleteByPrefix(r, prefix);
           await r.quit();
         },
       };
     },
-    { reopen: true },
+    { reopen: true, requires: ['update', 'versioned', 'subscribe', 'close'] },
   );
 }
 

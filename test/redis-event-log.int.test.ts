@@ -29,7 +29,8 @@ if (up) {
       const prefix = uniqueName('dgent_test_log');
       return { open: () => new RedisEventLog({ url: REDIS_URL, prefix, pageSize: 4 }), cleanup: () => dropLog(prefix) };
     },
-    { reopen: true },
+    // durable depends on the server's AOF settings, so the log does not claim it
+    { reopen: true, requires: ['appendMany'] },
   );
 }
 

@@ -36,10 +36,26 @@ afterAll(async () => {
 });
 
 describe.skipIf(!available)('SQLAgent on PostgreSQL', () => {
-  dataAgentContract('SQLAgent (PostgreSQL pool)', () => {
+  dataAgentContract('SQLAgent (PostgreSQL pool)', async () => {
     const id = `agent-${n++}`;
-    return { open: () => new SQLAgent({ db: pool, table, id }) };
-  }, { reopen: true, runs: 100 });
+    // each place reaches the server through its own proxy, so makeUnavailable() cuts only its agents
+    const proxy = await startTcpProxy(POSTGRES_URL);
+    const through = new pg.Pool({ connectionString: proxy.url(POSTGRES_URL), max: 4 });
+    through.on('error', () => undefined); // idle clients cut by the proxy
+    return {
+      open: () => new SQLAgent({ db: through, table, id }),
+      openTyped: (typing) => new SQLAgent({ db: through, table, id, ...typing }),
+      corrupt: async () => {
+        await pool.query(`update ${table} set state = $1 where agent_id = $2 and version = (select max(version) from ${table} where agent_id = $2)`, ['{"torn', id]);
+      },
+      makeUnavailable: () => proxy.cut(),
+      restore: () => proxy.restore(),
+      cleanup: async () => {
+        await through.end();
+        await proxy.close();
+      },
+    };
+  }, { reopen: true, runs: 100, requires: ['update', 'versioned', 'subscribe', 'close'] });
 
   it('agents opened from a connectionString see each other\'s saves and detect conflicts', async () => {
     const a = new SQLAgent<number>({ connectionString: POSTGRES_URL, table, id: 'cs' });

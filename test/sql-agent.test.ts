@@ -16,8 +16,16 @@ let n = 0;
 
 dataAgentContract('SQLAgent (SQLite file)', () => {
   const id = `agent-${n++}`;
-  return { open: () => new SQLAgent({ path: dbPath, id }) };
-}, { reopen: true });
+  return {
+    open: () => new SQLAgent({ path: dbPath, id }),
+    openTyped: (typing) => new SQLAgent({ path: dbPath, id, ...typing }),
+    corrupt: () => {
+      const db = new Database(dbPath);
+      db.prepare('update dgent_agent_states set state = ? where agent_id = ? and version = (select max(version) from dgent_agent_states where agent_id = ?)').run('{"torn', id, id);
+      db.close();
+    },
+  };
+}, { reopen: true, requires: ['update', 'versioned', 'subscribe', 'close'] });
 
 describe('SQLAgent on SQLite', () => {
   it('accepts a better-sqlite3 Database and a Kysely instance as db, and leaves them open on close', async () => {

@@ -10,7 +10,7 @@ eventLogContract(
     const dir = mkdtempSync(join(tmpdir(), 'dgent-sqlite-log-'));
     return { open: () => new SqliteEventLog({ path: join(dir, 'events.db') }), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
   },
-  { reopen: true },
+  { reopen: true, requires: ['appendMany', 'onAppend', 'durable'] },
 );
 
 eventLogContract(
@@ -19,5 +19,5 @@ eventLogContract(
     const dir = mkdtempSync(join(tmpdir(), 'dgent-sqlite-log-'));
     return { open: () => new SqliteEventLog({ path: join(dir, 'events.db'), synchronous: 'FULL', pageSize: 2, pollIntervalMs: 20 }), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
   },
-  { reopen: true, runs: 20 },
+  { reopen: true, runs: 20, requires: ['appendMany', 'onAppend', 'durable'] },
 );

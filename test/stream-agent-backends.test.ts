@@ -65,7 +65,7 @@ function place({ openLog, snapshotPath }: Backend): AgentPlace {
 
 for (const [name, backend] of backends) {
   const { openLog, snapshotPath } = backend;
-  dataAgentContract(`StreamAgent over ${name} with SqliteSnapshotStore`, () => place(backend), { reopen: true, runs: 40 });
+  dataAgentContract(`StreamAgent over ${name} with SqliteSnapshotStore`, () => place(backend), { reopen: true, runs: 40, requires: ['update', 'versioned', 'subscribe', 'close'] });
 
   describe(`StreamAgent over ${name}`, () => {
     const dirs: string[] = [];

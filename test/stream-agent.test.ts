@@ -14,7 +14,7 @@ dataAgentContract(
     const stream = uniqueName('agent');
     return { open: () => new StreamAgent({ log, stream }), cleanup: () => log.close() };
   },
-  { reopen: true },
+  { reopen: true, requires: ['update', 'versioned', 'subscribe', 'close'] },
 );
 
 dataAgentContract(
@@ -25,7 +25,7 @@ dataAgentContract(
     const stream = uniqueName('agent');
     return { open: () => new StreamAgent({ log, stream, snapshots, snapshotEvery: 3 }), cleanup: () => log.close() };
   },
-  { reopen: true, runs: 100 },
+  { reopen: true, runs: 100, requires: ['update', 'versioned', 'subscribe', 'close'] },
 );
 
 type CounterEvent = { type: 'Added'; data: { n: number } } | { type: 'Tagged'; data: { tag: string } };

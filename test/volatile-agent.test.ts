@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { VolatileAgent, StateNotFoundError } from '../src/index.js';
 import { dataAgentContract } from '../src/testing/index.js';
 
-dataAgentContract('VolatileAgent', () => ({ open: () => new VolatileAgent() }));
+dataAgentContract('VolatileAgent', () => ({ open: () => new VolatileAgent() }), { requires: ['update', 'versioned', 'subscribe', 'close'] });
 
 describe('VolatileAgent', () => {
   it('load returns the stored frozen object itself (no copy)', async () => {

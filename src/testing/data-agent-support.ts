@@ -15,8 +15,8 @@ export type AgentCapability = 'update' | 'versioned' | 'subscribe' | 'close';
 
 /** What {@link AgentPlace.openTyped} passes: the typed-load options of backends that take them. */
 export interface AgentTyping {
-  schema?: StandardSchemaV1<unknown, unknown>;
-  migrations?: Migrations;
+  schema?: StandardSchemaV1<unknown, unknown> | undefined;
+  migrations?: Migrations | undefined;
 }
 
 /**
@@ -43,25 +43,25 @@ export interface AgentPlace {
 /** Options of {@link dataAgentContract}. */
 export interface DataAgentContractOptions {
   /** `open()` twice gives two instances over the same storage, and a closed agent's state survives re-opening (default false). */
-  reopen?: boolean;
+  reopen?: boolean | undefined;
   /** fast-check runs for the round-trip properties (default 200). */
-  runs?: number;
+  runs?: number | undefined;
   /** Number of concurrent `update` increments (default 40). */
-  concurrentUpdates?: number;
+  concurrentUpdates?: number | undefined;
   /** The backend keeps at least this many states of history (default 10). */
-  minHistory?: number;
+  minHistory?: number | undefined;
   /** Skip the extended codec types (Date, Map, Set, BigInt, Uint8Array) for backends that store plain JSON only. */
-  jsonOnly?: boolean;
+  jsonOnly?: boolean | undefined;
   /**
    * Capabilities the agent must offer. A required capability that is missing fails the suite
    * instead of skipping its tests, so a backend cannot lose one unnoticed. List every capability
    * your backend offers.
    */
-  requires?: readonly AgentCapability[];
+  requires?: readonly AgentCapability[] | undefined;
   /** The agent rejects states whose encoded form is larger than this many bytes with StateTooLargeError. */
-  maxStateBytes?: number;
+  maxStateBytes?: number | undefined;
   /** How long the fault tests wait for an agent to fail or to recover (default 30 s); a bound, never a measurement. */
-  faultTimeoutMs?: number;
+  faultTimeoutMs?: number | undefined;
 }
 
 /** True when `agent` offers `cap`. */

@@ -123,7 +123,9 @@ export function appendTests(ctx: ContractContext): void {
     const bad = [{ type: 'Ok', data: { fine: true } }, { type: 'Bad', data: { tools: [{}, { handler: () => 1 }] } }];
     const err = await log.append('s', bad).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SerializationError);
-    expect((err as SerializationError).path).toBe('$.tools[1].handler');
+    // the path starts at the batch, so it names the event: $[1] is the second event of the append
+    expect((err as SerializationError).path).toBe('$[1].data.tools[1].handler');
+    expect((err as SerializationError).code).toBe('SERIALIZATION');
     await expect(log.append('s', [{ type: 'Bad', data: 1, metadata: { s: Symbol('x') } }])).rejects.toBeInstanceOf(SerializationError);
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;

@@ -26,11 +26,12 @@ export function lifecycleTests(ctx: ContractContext): void {
     expect(typeof c.durable).toBe('boolean');
     expect(isMultiStreamAppender(log)).toBe(c.supportsMultiStreamAppend);
     expect(isInlineProjectionHost(log)).toBe(c.supportsInlineProjections);
+    if (ctx.options.requires?.includes('durable')) expect(c.durable, 'durable is required').toBe(true);
   });
 
   it('appendMany appends to several streams atomically, or not at all on a conflict', async (t) => {
     const log = await ctx.log();
-    if (!isMultiStreamAppender(log)) return t.skip();
+    if (!ctx.gate(t, log, 'appendMany') || !isMultiStreamAppender(log)) return;
     await log.append('a', events(1));
     const res = await log.appendMany([
       { stream: 'a', events: events(2, 'A', 2), expectedRevision: 1 },
@@ -52,7 +53,7 @@ export function lifecycleTests(ctx: ContractContext): void {
 
   it('onAppend hooks see the events with revisions and positions, and a throwing hook aborts the append', async (t) => {
     const log = await ctx.log();
-    if (!isInlineProjectionHost(log)) return t.skip();
+    if (!ctx.gate(t, log, 'onAppend') || !isInlineProjectionHost(log)) return;
     const seen: RecordedEvent[][] = [];
     const rolledBack: string[] = [];
     const off = log.onAppend((evs, tx) => {

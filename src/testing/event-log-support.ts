@@ -1,5 +1,5 @@
 /** Helpers shared by the EventLog conformance suite and its model-based test. */
-import type { EventLog, NewEvent, RecordedEvent } from '../streams/event-log.js';
+import { isInlineProjectionHost, isMultiStreamAppender, type EventLog, type NewEvent, type RecordedEvent } from '../streams/event-log.js';
 
 /** One storage location; `open()` returns a log over it (a new instance each call where the backend allows). */
 export interface EventLogPlace {
@@ -10,17 +10,40 @@ export interface EventLogPlace {
 /** Options of {@link eventLogContract}. */
 export interface EventLogContractOptions {
   /** `open()` twice gives two instances over the same storage, and what was appended survives close + open (default false). */
-  reopen?: boolean;
+  reopen?: boolean | undefined;
   /** fast-check runs of the model-based test and of the round-trip properties (default 100; lower only where the lead agrees) */
-  runs?: number;
+  runs?: number | undefined;
   /** commands per model-based run, at least (default 50) */
-  commands?: number;
+  commands?: number | undefined;
   /** concurrent appenders in the subscription and conflict tests (default 5) */
-  concurrentAppenders?: number;
+  concurrentAppenders?: number | undefined;
   /** how long to wait for a subscription to deliver what was appended (default 30 s) */
-  deliveryTimeoutMs?: number;
+  deliveryTimeoutMs?: number | undefined;
   /** skip the extended codec types (Date, Map, Set, BigInt, Uint8Array) for backends that store plain JSON only */
-  jsonOnly?: boolean;
+  jsonOnly?: boolean | undefined;
+  /**
+   * Capabilities the log must offer. A required capability that is missing (method and flag gone
+   * together) fails the suite instead of skipping its tests. List every capability your log has.
+   */
+  requires?: readonly EventLogCapability[] | undefined;
+}
+
+/**
+ * Optional capabilities of an EventLog: `appendMany` (atomic multi-stream append), `onAppend`
+ * (inline hooks in the append's transaction), `durable` (an acknowledged append survives a crash).
+ */
+export type EventLogCapability = 'appendMany' | 'onAppend' | 'durable';
+
+/** True when `log` offers `cap` (method and flag agree). */
+export function logOffers(log: EventLog, cap: EventLogCapability): boolean {
+  switch (cap) {
+    case 'appendMany':
+      return isMultiStreamAppender(log);
+    case 'onAppend':
+      return isInlineProjectionHost(log);
+    case 'durable':
+      return log.capabilities.durable === true;
+  }
 }
 
 /** Collect an async iterable into an array. */

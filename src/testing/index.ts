@@ -5,4 +5,4 @@
 export { dataAgentContract, arbitraryExtendedState } from './data-agent-contract.js';
 export type { AgentCapability, AgentPlace, AgentTyping, DataAgentContractOptions } from './data-agent-contract.js';
 export { eventLogContract } from './event-log-contract.js';
-export type { EventLogContractOptions, EventLogPlace, ContractContext as EventLogContractContext } from './event-log-contract.js';
+export type { EventLogCapability, EventLogContractOptions, EventLogPlace, ContractContext as EventLogContractContext } from './event-log-contract.js';
