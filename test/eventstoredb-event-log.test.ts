@@ -18,7 +18,7 @@ eventLogContract(
     const double = await startEsdbDouble();
     return { open: () => new EventStoreDBEventLog({ connectionString: double.connectionString }), cleanup: () => double.stop() };
   },
-  { reopen: true },
+  { reopen: true, requires: ['durable'] },
 );
 
 eventLogContract(
@@ -33,7 +33,7 @@ eventLogContract(
     const prefix = `t-${randomUUID()}/`;
     return { open: () => new EventStoreDBEventLog({ connectionString: double.connectionString, prefix }), cleanup: () => double.stop() };
   },
-  { reopen: true, runs: 20 },
+  { reopen: true, runs: 20, requires: ['durable'] },
 );
 
 const url = process.env.DGENT_EVENTSTORE_URL;
@@ -44,6 +44,6 @@ if (url) {
       const prefix = `dgent-test-${randomUUID()}/`;
       return { open: () => new EventStoreDBEventLog({ connectionString: url, prefix }) };
     },
-    { reopen: true },
+    { reopen: true, requires: ['durable'] },
   );
 }
