@@ -8,7 +8,7 @@ import net from 'node:net';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BackendUnavailableError, ValidationError } from '../src/core/errors.js';
+import { BackendUnavailableError, ClosedError, ValidationError } from '../src/core/errors.js';
 import { RedisAgent } from '../src/agents/redis-agent.js';
 import { RedisEventLog } from '../src/streams/redis/redis-event-log.js';
 import { SQLAgent } from '../src/agents/sql-agent.js';
@@ -185,5 +185,41 @@ describe('a SerializationError in a log append says which event it was (server l
       await log.close();
       await dropSchemas([schema]);
     }
+  });
+});
+
+describe('close() twice resolves, and calls after close() are ClosedError (server backends)', () => {
+  it.skipIf(!redisUp)('RedisAgent and RedisEventLog', async () => {
+    const prefix = uniqueName('dgent_cfg');
+    const a = new RedisAgent<{ n: number }>({ url: REDIS_URL, prefix: `${prefix}:`, key: 'k', ttlMs: 60_000 });
+    await a.save({ n: 1 });
+    await Promise.all([a.close(), a.close()]);
+    await a.close();
+    for (const p of [a.load(), a.save({ n: 2 }), a.loadAt({ version: 1 }), a.version()]) expect(await rejection(p)).toBeInstanceOf(ClosedError);
+    const log = new RedisEventLog({ url: REDIS_URL, prefix });
+    await log.revision('s');
+    await Promise.all([log.close(), log.close()]);
+    for (const p of [log.append('s', [{ type: 'T', data: 1 }]), log.revision('s')]) expect(await rejection(p)).toBeInstanceOf(ClosedError);
+    const raw = new Redis(REDIS_URL);
+    await raw.del(a.redisKey);
+    raw.disconnect();
+  });
+
+  it.skipIf(!pgUp)('SQLAgent (PostgreSQL) and PostgresEventLog', async () => {
+    const table = uniqueName('dgent_cfg').toLowerCase();
+    const a = new SQLAgent<{ n: number }>({ connectionString: postgresUrl(), id: 'a', table });
+    await a.save({ n: 1 });
+    await Promise.all([a.close(), a.close()]);
+    for (const p of [a.load(), a.save({ n: 2 })]) expect(await rejection(p)).toBeInstanceOf(ClosedError);
+    const schema = uniqueSchema('dgent_cfg');
+    const log = new PostgresEventLog({ connectionString: postgresUrl(), schema });
+    await log.append('s', [{ type: 'T', data: 1 }]);
+    await Promise.all([log.close(), log.close()]);
+    for (const p of [log.append('s', [{ type: 'T', data: 1 }]), log.revision('s')]) expect(await rejection(p)).toBeInstanceOf(ClosedError);
+    await dropSchemas([schema]);
+    const c = new pg.Client({ connectionString: postgresUrl() });
+    await c.connect();
+    await c.query(`DROP TABLE IF EXISTS "${table}"`);
+    await c.end();
   });
 });

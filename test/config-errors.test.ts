@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BackendUnavailableError, DgentError, ValidationError } from '../src/core/errors.js';
+import { BackendUnavailableError, ClosedError, DgentError, ValidationError } from '../src/core/errors.js';
 import { checkPostgresUrl, checkRedisUrl } from '../src/core/connection-url.js';
 import { VolatileAgent } from '../src/agents/volatile-agent.js';
 import { PersistentAgent } from '../src/agents/persistent-agent.js';
@@ -22,6 +22,7 @@ import { SqliteEventLog } from '../src/streams/sqlite/sqlite-event-log.js';
 import { RedisAgent } from '../src/agents/redis-agent.js';
 import { RedisEventLog } from '../src/streams/redis/redis-event-log.js';
 import { PostgresEventLog } from '../src/streams/postgres/postgres-event-log.js';
+import { EventStoreDBEventLog } from '../src/eventstoredb.js';
 import type { DataAgent, LoadAtTarget, Versioned } from '../src/agents/data-agent.js';
 import type { EventLog } from '../src/streams/event-log.js';
 import { expectSerializationErrorNamesTheEvent } from './support/serialization-error.js';
@@ -214,6 +215,14 @@ describe('Redis options', () => {
   });
 });
 
+it('a malformed EventStoreDB connection string is a ValidationError (was the client\'s raw ParseError)', () => {
+  for (const connectionString of ['esdb:/oops', 'esdb://host:notaport?tls=false']) {
+    const e = thrown(() => new EventStoreDBEventLog({ connectionString }));
+    expect(e, connectionString).toBeInstanceOf(ValidationError);
+    expect((e as Error).message).toContain(connectionString);
+  }
+});
+
 describe('PostgreSQL URLs: one check for SQLAgent and PostgresEventLog', () => {
   const cases: [string, RegExp][] = [
     ['postgres:/oops', /must start with postgres:\/\/ or postgresql:\/\//],
@@ -255,4 +264,19 @@ describe('a SerializationError in a log append says which event it was', () => {
       }
     });
   }
+});
+
+describe('close() twice resolves, and calls after close() are ClosedError', () => {
+  it('SQLAgent (SQLite) and SqliteSnapshotStore', async () => {
+    const a = new SQLAgent<{ n: number }>({ path: join(fresh(), 'a.db'), id: 'a' });
+    await a.save({ n: 1 });
+    await a.close();
+    await a.close();
+    expect(await rejection(a.load())).toBeInstanceOf(ClosedError);
+    expect(await rejection(a.save({ n: 2 }))).toBeInstanceOf(ClosedError);
+    const store = new SqliteSnapshotStore({ path: join(fresh(), 's.db') });
+    await store.close();
+    await store.close();
+    expect(await rejection(store.list('s'))).toBeInstanceOf(ClosedError);
+  });
 });

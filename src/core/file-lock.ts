@@ -20,7 +20,8 @@
 import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeSync, constants } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { BackendUnavailableError, LockedError, ValidationError } from './errors.js';
+import { LockedError, ValidationError } from './errors.js';
+import { pathError } from './fs-errors.js';
 import { sleep } from './mutex.js';
 
 /** Options of {@link acquireFileLock}. */
@@ -94,7 +95,7 @@ export function readLockHolder(path: string): LockHolder | 'unreadable' | undefi
     text = readFileSync(path, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new BackendUnavailableError('file system', `cannot read lock ${path}: ${(e as Error).message}`, { cause: e });
+    throw pathError('cannot read lock', path, e); // a path mistake (no permission, ...) is a ValidationError
   }
   try {
     const h = JSON.parse(text) as LockHolder;
@@ -136,7 +137,7 @@ function tryCreate(path: string, content: string): boolean {
     fd = openSync(path, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o644);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw new BackendUnavailableError('file system', `cannot create lock ${path}: ${(e as Error).message}`, { cause: e });
+    throw pathError('cannot create lock', path, e);
   }
   try {
     writeSync(fd, content);

@@ -39,6 +39,7 @@ import { ClosedError, ConcurrencyError, DgentError, InvalidKeyError, ValidationE
 import type { AppendOptions, AppendResult, EventLog, EventLogCapabilities, NewEvent, ReadAllOptions, ReadOptions, RecordedEvent, SubscribeOptions, Subscription } from '../event-log.js';
 import { nonNegativeMs, validateEvents, validateExpected, validateName, validateReadAllOptions, validateReadOptions, validateSubscribeOptions, withEventContext } from '../validate.js';
 import { toDgentError } from './errors.js';
+import { redactUrl } from '../../core/connection-url.js';
 import { OpenReads } from './reads.js';
 import { CLAIM_PREFIX, claimIds } from './id-claims.js';
 import { encodeEvent, exactRegex, serverIdOf, toDgentPosition, toDgentRevision, toRecorded, toServerExpected, toServerPosition } from './mapping.js';
@@ -86,7 +87,14 @@ export class EventStoreDBEventLog implements EventLog {
       this.client = options.client;
       this.owned = false;
     } else if (typeof options.connectionString === 'string') {
-      this.client = EventStoreDBClient.connectionString(options.connectionString);
+      try {
+        this.client = EventStoreDBClient.connectionString(options.connectionString);
+      } catch (e) {
+        // the client's ParseError says where the string is wrong; a configuration mistake, not an outage
+        throw new ValidationError(`EventStoreDBEventLog: connection string ${redactUrl(options.connectionString)}: ${(e as Error).message}`, [
+          { message: (e as Error).message, path: 'connectionString' },
+        ]);
+      }
       this.owned = true;
     } else {
       throw new ValidationError('EventStoreDBEventLog needs { client } or { connectionString }');
