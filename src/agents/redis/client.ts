@@ -23,7 +23,13 @@ export type RedisClient = Redis | Cluster;
 export interface RedisConnectionOptions {
   /** An ioredis client. You keep ownership: `close()` does not quit it. Its own retry/queue settings apply. */
   redis?: RedisClient;
-  /** `redis://[user:password@]host:port[/db]` (or `rediss://`). The backend creates and closes its own client. */
+  /**
+   * `redis://[user:password@]host:port[/db]` (or `rediss://`). The backend creates and closes its
+   * own client. A malformed URL is a ValidationError at construction; a database the server does
+   * not have is a ValidationError on first use, and nothing is written. The client keeps the
+   * process alive only while a command waits for its reply (and while a `subscribe` lasts), so a
+   * script that forgets `close()` still exits; call `close()` anyway to release the connection at once.
+   */
   url?: string;
   /** Extra ioredis options for the client created from `url` (they override the fail-fast defaults below). */
   redisOptions?: RedisOptions;
