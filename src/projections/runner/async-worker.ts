@@ -66,7 +66,9 @@ export class AsyncWorker {
   async rebuild(options: RebuildOptions): Promise<void> {
     await this.firstAttempt;
     if (!this.leader) throw new LockedError(`projection ${this.projection.name}`, 'another runner (this one is a standby)');
-    if (this.rebuilding) throw new LockedError(`projection ${this.projection.name}`, 'a rebuild already running');
+    // one already running (the first build, a version bump, another call) started from position 0
+    // with this code and switches at the head: join it
+    if (this.rebuilding) return void (await this.rebuilding);
     const run = this.runRebuild(options, true);
     this.rebuilding = run;
     try {
@@ -110,11 +112,18 @@ export class AsyncWorker {
           this.leader = true;
           this.startHeartbeat();
         }
-        const ctl = await this.driver.ensureControl(name, { generation: 1, version: this.projection.version, position: 0, seen: 0, building: undefined });
+        let ctl = await this.driver.control(name);
+        if (!ctl) {
+          // first run anywhere: create generation 1's objects before the control record points at
+          // them (readers never find a generation without its tables); the lease keeps this to one runner
+          await this.driver.setup({ projection: this.projection, generation: 1, version: this.projection.version, phase: 'async', slot: 'active' });
+          ctl = await this.driver.ensureControl(name, { generation: 1, version: this.projection.version, position: 0, seen: 0, building: undefined });
+        }
         this.track(ctl);
         if (ctl.version !== this.projection.version) {
-          // a version bump: the active generation was folded by other code, so it stays as it is
-          // (a prefix, still serving) while the new version is built beside it
+          // a version bump (or an inline projection turned async before its first build): the active
+          // generation was folded by other code, so it stays as it is (a prefix, still serving)
+          // while the new version is built beside it
           this.rebuilding = this.runRebuild({}, false);
           this.decided();
           try {

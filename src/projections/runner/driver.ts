@@ -62,6 +62,12 @@ export interface InlineDriver {
   apply(tx: AppendTransaction, items: readonly InlineItem[], maxPosition: number): Promise<void> | void;
 }
 
+/** What a switch needs to fold the last events itself. */
+export interface SwitchTail {
+  log: import('../../streams/event-log.js').EventLog;
+  projection: Projection<any>;
+}
+
 /** The runner's side of a storage. */
 export interface StorageDriver extends ViewStorage {
   /** create the control objects (idempotent, safe across processes) */
@@ -81,9 +87,13 @@ export interface StorageDriver extends ViewStorage {
   beginBuild(name: string, generation: number, version: number, fence: Fence): Promise<void>;
   /**
    * Switch atomically to the building generation if its checkpoint is >= both the active checkpoint
-   * and the inline `seen` mark; returns false (nothing changed) when it is behind. Fenced.
+   * and the inline `seen` mark; returns false (nothing changed) when it is behind. Fenced. With a
+   * `tail` (inline projections), a storage that can hold back the log's appends meanwhile (SQLite:
+   * the file's write lock; PostgreSQL: the control row the inline hooks lock) folds the events
+   * committed since the building checkpoint in the same transaction, then switches: the switch
+   * cannot be starved by a steady stream of appends.
    */
-  trySwitch(name: string, generation: number, fence: Fence): Promise<boolean>;
+  trySwitch(name: string, generation: number, fence: Fence, tail?: SwitchTail): Promise<boolean>;
   /** drop the objects of every generation of `projection` but `keep` (`teardown` per generation, else every object named for it) */
   dropExcept(projection: Projection<any>, keep: number): Promise<void>;
   /** take or extend the lease of `name` for `owner`; false while another owner holds it */

@@ -95,7 +95,7 @@ export class InlineGroup {
 
   /** Rebuild one projection under its lease (LockedError while another process holds it). */
   rebuild(entry: InlineEntry, options: RebuildOptions, quietLock = false): Promise<void> {
-    if (entry.rebuilding) return Promise.reject(new LockedError(`projection ${entry.projection.name}`, 'a rebuild already running'));
+    if (entry.rebuilding) return entry.rebuilding; // started from position 0 with this code, switches at the head: join it
     const name = entry.projection.name;
     const fence: Fence = { owner: this.s.owner, ttlMs: this.s.leaseMs };
     const run = async (): Promise<void> => {

@@ -72,7 +72,8 @@ export async function rebuild(plan: RebuildPlan): Promise<number> {
   if (plan.beforeSwitch) await plan.beforeSwitch();
   for (let attempt = 0; ; attempt++) {
     position = await catchUp(build, position);
-    if (await driver.trySwitch(name, generation, fence)) break;
+    // inline projections (no follower to pause): the storage folds the last appends under its lock
+    if (await driver.trySwitch(name, generation, fence, plan.beforeSwitch ? undefined : { log: plan.log, projection })) break;
     if (attempt >= SWITCH_ATTEMPTS) throw new BackendUnavailableError(driver.kind, `rebuild of ${name} could not catch up with the appends in ${SWITCH_ATTEMPTS} attempts; retry`);
   }
   driver.invalidate(name);

@@ -25,7 +25,8 @@ import { validateSchemaName } from '../../streams/postgres/schema.js';
 import type { Projection } from '../projection.js';
 import type { PostgresViewContext } from '../view-context.js';
 import { generationOfTable, generationTableName, NAME_PREFIX } from '../view-storage.js';
-import { leaseLost, type BatchTarget, type ControlRow, type Fence, type InlineItem } from '../runner/driver.js';
+import { leaseLost, type BatchTarget, type ControlRow, type Fence, type InlineItem, type SwitchTail } from '../runner/driver.js';
+import { foldCommittedTail } from './postgres-tail.js';
 import { ActiveCache, type StorageBase } from './active-cache.js';
 import { controlSql, toControl, type ControlSql } from './postgres-control.js';
 
@@ -141,12 +142,17 @@ export class PostgresViewStorage extends ActiveCache implements StorageBase {
     });
   }
 
-  async trySwitch(name: string, generation: number, fence: Fence): Promise<boolean> {
+  async trySwitch(name: string, generation: number, fence: Fence, tail?: SwitchTail): Promise<boolean> {
     const ok = await this.tx(async (c) => {
       await this.fenceIn(c, name, fence);
       // FOR UPDATE waits for appends whose inline hook holds the row, and holds back new ones until COMMIT
       const ctl = toControl((await c.query(this.sql.getForUpdate, [name])).rows[0]);
       if (!ctl?.building || ctl.building.generation !== generation) throw new ValidationError(`projection ${name}: generation ${generation} is not being built`);
+      if (tail && this.hostsInline(tail.log) && ctl.building.position < Math.max(ctl.position, ctl.seen)) {
+        ctl.building.position = await foldCommittedTail(c, this.schema, ctl.building.position, (events) =>
+          tail.projection.apply(events, this.context(c, { projection: tail.projection, generation, version: ctl.building!.version, phase: 'rebuild' }, () => undefined)), tail.projection);
+        await c.query(this.sql.setBuilding, [name, ctl.building.position]);
+      }
       if (ctl.building.position < ctl.position || ctl.building.position < ctl.seen) return false;
       await c.query(this.sql.switch, [name]);
       return true;

@@ -2,10 +2,10 @@
  * The control tables of SQLite views (projection pointer + checkpoints, leases) and their
  * statements, prepared once per connection.
  */
-import type Database from 'better-sqlite3';
+import type { SqliteStatement } from '../../streams/sqlite/driver-types.js';
 import type { SqliteDatabase } from '../../streams/sqlite/connection.js';
 
-type Statement = Database.Statement;
+type Statement = SqliteStatement;
 type Names = 'get' | 'insert' | 'setPosition' | 'setBuilding' | 'begin' | 'switch' | 'seen' | 'advance' | 'acquire' | 'fence' | 'release' | 'tables';
 /** The prepared statements of one connection. */
 export type ControlStatements = Record<Names, Statement>;

@@ -20,10 +20,10 @@ import { Mutex } from '../../core/mutex.js';
 import type { AppendTransaction, RecordedEvent } from '../../streams/event-log.js';
 import { openConnection, toDgentError, withBusyRetry, type SqliteDatabase } from '../../streams/sqlite/connection.js';
 import { SqliteEventLog } from '../../streams/sqlite/sqlite-event-log.js';
-import type { Projection } from '../projection.js';
+import { handlesType, type Projection } from '../projection.js';
 import type { SqliteViewContext } from '../view-context.js';
 import { generationOfTable, generationTableName, NAME_PREFIX } from '../view-storage.js';
-import { leaseLost, type BatchTarget, type ControlRow, type Fence, type InlineItem } from '../runner/driver.js';
+import { leaseLost, type BatchTarget, type ControlRow, type Fence, type InlineItem, type SwitchTail } from '../runner/driver.js';
 import { CONTROL_DDL, statementsOf, toControl } from './sqlite-control.js';
 import { ActiveCache, type StorageBase } from './active-cache.js';
 
@@ -124,11 +124,21 @@ export class SqliteViewStorage extends ActiveCache implements StorageBase {
     });
   }
 
-  async trySwitch(name: string, generation: number, fence: Fence): Promise<boolean> {
-    const ok = await this.write((db) => {
+  async trySwitch(name: string, generation: number, fence: Fence, tail?: SwitchTail): Promise<boolean> {
+    const ok = await this.write(async (db) => {
       this.fenceIn(db, name, fence);
       const c = toControl(statementsOf(db).get.get(name) as never);
       if (!c?.building || c.building.generation !== generation) throw new ValidationError(`projection ${name}: generation ${generation} is not being built`);
+      if (tail && this.hostsInline(tail.log) && c.building.position < Math.max(c.position, c.seen)) {
+        // this transaction holds the file's write lock: no append can commit until the switch does
+        const target = { projection: tail.projection, generation, version: c.building.version, phase: 'rebuild' as const };
+        const events: RecordedEvent[] = [];
+        for await (const e of tail.log.readAll({ fromPosition: c.building.position })) events.push(e);
+        const handled = events.filter((e) => handlesType(tail.projection, e.type));
+        if (handled.length > 0) await tail.projection.apply(handled, this.context(db, target, () => undefined));
+        if (events.length > 0) c.building.position = events[events.length - 1]!.position;
+        statementsOf(db).setBuilding.run(c.building.position, Date.now(), name);
+      }
       if (c.building.position < c.position || c.building.position < c.seen) return false;
       statementsOf(db).switch.run(Date.now(), name);
       return true;

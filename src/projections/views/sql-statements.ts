@@ -1,8 +1,8 @@
 /** Prepared statements of the SQLite views, cached per connection and text (table names differ per generation). */
-import type Database from 'better-sqlite3';
+import type { SqliteStatement } from '../../streams/sqlite/driver-types.js';
 import type { SqliteDatabase } from '../../streams/sqlite/connection.js';
 
-type Statement = Database.Statement<unknown[], any>;
+type Statement = SqliteStatement<unknown[], any>;
 const cache = new WeakMap<SqliteDatabase, Map<string, Statement>>();
 
 /** The prepared statement of `sql` on `db`, prepared once. */
