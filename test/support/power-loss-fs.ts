@@ -7,8 +7,9 @@
  *
  * {@link PowerLossFs.image} then writes the files a machine would find after the power came back:
  * - file content as of its last completed fsync/fdatasync; after that, each later write is lost,
- *   kept, or torn (each 512-byte sector kept or lost on its own, so writes are also reordered;
- *   a lost sector reads as its old bytes, or zeros where the file grew), each truncate kept or not;
+ *   kept, or torn (the size grew, and each 512-byte sector was written or not on its own, so
+ *   writes are also reordered; a lost sector reads as its old bytes, or zeros past the old end),
+ *   each truncate kept or not;
  * - directory entries as of the last completed fsync of the directory; after that a random prefix
  *   of the creates, renames and removals (metadata is journaled in order, as on ext4 or XFS). A
  *   rename is therefore durable only once the directory is fsynced, and a renamed file's content
@@ -366,16 +367,17 @@ export class PowerLossFs implements FsLayer {
           if (random() < 0.5) buf = resize(buf, op.size);
           continue;
         }
+        // lost (the old bytes, and the old size), kept whole, or torn: the size update made it
+        // and each sector on its own did or did not (a lost sector past the old end reads zeros)
         const mode = random();
-        if (mode < 0.25) continue; // lost
+        if (mode < 0.2) continue;
+        const whole = mode < 0.5;
         const end = op.pos + op.data.length;
-        const grow = mode < 0.6 || random() < 0.5; // kept whole, or torn with or without the size update
-        const out = Buffer.from(grow && end > buf.length ? resize(buf, end) : buf);
+        const out = Buffer.from(end > buf.length ? resize(buf, end) : buf);
         for (let s = Math.floor(op.pos / SECTOR) * SECTOR; s < end; s += SECTOR) {
           const from = Math.max(s, op.pos);
-          const to = Math.min(s + SECTOR, end, out.length);
-          if (to <= from) continue;
-          if (mode < 0.6 || random() < 0.5) op.data.copy(out, from, from - op.pos, to - op.pos);
+          const to = Math.min(s + SECTOR, end);
+          if (whole || random() < 0.5) op.data.copy(out, from, from - op.pos, to - op.pos);
         }
         buf = out;
       }
