@@ -149,6 +149,31 @@ describe.skipIf(!redisUp)('Redis error messages', () => {
 });
 
 describe.skipIf(!pgUp)('PostgreSQL', () => {
+  /** postgresUrl() with another database or role */
+  function pgUrlWith(part: 'database' | 'role', value: string): string {
+    const u = new URL(postgresUrl());
+    if (part === 'database') u.pathname = `/${value}`;
+    else u.username = value;
+    return u.toString();
+  }
+
+  it.each([
+    ['a database that does not exist', pgUrlWith('database', 'dgent_no_such_database')],
+    ['a role that does not exist', pgUrlWith('role', 'dgent_no_such_role')],
+  ])('%s: ValidationError (not BackendUnavailableError) from SQLAgent and PostgresEventLog', async (_, url) => {
+    const a = new SQLAgent<{ n: number }>({ connectionString: url, id: 'a' });
+    const log = new PostgresEventLog({ connectionString: url, schema: uniqueSchema('dgent_cfg') });
+    try {
+      for (const e of [await rejection(a.save({ n: 1 })), await rejection(log.append('s', [{ type: 'T', data: 1 }]))]) {
+        expect(e).toBeInstanceOf(ValidationError);
+        expect(e.message).toMatch(/does not exist/);
+      }
+    } finally {
+      await a.close();
+      await log.close();
+    }
+  });
+
   it("SQLAgent (PostgreSQL).loadAt({ time: 'yesterday' }) is a ValidationError", async () => {
     const table = uniqueName('dgent_cfg').toLowerCase();
     const a = new SQLAgent<{ n: number }>({ connectionString: postgresUrl(), id: 'a', table });

@@ -16,6 +16,7 @@ import { toMs } from '../core/ids.js';
 import { latestSchemaVersion, migrate, validateWith, type Migrations, type StandardSchemaV1 } from '../core/schema.js';
 import type { LoadAtTarget } from './data-agent.js';
 import { VersionedAgent, type Snapshot, type VersionedAgentOptions } from './versioned-agent.js';
+import { configurationRejection } from '../streams/postgres/errors.js';
 import { checkPoolOptions, connect, type SqlConnection, type SqlConnectionOptions, type SqlDialectName } from './sql/connect.js';
 import { checkAgentId, checkTableName, classifySqlError, ensureTable, insertNext, isWriteConflict, prune, selectAt, selectCurrent, selectHistory, selectVersion, type StateRow } from './sql/statements.js';
 
@@ -106,6 +107,8 @@ export class SQLAgent<S> extends VersionedAgent<S> {
    */
   private wrap(e: unknown): unknown {
     if (e instanceof DgentError) return e;
+    const refused = configurationRejection(e, this.describe());
+    if (refused) return refused;
     const backend = this.options.path !== undefined ? 'SQLite' : this.options.connectionString !== undefined ? 'PostgreSQL' : 'SQL database';
     const message = (e as Error | undefined)?.message ?? String(e);
     switch (classifySqlError(e)) {
