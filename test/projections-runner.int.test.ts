@@ -133,3 +133,38 @@ describe.skipIf(!pgUp)('rebuild while appends continue (PostgreSQL)', () => {
     await views.close();
   }, 60_000);
 });
+
+describe.skipIf(!pgUp)('storage outages', () => {
+  test('an async projection retries BackendUnavailableError with backoff and resumes exactly once after the outage', async () => {
+    const { startTcpProxy } = await import('./support/tcp-proxy.js');
+    const proxy = await startTcpProxy(postgresUrl());
+    const { log, schema } = pgLog();
+    const views = new PostgresViewStorage({ connectionString: proxy.url(postgresUrl()), schema: `${schema}_v`, generationCacheMs: 0 });
+    const runner = new ProjectionRunner({ log, storage: views, batchMs: 5, maxBackoffMs: 200, projections: [{ projection: countingProjection({ name: 'cnt' }), mode: 'async' }] });
+    try {
+      await runner.start();
+      for (let n = 1; n <= 30; n++) await log.append(`s${n % 2}`, [{ type: 'Added', data: { n } }]);
+      await runner.whenCaughtUp();
+      proxy.cut();
+      for (let n = 31; n <= 60; n++) await log.append(`s${n % 2}`, [{ type: 'Added', data: { n } }]);
+      const { BackendUnavailableError } = await import('../src/index.js');
+      for (let i = 0; ; i++) {
+        const [s] = await runner.status();
+        if (s!.lastError?.error instanceof BackendUnavailableError) break;
+        if (i > 3000) throw new Error('the outage was never reported in status()');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const [during] = await runner.status();
+      expect(during!.state).not.toBe('failed');
+      proxy.restore();
+      await runner.whenCaughtUp({ timeoutMs: 60_000 });
+      const model = await foldLog(log);
+      expect(summary(await readCounting(views, 'cnt'))).toEqual({ positions: model.positions, sum: model.sum, duplicates: [] });
+    } finally {
+      await runner.close();
+      await log.close();
+      await views.close();
+      await proxy.close();
+    }
+  }, 120_000);
+});

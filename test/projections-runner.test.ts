@@ -125,3 +125,40 @@ describe('failures', () => {
     expect(() => new ProjectionRunner({ log, storage: views, projections: [p], batchSize: 0 })).toThrow(ValidationError);
   });
 });
+
+describe('version bump', () => {
+  test('bumping version rebuilds on start, blue-green: the old generation serves meanwhile, then the new one has every event once (SQLite inline, memory async)', async () => {
+    const dir = tempDir();
+    const log = new SqliteEventLog({ path: join(dir, 'log.db') });
+    const views = new SqliteViewStorage({ path: join(dir, 'log.db'), generationCacheMs: 0 });
+    const mem = new MemoryViewStorage();
+    const v1 = new ProjectionRunner({ log, projections: [{ projection: countingProjection({ name: 'inl', tag: 'v1' }), storage: views }, { projection: countingProjection({ name: 'asy' }), storage: mem, mode: 'async' }] });
+    await v1.start();
+    for (let n = 1; n <= 300; n++) await log.append(`s${n % 4}`, [{ type: 'Added', data: { n } }]);
+    await v1.whenCaughtUp();
+    await v1.close();
+
+    const v2 = new ProjectionRunner({ log, batchSize: 10, projections: [{ projection: countingProjection({ name: 'inl', version: 2, tag: 'v2' }), storage: views }, { projection: countingProjection({ name: 'asy', version: 2 }), storage: mem, mode: 'async' }] });
+    await v2.start();
+    // appends go on during the rebuild; the old generation keeps answering reads
+    for (let n = 301; n <= 340; n++) {
+      await log.append(`s${n % 4}`, [{ type: 'Added', data: { n } }]);
+      expect(summary(await readCounting(views, 'inl')).duplicates).toEqual([]);
+      expect(summary(await readCounting(mem, 'asy')).duplicates).toEqual([]);
+    }
+    await v2.whenCaughtUp();
+    const model = await foldLog(log);
+    const expected = { positions: model.positions, sum: model.sum, duplicates: [] };
+    expect(summary(await readCounting(views, 'inl'))).toEqual(expected);
+    expect(summary(await readCounting(mem, 'asy'))).toEqual(expected);
+    const t = await views.table('inl', 'applied');
+    expect(views.db.prepare(`SELECT DISTINCT tag FROM ${t}`).all()).toEqual([{ tag: 'v2' }]);
+    expect((await v2.status()).map((s) => [s.name, s.version, s.generation])).toEqual([
+      ['inl', 2, 2],
+      ['asy', 2, 2],
+    ]);
+    await v2.close();
+    await log.close();
+    await views.close();
+  });
+});

@@ -101,11 +101,12 @@ export class ProjectionRunner {
     const out: ProjectionStatus[] = [];
     for (const r of this.resolved) {
       if (name !== undefined && r.projection.name !== name) continue;
-      const ctl = await r.driver.control(r.projection.name);
-      const position = ctl?.position ?? 0;
-      const lag = await lagAfter(this.log, position, LAG_CAP);
       const w = this.workers.get(r.projection.name);
       const i = this.inline.get(r.projection.name)?.entry;
+      // during an outage of the storage, report what this runner knows instead of failing
+      const ctl = await r.driver.control(r.projection.name).catch(() => (w ? { position: w.position, generation: w.generation, version: w.version } : undefined));
+      const position = ctl?.position ?? 0;
+      const lag = await lagAfter(this.log, position, LAG_CAP).catch(() => ({ events: 0, oldest: undefined }));
       let state = w ? w.state : i!.state;
       if (w && (state === 'catching_up' || state === 'running')) state = lag.events === 0 ? 'running' : 'catching_up';
       out.push({
