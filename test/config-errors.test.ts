@@ -23,6 +23,7 @@ import { RedisAgent } from '../src/agents/redis-agent.js';
 import { RedisEventLog } from '../src/streams/redis/redis-event-log.js';
 import { PostgresEventLog } from '../src/streams/postgres/postgres-event-log.js';
 import { EventStoreDBEventLog } from '../src/eventstoredb.js';
+import { VectorAgent } from '../src/vector.js';
 import type { DataAgent, LoadAtTarget, Versioned } from '../src/agents/data-agent.js';
 import type { EventLog } from '../src/streams/event-log.js';
 import { expectSerializationErrorNamesTheEvent } from './support/serialization-error.js';
@@ -120,6 +121,15 @@ describe('missing parent directories are created wherever a file path is given',
     const store = new SqliteSnapshotStore({ path: join(fresh(), 'data', 'snapshots.db') });
     expect(await store.list('s')).toEqual([]);
     await store.close();
+  });
+
+  it('VectorAgent { path } (as before)', async () => {
+    const path = join(fresh(), 'data', 'memory.vec');
+    const m = new VectorAgent({ dimension: 2, metric: 'l2', engine: 'js', path });
+    await m.upsert([{ id: 'a', vector: [0, 1] }]);
+    await m.save();
+    await m.close();
+    expect(existsSync(path)).toBe(true);
   });
 
   it('FileEventLog and SqliteEventLog (as before)', async () => {
