@@ -1,5 +1,6 @@
 /**
- * Two runner processes of one async projection: only one applies at a time (the positions each
+ * Two runner processes of one async projection (views on SQLite, PostgreSQL, and Redis over a
+ * PostgreSQL log): only one applies at a time (the positions each
  * applied form one contiguous block, the standby's after the holder's), and after a SIGKILL of
  * the holder the standby takes over and finishes with every event applied exactly once.
  */
@@ -12,9 +13,13 @@ import { PostgresEventLog, PostgresViewStorage } from '../src/postgres.js';
 import { foldLog, readCounting, summary } from './support/projection-counting.js';
 import { spawnChild, type Child } from './support/projection-processes.js';
 import { dropSchemas, postgresUrl, uniqueSchema } from './support/postgres.js';
-import { POSTGRES_URL, requireService } from './support/services.js';
+import { POSTGRES_URL, REDIS_URL, requireService } from './support/services.js';
+import { RedisViewStorage } from '../src/redis.js';
+import { deleteByPrefix } from './fixtures/redis-keys.js';
+import type { Redis } from 'ioredis';
 
 const pgUp = await requireService('PostgreSQL', POSTGRES_URL);
+const redisUp = pgUp && (await requireService('Redis', REDIS_URL));
 const cleanups: (() => Promise<void>)[] = [];
 afterAll(async () => {
   for (const c of cleanups) await c();
@@ -75,9 +80,29 @@ async function appendSome(log: EventLog, from: number, count: number): Promise<v
   }
 }
 
+function redisEnv(): Env {
+  const schema = uniqueSchema('leaser');
+  const log = new PostgresEventLog({ connectionString: postgresUrl(), schema });
+  const views = new RedisViewStorage({ url: REDIS_URL, prefix: schema, generationCacheMs: 0 });
+  cleanups.push(async () => (await deleteByPrefix(views.redis as Redis, schema), await log.close(), await views.close(), await dropSchemas([schema])));
+  return {
+    target: `${postgresUrl()}#${schema}#${REDIS_URL}`,
+    log,
+    views,
+    async tags() {
+      const k = await views.key('cnt', 'tag');
+      if (!k) return [];
+      return Object.entries(await views.redis.hgetall(k))
+        .map(([p, tag]) => ({ position: Number(p), tag }))
+        .sort((x, y) => x.position - y.position);
+    },
+  };
+}
+
 const kinds = [
   ['sqlite', sqliteEnv, true],
   ['postgres', postgresEnv, pgUp],
+  ['redis', redisEnv, redisUp],
 ] as const;
 
 describe.each(kinds)('two runner processes of one projection (%s)', (kind, makeEnv, enabled) => {

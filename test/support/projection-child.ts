@@ -1,26 +1,30 @@
 /**
  * Child process of the runner crash and lease tests.
  *
- *   runner <sqlite|postgres> <target> <owner> <leaseMs>   run the async counting projection `cnt`
+ *   runner <sqlite|postgres|redis> <target> <owner> <leaseMs>   run the async counting projection `cnt`
  *       (tagged with <owner>) until killed; prints `ready` once started, then `state <state> <leader>`
  *       whenever either changes
  *   append <sqlite|postgres> <target> <count> <pauseMs>   append <count> events (n = 1..count)
  *       to 3 streams, pausing between appends; prints `done`
  *
  * <target>: for sqlite a directory holding log.db (the log) and views.db (the views, another file);
- * for postgres `<url>#<schema>` (the log in <schema>, the views in <schema>_v).
+ * for postgres `<url>#<schema>` (the log in <schema>, the views in <schema>_v); for redis
+ * `<pg url>#<schema>#<redis url>` (the log in PostgreSQL, the views in Redis under prefix <schema>).
  */
 import { join } from 'node:path';
 import { ProjectionRunner, SqliteEventLog, SqliteViewStorage, type EventLog, type ViewStorage } from '../../src/index.js';
 import { PostgresEventLog, PostgresViewStorage } from '../../src/postgres.js';
+import { RedisViewStorage } from '../../src/redis.js';
 import { countingProjection } from './projection-counting.js';
 
 const [mode, kind, target, a, b] = process.argv.slice(2);
 
 function open(): { log: EventLog; views: ViewStorage } {
   if (kind === 'sqlite') return { log: new SqliteEventLog({ path: join(target!, 'log.db'), busyTimeoutMs: 30_000 }), views: new SqliteViewStorage({ path: join(target!, 'views.db'), busyTimeoutMs: 30_000 }) };
-  const [url, schema] = target!.split('#') as [string, string];
-  return { log: new PostgresEventLog({ connectionString: url, schema }), views: new PostgresViewStorage({ connectionString: url, schema: `${schema}_v` }) };
+  const [url, schema, redisUrl] = target!.split('#') as [string, string, string | undefined];
+  const log = new PostgresEventLog({ connectionString: url, schema });
+  if (kind === 'redis') return { log, views: new RedisViewStorage({ url: redisUrl!, prefix: schema }) };
+  return { log, views: new PostgresViewStorage({ connectionString: url, schema: `${schema}_v` }) };
 }
 
 const { log, views } = open();

@@ -63,6 +63,7 @@ export function countingProjection(o: CountingOptions = {}): Projection {
         case 'redis': {
           for (const e of events) ctx.call('HINCRBY', ctx.key('applied'), String(e.position), 1);
           for (const e of events) ctx.call('HSET', ctx.key('n'), String(e.position), nOf(e));
+          if (o.tag !== undefined) for (const e of events) ctx.call('HSET', ctx.key('tag'), String(e.position), o.tag);
           return;
         }
       }
