@@ -36,6 +36,30 @@ describe.skipIf(!available)('PostgresEventLog', () => {
     return log;
   }
 
+  /**
+   * LISTEN on `channel` from a client of ours: `at` holds when each NOTIFY arrived; `flush()` sends
+   * a marker NOTIFY and waits for it, so every NOTIFY sent before the call has arrived when it returns.
+   */
+  async function notifications(channel: string): Promise<{ at: number[]; flush(): Promise<void> }> {
+    const c = await rawClient();
+    const at: number[] = [];
+    let markers = 0;
+    c.on('notification', (m) => {
+      if (m.channel !== channel) return;
+      if (m.payload === 'marker') markers++;
+      else at.push(performance.now());
+    });
+    await c.query(`LISTEN "${channel}"`);
+    return {
+      at,
+      async flush() {
+        const want = markers + 1;
+        await c.query(`NOTIFY "${channel}", 'marker'`);
+        await waitFor(() => markers >= want, 10_000, 'our marker notification');
+      },
+    };
+  }
+
   async function rawClient(): Promise<pg.Client> {
     const c = new pg.Client({ connectionString: postgresUrl() });
     await c.connect();
@@ -310,8 +334,11 @@ describe.skipIf(!available)('PostgresEventLog', () => {
     await log.append('warm', [{ type: 'W', data: 0 }]);
     const c = await rawClient();
     let notified = 0;
+    let markers = 0;
     c.on('notification', (m) => {
-      if (m.channel === `dgent_${log.schema}`) notified++;
+      if (m.channel !== `dgent_${log.schema}`) return;
+      if (m.payload === 'marker') markers++;
+      else notified++;
     });
     await c.query(`LISTEN "dgent_${log.schema}"`);
     const woken = async (what: string, append: () => Promise<unknown>): Promise<void> => {
@@ -332,14 +359,25 @@ describe.skipIf(!available)('PostgresEventLog', () => {
     });
     await expect(log.append('n1', [{ type: 'N', data: 'vetoed' }])).rejects.toThrow('veto');
     off();
+    // give a NOTIFY owed at the end of the interval (20 ms) time to be sent, then one of ours: the
+    // queue delivers in commit order, so anything the log sent before it has arrived with it
     await sleep(300);
+    await c.query(`NOTIFY "dgent_${log.schema}", 'marker'`);
+    await waitFor(() => markers === 1, 10_000, 'the marker notification');
     expect(notified).toBe(before);
     // and a subscriber in another log (its own pool and listener), polling only once a minute, gets new events at once
     const other = open({ pollMs: 60_000 }, log.schema);
     const seen: string[] = [];
     const last = (await collect(log.readAll())).at(-1)!.position;
+    const listeners = async (): Promise<number> =>
+      (await c.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'idle' AND query = $1`, [`LISTEN "dgent_${log.schema}"`])).rows[0].n;
+    const listening = await listeners(); // ours
     const sub = other.subscribe({ fromPosition: last }, (e) => void seen.push(String(e.data)));
-    await sleep(200); // let it catch up and start listening
+    // its LISTEN has completed (polling once a minute, it would miss a NOTIFY sent before)
+    for (let i = 0; (await listeners()) <= listening; i++) {
+      if (i > 1_000) throw new Error("the other log's LISTEN never completed");
+      await sleep(10);
+    }
     await log.append('n4', [{ type: 'N', data: 'live' }], { expectedRevision: 'no_stream' });
     await waitFor(() => seen.includes('live'), 5_000, 'the live event at the other log');
     await sub.close();
@@ -347,6 +385,11 @@ describe.skipIf(!available)('PostgresEventLog', () => {
 
   test('NOTIFY is throttled: the first append after a quiet spell carries it in its own transaction, a burst gets one more at the end of the interval; owed ones are sent on close; subscriptions in the appending process are woken at every commit without it', async () => {
     expect(() => open({ notifyIntervalMs: -1 })).toThrow(ValidationError);
+    // No wall-clock thresholds: what arrives is counted, and the order of arrival is made certain by
+    // a marker NOTIFY of ours (the queue delivers in commit order: when the marker arrives, every
+    // NOTIFY sent before it has arrived). Where a slow machine changes the outcome (a burst longer
+    // than the interval) the weaker bound that still holds is checked.
+    const INTERVAL = 1_000;
     // a pool that counts the NOTIFY statements sent on their own (not carried by an append)
     const pool = new pg.Pool({ connectionString: postgresUrl(), max: 4 });
     let alone = 0;
@@ -357,45 +400,45 @@ describe.skipIf(!available)('PostgresEventLog', () => {
       return query(...args);
     };
     pools.push(pool);
-    const log = open({ connectionString: undefined, pool: pool as never, notifyIntervalMs: 300, pollMs: 60_000 });
+    const log = open({ connectionString: undefined, pool: pool as never, notifyIntervalMs: INTERVAL, pollMs: 60_000 });
     await log.append('warm', [{ type: 'W', data: 0 }]);
-    const c = await rawClient();
-    const at: number[] = [];
-    c.on('notification', (m) => {
-      if (m.channel === `dgent_${log.schema}`) at.push(performance.now());
-    });
-    await c.query(`LISTEN "dgent_${log.schema}"`);
-    await sleep(400); // quiet: the next commit is announced at once
+    const heard = await notifications(`dgent_${log.schema}`);
+    await sleep(INTERVAL + 200); // quiet: a full interval since the warm-up's NOTIFY
     const t0 = performance.now();
     await log.append('t', [{ type: 'T', data: 0 }], { expectedRevision: 'no_stream' });
-    await waitFor(() => at.length === 1, 5_000, 'the leading notification');
-    expect(at[0]! - t0).toBeLessThan(250);
-    expect(alone).toBe(0); // carried by the append
-    // a burst inside the interval shares one trailing notification, sent after its last commit
+    await waitFor(() => heard.at.length === 1, 10_000, 'the leading notification');
+    expect(alone).toBe(0); // carried by the append, in its transaction: announced at its commit, not at the end of the interval
+    // a burst inside the interval shares one trailing notification, sent alone after its last commit
     for (let i = 1; i <= 20; i++) await log.append('t', [{ type: 'T', data: i }], { expectedRevision: i });
     const burstEnd = performance.now();
-    await waitFor(() => at.length === 2, 5_000, 'the trailing notification');
-    expect(at[1]!).toBeGreaterThan(burstEnd);
-    expect(alone).toBe(1); // no append was sent when it fell due
-    await sleep(700);
-    expect(at).toHaveLength(2);
-    // a subscription of this log is woken at every commit, long before the throttled NOTIFY or its poll
-    const seen: unknown[] = [];
-    const sub = log.subscribe({ fromPosition: (await collect(log.readAll())).at(-1)!.position }, (e) => void seen.push(e.data));
-    await sleep(100);
-    await log.append('t', [{ type: 'T', data: 'a' }], { expectedRevision: 21 }); // leading NOTIFY
-    await log.append('t', [{ type: 'T', data: 'b' }], { expectedRevision: 22 }); // NOTIFY owed for 300 ms
-    const t1 = performance.now();
-    await waitFor(() => seen.length === 2, 5_000, 'both events at the local subscription');
-    expect(performance.now() - t1).toBeLessThan(200);
-    await sub.close();
-    // close() sends what is owed: a commit inside the interval is announced before the pool ends
-    await waitFor(() => at.length === 4, 5_000, "the trailing notification of 'b'");
-    await sleep(400);
-    await log.append('t', [{ type: 'T', data: 'c' }], { expectedRevision: 23 }); // leading
-    await log.append('t', [{ type: 'T', data: 'd' }], { expectedRevision: 24 }); // owed
+    if (burstEnd - t0 < INTERVAL) {
+      await waitFor(() => heard.at.length === 2, 10_000, 'the trailing notification');
+      expect(heard.at[1]!).toBeGreaterThan(burstEnd);
+      expect(alone).toBe(1); // no append was sent when it fell due
+    }
+    await sleep(1.5 * INTERVAL); // a NOTIFY still owed now would be a throttle fault: give it time to show
+    await heard.flush();
+    // one NOTIFY per interval at most (they are spaced by the interval on the log's clock)
+    expect(heard.at.length).toBeLessThanOrEqual(1 + Math.floor((performance.now() - t0) / INTERVAL));
+    if (burstEnd - t0 < INTERVAL) expect(heard.at).toHaveLength(2);
     await log.close();
-    await waitFor(() => at.length === 6, 1_000, 'the notification owed at close');
+
+    // a subscription of the appending log is woken at every commit, without the NOTIFY (owed for a
+    // minute here) or its poll (once a minute); close() sends the NOTIFY still owed
+    const slow = open({ notifyIntervalMs: 60_000, pollMs: 60_000 });
+    const a = await slow.append('t', [{ type: 'T', data: 'a' }]);
+    const slowHeard = await notifications(`dgent_${slow.schema}`);
+    const seen: unknown[] = [];
+    const sub = slow.subscribe({ fromPosition: a.position - 1 }, (e) => void seen.push(e.data));
+    await waitFor(() => seen.length === 1, 10_000, "'a', read by the subscription's catch-up");
+    await slow.append('t', [{ type: 'T', data: 'b' }], { expectedRevision: 1 }); // after the catch-up read: only a wake brings it
+    await waitFor(() => seen.length === 2, 10_000, "'b' at the local subscription");
+    expect(seen).toEqual(['a', 'b']);
+    await slowHeard.flush();
+    expect(slowHeard.at).toHaveLength(0); // 'b' was not announced: the commit woke the subscription
+    await sub.close();
+    await slow.close();
+    await waitFor(() => slowHeard.at.length === 1, 10_000, "the notification owed for 'b', sent by close()");
   });
 
   test('schema version 9 upgrade: append functions that still NOTIFY inside the transaction (version 8) are replaced', async () => {
@@ -602,9 +645,10 @@ describe.skipIf(!available)('PostgresEventLog', () => {
     );
     await sleep(50); // the read is on its (pooled, now stalled) connection
     await log.close();
-    expect(await read).toBeInstanceOf(BackendUnavailableError);
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(5_000);
-    expect(Date.now() - t0).toBeLessThan(9_000);
+    const error = await read;
+    expect(error).toBeInstanceOf(BackendUnavailableError);
+    expect((error as Error).message).toMatch(/did not answer within 5300 ms/); // ended by the watchdog, not by the socket
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(5_000); // and not before its timeout
     proxy.restore();
   });
 
@@ -689,7 +733,7 @@ describe.skipIf(!available)('PostgresEventLog', () => {
     const t0 = Date.now();
     proxy.cut();
     await expect(sub.done).rejects.toBeInstanceOf(BackendUnavailableError);
+    // not before the window (the schedule within it is checked on a fake clock in subscription.test.ts)
     expect(Date.now() - t0).toBeGreaterThanOrEqual(450);
-    expect(Date.now() - t0).toBeLessThan(5_000);
   });
 });
