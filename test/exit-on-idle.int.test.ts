@@ -10,7 +10,8 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { REDIS_URL, requireService } from './support/services.js';
+import { RedisAgent } from '../src/agents/redis-agent.js';
+import { REDIS_URL, requireService, uniqueName } from './support/services.js';
 import { postgresUrl } from './support/postgres.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/exit-on-idle.ts', import.meta.url));
@@ -28,22 +29,25 @@ interface Outcome {
   stderr: string;
 }
 
-function runScenario(scenario: string): Promise<Outcome> {
+function runScenario(scenario: string, onReady?: () => void, name?: string): Promise<Outcome & { stdout: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, scenario], {
+    const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, scenario, ...(name ? [name] : [])], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, DGENT_REDIS_URL: REDIS_URL, DGENT_POSTGRES_URL: postgresUrl() },
     });
     let out = '';
     let err = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+    child.stdout.setEncoding('utf8').on('data', (c: string) => {
+      if (onReady && !out.includes('ready\n') && (out + c).includes('ready\n')) onReady();
+      out += c;
+    });
     child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
     const killer = setTimeout(() => child.kill('SIGKILL'), KILL_AFTER_MS);
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(killer);
       const line = out.split('\n').find((l) => l.startsWith('done '));
-      resolve({ code, signal, alive: line ? (JSON.parse(line.slice(5)) as string[]) : undefined, stderr: err });
+      resolve({ code, signal, alive: line ? (JSON.parse(line.slice(5)) as string[]) : undefined, stderr: err, stdout: out });
     });
   });
 }
@@ -61,6 +65,19 @@ describe.skipIf(!redisUp)('Redis: a script without close() exits', () => {
   it('RedisAgent: save, update, load, no close()', () => expectExits('redis-agent'), KILL_AFTER_MS + 30_000);
   it('RedisAgent with Redis unreachable: a failed save, no close()', () => expectExits('redis-agent-unreachable'), KILL_AFTER_MS + 30_000);
   it('RedisAgent that subscribed and unsubscribed, no close()', () => expectExits('redis-agent-unsubscribed', false), KILL_AFTER_MS + 30_000);
+  it('RedisAgent with a live subscription stays alive until its listener unsubscribes, then exits', async () => {
+    const name = uniqueName('exit_sub');
+    const saver = new RedisAgent<{ n: number }>({ url: REDIS_URL, prefix: `${name}:`, key: 'k', ttlMs: 60_000 });
+    try {
+      const r = await runScenario('redis-agent-subscribed', () => void saver.save({ n: 7 }), name);
+      expect(r.signal, `did not exit by itself\n${r.stderr}`).toBeNull();
+      expect(r.code, r.stderr).toBe(0);
+      // the process was still there to receive the save made after it finished its own work
+      expect(r.stdout).toContain('got 7\n');
+    } finally {
+      await saver.close();
+    }
+  }, KILL_AFTER_MS + 30_000);
   it('RedisEventLog: append, read, no close()', () => expectExits('redis-log'), KILL_AFTER_MS + 30_000);
 });
 
