@@ -5,7 +5,7 @@
  * project, and exits by itself; so does `npm run demo`. See scripts/check-docs.ts.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { createRequire } from 'node:module';
@@ -54,6 +54,16 @@ describe('README and docs', () => {
     expect(blocks.filter((b) => b.file !== readme).length).toBeGreaterThan(0);
     // no-check is for fragments only: keep them rare
     expect(blocks.filter((b) => b.flags.includes('no-check')).length).toBeLessThanOrEqual(2);
+  });
+
+  it("the README's error table lists every error class dgent exports, with its code", async () => {
+    const exported = await import('../src/index.js');
+    const classes = Object.entries(exported).filter(([, v]) => typeof v === 'function' && (v === exported.DgentError || v.prototype instanceof exported.DgentError));
+    const codes = Object.fromEntries(classes.map(([name, C]) => [name, (Reflect.construct(C as new () => InstanceType<typeof exported.DgentError>, []) as { code: string }).code]));
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const table = Object.fromEntries([...readme.matchAll(/^\| `(\w+Error)` \| `([A-Z_]+)` \|/gm)].map((m) => [m[1]!, m[2]!]));
+    expect(table).toEqual(codes);
+    expect(Object.keys(codes)).toContain('ClosedError');
   });
 
   it('every ts block type-checks under strict and exactOptionalPropertyTypes', () => {
