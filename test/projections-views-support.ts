@@ -6,13 +6,15 @@
  */
 import fc from 'fast-check';
 import { produceWithPatches } from 'immer';
-import type { EventLog, MultiStreamAppender, NewEvent } from '../src/streams/event-log.js';
-import { KEYED, keyedEvents, keyStream, namespaceStream, type KeyedEvent } from '../src/projections/keyed-events.js';
+import type { EventLog, MultiStreamAppender, NewEvent, RecordedEvent } from '../src/streams/event-log.js';
+import { KEYED, keyedEvents, keyStream, namespaceStream, parseKeyedStream, type KeyedEvent } from '../src/projections/keyed-events.js';
 import { canonicalDump, entryId, type ViewsDump } from '../src/projections/model.js';
 import { step, type KvEntry } from '../src/projections/views/rows.js';
 import type { AuditReader, KvReader, VersionsReader } from '../src/projections/views/types.js';
 
 export const NAMESPACES = ['default', 'b', 'c'] as const;
+/** Namespaces of one run: the base names with a run prefix, so runs can share one log (`''`: the base names). */
+export const namespacesOf = (run: string): string[] => NAMESPACES.map((n) => run + n);
 export const KEYS = ['a', 'a/b', 'ä', '😀', 'a:b*'] as const;
 export type OpKind = 'set' | 'patch' | 'incr' | 'meta' | 'merge' | 'delete' | 'expire' | 'purge' | 'nsCreate' | 'nsDelete';
 export interface Op {
@@ -95,7 +97,7 @@ function eventFor(op: Op, cur: KvEntry | undefined, tx: string | undefined): New
 }
 
 /** Append the ops' events to the log; returns the number of events appended. */
-export async function appendOps(log: EventLog & MultiStreamAppender, ops: readonly Op[]): Promise<number> {
+export async function appendOps(log: EventLog & MultiStreamAppender, ops: readonly Op[], run = ''): Promise<number> {
   const shadow = new Shadow();
   let count = 0;
   let txn = 0;
@@ -103,7 +105,7 @@ export async function appendOps(log: EventLog & MultiStreamAppender, ops: readon
     const group = ops[i]!.group && i + 1 < ops.length ? [ops[i]!, ops[i + 1]!] : [ops[i]!];
     const tx = group.length > 1 ? `tx${++txn}` : undefined;
     const appends = group.map((op) => {
-      const ns = NAMESPACES[op.ns]!;
+      const ns = run + NAMESPACES[op.ns]!;
       const isNs = op.kind === 'nsCreate' || op.kind === 'nsDelete';
       const s = { namespace: ns, key: isNs ? null : KEYS[op.key]! };
       const e = eventFor(op, s.key === null ? undefined : shadow.get(ns, s.key), tx);
@@ -125,9 +127,18 @@ export interface ViewReaders {
   audit: AuditReader;
 }
 
-/** Read all three views into the canonical dump. */
-export async function dumpViews(r: ViewReaders): Promise<ViewsDump> {
-  return canonicalDump({ kv: await r.kv.all(), namespaces: await r.kv.namespaces(), versions: await r.versions.all(), audit: await r.audit.all() });
+/** Read all three views into the canonical dump (only the namespaces `keep` accepts). */
+export async function dumpViews(r: ViewReaders, keep: (namespace: string) => boolean = () => true): Promise<ViewsDump> {
+  const f = <T extends { namespace: string }>(rows: T[]) => rows.filter((x) => keep(x.namespace));
+  return canonicalDump({ kv: f(await r.kv.all()), namespaces: f(await r.kv.namespaces()), versions: f(await r.versions.all()), audit: f(await r.audit.all()) });
+}
+
+/** Recorded keyed events of the namespaces `keep` accepts. */
+export function ofNamespaces(events: readonly RecordedEvent[], keep: (namespace: string) => boolean): RecordedEvent[] {
+  return events.filter((e) => {
+    const s = parseKeyedStream(e.stream);
+    return s !== undefined && keep(s.namespace);
+  });
 }
 
 /** Retention used by the property tests (exercises per-namespace max versions and max age). */

@@ -49,7 +49,7 @@ export async function applyKvRedis(events: readonly RecordedEvent[], ctx: RedisV
     ctx.call('ZREM', exp, entryId(d.namespace, d.key));
   }
   for (const u of plan.upserts) {
-    ctx.call('SET', entryKey(kv, u.namespace, u.key), encode({ ...u, createdAt: u.updatedAt }));
+    ctx.call('SET', entryKey(kv, u.namespace, u.key), encode(u));
     ctx.call('ZADD', indexKey(kv, u.namespace), 0, u.key);
     if (u.expiresAt !== null) ctx.call('ZADD', exp, u.expiresAt, entryId(u.namespace, u.key));
     else ctx.call('ZREM', exp, entryId(u.namespace, u.key));
