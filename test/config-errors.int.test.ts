@@ -7,7 +7,7 @@
 import net from 'node:net';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackendUnavailableError, ClosedError, ValidationError } from '../src/core/errors.js';
 import { RedisAgent } from '../src/agents/redis-agent.js';
 import { RedisEventLog } from '../src/streams/redis/redis-event-log.js';
@@ -51,7 +51,10 @@ function withDb(db: number): string {
 
 describe.skipIf(!redisUp)('Redis database index', () => {
   const prefix = `${uniqueName('dgent_cfg')}:`;
-  const raw = new Redis(REDIS_URL);
+  let raw: Redis;
+  beforeAll(() => {
+    raw = new Redis(REDIS_URL);
+  });
   afterAll(async () => {
     for (const db of [0, 1]) {
       await raw.select(db);
