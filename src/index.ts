@@ -140,3 +140,70 @@ export { ProjectionRunner } from './projections/runner/projection-runner.js';
 export { MemoryViewStorage } from './projections/storage/memory-view-storage.js';
 export { SqliteViewStorage } from './projections/storage/sqlite-view-storage.js';
 export type { SqliteViewStorageOptions } from './projections/storage/sqlite-view-storage.js';
+export {
+  KEYED,
+  KEYED_EVENT_TYPES,
+  KEYED_SCHEMA_VERSION,
+  KV_STREAM_PREFIX,
+  MAX_NAMESPACE_LENGTH,
+  UPCASTERS,
+  keyedEvents,
+  keyStream,
+  namespaceStream,
+  parseKeyedStream,
+  validateNamespace,
+  validateKey,
+  isKeyedType,
+  toKeyedEvent,
+  upcastPayload,
+} from './projections/keyed-events.js';
+export type {
+  KeyedEvent,
+  KeyedEventType,
+  KeyedMeta,
+  Metadata,
+  SetData,
+  PatchedData,
+  IncrementedData,
+  MetadataData,
+  EmptyData,
+  ExpiredData,
+  Upcasters,
+} from './projections/keyed-events.js';
+export { emptyModel, applyKeyedEvent, foldKeyed, dumpModel, canonicalDump } from './projections/model.js';
+export type { KeyedModel, KeyedViewsOptions as KeyedModelOptions, ViewsDump } from './projections/model.js';
+export { keyedViews, viewReaders } from './projections/views/index.js';
+export type { KeyedViewsOptions, ViewReaders } from './projections/views/index.js';
+export { kvView } from './projections/views/kv/projection.js';
+export type { KvViewOptions } from './projections/views/kv/projection.js';
+export { versionsView } from './projections/views/versions/projection.js';
+export type { VersionsViewOptions } from './projections/views/versions/projection.js';
+export { auditView } from './projections/views/audit/projection.js';
+export type { AuditViewOptions } from './projections/views/audit/projection.js';
+export { MemoryKvReader } from './projections/views/kv/memory.js';
+export { MemoryVersionsReader } from './projections/views/versions/memory.js';
+export { MemoryAuditReader } from './projections/views/audit/memory.js';
+export { SqliteKvReader } from './projections/views/kv/sqlite.js';
+export { SqliteVersionsReader } from './projections/views/versions/sqlite.js';
+export { SqliteAuditReader } from './projections/views/audit/sqlite.js';
+export { validateFilters, validateQueryOptions, parsePath, matches as matchesFilters } from './projections/views/filter.js';
+export { compareKeys, prefixEnd } from './projections/views/keys.js';
+export type {
+  KvReader,
+  VersionsReader,
+  AuditReader,
+  AuditFilter,
+  ListOptions as KvListOptions,
+  ReadOptions as KvReadOptions,
+  VersionTarget,
+  QueryOptions as KvQueryOptions,
+  ValueFilter,
+  ValueSort,
+  FilterOp,
+  Primitive as FilterPrimitive,
+  KvEntry,
+  NamespaceEntry,
+  VersionEntry,
+  AuditEntry,
+} from './projections/views/types.js';
+export type { VersionRetention, VersionsRetentionOptions, AuditRetentionOptions } from './projections/views/rows.js';

@@ -13,3 +13,6 @@ export type { PostgresEventLogOptions, PostgresPool } from './streams/postgres/p
 export type { PostgresAppendTransaction } from './streams/postgres/append.js';
 export { PostgresViewStorage } from './projections/storage/postgres-view-storage.js';
 export type { PostgresViewStorageOptions } from './projections/storage/postgres-view-storage.js';
+export { PostgresKvReader } from './projections/views/kv/postgres.js';
+export { PostgresVersionsReader } from './projections/views/versions/postgres.js';
+export { PostgresAuditReader } from './projections/views/audit/postgres.js';

@@ -17,3 +17,6 @@ export { RedisEventLog } from './streams/redis/redis-event-log.js';
 export type { RedisEventLogOptions } from './streams/redis/redis-event-log.js';
 export { RedisViewStorage } from './projections/storage/redis-view-storage.js';
 export type { RedisViewStorageOptions } from './projections/storage/redis-view-storage.js';
+export { RedisKvReader } from './projections/views/kv/redis.js';
+export { RedisVersionsReader } from './projections/views/versions/redis.js';
+export { RedisAuditReader } from './projections/views/audit/redis.js';
