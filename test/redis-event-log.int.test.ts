@@ -186,8 +186,8 @@ describe.skipIf(!up)('RedisEventLog', () => {
       const t0 = Date.now();
       proxy.cut();
       await expect(sub.done).rejects.toBeInstanceOf(BackendUnavailableError);
+      // not before the window (the schedule within it is checked on a fake clock in subscription.test.ts)
       expect(Date.now() - t0).toBeGreaterThanOrEqual(450);
-      expect(Date.now() - t0).toBeLessThan(5_000);
     } finally {
       proxy.restore();
       await proxy.close();
