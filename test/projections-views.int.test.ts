@@ -22,6 +22,7 @@ import { RedisKvReader } from '../src/projections/views/kv/redis.js';
 import { RedisVersionsReader } from '../src/projections/views/versions/redis.js';
 import { RedisAuditReader } from '../src/projections/views/audit/redis.js';
 import { dumpModel, emptyModel, foldKeyed } from '../src/projections/model.js';
+import { checkReaders, readersArb } from './projections-views-readers.js';
 import { appendOps, dumpViews, namespacesOf, ofNamespaces, opsArb, RETENTION, type ViewReaders } from './projections-views-support.js';
 import { dropSchemas, postgresUrl, uniqueSchema } from './support/postgres.js';
 import { REDIS_URL, requireService, uniqueName } from './support/services.js';
@@ -123,4 +124,49 @@ describe.skipIf(!redisUp)('built-in views on Redis (async)', () => {
     const readers: ViewReaders = { kv: new RedisKvReader(store), versions: new RedisVersionsReader(store), audit: new RedisAuditReader(store) };
     await property(log, { async: readers }, { async }, async);
   }, 600_000);
+});
+
+describe.skipIf(!pgUp)('view readers on PostgreSQL', () => {
+  it('query, count, list pages, getMany, expired, versions, time travel and audit filters answer as the model (40 runs)', async () => {
+    const schema = uniqueSchema('readers');
+    schemas.push(schema);
+    const log = new PostgresEventLog({ connectionString: postgresUrl(), schema });
+    const store = new PostgresViewStorage({ connectionString: postgresUrl(), schema });
+    const runner = new ProjectionRunner({ log, storage: store, projections: views().map((projection) => ({ projection, mode: 'inline' as const })) });
+    const readers: ViewReaders = { kv: new PostgresKvReader(store), versions: new PostgresVersionsReader(store), audit: new PostgresAuditReader(store) };
+    let run = 0;
+    try {
+      await runner.start();
+      await fc.assert(fc.asyncProperty(readersArb, (input) => checkReaders(log, readers, async () => {}, `q${++run}`, input)), { numRuns: 40 });
+    } finally {
+      await runner.close();
+      await store.close();
+      await log.close();
+    }
+  }, 300_000);
+});
+
+describe.skipIf(!redisUp)('view readers on Redis', () => {
+  it('query, count, list pages, getMany, expired, versions, time travel and audit filters answer as the model (40 runs)', async () => {
+    const prefix = uniqueName('readers');
+    const log = new MemoryEventLog();
+    const store = new RedisViewStorage({ url: REDIS_URL, prefix });
+    const runner = new ProjectionRunner({ log, storage: store, batchMs: 1, projections: views().map((projection) => ({ projection, mode: 'async' as const })) });
+    const readers: ViewReaders = { kv: new RedisKvReader(store), versions: new RedisVersionsReader(store), audit: new RedisAuditReader(store) };
+    let run = 0;
+    try {
+      await runner.start();
+      await fc.assert(fc.asyncProperty(readersArb, (input) => checkReaders(log, readers, () => runner.whenCaughtUp({ timeoutMs: 30_000 }), `q${++run}`, input)), { numRuns: 40 });
+    } finally {
+      await runner.close();
+      let cursor = '0';
+      do {
+        const [next, keys] = await store.redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length > 0) await store.redis.del(...keys);
+      } while (cursor !== '0');
+      await store.close();
+      await log.close();
+    }
+  }, 300_000);
 });

@@ -26,6 +26,7 @@ import { SqliteAuditReader } from '../src/projections/views/audit/sqlite.js';
 import { dumpModel, emptyModel, foldKeyed } from '../src/projections/model.js';
 import type { RecordedEvent } from '../src/streams/event-log.js';
 import { appendOps, dumpViews, opsArb, RETENTION, type ViewReaders } from './projections-views-support.js';
+import { checkReaders, readersArb } from './projections-views-readers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dgent-views-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -90,5 +91,22 @@ describe.each(backends)('built-in views on $name', (b) => {
       }),
       { numRuns: 100 },
     );
+  });
+});
+
+describe.each(backends)('view readers on $name', (b) => {
+  it('query, count, list pages, getMany, expired, versions, time travel and audit filters answer as the model (40 runs)', async () => {
+    const log = b.log();
+    const [store] = b.storages(log);
+    const runner = new ProjectionRunner({ log, storage: store, projections: views().map((projection) => ({ projection, mode: 'inline' as const })) });
+    await runner.start();
+    let run = 0;
+    try {
+      await fc.assert(fc.asyncProperty(readersArb, (input) => checkReaders(log, b.readers(store), async () => {}, `q${++run}`, input)), { numRuns: 40 });
+    } finally {
+      await runner.close();
+      await store.close();
+      await log.close();
+    }
   });
 });
