@@ -189,7 +189,7 @@ export function upcastPayload(type: string, data: unknown, where: string, upcast
   if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new CorruptionError(`${type} payload is not an object`, where);
   let d = data as Record<string, unknown>;
   let v = d.v as number;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new CorruptionError(`${type} payload without a schema version`, where);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new CorruptionError(`${type} payload without a schema version`, where);
   while (v < KEYED_SCHEMA_VERSION) {
     const up = upcasters[type]?.[v];
     if (!up) throw new CorruptionError(`no upcaster for ${type} payload version ${v}`, where);
