@@ -137,4 +137,37 @@ describe.each(kinds)('two runner processes of one projection (%s)', (kind, makeE
       for (const c of children) await c.kill();
     }
   }, 180_000);
+
+  test.skipIf(!enabled)('a holder paused (SIGSTOP) until the standby took over cannot commit when it resumes: fencing', async () => {
+    const env = makeEnv();
+    const children: Child[] = [];
+    try {
+      const a = spawnChild(['runner', kind, env.target, 'A', '600']);
+      children.push(a);
+      await a.waitFor(/^state \S+ true$/);
+      const b = spawnChild(['runner', kind, env.target, 'B', '600']);
+      children.push(b);
+      await b.waitFor(/^state standby false$/);
+      await appendSome(env.log, 1, 60);
+      await until('A applying', async () => summary(await readCounting(env.views, 'cnt')).positions.length >= 20);
+      a.proc.kill('SIGSTOP'); // alive, holding what it buffered, its lease running out
+      await appendSome(env.log, 61, 60);
+      await b.waitFor(/^state \S+ true$/);
+      a.proc.kill('SIGCONT'); // its next commit or heartbeat finds the lease gone
+      await appendSome(env.log, 121, 60);
+      await a.waitFor(/^state standby false$/);
+      const model = await foldLog(env.log);
+      await until('B caught up', async () => summary(await readCounting(env.views, 'cnt')).positions.length === model.positions.length);
+      expect(summary(await readCounting(env.views, 'cnt'))).toEqual({ positions: model.positions, sum: model.sum, duplicates: [] });
+      const tags = (await env.tags()).map((r) => r.tag);
+      const firstB = tags.indexOf('B');
+      expect(firstB).toBeGreaterThanOrEqual(20);
+      expect(tags.slice(firstB).every((t) => t === 'B')).toBe(true); // nothing of A's after B took over
+    } finally {
+      for (const c of children) {
+        c.proc.kill('SIGCONT');
+        await c.kill();
+      }
+    }
+  }, 180_000);
 });

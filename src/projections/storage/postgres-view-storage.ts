@@ -131,7 +131,7 @@ export class PostgresViewStorage extends ActiveCache implements StorageBase {
       if ((target.slot === 'active' ? ctl?.generation : ctl?.building?.generation) !== target.generation) throw leaseLost(name);
       if (events.length > 0) await target.projection.apply(events, this.context(c, target, (fn) => commits.push(fn)));
       await c.query(target.slot === 'active' ? this.sql.setPosition : this.sql.setBuilding, [name, position]);
-    });
+    }, fence);
     for (const fn of commits) fn();
   }
 
@@ -139,7 +139,7 @@ export class PostgresViewStorage extends ActiveCache implements StorageBase {
     await this.tx(async (c) => {
       await this.fenceIn(c, name, fence);
       await c.query(this.sql.begin, [name, generation, version]);
-    });
+    }, fence);
   }
 
   async trySwitch(name: string, generation: number, fence: Fence, tail?: SwitchTail): Promise<boolean> {
@@ -156,7 +156,7 @@ export class PostgresViewStorage extends ActiveCache implements StorageBase {
       if (ctl.building.position < ctl.position || ctl.building.position < ctl.seen) return false;
       await c.query(this.sql.switch, [name]);
       return true;
-    });
+    }, fence);
     if (ok) this.invalidate(name);
     return ok;
   }
@@ -205,7 +205,7 @@ export class PostgresViewStorage extends ActiveCache implements StorageBase {
   }
 
   /** BEGIN ... COMMIT on one connection; a lost connection is BackendUnavailableError (and the connection is dropped). */
-  private async tx<T>(fn: (c: Queryable) => Promise<T>): Promise<T> {
+  private async tx<T>(fn: (c: Queryable) => Promise<T>, fence?: Fence): Promise<T> {
     if (this.closed) throw new ValidationError('PostgresViewStorage is closed');
     let c: Client;
     try {
@@ -215,7 +215,10 @@ export class PostgresViewStorage extends ActiveCache implements StorageBase {
     }
     let broken = false;
     try {
-      await c.query('BEGIN');
+      // a fenced transaction holds the lease row: if this process stalls mid-transaction (a long
+      // pause, SIGSTOP) the server ends it after the lease time, so the standby is not blocked on
+      // the row for longer than that (the lease itself has expired by then)
+      await c.query(fence ? `BEGIN; SET LOCAL idle_in_transaction_session_timeout = ${Math.max(1, Math.floor(fence.ttlMs))}` : 'BEGIN');
       const out = await fn(c);
       await c.query('COMMIT');
       return out;
