@@ -7,20 +7,7 @@ import { it, expect } from 'vitest';
 import { ClosedError, ValidationError } from '../core/errors.js';
 import type { AppendResult, EventLog, NewEvent, RecordedEvent } from '../streams/event-log.js';
 import type { ContractContext } from './event-log-contract.js';
-import { collect, events } from './event-log-support.js';
-
-/** `p`, or a failure naming `what` once `ms` have passed (a bound against hangs, never a measurement). */
-async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const hang = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`still pending after ${ms} ms: ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([p, hang]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+import { collect, events, within } from './event-log-support.js';
 
 /** Fulfilled, or rejected with ClosedError: anything else fails the test. */
 function expectDoneOrClosed(outcome: PromiseSettledResult<unknown>, what: string): void {

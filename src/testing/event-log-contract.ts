@@ -20,7 +20,7 @@ import { subscribeTests } from './event-log-subscribe-tests.js';
 import { lifecycleTests } from './event-log-lifecycle-tests.js';
 import { concurrencyTests } from './event-log-concurrency-tests.js';
 import { modelTests } from './event-log-model.js';
-import { logOffers, type EventLogCapability, type EventLogContractOptions, type EventLogPlace } from './event-log-support.js';
+import { logOffers, within, type EventLogCapability, type EventLogContractOptions, type EventLogPlace } from './event-log-support.js';
 
 export type { EventLogCapability, EventLogContractOptions, EventLogPlace } from './event-log-support.js';
 
@@ -78,7 +78,7 @@ export function eventLogContract(name: string, factory: () => EventLogPlace | Pr
     };
     afterEach(async () => {
       // close is idempotent by contract, so logs a test already closed are closed again here
-      for (const log of opened.splice(0)) await log.close();
+      for (const log of opened.splice(0)) await within(log.close(), ctx.options.deliveryTimeoutMs, 'close() of a log after the test');
       for (const p of places.splice(0)) await p.cleanup?.();
     });
 

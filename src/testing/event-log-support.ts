@@ -62,6 +62,19 @@ export async function waitFor(cond: () => boolean, timeoutMs: number, what: stri
   }
 }
 
+/** `p`, or a failure naming `what` once `ms` have passed (a bound against hangs, never a measurement). */
+export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const hang = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`still pending after ${ms} ms: ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([p, hang]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** `n` simple events of type `type` numbered from `from`. */
 export function events(n: number, type = 'Tick', from = 1): NewEvent[] {
   return Array.from({ length: n }, (_, i) => ({ type, data: { n: from + i } }));
