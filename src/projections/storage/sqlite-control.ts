@@ -6,7 +6,7 @@ import type { SqliteStatement } from '../../streams/sqlite/driver-types.js';
 import type { SqliteDatabase } from '../../streams/sqlite/connection.js';
 
 type Statement = SqliteStatement;
-type Names = 'get' | 'insert' | 'setPosition' | 'setBuilding' | 'begin' | 'switch' | 'seen' | 'advance' | 'acquire' | 'fence' | 'release' | 'tables';
+type Names = 'get' | 'insert' | 'setPosition' | 'setBuilding' | 'begin' | 'switch' | 'inline' | 'acquire' | 'fence' | 'release' | 'tables';
 /** The prepared statements of one connection. */
 export type ControlStatements = Record<Names, Statement>;
 import type { ControlRow } from '../runner/driver.js';
@@ -49,10 +49,12 @@ export function controlStatements(db: SqliteDatabase): ControlStatements {
     setBuilding: p('UPDATE dgent_projections SET b_position = ?, updated_at = ? WHERE name = ?'),
     begin: p('UPDATE dgent_projections SET b_generation = ?, b_version = ?, b_position = 0, updated_at = ? WHERE name = ?'),
     switch: p('UPDATE dgent_projections SET generation = b_generation, version = b_version, position = b_position, b_generation = NULL, b_version = NULL, b_position = NULL, updated_at = ? WHERE name = ?'),
-    /** inline: mark seen; returns the active generation and version */
-    seen: p('UPDATE dgent_projections SET seen = max(seen, ?) WHERE name = ? RETURNING generation, version'),
-    /** inline: advance the active checkpoint */
-    advance: p('UPDATE dgent_projections SET position = max(position, ?) WHERE name = ?'),
+    /**
+     * inline, one statement per projection and append: mark seen, advance the active checkpoint when
+     * the generation's version is the code's (the append rolls both back if a projection throws);
+     * returns the active generation and version. (position, code version, position, name)
+     */
+    inline: p('UPDATE dgent_projections SET seen = max(seen, ?), position = CASE WHEN version = ? THEN max(position, ?) ELSE position END WHERE name = ? RETURNING generation, version'),
     acquire: p(`INSERT INTO dgent_projection_leases (name, owner, expires_at) VALUES (?, ?, ?)
       ON CONFLICT(name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
       WHERE dgent_projection_leases.owner = excluded.owner OR dgent_projection_leases.expires_at <= ?`),

@@ -231,16 +231,10 @@ function applyInline(tx: AppendTransaction & { db: SqliteDatabase }, items: read
   const st = statementsOf(tx.db);
   for (let i = 0; i < items.length; i++) {
     const { projection, events } = items[i]!;
-    const row = st.seen.get(max, projection.name) as { generation: number; version: number } | undefined;
+    const row = st.inline.get(max, projection.version, max, projection.name) as { generation: number; version: number } | undefined;
     if (!row) throw new ValidationError(`projection ${projection.name} has no control record in ${tx.db.name}`);
-    if (row.version !== projection.version) continue;
-    const r = events.length > 0 ? projection.apply(events, sqliteContext(tx.db, { projection, generation: row.generation, version: row.version, phase: 'inline' }, (fn) => tx.onCommit(fn))) : undefined;
-    if (r instanceof Promise) {
-      return r.then(() => {
-        st.advance.run(max, projection.name);
-        return applyInline(tx, items.slice(i + 1), max);
-      });
-    }
-    st.advance.run(max, projection.name);
+    if (row.version !== projection.version || events.length === 0) continue;
+    const r = projection.apply(events, sqliteContext(tx.db, { projection, generation: row.generation, version: row.version, phase: 'inline' }, (fn) => tx.onCommit(fn)));
+    if (r instanceof Promise) return r.then(() => applyInline(tx, items.slice(i + 1), max));
   }
 }
