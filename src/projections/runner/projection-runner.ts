@@ -164,7 +164,10 @@ export class ProjectionRunner {
     return i.group.rebuild(i.entry, options);
   }
 
-  /** Stop every projection (async ones commit what they buffered), release leases, detach hooks. Idempotent. */
+  /**
+   * Stop every projection (async ones commit what they buffered), release leases, detach hooks.
+   * The log and the storages stay open: they are yours to close. Idempotent.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
