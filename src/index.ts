@@ -27,7 +27,7 @@ export {
 export type { DgentErrorCode } from './core/errors.js';
 export { encode, decode, prepare, encodedSize, toTree, fromTree, deepFreeze } from './core/codec.js';
 export type { Prepared } from './core/codec.js';
-export type { Migrations, StandardSchemaV1 } from './core/schema.js';
+export type { Migration, Migrations, StandardSchemaV1 } from './core/schema.js';
 
 export { isVersioned, isUpdatable, isSubscribable, isClosable } from './agents/data-agent.js';
 export type {
@@ -41,6 +41,7 @@ export type {
   LoadAtTarget,
   ChangeInfo,
   Unsubscribe,
+  Frozen,
 } from './agents/data-agent.js';
 export { VersionedAgent } from './agents/versioned-agent.js';
 export type { Snapshot, VersionedAgentOptions } from './agents/versioned-agent.js';

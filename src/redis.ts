@@ -13,6 +13,15 @@ export { RedisAgent } from './agents/redis-agent.js';
 export type { RedisAgentOptions } from './agents/redis-agent.js';
 export { FAIL_FAST_OPTIONS } from './agents/redis/client.js';
 export type { RedisClient, RedisConnectionOptions } from './agents/redis/client.js';
+import type { RedisClient } from './agents/redis/client.js';
+
+// Redis views get an ioredis client: typed as one wherever this entry is imported (the core entry
+// declares the slot empty, so that its types need no ioredis).
+declare module './projections/view-context.js' {
+  interface RedisViewClientSlot {
+    client: RedisClient;
+  }
+}
 export { RedisEventLog } from './streams/redis/redis-event-log.js';
 export type { RedisEventLogOptions } from './streams/redis/redis-event-log.js';
 export { RedisViewStorage } from './projections/storage/redis-view-storage.js';

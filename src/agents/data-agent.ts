@@ -9,21 +9,30 @@
  * ```
  */
 import type { Draft } from 'immer';
+import type { Frozen } from '../core/frozen.js';
+
+export type { Frozen };
 
 /** Typed load/save of one agent's state. */
 export interface DataAgent<S> {
-  /** The current state, deeply frozen. `StateNotFoundError` when nothing was ever saved. */
-  load(): Promise<S>;
-  /** Store a new state. The agent keeps an independent, frozen copy. */
-  save(state: S, options?: SaveOptions): Promise<void>;
+  /**
+   * Type-level only, never set: carries `S` so that TypeScript infers an agent's state type from
+   * it (`new CachedAgent({ cache, backend })`, `lens(agent, ...)`) rather than from the read-only
+   * form `load()` returns. Agents declare it with `declare readonly '~state'?: S`.
+   */
+  readonly '~state'?: S;
+  /** The current state, deeply frozen (and so read-only in its type). `StateNotFoundError` when nothing was ever saved. */
+  load(): Promise<Frozen<S>>;
+  /** Store a new state (a loaded, frozen one too). The agent keeps an independent, frozen copy. */
+  save(state: NoInfer<S> | Frozen<S>, options?: SaveOptions): Promise<void>;
   /** Saved states, newest first; the current state is at [0]. */
-  history(limit?: number): Promise<S[]>;
+  history(limit?: number): Promise<Frozen<S>[]>;
 }
 
 /** Options of `save`. */
 export interface SaveOptions {
   /** Optimistic concurrency: the version the caller last saw (0 = never saved). */
-  expectedVersion?: number;
+  expectedVersion?: number | undefined;
 }
 
 /** A point in an agent's past: a version number (1-based) or a time. */
@@ -34,17 +43,18 @@ export interface Versioned<S> {
   /** The current version; 0 when never saved. */
   version(): Promise<number>;
   /** Save, failing with `ConcurrencyError { expected, actual }` when the version moved. */
-  save(state: S, options?: SaveOptions): Promise<void>;
+  save(state: NoInfer<S> | Frozen<S>, options?: SaveOptions): Promise<void>;
   /** The state at a version, or the latest state saved at or before a time. */
-  loadAt(target: LoadAtTarget): Promise<S>;
+  loadAt(target: LoadAtTarget): Promise<Frozen<S>>;
 }
 
-/** An immer recipe: mutate the draft, or return a new state. */
-export type Recipe<S> = (draft: Draft<S>) => void | S | Draft<S> | undefined;
+/** An immer recipe: mutate the draft, or return a new state (a loaded, frozen one too). */
+export type Recipe<S> = (draft: Draft<S>) => void | S | Frozen<S> | Draft<S> | undefined;
 
 /** Capability: read-modify-write with immer and optimistic concurrency, retried on conflict. */
 export interface Updatable<S> {
-  update(recipe: Recipe<S>): Promise<S>;
+  /** Resolves to the state stored, frozen. */
+  update(recipe: Recipe<S>): Promise<Frozen<S>>;
 }
 
 /** What a change listener receives. */
@@ -58,7 +68,7 @@ export type Unsubscribe = () => void;
 
 /** Capability: change notifications. */
 export interface Subscribable<S> {
-  subscribe(listener: (state: S, info: ChangeInfo) => void): Unsubscribe;
+  subscribe(listener: (state: Frozen<S>, info: ChangeInfo) => void): Unsubscribe;
 }
 
 /** Capability: resources to release. */

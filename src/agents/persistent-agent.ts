@@ -36,17 +36,17 @@ export interface PersistentAgentOptions<S> extends VersionedAgentOptions<S> {
   /** The document's path. Companion files sit beside it: `<path>.history.jsonl`, `<path>.lock`. */
   path: string;
   /** Standard Schema validator (zod 4, valibot, ...) applied on save and on load. */
-  schema?: StandardSchemaV1<unknown, S>;
+  schema?: StandardSchemaV1<unknown, S> | undefined;
   /** Numbered migrations applied on read to records stored at an older schema version. */
-  migrations?: Migrations;
+  migrations?: Migrations | undefined;
   /**
    * How many versions `history()` and `loadAt()` keep (default 1000; `Infinity` keeps all). The
    * history file is compacted atomically once it holds half as many lines again (at least 64
    * more), never on every save.
    */
-  retention?: number;
+  retention?: number | undefined;
   /** Lock behaviour when another process is saving: wait (default, up to 10 s) or fail fast with LockedError. */
-  lock?: Pick<FileLockOptions, 'wait' | 'timeoutMs'>;
+  lock?: Pick<FileLockOptions, 'wait' | 'timeoutMs'> | undefined;
 }
 
 /** The default of {@link PersistentAgentOptions.retention}. */

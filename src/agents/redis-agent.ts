@@ -19,7 +19,7 @@ import type { Redis } from 'ioredis';
 import { decode, prepare, TAG_MARK } from '../core/codec.js';
 import { ClosedError, ConcurrencyError, CorruptionError, ValidationError, type DgentError } from '../core/errors.js';
 import { toMs } from '../core/ids.js';
-import type { ChangeInfo, LoadAtTarget, SaveOptions, Unsubscribe } from './data-agent.js';
+import type { ChangeInfo, Frozen, LoadAtTarget, SaveOptions, Unsubscribe } from './data-agent.js';
 import {
   duplicateClient,
   quitClient,
@@ -39,20 +39,20 @@ export interface RedisAgentOptions<S> extends VersionedAgentOptions<S>, RedisCon
   /** The agent's key (untrusted input is fine: it only ever becomes a suffix under `prefix`). */
   key: string;
   /** Key prefix (default `dgent:agent:`); must not contain `{` or `}`. */
-  prefix?: string;
+  prefix?: string | undefined;
   /** Expire the agent this many ms after its last save (and, with `refreshTtlOnLoad`, its last read). */
-  ttlMs?: number;
+  ttlMs?: number | undefined;
   /** Reads (`load`, `version`, the read of `update`) also extend the TTL: sliding expiry (default false). */
-  refreshTtlOnLoad?: boolean;
+  refreshTtlOnLoad?: boolean | undefined;
   /** Saved states kept for `history()`/`loadAt()`, the current one included (default 100). */
-  maxHistory?: number;
+  maxHistory?: number | undefined;
   /** Publish every save on a pub/sub channel so that `subscribe` works across processes (default true). */
-  publish?: boolean;
+  publish?: boolean | undefined;
   /**
    * Called when a change announced by another process cannot be fetched (Redis unreachable,
    * corrupt data). Default: rethrown asynchronously, like a failing listener, so it is never lost.
    */
-  onNotificationError?: (error: DgentError) => void;
+  onNotificationError?: ((error: DgentError) => void) | undefined;
 }
 
 interface Entry<S> extends Snapshot<S> {
@@ -183,7 +183,8 @@ export class RedisAgent<S> extends VersionedAgent<S> {
    * walk that `save` makes to validate and freeze a state; a new state skips it for the fields it
    * shares with the state last written (see FieldEncoder.prepare); anything else takes the usual path.
    */
-  override async save(state: S, options: SaveOptions = {}): Promise<void> {
+  override async save(input: NoInfer<S> | Frozen<S>, options: SaveOptions = {}): Promise<void> {
+    const state = input as S;
     const expected = options.expectedVersion;
     // an invalid expectedVersion is reported by the usual path
     if (expected !== undefined && (!Number.isInteger(expected) || expected < 0)) return super.save(state, options);
@@ -256,7 +257,7 @@ export class RedisAgent<S> extends VersionedAgent<S> {
    * a save this process made meanwhile ends that replay (older ones are not reported after it).
    * Use {@link RedisAgent.subscribed} to wait until other processes' saves are being received.
    */
-  override subscribe(listener: (state: S, info: ChangeInfo) => void): Unsubscribe {
+  override subscribe(listener: (state: Frozen<S>, info: ChangeInfo) => void): Unsubscribe {
     const off = super.subscribe(listener);
     this.listenerCount++;
     if (this.publish && !this.subscriber && !this.closed) this.startSubscriber();

@@ -25,13 +25,13 @@ export interface SQLAgentOptions<S> extends VersionedAgentOptions<S>, SqlConnect
   /** The agent's id: its rows are keyed by it (bound as a value, any string without NUL). */
   id: string;
   /** Table name (default `dgent_agent_states`), a plain identifier; created if missing. */
-  table?: string;
+  table?: string | undefined;
   /** Versions kept for history/loadAt (default 1000; Infinity keeps all). Older rows are pruned in batches. */
-  retention?: number;
+  retention?: number | undefined;
   /** Standard Schema validator applied on save and load. */
-  schema?: StandardSchemaV1<unknown, S>;
+  schema?: StandardSchemaV1<unknown, S> | undefined;
   /** Numbered migrations applied on read. */
-  migrations?: Migrations;
+  migrations?: Migrations | undefined;
 }
 
 interface Decoded<S> {

@@ -17,10 +17,11 @@
  * ```
  */
 import { isPrepared, prepare } from '../core/codec.js';
+import { frozen, type Frozen } from '../core/frozen.js';
 import { ConcurrencyError, StateNotFoundError, ValidationError } from '../core/errors.js';
 import { toMs } from '../core/ids.js';
 import { backoffMs, Mutex, sleep } from '../core/mutex.js';
-import type { AppendResult, EventLog, ExpectedRevision, NewEvent, RecordedEvent } from '../streams/event-log.js';
+import type { AppendResult, EventLog, ExpectedRevision, NewEvent, NewEventOf, RecordedEvent, RecordedEventOf } from '../streams/event-log.js';
 import { validateName } from '../streams/validate.js';
 import type { ChangeInfo, LoadAtTarget, Recipe } from './data-agent.js';
 import { applyBuiltin, isBuiltinEvent, isReservedType, recordRecipe, STATE_EVENT } from './stream/builtin-events.js';
@@ -36,45 +37,45 @@ import { VersionedAgent, type Snapshot } from './versioned-agent.js';
 export type StreamEvent = NewEvent;
 
 /** A user event as the fold receives it: the recorded event with `type` and `data` narrowed to `E`. */
-export type RecordedStreamEvent<E extends StreamEvent> = E extends unknown ? Omit<RecordedEvent, 'type' | 'data'> & { type: E['type']; data: E['data'] } : never;
+export type RecordedStreamEvent<E extends StreamEvent> = RecordedEventOf<E>;
 
 /** A pure fold step: the state after `event`. States are frozen: return a new state (immer's `produce` helps). */
 export type Fold<E extends StreamEvent, S> = (state: S, event: RecordedStreamEvent<E>) => S;
 
 /** Options of {@link StreamAgent} shared by both forms of {@link StreamAgentOptions}. */
-export interface StreamAgentCommonOptions {
-  /** the event log holding the stream (the agent does not close it) */
-  log: EventLog;
+export interface StreamAgentCommonOptions<E extends StreamEvent = StreamEvent> {
+  /** the event log holding the stream (the agent does not close it): one typed for the agent's events, or an untyped one */
+  log: EventLog<E> | EventLog;
   /** the stream's name */
   stream: string;
   /** store a snapshot every N events (default 100 when `snapshots` is given, otherwise no snapshots) */
-  snapshotEvery?: number;
+  snapshotEvery?: number | undefined;
   /** where snapshots go (default: a MemorySnapshotStore when `snapshotEvery` is given) */
-  snapshots?: SnapshotStore;
+  snapshots?: SnapshotStore | undefined;
   /** version of the fold; snapshots made with another version are ignored (default '1'). Bump it when the fold changes. */
-  foldVersion?: string | number;
+  foldVersion?: string | number | undefined;
   /** told about failures that must not fail the caller: snapshot reads/writes, subscriptions (default: a process warning) */
-  onError?: ErrorReporter;
+  onError?: ErrorReporter | undefined;
   /** how many times `update()` retries after a ConcurrencyError (default 50) */
-  maxRetries?: number;
+  maxRetries?: number | undefined;
 }
 
 /**
  * Options of {@link StreamAgent}. With a `fold`, `initial` is required (the state the first event
  * folds over); without one, only the built-in `$state`/`$patch` events are understood.
  */
-export type StreamAgentOptions<E extends StreamEvent, S> = StreamAgentCommonOptions & ({ fold: Fold<E, S>; initial: S } | { fold?: undefined; initial?: S });
+export type StreamAgentOptions<E extends StreamEvent, S> = StreamAgentCommonOptions<E> & ({ fold: Fold<E, S>; initial: S } | { fold?: undefined; initial?: S | undefined });
 
 /** Options of {@link StreamAgent.append}. */
 export interface StreamAppendOptions {
   /** optimistic concurrency on the stream revision (default 'any') */
-  expectedRevision?: ExpectedRevision;
+  expectedRevision?: ExpectedRevision | undefined;
 }
 
 /** Options of {@link StreamAgent.subscribe}. */
 export interface StreamSubscribeOptions {
   /** deliver the state after every event with a higher revision (default: the revision when the subscription starts) */
-  fromRevision?: number;
+  fromRevision?: number | undefined;
 }
 
 const warn: ErrorReporter = (error, ctx) => {
@@ -101,7 +102,8 @@ export class StreamAgent<E extends StreamEvent = StreamEvent, S = unknown> exten
   constructor(options: StreamAgentOptions<E, S>) {
     super({ initial: options.initial, maxRetries: options.maxRetries });
     if (!options.log || typeof options.log.read !== 'function') throw new ValidationError('StreamAgent needs { log: EventLog }');
-    this.log = options.log;
+    // inside, events are handled untyped; the fold receives them typed
+    this.log = options.log as EventLog;
     this.stream = validateName(options.stream, 'stream');
     if (options.fold !== undefined && typeof options.fold !== 'function') throw new ValidationError('fold must be a function');
     if (options.fold && !this.hasInitial) throw new ValidationError('StreamAgent with a fold needs an initial state');
@@ -133,9 +135,9 @@ export class StreamAgent<E extends StreamEvent = StreamEvent, S = unknown> exten
    * Append domain events (folded by `fold`). Types starting with `$` are reserved. Snapshots are
    * written later, by whoever folds past them, so they never delay or fail an append.
    */
-  async append(events: E | readonly E[], options: StreamAppendOptions = {}): Promise<AppendResult> {
+  async append(events: NewEventOf<E> | readonly NewEventOf<E>[], options: StreamAppendOptions = {}): Promise<AppendResult> {
     this.assertOpen();
-    const list = (Array.isArray(events) ? events : [events]) as readonly E[];
+    const list = (Array.isArray(events) ? events : [events]) as readonly NewEvent[];
     if (!this.userFold) throw new ValidationError(`${this.describe()}: append needs a fold to interpret the events (options.fold)`);
     for (const e of list) {
       if (typeof e?.type === 'string' && isReservedType(e.type)) throw new ValidationError(`event type ${JSON.stringify(e.type)} is reserved: types starting with '$' belong to StreamAgent`);
@@ -143,21 +145,21 @@ export class StreamAgent<E extends StreamEvent = StreamEvent, S = unknown> exten
     return this.log.append(this.stream, list, { expectedRevision: options.expectedRevision });
   }
 
-  override async load(): Promise<S> {
+  override async load(): Promise<Frozen<S>> {
     this.assertOpen();
     const h = await this.refresh();
     if (!h.exists) throw new StateNotFoundError(`${this.describe()}: no state has been saved yet`);
-    return this.out(h.state);
+    return frozen(this.out(h.state));
   }
 
   /** The state at a revision (`{ revision }` is the same as `{ version }`) or after the last event at or before a time. */
-  override loadAt(target: LoadAtTarget | { revision: number }): Promise<S> {
+  override loadAt(target: LoadAtTarget | { revision: number }): Promise<Frozen<S>> {
     if (target && 'revision' in target) return super.loadAt({ version: target.revision });
     return super.loadAt(target);
   }
 
   /** Read-modify-write with immer: appends a `$patch` event at the revision the recipe saw, retried on conflict. */
-  override update(recipe: Recipe<S>): Promise<S> {
+  override update(recipe: Recipe<S>): Promise<Frozen<S>> {
     return this.updateLock.run(async () => {
       let last: ConcurrencyError | undefined;
       for (let attempt = 0; attempt <= this.retries; attempt++) {
@@ -170,10 +172,10 @@ export class StreamAgent<E extends StreamEvent = StreamEvent, S = unknown> exten
         const { next, changed, event } = recordRecipe(this.out(head.state), recipe, binary || head.revision === 0);
         const prepared = prepare(next).value;
         // unchanged means unchanged, except for bytes, whose in-place changes immer cannot see
-        if (!changed && !binary) return prepared;
+        if (!changed && !binary) return frozen(prepared);
         try {
           await this.log.append(this.stream, [event], { expectedRevision: head.revision });
-          return binary ? prepare(prepared).value : prepared;
+          return frozen(binary ? prepare(prepared).value : prepared);
         } catch (e) {
           if (!(e instanceof ConcurrencyError)) throw e;
           last = e;
@@ -188,7 +190,7 @@ export class StreamAgent<E extends StreamEvent = StreamEvent, S = unknown> exten
    * Call `listener` with the state after each new event of the stream, whoever appended it
    * (driven by the log's subscription). `ready` on the returned function resolves once live.
    */
-  override subscribe(listener: (state: S, info: ChangeInfo) => void, options: StreamSubscribeOptions = {}): StreamUnsubscribe {
+  override subscribe(listener: (state: Frozen<S>, info: ChangeInfo) => void, options: StreamSubscribeOptions = {}): StreamUnsubscribe {
     this.assertOpen();
     const off = followStream<S>(
       {
@@ -205,7 +207,7 @@ export class StreamAgent<E extends StreamEvent = StreamEvent, S = unknown> exten
         onState: (h) => {
           const kept = this.remember(h);
           try {
-            listener(this.out(kept.state), { version: kept.revision, time: kept.time! });
+            listener(frozen(this.out(kept.state)), { version: kept.revision, time: kept.time! });
           } catch (e) {
             // a listener's failure must not stop the stream for other listeners; surface it asynchronously
             queueMicrotask(() => {

@@ -92,7 +92,9 @@ export class VectorAgent<T = unknown> {
     }
     const h = content.header;
     const base: VectorAgentOptions = { dimension: h.dimension, metric: h.metric, index: h.index, ...(h.stream !== undefined ? { stream: h.stream } : {}) };
-    const agent = new VectorAgent<T>({ ...base, ...options, path });
+    // an option given as undefined (exactOptionalPropertyTypes allows it) means "from the file", not "unset"
+    const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+    const agent = new VectorAgent<T>({ ...base, ...given, path });
     agent.preloaded = content;
     await agent.ready();
     return agent;

@@ -6,6 +6,7 @@ import { produce } from 'immer';
 import { ConcurrencyError, StateNotFoundError, ValidationError, ClosedError } from '../core/errors.js';
 import { backoffMs, Mutex, sleep } from '../core/mutex.js';
 import { prepare } from '../core/codec.js';
+import { frozen, thawed, type Frozen } from '../core/frozen.js';
 import type { ChangeInfo, DataAgent, LoadAtTarget, Recipe, SaveOptions, Subscribable, Unsubscribe, Updatable, Versioned } from './data-agent.js';
 import { checkLoadAtTarget } from './load-at.js';
 import './immer-setup.js';
@@ -20,9 +21,9 @@ export interface Snapshot<S> {
 /** Options shared by every versioned agent. */
 export interface VersionedAgentOptions<S> {
   /** State returned by `load()` (and used as the base of `update()`) before the first save. */
-  initial?: S;
+  initial?: S | Frozen<S> | undefined;
   /** How many times `update()` retries after a ConcurrencyError (default 50). */
-  maxRetries?: number;
+  maxRetries?: number | undefined;
 }
 
 /**
@@ -31,11 +32,13 @@ export interface VersionedAgentOptions<S> {
  * `subscribe`.
  */
 export abstract class VersionedAgent<S> implements DataAgent<S>, Versioned<S>, Updatable<S>, Subscribable<S> {
+  /** Type-level only (see {@link DataAgent}): carries the state type for inference. */
+  declare readonly '~state'?: S;
   protected readonly initial: S | undefined;
   protected readonly hasInitial: boolean;
   private readonly maxRetries: number;
   private readonly updates = new Mutex();
-  private readonly listeners = new Set<(state: S, info: ChangeInfo) => void>();
+  private readonly listeners = new Set<(state: Frozen<S>, info: ChangeInfo) => void>();
   protected closed = false;
 
   constructor(options: VersionedAgentOptions<S> = {}) {
@@ -66,20 +69,20 @@ export abstract class VersionedAgent<S> implements DataAgent<S>, Versioned<S>, U
     if (this.closed) throw new ClosedError(this.describe());
   }
 
-  async load(): Promise<S> {
+  async load(): Promise<Frozen<S>> {
     this.assertOpen();
     const cur = await this.current();
-    if (cur) return cur.state;
-    if (this.hasInitial) return this.initial as S;
+    if (cur) return frozen(cur.state);
+    if (this.hasInitial) return frozen(this.initial as S);
     throw new StateNotFoundError(`${this.describe()}: no state has been saved yet`);
   }
 
-  async save(state: S, options: SaveOptions = {}): Promise<void> {
+  async save(state: NoInfer<S> | Frozen<S>, options: SaveOptions = {}): Promise<void> {
     this.assertOpen();
     if (options.expectedVersion !== undefined && (!Number.isInteger(options.expectedVersion) || options.expectedVersion < 0)) {
       throw new ValidationError(`expectedVersion must be an integer >= 0, got ${String(options.expectedVersion)}`);
     }
-    const prepared = prepare(state);
+    const prepared = prepare(thawed<S>(state));
     const snap = await this.write(prepared.value, options.expectedVersion, prepared.hasBinary);
     this.emit(snap);
   }
@@ -89,15 +92,15 @@ export abstract class VersionedAgent<S> implements DataAgent<S>, Versioned<S>, U
     return (await this.current())?.version ?? 0;
   }
 
-  async history(limit?: number): Promise<S[]> {
+  async history(limit?: number): Promise<Frozen<S>[]> {
     this.assertOpen();
     const n = limit === undefined ? Number.MAX_SAFE_INTEGER : limit;
     if (!Number.isInteger(n) || n < 0) throw new ValidationError(`history limit must be an integer >= 0, got ${String(limit)}`);
     if (n === 0) return [];
-    return (await this.readHistory(n)).map((s) => s.state);
+    return (await this.readHistory(n)).map((s) => frozen(s.state));
   }
 
-  async loadAt(target: LoadAtTarget): Promise<S> {
+  async loadAt(target: LoadAtTarget): Promise<Frozen<S>> {
     this.assertOpen();
     checkLoadAtTarget(target);
     const snap = await this.readAt(target);
@@ -105,7 +108,7 @@ export abstract class VersionedAgent<S> implements DataAgent<S>, Versioned<S>, U
       const what = 'version' in target ? `version ${target.version}` : `time ${new Date(target.time as never).toISOString?.() ?? String(target.time)}`;
       throw new StateNotFoundError(`${this.describe()}: no state at ${what}`);
     }
-    return snap.state;
+    return frozen(snap.state);
   }
 
   /**
@@ -113,7 +116,7 @@ export abstract class VersionedAgent<S> implements DataAgent<S>, Versioned<S>, U
    * `expectedVersion`, retrying on ConcurrencyError. Calls on one instance run one at a time, so
    * only other processes can cause retries. Returns the new state.
    */
-  update(recipe: Recipe<S>): Promise<S> {
+  update(recipe: Recipe<S>): Promise<Frozen<S>> {
     return this.updates.run(async () => {
       let lastError: ConcurrencyError | undefined;
       for (let attempt = 0; attempt <= this.maxRetries; attempt++) {
@@ -128,7 +131,7 @@ export abstract class VersionedAgent<S> implements DataAgent<S>, Versioned<S>, U
         try {
           const snap = await this.write(prepared.value, cur?.version ?? 0, prepared.hasBinary);
           this.emit(snap);
-          return snap.state;
+          return frozen(snap.state);
         } catch (e) {
           if (!(e instanceof ConcurrencyError)) throw e;
           lastError = e;
@@ -139,7 +142,7 @@ export abstract class VersionedAgent<S> implements DataAgent<S>, Versioned<S>, U
     });
   }
 
-  subscribe(listener: (state: S, info: ChangeInfo) => void): Unsubscribe {
+  subscribe(listener: (state: Frozen<S>, info: ChangeInfo) => void): Unsubscribe {
     this.listeners.add(listener);
     return () => {
       this.listeners.delete(listener);
@@ -149,7 +152,7 @@ export abstract class VersionedAgent<S> implements DataAgent<S>, Versioned<S>, U
   protected emit(snap: Snapshot<S>): void {
     for (const l of [...this.listeners]) {
       try {
-        l(snap.state, { version: snap.version, time: snap.time });
+        l(frozen(snap.state), { version: snap.version, time: snap.time });
       } catch (e) {
         // a listener's failure must not undo or hide a save that succeeded; surface it asynchronously
         queueMicrotask(() => {

@@ -9,6 +9,7 @@
  * ```
  */
 import { prepare } from '../core/codec.js';
+import { frozen, type Frozen } from '../core/frozen.js';
 import { ConcurrencyError, ValidationError } from '../core/errors.js';
 import { toMs } from '../core/ids.js';
 import type { LoadAtTarget } from './data-agent.js';
@@ -17,7 +18,7 @@ import { VersionedAgent, type Snapshot, type VersionedAgentOptions } from './ver
 /** Options of {@link VolatileAgent}. */
 export interface VolatileAgentOptions<S> extends VersionedAgentOptions<S> {
   /** How many saved states are kept for `history()`/`loadAt()` (default 100). The current state is always kept. */
-  maxHistory?: number;
+  maxHistory?: number | undefined;
 }
 
 interface Entry<S> extends Snapshot<S> {
@@ -39,11 +40,11 @@ export class VolatileAgent<S> extends VersionedAgent<S> {
   }
 
   // Fast path: the hot load() avoids the async base-class machinery.
-  override load(): Promise<S> {
+  override load(): Promise<Frozen<S>> {
     const n = this.entries.length;
     if (n > this.head && !this.closed) {
       const e = this.entries[n - 1]!;
-      return Promise.resolve(e.binary ? this.copy(e.state) : e.state);
+      return Promise.resolve(frozen(e.binary ? this.copy(e.state) : e.state));
     }
     return super.load();
   }

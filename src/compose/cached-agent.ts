@@ -44,6 +44,7 @@
  */
 import { produce } from 'immer';
 import { prepare } from '../core/codec.js';
+import { frozen, thawed, type Frozen } from '../core/frozen.js';
 import { ClosedError, ValidationError } from '../core/errors.js';
 import { Mutex } from '../core/mutex.js';
 import { isClosable, isSubscribable, isUpdatable, isVersioned } from '../agents/data-agent.js';
@@ -54,41 +55,47 @@ import '../agents/immer-setup.js';
 /** How saves reach the backend. */
 export type CacheStrategy = 'write-through' | 'write-behind' | 'write-around';
 
-/** Options of {@link CachedAgent}. */
-export interface CachedAgentOptions<S> {
+/**
+ * Options of {@link CachedAgent}. The state type is inferred from `backend` (`B` is the backend's
+ * own type, so the capabilities it has show in the CachedAgent's type); `cache` must fit it.
+ */
+export interface CachedAgentOptions<S, B extends DataAgent<S> = DataAgent<S>> {
   /** The fast agent; its own history and versions are not used (a `VolatileAgent({ maxHistory: 1 })` is ideal). */
-  cache: DataAgent<S>;
+  cache: DataAgent<NoInfer<S>>;
   /** The durable agent: the source of truth. */
-  backend: DataAgent<S>;
+  backend: B & DataAgent<S>;
   /** Default `'write-through'`. */
-  strategy?: CacheStrategy;
+  strategy?: CacheStrategy | undefined;
   /** write-behind: flush this long after the first unflushed save (default 1000; 0 = as soon as possible, still after save resolves). */
-  flushIntervalMs?: number;
+  flushIntervalMs?: number | undefined;
   /** write-behind: write only the latest pending state at each flush (default false: every state, in order). */
-  coalesce?: boolean;
+  coalesce?: boolean | undefined;
   /** Check the backend version on every load, to see writes by other instances (needs a Versioned backend; default false). */
-  verify?: boolean;
+  verify?: boolean | undefined;
   /** Called when a background (timer) flush fails; the error is also thrown by the next `flush()`/`close()`. */
-  onFlushError?: (error: unknown) => void;
+  onFlushError?: ((error: unknown) => void) | undefined;
   /**
    * Called when writing the cache fails after the backend took the state: the cache is then
    * invalidated (only speed is lost). Default: `process.emitWarning`.
    */
-  onCacheError?: (error: unknown) => void;
+  onCacheError?: ((error: unknown) => void) | undefined;
 }
 
 /**
  * A cache agent in front of a backend agent. `update()` is always available; `version()`,
  * `loadAt()` and `subscribe()` exist only when the backend has them (check with `isVersioned`,
- * `isSubscribable`).
+ * `isSubscribable`). Their types follow the backend's: with `new CachedAgent({ cache, backend })`
+ * and a Versioned backend, `version()` is typed as present.
  */
-export class CachedAgent<S> implements DataAgent<S>, Updatable<S>, Closable {
+export class CachedAgent<S, B extends DataAgent<S> = DataAgent<S>> implements DataAgent<S>, Updatable<S>, Closable {
+  /** Type-level only (see {@link DataAgent}): carries the state type for inference. */
+  declare readonly '~state'?: S;
   /** The backend's version (after flushing); present when the backend is Versioned. */
-  readonly version?: () => Promise<number>;
+  readonly version!: VersionedMember<B, () => Promise<number>>;
   /** The backend's state at a version or time (after flushing); present when the backend is Versioned. */
-  readonly loadAt?: (target: LoadAtTarget) => Promise<S>;
+  readonly loadAt!: VersionedMember<B, (target: LoadAtTarget) => Promise<Frozen<S>>>;
   /** The backend's change notifications (write-behind: at flush); present when the backend is Subscribable. */
-  readonly subscribe?: (listener: (state: S, info: ChangeInfo) => void) => Unsubscribe;
+  readonly subscribe!: SubscribableMember<B, (listener: (state: Frozen<S>, info: ChangeInfo) => void) => Unsubscribe>;
 
   readonly strategy: CacheStrategy;
   private readonly cache: DataAgent<S>;
@@ -112,7 +119,7 @@ export class CachedAgent<S> implements DataAgent<S>, Updatable<S>, Closable {
   /** write-behind: failures of background flushes, thrown by the next flush()/close(). */
   private readonly failures: unknown[] = [];
 
-  constructor(options: CachedAgentOptions<S>) {
+  constructor(options: CachedAgentOptions<S, B>) {
     const { cache, backend } = options;
     if (!cache || typeof cache.load !== 'function' || !backend || typeof backend.load !== 'function') {
       throw new ValidationError('CachedAgent needs a cache and a backend DataAgent');
@@ -133,13 +140,13 @@ export class CachedAgent<S> implements DataAgent<S>, Updatable<S>, Closable {
     this.onFlushError = options.onFlushError;
     this.onCacheError = options.onCacheError ?? ((e) => process.emitWarning(`CachedAgent: cache write failed, cache invalidated: ${String(e)}`));
     if (isVersioned(backend)) {
-      this.version = () => this.durable(() => backend.version());
-      this.loadAt = async (target) => {
+      this.version = (() => this.durable(() => backend.version())) as never;
+      this.loadAt = (async (target: LoadAtTarget) => {
         checkLoadAtTarget(target); // refused before anything is flushed for it
         return this.durable(() => backend.loadAt(target));
-      };
+      }) as never;
     }
-    if (isSubscribable(backend)) this.subscribe = (listener) => backend.subscribe(listener);
+    if (isSubscribable(backend)) this.subscribe = ((listener: (state: Frozen<S>, info: ChangeInfo) => void) => backend.subscribe(listener)) as never;
   }
 
   /** write-behind: how many states wait to be written to the backend (at most 1 with `coalesce`; 0 = what load() returns is durable). */
@@ -148,17 +155,17 @@ export class CachedAgent<S> implements DataAgent<S>, Updatable<S>, Closable {
   }
 
   /** The current state: from the cache while it is valid, else from the backend (then cached). */
-  load(): Promise<S> {
+  load(): Promise<Frozen<S>> {
     // The hit path: one flag test, and the cache's own promise handed back as is.
     if (this.hot) return this.cache.load();
     return this.mutex.run(() => this.miss());
   }
 
   /** Save a state according to the strategy. With `expectedVersion`, the save goes to the backend in every strategy. */
-  async save(state: S, options: SaveOptions = {}): Promise<void> {
+  async save(state: NoInfer<S> | Frozen<S>, options: SaveOptions = {}): Promise<void> {
     this.assertOpen();
     // Validate before anything is touched, so bad input cannot invalidate a good cache.
-    const value = prepare(state).value;
+    const value = prepare(thawed<S>(state)).value;
     const conditional = options.expectedVersion !== undefined;
     await this.mutex.run(async () => {
       this.assertOpen();
@@ -180,11 +187,11 @@ export class CachedAgent<S> implements DataAgent<S>, Updatable<S>, Closable {
   }
 
   /** Read-modify-write against the backend (after flushing), retried on conflict where the backend supports it. */
-  update(recipe: Recipe<S>): Promise<S> {
+  update(recipe: Recipe<S>): Promise<Frozen<S>> {
     return this.mutex.run(async () => {
       this.assertOpen();
       await this.drain();
-      let next: S;
+      let next: S | Frozen<S>;
       if (isUpdatable(this.backend)) {
         const backend = this.backend;
         next = await this.writeBackend(() => backend.update(recipe));
@@ -195,12 +202,12 @@ export class CachedAgent<S> implements DataAgent<S>, Updatable<S>, Closable {
         await this.writeBackend(() => this.backend.save(next));
       }
       await this.afterBackendWrite(next);
-      return next;
+      return frozen(thawed<S>(next));
     });
   }
 
   /** The backend's saved states, newest first (write-behind: after flushing). */
-  history(limit?: number): Promise<S[]> {
+  history(limit?: number): Promise<Frozen<S>[]> {
     return this.durable(() => this.backend.history(limit));
   }
 
@@ -255,7 +262,7 @@ export class CachedAgent<S> implements DataAgent<S>, Updatable<S>, Closable {
   }
 
   /** Load through the cache; must run inside the mutex. */
-  private async miss(): Promise<S> {
+  private async miss(): Promise<Frozen<S>> {
     this.assertOpen();
     if (this.valid && (this.queue.length > 0 || !this.verify)) return this.cache.load();
     let version: number | undefined;
@@ -282,7 +289,7 @@ export class CachedAgent<S> implements DataAgent<S>, Updatable<S>, Closable {
     }
   }
 
-  private async afterBackendWrite(state: S): Promise<void> {
+  private async afterBackendWrite(state: S | Frozen<S>): Promise<void> {
     if (this.strategy === 'write-around') return;
     await this.writeCache(state);
     // Our write's exact backend version is unknown (another writer may have come between).
@@ -290,7 +297,7 @@ export class CachedAgent<S> implements DataAgent<S>, Updatable<S>, Closable {
   }
 
   /** Put `state` in the cache; the cache is valid afterwards only if that worked. */
-  private async writeCache(state: S): Promise<void> {
+  private async writeCache(state: S | Frozen<S>): Promise<void> {
     this.setValid(false);
     try {
       await this.cache.save(state);
@@ -336,3 +343,8 @@ function throwAll(errors: unknown[]): void {
   if (errors.length === 1) throw errors[0];
   if (errors.length > 1) throw new AggregateError(errors, `${errors.length} CachedAgent operations failed`);
 }
+
+/** `M` when the backend type `B` is Versioned, else `M | undefined` (present only if the backend turns out to be). */
+export type VersionedMember<B, M> = B extends { version(): unknown; loadAt(target: never): unknown } ? M : M | undefined;
+/** `M` when the backend type `B` is Subscribable, else `M | undefined`. */
+export type SubscribableMember<B, M> = B extends { subscribe(listener: never): unknown } ? M : M | undefined;

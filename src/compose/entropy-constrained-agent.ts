@@ -12,12 +12,14 @@
  * ```
  */
 import { encode, encodedSize, prepare } from '../core/codec.js';
+import { thawed, type Frozen } from '../core/frozen.js';
 import { StateTooLargeError, ValidationError } from '../core/errors.js';
 import { Mutex } from '../core/mutex.js';
 import { isClosable, isSubscribable, isVersioned } from '../agents/data-agent.js';
 import type { ChangeInfo, Closable, DataAgent, LoadAtTarget, Recipe, SaveOptions, Unsubscribe, Updatable } from '../agents/data-agent.js';
 import { produce } from 'immer';
 import { readModifyWrite } from './read-modify-write.js';
+import type { SubscribableMember, VersionedMember } from './cached-agent.js';
 
 /** What happens to a state over the limit. */
 export type ExceedPolicy = 'reject' | 'warn';
@@ -30,21 +32,21 @@ export interface SizeReport {
 }
 
 /** Options of {@link EntropyConstrainedAgent}. */
-export interface EntropyConstrainedAgentOptions<S> {
-  /** The agent that stores the states. */
-  backend: DataAgent<S>;
+export interface EntropyConstrainedAgentOptions<S, B extends DataAgent<S> = DataAgent<S>> {
+  /** The agent that stores the states (its type `B` decides which capabilities the wrapper's type shows). */
+  backend: B & DataAgent<S>;
   /** Fraction of `maxSizeBytes` this agent may use, in (0, 1]. */
   budget: number;
   /** Bytes of encoded state at budget 1 (default 1 MiB). */
-  maxSizeBytes?: number;
+  maxSizeBytes?: number | undefined;
   /** `'reject'` (default): throw StateTooLargeError and store nothing. `'warn'`: store and report. */
-  onExceed?: ExceedPolicy;
+  onExceed?: ExceedPolicy | undefined;
   /** Receives the report under `'warn'` (default: `process.emitWarning`). */
-  onWarn?: (report: SizeReport) => void;
+  onWarn?: ((report: SizeReport) => void) | undefined;
 }
 
 /** Options of {@link EntropyConstrainedAgent.forDepth}: everything but the budget. */
-export type EntropyDepthOptions<S> = Omit<EntropyConstrainedAgentOptions<S>, 'budget'>;
+export type EntropyDepthOptions<S, B extends DataAgent<S> = DataAgent<S>> = Omit<EntropyConstrainedAgentOptions<S, B>, 'budget'>;
 
 /** Default `maxSizeBytes`: 1 MiB. */
 export const DEFAULT_MAX_STATE_BYTES = 1024 * 1024;
@@ -53,13 +55,15 @@ export const DEFAULT_MAX_STATE_BYTES = 1024 * 1024;
  * An agent whose saves are limited to `floor(budget × maxSizeBytes)` encoded bytes. `version()`,
  * `loadAt()` and `subscribe()` exist when the backend has them.
  */
-export class EntropyConstrainedAgent<S> implements DataAgent<S>, Updatable<S>, Closable {
+export class EntropyConstrainedAgent<S, B extends DataAgent<S> = DataAgent<S>> implements DataAgent<S>, Updatable<S>, Closable {
+  /** Type-level only (see {@link DataAgent}): carries the state type for inference. */
+  declare readonly '~state'?: S;
   /** The backend's version; present when the backend is Versioned. */
-  readonly version?: () => Promise<number>;
+  readonly version!: VersionedMember<B, () => Promise<number>>;
   /** The backend's state at a version or time; present when the backend is Versioned. */
-  readonly loadAt?: (target: LoadAtTarget) => Promise<S>;
+  readonly loadAt!: VersionedMember<B, (target: LoadAtTarget) => Promise<Frozen<S>>>;
   /** The backend's change notifications; present when the backend is Subscribable. */
-  readonly subscribe?: (listener: (state: S, info: ChangeInfo) => void) => Unsubscribe;
+  readonly subscribe!: SubscribableMember<B, (listener: (state: Frozen<S>, info: ChangeInfo) => void) => Unsubscribe>;
 
   /** The fraction of `maxSizeBytes` in use. */
   readonly budget: number;
@@ -75,12 +79,12 @@ export class EntropyConstrainedAgent<S> implements DataAgent<S>, Updatable<S>, C
    * depth 0 gets the whole `maxSizeBytes`, depth 1 half, depth 2 a third; it stays in (0, 1] at
    * any depth, unlike a geometric 0.5^depth which underflows to 0.
    */
-  static forDepth<S>(depth: number, options: EntropyDepthOptions<S>): EntropyConstrainedAgent<S> {
+  static forDepth<S, B extends DataAgent<S> = DataAgent<S>>(depth: number, options: EntropyDepthOptions<S, B>): EntropyConstrainedAgent<S, B> {
     if (!Number.isInteger(depth) || depth < 0) throw new ValidationError(`depth must be an integer >= 0, got ${String(depth)}`);
     return new EntropyConstrainedAgent({ ...options, budget: 1 / (depth + 1) });
   }
 
-  constructor(options: EntropyConstrainedAgentOptions<S>) {
+  constructor(options: EntropyConstrainedAgentOptions<S, B>) {
     const { backend, budget } = options;
     if (!backend || typeof backend.load !== 'function') throw new ValidationError('EntropyConstrainedAgent needs a backend DataAgent');
     if (typeof budget !== 'number' || !(budget > 0 && budget <= 1)) {
@@ -97,25 +101,25 @@ export class EntropyConstrainedAgent<S> implements DataAgent<S>, Updatable<S>, C
     this.onExceed = onExceed;
     this.onWarn = options.onWarn ?? ((r) => process.emitWarning(`state is ${r.size} bytes encoded, over the limit of ${r.limit} bytes (budget ${r.budget})`, 'StateTooLargeWarning'));
     if (isVersioned(backend)) {
-      this.version = () => backend.version();
-      this.loadAt = (target) => backend.loadAt(target);
+      this.version = (() => backend.version()) as never;
+      this.loadAt = ((target: LoadAtTarget) => backend.loadAt(target)) as never;
     }
-    if (isSubscribable(backend)) this.subscribe = (listener) => backend.subscribe(listener);
+    if (isSubscribable(backend)) this.subscribe = ((listener: (state: Frozen<S>, info: ChangeInfo) => void) => backend.subscribe(listener)) as never;
   }
 
   /** Encoded size of a state in UTF-8 bytes (SerializationError when it cannot be encoded). */
-  sizeOf(state: S): number {
+  sizeOf(state: S | Frozen<S>): number {
     return encodedSize(state);
   }
 
-  load(): Promise<S> {
+  load(): Promise<Frozen<S>> {
     return this.backend.load();
   }
 
   /** Save when the encoded state fits; over the limit: StateTooLargeError (stored state unchanged) or a warning. */
-  async save(state: S, options?: SaveOptions): Promise<void> {
+  async save(state: NoInfer<S> | Frozen<S>, options?: SaveOptions): Promise<void> {
     // Prepared once: the backend's own prepare() recognises the frozen value and re-uses it.
-    const value = prepare(state).value;
+    const value = prepare(thawed<S>(state)).value;
     const size = Buffer.byteLength(encode(value), 'utf8');
     if (size > this.limit && this.onExceed === 'reject') throw new StateTooLargeError(size, this.limit);
     await this.backend.save(value, options);
@@ -123,7 +127,7 @@ export class EntropyConstrainedAgent<S> implements DataAgent<S>, Updatable<S>, C
   }
 
   /** Read-modify-write on the backend; a result over the limit is rejected (or reported) like a save. */
-  async update(recipe: Recipe<S>): Promise<S> {
+  async update(recipe: Recipe<S>): Promise<Frozen<S>> {
     let size = 0;
     const next = await readModifyWrite(this.backend, this.mutex, (base) => {
       const candidate = prepare(produce(base, recipe as never) as S).value;
@@ -135,7 +139,7 @@ export class EntropyConstrainedAgent<S> implements DataAgent<S>, Updatable<S>, C
     return next;
   }
 
-  history(limit?: number): Promise<S[]> {
+  history(limit?: number): Promise<Frozen<S>[]> {
     return this.backend.history(limit);
   }
 

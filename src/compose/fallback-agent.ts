@@ -32,6 +32,7 @@ import type { Closable, DataAgent, Recipe, SaveOptions, Updatable } from '../age
 import { readModifyWrite } from './read-modify-write.js';
 import { produce } from 'immer';
 import { prepare } from '../core/codec.js';
+import { thawed, type Frozen } from '../core/frozen.js';
 
 /** Where writes go. */
 export type FallbackWritePolicy = 'all' | 'first-available';
@@ -39,13 +40,15 @@ export type FallbackWritePolicy = 'all' | 'first-available';
 /** Options of {@link fallback}. */
 export interface FallbackOptions {
   /** Default `'all'`. */
-  writes?: FallbackWritePolicy;
+  writes?: FallbackWritePolicy | undefined;
   /** Told each time a backend is skipped because it is unavailable. */
-  onFailover?: (index: number, error: BackendUnavailableError) => void;
+  onFailover?: ((index: number, error: BackendUnavailableError) => void) | undefined;
 }
 
 /** A DataAgent over ordered backends. */
 export class FallbackAgent<S> implements DataAgent<S>, Updatable<S>, Closable {
+  /** Type-level only (see {@link DataAgent}): carries the state type for inference. */
+  declare readonly '~state'?: S;
   private readonly writes: FallbackWritePolicy;
   private readonly mutexes: Mutex[];
   /** Orders this instance's writes, so that every backend receives them in the same order. */
@@ -63,20 +66,20 @@ export class FallbackAgent<S> implements DataAgent<S>, Updatable<S>, Closable {
     this.mutexes = backends.map(() => new Mutex());
   }
 
-  load(): Promise<S> {
+  load(): Promise<Frozen<S>> {
     if (this.closed) return Promise.reject(new ClosedError('fallback agent'));
     return this.firstAvailable((b) => b.load()).then((r) => r.value);
   }
 
-  async history(limit?: number): Promise<S[]> {
+  async history(limit?: number): Promise<Frozen<S>[]> {
     this.assertOpen();
     return (await this.firstAvailable((b) => b.history(limit))).value;
   }
 
   /** Save by the write policy. An `expectedVersion` is checked by each backend written. */
-  async save(state: S, options?: SaveOptions): Promise<void> {
+  async save(state: NoInfer<S> | Frozen<S>, options?: SaveOptions): Promise<void> {
     this.assertOpen();
-    const value = prepare(state).value;
+    const value = prepare(thawed<S>(state)).value;
     await this.writeOrder.run(async () => {
       if (this.writes === 'first-available') await this.firstAvailable((b) => b.save(value, options));
       else await this.toAll(value, -1, options);
@@ -84,11 +87,11 @@ export class FallbackAgent<S> implements DataAgent<S>, Updatable<S>, Closable {
   }
 
   /** Read-modify-write on the first available backend; under `'all'` the result is then saved to the others. */
-  update(recipe: Recipe<S>): Promise<S> {
+  update(recipe: Recipe<S>): Promise<Frozen<S>> {
     if (this.closed) return Promise.reject(new ClosedError('fallback agent'));
     return this.writeOrder.run(async () => {
       const { value: next, index } = await this.firstAvailable((b, i) => readModifyWrite(b, this.mutexes[i]!, (base) => produce(base, recipe as never) as S));
-      if (this.writes === 'all') await this.toAll(next, index);
+      if (this.writes === 'all') await this.toAll(thawed<S>(next), index);
       return next;
     });
   }

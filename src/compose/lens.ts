@@ -18,6 +18,7 @@
  */
 import { produce } from 'immer';
 import { prepare } from '../core/codec.js';
+import { frozen, thawed, type Frozen } from '../core/frozen.js';
 import { ClosedError, ConcurrencyError, StateNotFoundError } from '../core/errors.js';
 import { Mutex } from '../core/mutex.js';
 import { isClosable, isSubscribable, isVersioned } from '../agents/data-agent.js';
@@ -34,9 +35,9 @@ export interface Lens<S, A> {
 /** Options of {@link lens}. */
 export interface LensOptions<S> {
   /** The whole to write into when the underlying agent has no state yet (else such a save throws StateNotFoundError). */
-  empty?: S;
+  empty?: S | undefined;
   /** Close the underlying agent when the lens agent is closed (default false: the whole is shared). */
-  closeWhole?: boolean;
+  closeWhole?: boolean | undefined;
 }
 
 type Key = string | number;
@@ -74,12 +75,14 @@ function setIn(node: unknown, keys: readonly Key[], i: number, part: unknown): u
 
 /** A DataAgent over part of another agent's state. `version`/`loadAt`/`subscribe` follow the whole agent. */
 export class LensAgent<S, A> implements DataAgent<A>, Updatable<A>, Closable {
+  /** Type-level only (see {@link DataAgent}): carries the state type for inference. */
+  declare readonly '~state'?: A;
   /** The whole's version; present when the whole agent is Versioned. */
   readonly version?: () => Promise<number>;
   /** The part at a version or time of the whole; present when the whole agent is Versioned. */
-  readonly loadAt?: (target: LoadAtTarget) => Promise<A>;
+  readonly loadAt?: (target: LoadAtTarget) => Promise<Frozen<A>>;
   /** Notified of every change of the whole (with the part); present when the whole agent is Subscribable. */
-  readonly subscribe?: (listener: (part: A, info: ChangeInfo) => void) => Unsubscribe;
+  readonly subscribe?: (listener: (part: Frozen<A>, info: ChangeInfo) => void) => Unsubscribe;
 
   private readonly mutex = new Mutex();
 
@@ -101,7 +104,7 @@ export class LensAgent<S, A> implements DataAgent<A>, Updatable<A>, Closable {
     if (isSubscribable(whole)) this.subscribe = (listener) => whole.subscribe((s, info) => listener(this.get(s), info));
   }
 
-  async load(): Promise<A> {
+  async load(): Promise<Frozen<A>> {
     this.assertOpen();
     return this.get(await this.whole.load());
   }
@@ -110,10 +113,10 @@ export class LensAgent<S, A> implements DataAgent<A>, Updatable<A>, Closable {
    * Replace the part: one read-modify-write of the whole (atomic where the whole agent has
    * `update()`). With `expectedVersion`, the whole's version is checked.
    */
-  async save(part: A, options: SaveOptions = {}): Promise<void> {
+  async save(part: NoInfer<A> | Frozen<A>, options: SaveOptions = {}): Promise<void> {
     this.assertOpen();
     // Validated on its own first, so a SerializationError's path points into the part.
-    const value = prepare(part).value;
+    const value = prepare(thawed<A>(part)).value;
     if (options.expectedVersion !== undefined) {
       const base = await this.wholeOrEmpty();
       await this.whole.save(this.focus.set(base, value), options);
@@ -123,14 +126,14 @@ export class LensAgent<S, A> implements DataAgent<A>, Updatable<A>, Closable {
   }
 
   /** An immer recipe on the part, applied as one read-modify-write of the whole. Returns the new part. */
-  async update(recipe: Recipe<A>): Promise<A> {
+  async update(recipe: Recipe<A>): Promise<Frozen<A>> {
     this.assertOpen();
     const next = await this.modify((base) => this.focus.set(base, produce(this.focus.get(base), recipe as never) as A));
     return this.get(next);
   }
 
   /** The part in each saved whole, newest first. */
-  async history(limit?: number): Promise<A[]> {
+  async history(limit?: number): Promise<Frozen<A>[]> {
     this.assertOpen();
     return (await this.whole.history(limit)).map((s) => this.get(s));
   }
@@ -148,33 +151,32 @@ export class LensAgent<S, A> implements DataAgent<A>, Updatable<A>, Closable {
     if (this.closed) throw new ClosedError('lens agent');
   }
 
-  private get(whole: S): A {
+  private get(whole: S | Frozen<S>): Frozen<A> {
     // A computed part is a new object: freeze it like every loaded state (free for stored parts).
-    return prepare(this.focus.get(whole)).value;
+    return frozen(prepare(this.focus.get(thawed<S>(whole))).value);
   }
 
   private async wholeOrEmpty(): Promise<S> {
     try {
-      return await this.whole.load();
+      return thawed<S>(await this.whole.load());
     } catch (e) {
-      if (e instanceof StateNotFoundError && 'empty' in this.options) return this.options.empty as S;
+      if (e instanceof StateNotFoundError && this.options.empty !== undefined) return this.options.empty;
       throw e;
     }
   }
 
-  private async modify(step: (base: S) => S): Promise<S> {
+  private async modify(step: (base: S) => S): Promise<Frozen<S>> {
     for (;;) {
       try {
         return await readModifyWrite(this.whole, this.mutex, step);
       } catch (e) {
-        if (!(e instanceof StateNotFoundError) || !('empty' in this.options)) throw e;
+        if (!(e instanceof StateNotFoundError) || this.options.empty === undefined) throw e;
       }
       // Nothing stored yet: create the whole from `empty`, unless someone else creates it first.
       try {
-        const created = this.options.empty as S;
-        const next = step(created);
+        const next = step(this.options.empty);
         await this.whole.save(next, isVersioned(this.whole) ? { expectedVersion: 0 } : {});
-        return prepare(next).value;
+        return frozen(prepare(next).value);
       } catch (e) {
         if (!(e instanceof ConcurrencyError)) throw e;
       }

@@ -6,6 +6,7 @@
 import { isDraft, nothing, original } from 'immer';
 import type { Draft } from 'immer';
 import { prepare } from '../core/codec.js';
+import { frozen, thawed, type Frozen } from '../core/frozen.js';
 import type { Mutex } from '../core/mutex.js';
 import { isUpdatable, type DataAgent, type Recipe } from '../agents/data-agent.js';
 import '../agents/immer-setup.js';
@@ -32,11 +33,11 @@ export function replacing<S>(step: (base: S) => S): Recipe<S> {
  * the agent supports `update()`, else with respect to callers sharing `mutex`. Returns the state
  * that was stored.
  */
-export function readModifyWrite<S>(agent: DataAgent<S>, mutex: Mutex, step: (base: S) => S): Promise<S> {
+export function readModifyWrite<S>(agent: DataAgent<S>, mutex: Mutex, step: (base: S) => S): Promise<Frozen<S>> {
   if (isUpdatable(agent)) return agent.update(replacing(step));
   return mutex.run(async () => {
-    const next = prepare(step(await agent.load())).value;
+    const next = prepare(step(thawed<S>(await agent.load()))).value;
     await agent.save(next);
-    return next;
+    return frozen(next);
   });
 }

@@ -21,10 +21,11 @@
 import { Mutex } from '../core/mutex.js';
 import { ValidationError } from '../core/errors.js';
 import type { DataAgent } from '../agents/data-agent.js';
+import { frozen, thawed, type Frozen } from '../core/frozen.js';
 import { readModifyWrite } from './read-modify-write.js';
 
-/** Pure agent logic: computes an output and the next state; must not mutate `state` (it is frozen). */
-export type SymbiontLogic<I, O, S> = (input: I, state: S) => readonly [O, S];
+/** Pure agent logic: computes an output and the next state; `state` is frozen (read-only in its type). */
+export type SymbiontLogic<I, O, S> = (input: I, state: Frozen<S>) => readonly [O, S | Frozen<S>];
 
 /** A logic fused with its state's agent. */
 export interface Symbiont<I, O, S> {
@@ -47,13 +48,13 @@ export function symbiont<I, O, S>(logic: SymbiontLogic<I, O, S>, agent: DataAgen
     async invoke(input: I): Promise<O> {
       let output: O | undefined;
       await readModifyWrite(agent, mutex, (state) => {
-        const result = logic(input, state);
+        const result = logic(input, frozen(state));
         if (!Array.isArray(result) || result.length !== 2) {
           throw new ValidationError('symbiont logic must return a pair [output, nextState]');
         }
         // Overwritten on every retry: the last run is the one whose state was stored.
         output = result[0] as O;
-        return result[1] as S;
+        return thawed<S>(result[1]);
       });
       return output as O;
     },

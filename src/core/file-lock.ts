@@ -27,14 +27,14 @@ import { sleep } from './mutex.js';
 /** Options of {@link acquireFileLock}. */
 export interface FileLockOptions {
   /** Wait for a held lock (default true). With false a held lock throws {@link LockedError} at once. */
-  wait?: boolean;
+  wait?: boolean | undefined;
   /** How long to wait before throwing {@link LockedError} (default 10 000 ms). */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /**
    * A lock file without readable owner data (its creator was killed between create and write) is
    * treated as stale once it is this old (default 2 000 ms).
    */
-  unreadableStaleMs?: number;
+  unreadableStaleMs?: number | undefined;
 }
 
 /** Who holds a lock, as written in the lock file. */

@@ -8,10 +8,20 @@ import { ValidationError } from './errors.js';
 export type { StandardSchemaV1 };
 
 /**
- * Migrations by target version: `{ 1: (v0) => v1, 2: (v1) => v2 }`. A document stored at schema
- * version n is passed through migrations n+1, n+2, ... up to the highest key on read.
+ * One migration: the state as stored at the previous schema version in, the next version's shape
+ * out. Its input is `unknown` unless the migration declares the shape it expects
+ * (`(v0: { fullName: string }) => ...`): stored data comes from disk, so that declaration is the
+ * author's promise, best backed by a `schema` on the agent, which checks the final result.
  */
-export type Migrations = Readonly<Record<number, (state: any) => unknown>>;
+// A method signature makes the parameter bivariant: a migration may declare its input's shape.
+export type Migration = { migrate(state: unknown): unknown }['migrate'];
+
+/**
+ * Migrations by target version: `{ 1: (v0) => v1, 2: (v1) => v2 }`. A document stored at schema
+ * version n is passed through migrations n+1, n+2, ... up to the highest key on read; the last
+ * one's result is the agent's state `S` (checked by the agent's `schema` when it has one).
+ */
+export type Migrations = Readonly<Record<number, Migration>>;
 
 /** The schema version a set of migrations brings states to (0 without migrations). */
 export function latestSchemaVersion(migrations: Migrations | undefined): number {

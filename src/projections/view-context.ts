@@ -7,7 +7,16 @@
  * pg or ioredis.
  */
 import type { SqliteDatabase } from '../streams/sqlite/connection.js';
-import type { RedisClient } from '../agents/redis/client.js';
+
+/**
+ * Filled in by `dgent/redis` (module augmentation) with ioredis's client type, so that the types
+ * of the core entry need no ioredis: a consumer without `dgent/redis` sees a Redis view's client
+ * as `unknown`, one that imports `dgent/redis` as ioredis's `Redis | Cluster`.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- augmented by dgent/redis
+export interface RedisViewClientSlot {}
+/** The client a Redis view gets: ioredis's `Redis | Cluster` once `dgent/redis` is imported. */
+export type RedisViewClient = RedisViewClientSlot extends { client: infer C } ? C : unknown;
 
 /** The four kinds of view storage. */
 export type StorageKind = 'memory' | 'sqlite' | 'postgres' | 'redis';
@@ -93,7 +102,7 @@ export type RedisArg = string | number | Buffer;
 export interface RedisViewContext extends ViewContextBase {
   readonly storage: 'redis';
   /** for reads (GET, HGET, ZRANGE, SCAN ...); never write through it */
-  readonly redis: RedisClient;
+  readonly redis: RedisViewClient;
   /**
    * The key (or key prefix) `local` of this generation, e.g. `ctx.key('kv')` ->
    * `myapp:p:{kv}:g3:kv`; append your own suffix: `${ctx.key('kv')}:${ns}/${key}`.

@@ -20,8 +20,8 @@ export type ExpectedRevision = number | 'any' | 'no_stream' | 'stream_exists';
 export interface NewEvent<T = unknown> {
   type: string;
   data: T;
-  metadata?: Record<string, unknown>;
-  id?: string;
+  metadata?: Record<string, unknown> | undefined;
+  id?: string | undefined;
 }
 
 /** An event as stored. `revision` is 1-based per stream; `position` is global. */
@@ -43,31 +43,31 @@ export interface AppendResult {
 }
 
 export interface AppendOptions {
-  expectedRevision?: ExpectedRevision;
+  expectedRevision?: ExpectedRevision | undefined;
 }
 
 export interface ReadOptions {
   /** first revision to return (inclusive); for backward reads the revision to start from going down */
-  fromRevision?: number;
+  fromRevision?: number | undefined;
   /** last revision to return (inclusive) */
-  toRevision?: number;
-  direction?: 'forward' | 'backward';
-  limit?: number;
+  toRevision?: number | undefined;
+  direction?: 'forward' | 'backward' | undefined;
+  limit?: number | undefined;
 }
 
 export interface ReadAllOptions {
   /** return events with position > fromPosition (exclusive: pass the last position you processed; default 0) */
-  fromPosition?: number;
-  limit?: number;
+  fromPosition?: number | undefined;
+  limit?: number | undefined;
   /** only events of these types */
-  types?: readonly string[];
+  types?: readonly string[] | undefined;
 }
 
 export interface SubscribeOptions {
   /** deliver events with position > fromPosition (exclusive; default 0 = from the beginning) */
-  fromPosition?: number;
+  fromPosition?: number | undefined;
   /** only this stream */
-  stream?: string;
+  stream?: string | undefined;
 }
 
 /** A running subscription. */
@@ -88,14 +88,39 @@ export interface EventLogCapabilities {
   readonly durable: boolean;
 }
 
-/** The append-only event log. */
-export interface EventLog {
+/**
+ * An event of the union `E` as `append` takes it: its `type` and `data`, with optional `metadata`
+ * and `id`. For the default `E` (any event), a {@link NewEvent}.
+ */
+export type NewEventOf<E extends NewEvent> = E & Pick<NewEvent, 'metadata' | 'id'>;
+
+/**
+ * An event of the union `E` as stored: a {@link RecordedEvent} whose `type` and `data` are those of
+ * one member of `E`, so that checking `type` narrows `data`. For the default `E`, a RecordedEvent.
+ */
+// Distributive only (no special case for the default), so that EventLog<E> stays covariant in E:
+// an EventLog<ChatEvent> can be passed where an EventLog is expected.
+export type RecordedEventOf<E extends NewEvent> = E extends unknown ? Omit<RecordedEvent, 'type' | 'data'> & { type: E['type']; data: E['data'] } : never;
+
+/**
+ * The append-only event log. `E` is the union of the events it holds (`{ type: 'A'; data: ... } |
+ * ...`); the default, any {@link NewEvent}, leaves events untyped. The types are the caller's
+ * promise, not checked at run time: validate data from untrusted writers.
+ *
+ * @example
+ * ```ts
+ * type ChatEvent = { type: 'UserSaid'; data: { text: string } } | { type: 'Cleared'; data: null };
+ * const log: EventLog<ChatEvent> = new MemoryEventLog<ChatEvent>();
+ * for await (const e of log.read('chat-1')) if (e.type === 'UserSaid') console.log(e.data.text);
+ * ```
+ */
+export interface EventLog<E extends NewEvent = NewEvent> {
   readonly capabilities: EventLogCapabilities;
-  append(stream: string, events: readonly NewEvent[], options?: AppendOptions): Promise<AppendResult>;
-  read(stream: string, options?: ReadOptions): AsyncIterable<RecordedEvent>;
-  readAll(options?: ReadAllOptions): AsyncIterable<RecordedEvent>;
+  append(stream: string, events: readonly NewEventOf<E>[], options?: AppendOptions): Promise<AppendResult>;
+  read(stream: string, options?: ReadOptions): AsyncIterable<RecordedEventOf<E>>;
+  readAll(options?: ReadAllOptions): AsyncIterable<RecordedEventOf<E>>;
   /** bad options or a closed log throw synchronously; failures after the start reject `done` */
-  subscribe(options: SubscribeOptions, handler: (e: RecordedEvent) => void | Promise<void>): Subscription;
+  subscribe(options: SubscribeOptions, handler: (e: RecordedEventOf<E>) => void | Promise<void>): Subscription;
   /** current revision of a stream; 0 when the stream does not exist */
   revision(stream: string): Promise<number>;
   close(): Promise<void>;
@@ -105,7 +130,7 @@ export interface EventLog {
 export interface StreamAppend {
   stream: string;
   events: readonly NewEvent[];
-  expectedRevision?: ExpectedRevision;
+  expectedRevision?: ExpectedRevision | undefined;
 }
 
 /** Capability: atomic append to several streams (all or nothing). */

@@ -31,7 +31,7 @@ import { nonNegativeMs, validateSubscribeOptions } from './validate.js';
 /** Where a catch-up subscription reads from. */
 export interface CatchUpSource {
   /** events with position > fromPosition, ascending, at most `limit`; filtering by `stream` is optional */
-  readAll(options: { fromPosition: number; limit: number; stream?: string }): AsyncIterable<RecordedEvent> | Iterable<RecordedEvent>;
+  readAll(options: { fromPosition: number; limit: number; stream?: string | undefined }): AsyncIterable<RecordedEvent> | Iterable<RecordedEvent>;
   /** register `wake` to be called when new events may be readable; returns the function that unregisters it */
   watch?(wake: () => void): () => void;
 }
@@ -39,9 +39,9 @@ export interface CatchUpSource {
 /** Options of {@link catchUpSubscription}. */
 export interface CatchUpOptions extends SubscribeOptions {
   /** events read per page (default 256) */
-  pageSize?: number;
+  pageSize?: number | undefined;
   /** re-read every `pollMs` even without a wake (default: 100 without `watch`, never with it) */
-  pollMs?: number;
+  pollMs?: number | undefined;
   /**
    * Keep retrying a read that fails with an error `retryIf` accepts (an outage: the server
    * restarted, a connection dropped) for up to `retryForMs` of failures in a row, backing off from
@@ -51,9 +51,9 @@ export interface CatchUpOptions extends SubscribeOptions {
    * Reads resume after the last delivered position, so nothing is skipped or repeated. A read that
    * fails after `close()` ends the subscription quietly (`done` resolves).
    */
-  retryForMs?: number;
+  retryForMs?: number | undefined;
   /** which read errors are an outage worth retrying (default: BackendUnavailableError) */
-  retryIf?: (error: unknown) => boolean;
+  retryIf?: ((error: unknown) => boolean) | undefined;
 }
 
 /** A handler's own error, carried through the read loop untouched (it is never retried). */

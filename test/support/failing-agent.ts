@@ -3,7 +3,7 @@
  * BackendUnavailableError, for failure-injection tests of the combinators.
  */
 import { BackendUnavailableError } from '../../src/core/errors.js';
-import type { LoadAtTarget } from '../../src/agents/data-agent.js';
+import type { Frozen, LoadAtTarget } from '../../src/agents/data-agent.js';
 import type { Snapshot } from '../../src/agents/versioned-agent.js';
 import { VolatileAgent } from '../../src/agents/volatile-agent.js';
 
@@ -23,7 +23,7 @@ export class FailingAgent<S> extends VolatileAgent<S> {
     return new BackendUnavailableError('FailingAgent', `injected ${op} failure`);
   }
 
-  override load(): Promise<S> {
+  override load(): Promise<Frozen<S>> {
     if (this.failReads) return Promise.reject(this.unavailable('read'));
     return super.load();
   }

@@ -22,7 +22,7 @@ export type RedisClient = Redis | Cluster;
 /** How a backend reaches Redis: an ioredis client you own, or a URL for a client it owns. */
 export interface RedisConnectionOptions {
   /** An ioredis client. You keep ownership: `close()` does not quit it. Its own retry/queue settings apply. */
-  redis?: RedisClient;
+  redis?: RedisClient | undefined;
   /**
    * `redis://[user:password@]host:port[/db]` (or `rediss://`). The backend creates and closes its
    * own client. A malformed URL is a ValidationError at construction; a database the server does
@@ -30,9 +30,9 @@ export interface RedisConnectionOptions {
    * process alive only while a command waits for its reply (and while a `subscribe` lasts), so a
    * script that forgets `close()` still exits; call `close()` anyway to release the connection at once.
    */
-  url?: string;
+  url?: string | undefined;
   /** Extra ioredis options for the client created from `url` (they override the fail-fast defaults below). */
-  redisOptions?: RedisOptions;
+  redisOptions?: RedisOptions | undefined;
 }
 
 /**

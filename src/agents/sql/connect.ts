@@ -34,31 +34,31 @@ export interface PgPoolLike {
 
 /** How to reach the database. */
 export interface SqlConnectionOptions {
-  db?: SqlDatabase;
-  connectionString?: string;
-  path?: string;
+  db?: SqlDatabase | undefined;
+  connectionString?: string | undefined;
+  path?: string | undefined;
   /** SQLite `synchronous` for databases opened from `path` (default 'NORMAL': survives a process crash; 'FULL': power loss). */
-  synchronous?: 'NORMAL' | 'FULL';
+  synchronous?: 'NORMAL' | 'FULL' | undefined;
   /**
    * PostgreSQL: run save and load as named prepared statements (default true). Set false behind a
    * connection pooler in transaction mode that does not keep prepared statements (PgBouncer without
    * `max_prepared_statements`); SQLAgent also stops preparing on a pool by itself when the server
    * reports a named statement missing or already there.
    */
-  preparedStatements?: boolean;
+  preparedStatements?: boolean | undefined;
   /** PostgreSQL from `connectionString`: pool size (default 10). */
-  maxConnections?: number;
+  maxConnections?: number | undefined;
   /**
    * PostgreSQL from `connectionString`: connect timeout, ms (default 10 000). It also bounds the wait
    * for a free connection when `maxConnections` are all busy (pg-pool's connectionTimeoutMillis).
    */
-  connectTimeoutMs?: number;
+  connectTimeoutMs?: number | undefined;
   /**
    * PostgreSQL from `connectionString`: server statement timeout, ms (default 30 000); a statement
    * without a reply for this + 5 s (a server that stopped answering) fails with
    * BackendUnavailableError and its connection is replaced. A `db` passed in keeps its own settings.
    */
-  statementTimeoutMs?: number;
+  statementTimeoutMs?: number | undefined;
 }
 
 /** Check the PostgreSQL pool options up front (the connection itself is made on first use). */

@@ -36,7 +36,7 @@ export interface SnapshotQuery {
   /** the fold version to match exactly */
   version: string;
   /** the latest snapshot at or below this revision (default: the latest) */
-  maxRevision?: number;
+  maxRevision?: number | undefined;
 }
 
 /** Storage for StreamAgent snapshots. */

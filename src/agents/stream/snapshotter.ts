@@ -21,7 +21,7 @@ export interface Head<S> {
 export interface StreamAgentErrorContext {
   operation: 'snapshot-read' | 'snapshot-write' | 'subscribe';
   stream: string;
-  revision?: number;
+  revision?: number | undefined;
 }
 
 /** Reports errors that are not the caller's operation's own (snapshot I/O, subscriptions). */

@@ -11,16 +11,17 @@
  */
 import { statSync } from 'node:fs';
 import Database from 'better-sqlite3';
+import type { SqliteDatabase, SqliteStatement } from '../../streams/sqlite/driver-types.js';
 import { ClosedError, CorruptionError, ValidationError } from '../../core/errors.js';
 import { ensureParentDir } from '../../core/fs-errors.js';
 import { maxRevisionOf, validateSnapshot, type SnapshotInfo, type SnapshotQuery, type SnapshotRecord, type SnapshotStore } from './snapshot-store.js';
 
 /** Options of {@link SqliteSnapshotStore}: a database file, or an open better-sqlite3 connection. */
-export type SqliteSnapshotStoreOptions = ({ path: string; db?: undefined } | { db: Database.Database; path?: undefined }) & {
+export type SqliteSnapshotStoreOptions = ({ path: string; db?: undefined } | { db: SqliteDatabase; path?: undefined }) & {
   /** table name (default `dgent_snapshots`); letters, digits and `_` only */
-  table?: string;
+  table?: string | undefined;
   /** SQLite `synchronous` for a connection opened here (default NORMAL: snapshots are a rebuildable cache) */
-  synchronous?: 'OFF' | 'NORMAL' | 'FULL';
+  synchronous?: 'OFF' | 'NORMAL' | 'FULL' | undefined;
 };
 
 interface Row {
@@ -36,13 +37,13 @@ const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
 /** A {@link SnapshotStore} in a SQLite table; statements are prepared once and values bound. */
 export class SqliteSnapshotStore implements SnapshotStore {
-  private readonly db: Database.Database;
+  private readonly db: SqliteDatabase;
   private readonly owned: boolean;
   private readonly stmts: {
-    get: Database.Statement<[string, string, number], Row>;
-    put: Database.Statement<[string, string, number, number, string, string]>;
-    list: Database.Statement<[string], Row>;
-    del: Database.Statement<[string]>;
+    get: SqliteStatement<[string, string, number], Row>;
+    put: SqliteStatement<[string, string, number, number, string, string]>;
+    list: SqliteStatement<[string], Row>;
+    del: SqliteStatement<[string]>;
   };
   private closed = false;
 

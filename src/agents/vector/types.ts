@@ -32,7 +32,7 @@ export type VectorInput = readonly number[] | Float32Array;
 export interface VectorItem<T> {
   id: string;
   vector: VectorInput;
-  data?: T;
+  data?: T | undefined;
 }
 
 /** One search result. See {@link VectorMetric} for the meaning of `score`. */
@@ -45,9 +45,9 @@ export interface VectorHit<T> {
 /** Options of `search`. */
 export interface VectorSearchOptions<T> {
   /** how many results (default 10) */
-  k?: number;
+  k?: number | undefined;
   /** keep only items for which this returns true (applied to candidates, so `k` results still come back when enough match) */
-  filter?: (id: string, data: T | undefined) => boolean;
+  filter?: ((id: string, data: T | undefined) => boolean) | undefined;
 }
 
 /** An item as stored (vector normalised for cosine). */
@@ -63,27 +63,27 @@ export interface VectorAgentOptions {
   dimension: number;
   metric: VectorMetric;
   /** index kind (default `'Flat'`) */
-  index?: VectorIndexKind;
+  index?: VectorIndexKind | undefined;
   /** backend (default `'auto'`) */
-  engine?: VectorEngine;
+  engine?: VectorEngine | undefined;
   /** file that `save()` writes and that is loaded on first use when it exists */
-  path?: string;
+  path?: string | undefined;
   /** event log: every add/upsert/remove is appended to it before it is applied (logged mode) */
-  log?: EventLog;
+  log?: EventLog | undefined;
   /** stream name in `log` (default `'vectors'`) */
-  stream?: string;
+  stream?: string | undefined;
   /** HNSW: neighbours per node, the `M` of `HNSW<M>` (default 32) */
-  hnswM?: number;
+  hnswM?: number | undefined;
   /** HNSW: candidate list size while building (default 80; FAISS's own default is 40) */
-  efConstruction?: number;
+  efConstruction?: number | undefined;
   /** HNSW: candidate list size while searching (default 64; FAISS's own default is 16); raised to k when k is larger */
-  efSearch?: number;
+  efSearch?: number | undefined;
   /** IVF: number of inverted lists (default 128) */
-  nlist?: number;
+  nlist?: number | undefined;
   /** IVF: lists visited per query (default 16; FAISS's own default is 1) */
-  nprobe?: number;
+  nprobe?: number | undefined;
   /** trained indexes: train once this many items are stored (default `39 * nlist`, FAISS's rule of thumb); `build()` trains earlier */
-  trainSize?: number;
+  trainSize?: number | undefined;
   /** compact (drop tombstones, rebuild where FAISS cannot remove) once this fraction of slots is dead (default 0.2) */
-  compactRatio?: number;
+  compactRatio?: number | undefined;
 }

@@ -37,6 +37,7 @@ import { BACKWARDS, END, EventStoreDBClient, FORWARDS, START, StreamNotFoundErro
 import { randomUUID } from 'node:crypto';
 import { ClosedError, ConcurrencyError, DgentError, InvalidKeyError, ValidationError } from '../../core/errors.js';
 import type { AppendOptions, AppendResult, EventLog, EventLogCapabilities, NewEvent, ReadAllOptions, ReadOptions, RecordedEvent, SubscribeOptions, Subscription } from '../event-log.js';
+import type { NewEventOf, RecordedEventOf } from '../event-log.js';
 import { nonNegativeMs, validateEvents, validateExpected, validateName, validateReadAllOptions, validateReadOptions, validateSubscribeOptions, withEventContext } from '../validate.js';
 import { toDgentError } from './errors.js';
 import { redactUrl } from '../../core/connection-url.js';
@@ -47,24 +48,24 @@ import { serverSubscription } from './subscription.js';
 import { SubscriptionSet } from '../subscription.js';
 
 /** Options of {@link EventStoreDBEventLog}: a client you own, or a connection string (the log then owns and disposes its client). */
-export type EventStoreDBEventLogOptions = ({ client: EventStoreDBClient; connectionString?: never } | { connectionString: string; client?: never }) & {
+export type EventStoreDBEventLogOptions = ({ client: EventStoreDBClient; connectionString?: never | undefined } | { connectionString: string; client?: never | undefined }) & {
   /**
    * Namespace several logs in one server: every stream of this log is stored as `prefix + name`,
    * and readAll/subscribe show only streams under the prefix (default '' = every user stream).
    */
-  prefix?: string;
+  prefix?: string | undefined;
   /** $all events fetched per readAll request (default 512) */
-  pageSize?: number;
+  pageSize?: number | undefined;
   /**
    * How long `close()` waits for a client the log owns to dispose (default 10 000 ms). Past it,
    * `close()` destroys the reads still open and rejects with a DgentError naming them, instead of
    * waiting for ever.
    */
-  closeTimeoutMs?: number;
+  closeTimeoutMs?: number | undefined;
 };
 
 /** The EventLog on EventStoreDB / KurrentDB. See the module documentation for the number mapping. */
-export class EventStoreDBEventLog implements EventLog {
+export class EventStoreDBEventLog<E extends NewEvent = NewEvent> implements EventLog<E> {
   readonly capabilities: EventLogCapabilities = Object.freeze({ supportsMultiStreamAppend: false, supportsInlineProjections: false, durable: true });
   private readonly client: EventStoreDBClient;
   private readonly owned: boolean;
@@ -122,6 +123,7 @@ export class EventStoreDBEventLog implements EventLog {
     return toRecorded(r, stream, `EventStoreDB $all @${ev.position?.commit ?? '?'}`);
   }
 
+  append(stream: string, events: readonly NewEventOf<E>[], options?: AppendOptions): Promise<AppendResult>;
   async append(stream: string, events: readonly NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
     this.assertOpen();
     const name = this.serverStream(stream);
@@ -147,6 +149,7 @@ export class EventStoreDBEventLog implements EventLog {
     }
   }
 
+  read(stream: string, options?: ReadOptions): AsyncIterable<RecordedEventOf<E>>;
   async *read(stream: string, options?: ReadOptions): AsyncIterable<RecordedEvent> {
     this.assertOpen();
     const name = this.serverStream(stream);
@@ -171,6 +174,7 @@ export class EventStoreDBEventLog implements EventLog {
     }
   }
 
+  readAll(options?: ReadAllOptions): AsyncIterable<RecordedEventOf<E>>;
   async *readAll(options?: ReadAllOptions): AsyncIterable<RecordedEvent> {
     this.assertOpen();
     const w = validateReadAllOptions(options);
@@ -201,7 +205,9 @@ export class EventStoreDBEventLog implements EventLog {
     }
   }
 
-  subscribe(options: SubscribeOptions, handler: (e: RecordedEvent) => void | Promise<void>): Subscription {
+  subscribe(options: SubscribeOptions, handler: (e: RecordedEventOf<E>) => void | Promise<void>): Subscription;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the typed signature is the overload above
+  subscribe(options: SubscribeOptions, handler: (e: any) => void | Promise<void>): Subscription {
     this.assertOpen();
     const { fromPosition, stream } = validateSubscribeOptions(options);
     if (typeof handler !== 'function') throw new ValidationError('subscribe needs a handler function');

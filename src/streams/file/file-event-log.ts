@@ -34,6 +34,7 @@ import type {
   SubscribeOptions,
   Subscription,
 } from '../event-log.js';
+import type { NewEventOf, RecordedEventOf } from '../event-log.js';
 import { catchUpSubscription, SubscriptionSet } from '../subscription.js';
 import { validateName, validateReadAllOptions, validateReadOptions } from '../validate.js';
 import { prepareRequest } from './append-plan.js';
@@ -48,25 +49,25 @@ export interface FileEventLogOptions {
   /** the log's directory (created when missing, unless `readOnly`) */
   dir: string;
   /** start a new segment file once the active one reaches this many bytes (default 64 MiB) */
-  segmentSize?: number;
+  segmentSize?: number | undefined;
   /** when another process holds the writer lock: throw LockedError at once ('fail', default) or wait up to `lockTimeoutMs` */
-  lock?: 'fail' | 'wait';
+  lock?: 'fail' | 'wait' | undefined;
   /** how long `lock: 'wait'` waits before LockedError (default 10 000 ms) */
-  lockTimeoutMs?: number;
+  lockTimeoutMs?: number | undefined;
   /** open without the writer lock, reading the log as it was when opened; appends throw ValidationError */
-  readOnly?: boolean;
+  readOnly?: boolean | undefined;
   /** bytes of decoded commits kept in memory for reads (default 32 MiB) */
-  cacheBytes?: number;
+  cacheBytes?: number | undefined;
   /** largest encoded append accepted, in bytes (default 64 MiB); larger ones throw StateTooLargeError */
-  maxAppendBytes?: number;
+  maxAppendBytes?: number | undefined;
   /** called once on open with what recovery did */
-  onRecovery?: (report: RecoveryReport) => void;
+  onRecovery?: ((report: RecoveryReport) => void) | undefined;
   /** events per page when subscriptions read (default 256) */
-  pageSize?: number;
+  pageSize?: number | undefined;
 }
 
 /** A durable, single-writer EventLog in a directory. See the module comment. */
-export class FileEventLog implements EventLog, MultiStreamAppender {
+export class FileEventLog<E extends NewEvent = NewEvent> implements EventLog<E>, MultiStreamAppender {
   readonly capabilities: EventLogCapabilities = Object.freeze({ supportsMultiStreamAppend: true, supportsInlineProjections: false, durable: true });
   /** the log's directory */
   readonly dir: string;
@@ -111,6 +112,7 @@ export class FileEventLog implements EventLog, MultiStreamAppender {
   }
 
   /** Append events to one stream; resolves once they are on disk (fsynced). */
+  append(stream: string, events: readonly NewEventOf<E>[], options?: AppendOptions): Promise<AppendResult>;
   async append(stream: string, events: readonly NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
     const [result] = await this.appendMany([{ stream, events, expectedRevision: options.expectedRevision }]);
     return result!;
@@ -127,6 +129,7 @@ export class FileEventLog implements EventLog, MultiStreamAppender {
   }
 
   /** Read one stream; a stream that does not exist reads as empty. */
+  read(stream: string, options?: ReadOptions): AsyncIterable<RecordedEventOf<E>>;
   async *read(stream: string, options?: ReadOptions): AsyncIterable<RecordedEvent> {
     this.assertOpen();
     validateName(stream, 'stream');
@@ -148,6 +151,7 @@ export class FileEventLog implements EventLog, MultiStreamAppender {
   }
 
   /** Read every stream in position order, after `fromPosition`. */
+  readAll(options?: ReadAllOptions): AsyncIterable<RecordedEventOf<E>>;
   async *readAll(options?: ReadAllOptions): AsyncIterable<RecordedEvent> {
     this.assertOpen();
     const w = validateReadAllOptions(options);
@@ -156,7 +160,9 @@ export class FileEventLog implements EventLog, MultiStreamAppender {
   }
 
   /** Catch up from `fromPosition` (exclusive), then deliver live events, in order, exactly once. */
-  subscribe(options: SubscribeOptions, handler: (e: RecordedEvent) => void | Promise<void>): Subscription {
+  subscribe(options: SubscribeOptions, handler: (e: RecordedEventOf<E>) => void | Promise<void>): Subscription;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the typed signature is the overload above
+  subscribe(options: SubscribeOptions, handler: (e: any) => void | Promise<void>): Subscription {
     this.assertOpen();
     if (typeof handler !== 'function') throw new ValidationError('subscribe needs a handler function');
     const sub = catchUpSubscription(

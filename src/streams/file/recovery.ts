@@ -32,9 +32,9 @@ export interface RecoveryReport {
   /** frame starts found in the cut bytes: commits that were being written when the writer died */
   droppedRecords: number;
   /** the segment file that was cut, when one was */
-  file?: string;
+  file?: string | undefined;
   /** offset the file was cut at */
-  offset?: number;
+  offset?: number | undefined;
   /** true when the index was rebuilt by scanning every segment (index file missing or stale) */
   rebuiltIndex: boolean;
 }

@@ -34,6 +34,7 @@ import type {
   SubscribeOptions,
   Subscription,
 } from '../event-log.js';
+import type { NewEventOf, RecordedEventOf } from '../event-log.js';
 import { catchUpSubscription, SubscriptionSet } from '../subscription.js';
 import { addAppendHook } from '../append-hooks.js';
 import { checkExpected, resolveEventIds, validateEvents, validateExpected, validateName, validateReadAllOptions, validateReadOptions } from '../validate.js';
@@ -42,7 +43,7 @@ import { prepareAppends, runHooks, type PlannedAppend } from './append.js';
 /** Options of {@link MemoryEventLog}. */
 export interface MemoryEventLogOptions {
   /** subscription page size (default 256) */
-  pageSize?: number;
+  pageSize?: number | undefined;
 }
 
 /** The in-memory transaction handed to `onAppend` hooks. */
@@ -55,7 +56,7 @@ export type MemoryAppendTransaction = AppendTransaction;
  * same stream (same order, consecutive revisions) is an idempotent retry: nothing is appended and
  * the original result is returned. Any other reuse of a stored id throws ValidationError.
  */
-export class MemoryEventLog implements EventLog, MultiStreamAppender, InlineProjectionHost<MemoryAppendTransaction> {
+export class MemoryEventLog<E extends NewEvent = NewEvent> implements EventLog<E>, MultiStreamAppender, InlineProjectionHost<MemoryAppendTransaction> {
   readonly capabilities: EventLogCapabilities = Object.freeze({ supportsMultiStreamAppend: true, supportsInlineProjections: true, durable: false });
   /** index = position - 1 */
   private readonly all: RecordedEvent[] = [];
@@ -77,6 +78,7 @@ export class MemoryEventLog implements EventLog, MultiStreamAppender, InlineProj
   }
 
   /** Append events to one stream; see the class comment for duplicate ids. */
+  append(stream: string, events: readonly NewEventOf<E>[], options?: AppendOptions): Promise<AppendResult>;
   async append(stream: string, events: readonly NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
     const [result] = await this.appendMany([{ stream, events, expectedRevision: options.expectedRevision }]);
     return result!;
@@ -152,6 +154,7 @@ export class MemoryEventLog implements EventLog, MultiStreamAppender, InlineProj
   }
 
   /** Read one stream; a stream that does not exist reads as empty. */
+  read(stream: string, options?: ReadOptions): AsyncIterable<RecordedEventOf<E>>;
   async *read(stream: string, options?: ReadOptions): AsyncIterable<RecordedEvent> {
     this.assertOpen();
     validateName(stream, 'stream');
@@ -168,6 +171,7 @@ export class MemoryEventLog implements EventLog, MultiStreamAppender, InlineProj
   }
 
   /** Read every stream in position order, after `fromPosition`. */
+  readAll(options?: ReadAllOptions): AsyncIterable<RecordedEventOf<E>>;
   async *readAll(options?: ReadAllOptions): AsyncIterable<RecordedEvent> {
     this.assertOpen();
     const w = validateReadAllOptions(options);
@@ -175,7 +179,9 @@ export class MemoryEventLog implements EventLog, MultiStreamAppender, InlineProj
   }
 
   /** Catch up from `fromPosition` (exclusive), then deliver live events. */
-  subscribe(options: SubscribeOptions, handler: (e: RecordedEvent) => void | Promise<void>): Subscription {
+  subscribe(options: SubscribeOptions, handler: (e: RecordedEventOf<E>) => void | Promise<void>): Subscription;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the typed signature is the overload above
+  subscribe(options: SubscribeOptions, handler: (e: any) => void | Promise<void>): Subscription {
     this.assertOpen();
     if (typeof handler !== 'function') throw new ValidationError('subscribe needs a handler function');
     const sub = catchUpSubscription(

@@ -8,7 +8,7 @@ export interface TypeParsers {
 
 /** The slice of a pg client / pool that the log uses (kysely-style: no pg types in our signatures). */
 export interface Queryable {
-  query(text: string | { name?: string; text: string; values?: unknown[]; types?: TypeParsers }, values?: unknown[]): Promise<{ rows: any[]; rowCount: number | null }>;
+  query(text: string | { name?: string | undefined; text: string; values?: unknown[] | undefined; types?: TypeParsers | undefined }, values?: unknown[]): Promise<{ rows: any[]; rowCount: number | null }>;
 }
 
 /** SQLSTATE classes that mean "the server or the connection is not usable right now". */

@@ -41,6 +41,7 @@ import type {
   SubscribeOptions,
   Subscription,
 } from '../event-log.js';
+import type { NewEventOf, RecordedEventOf } from '../event-log.js';
 import { catchUpSubscription, SubscriptionSet } from '../subscription.js';
 import { addAppendHook } from '../append-hooks.js';
 import { nonNegativeMs, validateEvents, validateExpected, validateName, validateReadAllOptions, validateReadOptions } from '../validate.js';
@@ -62,47 +63,47 @@ export interface PostgresPool extends Queryable {
 /** Options of {@link PostgresEventLog}: either `pool` or `connectionString`. */
 export interface PostgresEventLogOptions {
   /** an existing pool (not closed by `close()`) */
-  pool?: PostgresPool;
+  pool?: PostgresPool | undefined;
   /** e.g. `postgres://user@host:5432/db`; the log owns the pool it creates */
-  connectionString?: string;
+  connectionString?: string | undefined;
   /** schema holding the log's tables (default `dgent`); lower-case identifier, validated */
-  schema?: string;
+  schema?: string | undefined;
   /** pool size when the log creates the pool (default 10) */
-  maxConnections?: number;
+  maxConnections?: number | undefined;
   /** connect timeout of a created pool, ms (default 10 000); it also bounds the wait for a free connection of the pool */
-  connectTimeoutMs?: number;
+  connectTimeoutMs?: number | undefined;
   /**
    * server statement timeout of a created pool, ms (default 30 000); a statement without a reply
    * for this + 5 s (a server that stopped answering) fails with BackendUnavailableError and its
    * connection is replaced (see QueryWatchdog). A pool passed in keeps its own settings.
    */
-  statementTimeoutMs?: number;
+  statementTimeoutMs?: number | undefined;
   /** how long readAll waits for an older open transaction to end before it throws (default 30 000) */
-  horizonWaitMs?: number;
+  horizonWaitMs?: number | undefined;
   /** subscription poll interval, the fallback when a notification is missed (default 1 000) */
-  pollMs?: number;
+  pollMs?: number | undefined;
   /**
    * how long a subscription keeps retrying reads that fail with BackendUnavailableError (a server
    * restart, a dropped connection), backing off up to 1 s, before `done` rejects with it (default
    * 30 000; 0: the first failure ends it). It resumes after the last delivered event.
    */
-  subscriptionRetryMs?: number;
+  subscriptionRetryMs?: number | undefined;
   /**
    * NOTIFY throttle (default 20): the first commit after a quiet spell wakes other processes'
    * subscribers at once, the commits of the next `notifyIntervalMs` share one NOTIFY at its end
    * (see Notifier); this process's own subscriptions are woken at every commit, without a NOTIFY
    */
-  notifyIntervalMs?: number;
+  notifyIntervalMs?: number | undefined;
   /** append batches in flight at once (default 4) */
-  maxBatchesInFlight?: number;
+  maxBatchesInFlight?: number | undefined;
   /** stream appends per group-commit batch at most (default 256) */
-  maxBatchSize?: number;
+  maxBatchSize?: number | undefined;
   /** events per read page (default 1000) */
-  pageSize?: number;
+  pageSize?: number | undefined;
 }
 
 /** PostgreSQL-backed event log; see the file comment. */
-export class PostgresEventLog implements EventLog, MultiStreamAppender, InlineProjectionHost<PostgresAppendTransaction> {
+export class PostgresEventLog<E extends NewEvent = NewEvent> implements EventLog<E>, MultiStreamAppender, InlineProjectionHost<PostgresAppendTransaction> {
   readonly capabilities: EventLogCapabilities = Object.freeze({ supportsMultiStreamAppend: true, supportsInlineProjections: true, durable: true });
   /** the validated schema name */
   readonly schema: string;
@@ -172,6 +173,7 @@ export class PostgresEventLog implements EventLog, MultiStreamAppender, InlinePr
   }
 
   /** Append events to one stream (one round trip, shared with concurrent appends). */
+  append(stream: string, events: readonly NewEventOf<E>[], options?: AppendOptions): Promise<AppendResult>;
   async append(stream: string, events: readonly NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
     this.assertOpen();
     const a = prepareStreamAppend(validateName(stream, 'stream'), validateEvents(events), validateExpected(options.expectedRevision));
@@ -195,6 +197,7 @@ export class PostgresEventLog implements EventLog, MultiStreamAppender, InlinePr
   }
 
   /** Read one stream; a stream that does not exist reads as empty. */
+  read(stream: string, options?: ReadOptions): AsyncIterable<RecordedEventOf<E>>;
   async *read(stream: string, options?: ReadOptions): AsyncIterable<RecordedEvent> {
     this.assertOpen();
     validateName(stream, 'stream');
@@ -215,6 +218,7 @@ export class PostgresEventLog implements EventLog, MultiStreamAppender, InlinePr
    * Read every stream in position order after `fromPosition`. Waits (up to `horizonWaitMs`) for
    * transactions that began before a visible event to end, so it never skips one.
    */
+  readAll(options?: ReadAllOptions): AsyncIterable<RecordedEventOf<E>>;
   async *readAll(options?: ReadAllOptions): AsyncIterable<RecordedEvent> {
     this.assertOpen();
     const w = validateReadAllOptions(options);
@@ -247,7 +251,9 @@ export class PostgresEventLog implements EventLog, MultiStreamAppender, InlinePr
   }
 
   /** Catch up from `fromPosition` (exclusive), then deliver live events, in order, exactly once. */
-  subscribe(options: SubscribeOptions, handler: (e: RecordedEvent) => void | Promise<void>): Subscription {
+  subscribe(options: SubscribeOptions, handler: (e: RecordedEventOf<E>) => void | Promise<void>): Subscription;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the typed signature is the overload above
+  subscribe(options: SubscribeOptions, handler: (e: any) => void | Promise<void>): Subscription {
     this.assertOpen();
     if (typeof handler !== 'function') throw new ValidationError('subscribe needs a handler function');
     let wake: (() => void) | undefined;

@@ -47,6 +47,7 @@ import type {
   Subscription,
   NewEvent,
 } from '../event-log.js';
+import type { NewEventOf, RecordedEventOf } from '../event-log.js';
 import { catchUpSubscription, SubscriptionSet } from '../subscription.js';
 import { nonNegativeMs, withEventContext, resolveEventIds, validateEvents, validateExpected, validateName, validateReadAllOptions, validateReadOptions, type StoredEventRef } from '../validate.js';
 import { eventArgs, toRecorded } from './records.js';
@@ -56,15 +57,15 @@ import { GlobalTail } from './tail.js';
 /** Options of {@link RedisEventLog}. */
 export interface RedisEventLogOptions extends RedisConnectionOptions {
   /** Key prefix and hash tag of this log (default `dgent:log`); must not contain `{` or `}`. */
-  prefix?: string;
+  prefix?: string | undefined;
   /** Events fetched per round trip when reading (default 256). */
-  pageSize?: number;
+  pageSize?: number | undefined;
   /**
    * How long a subscription keeps retrying reads that fail with BackendUnavailableError (Redis
    * restarting, a dropped connection), backing off up to 1 s, before `done` rejects with it
    * (default 30 000; 0: the first failure ends it). It resumes after the last delivered event.
    */
-  subscriptionRetryMs?: number;
+  subscriptionRetryMs?: number | undefined;
 }
 
 interface Part {
@@ -74,7 +75,7 @@ interface Part {
 }
 
 /** The EventLog on Redis Streams. See the module documentation for layout, cluster and durability notes. */
-export class RedisEventLog implements EventLog, MultiStreamAppender {
+export class RedisEventLog<E extends NewEvent = NewEvent> implements EventLog<E>, MultiStreamAppender {
   readonly capabilities: EventLogCapabilities = Object.freeze({ supportsMultiStreamAppend: true, supportsInlineProjections: false, durable: false });
   private readonly client: RedisClient;
   private readonly owned: boolean;
@@ -108,6 +109,7 @@ export class RedisEventLog implements EventLog, MultiStreamAppender {
     if (this.closed) throw new ClosedError('RedisEventLog');
   }
 
+  append(stream: string, events: readonly NewEventOf<E>[], options?: AppendOptions): Promise<AppendResult>;
   async append(stream: string, events: readonly NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
     const [r] = await this.appendParts([{ stream, events, expectedRevision: options.expectedRevision }]);
     return r!;
@@ -170,6 +172,7 @@ export class RedisEventLog implements EventLog, MultiStreamAppender {
     throw new ValidationError('appendMany repeats some stored event ids but not a whole stored batch; only an exact retry is accepted');
   }
 
+  read(stream: string, options?: ReadOptions): AsyncIterable<RecordedEventOf<E>>;
   async *read(stream: string, options?: ReadOptions): AsyncIterable<RecordedEvent> {
     this.assertOpen();
     validateName(stream, 'stream');
@@ -193,6 +196,7 @@ export class RedisEventLog implements EventLog, MultiStreamAppender {
     }
   }
 
+  readAll(options?: ReadAllOptions): AsyncIterable<RecordedEventOf<E>>;
   async *readAll(options?: ReadAllOptions): AsyncIterable<RecordedEvent> {
     this.assertOpen();
     const w = validateReadAllOptions(options);
@@ -218,7 +222,9 @@ export class RedisEventLog implements EventLog, MultiStreamAppender {
     return (raw as unknown[]).map((e) => toRecorded(e, this.keys.all));
   }
 
-  subscribe(options: SubscribeOptions, handler: (e: RecordedEvent) => void | Promise<void>): Subscription {
+  subscribe(options: SubscribeOptions, handler: (e: RecordedEventOf<E>) => void | Promise<void>): Subscription;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the typed signature is the overload above
+  subscribe(options: SubscribeOptions, handler: (e: any) => void | Promise<void>): Subscription {
     this.assertOpen();
     const sub = catchUpSubscription(
       {

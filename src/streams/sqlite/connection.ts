@@ -8,12 +8,13 @@
  * process can finish the transaction we are waiting for.
  */
 import Database from 'better-sqlite3';
+import type { SqliteDatabase } from './driver-types.js';
 import { BackendUnavailableError, CorruptionError, DgentError } from '../../core/errors.js';
 import { backoffMs, sleep } from '../../core/mutex.js';
 import { ensureParentDir } from '../../core/fs-errors.js';
 
-/** One better-sqlite3 connection. */
-export type SqliteDatabase = Database.Database;
+/** One better-sqlite3 connection (typed by the slice of its API dgent uses, see driver-types.ts). */
+export type { SqliteDatabase };
 
 /** How long SQLite's own (thread-blocking) busy handler may wait per attempt. */
 const BLOCKING_BUSY_MS = 20;

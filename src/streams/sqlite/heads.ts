@@ -9,7 +9,7 @@
  * (the append being applied), `group` (appends of the open transaction that succeeded so far) and
  * `committed`. Hooks must not write to the events table (they write views).
  */
-import type { Statement } from 'better-sqlite3';
+import type { SqliteStatement as Statement } from './driver-types.js';
 
 /** Streams remembered at most; beyond that the memory starts over (it is a cache, not state). */
 const MAX_STREAMS = 10_000;

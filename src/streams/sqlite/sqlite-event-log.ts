@@ -36,6 +36,7 @@ import type {
   SubscribeOptions,
   Subscription,
 } from '../event-log.js';
+import type { NewEventOf, RecordedEventOf } from '../event-log.js';
 import { catchUpSubscription, SubscriptionSet } from '../subscription.js';
 import { addAppendHook } from '../append-hooks.js';
 import { validateName, validateReadAllOptions, validateReadOptions } from '../validate.js';
@@ -54,13 +55,13 @@ export interface SqliteEventLogOptions {
   /** the database file (created with its directory when missing) */
   path: string;
   /** `'NORMAL'` (default): an acknowledged append survives a process crash; `'FULL'`: also power loss (an fsync per commit) */
-  synchronous?: 'NORMAL' | 'FULL';
+  synchronous?: 'NORMAL' | 'FULL' | undefined;
   /** how long to wait for a file locked by another connection before BackendUnavailableError (default 5000) */
-  busyTimeoutMs?: number;
+  busyTimeoutMs?: number | undefined;
   /** how often live subscriptions look for appends made by other processes (default 100 ms) */
-  pollIntervalMs?: number;
+  pollIntervalMs?: number | undefined;
   /** events fetched per query by reads and subscriptions (default 512) */
-  pageSize?: number;
+  pageSize?: number | undefined;
 }
 
 interface Open {
@@ -80,7 +81,7 @@ function positiveInt(v: unknown, what: string, fallback: number): number {
 }
 
 /** Durable event log in a SQLite file; see the module comment. */
-export class SqliteEventLog implements EventLog, MultiStreamAppender, InlineProjectionHost<SqliteAppendTransaction> {
+export class SqliteEventLog<E extends NewEvent = NewEvent> implements EventLog<E>, MultiStreamAppender, InlineProjectionHost<SqliteAppendTransaction> {
   readonly capabilities: EventLogCapabilities = Object.freeze({ supportsMultiStreamAppend: true, supportsInlineProjections: true, durable: true });
   /** absolute path of the database file */
   readonly path: string;
@@ -117,6 +118,7 @@ export class SqliteEventLog implements EventLog, MultiStreamAppender, InlineProj
   }
 
   /** Append events to one stream. Ids repeat only as an idempotent retry of a stored batch (see validate.ts). */
+  append(stream: string, events: readonly NewEventOf<E>[], options?: AppendOptions): Promise<AppendResult>;
   append(stream: string, events: readonly NewEvent[], options?: AppendOptions): Promise<AppendResult> {
     let part: EncodedAppend;
     try {
@@ -144,6 +146,7 @@ export class SqliteEventLog implements EventLog, MultiStreamAppender, InlineProj
   }
 
   /** Read one stream; a stream that does not exist reads as empty. */
+  read(stream: string, options?: ReadOptions): AsyncIterable<RecordedEventOf<E>>;
   read(stream: string, options?: ReadOptions): AsyncIterable<RecordedEvent> {
     // checks run when iteration starts, so a bad argument rejects the loop instead of throwing here
     return this.lazily(() => {
@@ -154,6 +157,7 @@ export class SqliteEventLog implements EventLog, MultiStreamAppender, InlineProj
   }
 
   /** Read every stream in position order, after `fromPosition` (exclusive). */
+  readAll(options?: ReadAllOptions): AsyncIterable<RecordedEventOf<E>>;
   readAll(options?: ReadAllOptions): AsyncIterable<RecordedEvent> {
     return this.lazily(() => {
       const w = validateReadAllOptions(options);
@@ -162,7 +166,9 @@ export class SqliteEventLog implements EventLog, MultiStreamAppender, InlineProj
   }
 
   /** Catch up from `fromPosition` (exclusive), then deliver live events, including other processes' appends. */
-  subscribe(options: SubscribeOptions, handler: (e: RecordedEvent) => void | Promise<void>): Subscription {
+  subscribe(options: SubscribeOptions, handler: (e: RecordedEventOf<E>) => void | Promise<void>): Subscription;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the typed signature is the overload above
+  subscribe(options: SubscribeOptions, handler: (e: any) => void | Promise<void>): Subscription {
     this.assertOpen();
     if (typeof handler !== 'function') throw new ValidationError('subscribe needs a handler function');
     const self = this;

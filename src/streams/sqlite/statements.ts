@@ -2,7 +2,7 @@
  * Every SQL statement of the SQLite log, prepared once per connection. Values are always bound
  * parameters: stream names, types and ids never become SQL text.
  */
-import type { Statement } from 'better-sqlite3';
+import type { SqliteStatement as Statement } from './driver-types.js';
 import type { SqliteDatabase } from './connection.js';
 import { EVENTS_TABLE as T } from './schema.js';
 
