@@ -26,8 +26,10 @@ export function controlSql(schema: string) {
     begin: `UPDATE ${ctl} SET b_generation = $2, b_version = $3, b_position = 0, updated_at = now() WHERE name = $1`,
     switch: `UPDATE ${ctl} SET generation = b_generation, version = b_version, position = b_position, b_generation = NULL, b_version = NULL, b_position = NULL, updated_at = now() WHERE name = $1`,
     /** inline, one statement for every projection of the append: mark seen, advance those whose version matches; locks the rows until the append commits */
-    inline: `UPDATE ${ctl} c SET seen = GREATEST(c.seen, $1), position = CASE WHEN c.version = v.version THEN GREATEST(c.position, $1) ELSE c.position END
-      FROM unnest($2::text[], $3::int[]) AS v(name, version) WHERE c.name = v.name RETURNING c.name, c.generation, c.version`,
+    // rows are locked in name order first, so concurrent appends with several inline projections never deadlock
+    inline: `WITH l AS (SELECT name FROM ${ctl} WHERE name = ANY($2::text[]) ORDER BY name FOR UPDATE)
+      UPDATE ${ctl} c SET seen = GREATEST(c.seen, $1), position = CASE WHEN c.version = v.version THEN GREATEST(c.position, $1) ELSE c.position END
+      FROM unnest($2::text[], $3::int[]) AS v(name, version), l WHERE c.name = v.name AND l.name = v.name RETURNING c.name, c.generation, c.version`,
     acquire: `INSERT INTO ${leases} (name, owner, expires_at) VALUES ($1, $2, ${until})
       ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
       WHERE ${leases}.owner = excluded.owner OR ${leases}.expires_at <= clock_timestamp()`,
