@@ -145,7 +145,7 @@ describe('FileEventLog', () => {
     expect(await b.revision('s9')).toBe(0);
   });
 
-  it('damaged last bytes of the last segment are truncated on open and reported', async () => {
+  it('damaged last bytes of the last segment: CorruptionError while the index file covers them (acknowledged), truncated and reported once it does not', async () => {
     const dir = tempDir();
     const a = openLog({ dir });
     const before = (await fill(a, 6)).map(view);
@@ -155,6 +155,13 @@ describe('FileEventLog', () => {
     const bytes = readFileSync(seg);
     bytes[size - 3] = bytes[size - 3]! ^ 0xff;
     writeFileSync(seg, bytes);
+    // the index file says the last frame was written and acknowledged: cutting it would lose an append
+    const refused = openLog({ dir });
+    await expect(collect(refused.readAll())).rejects.toBeInstanceOf(CorruptionError);
+    await refused.close().catch(() => undefined);
+    expect(statSync(seg).size).toBe(size);
+    // without the index file nothing says it was acknowledged: a torn tail
+    unlinkSync(join(dir, 'stream-index.json'));
     const reports: unknown[] = [];
     const b = openLog({ dir, onRecovery: (r) => reports.push(r) });
     expect((await collect(b.readAll())).map(view)).toEqual(before.slice(0, 5));

@@ -4,9 +4,10 @@
  * snapshots in a SqliteSnapshotStore beside the log.
  */
 import { describe, it, expect, afterEach } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { StreamAgent, type Fold } from '../src/agents/stream-agent.js';
 import { SqliteSnapshotStore } from '../src/agents/stream/sqlite-snapshot-store.js';
 import { FileEventLog } from '../src/streams/file/file-event-log.js';
@@ -18,17 +19,43 @@ interface Backend {
   openLog(dir: string): EventLog;
   /** where the snapshots go: SQLite keeps them in a side table of the log's own file */
   snapshotPath(dir: string): string;
+  /** damage the newest event's data in place (the log and snapshot store are closed) */
+  corrupt?(dir: string): void;
 }
 const backends: [string, Backend][] = [
-  ['FileEventLog', { openLog: (dir) => new FileEventLog({ dir: join(dir, 'log') }), snapshotPath: (dir) => join(dir, 'snapshots.db') }],
-  ['SqliteEventLog', { openLog: (dir) => new SqliteEventLog({ path: join(dir, 'events.db') }), snapshotPath: (dir) => join(dir, 'events.db') }],
+  [
+    'FileEventLog',
+    {
+      openLog: (dir) => new FileEventLog({ dir: join(dir, 'log') }),
+      snapshotPath: (dir) => join(dir, 'snapshots.db'),
+      corrupt: (dir) => {
+        // one bit of the newest frame flips under an intact length and checksum field
+        const segment = join(dir, 'log', readdirSync(join(dir, 'log')).filter((f) => f.startsWith('segment-')).sort().at(-1)!);
+        const bytes = readFileSync(segment);
+        bytes[bytes.length - 3] = bytes[bytes.length - 3]! ^ 0x01;
+        writeFileSync(segment, bytes);
+      },
+    },
+  ],
+  [
+    'SqliteEventLog',
+    {
+      openLog: (dir) => new SqliteEventLog({ path: join(dir, 'events.db') }),
+      snapshotPath: (dir) => join(dir, 'events.db'),
+      corrupt: (dir) => {
+        const db = new Database(join(dir, 'events.db'));
+        db.prepare("update dgent_events set data = '{\"torn' where position = (select max(position) from dgent_events)").run();
+        db.close();
+      },
+    },
+  ],
 ];
 
 /**
  * A storage place whose agents share one open log and snapshot store; when the last agent closes,
  * both are closed, so the next open() reads everything back from disk.
  */
-function place({ openLog, snapshotPath }: Backend): AgentPlace {
+function place({ openLog, snapshotPath, corrupt }: Backend): AgentPlace {
   const dir = mkdtempSync(join(tmpdir(), 'dgent-stream-agent-'));
   let open: { log: EventLog; snapshots: SqliteSnapshotStore; users: number } | undefined;
   const release = async (): Promise<void> => {
@@ -53,6 +80,7 @@ function place({ openLog, snapshotPath }: Backend): AgentPlace {
       };
       return agent;
     },
+    ...(corrupt && { corrupt: () => corrupt(dir) }),
     cleanup: async () => {
       if (open) {
         await open.log.close();

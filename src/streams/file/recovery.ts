@@ -131,7 +131,12 @@ async function cachedIndex(dir: string, segs: readonly number[]): Promise<{ inde
       const buf = Buffer.allocUnsafe(last.size);
       const { bytesRead } = await fh.read(buf, 0, last.size, last.offset);
       const r = parseFrame(buf.subarray(0, bytesRead), 0);
-      if (r.kind !== 'frame' || r.crc !== last.crc) return undefined;
+      // the segment holds every byte the index covers, so this frame was acknowledged: damage to
+      // it is corruption, never a torn tail to cut (dropping the index here made the scan cut it)
+      if (r.kind !== 'frame' || r.crc !== last.crc || r.size !== last.size) {
+        const why = r.kind === 'bad' ? r.reason : r.kind === 'short' ? 'file shorter than indexed' : 'checksum differs from the index';
+        throw new CorruptionError(`damaged frame (${why}) in acknowledged data (the index file covers it); nothing was cut`, `${segmentPath(dir, last.seg)} at offset ${last.offset}`);
+      }
     } finally {
       await fh.close();
     }
