@@ -18,9 +18,14 @@ const run = promisify(execFile);
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const TSC = join(ROOT, 'node_modules/typescript/bin/tsc');
 
-/** Build the package's declarations and JavaScript into `outDir` (as `npm run build` does into dist). */
-export async function buildPackage(outDir: string): Promise<void> {
-  await run(process.execPath, [TSC, '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', outDir], { cwd: ROOT, maxBuffer: 1 << 24 });
+/** Build the package in `root` (default: this repo) into `outDir`, as `npm run build` does into dist. */
+export async function buildPackage(outDir: string, root = ROOT): Promise<void> {
+  try {
+    await run(process.execPath, [TSC, '-p', join(root, 'tsconfig.build.json'), '--outDir', outDir], { cwd: root, maxBuffer: 1 << 24 });
+  } catch (e) {
+    const { stdout, stderr } = e as { stdout?: string; stderr?: string };
+    throw new Error(`the package does not build (tsc -p tsconfig.build.json):\n${stdout ?? ''}${stderr ?? ''}`);
+  }
 }
 
 export interface ConsumerProject {
