@@ -433,18 +433,16 @@ describe.skipIf(!up)('RedisAgent', () => {
   it('a server that stops answering (black hole): calls fail with BackendUnavailableError after commandTimeout, later ones too, and the agent works again once restored', async () => {
     const proxy = await startTcpProxy(REDIS_URL);
     try {
-      const a = agent<{ n: number }>(uniqueName('hole'), { url: proxy.url(REDIS_URL), redisOptions: { commandTimeout: 300 } });
+      // 1 s: a prompt reply is timed out only if the event loop stalls that long (300 ms could on a loaded machine)
+      const a = agent<{ n: number }>(uniqueName('hole'), { url: proxy.url(REDIS_URL), redisOptions: { commandTimeout: 1_000 } });
       await a.save({ n: 1 });
       proxy.blackhole();
-      let t0 = Date.now();
-      await expect(a.save({ n: 2 })).rejects.toBeInstanceOf(BackendUnavailableError);
-      // reported after the timeout, within the timeout plus one watchdog period (75 ms) and slack
-      expect(Date.now() - t0).toBeGreaterThanOrEqual(290);
-      expect(Date.now() - t0).toBeLessThan(1_500);
+      const t0 = performance.now();
+      const error = await within(a.save({ n: 2 }).then(() => undefined, (e: unknown) => e), 20_000, 'a save on a stalled connection');
+      expect(error).toBeInstanceOf(BackendUnavailableError);
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(1_000); // reported after the timeout, never before
       // the next call does not wait for ever on the stalled connection either
-      t0 = Date.now();
-      await expect(a.load()).rejects.toBeInstanceOf(BackendUnavailableError);
-      expect(Date.now() - t0).toBeLessThan(3_000);
+      await expect(within(a.load(), 20_000, 'a load after the stalled save')).rejects.toBeInstanceOf(BackendUnavailableError);
       proxy.restore();
       await until('reconnect', async () => a.load().then(() => true, () => false));
       // the proxy held the stalled save's bytes (as a network may) and delivers them on restore, so
@@ -463,7 +461,7 @@ describe.skipIf(!up)('RedisAgent', () => {
   it('close() on a server that stopped answering returns after about commandTimeout (QUIT is not waited for ever)', async () => {
     const proxy = await startTcpProxy(REDIS_URL);
     try {
-      const a = new RedisAgent<{ n: number }>({ url: proxy.url(REDIS_URL), prefix, key: uniqueName('hole-close'), redisOptions: { commandTimeout: 300 } });
+      const a = new RedisAgent<{ n: number }>({ url: proxy.url(REDIS_URL), prefix, key: uniqueName('hole-close'), redisOptions: { commandTimeout: 1_000 } });
       await a.save({ n: 1 });
       proxy.blackhole();
       await within(a.close(), 20_000, 'close() on a server that stopped answering'); // commandTimeout ends the QUIT
@@ -476,7 +474,7 @@ describe.skipIf(!up)('RedisAgent', () => {
   it('with maxRetriesPerRequest overridden, a call on a stalled connection still fails after commandTimeout (ioredis keeps its own timer then)', async () => {
     const proxy = await startTcpProxy(REDIS_URL);
     try {
-      const a = agent<{ n: number }>(uniqueName('hole-retry'), { url: proxy.url(REDIS_URL), redisOptions: { commandTimeout: 300, maxRetriesPerRequest: 1 } });
+      const a = agent<{ n: number }>(uniqueName('hole-retry'), { url: proxy.url(REDIS_URL), redisOptions: { commandTimeout: 1_000, maxRetriesPerRequest: 1 } });
       await a.save({ n: 1 });
       proxy.blackhole();
       const error = await within(a.save({ n: 2 }).then(() => undefined, (e: unknown) => e), 20_000, 'a save on a stalled connection');
