@@ -30,6 +30,44 @@ export function keyedBatch(events: readonly RecordedEvent[]): KeyedEvent[] {
   return out;
 }
 
+/**
+ * Planning without the stored rows ("blind"): a batch of only sets, deletes, expiries, purges and
+ * namespace events determines every key's state except two stored fields a set may keep: the
+ * metadata (a set without metadata keeps the key's) and the creation time. Rows planned blind
+ * carry flags, and the SQL writers take those fields from the stored row in the same statement,
+ * so an append or a rebuild batch of sets costs no read of the view.
+ */
+export interface Keep {
+  /** take the metadata from the stored row (null when there is none) */
+  keepMetadata?: boolean;
+  /** take createdAt from the stored row (this row's createdAt when there is none) */
+  keepCreatedAt?: boolean;
+}
+export type PlannedEntry = KvEntry & Keep;
+export type PlannedVersion = VersionEntry & Pick<Keep, 'keepMetadata'>;
+
+const BLIND = new Set<string>([KEYED.set, KEYED.deleted, KEYED.expired, KEYED.purged, KEYED.namespaceCreated, KEYED.namespaceDeleted]);
+
+/** True when the batch can be planned without the current rows (pass `undefined` as `current`). */
+export function canPlanBlind(events: readonly KeyedEvent[]): boolean {
+  return events.every((e) => BLIND.has(e.type));
+}
+
+const UNKNOWN = Symbol('unknown');
+
+function stepPlanned(cur: PlannedEntry | undefined | typeof UNKNOWN, e: KeyedEvent): PlannedEntry | undefined {
+  if (cur === UNKNOWN) {
+    if (e.type !== KEYED.set) return undefined;
+    return { ...step(undefined, e)!, keepMetadata: e.data.metadata === undefined, keepCreatedAt: true };
+  }
+  const after: PlannedEntry | undefined = step(cur, e);
+  if (after && cur && e.type === KEYED.set) {
+    if (cur.keepCreatedAt) after.keepCreatedAt = true;
+    if (cur.keepMetadata && e.data.metadata === undefined) after.keepMetadata = true;
+  }
+  return after;
+}
+
 export interface KeyRef {
   namespace: string;
   key: string;
@@ -46,13 +84,13 @@ export function touchedKeys(events: readonly KeyedEvent[]): KeyRef[] {
 export interface KvPlan {
   dropNamespaces: string[];
   deletes: KeyRef[];
-  upserts: KvEntry[];
+  upserts: PlannedEntry[];
   namespaces: NamespaceEntry[];
 }
 
-/** Plan the KV view's writes; `current` holds the stored rows of {@link touchedKeys} (absent = no row). */
-export function planKv(events: readonly KeyedEvent[], current: ReadonlyMap<string, KvEntry>): KvPlan {
-  const state = new Map<string, KvEntry | undefined>();
+/** Plan the KV view's writes; `current` holds the stored rows of {@link touchedKeys} (absent = no row), or is undefined to plan blind. */
+export function planKv(events: readonly KeyedEvent[], current: ReadonlyMap<string, KvEntry> | undefined): KvPlan {
+  const state = new Map<string, PlannedEntry | undefined>();
   const ns = new Map<string, NamespaceEntry | null>();
   const dropped = new Set<string>();
   const dropNamespaces: string[] = [];
@@ -69,8 +107,8 @@ export function planKv(events: readonly KeyedEvent[], current: ReadonlyMap<strin
       continue;
     }
     const id = entryId(e.namespace, e.key);
-    const cur = state.has(id) ? state.get(id) : dropped.has(e.namespace) ? undefined : current.get(id);
-    const after = step(cur, e);
+    const cur = state.has(id) ? state.get(id) : dropped.has(e.namespace) ? undefined : current ? current.get(id) : UNKNOWN;
+    const after = stepPlanned(cur, e);
     state.set(id, after);
     if (after && !ns.get(e.namespace)) ns.set(e.namespace, { namespace: e.namespace, createdAt: e.time });
   }
@@ -88,7 +126,7 @@ export interface VersionsPlan {
   /** namespaces dropped, with the position of the drop (rows of the namespace older than it are no longer current) */
   drops: { namespace: string; position: number }[];
   purges: KeyRef[];
-  inserts: VersionEntry[];
+  inserts: PlannedVersion[];
   /** delete rows of the key with version <= `upTo` */
   trims: (KeyRef & { upTo: number })[];
   /** delete rows older than `before` except each key's newest: in `namespace`, or (null) in every namespace not listed in `except` */
@@ -99,8 +137,8 @@ export interface VersionsPlan {
  * Plan the versions view's writes. `current` holds each touched key's state as the view knows it:
  * its newest row if that row is not deleted and newer than the last drop of its namespace.
  */
-export function planVersions(events: readonly KeyedEvent[], current: ReadonlyMap<string, KvEntry>, retention?: VersionsRetentionOptions): VersionsPlan {
-  const state = new Map<string, KvEntry | undefined>();
+export function planVersions(events: readonly KeyedEvent[], current: ReadonlyMap<string, KvEntry> | undefined, retention?: VersionsRetentionOptions): VersionsPlan {
+  const state = new Map<string, PlannedEntry | undefined>();
   const dropped = new Set<string>();
   const plan: VersionsPlan = { drops: [], purges: [], inserts: [], trims: [], age: [] };
   const latest = new Map<string, KeyRef & { version: number }>();
@@ -116,8 +154,8 @@ export function planVersions(events: readonly KeyedEvent[], current: ReadonlyMap
       continue;
     }
     const id = entryId(e.namespace, e.key);
-    const cur = state.has(id) ? state.get(id) : dropped.has(e.namespace) ? undefined : current.get(id);
-    const after = step(cur, e);
+    const cur = state.has(id) ? state.get(id) : dropped.has(e.namespace) ? undefined : current ? current.get(id) : UNKNOWN;
+    const after = stepPlanned(cur, e);
     state.set(id, after);
     if (e.type === KEYED.purged) {
       plan.inserts = plan.inserts.filter((r) => !(r.namespace === e.namespace && r.key === e.key));
@@ -125,7 +163,8 @@ export function planVersions(events: readonly KeyedEvent[], current: ReadonlyMap
       latest.delete(id);
       continue;
     }
-    const row = versionRow(e, after)!;
+    const row: PlannedVersion = versionRow(e, after)!;
+    if (after?.keepMetadata) row.keepMetadata = true;
     plan.inserts.push(row);
     latest.set(id, { namespace: e.namespace, key: e.key, version: e.version });
   }

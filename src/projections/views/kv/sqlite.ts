@@ -9,7 +9,7 @@ import type { SqliteViewContext } from '../../view-context.js';
 import { entryId } from '../../model.js';
 import { validateFilters, validateQueryOptions, type QueryOptions, type ValueFilter } from '../filter.js';
 import { prefixEnd } from '../keys.js';
-import { keyedBatch, planKv, touchedKeys } from '../plan.js';
+import { canPlanBlind, keyedBatch, planKv, touchedKeys } from '../plan.js';
 import type { KvEntry, NamespaceEntry } from '../rows.js';
 import { stmt, type SqliteTables } from '../sql-statements.js';
 import type { KvReader, ListOptions, ReadOptions } from '../types.js';
@@ -50,11 +50,14 @@ export function applyKvSqlite(events: readonly RecordedEvent[], ctx: SqliteViewC
   const n = ctx.table('ns');
   const db = ctx.db;
   const batch = keyedBatch(events);
-  const current = new Map<string, KvEntry>();
-  const select = stmt(db, `SELECT ${COLUMNS} FROM ${t} WHERE namespace = ? AND key = ?`);
-  for (const k of touchedKeys(batch)) {
-    const r = select.get(k.namespace, k.key);
-    if (r) current.set(entryId(k.namespace, k.key), kvFromRow(r));
+  let current: Map<string, KvEntry> | undefined;
+  if (!canPlanBlind(batch)) {
+    current = new Map();
+    const select = stmt(db, `SELECT ${COLUMNS} FROM ${t} WHERE namespace = ? AND key = ?`);
+    for (const k of touchedKeys(batch)) {
+      const r = select.get(k.namespace, k.key);
+      if (r) current.set(entryId(k.namespace, k.key), kvFromRow(r));
+    }
   }
   const plan = planKv(batch, current);
   for (const ns of plan.dropNamespaces) {
@@ -66,11 +69,12 @@ export function applyKvSqlite(events: readonly RecordedEvent[], ctx: SqliteViewC
   const up = stmt(
     db,
     `INSERT INTO ${t} (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value,
-     version = excluded.version, metadata = excluded.metadata, created_at = excluded.created_at, updated_at = excluded.updated_at,
-     expires_at = excluded.expires_at, position = excluded.position`,
+     version = excluded.version, metadata = iif(?, metadata, excluded.metadata), created_at = iif(?, created_at, excluded.created_at),
+     updated_at = excluded.updated_at, expires_at = excluded.expires_at, position = excluded.position`,
   );
   for (const u of plan.upserts) {
-    up.run(u.namespace, u.key, encode(u.value), u.version, u.metadata === null ? null : encode(u.metadata), u.createdAt, u.updatedAt, u.expiresAt, u.position);
+    const m = u.metadata === null ? null : encode(u.metadata);
+    up.run(u.namespace, u.key, encode(u.value), u.version, m, u.createdAt, u.updatedAt, u.expiresAt, u.position, u.keepMetadata ? 1 : 0, u.keepCreatedAt ? 1 : 0);
   }
   const addNs = stmt(db, `INSERT INTO ${n} (namespace, created_at) VALUES (?, ?) ON CONFLICT (namespace) DO NOTHING`);
   for (const ns of plan.namespaces) addNs.run(ns.namespace, ns.createdAt);

@@ -7,7 +7,7 @@ import type { RecordedEvent } from '../../../streams/event-log.js';
 import type { SqliteViewContext } from '../../view-context.js';
 import { entryId } from '../../model.js';
 import { ms } from '../keys.js';
-import { keyedBatch, planVersions, touchedKeys } from '../plan.js';
+import { canPlanBlind, keyedBatch, planVersions, touchedKeys } from '../plan.js';
 import type { KvEntry, VersionEntry, VersionsRetentionOptions } from '../rows.js';
 import { stmt, type SqliteTables } from '../sql-statements.js';
 import type { VersionsReader, VersionTarget } from '../types.js';
@@ -49,22 +49,31 @@ export function applyVersionsSqlite(events: readonly RecordedEvent[], ctx: Sqlit
   const d = ctx.table('drops');
   const db = ctx.db;
   const batch = keyedBatch(events);
-  const current = new Map<string, KvEntry>();
-  const newest = stmt(db, `SELECT ${COLUMNS} FROM ${t} WHERE namespace = ? AND key = ? ORDER BY version DESC LIMIT 1`);
-  const drop = stmt(db, `SELECT position FROM ${d} WHERE namespace = ?`).pluck();
-  for (const k of touchedKeys(batch)) {
-    const r = newest.get(k.namespace, k.key);
-    const c = r && currentFromRow(versionFromRow(r), drop.get(k.namespace) as number | undefined);
-    if (c) current.set(entryId(k.namespace, k.key), c);
+  let current: Map<string, KvEntry> | undefined;
+  if (!canPlanBlind(batch)) {
+    current = new Map();
+    const newest = stmt(db, `SELECT ${COLUMNS} FROM ${t} WHERE namespace = ? AND key = ? ORDER BY version DESC LIMIT 1`);
+    const drop = stmt(db, `SELECT position FROM ${d} WHERE namespace = ?`).pluck();
+    for (const k of touchedKeys(batch)) {
+      const r = newest.get(k.namespace, k.key);
+      const c = r && currentFromRow(versionFromRow(r), drop.get(k.namespace) as number | undefined);
+      if (c) current.set(entryId(k.namespace, k.key), c);
+    }
   }
   const plan = planVersions(batch, current, retention);
   const setDrop = stmt(db, `INSERT INTO ${d} (namespace, position) VALUES (?, ?) ON CONFLICT (namespace) DO UPDATE SET position = excluded.position`);
   for (const x of plan.drops) setDrop.run(x.namespace, x.position);
   const purge = stmt(db, `DELETE FROM ${t} WHERE namespace = ? AND key = ?`);
   for (const p of plan.purges) purge.run(p.namespace, p.key);
+  // a row planned blind takes its metadata from the key's newest row, if that row is live
+  const kept = `(SELECT iif(w.deleted = 0 AND w.position > coalesce((SELECT position FROM ${d} WHERE namespace = w.namespace), 0), w.metadata, NULL)
+    FROM ${t} AS w WHERE w.namespace = ? AND w.key = ? ORDER BY w.version DESC LIMIT 1)`;
   const ins = stmt(db, `INSERT INTO ${t} (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  const insKept = stmt(db, `INSERT INTO ${t} (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ${kept}, ?, ?, ?, ?, ?)`);
   for (const r of plan.inserts) {
-    ins.run(r.namespace, r.key, r.version, r.deleted ? null : encode(r.value), r.deleted ? 1 : 0, r.metadata === null ? null : encode(r.metadata), r.expiresAt, r.time, r.actor, r.operation, r.position);
+    const value = r.deleted ? null : encode(r.value);
+    if (r.keepMetadata) insKept.run(r.namespace, r.key, r.version, value, r.deleted ? 1 : 0, r.namespace, r.key, r.expiresAt, r.time, r.actor, r.operation, r.position);
+    else ins.run(r.namespace, r.key, r.version, value, r.deleted ? 1 : 0, r.metadata === null ? null : encode(r.metadata), r.expiresAt, r.time, r.actor, r.operation, r.position);
   }
   const trim = stmt(db, `DELETE FROM ${t} WHERE namespace = ? AND key = ? AND version <= ?`);
   for (const x of plan.trims) trim.run(x.namespace, x.key, x.upTo);
