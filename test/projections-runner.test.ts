@@ -162,3 +162,25 @@ describe('version bump', () => {
     await views.close();
   });
 });
+
+describe('mode changes', () => {
+  test('an inline projection whose view is behind the log (it ran async) is refused with ValidationError, not folded with a gap', async () => {
+    const log = new MemoryEventLog();
+    const views = new MemoryViewStorage();
+    const asyncRunner = new ProjectionRunner({ log, storage: views, projections: [{ projection: countingProjection({ name: 'c' }), mode: 'async' }] });
+    await asyncRunner.start();
+    await log.append('a', [{ type: 'Added', data: { n: 1 } }]);
+    await asyncRunner.whenCaughtUp();
+    await asyncRunner.close();
+    await log.append('a', [{ type: 'Added', data: { n: 2 } }]); // nobody folds this one
+    const inline = new ProjectionRunner({ log, storage: views, projections: [{ projection: countingProjection({ name: 'c' }), mode: 'inline' }] });
+    await expect(inline.start()).rejects.toThrow(/cannot run inline from here/);
+    await log.append('a', [{ type: 'Added', data: { n: 3 } }]); // the refused runner's hook is gone
+    expect(summary(await readCounting(views, 'c'))).toEqual({ positions: [1], sum: 1, duplicates: [] });
+    const bumped = new ProjectionRunner({ log, storage: views, projections: [{ projection: countingProjection({ name: 'c', version: 2 }), mode: 'inline' }] });
+    await bumped.start();
+    await bumped.whenCaughtUp();
+    expect(summary(await readCounting(views, 'c'))).toEqual({ positions: [1, 2, 3], sum: 6, duplicates: [] });
+    await bumped.close();
+  });
+});

@@ -3,13 +3,14 @@
  * transaction (a throw aborts the append), and rebuilds run under the projection's lease (so two
  * processes never build the same projection at once).
  */
-import { LockedError } from '../../core/errors.js';
+import { LockedError, ValidationError } from '../../core/errors.js';
 import type { AppendTransaction, EventLog, InlineProjectionHost, RecordedEvent } from '../../streams/event-log.js';
 import { handlesType, type Projection } from '../projection.js';
 import { Pause } from './backoff.js';
 import type { RetryPolicy } from './batch.js';
 import type { ControlRow, Fence, InlineItem, StorageDriver } from './driver.js';
 import { rebuild } from './rebuild.js';
+import { headPosition } from './log-head.js';
 import type { ProjectionError, ProjectionState, RebuildOptions } from './types.js';
 
 /** One inline projection's state in this runner. */
@@ -77,9 +78,19 @@ export class InlineGroup {
       return inline.apply(tx, items, max);
     });
     for (const e of this.entries) e.state = 'running';
+    // read the head after the hook is attached: every append from now on moves the checkpoint past it
+    const head = await headPosition(this.log);
     const first: Promise<void>[] = [];
     for (const e of this.entries) {
       const ctl = (await this.driver.control(e.projection.name))!;
+      if (ctl.version === e.projection.version && ctl.position < head) {
+        // a view that fell behind (it ran async, or appends were made without the hook): folding new
+        // events into it would leave a gap; refuse instead of serving a view that is not a prefix
+        await this.close();
+        throw new ValidationError(
+          `projection ${e.projection.name}: its view is at position ${ctl.position} but the log is at ${head}, so it cannot run inline from here (did it run async, or did a process append without the runner?); bump its version to rebuild it, or run it async`,
+        );
+      }
       if (ctl.version === e.projection.version) continue;
       e.state = 'rebuilding';
       const build = this.rebuild(e, {}, true).catch(async (err: unknown) => {
