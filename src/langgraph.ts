@@ -1,0 +1,15 @@
+/**
+ * `dgent/langgraph`: LangGraph.js on dgent. `DgentSaver` is a checkpointer (a `BaseCheckpointSaver`
+ * of `@langchain/langgraph-checkpoint`, a peer dependency) on any dgent EventLog: storage that grows
+ * with what changed, fenced writers, cheap forks, prune and TTL.
+ *
+ * @example
+ * ```ts
+ * import { DgentSaver } from 'dgent/langgraph';
+ * const checkpointer = new DgentSaver({ path: './data/graph.db' }); // or { connectionString } / { log }
+ * const graph = workflow.compile({ checkpointer });
+ * ```
+ */
+export { DgentSaver } from './langgraph/dgent-saver.js';
+export type { PruneOptions, CopyThreadOptions } from './langgraph/dgent-saver.js';
+export type { DgentSaverOptions, DgentSaverCommonOptions } from './langgraph/options.js';

@@ -1,0 +1,495 @@
+/**
+ * DgentSaver: a LangGraph checkpointer (BaseCheckpointSaver) on any dgent EventLog.
+ *
+ * - Storage grows with what changed, not with the thread: a checkpoint event holds ids, versions,
+ *   metadata and one small reference per channel; a channel value is stored once per version, and
+ *   an array that extends its previous version (messages under the messages reducer, any
+ *   append-only list) is stored as the appended items only. No opt-in (DeltaChannel) needed.
+ * - `getTuple` costs one read per channel value range (a range read), plus one read of the thread
+ *   stream's new events; whole values are stored again geometrically (`snapshotEvery`).
+ * - Fencing: every append to a thread expects the thread revision this saver last saw. A second
+ *   writer on the same thread (another process, another saver) gets ConcurrencyError instead of
+ *   silently forking the chain; reading the thread again (getTuple) lets it continue.
+ * - Lifecycle: `copyThread` / `fork` reference the source's values (no payload copied), `prune`
+ *   keeps the latest checkpoints and everything they and a pending interrupt need, a TTL per thread.
+ *   The log is append-only: deleting, pruning and expiry hide data, they do not reclaim bytes.
+ *
+ * @example
+ * ```ts
+ * import { DgentSaver } from 'dgent/langgraph';
+ * const checkpointer = new DgentSaver({ path: './data/graph.db' });
+ * const graph = workflow.compile({ checkpointer });
+ * await graph.invoke({ messages: [new HumanMessage('hi')] }, { configurable: { thread_id: 't1' } });
+ * ```
+ */
+import type { RunnableConfig } from '@langchain/core/runnables';
+import {
+  BaseCheckpointSaver,
+  compareWritesSortKeys,
+  maxChannelVersion,
+  TASKS,
+  WRITES_IDX_MAP,
+  writesSortKey,
+  type ChannelVersions,
+  type Checkpoint,
+  type CheckpointListOptions,
+  type CheckpointMetadata,
+  type CheckpointPendingWrite,
+  type CheckpointTuple,
+  type DeltaChannelHistory,
+  type PendingWrite,
+} from '@langchain/langgraph-checkpoint';
+import { LRUCache } from 'lru-cache';
+import { isDeepStrictEqual } from 'node:util';
+import { ValidationError } from '../core/errors.js';
+import { Mutex } from '../core/mutex.js';
+import type { EventLog } from '../streams/event-log.js';
+import { checkCommon, openLog, StreamNames, type DgentSaverOptions } from './options.js';
+import { CHECKPOINT, DELETED, LINK, PRUNED, TTL, WRITES, toStored } from './records.js';
+import type { CheckpointData, LinkData, Stored, ValueRef, WritesData } from './records.js';
+import { catchUp, type IndexedCheckpoint, ThreadIndex } from './thread-index.js';
+import { ValueStore, type KnownArray } from './values.js';
+import { planPrune } from './lifecycle.js';
+
+interface ThreadState {
+  index: ThreadIndex;
+  mutex: Mutex;
+  loaded: boolean;
+  /** recent array versions per `${ns}\0${channel}`, newest first: what a new version may extend */
+  known: Map<string, KnownArray[]>;
+}
+
+const KNOWN_PER_CHANNEL = 4;
+
+/** Options of {@link DgentSaver.prune}. */
+export interface PruneOptions {
+  /** checkpoints to keep per namespace, newest first (>= 1) */
+  keepLatest: number;
+}
+
+/** Options of {@link DgentSaver.copyThread}. */
+export interface CopyThreadOptions {
+  /** copy only this checkpoint and its ancestors (a fork); default: every checkpoint */
+  checkpointId?: string | undefined;
+  /** namespace of `checkpointId` (default '') */
+  checkpointNs?: string | undefined;
+}
+
+/** A LangGraph checkpointer on a dgent EventLog. See the module documentation. */
+export class DgentSaver extends BaseCheckpointSaver {
+  private readonly logReady: Promise<EventLog>;
+  private readonly ownsLog: boolean;
+  private readonly names: StreamNames;
+  private readonly ttlMs: number | undefined;
+  private readonly now: () => number;
+  private readonly threads: LRUCache<string, ThreadState>;
+  private readonly values: Promise<ValueStore>;
+  private closed = false;
+
+  constructor(options: DgentSaverOptions) {
+    checkCommon(options);
+    super(options.serde);
+    const { log, owned } = openLog(options);
+    this.logReady = log;
+    this.ownsLog = owned;
+    this.names = new StreamNames(options.prefix ?? 'langgraph:');
+    this.ttlMs = options.ttlMs;
+    this.now = options.now ?? Date.now;
+    this.threads = new LRUCache({ max: options.maxCachedThreads ?? 1000 });
+    const valueOptions = { inlineMaxBytes: options.inlineMaxBytes ?? 256, snapshotEvery: options.snapshotEvery ?? 512, maxRanges: 8 };
+    this.values = log.then((l) => new ValueStore(l, () => this.serde, valueOptions));
+    this.values.catch(() => undefined);
+  }
+
+  /** The log this saver writes to. */
+  log(): Promise<EventLog> {
+    return this.logReady;
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  async getTuple(config: RunnableConfig): Promise<CheckpointTuple | undefined> {
+    const threadId = threadOf(config);
+    if (threadId === undefined) return undefined;
+    const ns = nsOf(config);
+    const state = await this.read(threadId);
+    if (this.expired(state)) return undefined;
+    const id = config.configurable?.checkpoint_id as string | undefined;
+    const entry = id ? state.index.get(ns, id) : state.index.latest(ns);
+    if (!entry) return undefined;
+    return this.toTuple(threadId, state, entry, true);
+  }
+
+  async *list(config: RunnableConfig, options?: CheckpointListOptions): AsyncGenerator<CheckpointTuple> {
+    const { before, filter } = options ?? {};
+    let limit = options?.limit;
+    const threadId = threadOf(config);
+    const nsFilter = config.configurable?.checkpoint_ns as string | undefined;
+    const idFilter = config.configurable?.checkpoint_id as string | undefined;
+    const beforeId = before?.configurable?.checkpoint_id as string | undefined;
+    const threadIds = threadId !== undefined ? [threadId] : await this.allThreads();
+    for (const t of threadIds) {
+      const state = await this.read(t);
+      if (this.expired(state)) continue;
+      const nss = nsFilter !== undefined ? [nsFilter] : [...state.index.cps.keys()];
+      const entries = nss.flatMap((ns) => state.index.sorted(ns)).sort((a, b) => (a.data.id < b.data.id ? 1 : a.data.id > b.data.id ? -1 : 0));
+      for (const entry of entries) {
+        if (idFilter && entry.data.id !== idFilter) continue;
+        if (beforeId && entry.data.id >= beforeId) continue;
+        if (filter && Object.keys(filter).length > 0) {
+          const metadata = (await this.load(entry.data.m)) as Record<string, unknown>;
+          if (!Object.entries(filter).every(([k, v]) => isDeepStrictEqual(metadata?.[k], v))) continue;
+        }
+        if (limit !== undefined) {
+          if (limit <= 0) return;
+          limit -= 1;
+        }
+        yield await this.toTuple(t, state, entry, false);
+      }
+    }
+  }
+
+  /**
+   * The writes and seed a DeltaChannel needs, walking the parent chain in the index (no read per
+   * ancestor): writes oldest to newest in LangGraph's order, the seed read once per channel.
+   */
+  override async getDeltaChannelHistory(options: { config: RunnableConfig; channels: string[] }): Promise<Record<string, DeltaChannelHistory>> {
+    const { config, channels } = options;
+    if (channels.length === 0) return {};
+    const result: Record<string, DeltaChannelHistory> = {};
+    for (const ch of channels) result[ch] = { writes: [] };
+    const threadId = threadOf(config);
+    if (threadId === undefined) return result;
+    const ns = nsOf(config);
+    const state = await this.read(threadId);
+    const id = config.configurable?.checkpoint_id as string | undefined;
+    const target = id ? state.index.get(ns, id) : state.index.latest(ns);
+    const collected = new Map<string, CheckpointPendingWrite[]>(channels.map((c) => [c, []]));
+    const seeds = new Map<string, ValueRef>();
+    const remaining = new Set(channels);
+    const values = await this.values;
+    for (let cp = target?.data.p ? state.index.get(ns, target.data.p) : undefined; cp && remaining.size > 0; cp = cp.data.p ? state.index.get(ns, cp.data.p) : undefined) {
+      const here = [...remaining].filter((ch) => cp!.data.refs[ch] !== undefined);
+      const writes = sortedWrites(cp);
+      for (let i = writes.length - 1; i >= 0; i -= 1) {
+        const w = writes[i]!;
+        if (remaining.has(w.channel)) collected.get(w.channel)!.push([w.task, w.channel, await this.load(w.value)]);
+      }
+      for (const ch of here) {
+        seeds.set(ch, cp.data.refs[ch]!);
+        remaining.delete(ch);
+      }
+    }
+    for (const ch of channels) {
+      result[ch] = { writes: collected.get(ch)!.reverse() };
+      const ref = seeds.get(ch);
+      if (ref) result[ch].seed = (await values.read(ref)).value;
+    }
+    return result;
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  async put(config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata, newVersions: ChannelVersions): Promise<RunnableConfig> {
+    const threadId = threadOf(config);
+    if (threadId === undefined) throw new ValidationError('DgentSaver.put: config.configurable.thread_id is required (pass { configurable: { thread_id } } to the graph)');
+    const ns = nsOf(config);
+    const parentId = config.configurable?.checkpoint_id as string | undefined;
+    const state = this.state(threadId);
+    const values = await this.values;
+    return state.mutex.run(async () => {
+      await this.ensureLoaded(state);
+      const { channel_values: channelValues = {}, ...shell } = checkpoint;
+      const refs: Record<string, ValueRef> = {};
+      const stored = await Promise.all(
+        Object.entries(channelValues as Record<string, unknown>).map(async ([ch, value]): Promise<[string, ValueRef | undefined]> => {
+          if (value === undefined) return [ch, undefined];
+          if (!(ch in newVersions)) return [ch, state.index.refAt(ns, ch, checkpoint.channel_versions[ch], parentId)];
+          const key = `${ns}\0${ch}`;
+          const knownList = state.known.get(key) ?? [];
+          const known = Array.isArray(value) ? pickKnown(value, knownList) : undefined;
+          const out = await values.write(this.names.values(threadId, ns, ch), value, known);
+          if (out.known) remember(state, key, out.known);
+          return [ch, out.ref];
+        }),
+      );
+      for (const [ch, ref] of stored) if (ref) refs[ch] = ref;
+      const data: CheckpointData = {
+        ns,
+        id: checkpoint.id,
+        p: parentId,
+        cp: toStored(await this.serde.dumpsTyped({ ...shell, channel_values: {} })),
+        m: toStored(await this.serde.dumpsTyped(metadata)),
+        ver: { ...checkpoint.channel_versions },
+        refs,
+      };
+      await this.appendThread(state, [{ type: CHECKPOINT, data }]);
+      state.index.addCheckpoint(data);
+      state.index.lastWrite = this.now();
+      return { configurable: { thread_id: threadId, checkpoint_ns: ns, checkpoint_id: checkpoint.id } };
+    });
+  }
+
+  async putWrites(config: RunnableConfig, writes: PendingWrite[], taskId: string, taskPath?: string): Promise<void> {
+    const threadId = threadOf(config);
+    if (threadId === undefined) throw new ValidationError('DgentSaver.putWrites: config.configurable.thread_id is required');
+    const cp = config.configurable?.checkpoint_id as string | undefined;
+    if (cp === undefined) throw new ValidationError('DgentSaver.putWrites: config.configurable.checkpoint_id is required');
+    const ns = nsOf(config);
+    const state = this.state(threadId);
+    const w = await Promise.all(
+      writes.map(async ([channel, value], i): Promise<[string, number, Stored]> => [channel, WRITES_IDX_MAP[channel] ?? i, toStored(await this.serde.dumpsTyped(value))]),
+    );
+    await state.mutex.run(async () => {
+      await this.ensureLoaded(state);
+      const existing = state.index.cps.get(ns)?.get(cp)?.writes;
+      // a regular write already stored stays (LangGraph's rule); do not store it twice
+      const fresh = w.filter(([, idx]) => idx < 0 || !existing?.has(`${taskId},${idx}`));
+      if (fresh.length === 0) return;
+      const data: WritesData = { ns, cp, task: taskId, path: taskPath ?? '', w: fresh };
+      await this.appendThread(state, [{ type: WRITES, data }]);
+      state.index.addWrites(data);
+      state.index.lastWrite = this.now();
+    });
+  }
+
+  async deleteThread(threadId: string): Promise<void> {
+    await this.lifecycleAppend(String(threadId), { type: DELETED, data: {} });
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /**
+   * Keep the newest `keepLatest` checkpoints of each namespace of a thread, and everything they
+   * and a pending interrupt need (the checkpoint waiting on it, the ancestors a DeltaChannel
+   * rebuilds from); hide the rest. Resolves to the number of checkpoints removed.
+   */
+  async prune(threadId: string, options: PruneOptions): Promise<number> {
+    const keep = options?.keepLatest;
+    if (!Number.isInteger(keep) || keep < 1) throw new ValidationError(`DgentSaver.prune: keepLatest must be an integer >= 1, got ${String(keep)}`);
+    const state = this.state(String(threadId));
+    return state.mutex.run(async () => {
+      await catchUp(await this.logReady, state.index);
+      state.loaded = true;
+      const delta = new Map<IndexedCheckpoint, string[]>();
+      for (const m of state.index.cps.values()) {
+        for (const c of m.values()) {
+          if (!c.data) continue;
+          const meta = (await this.load(c.data.m)) as CheckpointMetadata | undefined;
+          delta.set(c, Object.keys(meta?.counters_since_delta_snapshot ?? {}));
+        }
+      }
+      const ids = planPrune(state.index, keep, (c) => delta.get(c) ?? []);
+      if (ids.length === 0) return 0;
+      await this.appendThread(state, [{ type: PRUNED, data: { ids } }]);
+      for (const [ns, id] of ids) state.index.cps.get(ns)?.delete(id);
+      return ids.length;
+    });
+  }
+
+  /**
+   * Set a thread's time to live after its last write (`null`: never expires; overrides the saver's
+   * `ttlMs`). An expired thread reads as deleted, unless it waits on an interrupt.
+   */
+  async setThreadTtl(threadId: string, ttlMs: number | null): Promise<void> {
+    if (ttlMs !== null && (!Number.isFinite(ttlMs) || ttlMs <= 0)) throw new ValidationError(`DgentSaver.setThreadTtl: ttlMs must be a number > 0 or null, got ${String(ttlMs)}`);
+    await this.lifecycleAppend(String(threadId), { type: TTL, data: { ms: ttlMs } });
+  }
+
+  /** Whether a thread has expired (it reads as deleted); false while it waits on an interrupt. */
+  async isExpired(threadId: string): Promise<boolean> {
+    return this.expired(await this.read(String(threadId)));
+  }
+
+  /**
+   * Copy a thread (or, with `checkpointId`, fork it: that checkpoint and its ancestors) to a new
+   * thread. Nothing is copied but one link event: the copy references the source's checkpoints as
+   * of now and their values. Resolves to the config of the newest copied checkpoint.
+   */
+  async copyThread(sourceThreadId: string, targetThreadId: string, options: CopyThreadOptions = {}): Promise<RunnableConfig | undefined> {
+    const source = await this.read(String(sourceThreadId));
+    if (this.expired(source)) throw new ValidationError(`DgentSaver.copyThread: thread ${JSON.stringify(sourceThreadId)} has expired`);
+    let only: [string, string][] | undefined;
+    let latest: IndexedCheckpoint | undefined;
+    if (options.checkpointId !== undefined) {
+      const ns = options.checkpointNs ?? '';
+      latest = source.index.get(ns, options.checkpointId);
+      if (!latest) throw new ValidationError(`DgentSaver.copyThread: checkpoint ${JSON.stringify(options.checkpointId)} not found in thread ${JSON.stringify(sourceThreadId)}`);
+      only = [];
+      for (let c: IndexedCheckpoint | undefined = latest; c; c = c.data.p ? source.index.get(ns, c.data.p) : undefined) only.push([ns, c.data.id]);
+    } else {
+      latest = source.index.latest('');
+    }
+    const target = this.state(String(targetThreadId));
+    await target.mutex.run(async () => {
+      await this.ensureLoaded(target);
+      if (target.index.size() > 0) throw new ValidationError(`DgentSaver.copyThread: target thread ${JSON.stringify(targetThreadId)} already has checkpoints`);
+      const data: LinkData = { from: source.index.stream, upTo: source.index.rev, only };
+      await this.appendThread(target, [{ type: LINK, data }]);
+      target.loaded = false;
+      target.index.rev -= 1; // fold our own link event
+      await catchUp(await this.logReady, target.index);
+      target.loaded = true;
+    });
+    if (!latest) return undefined;
+    return { configurable: { thread_id: String(targetThreadId), checkpoint_ns: latest.data.ns, checkpoint_id: latest.data.id } };
+  }
+
+  /** Fork the thread of `config` at its checkpoint into `targetThreadId` (see copyThread). */
+  async fork(config: RunnableConfig, targetThreadId: string): Promise<RunnableConfig | undefined> {
+    const threadId = threadOf(config);
+    const id = config.configurable?.checkpoint_id as string | undefined;
+    if (threadId === undefined || id === undefined) throw new ValidationError('DgentSaver.fork: config needs configurable.thread_id and configurable.checkpoint_id');
+    return this.copyThread(threadId, targetThreadId, { checkpointId: id, checkpointNs: nsOf(config) });
+  }
+
+  /** Close the log when this saver opened it ({ path } or { connectionString }). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.ownsLog) await (await this.logReady).close();
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private state(threadId: string): ThreadState {
+    let s = this.threads.get(threadId);
+    if (!s) {
+      s = { index: new ThreadIndex(this.names.thread(threadId)), mutex: new Mutex(), loaded: false, known: new Map() };
+      this.threads.set(threadId, s);
+    }
+    return s;
+  }
+
+  /** The thread, caught up with the log (a read also lets this saver write after another writer). */
+  private async read(threadId: string): Promise<ThreadState> {
+    const state = this.state(threadId);
+    const log = await this.logReady;
+    await state.mutex.run(async () => {
+      await catchUp(log, state.index);
+      state.loaded = true;
+    });
+    return state;
+  }
+
+  private async ensureLoaded(state: ThreadState): Promise<void> {
+    if (state.loaded) return;
+    await catchUp(await this.logReady, state.index);
+    state.loaded = true;
+  }
+
+  /** Append to the thread stream, fenced: the revision must be the one this saver last saw. */
+  private async appendThread(state: ThreadState, events: { type: string; data: unknown }[]): Promise<void> {
+    const log = await this.logReady;
+    const res = await log.append(state.index.stream, events, { expectedRevision: state.index.rev });
+    state.index.rev = res.revision;
+  }
+
+  private async lifecycleAppend(threadId: string, event: { type: string; data: unknown }): Promise<void> {
+    const state = this.state(threadId);
+    await state.mutex.run(async () => {
+      const log = await this.logReady;
+      await catchUp(log, state.index);
+      await this.appendThread(state, [event]);
+      state.index.rev -= 1;
+      await catchUp(log, state.index); // fold it the way a reader would
+      state.loaded = true;
+      if (event.type === DELETED) state.known.clear();
+    });
+  }
+
+  private expired(state: ThreadState): boolean {
+    const ttl = state.index.ttlMs !== undefined ? state.index.ttlMs : this.ttlMs;
+    if (ttl === null || ttl === undefined || state.index.lastWrite === 0) return false;
+    if (this.now() < state.index.lastWrite + ttl) return false;
+    return !state.index.hasPendingInterrupt();
+  }
+
+  private async allThreads(): Promise<string[]> {
+    const log = await this.logReady;
+    const seen = new Set<string>();
+    for await (const e of log.readAll({ types: [CHECKPOINT, LINK] })) {
+      const t = this.names.threadOf(e.stream);
+      if (t !== undefined) seen.add(t);
+    }
+    return [...seen];
+  }
+
+  private load(s: Stored): Promise<unknown> {
+    return this.serde.loadsTyped(...fromStoredArgs(s));
+  }
+
+  private async toTuple(threadId: string, state: ThreadState, entry: IndexedCheckpoint, remember_: boolean): Promise<CheckpointTuple> {
+    const { data } = entry;
+    const values = await this.values;
+    const [shell, metadata, loaded, pendingWrites] = await Promise.all([
+      this.load(data.cp) as Promise<Checkpoint>,
+      this.load(data.m) as Promise<CheckpointMetadata>,
+      Promise.all(Object.entries(data.refs).map(async ([ch, ref]) => [ch, await values.read(ref)] as const)),
+      Promise.all(sortedWrites(entry).map(async (w): Promise<CheckpointPendingWrite> => [w.task, w.channel, await this.load(w.value)])),
+    ]);
+    const channelValues: Record<string, unknown> = {};
+    for (const [ch, { value, known }] of loaded) {
+      channelValues[ch] = value;
+      if (remember_ && known) remember(state, `${data.ns}\0${ch}`, known);
+    }
+    const checkpoint = { ...shell, channel_values: channelValues } as Checkpoint;
+    if (checkpoint.v < 4 && data.p !== undefined) await this.migratePendingSends(checkpoint, state, data.ns, data.p);
+    const tuple: CheckpointTuple = {
+      config: { configurable: { thread_id: threadId, checkpoint_ns: data.ns, checkpoint_id: data.id } },
+      checkpoint,
+      metadata,
+      pendingWrites,
+    };
+    if (data.p !== undefined) tuple.parentConfig = { configurable: { thread_id: threadId, checkpoint_ns: data.ns, checkpoint_id: data.p } };
+    return tuple;
+  }
+
+  /** Checkpoints before format 4 kept pending sends as writes of the parent; present them as the TASKS channel. */
+  private async migratePendingSends(checkpoint: Checkpoint, state: ThreadState, ns: string, parentId: string): Promise<void> {
+    const parent = state.index.cps.get(ns)?.get(parentId);
+    const sends = parent ? await Promise.all(sortedWrites(parent).filter((w) => w.channel === TASKS).map((w) => this.load(w.value))) : [];
+    (checkpoint.channel_values as Record<string, unknown>)[TASKS] = sends;
+    const versions = Object.values(checkpoint.channel_versions);
+    (checkpoint.channel_versions as Record<string, unknown>)[TASKS] = versions.length > 0 ? maxChannelVersion(...versions) : this.getNextVersion(undefined);
+  }
+}
+
+function threadOf(config: RunnableConfig): string | undefined {
+  const t = config?.configurable?.thread_id as unknown;
+  return t === undefined || t === null ? undefined : String(t);
+}
+
+function nsOf(config: RunnableConfig): string {
+  return (config?.configurable?.checkpoint_ns as string | undefined) ?? '';
+}
+
+function fromStoredArgs(s: Stored): [string, Uint8Array | string] {
+  return [s.t, s.s ?? s.b ?? new Uint8Array()];
+}
+
+/** The writes of a checkpoint in LangGraph's order (task path, task id, index). */
+function sortedWrites(entry: IndexedCheckpoint) {
+  return [...entry.writes.values()]
+    .map((w) => ({ w, key: writesSortKey(w.path, w.task, w.idx) }))
+    .sort((a, b) => compareWritesSortKeys(a.key, b.key))
+    .map(({ w }) => w);
+}
+
+/** The known version `value` extends the most of (longest prefix), if any. */
+function pickKnown(value: readonly unknown[], list: readonly KnownArray[]): KnownArray | undefined {
+  let best: KnownArray | undefined;
+  for (const k of list) {
+    if (k.len > value.length || (best && k.len <= best.len)) continue;
+    let ok = true;
+    for (let i = 0; i < k.len; i += 1) if (value[i] !== k.arr[i]) { ok = false; break; }
+    if (ok) best = k;
+  }
+  return best;
+}
+
+function remember(state: ThreadState, key: string, known: KnownArray): void {
+  const list = (state.known.get(key) ?? []).filter((k) => k.arr !== known.arr || k.len !== known.len);
+  list.unshift(known);
+  state.known.set(key, list.slice(0, KNOWN_PER_CHANNEL));
+}

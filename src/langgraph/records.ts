@@ -1,0 +1,115 @@
+/**
+ * What DgentSaver appends to the log: the event types, their payloads, and how a value that went
+ * through the saver's `serde` is kept in an event.
+ *
+ * Two kinds of streams per thread:
+ * - the thread stream (`<prefix>t:<thread>`): checkpoints (small: ids, versions, metadata and a
+ *   reference per channel), pending writes, and lifecycle events (deleted, pruned, ttl, link);
+ * - one value stream per (thread, namespace, channel) (`<prefix>v:...`) holding channel values that
+ *   are not tiny: a `set` event carries a whole value, an `append` event only the items appended to
+ *   the previous version of an append-only channel.
+ *
+ * A channel value is referenced by a list of contiguous revision ranges of value streams: the fold
+ * of the events in those ranges (a `set`, then `append`s) is the value. A range is read with one
+ * `read` call, so a value costs one read per range, whatever the thread's length; forks and copies
+ * reference the ranges of the thread they came from instead of copying them.
+ */
+import type { ChannelVersions } from '@langchain/langgraph-checkpoint';
+
+type ChannelVersion = ChannelVersions[string];
+
+/** Event types (also the `types` filter of readAll when listing every thread). */
+export const CHECKPOINT = 'langgraph.checkpoint';
+export const WRITES = 'langgraph.writes';
+export const DELETED = 'langgraph.thread-deleted';
+export const PRUNED = 'langgraph.pruned';
+export const TTL = 'langgraph.ttl';
+export const LINK = 'langgraph.link';
+export const VALUE_SET = 'langgraph.value-set';
+export const VALUE_APPEND = 'langgraph.value-append';
+
+/**
+ * A serde output as stored: `s` the text when the serde said 'json', else `b` the bytes. Text, not
+ * parsed JSON: reading it back is one native JSON.parse by the log instead of a walk of the tree.
+ */
+export interface Stored {
+  t: string;
+  s?: string;
+  b?: Uint8Array;
+}
+
+/** A contiguous revision range of a value stream: [stream, from, to] (inclusive). */
+export type Range = [stream: string, from: number, to: number];
+
+/** Where a channel value lives. */
+export type ValueRef =
+  /** inline: a tiny value kept in the checkpoint event itself */
+  | { i: Stored }
+  /** ranges of value streams; `n` items appended since the last `set`, `s` items in that set */
+  | { r: Range[]; n: number; s: number };
+
+export interface CheckpointData {
+  ns: string;
+  id: string;
+  /** parent checkpoint id (same namespace) */
+  p?: string | undefined;
+  /** the checkpoint without channel_values, through serde */
+  cp: Stored;
+  /** the metadata, through serde */
+  m: Stored;
+  /** channel_versions, plain (to match versions without deserialising) */
+  ver: Record<string, ChannelVersion>;
+  /** one reference per stored channel value */
+  refs: Record<string, ValueRef>;
+}
+
+export interface WritesData {
+  ns: string;
+  cp: string;
+  task: string;
+  path: string;
+  /** [channel, idx, value] */
+  w: [string, number, Stored][];
+}
+
+export interface PrunedData {
+  /** [namespace, checkpoint id] of the checkpoints removed */
+  ids: [string, string][];
+}
+
+export interface TtlData {
+  /** time to live after the thread's last write, or null for none */
+  ms: number | null;
+}
+
+export interface LinkData {
+  /** the thread stream copied from, as of `upTo` */
+  from: string;
+  upTo: number;
+  /** only these [namespace, id] (a fork); absent: everything */
+  only?: [string, string][] | undefined;
+}
+
+export interface ValueSetData {
+  v: Stored;
+}
+
+export interface ValueAppendData {
+  /** the appended items, as one array through serde */
+  v: Stored;
+  /** number of items appended */
+  n: number;
+}
+
+const utf8 = new TextDecoder();
+
+/** A serde output ([type, bytes]) as stored. */
+export function toStored([type, bytes]: [string, Uint8Array]): Stored {
+  if (type === 'json') return { t: type, s: utf8.decode(bytes) };
+  return { t: type, b: bytes };
+}
+
+/** The arguments `serde.loadsTyped` takes back. */
+export function fromStored(s: Stored): [string, Uint8Array | string] {
+  return [s.t, s.s ?? s.b ?? new Uint8Array()];
+}

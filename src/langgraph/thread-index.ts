@@ -1,0 +1,189 @@
+/**
+ * The in-memory index of one thread: its checkpoints per namespace, their pending writes, its TTL,
+ * and the thread stream's revision it reflects. Built by folding the thread stream (and, for a
+ * copied or forked thread, the stream it links to as of the link's revision); kept current by
+ * folding only the events appended since (one read). The index holds references to channel values,
+ * never the values themselves.
+ */
+import { INTERRUPT } from '@langchain/langgraph-checkpoint';
+import type { EventLog, RecordedEvent } from '../streams/event-log.js';
+import { CHECKPOINT, DELETED, LINK, PRUNED, TTL, WRITES } from './records.js';
+import type { CheckpointData, LinkData, PrunedData, Stored, TtlData, ValueRef, WritesData } from './records.js';
+import type { ChannelVersions } from '@langchain/langgraph-checkpoint';
+
+type ChannelVersion = ChannelVersions[string];
+
+function versionKey(ns: string, ch: string, v: ChannelVersion | undefined): string {
+  return `${ns}\0${ch}\0${typeof v}:${String(v)}`;
+}
+
+/** One pending write. */
+export interface IndexedWrite {
+  task: string;
+  channel: string;
+  idx: number;
+  path: string;
+  value: Stored;
+}
+
+/** One checkpoint as the index knows it. */
+export interface IndexedCheckpoint {
+  data: CheckpointData;
+  /** `${task},${idx}` -> write */
+  writes: Map<string, IndexedWrite>;
+}
+
+export class ThreadIndex {
+  /** revision of the thread stream this index reflects (the revision the next append expects) */
+  rev = 0;
+  readonly cps = new Map<string, Map<string, IndexedCheckpoint>>();
+  /** TTL set on the thread (undefined: the saver's default) */
+  ttlMs: number | null | undefined;
+  /** time of the last checkpoint or writes event (ms since epoch), 0 when none */
+  lastWrite = 0;
+  /** `${ns}\0${channel}\0${version}` -> where that version of the channel's value is stored */
+  private readonly versionRefs = new Map<string, ValueRef>();
+
+  constructor(readonly stream: string) {}
+
+  namespace(ns: string): Map<string, IndexedCheckpoint> {
+    let m = this.cps.get(ns);
+    if (!m) this.cps.set(ns, (m = new Map()));
+    return m;
+  }
+
+  /** A checkpoint (not a placeholder holding only early writes). */
+  get(ns: string, id: string): IndexedCheckpoint | undefined {
+    const c = this.cps.get(ns)?.get(id);
+    return c?.data ? c : undefined;
+  }
+
+  /** The newest checkpoint of a namespace (checkpoint ids are time-ordered uuid6). */
+  latest(ns: string): IndexedCheckpoint | undefined {
+    let best: IndexedCheckpoint | undefined;
+    for (const c of this.cps.get(ns)?.values() ?? []) if (c.data && (!best || c.data.id > best.data.id)) best = c;
+    return best;
+  }
+
+  /** Checkpoints of a namespace, newest first. */
+  sorted(ns: string): IndexedCheckpoint[] {
+    return [...(this.cps.get(ns)?.values() ?? [])].filter((c) => c.data !== undefined).sort((a, b) => (a.data.id < b.data.id ? 1 : a.data.id > b.data.id ? -1 : 0));
+  }
+
+  size(): number {
+    let n = 0;
+    for (const m of this.cps.values()) for (const c of m.values()) if (c.data) n += 1;
+    return n;
+  }
+
+  addCheckpoint(data: CheckpointData): void {
+    const prev = this.cps.get(data.ns)?.get(data.id);
+    // a checkpoint put again keeps the writes already stored against it
+    this.namespace(data.ns).set(data.id, { data, writes: prev?.writes ?? new Map() });
+    for (const [ch, ref] of Object.entries(data.refs)) this.versionRefs.set(versionKey(data.ns, ch, data.ver[ch]), ref);
+  }
+
+  /**
+   * Where `version` of a channel is stored, for a checkpoint that did not change it: the parent's
+   * reference when the parent has that version, else any checkpoint's of this namespace.
+   */
+  refAt(ns: string, ch: string, version: ChannelVersion | undefined, parentId: string | undefined): ValueRef | undefined {
+    const parent = parentId ? this.get(ns, parentId) : undefined;
+    if (parent && parent.data.ver[ch] === version && parent.data.refs[ch]) return parent.data.refs[ch];
+    return this.versionRefs.get(versionKey(ns, ch, version));
+  }
+
+  /** Forget everything (the thread was deleted). */
+  clear(): void {
+    this.cps.clear();
+    this.versionRefs.clear();
+    this.ttlMs = undefined;
+  }
+
+  addWrites(d: WritesData): void {
+    let cp = this.cps.get(d.ns)?.get(d.cp);
+    if (!cp) {
+      // writes may arrive for a checkpoint this thread does not hold (LangGraph allows it); keep them
+      // under a placeholder so that a later put of that checkpoint finds them
+      cp = { data: undefined as unknown as CheckpointData, writes: new Map() };
+      this.namespace(d.ns).set(d.cp, cp);
+    }
+    for (const [channel, idx, value] of d.w) {
+      const key = `${d.task},${idx}`;
+      // regular writes (idx >= 0) are idempotent: the first one stays; special ones (errors,
+      // interrupts: negative idx) replace
+      if (idx >= 0 && cp.writes.has(key)) continue;
+      cp.writes.set(key, { task: d.task, channel, idx, path: d.path, value });
+    }
+  }
+
+  /** Whether the latest checkpoint of some namespace waits on an interrupt. */
+  hasPendingInterrupt(): boolean {
+    for (const ns of this.cps.keys()) {
+      const l = this.latest(ns);
+      if (l && [...l.writes.values()].some((w) => w.channel === INTERRUPT)) return true;
+    }
+    return false;
+  }
+
+  copyFrom(other: ThreadIndex, only?: Set<string>): void {
+    for (const [ns, m] of other.cps) {
+      for (const [id, c] of m) {
+        if (c.data === undefined) continue;
+        if (only && !only.has(`${ns}\0${id}`)) continue;
+        this.addCheckpoint(c.data);
+        this.namespace(ns).set(id, { data: c.data, writes: new Map(c.writes) });
+      }
+    }
+  }
+}
+
+/** Fold events of the thread stream into `index` (a link reads the stream it points to). */
+export async function applyEvents(log: EventLog, index: ThreadIndex, events: readonly RecordedEvent[], depth = 0): Promise<void> {
+  for (const e of events) {
+    index.rev = Math.max(index.rev, e.revision);
+    switch (e.type) {
+      case CHECKPOINT:
+        index.addCheckpoint(e.data as CheckpointData);
+        index.lastWrite = e.time.getTime();
+        break;
+      case WRITES:
+        index.addWrites(e.data as WritesData);
+        index.lastWrite = e.time.getTime();
+        break;
+      case DELETED:
+        index.clear();
+        break;
+      case PRUNED:
+        for (const [ns, id] of (e.data as PrunedData).ids) index.cps.get(ns)?.delete(id);
+        break;
+      case TTL:
+        index.ttlMs = (e.data as TtlData).ms;
+        break;
+      case LINK: {
+        const link = e.data as LinkData;
+        if (depth > 64) throw new Error(`thread ${index.stream}: links nested deeper than 64`);
+        const source = await loadIndex(log, link.from, link.upTo, depth + 1);
+        index.copyFrom(source, link.only ? new Set(link.only.map(([ns, id]) => `${ns}\0${id}`)) : undefined);
+        index.lastWrite = e.time.getTime();
+        break;
+      }
+      default:
+        break;
+    }
+  }
+}
+
+/** Build the index of a thread stream from the start (up to `upTo` when given). */
+export async function loadIndex(log: EventLog, stream: string, upTo?: number, depth = 0): Promise<ThreadIndex> {
+  const index = new ThreadIndex(stream);
+  await catchUp(log, index, upTo, depth);
+  return index;
+}
+
+/** Fold the events appended to the thread stream since `index.rev` (one read when nothing is new). */
+export async function catchUp(log: EventLog, index: ThreadIndex, upTo?: number, depth = 0): Promise<void> {
+  const batch: RecordedEvent[] = [];
+  for await (const e of log.read(index.stream, { fromRevision: index.rev + 1, toRevision: upTo })) batch.push(e as RecordedEvent);
+  if (batch.length > 0) await applyEvents(log, index, batch, depth);
+}
