@@ -208,3 +208,35 @@ export type {
   AuditEntry,
 } from './projections/views/types.js';
 export type { VersionRetention, VersionsRetentionOptions, AuditRetentionOptions } from './projections/views/rows.js';
+export { Store } from './store/store.js';
+export { StoreAgent } from './store/store-agent.js';
+export type { StoreAgentOptions } from './store/store-agent.js';
+export type { StoreTransaction } from './store/transaction.js';
+export type { StoreChange, SubscribeFilter as StoreSubscribeFilter, StoreUnsubscribe } from './store/subscribe.js';
+export type { StoreRecipe } from './store/update.js';
+export type { SetManyItem } from './store/writes.js';
+export type { StreamEraser } from './store/purge.js';
+export type {
+  StoreOptions,
+  StoreClock,
+  Authorize,
+  AuthorizeRequest,
+  OpOptions as StoreOpOptions,
+  GetOptions as StoreGetOptions,
+  StoreEntry,
+  SetOptions as StoreSetOptions,
+  SetResult as StoreSetResult,
+  DeleteOptions as StoreDeleteOptions,
+  ListOptions as StoreListOptions,
+  ListPage as StoreListPage,
+  QueryOptions as StoreQueryOptions,
+  QueryResult as StoreQueryResult,
+  DeleteNamespaceOptions,
+  SetMetadataOptions,
+  StoreVersion,
+  VersionsOptions as StoreVersionsOptions,
+  AuditQuery as StoreAuditQuery,
+  IncrOptions,
+  StoreStatus,
+  AtTarget,
+} from './store/types.js';

@@ -1,0 +1,204 @@
+/**
+ * The Store: a keyed, namespaced key-value API over the event log. Writes append keyed events
+ * (one stream per key, `kv:<namespace>/<key>`); reads come from the KV, versions and audit views.
+ * So every key has versions, an audit trail and time travel. This class only wires the operation
+ * groups (reads.ts, writes.ts, namespaces.ts, history.ts, update.ts, transaction.ts, ttl.ts,
+ * subscribe.ts, purge.ts, store-agent.ts) to one shared {@link StoreContext}.
+ *
+ * @example
+ * ```ts
+ * import { SqliteEventLog, Store } from 'dgent';
+ * const store = new Store({ log: new SqliteEventLog({ path: 'app.db' }) }); // views inline in app.db
+ * await store.set('user:1', { name: 'Ada', age: 36 }, { namespace: 'users', actor: 'admin' });
+ * await store.query({ path: 'age', op: 'gte', value: 18 }, { namespace: 'users' });
+ * await store.versions('user:1', { namespace: 'users' });
+ * await store.close();
+ * ```
+ */
+import type { Metadata } from '../projections/keyed-events.js';
+import type { AuditEntry } from '../projections/views/rows.js';
+import type { ValueFilter } from '../projections/views/filter.js';
+import { StoreContext } from './context.js';
+import { audit, versions } from './history.js';
+import { clear, createNamespace, deleteNamespace, listNamespaces } from './namespaces.js';
+import { purge } from './purge.js';
+import { count, get, getMany, has, list, query } from './reads.js';
+import { status } from './status.js';
+import { StoreAgent, type StoreAgentOptions } from './store-agent.js';
+import { subscribe, type StoreChange, type StoreUnsubscribe, type SubscribeFilter } from './subscribe.js';
+import { transaction, type StoreTransaction } from './transaction.js';
+import { Sweeper } from './ttl.js';
+import type {
+  AuditQuery,
+  DeleteNamespaceOptions,
+  DeleteOptions,
+  GetOptions,
+  IncrOptions,
+  ListOptions,
+  ListPage,
+  OpOptions,
+  QueryOptions,
+  QueryResult,
+  SetMetadataOptions,
+  SetOptions,
+  SetResult,
+  StoreEntry,
+  StoreOptions,
+  StoreStatus,
+  StoreVersion,
+  VersionsOptions,
+} from './types.js';
+import { incr, update, type StoreRecipe } from './update.js';
+import { del, deleteMany, getMetadata, set, setMany, setMetadata, type SetManyItem } from './writes.js';
+
+/** The keyed, namespaced storage API over an event log and its views; see the file comment. */
+export class Store {
+  private readonly ctx: StoreContext;
+  private readonly sweeper: Sweeper;
+
+  constructor(options: StoreOptions) {
+    this.ctx = new StoreContext(options);
+    const every = options.sweepIntervalMs ?? 1000;
+    this.sweeper = new Sweeper(this.ctx, every);
+    this.ctx.ready.then(() => this.sweeper.start(), () => undefined);
+  }
+
+  /** Resolves once the views are set up (every operation waits for it too); rejects with a setup error. */
+  ready(): Promise<void> {
+    return this.ctx.ready;
+  }
+
+  /** The value under `key`, or undefined when absent, deleted or expired; `at` travels in time; `includeMetadata` returns a {@link StoreEntry}. */
+  get<T = unknown>(key: string, options: GetOptions & { includeMetadata: true }): Promise<StoreEntry<T> | undefined>;
+  get<T = unknown>(key: string, options?: GetOptions): Promise<T | undefined>;
+  get(key: string, options?: GetOptions): Promise<unknown> {
+    return get(this.ctx, key, options);
+  }
+
+  has(key: string, options?: OpOptions): Promise<boolean> {
+    return has(this.ctx, key, options);
+  }
+
+  /** Values (or undefined) in the order of `keys`. */
+  getMany<T = unknown>(keys: readonly string[], options?: OpOptions): Promise<(T | undefined)[]> {
+    return getMany(this.ctx, keys, options) as Promise<(T | undefined)[]>;
+  }
+
+  /** Write a value; resolves to its version (the key's stream revision). */
+  set(key: string, value: unknown, options?: SetOptions): Promise<SetResult> {
+    return set(this.ctx, key, value, options);
+  }
+
+  /** Delete a key; false when it had no live value (nothing appended). */
+  delete(key: string, options?: DeleteOptions): Promise<boolean> {
+    return del(this.ctx, key, options);
+  }
+
+  /** Set several keys; atomic (one appendMany) on logs that have it, else one append per key. */
+  setMany(items: readonly SetManyItem[] | readonly (readonly [string, unknown])[], options?: OpOptions): Promise<SetResult[]> {
+    return setMany(this.ctx, items, options);
+  }
+
+  deleteMany(keys: readonly string[], options?: OpOptions): Promise<number> {
+    return deleteMany(this.ctx, keys, options);
+  }
+
+  /** A page of keys in code point order; pass `cursor` back for the next page. */
+  list(options?: ListOptions): Promise<ListPage> {
+    return list(this.ctx, options);
+  }
+
+  /** Keys whose values match every filter (pushed down to SQL on SQLite and PostgreSQL views). */
+  query<T = unknown>(filter: ValueFilter | readonly ValueFilter[] | undefined, options?: QueryOptions): Promise<QueryResult<T>[]> {
+    return query(this.ctx, filter, options) as Promise<QueryResult<T>[]>;
+  }
+
+  count(filter?: ValueFilter | readonly ValueFilter[], options?: OpOptions): Promise<number> {
+    return count(this.ctx, filter, options);
+  }
+
+  createNamespace(name: string, options?: OpOptions): Promise<boolean> {
+    return createNamespace(this.ctx, name, options);
+  }
+
+  deleteNamespace(name: string, options?: DeleteNamespaceOptions): Promise<boolean> {
+    return deleteNamespace(this.ctx, name, options);
+  }
+
+  listNamespaces(options?: OpOptions): Promise<string[]> {
+    return listNamespaces(this.ctx, options);
+  }
+
+  getMetadata(key: string, options?: OpOptions): Promise<Metadata | undefined> {
+    return getMetadata(this.ctx, key, options);
+  }
+
+  setMetadata(key: string, metadata: Metadata, options?: SetMetadataOptions): Promise<SetResult> {
+    return setMetadata(this.ctx, key, metadata, options);
+  }
+
+  /** Delete every key of the namespace (it stays); resolves to the number deleted. */
+  clear(options?: OpOptions): Promise<number> {
+    return clear(this.ctx, options);
+  }
+
+  status(): Promise<StoreStatus> {
+    return status(this.ctx, this.sweeper);
+  }
+
+  /** The versions of a key, newest first (deletions and expiries included, as `deleted`). */
+  versions<T = unknown>(key: string, options?: VersionsOptions): Promise<StoreVersion<T>[]> {
+    return versions(this.ctx, key, options) as Promise<StoreVersion<T>[]>;
+  }
+
+  /** Audit entries, oldest first. */
+  audit(filter?: AuditQuery): Promise<AuditEntry[]> {
+    return audit(this.ctx, filter);
+  }
+
+  /** Run `fn` as one atomic, optimistic transaction (retried on conflict, then ConcurrencyError). */
+  transaction<T>(fn: (tx: StoreTransaction) => Promise<T> | T, options?: OpOptions): Promise<T> {
+    return transaction(this.ctx, fn, options);
+  }
+
+  /** Read-modify-write with immer; the event holds the patches. Resolves to the new value. */
+  update<T = unknown>(key: string, recipe: StoreRecipe<T>, options?: OpOptions): Promise<T> {
+    return update(this.ctx, key, recipe, options);
+  }
+
+  /** An atomic counter: add `by` (default 1) and resolve to the new number. */
+  incr(key: string, by?: number, options?: IncrOptions): Promise<number> {
+    return incr(this.ctx, key, by, options);
+  }
+
+  /** Hear changes, from this and other processes. */
+  subscribe(filter: SubscribeFilter, listener: (change: StoreChange) => void | Promise<void>): StoreUnsubscribe {
+    return subscribe(this.ctx, filter, listener);
+  }
+
+  /** Erase a key's values from the log and the views (an audit entry without data stays). */
+  purge(key: string, options?: OpOptions): Promise<void> {
+    return purge(this.ctx, key, options);
+  }
+
+  /** A DataAgent over one key (Versioned, update, subscribe). */
+  agent<S>(key: string, options?: StoreAgentOptions<S>): StoreAgent<S> {
+    return new StoreAgent<S>(this.ctx, key, options);
+  }
+
+  /** Append expiry events for every key expired by now (the sweeper does it every `sweepIntervalMs`); resolves to how many. */
+  sweep(): Promise<number> {
+    return this.sweeper.sweep();
+  }
+
+  /** Drop cached access decisions (after the policy behind `authorize` changed). */
+  policyChanged(): void {
+    this.ctx.access.policyChanged();
+  }
+
+  /** Stop the sweeper, subscriptions and the views' runner; close the view storage the Store opened (never the log). Idempotent. */
+  async close(): Promise<void> {
+    await this.sweeper.close();
+    await this.ctx.close();
+  }
+}

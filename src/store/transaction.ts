@@ -1,0 +1,140 @@
+/**
+ * Transactions: `store.transaction(async (tx) => ...)`. Reads inside see the transaction's own
+ * writes; the writes commit as one atomic append (appendMany) whose expectations are the versions
+ * the transaction read, so a key changed by someone else since makes the log refuse the whole
+ * append. The function then runs again on fresh reads, up to `maxRetries` attempts, then
+ * ConcurrencyError.
+ *
+ * Keys only read (never written) are checked again just before the append; that check is not part
+ * of the atomic append (the log has no "expect without appending"), so a write landing on such a
+ * key between the check and the append is not detected.
+ */
+import { randomUUID } from 'node:crypto';
+import { ClosedError, ConcurrencyError, ValidationError } from '../core/errors.js';
+import { keyedEvents, keyStream, type Metadata } from '../projections/keyed-events.js';
+import type { NewEvent, StreamAppend } from '../streams/event-log.js';
+import type { StoreContext } from './context.js';
+import type { OpOptions } from './types.js';
+import { setEvent } from './writes.js';
+
+interface Touched {
+  ns: string;
+  key: string;
+  stream: string;
+  /** the key's revision when first read: the append's expectation */
+  expected: number;
+  live: { value: unknown; metadata: Metadata | null } | undefined;
+  events: NewEvent[];
+}
+
+/** What the transaction function receives. Options default to the transaction's namespace and actor. */
+export interface StoreTransaction {
+  get<T = unknown>(key: string, o?: OpOptions): Promise<T | undefined>;
+  has(key: string, o?: OpOptions): Promise<boolean>;
+  set(key: string, value: unknown, o?: OpOptions & { metadata?: Metadata; ttlMs?: number }): Promise<void>;
+  delete(key: string, o?: OpOptions): Promise<boolean>;
+  /** add `by` to a number value (missing counts as 0); resolves to the new number */
+  incr(key: string, by?: number, o?: OpOptions): Promise<number>;
+}
+
+class Tx implements StoreTransaction {
+  readonly touched = new Map<string, Touched>();
+  readonly id = randomUUID();
+  done = false;
+
+  constructor(private readonly ctx: StoreContext, private readonly base: OpOptions) {}
+
+  private opts(o: OpOptions | undefined): OpOptions {
+    return { namespace: o?.namespace ?? this.base.namespace, actor: o?.actor ?? this.base.actor };
+  }
+
+  private async touch(key: string, o: OpOptions | undefined, action: 'read' | 'write'): Promise<Touched> {
+    if (this.done) throw new ClosedError('transaction (it has committed; use the tx only inside its function)');
+    const opts = this.opts(o);
+    const ns = this.ctx.ns(opts);
+    const k = this.ctx.key(key, ns);
+    await this.ctx.authorize(action, ns, k, opts);
+    const stream = keyStream(ns, k);
+    let t = this.touched.get(stream);
+    if (!t) {
+      const row = await this.ctx.readers.kv.get(ns, k);
+      const expected = row?.version ?? (await this.ctx.log.revision(stream));
+      const live = row && (row.expiresAt === null || row.expiresAt > this.ctx.now()) ? { value: row.value, metadata: row.metadata } : undefined;
+      t = this.touched.get(stream) ?? { ns, key: k, stream, expected, live, events: [] };
+      this.touched.set(stream, t);
+    }
+    return t;
+  }
+
+  async get<T>(key: string, o?: OpOptions): Promise<T | undefined> {
+    return (await this.touch(key, o, 'read')).live?.value as T | undefined;
+  }
+
+  async has(key: string, o?: OpOptions): Promise<boolean> {
+    return (await this.touch(key, o, 'read')).live !== undefined;
+  }
+
+  async set(key: string, value: unknown, o?: OpOptions & { metadata?: Metadata; ttlMs?: number }): Promise<void> {
+    const opts = this.opts(o);
+    const event = setEvent(this.ctx, value, { ...opts, metadata: o?.metadata, ttlMs: o?.ttlMs }, 'set', this.id);
+    const t = await this.touch(key, opts, 'write');
+    t.events.push(event);
+    t.live = { value: (event.data as { value: unknown }).value, metadata: o?.metadata ?? t.live?.metadata ?? null };
+  }
+
+  async delete(key: string, o?: OpOptions): Promise<boolean> {
+    const opts = this.opts(o);
+    const t = await this.touch(key, opts, 'write');
+    if (!t.live) return false;
+    t.events.push(keyedEvents.deleted(this.ctx.meta(opts, 'delete', this.id)));
+    t.live = undefined;
+    return true;
+  }
+
+  async incr(key: string, by = 1, o?: OpOptions): Promise<number> {
+    if (typeof by !== 'number' || !Number.isFinite(by)) throw new ValidationError(`incr needs a finite number, got ${String(by)}`);
+    const opts = this.opts(o);
+    const t = await this.touch(key, opts, 'write');
+    const cur = t.live?.value;
+    if (cur !== undefined && typeof cur !== 'number') throw new ValidationError(`incr: the value of ${JSON.stringify(key)} is not a number`);
+    const next = ((cur as number | undefined) ?? 0) + by;
+    // a live number gets an increment; an absent or expired key starts again at `by` (an increment would add to the expired value)
+    t.events.push(t.live ? keyedEvents.incremented(by, undefined, this.ctx.meta(opts, 'incr', this.id)) : setEvent(this.ctx, next, opts, 'incr', this.id));
+    t.live = { value: next, metadata: t.live?.metadata ?? null };
+    return next;
+  }
+
+  /** Check the keys only read, then append every write in one atomic append. */
+  async commit(): Promise<void> {
+    this.done = true;
+    const writes: StreamAppend[] = [];
+    for (const t of this.touched.values()) {
+      if (t.events.length > 0) writes.push({ stream: t.stream, events: t.events, expectedRevision: t.expected });
+      else {
+        const row = await this.ctx.readers.kv.get(t.ns, t.key);
+        const now = row?.version ?? (await this.ctx.log.revision(t.stream));
+        if (now !== t.expected) throw new ConcurrencyError(t.expected, now, `key ${JSON.stringify(t.key)}`);
+      }
+    }
+    if (writes.length > 0) await this.ctx.appendMany(writes);
+  }
+}
+
+export async function transaction<T>(ctx: StoreContext, fn: (tx: StoreTransaction) => Promise<T> | T, o: OpOptions = {}): Promise<T> {
+  if (typeof fn !== 'function') throw new ValidationError('transaction needs a function (tx) => ...');
+  ctx.ns(o);
+  await ctx.open();
+  return ctx.retry(async () => {
+    await ctx.fresh();
+    const tx = new Tx(ctx, o);
+    let result: T;
+    try {
+      result = await fn(tx);
+    } catch (e) {
+      tx.done = true;
+      throw e;
+    }
+    await tx.commit();
+    return result;
+  });
+}

@@ -1,0 +1,193 @@
+/**
+ * Public types of the Store: its options, what its operations take and what they resolve to.
+ */
+import type { Metadata } from '../projections/keyed-events.js';
+import type { ProjectionMode, ProjectionStatus } from '../projections/runner/types.js';
+import type { KeyedViewsOptions } from '../projections/views/index.js';
+import type { ValueFilter, ValueSort } from '../projections/views/filter.js';
+import type { ViewStorage } from '../projections/view-storage.js';
+import type { EventLog } from '../streams/event-log.js';
+
+/** An access decision request: who wants to do what where. `key` is undefined for namespace-wide operations. */
+export interface AuthorizeRequest {
+  actor: string | undefined;
+  action: 'read' | 'write' | 'admin';
+  namespace: string;
+  key: string | undefined;
+}
+
+/** The access hook: true allows, false denies (sync or async). */
+export type Authorize = (request: AuthorizeRequest) => boolean | Promise<boolean>;
+
+/** A clock (epoch ms); tests pass a fake one to drive TTLs. */
+export interface StoreClock {
+  now(): number;
+}
+
+/** Options of {@link Store}. */
+export interface StoreOptions {
+  /** the event log (source of truth) */
+  log: EventLog;
+  /**
+   * where the KV, versions and audit views live. Default: on the log's own backend, inline
+   * (memory; SQLite in the log's file; PostgreSQL in the log's schema). The file, Redis and
+   * EventStoreDB logs need named views, which then run async.
+   */
+  views?: ViewStorage;
+  /** `inline` or `async` (default: inline where the log and the views allow it) */
+  viewsMode?: ProjectionMode;
+  /** options of the three views (KV indexes for queries, retention of versions and audit) */
+  viewOptions?: KeyedViewsOptions;
+  /** access hook; none = everything allowed */
+  authorize?: Authorize;
+  /** cache access decisions this long, ms (default 0: ask every time); `policyChanged()` drops the cache */
+  authorizeCacheMs?: number;
+  /** epoch-ms clock for TTLs (default Date.now) */
+  clock?: StoreClock;
+  /** how often the sweeper appends expiry events, ms (default 1000; 0 = no timer, call `sweep()` yourself) */
+  sweepIntervalMs?: number;
+  /** transaction / update attempts before ConcurrencyError (default 20) */
+  maxRetries?: number;
+  /** default actor when an operation names none */
+  actor?: string;
+  /** longest encoded value accepted, bytes (default 16 MiB) */
+  maxValueBytes?: number;
+}
+
+/** What every operation takes. */
+export interface OpOptions {
+  /** default `'default'` */
+  namespace?: string;
+  /** who does it (audit, access control) */
+  actor?: string;
+}
+
+/** A point in a key's past. */
+export type AtTarget = { version: number } | { time: number | Date };
+
+export interface GetOptions extends OpOptions {
+  /** time travel: the value at a version, or at a time */
+  at?: AtTarget;
+  /** resolve to a {@link StoreEntry} instead of the bare value */
+  includeMetadata?: boolean;
+}
+
+/** A key with its value and bookkeeping. */
+export interface StoreEntry<T = unknown> {
+  key: string;
+  value: T;
+  version: number;
+  metadata: Metadata | null;
+  createdAt: number;
+  updatedAt: number;
+  expiresAt: number | null;
+}
+
+export interface SetOptions extends OpOptions {
+  /** replaces the key's metadata (kept when absent) */
+  metadata?: Metadata;
+  /** expire after this many ms (by the Store's clock) */
+  ttlMs?: number;
+  /** optimistic concurrency: the version the caller last saw (0 = absent) */
+  expectedVersion?: number;
+  /** write only when the key has no live value; otherwise resolve with `written: false` */
+  ifAbsent?: boolean;
+}
+
+export interface SetResult {
+  version: number;
+  /** false when `ifAbsent` found a live value (nothing appended) */
+  written: boolean;
+}
+
+export interface DeleteOptions extends OpOptions {
+  expectedVersion?: number;
+}
+
+export interface ListOptions extends OpOptions {
+  prefix?: string;
+  /** glob on keys: `*` any run, `?` one character (evaluated in process, after prefix and cursor) */
+  pattern?: string;
+  limit?: number;
+  /** the `cursor` of the previous page */
+  cursor?: string;
+}
+
+export interface ListPage {
+  items: StoreEntry[];
+  /** pass to the next call; undefined on the last page */
+  cursor: string | undefined;
+}
+
+export interface QueryOptions extends OpOptions {
+  sort?: readonly ValueSort[];
+  limit?: number;
+  offset?: number;
+}
+
+/** One query result. */
+export interface QueryResult<T = unknown> {
+  key: string;
+  value: T;
+  version: number;
+  metadata: Metadata | null;
+}
+
+export interface DeleteNamespaceOptions extends OpOptions {
+  /** delete its keys too (else a namespace with keys is a ValidationError) */
+  recursive?: boolean;
+}
+
+export interface SetMetadataOptions extends OpOptions {
+  /** shallow-merge into the current metadata instead of replacing it */
+  merge?: boolean;
+}
+
+/** One version of a key, newest first from `versions()`. */
+export interface StoreVersion<T = unknown> {
+  version: number;
+  value: T | undefined;
+  deleted: boolean;
+  metadata: Metadata | null;
+  expiresAt: number | null;
+  time: number;
+  actor: string | null;
+  operation: string;
+}
+
+export interface VersionsOptions extends OpOptions {
+  limit?: number;
+}
+
+/** Filter of `audit()`. Here `actor` filters the entries; who asks (for access control) is `principal`. */
+export interface AuditQuery {
+  namespace?: string;
+  key?: string;
+  /** only entries written by this actor */
+  actor?: string;
+  /** who asks (default: the Store's actor) */
+  principal?: string;
+  operation?: string;
+  since?: number | Date;
+  until?: number | Date;
+  limit?: number;
+}
+
+export interface IncrOptions extends OpOptions {
+  /** dotted path of the number inside an object value */
+  field?: string;
+}
+
+/** What `status()` reports. */
+export interface StoreStatus {
+  healthy: boolean;
+  log: { healthy: boolean; error?: string };
+  views: ProjectionStatus[];
+  mode: ProjectionMode;
+  /** live keys per namespace */
+  sizes: Record<string, number>;
+  /** the error of the last TTL sweep, when it failed */
+  sweepError?: string;
+}
+
+export type { ValueFilter, ValueSort, Metadata };
