@@ -10,15 +10,16 @@ export interface Journal {
 
 /** A Map that records how to undo each write while `journal.current` is set. */
 export class JournaledMap<K, V> extends Map<K, V> {
-  private readonly journal: Journal;
+  // an ES private field: not an own enumerable property, so the map prints and compares as a plain Map
+  readonly #journal: Journal;
 
   constructor(journal: Journal) {
     super();
-    this.journal = journal;
+    this.#journal = journal;
   }
 
   override set(key: K, value: V): this {
-    const undo = this.journal?.current;
+    const undo = this.#journal?.current;
     if (undo) {
       const had = super.has(key);
       const old = super.get(key);
@@ -28,7 +29,7 @@ export class JournaledMap<K, V> extends Map<K, V> {
   }
 
   override delete(key: K): boolean {
-    const undo = this.journal?.current;
+    const undo = this.#journal?.current;
     if (undo && super.has(key)) {
       const old = super.get(key) as V;
       undo.push(() => void super.set(key, old));
@@ -37,7 +38,7 @@ export class JournaledMap<K, V> extends Map<K, V> {
   }
 
   override clear(): void {
-    const undo = this.journal?.current;
+    const undo = this.#journal?.current;
     if (undo && this.size > 0) {
       const entries = [...super.entries()];
       undo.push(() => {
