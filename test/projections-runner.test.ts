@@ -184,3 +184,39 @@ describe('mode changes', () => {
     await bumped.close();
   });
 });
+
+describe('status and whenCaughtUp', () => {
+  test('status() reports lag in events and ms while an async projection is behind, a standby as standby, and running at 0 once caught up', async () => {
+    const log = new MemoryEventLog();
+    const views = new MemoryViewStorage();
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const slow = defineProjection({
+      name: 'slow',
+      version: 1,
+      handles: '*',
+      async apply(events, ctx) {
+        await gate;
+        if (ctx.storage === 'memory') for (const e of events) ctx.map<number, number>('seen').set(e.position, 1);
+      },
+    });
+    const runner = new ProjectionRunner({ log, storage: views, batchSize: 100, batchMs: 1, projections: [{ projection: slow, mode: 'async' }] });
+    const standby = new ProjectionRunner({ log, storage: views, owner: 'standby', projections: [{ projection: slow, mode: 'async' }] });
+    await runner.start();
+    await runner.whenCaughtUp();
+    await standby.start();
+    for (let n = 1; n <= 5; n++) await log.append('s', [{ type: 'X', data: { n } }]);
+    await new Promise((r) => setTimeout(r, 20));
+    const [behind] = await runner.status();
+    expect(behind).toMatchObject({ state: 'catching_up', position: 0, lagEvents: 5, leader: true });
+    expect(behind!.lagMs).toBeGreaterThanOrEqual(0);
+    expect((await standby.status())[0]).toMatchObject({ state: 'standby', leader: false });
+    const caughtUp = runner.whenCaughtUp({ position: 5 });
+    open();
+    await caughtUp;
+    expect((await runner.status())[0]).toMatchObject({ state: 'running', position: 5, lagEvents: 0, lagMs: 0 });
+    await expect(standby.whenCaughtUp({ position: 99, timeoutMs: 50 })).rejects.toThrow(/did not reach position 99/);
+    await runner.close();
+    await standby.close();
+  });
+});
