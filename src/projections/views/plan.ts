@@ -147,6 +147,8 @@ export function planVersions(events: readonly KeyedEvent[], current: ReadonlyMap
     maxTime = Math.max(maxTime, e.time);
     if (e.key === null) {
       if (e.type === KEYED.namespaceDeleted) {
+        // one drop per namespace: the last one (a multi-row upsert cannot touch a row twice)
+        plan.drops = plan.drops.filter((d) => d.namespace !== e.namespace);
         plan.drops.push({ namespace: e.namespace, position: e.position });
         dropped.add(e.namespace);
         for (const [id, v] of state) if (v?.namespace === e.namespace) state.set(id, undefined);

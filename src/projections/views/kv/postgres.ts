@@ -10,7 +10,7 @@ import type { PostgresViewContext } from '../../view-context.js';
 import { entryId } from '../../model.js';
 import { validateFilters, validateQueryOptions, type QueryOptions, type ValueFilter } from '../filter.js';
 import { prefixEnd } from '../keys.js';
-import { keyedBatch, planKv, touchedKeys } from '../plan.js';
+import { canPlanBlind, keyedBatch, planKv, touchedKeys } from '../plan.js';
 import type { KvEntry, NamespaceEntry } from '../rows.js';
 import type { PostgresTables } from '../sql-statements.js';
 import type { KvReader, ListOptions, ReadOptions } from '../types.js';
@@ -50,14 +50,14 @@ export function jsonbSafe(text: string): boolean {
   return !/\\u(?:0000|d[89a-f])/i.test(text);
 }
 
-/** Fold a batch into the PostgreSQL KV view. */
+/** Fold a batch into the PostgreSQL KV view: one read (none when the batch can be planned blind) and one write statement. */
 export async function applyKvPostgres(events: readonly RecordedEvent[], ctx: PostgresViewContext): Promise<void> {
   const t = ctx.table('kv');
   const n = ctx.table('ns');
   const batch = keyedBatch(events);
   const keys = touchedKeys(batch);
-  const current = new Map<string, KvEntry>();
-  if (keys.length > 0) {
+  const current = canPlanBlind(batch) ? undefined : new Map<string, KvEntry>();
+  if (current && keys.length > 0) {
     const { rows } = await ctx.query(
       `SELECT ${COLUMNS} FROM ${t} WHERE (namespace, key) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
       [keys.map((k) => k.namespace), keys.map((k) => k.key)],
@@ -73,9 +73,11 @@ export async function applyKvPostgres(events: readonly RecordedEvent[], ctx: Pos
   await ctx.query(
     `WITH d AS (DELETE FROM ${t} WHERE (namespace, key) IN (SELECT * FROM unnest($1::text[], $2::text[]))),
      u AS (INSERT INTO ${t} (namespace, key, value, value_jsonb, version, metadata, created_at, updated_at, expires_at, position)
-       SELECT u.ns, u.k, u.v, CASE WHEN u.j THEN u.v::jsonb END, u.ver, u.m, u.c, u.up, u.e, u.p
-       FROM unnest($3::text[], $4::text[], $5::text[], $6::bool[], $7::bigint[], $8::text[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[])
-         AS u(ns, k, v, j, ver, m, c, up, e, p)
+       SELECT x.ns, x.k, x.v, CASE WHEN x.j THEN x.v::jsonb END, x.ver, CASE WHEN x.km THEN c.metadata ELSE x.m END,
+         CASE WHEN x.kc THEN coalesce(c.created_at, x.cr) ELSE x.cr END, x.up, x.e, x.p
+       FROM unnest($3::text[], $4::text[], $5::text[], $6::bool[], $7::bigint[], $8::text[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $15::bool[], $16::bool[])
+         AS x(ns, k, v, j, ver, m, cr, up, e, p, km, kc)
+       LEFT JOIN ${t} AS c ON c.namespace = x.ns AND c.key = x.k
        ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, value_jsonb = excluded.value_jsonb, version = excluded.version,
          metadata = excluded.metadata, created_at = excluded.created_at, updated_at = excluded.updated_at, expires_at = excluded.expires_at,
          position = excluded.position)
@@ -95,6 +97,8 @@ export async function applyKvPostgres(events: readonly RecordedEvent[], ctx: Pos
       plan.upserts.map((u) => u.position),
       plan.namespaces.map((x) => x.namespace),
       plan.namespaces.map((x) => x.createdAt),
+      plan.upserts.map((u) => u.keepMetadata === true),
+      plan.upserts.map((u) => u.keepCreatedAt === true),
     ],
   );
 }

@@ -4,7 +4,7 @@ import type { RecordedEvent } from '../../../streams/event-log.js';
 import type { PostgresViewContext } from '../../view-context.js';
 import { entryId } from '../../model.js';
 import { ms } from '../keys.js';
-import { keyedBatch, planVersions, touchedKeys } from '../plan.js';
+import { canPlanBlind, keyedBatch, planVersions, touchedKeys } from '../plan.js';
 import type { KvEntry, VersionEntry, VersionsRetentionOptions } from '../rows.js';
 import type { PostgresTables } from '../sql-statements.js';
 import type { VersionsReader, VersionTarget } from '../types.js';
@@ -46,8 +46,8 @@ export async function applyVersionsPostgres(events: readonly RecordedEvent[], ct
   const d = ctx.table('drops');
   const batch = keyedBatch(events);
   const keys = touchedKeys(batch);
-  const current = new Map<string, KvEntry>();
-  if (keys.length > 0) {
+  const current = canPlanBlind(batch) ? undefined : new Map<string, KvEntry>();
+  if (current && keys.length > 0) {
     const { rows } = await ctx.query(
       `SELECT v.*, dr.position AS dropped FROM unnest($1::text[], $2::text[]) AS k(ns, key)
        CROSS JOIN LATERAL (SELECT ${COLUMNS} FROM ${t} WHERE namespace = k.ns AND key = k.key ORDER BY version DESC LIMIT 1) AS v
@@ -70,10 +70,16 @@ export async function applyVersionsPostgres(events: readonly RecordedEvent[], ct
   const r = plan.inserts;
   if (r.length > 0) {
     await ctx.query(
-      `INSERT INTO ${t} (${COLUMNS}) SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bool[], $6::text[], $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::bigint[])`,
+      // a row planned blind takes its metadata from the key's newest row, if that row is live
+      `INSERT INTO ${t} (${COLUMNS})
+       SELECT x.ns, x.k, x.ver, x.v, x.del, CASE WHEN x.km THEN (SELECT CASE WHEN NOT w.deleted AND w.position > coalesce((SELECT position FROM ${d} WHERE namespace = w.namespace), 0) THEN w.metadata END
+         FROM ${t} AS w WHERE w.namespace = x.ns AND w.key = x.k ORDER BY w.version DESC LIMIT 1) ELSE x.m END, x.e, x.time, x.actor, x.op, x.p
+       FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bool[], $6::text[], $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::bigint[], $12::bool[])
+         AS x(ns, k, ver, v, del, m, e, time, actor, op, p, km)`,
       [
         r.map((x) => x.namespace), r.map((x) => x.key), r.map((x) => x.version), r.map((x) => (x.deleted ? null : encode(x.value))), r.map((x) => x.deleted),
         r.map((x) => (x.metadata === null ? null : encode(x.metadata))), r.map((x) => x.expiresAt), r.map((x) => x.time), r.map((x) => x.actor), r.map((x) => x.operation), r.map((x) => x.position),
+        r.map((x) => x.keepMetadata === true),
       ],
     );
   }
