@@ -110,10 +110,10 @@ describe.each(kinds)('two runner processes of one projection (%s)', (kind, makeE
     const env = makeEnv();
     const children: Child[] = [];
     try {
-      const a = spawnChild(['runner', kind, env.target, 'A', '800']);
+      const a = spawnChild(['runner', kind, env.target, 'A', '2000']);
       children.push(a);
       await a.waitFor(/^state \S+ true$/);
-      const b = spawnChild(['runner', kind, env.target, 'B', '800']);
+      const b = spawnChild(['runner', kind, env.target, 'B', '2000']);
       children.push(b);
       await b.waitFor(/^state standby false$/);
       await appendSome(env.log, 1, 120);
@@ -142,10 +142,10 @@ describe.each(kinds)('two runner processes of one projection (%s)', (kind, makeE
     const env = makeEnv();
     const children: Child[] = [];
     try {
-      const a = spawnChild(['runner', kind, env.target, 'A', '600']);
+      const a = spawnChild(['runner', kind, env.target, 'A', '1500']);
       children.push(a);
       await a.waitFor(/^state \S+ true$/);
-      const b = spawnChild(['runner', kind, env.target, 'B', '600']);
+      const b = spawnChild(['runner', kind, env.target, 'B', '1500']);
       children.push(b);
       await b.waitFor(/^state standby false$/);
       await appendSome(env.log, 1, 60);
