@@ -215,7 +215,8 @@ export type { StoreTransaction } from './store/transaction.js';
 export type { StoreChange, SubscribeFilter as StoreSubscribeFilter, StoreUnsubscribe } from './store/subscribe.js';
 export type { StoreRecipe } from './store/update.js';
 export type { SetManyItem } from './store/writes.js';
-export type { StreamEraser } from './store/purge.js';
+export { ERASED_EVENT_TYPE } from './streams/erase.js';
+export type { StreamEraser } from './streams/erase.js';
 export type {
   StoreOptions,
   StoreClock,

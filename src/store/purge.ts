@@ -4,21 +4,16 @@
  * log to delete the key's earlier events, so its values are gone from the log too ("delete means
  * delete", GDPR erasure). What stays is the purge's own audit entry: who purged which key, when.
  *
- * Only logs that can delete events of a stream can purge (the `StreamEraser` capability: memory,
- * SQLite, PostgreSQL, Redis). Elsewhere purge is a ValidationError before anything is appended:
+ * Only logs that can redact events of a stream can purge (the `StreamEraser` capability of
+ * streams/erase.ts: memory, SQLite, PostgreSQL). Elsewhere purge is a ValidationError before anything is appended:
  * an append-only file log or EventStoreDB without it would keep the values.
  */
 import { ValidationError } from '../core/errors.js';
 import { keyedEvents, keyStream } from '../projections/keyed-events.js';
 import type { EventLog } from '../streams/event-log.js';
+import type { StreamEraser } from '../streams/erase.js';
 import type { StoreContext } from './context.js';
 import type { OpOptions } from './types.js';
-
-/** Capability: delete the events of a stream below a revision (erasure; the later events keep their revisions). */
-export interface StreamEraser {
-  /** delete the events of `stream` with revision < `beforeRevision`; resolves to how many were deleted */
-  eraseStream(stream: string, beforeRevision: number): Promise<number>;
-}
 
 /** True when the log can erase events of a stream. */
 export function isStreamEraser(log: EventLog): log is EventLog & StreamEraser {
@@ -30,7 +25,7 @@ export async function purge(ctx: StoreContext, key: string, o: OpOptions = {}): 
   const k = ctx.key(key, ns);
   const log = ctx.log;
   if (!isStreamEraser(log)) {
-    throw new ValidationError(`purge needs a log that can delete a stream's events (memory, SQLite, PostgreSQL, Redis); ${log.constructor.name} cannot, so the values would stay in it`);
+    throw new ValidationError(`purge needs a log that can delete a stream's events (memory, SQLite, PostgreSQL); ${log.constructor.name} cannot, so the values would stay in it`);
   }
   await ctx.open();
   await ctx.authorize('admin', ns, k, o);

@@ -18,7 +18,7 @@ import { set } from './writes.js';
 /** Options of `store.agent()`. */
 export interface StoreAgentOptions<S> extends OpOptions {
   /** the state `update` starts from when nothing was saved yet (else update on an absent key is StateNotFoundError) */
-  initial?: S;
+  initial?: S | undefined;
 }
 
 /** A DataAgent over one Store key; see the file comment. */
@@ -40,9 +40,10 @@ export class StoreAgent<S> implements DataAgent<S>, Versioned<S>, Updatable<S>, 
 
   async load(): Promise<Frozen<S>> {
     this.check();
-    const v = await get(this.ctx, this.key, this.options);
-    if (v === undefined) throw new StateNotFoundError(`no state under key ${JSON.stringify(this.key)}`, this.key);
-    return v as Frozen<S>;
+    // includeMetadata: a saved `undefined` state is an entry, an absent key is none
+    const e = (await get(this.ctx, this.key, { ...this.options, includeMetadata: true })) as { value: unknown } | undefined;
+    if (e === undefined) throw new StateNotFoundError(`no state under key ${JSON.stringify(this.key)}`, this.key);
+    return e.value as Frozen<S>;
   }
 
   async save(state: S | Frozen<S>, options: SaveOptions = {}): Promise<void> {
@@ -88,9 +89,9 @@ export class StoreAgent<S> implements DataAgent<S>, Versioned<S>, Updatable<S>, 
     if (typeof t === 'object' && t !== null && 'version' in t) at = { version: optionalInt(t.version, 'version', 1)! };
     else if (typeof t === 'object' && t !== null && 'time' in t) at = { time: timeOf(typeof t.time === 'string' ? new Date(t.time) : t.time, 'time')! };
     else throw new ValidationError('loadAt needs { version } or { time }');
-    const v = await get(this.ctx, this.key, { ...this.options, at });
-    if (v === undefined) throw new StateNotFoundError(`no state of key ${JSON.stringify(this.key)} at ${JSON.stringify(target)}`, this.key);
-    return v as Frozen<S>;
+    const e = (await get(this.ctx, this.key, { ...this.options, at, includeMetadata: true })) as { value: unknown } | undefined;
+    if (e === undefined) throw new StateNotFoundError(`no state of key ${JSON.stringify(this.key)} at ${JSON.stringify(target)}`, this.key);
+    return e.value as Frozen<S>;
   }
 
   async update(recipe: Recipe<S>): Promise<Frozen<S>> {
@@ -116,8 +117,8 @@ export class StoreAgent<S> implements DataAgent<S>, Versioned<S>, Updatable<S>, 
     this.check();
     const off = subscribe(this.ctx, { namespace: this.ns, actor: this.options.actor }, async (c) => {
       if (c.key !== this.key) return;
-      const value = await get(this.ctx, this.key, { ...this.options, at: { version: c.version } });
-      if (value !== undefined) listener(value as Frozen<S>, { version: c.version, time: new Date(c.time) });
+      const e = (await get(this.ctx, this.key, { ...this.options, at: { version: c.version }, includeMetadata: true })) as { value: unknown } | undefined;
+      if (e !== undefined) listener(e.value as Frozen<S>, { version: c.version, time: new Date(c.time) });
     });
     this.subs.add(off);
     return () => {

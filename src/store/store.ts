@@ -191,6 +191,16 @@ export class Store {
     return this.sweeper.sweep();
   }
 
+  /**
+   * Rebuild the three views from the log (blue-green: the live views keep serving until the
+   * rebuilt ones switch in). An `admin` action on the default namespace.
+   */
+  async rebuildViews(options: OpOptions = {}): Promise<void> {
+    await this.ctx.open();
+    await this.ctx.authorize('admin', this.ctx.ns(options), undefined, options);
+    for (const name of ['kv', 'kv_versions', 'kv_audit']) await this.ctx.runner.rebuild(name);
+  }
+
   /** Drop cached access decisions (after the policy behind `authorize` changed). */
   policyChanged(): void {
     this.ctx.access.policyChanged();

@@ -27,13 +27,13 @@ export interface StoreChange {
 
 export interface SubscribeFilter {
   /** only this namespace (default: every namespace) */
-  namespace?: string;
+  namespace?: string | undefined;
   /** only keys starting with this */
-  prefix?: string;
+  prefix?: string | undefined;
   /** who listens (access control: `read` on the namespace) */
-  actor?: string;
+  actor?: string | undefined;
   /** a listener's error goes here (default: rethrown asynchronously, like an uncaught error) */
-  onError?: (error: unknown) => void;
+  onError?: ((error: unknown) => void) | undefined;
 }
 
 /** Stops the subscription; `ready` resolves once it follows the log (changes from then on are delivered). */

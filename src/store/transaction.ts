@@ -31,7 +31,7 @@ interface Touched {
 export interface StoreTransaction {
   get<T = unknown>(key: string, o?: OpOptions): Promise<T | undefined>;
   has(key: string, o?: OpOptions): Promise<boolean>;
-  set(key: string, value: unknown, o?: OpOptions & { metadata?: Metadata; ttlMs?: number }): Promise<void>;
+  set(key: string, value: unknown, o?: OpOptions & { metadata?: Metadata | undefined; ttlMs?: number | undefined }): Promise<void>;
   delete(key: string, o?: OpOptions): Promise<boolean>;
   /** add `by` to a number value (missing counts as 0); resolves to the new number */
   incr(key: string, by?: number, o?: OpOptions): Promise<number>;

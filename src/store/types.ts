@@ -33,33 +33,33 @@ export interface StoreOptions {
    * (memory; SQLite in the log's file; PostgreSQL in the log's schema). The file, Redis and
    * EventStoreDB logs need named views, which then run async.
    */
-  views?: ViewStorage;
+  views?: ViewStorage | undefined;
   /** `inline` or `async` (default: inline where the log and the views allow it) */
-  viewsMode?: ProjectionMode;
+  viewsMode?: ProjectionMode | undefined;
   /** options of the three views (KV indexes for queries, retention of versions and audit) */
-  viewOptions?: KeyedViewsOptions;
+  viewOptions?: KeyedViewsOptions | undefined;
   /** access hook; none = everything allowed */
-  authorize?: Authorize;
+  authorize?: Authorize | undefined;
   /** cache access decisions this long, ms (default 0: ask every time); `policyChanged()` drops the cache */
-  authorizeCacheMs?: number;
+  authorizeCacheMs?: number | undefined;
   /** epoch-ms clock for TTLs (default Date.now) */
-  clock?: StoreClock;
+  clock?: StoreClock | undefined;
   /** how often the sweeper appends expiry events, ms (default 1000; 0 = no timer, call `sweep()` yourself) */
-  sweepIntervalMs?: number;
+  sweepIntervalMs?: number | undefined;
   /** transaction / update attempts before ConcurrencyError (default 20) */
-  maxRetries?: number;
+  maxRetries?: number | undefined;
   /** default actor when an operation names none */
-  actor?: string;
+  actor?: string | undefined;
   /** longest encoded value accepted, bytes (default 16 MiB) */
-  maxValueBytes?: number;
+  maxValueBytes?: number | undefined;
 }
 
 /** What every operation takes. */
 export interface OpOptions {
   /** default `'default'` */
-  namespace?: string;
+  namespace?: string | undefined;
   /** who does it (audit, access control) */
-  actor?: string;
+  actor?: string | undefined;
 }
 
 /** A point in a key's past. */
@@ -67,9 +67,9 @@ export type AtTarget = { version: number } | { time: number | Date };
 
 export interface GetOptions extends OpOptions {
   /** time travel: the value at a version, or at a time */
-  at?: AtTarget;
+  at?: AtTarget | undefined;
   /** resolve to a {@link StoreEntry} instead of the bare value */
-  includeMetadata?: boolean;
+  includeMetadata?: boolean | undefined;
 }
 
 /** A key with its value and bookkeeping. */
@@ -85,13 +85,13 @@ export interface StoreEntry<T = unknown> {
 
 export interface SetOptions extends OpOptions {
   /** replaces the key's metadata (kept when absent) */
-  metadata?: Metadata;
+  metadata?: Metadata | undefined;
   /** expire after this many ms (by the Store's clock) */
-  ttlMs?: number;
+  ttlMs?: number | undefined;
   /** optimistic concurrency: the version the caller last saw (0 = absent) */
-  expectedVersion?: number;
+  expectedVersion?: number | undefined;
   /** write only when the key has no live value; otherwise resolve with `written: false` */
-  ifAbsent?: boolean;
+  ifAbsent?: boolean | undefined;
 }
 
 export interface SetResult {
@@ -101,16 +101,16 @@ export interface SetResult {
 }
 
 export interface DeleteOptions extends OpOptions {
-  expectedVersion?: number;
+  expectedVersion?: number | undefined;
 }
 
 export interface ListOptions extends OpOptions {
-  prefix?: string;
+  prefix?: string | undefined;
   /** glob on keys: `*` any run, `?` one character (evaluated in process, after prefix and cursor) */
-  pattern?: string;
-  limit?: number;
+  pattern?: string | undefined;
+  limit?: number | undefined;
   /** the `cursor` of the previous page */
-  cursor?: string;
+  cursor?: string | undefined;
 }
 
 export interface ListPage {
@@ -120,9 +120,9 @@ export interface ListPage {
 }
 
 export interface QueryOptions extends OpOptions {
-  sort?: readonly ValueSort[];
-  limit?: number;
-  offset?: number;
+  sort?: readonly ValueSort[] | undefined;
+  limit?: number | undefined;
+  offset?: number | undefined;
 }
 
 /** One query result. */
@@ -135,12 +135,12 @@ export interface QueryResult<T = unknown> {
 
 export interface DeleteNamespaceOptions extends OpOptions {
   /** delete its keys too (else a namespace with keys is a ValidationError) */
-  recursive?: boolean;
+  recursive?: boolean | undefined;
 }
 
 export interface SetMetadataOptions extends OpOptions {
   /** shallow-merge into the current metadata instead of replacing it */
-  merge?: boolean;
+  merge?: boolean | undefined;
 }
 
 /** One version of a key, newest first from `versions()`. */
@@ -156,38 +156,38 @@ export interface StoreVersion<T = unknown> {
 }
 
 export interface VersionsOptions extends OpOptions {
-  limit?: number;
+  limit?: number | undefined;
 }
 
 /** Filter of `audit()`. Here `actor` filters the entries; who asks (for access control) is `principal`. */
 export interface AuditQuery {
-  namespace?: string;
-  key?: string;
+  namespace?: string | undefined;
+  key?: string | undefined;
   /** only entries written by this actor */
-  actor?: string;
+  actor?: string | undefined;
   /** who asks (default: the Store's actor) */
-  principal?: string;
-  operation?: string;
-  since?: number | Date;
-  until?: number | Date;
-  limit?: number;
+  principal?: string | undefined;
+  operation?: string | undefined;
+  since?: number | Date | undefined;
+  until?: number | Date | undefined;
+  limit?: number | undefined;
 }
 
 export interface IncrOptions extends OpOptions {
   /** dotted path of the number inside an object value */
-  field?: string;
+  field?: string | undefined;
 }
 
 /** What `status()` reports. */
 export interface StoreStatus {
   healthy: boolean;
-  log: { healthy: boolean; error?: string };
+  log: { healthy: boolean; error?: string | undefined };
   views: ProjectionStatus[];
   mode: ProjectionMode;
   /** live keys per namespace */
   sizes: Record<string, number>;
   /** the error of the last TTL sweep, when it failed */
-  sweepError?: string;
+  sweepError?: string | undefined;
 }
 
 export type { ValueFilter, ValueSort, Metadata };

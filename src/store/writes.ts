@@ -32,7 +32,6 @@ export function ttlOf(ttlMs: unknown): number | undefined {
 
 /** The `kv.set` event of a value (validated: SerializationError with the path of a bad field). */
 export function setEvent(ctx: StoreContext, value: unknown, o: SetOptions, operation = 'set', tx?: string): NewEvent {
-  if (value === undefined) throw new ValidationError('a value must not be undefined (use delete)');
   const ttl = ttlOf(o.ttlMs);
   const metadata = o.metadata as Metadata | undefined;
   return keyedEvents.set({ value, metadata, expiresAt: ttl === undefined ? null : ctx.now() + ttl }, ctx.meta(o, operation, tx));

@@ -36,6 +36,7 @@ import type {
 } from '../event-log.js';
 import type { NewEventOf, RecordedEventOf } from '../event-log.js';
 import { catchUpSubscription, SubscriptionSet } from '../subscription.js';
+import { ERASED_EVENT_TYPE, validateErase } from '../erase.js';
 import { addAppendHook } from '../append-hooks.js';
 import { checkExpected, resolveEventIds, validateEvents, validateExpected, validateName, validateReadAllOptions, validateReadOptions } from '../validate.js';
 import { prepareAppends, runHooks, type PlannedAppend } from './append.js';
@@ -150,6 +151,31 @@ export class MemoryEventLog<E extends NewEvent = NewEvent> implements EventLog<E
       commit();
       for (const w of this.watchers) w();
       return results;
+    });
+  }
+
+  /**
+   * Erasure (StreamEraser, for the Store's purge): redact the events of `stream` with revision <
+   * `beforeRevision` (type becomes `dgent.erased`, data and metadata dropped; revisions, positions
+   * and ids stay). Resolves to how many were redacted now.
+   */
+  async eraseStream(stream: string, beforeRevision: number): Promise<number> {
+    this.assertOpen();
+    const { stream: name, before } = validateErase(stream, beforeRevision);
+    return this.mutex.run(async () => {
+      const s = this.streams.get(name) ?? [];
+      let n = 0;
+      for (let i = 0; i < Math.min(before - 1, s.length); i++) {
+        const e = s[i]!;
+        if (e.type === ERASED_EVENT_TYPE) continue;
+        const erased: RecordedEvent = Object.freeze({ ...e, type: ERASED_EVENT_TYPE, data: null, metadata: Object.freeze({}) });
+        s[i] = erased;
+        this.all[e.position - 1] = erased;
+        this.ids.set(e.id, erased);
+        this.binary.delete(e);
+        n++;
+      }
+      return n;
     });
   }
 

@@ -45,6 +45,7 @@ import type { NewEventOf, RecordedEventOf } from '../event-log.js';
 import { catchUpSubscription, SubscriptionSet } from '../subscription.js';
 import { addAppendHook } from '../append-hooks.js';
 import { nonNegativeMs, validateEvents, validateExpected, validateName, validateReadAllOptions, validateReadOptions } from '../validate.js';
+import { ERASED_EVENT_TYPE, validateErase } from '../erase.js';
 import { AppendQueue, prepareStreamAppend, type PostgresAppendTransaction } from './append.js';
 import { mapPgError, type Queryable } from './errors.js';
 import { Listener, Notifier, type ListenClient } from './listener.js';
@@ -304,6 +305,23 @@ export class PostgresEventLog<E extends NewEvent = NewEvent> implements EventLog
       return (res.rows[0]?.revision as number | undefined) ?? 0;
     } catch (e) {
       throw mapPgError(e, 'reading a stream revision');
+    }
+  }
+
+  /**
+   * Erasure (StreamEraser, for the Store's purge): redact the events of `stream` with revision <
+   * `beforeRevision` (type becomes `dgent.erased`, data null and metadata {}; revisions, positions,
+   * ids and commit order stay). One UPDATE; resolves to how many were redacted now.
+   */
+  async eraseStream(stream: string, beforeRevision: number): Promise<number> {
+    this.assertOpen();
+    const { stream: s, before } = validateErase(stream, beforeRevision);
+    await this.init();
+    try {
+      const res = await this.pool.query(`UPDATE ${this.names.events} SET type = $1, data = 'null'::json, metadata = '{}'::json WHERE stream = $2 AND revision < $3 AND type <> $1`, [ERASED_EVENT_TYPE, s, before]);
+      return res.rowCount ?? 0;
+    } catch (e) {
+      throw mapPgError(e, 'erasing events');
     }
   }
 

@@ -45,7 +45,8 @@ import { encodeAppend, type EncodedAppend } from './encode.js';
 import { openConnection, withBusyRetry, type SqliteDatabase } from './connection.js';
 import type { SqliteAppendTransaction } from './hooks.js';
 import { readPositions, readStream, type PageRunner } from './read.js';
-import { ensureSchema } from './schema.js';
+import { ensureSchema, EVENTS_TABLE } from './schema.js';
+import { ERASED_EVENT_TYPE, validateErase } from '../erase.js';
 import { prepareReader, prepareWriter, type ReaderStatements } from './statements.js';
 
 export type { SqliteAppendTransaction } from './hooks.js';
@@ -129,6 +130,23 @@ export class SqliteEventLog<E extends NewEvent = NewEvent> implements EventLog<E
     }
     if (this.opened) return this.opened.appends.submitOne(part);
     return this.open().then((o) => o.appends.submitOne(part));
+  }
+
+  /**
+   * Erasure (StreamEraser, for the Store's purge): redact the events of `stream` with revision <
+   * `beforeRevision` (type becomes `dgent.erased`, data and metadata dropped; revisions and
+   * positions stay). Runs between append groups, in its own transaction; resolves to the count.
+   */
+  async eraseStream(stream: string, beforeRevision: number): Promise<number> {
+    this.assertOpen();
+    const { stream: s, before } = validateErase(stream, beforeRevision);
+    const o = await this.open();
+    for (;;) {
+      await o.appends.idle();
+      if (!o.writer.inTransaction) break;
+    }
+    const sql = `UPDATE ${EVENTS_TABLE} SET type = ?, data = 'null', metadata = NULL WHERE stream = ? AND revision < ? AND type <> ?`;
+    return this.run(() => o.writer.prepare(sql).run(ERASED_EVENT_TYPE, s, before, ERASED_EVENT_TYPE).changes);
   }
 
   /** Append to several streams in one transaction: every part is stored, or none. */
