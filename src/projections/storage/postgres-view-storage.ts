@@ -33,14 +33,14 @@ import { controlSql, toControl, type ControlSql } from './postgres-control.js';
 /** Options of {@link PostgresViewStorage}: either `pool` or `connectionString`. */
 export interface PostgresViewStorageOptions {
   /** a pg Pool you own (not closed by `close()`) */
-  pool?: PostgresPool;
-  connectionString?: string;
+  pool?: PostgresPool | undefined;
+  connectionString?: string | undefined;
   /** schema of the views (default `dgent`, the log's default: inline-capable with a log of the same schema) */
-  schema?: string;
+  schema?: string | undefined;
   /** pool size when the storage creates the pool (default 10) */
-  maxConnections?: number;
+  maxConnections?: number | undefined;
   /** how long `active()` may answer from its cache, ms (default 1000) */
-  generationCacheMs?: number;
+  generationCacheMs?: number | undefined;
 }
 
 type Client = Queryable & { release(destroy?: boolean): void };

@@ -32,11 +32,11 @@ export interface SqliteViewStorageOptions {
   /** the database file (the log's own file for inline views) */
   path: string;
   /** how long to wait for the file's write lock before BackendUnavailableError (default 5000) */
-  busyTimeoutMs?: number;
+  busyTimeoutMs?: number | undefined;
   /** 'NORMAL' (default) or 'FULL' */
-  synchronous?: 'NORMAL' | 'FULL';
+  synchronous?: 'NORMAL' | 'FULL' | undefined;
   /** how long `active()` may answer from its cache, ms (default 1000) */
-  generationCacheMs?: number;
+  generationCacheMs?: number | undefined;
 }
 
 /** SQLite views; see the file comment. */

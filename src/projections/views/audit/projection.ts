@@ -15,8 +15,8 @@ import { applyAuditSqlite, setupAuditSqlite } from './sqlite.js';
 /** Options of {@link auditView}. */
 export interface AuditViewOptions {
   /** projection name (default `kv_audit`) */
-  name?: string;
-  retention?: AuditRetentionOptions;
+  name?: string | undefined;
+  retention?: AuditRetentionOptions | undefined;
 }
 
 /** The audit projection. */
@@ -29,8 +29,8 @@ export function auditView(o: AuditViewOptions = {}): Projection {
     version: 1,
     handles: KEYED_EVENT_TYPES,
     setup(ctx) {
-      if (ctx.storage === 'sqlite') setupAuditSqlite(ctx);
-      else if (ctx.storage === 'postgres') return setupAuditPostgres(ctx);
+      if (ctx.storage === 'sqlite') setupAuditSqlite(ctx, age !== undefined);
+      else if (ctx.storage === 'postgres') return setupAuditPostgres(ctx, age !== undefined);
     },
     apply(events, ctx) {
       switch (ctx.storage) {

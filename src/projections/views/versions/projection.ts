@@ -15,8 +15,8 @@ import { applyVersionsSqlite, setupVersionsSqlite } from './sqlite.js';
 /** Options of {@link versionsView}. */
 export interface VersionsViewOptions {
   /** projection name (default `kv_versions`) */
-  name?: string;
-  retention?: VersionsRetentionOptions;
+  name?: string | undefined;
+  retention?: VersionsRetentionOptions | undefined;
 }
 
 function check(r: VersionRetention, where: string): void {
@@ -36,8 +36,9 @@ export function versionsView(o: VersionsViewOptions = {}): Projection {
     version: 1,
     handles: KEYED_EVENT_TYPES,
     setup(ctx) {
-      if (ctx.storage === 'sqlite') setupVersionsSqlite(ctx);
-      else if (ctx.storage === 'postgres') return setupVersionsPostgres(ctx);
+      const byTime = retention?.maxAgeMs !== undefined || Object.values(retention?.namespaces ?? {}).some((r) => r.maxAgeMs !== undefined);
+      if (ctx.storage === 'sqlite') setupVersionsSqlite(ctx, byTime);
+      else if (ctx.storage === 'postgres') return setupVersionsPostgres(ctx, byTime);
     },
     apply(events, ctx) {
       switch (ctx.storage) {
