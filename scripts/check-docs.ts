@@ -11,10 +11,13 @@
  * `npm run build` first). Only diagnostics in the blocks are reported in src mode: src itself is
  * compiled with the project's own settings; in dist mode every diagnostic counts.
  *
+ * Relative links between the files (`[x](docs/durability.md#heading)`) are checked too: the file and
+ * the heading must exist.
+ *
  * Usage: `npm run check-docs` (or `tsx scripts/check-docs.ts [--dist] [files...]`).
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 
@@ -159,6 +162,48 @@ export function checkBlocks(root: string, blocks: readonly DocBlock[], mode: 'sr
   }
 }
 
+/** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens (`-1`, `-2` for repeats). */
+export function headingAnchors(markdown: string): Set<string> {
+  const anchors = new Set<string>();
+  const seen = new Map<string, number>();
+  let fenced = false;
+  for (const line of markdown.split('\n')) {
+    if (/^\s*(`{3,}|~{3,})/.test(line)) fenced = !fenced;
+    const h = fenced ? null : /^#{1,6}\s+(.*?)\s*#*\s*$/.exec(line);
+    if (!h) continue;
+    const base = h[1]!.toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
+    const n = seen.get(base) ?? 0;
+    seen.set(base, n + 1);
+    anchors.add(n === 0 ? base : `${base}-${n}`);
+  }
+  return anchors;
+}
+
+/** Relative links (`[text](docs/x.md#anchor)`) whose file or heading does not exist. */
+export function checkLinks(files: readonly string[]): DocDiagnostic[] {
+  const out: DocDiagnostic[] = [];
+  for (const file of files) {
+    const text = readFileSync(file, 'utf8');
+    let fenced = false;
+    text.split('\n').forEach((line, i) => {
+      if (/^\s*(`{3,}|~{3,})/.test(line)) fenced = !fenced;
+      if (fenced) return;
+      for (const m of line.matchAll(/\]\(([^)\s]+)\)/g)) {
+        const href = m[1]!;
+        if (/^[a-z][a-z0-9+.-]*:/i.test(href)) continue; // https:, mailto:
+        const [path, anchor] = href.split('#') as [string, string | undefined];
+        const target = path === '' ? file : resolve(dirname(file), path);
+        if (!existsSync(target)) {
+          out.push({ file, line: i + 1, message: `link to a missing file: ${href}` });
+        } else if (anchor !== undefined && target.endsWith('.md') && !headingAnchors(readFileSync(target, 'utf8')).has(anchor)) {
+          out.push({ file, line: i + 1, message: `link to a missing heading: ${href}` });
+        }
+      }
+    });
+  }
+  return out;
+}
+
 /** `file:line: message`, with the file relative to root. */
 export function formatDiagnostic(root: string, d: DocDiagnostic): string {
   return d.line > 0 ? `${relative(root, d.file)}:${d.line}: ${d.message}` : `${d.file}: ${d.message}`;
@@ -171,9 +216,9 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const mode = args.includes('--dist') ? 'dist' : 'src';
   const files = args.filter((a) => !a.startsWith('--')).map((f) => resolve(f));
   const blocks = collectBlocks(repoRoot, files.length > 0 ? files : undefined);
-  const diagnostics = checkBlocks(repoRoot, blocks, mode);
+  const diagnostics = [...checkBlocks(repoRoot, blocks, mode), ...checkLinks(files.length > 0 ? files : docFiles(repoRoot))];
   for (const d of diagnostics) console.error(formatDiagnostic(repoRoot, d));
   const skipped = blocks.filter((b) => b.flags.includes('no-check')).length;
-  console.log(`${blocks.length} TypeScript blocks, ${skipped} marked no-check, ${diagnostics.length} errors (dgent from ${mode})`);
+  console.log(`${blocks.length} TypeScript blocks, ${skipped} marked no-check, ${diagnostics.length} errors (type errors with dgent from ${mode}, broken links)`);
   process.exitCode = diagnostics.length > 0 ? 1 : 0;
 }

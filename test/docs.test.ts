@@ -2,18 +2,19 @@
  * The documentation is code: every ```ts block of README.md and docs/ type-checks as a module of a
  * strict user project (strict, exactOptionalPropertyTypes, noUncheckedIndexedAccess), and every
  * ```ts run block (the quick start first) runs in a fresh empty directory, as pasted into a new
- * project, and exits by itself; so does `npm run demo`. See scripts/check-docs.ts.
+ * project, and exits by itself; so does `npm run demo`. Relative links must reach a file and heading.
+ * See scripts/check-docs.ts.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { IN_CI } from '../src/testing/ci.js';
-import { checkBlocks, collectBlocks, dgentPaths, extractBlocks, formatDiagnostic, type DocBlock } from '../scripts/check-docs.js';
+import { checkBlocks, checkLinks, collectBlocks, docFiles, dgentPaths, extractBlocks, formatDiagnostic, type DocBlock } from '../scripts/check-docs.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
@@ -76,6 +77,21 @@ describe('README and docs', () => {
     const diagnostics = checkBlocks(root, blocks, 'dist').map((d) => formatDiagnostic(root, d));
     expect(diagnostics).toEqual([]);
   }, 120_000);
+
+  it('every relative link between README.md and docs/ points at a file and heading that exist', () => {
+    expect(checkLinks(docFiles(root)).map((d) => formatDiagnostic(root, d))).toEqual([]);
+  });
+
+  it('a link to a missing heading or file is reported', () => {
+    const md = join(root, '.tmp', `links-${process.pid}.md`);
+    mkdirSync(dirname(md), { recursive: true });
+    writeFileSync(md, '# Redis save (✗)\n\n[ok](#redis-save-) [gone](#redis-save) [file](../docs/durability.md#closing) [none](../docs/nothing.md)\n');
+    try {
+      expect(checkLinks([md]).map((d) => d.message)).toEqual(['link to a missing heading: #redis-save', 'link to a missing heading: ../docs/durability.md#closing', 'link to a missing file: ../docs/nothing.md']);
+    } finally {
+      rmSync(md, { force: true });
+    }
+  });
 
   it('a block with a type error is reported at its line in the Markdown file', () => {
     const md = [
