@@ -49,11 +49,11 @@ export const KEYED_EVENT_TYPES: readonly KeyedEventType[] = Object.freeze(Object
 
 export type Metadata = Readonly<Record<string, unknown>>;
 /** `kv.set`: the whole value; `metadata` replaces the key's metadata when given (kept when absent); `expiresAt` null = never. */
-export interface SetData { v: 1; value: unknown; metadata?: Metadata; expiresAt: number | null }
+export interface SetData { v: 1; value: unknown; metadata?: Metadata | undefined; expiresAt: number | null }
 /** `kv.patched`: immer patches against the current value (only changed fields travel). */
 export interface PatchedData { v: 1; patches: readonly Patch[] }
 /** `kv.incremented`: add `by` to the number at `field` (dotted path; the whole value when absent); a missing number counts as 0. */
-export interface IncrementedData { v: 1; by: number; field?: string }
+export interface IncrementedData { v: 1; by: number; field?: string | undefined }
 /** `kv.metadata.set` (replace) and `kv.metadata.merged` (shallow merge). */
 export interface MetadataData { v: 1; metadata: Metadata }
 /** `kv.deleted`, `kv.purged` (no data at all), `kv.namespace.created`, `kv.namespace.deleted` (also drops the namespace's keys). */
@@ -62,7 +62,7 @@ export interface EmptyData { v: 1 }
 export interface ExpiredData { v: 1; expiresAt: number }
 
 /** What a writer says about an event: who, what operation, which transaction. */
-export interface KeyedMeta { actor?: string; operation?: string; tx?: string }
+export interface KeyedMeta { actor?: string | undefined; operation?: string | undefined; tx?: string | undefined }
 
 interface Base { namespace: string; version: number; position: number; time: number; actor: string | null; operation: string; tx: string | null }
 /** A keyed event as the views read it: parsed stream, upcast payload, flattened metadata. */

@@ -25,8 +25,8 @@ import {
 
 /** Retention settings of the versions and audit views. */
 export interface KeyedViewsOptions {
-  versions?: VersionsRetentionOptions;
-  audit?: AuditRetentionOptions;
+  versions?: VersionsRetentionOptions | undefined;
+  audit?: AuditRetentionOptions | undefined;
 }
 
 /** The state of the three views. Map keys are `namespace/key` (namespaces never contain `/`). */

@@ -73,7 +73,7 @@ export interface Projection<C extends ViewContext = ViewContext> {
    * Storages the projection can fold into (default: every kind its `apply` is typed for; the
    * runner refuses a projection registered on another storage with ValidationError).
    */
-  readonly storages?: readonly ViewContext['storage'][];
+  readonly storages?: readonly ViewContext['storage'][] | undefined;
   /**
    * Create the view's objects of one generation (tables, indexes). Runs once per generation,
    * inside a transaction, before the first `apply`; idempotent code (`IF NOT EXISTS`) is advised.

@@ -21,9 +21,9 @@ export type ProjectionMode = 'inline' | 'async';
 export interface ProjectionRegistration<C extends ViewContext = ViewContext> {
   projection: Projection<C>;
   /** default: `inline` when the log hosts inline projections and `storage` is on the log's backend, else `async` */
-  mode?: ProjectionMode;
+  mode?: ProjectionMode | undefined;
   /** where its view lives (default: the runner's `storage`) */
-  storage?: ViewStorage;
+  storage?: ViewStorage | undefined;
 }
 
 /** Lifecycle state of one projection in one runner. */
@@ -83,19 +83,19 @@ export interface RebuildProgress {
 
 /** Options of `rebuild`. */
 export interface RebuildOptions {
-  onProgress?: (p: RebuildProgress) => void;
+  onProgress?: ((p: RebuildProgress) => void) | undefined;
   /** ms between progress reports (default 500) */
-  progressEveryMs?: number;
+  progressEveryMs?: number | undefined;
 }
 
 /** Options of `whenCaughtUp`. */
 export interface WhenCaughtUpOptions {
   /** wait until every (or the named) projection's checkpoint is >= this position (default: the log's head when called) */
-  position?: number;
+  position?: number | undefined;
   /** only this projection */
-  name?: string;
+  name?: string | undefined;
   /** reject with BackendUnavailableError after this long (default 30 000) */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
 }
 
 /** Options of the runner. */
@@ -103,21 +103,21 @@ export interface ProjectionRunnerOptions {
   /** the event log to project (an EventLog; inline mode needs one with `onAppend`) */
   log: import('../../streams/event-log.js').EventLog;
   /** default storage of the registered projections */
-  storage?: ViewStorage;
+  storage?: ViewStorage | undefined;
   /** projections, or registrations with a mode and storage */
   projections: readonly (Projection<any> | ProjectionRegistration<any>)[];
   /** async: events per batch at most (default 500) */
-  batchSize?: number;
+  batchSize?: number | undefined;
   /** async: commit a partial batch after this long (default 20 ms) */
-  batchMs?: number;
+  batchMs?: number | undefined;
   /**
    * async lease duration, ms (default 10 000). The holder renews it every `leaseMs / 3` and at
    * every commit; a standby polls every `leaseMs / 4`, so after the holder dies (SIGKILL) a
    * standby takes over within `leaseMs * 1.25` plus one batch.
    */
-  leaseMs?: number;
+  leaseMs?: number | undefined;
   /** an id for this runner in leases (default: host, pid and a random suffix) */
-  owner?: string;
+  owner?: string | undefined;
   /** BackendUnavailableError retries back off from 50 ms up to this (default 5 000); retried without limit */
-  maxBackoffMs?: number;
+  maxBackoffMs?: number | undefined;
 }

@@ -30,9 +30,9 @@ import type { LuaScript } from '../../agents/redis/client.js';
 /** Options of {@link RedisViewStorage}. */
 export interface RedisViewStorageOptions extends RedisConnectionOptions {
   /** key prefix (default `dgent`); no `{` or `}` */
-  prefix?: string;
+  prefix?: string | undefined;
   /** how long `active()` may answer from its cache, ms (default 1000) */
-  generationCacheMs?: number;
+  generationCacheMs?: number | undefined;
 }
 
 const escapeGlob = (s: string): string => s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);

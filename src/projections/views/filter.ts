@@ -29,16 +29,16 @@ export interface ValueFilter {
 /** Order of query results by a value field; missing fields come last; ties by key. */
 export interface ValueSort {
   path: string;
-  direction?: 'asc' | 'desc';
+  direction?: 'asc' | 'desc' | undefined;
 }
 
 /** Options of KV `query`. */
 export interface QueryOptions {
-  sort?: readonly ValueSort[];
-  limit?: number;
-  offset?: number;
+  sort?: readonly ValueSort[] | undefined;
+  limit?: number | undefined;
+  offset?: number | undefined;
   /** exclude entries whose expiresAt <= now */
-  now?: number;
+  now?: number | undefined;
 }
 
 const OPS = new Set<FilterOp>(['eq', 'ne', 'gt', 'gte', 'lt', 'lte', 'in', 'contains', 'startsWith', 'endsWith']);

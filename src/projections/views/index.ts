@@ -34,9 +34,9 @@ import { SqliteVersionsReader } from './versions/sqlite.js';
 
 /** Options of {@link keyedViews}: each view's options (names, indexes, retention). */
 export interface KeyedViewsOptions {
-  kv?: KvViewOptions;
-  versions?: VersionsViewOptions;
-  audit?: AuditViewOptions;
+  kv?: KvViewOptions | undefined;
+  versions?: VersionsViewOptions | undefined;
+  audit?: AuditViewOptions | undefined;
 }
 
 /** The KV, versions and audit projections, for a ProjectionRunner. */

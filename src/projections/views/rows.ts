@@ -66,15 +66,15 @@ export interface AuditEntry {
 
 /** Retention of the versions view: per namespace, with a default. The newest version of a key is always kept. */
 export interface VersionRetention {
-  maxVersions?: number;
-  maxAgeMs?: number;
+  maxVersions?: number | undefined;
+  maxAgeMs?: number | undefined;
 }
 export interface VersionsRetentionOptions extends VersionRetention {
-  namespaces?: Readonly<Record<string, VersionRetention>>;
+  namespaces?: Readonly<Record<string, VersionRetention>> | undefined;
 }
 /** Retention of the audit view. */
 export interface AuditRetentionOptions {
-  maxAgeMs?: number;
+  maxAgeMs?: number | undefined;
 }
 
 /** Retention that applies to `namespace`. */

@@ -14,15 +14,15 @@ export type { AuditEntry, KvEntry, NamespaceEntry, VersionEntry } from './rows.j
 
 /** `now`: hide entries whose expiresAt <= now (the Store passes its clock, so an expired key is invisible at once). */
 export interface ReadOptions {
-  now?: number;
+  now?: number | undefined;
 }
 
 /** Options of KV `list`. */
 export interface ListOptions extends ReadOptions {
-  prefix?: string;
+  prefix?: string | undefined;
   /** exclusive cursor: the last key of the previous page */
-  after?: string;
-  limit?: number;
+  after?: string | undefined;
+  limit?: number | undefined;
 }
 
 /** Reads of the KV view. Absent keys read as undefined; namespaces must be valid. */
@@ -50,7 +50,7 @@ export type VersionTarget = { version: number } | { time: number | Date };
 /** Reads of the versions view. */
 export interface VersionsReader {
   /** newest first; `before`: only versions < before */
-  versions(namespace: string, key: string, o?: { limit?: number; before?: number }): Promise<VersionEntry[]>;
+  versions(namespace: string, key: string, o?: { limit?: number | undefined; before?: number | undefined }): Promise<VersionEntry[]>;
   /** the newest version <= target (by version, or by time); undefined when none is kept */
   at(namespace: string, key: string, target: VersionTarget): Promise<VersionEntry | undefined>;
   all(): Promise<VersionEntry[]>;
@@ -58,15 +58,15 @@ export interface VersionsReader {
 
 /** Filter of the audit view; every given field must match; times are inclusive. */
 export interface AuditFilter {
-  namespace?: string;
-  key?: string;
-  actor?: string;
-  operation?: string;
-  since?: number | Date;
-  until?: number | Date;
+  namespace?: string | undefined;
+  key?: string | undefined;
+  actor?: string | undefined;
+  operation?: string | undefined;
+  since?: number | Date | undefined;
+  until?: number | Date | undefined;
   /** exclusive cursor: the position of the last entry of the previous page */
-  after?: number;
-  limit?: number;
+  after?: number | undefined;
+  limit?: number | undefined;
 }
 
 /** Reads of the audit view: oldest first. */

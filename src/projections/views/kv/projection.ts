@@ -14,9 +14,9 @@ import { applyKvSqlite, setupKvSqlite } from './sqlite.js';
 /** Options of {@link kvView}. */
 export interface KvViewOptions {
   /** projection name (default `kv`) */
-  name?: string;
+  name?: string | undefined;
   /** value paths to index for queries (SQLite: json_extract expression indexes; PostgreSQL: jsonb expression indexes) */
-  indexes?: readonly string[];
+  indexes?: readonly string[] | undefined;
 }
 
 /**
