@@ -44,10 +44,10 @@ import { isDeepStrictEqual } from 'node:util';
 import { ValidationError } from '../core/errors.js';
 import { Mutex } from '../core/mutex.js';
 import type { EventLog } from '../streams/event-log.js';
-import { checkCommon, openLog, StreamNames, type DgentSaverOptions } from './options.js';
+import { checkCommon, newEventId, openLog, StreamNames, type DgentSaverOptions } from './options.js';
 import { CHECKPOINT, DELETED, LINK, PRUNED, TTL, WRITES, toStored } from './records.js';
 import type { CheckpointData, LinkData, Stored, ValueRef, WritesData } from './records.js';
-import { catchUp, type IndexedCheckpoint, ThreadIndex } from './thread-index.js';
+import { catchUp as catchUpWith, diffMap, type IndexedCheckpoint, ThreadIndex } from './thread-index.js';
 import { ValueStore, type KnownArray } from './values.js';
 import { planPrune } from './lifecycle.js';
 
@@ -92,7 +92,7 @@ export class DgentSaver extends BaseCheckpointSaver {
     const { log, owned } = openLog(options);
     this.logReady = log;
     this.ownsLog = owned;
-    this.names = new StreamNames(options.prefix ?? 'langgraph:');
+    this.names = new StreamNames(options.prefix ?? 'lg:');
     this.ttlMs = options.ttlMs;
     this.now = options.now ?? Date.now;
     this.threads = new LRUCache({ max: options.maxCachedThreads ?? 1000 });
@@ -169,14 +169,14 @@ export class DgentSaver extends BaseCheckpointSaver {
     const remaining = new Set(channels);
     const values = await this.values;
     for (let cp = target?.data.p ? state.index.get(ns, target.data.p) : undefined; cp && remaining.size > 0; cp = cp.data.p ? state.index.get(ns, cp.data.p) : undefined) {
-      const here = [...remaining].filter((ch) => cp!.data.refs[ch] !== undefined);
+      const here = [...remaining].filter((ch) => cp!.refs[ch] !== undefined);
       const writes = sortedWrites(cp);
       for (let i = writes.length - 1; i >= 0; i -= 1) {
         const w = writes[i]!;
         if (remaining.has(w.channel)) collected.get(w.channel)!.push([w.task, w.channel, await this.load(w.value)]);
       }
       for (const ch of here) {
-        seeds.set(ch, cp.data.refs[ch]!);
+        seeds.set(ch, cp.refs[ch]!);
         remaining.delete(ch);
       }
     }
@@ -199,12 +199,12 @@ export class DgentSaver extends BaseCheckpointSaver {
     const values = await this.values;
     return state.mutex.run(async () => {
       await this.ensureLoaded(state);
-      const { channel_values: channelValues = {}, ...shell } = checkpoint;
+      const { channel_values: channelValues = {}, channel_versions: versions = {}, versions_seen: seen = {}, id, ts, v, ...extra } = checkpoint;
       const refs: Record<string, ValueRef> = {};
       const stored = await Promise.all(
         Object.entries(channelValues as Record<string, unknown>).map(async ([ch, value]): Promise<[string, ValueRef | undefined]> => {
           if (value === undefined) return [ch, undefined];
-          if (!(ch in newVersions)) return [ch, state.index.refAt(ns, ch, checkpoint.channel_versions[ch], parentId)];
+          if (!(ch in newVersions)) return [ch, state.index.refAt(ns, ch, versions[ch], parentId)];
           const key = `${ns}\0${ch}`;
           const knownList = state.known.get(key) ?? [];
           const known = Array.isArray(value) ? pickKnown(value, knownList) : undefined;
@@ -214,15 +214,28 @@ export class DgentSaver extends BaseCheckpointSaver {
         }),
       );
       for (const [ch, ref] of stored) if (ref) refs[ch] = ref;
+      const parent = parentId !== undefined ? state.index.get(ns, parentId) : undefined;
+      const own = (ch: string, ref: ValueRef): ValueRef => {
+        if (!('r' in ref)) return ref;
+        const mine = this.names.values(threadId, ns, ch);
+        return { ...ref, r: ref.r.map((r) => (r[0] === mine ? ['', r[1], r[2]] : r)) };
+      };
+      const refDiff = diffMap(parent?.refs ?? {}, refs, (a, b) => a === b || isDeepStrictEqual(a, b));
+      if (refDiff.s) for (const ch of Object.keys(refDiff.s)) refDiff.s[ch] = own(ch, refDiff.s[ch]!);
       const data: CheckpointData = {
         ns,
-        id: checkpoint.id,
-        p: parentId,
-        cp: toStored(await this.serde.dumpsTyped({ ...shell, channel_values: {} })),
+        id,
+        v,
+        ts,
+        ver: diffMap(parent?.ver ?? {}, { ...versions }, (a, b) => a === b),
+        vs: diffMap(parent?.seen ?? {}, { ...seen }, (a, b) => isDeepStrictEqual(a, b)),
+        refs: refDiff,
         m: toStored(await this.serde.dumpsTyped(metadata)),
-        ver: { ...checkpoint.channel_versions },
-        refs,
       };
+      // absent rather than undefined: the log's codec would spell out every undefined
+      if (parentId !== undefined) data.p = parentId;
+      if (!parent) data.full = true;
+      if (Object.keys(extra).length > 0) data.x = toStored(await this.serde.dumpsTyped(extra));
       await this.appendThread(state, [{ type: CHECKPOINT, data }]);
       state.index.addCheckpoint(data);
       state.index.lastWrite = this.now();
@@ -269,7 +282,7 @@ export class DgentSaver extends BaseCheckpointSaver {
     if (!Number.isInteger(keep) || keep < 1) throw new ValidationError(`DgentSaver.prune: keepLatest must be an integer >= 1, got ${String(keep)}`);
     const state = this.state(String(threadId));
     return state.mutex.run(async () => {
-      await catchUp(await this.logReady, state.index);
+      await this.catchUp(state.index);
       state.loaded = true;
       const delta = new Map<IndexedCheckpoint, string[]>();
       for (const m of state.index.cps.values()) {
@@ -328,7 +341,7 @@ export class DgentSaver extends BaseCheckpointSaver {
       await this.appendThread(target, [{ type: LINK, data }]);
       target.loaded = false;
       target.index.rev -= 1; // fold our own link event
-      await catchUp(await this.logReady, target.index);
+      await this.catchUp(target.index);
       target.loaded = true;
     });
     if (!latest) return undefined;
@@ -355,7 +368,7 @@ export class DgentSaver extends BaseCheckpointSaver {
   private state(threadId: string): ThreadState {
     let s = this.threads.get(threadId);
     if (!s) {
-      s = { index: new ThreadIndex(this.names.thread(threadId)), mutex: new Mutex(), loaded: false, known: new Map() };
+      s = { index: new ThreadIndex(this.names.thread(threadId), (ns, ch) => this.names.values(threadId, ns, ch)), mutex: new Mutex(), loaded: false, known: new Map() };
       this.threads.set(threadId, s);
     }
     return s;
@@ -366,22 +379,30 @@ export class DgentSaver extends BaseCheckpointSaver {
     const state = this.state(threadId);
     const log = await this.logReady;
     await state.mutex.run(async () => {
-      await catchUp(log, state.index);
+      await this.catchUp(state.index);
       state.loaded = true;
     });
     return state;
   }
 
+  private async catchUp(index: ThreadIndex): Promise<void> {
+    await catchUpWith(await this.logReady, index, this.names.streamsOf);
+  }
+
   private async ensureLoaded(state: ThreadState): Promise<void> {
     if (state.loaded) return;
-    await catchUp(await this.logReady, state.index);
+    await this.catchUp(state.index);
     state.loaded = true;
   }
 
   /** Append to the thread stream, fenced: the revision must be the one this saver last saw. */
   private async appendThread(state: ThreadState, events: { type: string; data: unknown }[]): Promise<void> {
     const log = await this.logReady;
-    const res = await log.append(state.index.stream, events, { expectedRevision: state.index.rev });
+    const res = await log.append(
+      state.index.stream,
+      events.map((e) => ({ ...e, id: newEventId() })),
+      { expectedRevision: state.index.rev },
+    );
     state.index.rev = res.revision;
   }
 
@@ -389,10 +410,10 @@ export class DgentSaver extends BaseCheckpointSaver {
     const state = this.state(threadId);
     await state.mutex.run(async () => {
       const log = await this.logReady;
-      await catchUp(log, state.index);
+      await this.catchUp(state.index);
       await this.appendThread(state, [event]);
       state.index.rev -= 1;
-      await catchUp(log, state.index); // fold it the way a reader would
+      await this.catchUp(state.index); // fold it the way a reader would
       state.loaded = true;
       if (event.type === DELETED) state.known.clear();
     });
@@ -422,10 +443,10 @@ export class DgentSaver extends BaseCheckpointSaver {
   private async toTuple(threadId: string, state: ThreadState, entry: IndexedCheckpoint, remember_: boolean): Promise<CheckpointTuple> {
     const { data } = entry;
     const values = await this.values;
-    const [shell, metadata, loaded, pendingWrites] = await Promise.all([
-      this.load(data.cp) as Promise<Checkpoint>,
+    const [extra, metadata, loaded, pendingWrites] = await Promise.all([
+      data.x ? (this.load(data.x) as Promise<Record<string, unknown>>) : {},
       this.load(data.m) as Promise<CheckpointMetadata>,
-      Promise.all(Object.entries(data.refs).map(async ([ch, ref]) => [ch, await values.read(ref)] as const)),
+      Promise.all(Object.entries(entry.refs).map(async ([ch, ref]) => [ch, await values.read(ref)] as const)),
       Promise.all(sortedWrites(entry).map(async (w): Promise<CheckpointPendingWrite> => [w.task, w.channel, await this.load(w.value)])),
     ]);
     const channelValues: Record<string, unknown> = {};
@@ -433,7 +454,15 @@ export class DgentSaver extends BaseCheckpointSaver {
       channelValues[ch] = value;
       if (remember_ && known) remember(state, `${data.ns}\0${ch}`, known);
     }
-    const checkpoint = { ...shell, channel_values: channelValues } as Checkpoint;
+    const checkpoint = {
+      ...extra,
+      v: data.v,
+      id: data.id,
+      ts: data.ts,
+      channel_values: channelValues,
+      channel_versions: { ...entry.ver },
+      versions_seen: structuredClone(entry.seen),
+    } as Checkpoint;
     if (checkpoint.v < 4 && data.p !== undefined) await this.migratePendingSends(checkpoint, state, data.ns, data.p);
     const tuple: CheckpointTuple = {
       config: { configurable: { thread_id: threadId, checkpoint_ns: data.ns, checkpoint_id: data.id } },

@@ -16,10 +16,10 @@ export function planPrune(index: ThreadIndex, keepLatest: number, deltaChannels:
     const keep = new Set<string>();
     for (const c of sorted.slice(0, keepLatest)) {
       keep.add(c.data.id);
-      const pending = new Set(deltaChannels(c).filter((ch) => c.data.refs[ch] === undefined));
+      const pending = new Set(deltaChannels(c).filter((ch) => c.refs[ch] === undefined));
       for (let a = c.data.p ? index.get(ns, c.data.p) : undefined; a && pending.size > 0; a = a.data.p ? index.get(ns, a.data.p) : undefined) {
         keep.add(a.data.id);
-        for (const ch of [...pending]) if (a.data.refs[ch] !== undefined) pending.delete(ch);
+        for (const ch of [...pending]) if (a.refs[ch] !== undefined) pending.delete(ch);
       }
     }
     for (const c of sorted) if (!keep.has(c.data.id)) remove.push([ns, c.data.id]);

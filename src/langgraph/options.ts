@@ -3,7 +3,7 @@
  * or PostgreSQL (`connectionString`), the last loaded lazily so that `dgent/langgraph` does not
  * need `pg` unless it is used.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { SerializerProtocol } from '@langchain/langgraph-checkpoint';
 import { driverLoadError } from '../core/drivers.js';
 import { DgentError, ValidationError } from '../core/errors.js';
@@ -15,7 +15,7 @@ import { MAX_NAME_LENGTH } from '../streams/validate.js';
 export interface DgentSaverCommonOptions {
   /** the serializer of checkpoints, metadata and values (default: LangGraph's JsonPlusSerializer) */
   serde?: SerializerProtocol | undefined;
-  /** prefix of every stream name, so that several savers can share a log (default `'langgraph:'`) */
+  /** prefix of every stream name, so that several savers can share a log (default `'lg:'`) */
   prefix?: string | undefined;
   /** default time to live of a thread after its last write, in ms (default: none); see `setThreadTtl` */
   ttlMs?: number | undefined;
@@ -67,6 +67,11 @@ export function checkCommon(o: DgentSaverCommonOptions): void {
   if (o.prefix !== undefined && (typeof o.prefix !== 'string' || o.prefix.length > 64)) throw new ValidationError('DgentSaver: prefix must be a string of at most 64 characters');
 }
 
+/** A short unique event id (96 random bits): the log's default UUID would take 36 bytes twice (row and index) per event. */
+export function newEventId(): string {
+  return randomBytes(12).toString('base64url');
+}
+
 /** Stream names of a saver. */
 export class StreamNames {
   constructor(private readonly prefix: string) {}
@@ -81,9 +86,16 @@ export class StreamNames {
     return stream.startsWith(head) ? stream.slice(head.length) : undefined;
   }
 
+  /** value stream names of the thread whose thread stream is `threadStream` */
+  readonly streamsOf = (threadStream: string) => {
+    const threadId = this.threadOf(threadStream) ?? threadStream;
+    return (ns: string, channel: string): string => this.values(threadId, ns, channel);
+  };
+
   /** the value stream of one channel of one namespace of a thread (hashed when the name would be too long) */
   values(threadId: string, ns: string, channel: string): string {
-    const name = `${this.prefix}v:${JSON.stringify([threadId, ns, channel])}`;
+    const plain = ![threadId, ns, channel].some((p) => p.includes('\u001f'));
+    const name = `${this.prefix}v:${plain ? [threadId, ns, channel].join('\u001f') : JSON.stringify([threadId, ns, channel])}`;
     if (name.length <= MAX_NAME_LENGTH) return name;
     return `${this.prefix}v#${createHash('sha256').update(name).digest('hex')}`;
   }

@@ -19,14 +19,14 @@ import type { ChannelVersions } from '@langchain/langgraph-checkpoint';
 type ChannelVersion = ChannelVersions[string];
 
 /** Event types (also the `types` filter of readAll when listing every thread). */
-export const CHECKPOINT = 'langgraph.checkpoint';
-export const WRITES = 'langgraph.writes';
-export const DELETED = 'langgraph.thread-deleted';
-export const PRUNED = 'langgraph.pruned';
-export const TTL = 'langgraph.ttl';
-export const LINK = 'langgraph.link';
-export const VALUE_SET = 'langgraph.value-set';
-export const VALUE_APPEND = 'langgraph.value-append';
+export const CHECKPOINT = 'lg.checkpoint';
+export const WRITES = 'lg.writes';
+export const DELETED = 'lg.deleted';
+export const PRUNED = 'lg.pruned';
+export const TTL = 'lg.ttl';
+export const LINK = 'lg.link';
+export const VALUE_SET = 'lg.set';
+export const VALUE_APPEND = 'lg.append';
 
 /**
  * A serde output as stored: `s` the text when the serde said 'json', else `b` the bytes. Text, not
@@ -48,19 +48,34 @@ export type ValueRef =
   /** ranges of value streams; `n` items appended since the last `set`, `s` items in that set */
   | { r: Range[]; n: number; s: number };
 
+/** A map stored as its changes against the parent checkpoint's: keys set, keys deleted. */
+export interface MapDiff<T> {
+  s?: Record<string, T> | undefined;
+  d?: string[] | undefined;
+}
+
+/**
+ * A checkpoint. `ver` (channel_versions), `vs` (versions_seen) and `refs` (where each channel value
+ * is) are stored as changes against the parent's (whole when `full`, i.e. the writer had no
+ * parent): a step that changes one channel stores one entry, not the thread's every channel. In
+ * `refs`, a range whose stream is '' is the thread's own value stream of that namespace and channel.
+ */
 export interface CheckpointData {
   ns: string;
   id: string;
   /** parent checkpoint id (same namespace) */
   p?: string | undefined;
-  /** the checkpoint without channel_values, through serde */
-  cp: Stored;
+  v: number;
+  ts: string;
+  ver: MapDiff<ChannelVersion>;
+  vs: MapDiff<Record<string, ChannelVersion>>;
+  refs: MapDiff<ValueRef>;
+  /** the maps are whole, not changes */
+  full?: true | undefined;
   /** the metadata, through serde */
   m: Stored;
-  /** channel_versions, plain (to match versions without deserialising) */
-  ver: Record<string, ChannelVersion>;
-  /** one reference per stored channel value */
-  refs: Record<string, ValueRef>;
+  /** fields of the checkpoint other than the above, through serde (none in format 4) */
+  x?: Stored | undefined;
 }
 
 export interface WritesData {

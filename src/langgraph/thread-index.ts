@@ -8,7 +8,7 @@
 import { INTERRUPT } from '@langchain/langgraph-checkpoint';
 import type { EventLog, RecordedEvent } from '../streams/event-log.js';
 import { CHECKPOINT, DELETED, LINK, PRUNED, TTL, WRITES } from './records.js';
-import type { CheckpointData, LinkData, PrunedData, Stored, TtlData, ValueRef, WritesData } from './records.js';
+import type { CheckpointData, LinkData, MapDiff, PrunedData, Range, Stored, TtlData, ValueRef, WritesData } from './records.js';
 import type { ChannelVersions } from '@langchain/langgraph-checkpoint';
 
 type ChannelVersion = ChannelVersions[string];
@@ -26,11 +26,35 @@ export interface IndexedWrite {
   value: Stored;
 }
 
-/** One checkpoint as the index knows it. */
+/** One checkpoint as the index knows it: its event, and its maps resolved against its parent's. */
 export interface IndexedCheckpoint {
   data: CheckpointData;
+  ver: Record<string, ChannelVersion>;
+  seen: Record<string, Record<string, ChannelVersion>>;
+  refs: Record<string, ValueRef>;
   /** `${task},${idx}` -> write */
   writes: Map<string, IndexedWrite>;
+}
+
+/** The thread's own value stream of a namespace and channel (what '' stands for in stored ranges). */
+export type ValueStreamOf = (ns: string, channel: string) => string;
+
+function applyDiff<T>(base: Record<string, T> | undefined, diff: MapDiff<T>, full: boolean): Record<string, T> {
+  const out: Record<string, T> = full || !base ? {} : { ...base };
+  for (const k of diff.d ?? []) delete out[k];
+  if (diff.s) for (const [k, v] of Object.entries(diff.s)) out[k] = v;
+  return out;
+}
+
+/** The changes that turn `base` into `next` (compared by value). */
+export function diffMap<T>(base: Record<string, T>, next: Record<string, T>, same: (a: T, b: T) => boolean): MapDiff<T> {
+  const out: MapDiff<T> = {};
+  for (const [k, v] of Object.entries(next)) {
+    if (Object.hasOwn(base, k) && same(base[k] as T, v)) continue;
+    (out.s ??= {})[k] = v;
+  }
+  for (const k of Object.keys(base)) if (!Object.hasOwn(next, k)) (out.d ??= []).push(k);
+  return out;
 }
 
 export class ThreadIndex {
@@ -44,7 +68,10 @@ export class ThreadIndex {
   /** `${ns}\0${channel}\0${version}` -> where that version of the channel's value is stored */
   private readonly versionRefs = new Map<string, ValueRef>();
 
-  constructor(readonly stream: string) {}
+  constructor(
+    readonly stream: string,
+    readonly valueStream: ValueStreamOf,
+  ) {}
 
   namespace(ns: string): Map<string, IndexedCheckpoint> {
     let m = this.cps.get(ns);
@@ -76,11 +103,34 @@ export class ThreadIndex {
     return n;
   }
 
-  addCheckpoint(data: CheckpointData): void {
-    const prev = this.cps.get(data.ns)?.get(data.id);
-    // a checkpoint put again keeps the writes already stored against it
-    this.namespace(data.ns).set(data.id, { data, writes: prev?.writes ?? new Map() });
-    for (const [ch, ref] of Object.entries(data.refs)) this.versionRefs.set(versionKey(data.ns, ch, data.ver[ch]), ref);
+  /** Fold a checkpoint event: resolve its maps against its parent (present: the writer saw the same index). */
+  addCheckpoint(data: CheckpointData): IndexedCheckpoint {
+    const parent = data.p !== undefined ? this.get(data.ns, data.p) : undefined;
+    const full = data.full === true || !parent;
+    const refs = applyDiff(parent?.refs, data.refs, full);
+    for (const [ch, ref] of Object.entries(data.refs.s ?? {})) refs[ch] = this.absolute(data.ns, ch, ref);
+    const entry: IndexedCheckpoint = {
+      data,
+      ver: applyDiff(parent?.ver, data.ver, full),
+      seen: applyDiff(parent?.seen, data.vs, full),
+      refs,
+      // a checkpoint put again keeps the writes already stored against it
+      writes: this.cps.get(data.ns)?.get(data.id)?.writes ?? new Map(),
+    };
+    this.insert(entry);
+    return entry;
+  }
+
+  private insert(entry: IndexedCheckpoint): void {
+    const { ns, id } = entry.data;
+    this.namespace(ns).set(id, entry);
+    for (const [ch, ref] of Object.entries(entry.refs)) this.versionRefs.set(versionKey(ns, ch, entry.ver[ch]), ref);
+  }
+
+  /** A stored reference with '' (own value stream) replaced by the stream's name. */
+  private absolute(ns: string, ch: string, ref: ValueRef): ValueRef {
+    if (!('r' in ref) || ref.r.every((r) => r[0] !== '')) return ref;
+    return { ...ref, r: ref.r.map((r): Range => (r[0] === '' ? [this.valueStream(ns, ch), r[1], r[2]] : r)) };
   }
 
   /**
@@ -89,7 +139,7 @@ export class ThreadIndex {
    */
   refAt(ns: string, ch: string, version: ChannelVersion | undefined, parentId: string | undefined): ValueRef | undefined {
     const parent = parentId ? this.get(ns, parentId) : undefined;
-    if (parent && parent.data.ver[ch] === version && parent.data.refs[ch]) return parent.data.refs[ch];
+    if (parent && parent.ver[ch] === version && parent.refs[ch]) return parent.refs[ch];
     return this.versionRefs.get(versionKey(ns, ch, version));
   }
 
@@ -105,7 +155,7 @@ export class ThreadIndex {
     if (!cp) {
       // writes may arrive for a checkpoint this thread does not hold (LangGraph allows it); keep them
       // under a placeholder so that a later put of that checkpoint finds them
-      cp = { data: undefined as unknown as CheckpointData, writes: new Map() };
+      cp = { data: undefined as unknown as CheckpointData, ver: {}, seen: {}, refs: {}, writes: new Map() };
       this.namespace(d.ns).set(d.cp, cp);
     }
     for (const [channel, idx, value] of d.w) {
@@ -131,15 +181,17 @@ export class ThreadIndex {
       for (const [id, c] of m) {
         if (c.data === undefined) continue;
         if (only && !only.has(`${ns}\0${id}`)) continue;
-        this.addCheckpoint(c.data);
-        this.namespace(ns).set(id, { data: c.data, writes: new Map(c.writes) });
+        this.insert({ ...c, writes: new Map(c.writes) });
       }
     }
   }
 }
 
 /** Fold events of the thread stream into `index` (a link reads the stream it points to). */
-export async function applyEvents(log: EventLog, index: ThreadIndex, events: readonly RecordedEvent[], depth = 0): Promise<void> {
+/** How to name a linked thread's value streams, from its thread stream. */
+export type ValueStreamsOf = (threadStream: string) => ValueStreamOf;
+
+export async function applyEvents(log: EventLog, index: ThreadIndex, events: readonly RecordedEvent[], streamsOf: ValueStreamsOf, depth = 0): Promise<void> {
   for (const e of events) {
     index.rev = Math.max(index.rev, e.revision);
     switch (e.type) {
@@ -163,7 +215,7 @@ export async function applyEvents(log: EventLog, index: ThreadIndex, events: rea
       case LINK: {
         const link = e.data as LinkData;
         if (depth > 64) throw new Error(`thread ${index.stream}: links nested deeper than 64`);
-        const source = await loadIndex(log, link.from, link.upTo, depth + 1);
+        const source = await loadIndex(log, link.from, streamsOf, link.upTo, depth + 1);
         index.copyFrom(source, link.only ? new Set(link.only.map(([ns, id]) => `${ns}\0${id}`)) : undefined);
         index.lastWrite = e.time.getTime();
         break;
@@ -175,15 +227,15 @@ export async function applyEvents(log: EventLog, index: ThreadIndex, events: rea
 }
 
 /** Build the index of a thread stream from the start (up to `upTo` when given). */
-export async function loadIndex(log: EventLog, stream: string, upTo?: number, depth = 0): Promise<ThreadIndex> {
-  const index = new ThreadIndex(stream);
-  await catchUp(log, index, upTo, depth);
+export async function loadIndex(log: EventLog, stream: string, streamsOf: ValueStreamsOf, upTo?: number, depth = 0): Promise<ThreadIndex> {
+  const index = new ThreadIndex(stream, streamsOf(stream));
+  await catchUp(log, index, streamsOf, upTo, depth);
   return index;
 }
 
 /** Fold the events appended to the thread stream since `index.rev` (one read when nothing is new). */
-export async function catchUp(log: EventLog, index: ThreadIndex, upTo?: number, depth = 0): Promise<void> {
+export async function catchUp(log: EventLog, index: ThreadIndex, streamsOf: ValueStreamsOf, upTo?: number, depth = 0): Promise<void> {
   const batch: RecordedEvent[] = [];
   for await (const e of log.read(index.stream, { fromRevision: index.rev + 1, toRevision: upTo })) batch.push(e as RecordedEvent);
-  if (batch.length > 0) await applyEvents(log, index, batch, depth);
+  if (batch.length > 0) await applyEvents(log, index, batch, streamsOf, depth);
 }

@@ -11,6 +11,7 @@ import type { SerializerProtocol } from '@langchain/langgraph-checkpoint';
 import { ConcurrencyError, CorruptionError } from '../core/errors.js';
 import type { EventLog, RecordedEvent } from '../streams/event-log.js';
 import { fromStored, toStored, VALUE_APPEND, VALUE_SET } from './records.js';
+import { newEventId } from './options.js';
 import type { Range, Stored, ValueAppendData, ValueRef, ValueSetData } from './records.js';
 
 /** The last version of an array channel this saver wrote or read: what the next version may extend. */
@@ -46,7 +47,7 @@ export class ValueStore {
       const due = ref.n + items.length >= Math.max(this.options.snapshotEvery, ref.s) || ref.r.length >= this.options.maxRanges;
       if (!due) {
         const data: ValueAppendData = { v: toStored(await this.serde().dumpsTyped(items)), n: items.length };
-        const r = await this.appendTo(stream, ref.r, { type: VALUE_APPEND, data });
+        const r = await this.appendTo(stream, ref.r, { type: VALUE_APPEND, data, id: newEventId() });
         const next = { r, n: ref.n + items.length, s: ref.s };
         return { ref: next, known: { ref: next, arr: value, len: value.length } };
       }
@@ -54,7 +55,7 @@ export class ValueStore {
     const [type, bytes] = await this.serde().dumpsTyped(value);
     if (!Array.isArray(value) && bytes.byteLength <= this.options.inlineMaxBytes) return { ref: { i: toStored([type, bytes]) } };
     const data: ValueSetData = { v: toStored([type, bytes]) };
-    const res = await this.log.append(stream, [{ type: VALUE_SET, data }]);
+    const res = await this.log.append(stream, [{ type: VALUE_SET, data, id: newEventId() }]);
     const ref = { r: [[stream, res.revision, res.revision]] as Range[], n: 0, s: Array.isArray(value) ? value.length : 0 };
     return Array.isArray(value) ? { ref, known: { ref, arr: value, len: value.length } } : { ref };
   }
@@ -64,7 +65,7 @@ export class ValueStore {
    * revision: no other writer or branch came in between), so that the value stays one range;
    * otherwise start a new range.
    */
-  private async appendTo(stream: string, ranges: Range[], event: { type: string; data: unknown }): Promise<Range[]> {
+  private async appendTo(stream: string, ranges: Range[], event: { type: string; data: unknown; id: string }): Promise<Range[]> {
     const last = ranges[ranges.length - 1]!;
     if (last[0] === stream) {
       try {

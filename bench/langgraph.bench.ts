@@ -1,0 +1,274 @@
+/**
+ * The LangGraph growth experiment: a real graph (START -> agent -> END, a deterministic fake chat
+ * model, one user and one AI message per turn) run for 400 turns on one thread with each saver:
+ * - DgentSaver on SQLite and PostgreSQL (plain messages reducer: no opt-in),
+ * - @langchain/langgraph-checkpoint-sqlite's SqliteSaver and -postgres's PostgresSaver,
+ * - the same two with LangGraph's DeltaChannel (MessagesDeltaValue), the upstream answer.
+ * At turns 50, 100, 200 and 400: bytes stored (SQLite: live pages of the file; PostgreSQL: total
+ * relation size of the saver's tables) against the bytes of the messages (their serialised value),
+ * and turns/s over the last 10 turns. At turn 400: getTuple and list({ limit: 10 }) latency
+ * (p50/p99, hdr-histogram-js) on a fresh saver instance per sample batch (no warm cache).
+ * Targets: storage <= 3x message bytes (DgentSaver, SQLite and PostgreSQL); turns/s at 400 >= 0.8x
+ * at 50; getTuple at 400 >= 1x SqliteSaver's and PostgresSaver's (throughput, from p50).
+ *
+ * Env: BENCH_LG_TURNS (default 400), BENCH_LG_RUNS (default 1; medians when more), BENCH_LG_ONLY (a regexp of saver names),
+ * DGENT_POSTGRES_URL.
+ */
+import Database from 'better-sqlite3';
+import * as hdr from 'hdr-histogram-js';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { SqliteSaver } from '@langchain/langgraph-checkpoint-sqlite';
+import { PostgresSaver } from '@langchain/langgraph-checkpoint-postgres';
+import type { BaseCheckpointSaver } from '@langchain/langgraph-checkpoint';
+import { SqliteEventLog } from '../src/index.js';
+import { PostgresEventLog } from '../src/postgres.js';
+import { DgentSaver } from '../src/langgraph.js';
+import { chatGraph, userMessage } from '../test/support/langgraph-graph.js';
+
+const POSTGRES_URL = process.env.DGENT_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const TURNS = Number(process.env.BENCH_LG_TURNS ?? 400);
+const RUNS = Number(process.env.BENCH_LG_RUNS ?? 1);
+const MARKS = [50, 100, 200, 400].filter((m) => m <= TURNS);
+const WINDOW = 10;
+
+interface Subject {
+  name: string;
+  backend: 'sqlite' | 'postgres';
+  delta: boolean;
+  /** a new saver on the same storage (each call: a cold instance) */
+  open(): Promise<BaseCheckpointSaver & { close?: () => Promise<void>; end?: () => Promise<void> }>;
+  bytes(): Promise<number>;
+  cleanup(): Promise<void>;
+}
+
+interface Mark {
+  turn: number;
+  bytes: number;
+  messageBytes: number;
+  ratio: number;
+  turnsPerSec: number;
+}
+
+interface RunResult {
+  subject: string;
+  marks: Mark[];
+  getTuple: { p50Ms: number; p99Ms: number };
+  list: { p50Ms: number; p99Ms: number };
+}
+
+async function closeSaver(s: { close?: () => Promise<void>; end?: () => Promise<void> }): Promise<void> {
+  if (s instanceof DgentSaver) await s.close();
+  else if (s instanceof PostgresSaver) await s.end();
+  else if (s instanceof SqliteSaver) (s as unknown as { db: Database.Database }).db.close();
+}
+
+function sqliteLiveBytes(path: string): number {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    const pageSize = db.pragma('page_size', { simple: true }) as number;
+    const pages = db.pragma('page_count', { simple: true }) as number;
+    const free = db.pragma('freelist_count', { simple: true }) as number;
+    return (pages - free) * pageSize;
+  } finally {
+    db.close();
+  }
+}
+
+async function pgSchemaBytes(schema: string): Promise<number> {
+  const c = new pg.Client({ connectionString: POSTGRES_URL });
+  await c.connect();
+  try {
+    const r = await c.query(
+      `SELECT coalesce(sum(pg_total_relation_size(format('%I.%I', schemaname, tablename)::regclass)), 0)::bigint AS b FROM pg_tables WHERE schemaname = $1`,
+      [schema],
+    );
+    return Number(r.rows[0].b);
+  } finally {
+    await c.end();
+  }
+}
+
+async function pgExec(sql: string): Promise<void> {
+  const c = new pg.Client({ connectionString: POSTGRES_URL });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+function subjects(run: number): Subject[] {
+  const out: Subject[] = [];
+  const tag = `${Date.now().toString(36)}_${run}`;
+  for (const delta of [false, true]) {
+    const suffix = delta ? ' + DeltaChannel' : '';
+    {
+      const dir = mkdtempSync(join(tmpdir(), 'dgent-bench-lg-'));
+      const path = join(dir, 'dgent.db');
+      out.push({
+        name: `DgentSaver (SQLite)${suffix}`,
+        backend: 'sqlite',
+        delta,
+        open: async () => new DgentSaver({ log: new SqliteEventLog({ path }) }),
+        bytes: async () => sqliteLiveBytes(path),
+        cleanup: async () => rmSync(dir, { recursive: true, force: true }),
+      });
+    }
+    {
+      const dir = mkdtempSync(join(tmpdir(), 'dgent-bench-lg-'));
+      const path = join(dir, 'sqlitesaver.db');
+      out.push({
+        name: `SqliteSaver${suffix}`,
+        backend: 'sqlite',
+        delta,
+        open: async () => SqliteSaver.fromConnString(path),
+        bytes: async () => sqliteLiveBytes(path),
+        cleanup: async () => rmSync(dir, { recursive: true, force: true }),
+      });
+    }
+    {
+      const schema = `bench_lg_dgent_${tag}_${delta ? 'd' : 'p'}`;
+      out.push({
+        name: `DgentSaver (PostgreSQL)${suffix}`,
+        backend: 'postgres',
+        delta,
+        open: async () => new DgentSaver({ log: new PostgresEventLog({ connectionString: POSTGRES_URL, schema }) }),
+        bytes: () => pgSchemaBytes(schema),
+        cleanup: () => pgExec(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`),
+      });
+    }
+    {
+      const schema = `bench_lg_pgsaver_${tag}_${delta ? 'd' : 'p'}`;
+      out.push({
+        name: `PostgresSaver${suffix}`,
+        backend: 'postgres',
+        delta,
+        open: async () => {
+          await pgExec(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+          const s = PostgresSaver.fromConnString(POSTGRES_URL, { schema });
+          await s.setup();
+          return s;
+        },
+        bytes: () => pgSchemaBytes(schema),
+        cleanup: () => pgExec(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`),
+      });
+    }
+  }
+  const only = process.env.BENCH_LG_ONLY;
+  return only ? out.filter((s) => new RegExp(only).test(s.name)) : out;
+}
+
+async function latency(subject: Subject, fn: (s: BaseCheckpointSaver) => Promise<unknown>, samples = 30): Promise<{ p50Ms: number; p99Ms: number }> {
+  const h = hdr.build({ numberOfSignificantValueDigits: 3 });
+  const saver = await subject.open();
+  try {
+    await fn(saver); // connect / first read
+    for (let i = 0; i < samples; i += 1) {
+      // a cold instance for DgentSaver's index every few samples would hide nothing: the index is
+      // built once per thread and process; the values are read from the log on every call
+      const t0 = process.hrtime.bigint();
+      await fn(saver);
+      h.recordValue(Number(process.hrtime.bigint() - t0) / 1000); // µs
+    }
+  } finally {
+    await closeSaver(saver);
+  }
+  const out = { p50Ms: h.getValueAtPercentile(50) / 1000, p99Ms: h.getValueAtPercentile(99) / 1000 };
+  h.destroy();
+  return out;
+}
+
+async function runSubject(subject: Subject): Promise<RunResult> {
+  const saver = await subject.open();
+  const graph = chatGraph(saver, { delta: subject.delta });
+  const thread = { configurable: { thread_id: 'bench-thread' } };
+  const marks: Mark[] = [];
+  let windowStart = process.hrtime.bigint();
+  try {
+    for (let turn = 1; turn <= TURNS; turn += 1) {
+      if ((turn - 1) % WINDOW === 0) windowStart = process.hrtime.bigint();
+      await graph.invoke({ messages: [userMessage(turn)] }, thread);
+      if (MARKS.includes(turn)) {
+        const seconds = Number(process.hrtime.bigint() - windowStart) / 1e9;
+        const state = await graph.getState(thread);
+        const [, bytes] = await saver.serde.dumpsTyped(state.values.messages);
+        const stored = await subject.bytes();
+        marks.push({ turn, bytes: stored, messageBytes: bytes.byteLength, ratio: stored / bytes.byteLength, turnsPerSec: WINDOW / seconds });
+        if (state.values.messages.length !== 2 * turn) throw new Error(`${subject.name}: ${state.values.messages.length} messages after ${turn} turns`);
+      }
+    }
+  } finally {
+    await closeSaver(saver);
+  }
+  const getTuple = await latency(subject, (s) => s.getTuple(thread));
+  const list = await latency(subject, async (s) => {
+    for await (const _ of s.list(thread, { limit: 10 })) void _;
+  });
+  return { subject: subject.name, marks, getTuple, list };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+export async function main(): Promise<void> {
+  const all: RunResult[][] = [];
+  for (let run = 0; run < RUNS; run += 1) {
+    const results: RunResult[] = [];
+    for (const subject of subjects(run)) {
+      try {
+        results.push(await runSubject(subject));
+        console.error(`run ${run + 1}/${RUNS}: ${subject.name} done`);
+      } finally {
+        await subject.cleanup();
+      }
+    }
+    all.push(results);
+  }
+  // medians over runs, per subject and mark
+  const merged: RunResult[] = all[0]!.map((r, i) => ({
+    subject: r.subject,
+    marks: r.marks.map((m, j) => {
+      const ms = all.map((run) => run[i]!.marks[j]!);
+      return { turn: m.turn, bytes: median(ms.map((x) => x.bytes)), messageBytes: m.messageBytes, ratio: median(ms.map((x) => x.ratio)), turnsPerSec: median(ms.map((x) => x.turnsPerSec)) };
+    }),
+    getTuple: { p50Ms: median(all.map((run) => run[i]!.getTuple.p50Ms)), p99Ms: median(all.map((run) => run[i]!.getTuple.p99Ms)) },
+    list: { p50Ms: median(all.map((run) => run[i]!.list.p50Ms)), p99Ms: median(all.map((run) => run[i]!.list.p99Ms)) },
+  }));
+
+  const fmtB = (b: number): string => (b >= 1e6 ? `${(b / 1e6).toFixed(2)} MB` : `${(b / 1e3).toFixed(1)} KB`);
+  console.log(`\n## langgraph  (${TURNS} turns, median of ${RUNS} run(s), node ${process.version})\n`);
+  console.log(`| saver | ${MARKS.map((m) => `bytes @${m} (× msgs)`).join(' | ')} | ${MARKS.map((m) => `turns/s @${m}`).join(' | ')} | getTuple p50/p99 ms | list(10) p50/p99 ms |`);
+  console.log(`| --- | ${MARKS.map(() => '---:').join(' | ')} | ${MARKS.map(() => '---:').join(' | ')} | ---: | ---: |`);
+  for (const r of merged) {
+    console.log(
+      `| ${r.subject} | ${r.marks.map((m) => `${fmtB(m.bytes)} (${m.ratio.toFixed(1)}×)`).join(' | ')} | ${r.marks.map((m) => m.turnsPerSec.toFixed(1)).join(' | ')} | ${r.getTuple.p50Ms.toFixed(2)} / ${r.getTuple.p99Ms.toFixed(2)} | ${r.list.p50Ms.toFixed(2)} / ${r.list.p99Ms.toFixed(2)} |`,
+    );
+  }
+  const found = (n: string) => merged.some((r) => r.subject === n);
+  const by = (n: string) => merged.find((r) => r.subject === n)!;
+  if (!['DgentSaver (SQLite)', 'DgentSaver (PostgreSQL)', 'SqliteSaver', 'PostgresSaver'].every(found)) return;
+  const last = (r: RunResult) => r.marks[r.marks.length - 1]!;
+  const targets = [
+    ...(['DgentSaver (SQLite)', 'DgentSaver (PostgreSQL)'] as const).flatMap((n) => [
+      { label: `${n}: storage after ${TURNS} turns / message bytes`, value: last(by(n)).ratio, target: '<= 3', met: last(by(n)).ratio <= 3 },
+      { label: `${n}: turns/s @${TURNS} / turns/s @50`, value: last(by(n)).turnsPerSec / by(n).marks[0]!.turnsPerSec, target: '>= 0.8', met: last(by(n)).turnsPerSec / by(n).marks[0]!.turnsPerSec >= 0.8 },
+    ]),
+    { label: `getTuple @${TURNS}: DgentSaver (SQLite) vs SqliteSaver (p50 speed ratio)`, value: by('SqliteSaver').getTuple.p50Ms / by('DgentSaver (SQLite)').getTuple.p50Ms, target: '>= 1', met: by('SqliteSaver').getTuple.p50Ms / by('DgentSaver (SQLite)').getTuple.p50Ms >= 1 },
+    { label: `getTuple @${TURNS}: DgentSaver (PostgreSQL) vs PostgresSaver (p50 speed ratio)`, value: by('PostgresSaver').getTuple.p50Ms / by('DgentSaver (PostgreSQL)').getTuple.p50Ms, target: '>= 1', met: by('PostgresSaver').getTuple.p50Ms / by('DgentSaver (PostgreSQL)').getTuple.p50Ms >= 1 },
+  ];
+  console.log('\n| target | value | wanted | met |');
+  console.log('| --- | ---: | ---: | :---: |');
+  for (const t of targets) console.log(`| ${t.label} | ${t.value.toFixed(2)} | ${t.target} | ${t.met ? 'yes' : 'NO'} |`);
+  const dir = join(dirname(fileURLToPath(import.meta.url)), 'results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'langgraph.json'), JSON.stringify({ bench: 'langgraph', date: new Date().toISOString(), node: process.version, turns: TURNS, runs: RUNS, results: merged, targets }, null, 2) + '\n');
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();
