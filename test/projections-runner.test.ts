@@ -220,3 +220,23 @@ describe('status and whenCaughtUp', () => {
     await standby.close();
   });
 });
+
+describe('mixed versions', () => {
+  test('a process still running an older version of an inline projection has its appends refused once the view is at a newer version', async () => {
+    const log = new MemoryEventLog();
+    const views = new MemoryViewStorage();
+    const v1 = new ProjectionRunner({ log, storage: views, projections: [countingProjection({ name: 'c', version: 1 })] });
+    await v1.start();
+    await log.append('a', [{ type: 'Added', data: { n: 1 } }]);
+    // the upgraded process (same log and views here; another process in production)
+    const v2 = new ProjectionRunner({ log, storage: views, projections: [countingProjection({ name: 'c', version: 2 })] });
+    await v2.start();
+    await v2.whenCaughtUp();
+    await expect(log.append('a', [{ type: 'Added', data: { n: 2 } }])).rejects.toThrow(/runs version 1 but its view is at version 2/);
+    expect(await log.revision('a')).toBe(1);
+    await v1.close(); // the old process goes away
+    await log.append('a', [{ type: 'Added', data: { n: 3 } }]);
+    expect(summary(await readCounting(views, 'c'))).toEqual({ positions: [1, 2], sum: 4, duplicates: [] });
+    await v2.close();
+  });
+});

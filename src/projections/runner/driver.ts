@@ -11,7 +11,7 @@ import type { AppendTransaction } from '../../streams/event-log.js';
 import type { Projection } from '../projection.js';
 import type { ViewPhase } from '../view-context.js';
 import type { ViewStorage } from '../view-storage.js';
-import { LockedError } from '../../core/errors.js';
+import { LockedError, ValidationError } from '../../core/errors.js';
 
 /** A projection's control record. Generation 0 / version 0: never built. */
 export interface ControlRow {
@@ -122,4 +122,20 @@ export function leaseLost(name: string): LockedError {
 /** Whether `e` is a lost-lease failure. */
 export function isLeaseLost(e: unknown): boolean {
   return e instanceof LockedError && (e as { leaseLost?: unknown }).leaseLost === true;
+}
+
+/**
+ * Inline: whether this append folds into the active generation (true), or is left to a rebuild
+ * that will fold it from the log (false: never built yet, a rebuild to this process's version is
+ * under way, or the active generation is older: this process's start() rebuilds it). Throws
+ * ValidationError when the active generation is NEWER than this process's code and nothing is
+ * building its version (a process still running old code after an upgrade): folding with old
+ * code would corrupt the view and skipping would leave a gap, so the append is refused.
+ */
+export function inlineApplies(name: string, codeVersion: number, active: { generation: number; version: number; buildingVersion: number | null | undefined }): boolean {
+  if (active.version === codeVersion) return true;
+  if (active.generation === 0 || active.buildingVersion === codeVersion || active.version < codeVersion) return false;
+  throw new ValidationError(
+    `projection ${name}: this process runs version ${codeVersion} but its view is at version ${active.version}; upgrade this process (or start a runner with version ${codeVersion} to rebuild the view); its appends are refused meanwhile`,
+  );
 }

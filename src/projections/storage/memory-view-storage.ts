@@ -17,7 +17,7 @@ import type { Projection } from '../projection.js';
 import type { MemoryViewContext } from '../view-context.js';
 import type { ActiveGeneration } from '../view-storage.js';
 import { checkLocalName } from '../view-storage.js';
-import { leaseLost, type BatchTarget, type ControlRow, type Fence, type InlineItem, type StorageDriver } from '../runner/driver.js';
+import { inlineApplies, leaseLost, type BatchTarget, type ControlRow, type Fence, type InlineItem, type StorageDriver } from '../runner/driver.js';
 import { JournaledMap, journaled, type Journal } from './journaled-map.js';
 
 /** Memory-held views; see the file comment. */
@@ -154,7 +154,7 @@ export class MemoryViewStorage implements StorageDriver {
       const before = { seen: c.seen, position: c.position };
       c.seen = Math.max(c.seen, max);
       tx.onRollback(() => Object.assign(c, before));
-      if (c.version !== projection.version) continue;
+      if (!inlineApplies(projection.name, projection.version, { generation: c.generation, version: c.version, buildingVersion: c.building?.version })) continue;
       const target = { projection, generation: c.generation, version: c.version, phase: 'inline' as const };
       if (events.length > 0) {
         const undo = await journaled(this.journal, () => projection.apply(events, this.context(target, (fn) => tx.onCommit(fn))));

@@ -29,7 +29,7 @@ export function controlSql(schema: string) {
     // rows are locked in name order first, so concurrent appends with several inline projections never deadlock
     inline: `WITH l AS (SELECT name FROM ${ctl} WHERE name = ANY($2::text[]) ORDER BY name FOR UPDATE)
       UPDATE ${ctl} c SET seen = GREATEST(c.seen, $1), position = CASE WHEN c.version = v.version THEN GREATEST(c.position, $1) ELSE c.position END
-      FROM unnest($2::text[], $3::int[]) AS v(name, version), l WHERE c.name = v.name AND l.name = v.name RETURNING c.name, c.generation, c.version`,
+      FROM unnest($2::text[], $3::int[]) AS v(name, version), l WHERE c.name = v.name AND l.name = v.name RETURNING c.name, c.generation, c.version, c.b_version`,
     acquire: `INSERT INTO ${leases} (name, owner, expires_at) VALUES ($1, $2, ${until})
       ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
       WHERE ${leases}.owner = excluded.owner OR ${leases}.expires_at <= clock_timestamp()`,

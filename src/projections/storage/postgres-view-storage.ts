@@ -25,7 +25,7 @@ import { validateSchemaName } from '../../streams/postgres/schema.js';
 import type { Projection } from '../projection.js';
 import type { PostgresViewContext } from '../view-context.js';
 import { generationOfTable, generationTableName, NAME_PREFIX } from '../view-storage.js';
-import { leaseLost, type BatchTarget, type ControlRow, type Fence, type InlineItem, type SwitchTail } from '../runner/driver.js';
+import { inlineApplies, leaseLost, type BatchTarget, type ControlRow, type Fence, type InlineItem, type SwitchTail } from '../runner/driver.js';
 import { foldCommittedTail } from './postgres-tail.js';
 import { ActiveCache, type StorageBase } from './active-cache.js';
 import { controlSql, toControl, type ControlSql } from './postgres-control.js';
@@ -233,11 +233,11 @@ export class PostgresViewStorage extends ActiveCache implements StorageBase {
 
   private async applyInline(tx: AppendTransaction & Queryable, items: readonly InlineItem[], max: number): Promise<void> {
     const { rows } = await tx.query(this.sql.inline, [max, items.map((i) => i.projection.name), items.map((i) => i.projection.version)]);
-    const active = new Map((rows as { name: string; generation: number; version: number }[]).map((r) => [r.name, r]));
+    const active = new Map((rows as { name: string; generation: number; version: number; b_version: number | null }[]).map((r) => [r.name, r]));
     for (const { projection, events } of items) {
       const row = active.get(projection.name);
       if (!row) throw new ValidationError(`projection ${projection.name} has no control record in schema ${this.schema}`);
-      if (row.version !== projection.version || events.length === 0) continue;
+      if (!inlineApplies(projection.name, projection.version, { generation: row.generation, version: row.version, buildingVersion: row.b_version }) || events.length === 0) continue;
       await projection.apply(events, this.context(tx, { projection, generation: row.generation, version: row.version, phase: 'inline' }, (fn) => tx.onCommit(fn)));
     }
   }

@@ -54,7 +54,7 @@ export function controlStatements(db: SqliteDatabase): ControlStatements {
      * the generation's version is the code's (the append rolls both back if a projection throws);
      * returns the active generation and version. (position, code version, position, name)
      */
-    inline: p('UPDATE dgent_projections SET seen = max(seen, ?), position = CASE WHEN version = ? THEN max(position, ?) ELSE position END WHERE name = ? RETURNING generation, version'),
+    inline: p('UPDATE dgent_projections SET seen = max(seen, ?), position = CASE WHEN version = ? THEN max(position, ?) ELSE position END WHERE name = ? RETURNING generation, version, b_version'),
     acquire: p(`INSERT INTO dgent_projection_leases (name, owner, expires_at) VALUES (?, ?, ?)
       ON CONFLICT(name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
       WHERE dgent_projection_leases.owner = excluded.owner OR dgent_projection_leases.expires_at <= ?`),

@@ -23,7 +23,7 @@ import { SqliteEventLog } from '../../streams/sqlite/sqlite-event-log.js';
 import { handlesType, type Projection } from '../projection.js';
 import type { SqliteViewContext } from '../view-context.js';
 import { generationOfTable, generationTableName, NAME_PREFIX } from '../view-storage.js';
-import { leaseLost, type BatchTarget, type ControlRow, type Fence, type InlineItem, type SwitchTail } from '../runner/driver.js';
+import { inlineApplies, leaseLost, type BatchTarget, type ControlRow, type Fence, type InlineItem, type SwitchTail } from '../runner/driver.js';
 import { CONTROL_DDL, statementsOf, toControl } from './sqlite-control.js';
 import { ActiveCache, type StorageBase } from './active-cache.js';
 
@@ -231,9 +231,9 @@ function applyInline(tx: AppendTransaction & { db: SqliteDatabase }, items: read
   const st = statementsOf(tx.db);
   for (let i = 0; i < items.length; i++) {
     const { projection, events } = items[i]!;
-    const row = st.inline.get(max, projection.version, max, projection.name) as { generation: number; version: number } | undefined;
+    const row = st.inline.get(max, projection.version, max, projection.name) as { generation: number; version: number; b_version: number | null } | undefined;
     if (!row) throw new ValidationError(`projection ${projection.name} has no control record in ${tx.db.name}`);
-    if (row.version !== projection.version || events.length === 0) continue;
+    if (!inlineApplies(projection.name, projection.version, { generation: row.generation, version: row.version, buildingVersion: row.b_version }) || events.length === 0) continue;
     const r = projection.apply(events, sqliteContext(tx.db, { projection, generation: row.generation, version: row.version, phase: 'inline' }, (fn) => tx.onCommit(fn)));
     if (r instanceof Promise) return r.then(() => applyInline(tx, items.slice(i + 1), max));
   }
