@@ -110,3 +110,22 @@ describe.each(backends)('view readers on $name', (b) => {
     }
   });
 });
+
+describe('query pushdown on SQLite', () => {
+  it('a filter on a path named in `indexes` is answered through its expression index', async () => {
+    const path = join(dir, `index${++files}.db`);
+    const log = new SqliteEventLog({ path });
+    const store = new SqliteViewStorage({ path });
+    const runner = new ProjectionRunner({ log, storage: store, projections: views().map((projection) => ({ projection, mode: 'inline' as const })) });
+    try {
+      await runner.start();
+      const reader = new SqliteKvReader(store);
+      expect((await reader.explain('default', { path: 'n', op: 'eq', value: 3 })).join('\n')).toMatch(/USING INDEX \S*kv_ix0 \(namespace=\? AND <expr>=\?\)/);
+      expect((await reader.explain('default', { path: 's', op: 'eq', value: 'a' })).join('\n')).not.toMatch(/<expr>/);
+    } finally {
+      await runner.close();
+      await store.close();
+      await log.close();
+    }
+  });
+});

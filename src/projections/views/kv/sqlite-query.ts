@@ -24,8 +24,9 @@ function eq(x: string, t: string, v: Primitive, params: unknown[]): string {
 
 function condition(f: ValueFilter, params: unknown[]): string {
   const p = jsonPath(f.path);
-  const x = `json_extract(value, ${p})`;
-  const t = `json_type(value, ${p})`;
+  // qualified: inside the json_each subquery a bare `value` would be json_each's own column
+  const x = `json_extract(kv.value, ${p})`;
+  const t = `json_type(kv.value, ${p})`;
   const v = f.value as Primitive;
   switch (f.op) {
     case 'eq': return eq(x, t, v, params);
@@ -40,7 +41,7 @@ function condition(f: ValueFilter, params: unknown[]): string {
       return `(${typeGuard(t, v)} AND ${x} ${op} ?)`;
     }
     case 'contains': {
-      const each = (guard: string) => `EXISTS (SELECT 1 FROM json_each(value, ${p}) AS j WHERE ${guard})`;
+      const each = (guard: string) => `EXISTS (SELECT 1 FROM json_each(kv.value, ${p}) AS j WHERE ${guard})`;
       if (typeof v === 'string') {
         params.push(v, v);
         return `((${t} = 'text' AND instr(${x}, ?) > 0) OR (${t} = 'array' AND ${each(`j.type = 'text' AND j.value = ?`)}))`;
@@ -59,7 +60,7 @@ function condition(f: ValueFilter, params: unknown[]): string {
   }
 }
 
-/** WHERE terms (ANDed) and their parameters, appended to `params`. */
+/** WHERE terms (ANDed) and their parameters, appended to `params`; the KV table must be aliased `kv`. */
 export function whereFilters(filters: readonly ValueFilter[], params: unknown[]): string {
   return filters.map((f) => condition(f, params)).join(' AND ');
 }
@@ -70,10 +71,10 @@ export function orderBy(o: QueryOptions): string {
   for (const s of o.sort ?? []) {
     const p = jsonPath(s.path);
     const dir = s.direction === 'desc' ? 'DESC' : 'ASC';
-    const t = `json_type(value, ${p})`;
+    const t = `json_type(kv.value, ${p})`;
     terms.push(`(CASE WHEN ${t} IN ('integer', 'real', 'text') THEN 0 ELSE 1 END)`);
     terms.push(`(CASE WHEN ${t} IN ('integer', 'real') THEN 0 WHEN ${t} = 'text' THEN 1 END) ${dir}`);
-    terms.push(`(CASE WHEN ${t} IN ('integer', 'real', 'text') THEN json_extract(value, ${p}) END) ${dir}`);
+    terms.push(`(CASE WHEN ${t} IN ('integer', 'real', 'text') THEN json_extract(kv.value, ${p}) END) ${dir}`);
   }
   terms.push('key');
   return terms.join(', ');

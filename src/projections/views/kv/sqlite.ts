@@ -140,7 +140,15 @@ export class SqliteKvReader implements KvReader {
     if (fs.length > 0) where += ' AND ' + whereFilters(fs, params);
     let page = '';
     if (opts.limit !== undefined || opts.offset !== undefined) (page = ' LIMIT ? OFFSET ?'), params.push(opts.limit ?? -1, opts.offset ?? 0);
-    return (await this.rows('kv', (t) => `SELECT ${COLUMNS} FROM ${t} WHERE ${where} ORDER BY ${orderBy(opts)}${page}`, params)).map(kvFromRow);
+    return (await this.rows('kv', (t) => `SELECT ${COLUMNS} FROM ${t} AS kv WHERE ${where} ORDER BY ${orderBy(opts)}${page}`, params)).map(kvFromRow);
+  }
+
+  /** The plan SQLite chooses for `query(namespace, filters)`: shows whether an index created with `indexes` is used. */
+  async explain(namespace: string, filters: ValueFilter | readonly ValueFilter[]): Promise<string[]> {
+    const params: unknown[] = [namespace];
+    const where = 'namespace = ? AND ' + whereFilters(validateFilters(filters), params);
+    const rows = await this.rows('kv', (t) => `EXPLAIN QUERY PLAN SELECT ${COLUMNS} FROM ${t} AS kv WHERE ${where}`, params);
+    return rows.map((r) => String(r.detail));
   }
 
   async count(namespace: string, filters?: ValueFilter | readonly ValueFilter[], o?: ReadOptions): Promise<number> {
@@ -148,7 +156,7 @@ export class SqliteKvReader implements KvReader {
     const params: unknown[] = [namespace];
     let where = 'namespace = ?' + notExpired(o, params);
     if (fs.length > 0) where += ' AND ' + whereFilters(fs, params);
-    const [r] = await this.rows('kv', (t) => `SELECT count(*) AS n FROM ${t} WHERE ${where}`, params);
+    const [r] = await this.rows('kv', (t) => `SELECT count(*) AS n FROM ${t} AS kv WHERE ${where}`, params);
     return Number(r?.n ?? 0);
   }
 
