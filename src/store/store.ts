@@ -95,7 +95,7 @@ export class Store {
   }
 
   /** Set several keys; atomic (one appendMany) on logs that have it, else one append per key. */
-  setMany(items: readonly SetManyItem[] | readonly (readonly [string, unknown])[], options?: OpOptions): Promise<SetResult[]> {
+  setMany(items: readonly (SetManyItem | readonly [string, unknown])[], options?: OpOptions): Promise<SetResult[]> {
     return setMany(this.ctx, items, options);
   }
 

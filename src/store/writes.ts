@@ -92,7 +92,7 @@ export interface SetManyItem {
  * Set several keys: one atomic appendMany where the log has it (all or nothing); on other logs the
  * keys are appended one by one, and a failure leaves the earlier ones written.
  */
-export async function setMany(ctx: StoreContext, items: readonly SetManyItem[] | readonly (readonly [string, unknown])[], o: OpOptions = {}): Promise<SetResult[]> {
+export async function setMany(ctx: StoreContext, items: readonly (SetManyItem | readonly [string, unknown])[], o: OpOptions = {}): Promise<SetResult[]> {
   const ns = ctx.ns(o);
   if (!Array.isArray(items)) throw new ValidationError('setMany needs an array of { key, value } or [key, value]');
   const appends: StreamAppend[] = (items as unknown[]).map((it) => {

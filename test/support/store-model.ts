@@ -123,13 +123,13 @@ export class StoreModel {
 export function applyModel(m: StoreModel, op: Op, nss: readonly string[]): string | undefined {
   switch (op.kind) {
     case 'set':
-      m.set(nss[op.ns]!, KEYS[op.key], op.value, op.meta, op.ttl === null ? null : m.now + op.ttl);
+      m.set(nss[op.ns]!, KEYS[op.key]!, op.value, op.meta, op.ttl === null ? null : m.now + op.ttl);
       return;
     case 'delete':
-      if (m.live(nss[op.ns]!, KEYS[op.key])) m.remove(nss[op.ns]!, KEYS[op.key]);
+      if (m.live(nss[op.ns]!, KEYS[op.key]!)) m.remove(nss[op.ns]!, KEYS[op.key]!);
       return;
     case 'update': {
-      const [n, k] = [nss[op.ns]!, KEYS[op.key]];
+      const [n, k] = [nss[op.ns]!, KEYS[op.key]!];
       const r = m.live(n, k);
       if (!r) return void m.set(n, k, { n: op.x }, null, null);
       if (isPlain(r.value)) {
@@ -139,14 +139,14 @@ export function applyModel(m: StoreModel, op: Op, nss: readonly string[]): strin
       return void m.write(n, k, { n: op.x }, r.metadata, r.expiresAt);
     }
     case 'incr': {
-      const [n, k] = [nss[op.ns]!, KEYS[op.key]];
+      const [n, k] = [nss[op.ns]!, KEYS[op.key]!];
       const row = m.row(n, k);
       if (row && !m.live(n, k)) return void m.set(n, k, op.by, null, null);
       if (row && typeof row.value !== 'number') return 'ValidationError';
       return void m.write(n, k, ((row?.value as number | undefined) ?? 0) + op.by, row?.metadata ?? null, row?.expiresAt ?? null);
     }
     case 'setMetadata': {
-      const [n, k] = [nss[op.ns]!, KEYS[op.key]];
+      const [n, k] = [nss[op.ns]!, KEYS[op.key]!];
       const r = m.live(n, k);
       if (!r) return 'StateNotFoundError';
       return void m.write(n, k, r.value, op.merge ? { ...(r.metadata ?? {}), ...op.meta } : op.meta, r.expiresAt);
@@ -191,7 +191,7 @@ export async function runTx(store: Store, m: StoreModel, op: Extract<Op, { kind:
   const look = (k: string) => (live.has(k) ? live.get(k) : next.live(n, k) && { value: next.live(n, k)!.value });
   let expectedError: string | undefined;
   for (const t of op.ops) {
-    const k = KEYS[t.key];
+    const k = KEYS[t.key]!;
     const cur = look(k);
     if (t.kind === 'set') {
       next.set(n, k, t.value, null, null);
@@ -213,7 +213,7 @@ export async function runTx(store: Store, m: StoreModel, op: Extract<Op, { kind:
   const seen = new Map<string, { value: unknown } | undefined>();
   const run = store.transaction(async (tx) => {
     for (const t of op.ops) {
-      const k = KEYS[t.key];
+      const k = KEYS[t.key]!;
       if (t.kind === 'get') {
         const v = await tx.get(k);
         const want = seen.has(k) ? seen.get(k) : m.live(n, k) && { value: m.live(n, k)!.value };
@@ -246,7 +246,7 @@ export async function runTx(store: Store, m: StoreModel, op: Extract<Op, { kind:
 export async function runOp(store: Store, m: StoreModel, op: Op, nss: readonly string[], clock: { t: number }): Promise<void> {
   if (op.kind === 'tx') return runTx(store, m, op, nss);
   const n = 'ns' in op ? nss[op.ns]! : '';
-  const k = 'key' in op ? KEYS[op.key] : '';
+  const k = 'key' in op ? KEYS[op.key]! : '';
   const expected = applyModel(m, op, nss);
   let p: Promise<unknown>;
   switch (op.kind) {
