@@ -241,3 +241,20 @@ export type {
   StoreStatus,
   AtTarget,
 } from './store/types.js';
+export { parseBackendUrl } from './open/backend-url.js';
+export type { BackendKind, BackendTarget } from './open/backend-url.js';
+export { fromEnv, ENV_VARIABLES } from './open/env.js';
+export type { DgentEnv, EnvUrl, BackendRole } from './open/env.js';
+export { openLog, logTarget } from './open/open-log.js';
+export type { OpenLogOptions } from './open/open-log.js';
+export { openAgent } from './open/open-agent.js';
+export type { OpenAgentOptions } from './open/open-agent.js';
+export { openStore } from './open/open-store.js';
+export type { OpenStoreOptions } from './open/open-store.js';
+export { exportLog } from './transfer/export-log.js';
+export type { ExportOptions } from './transfer/export-log.js';
+export { importLog, keepsTimes } from './transfer/import-log.js';
+export type { ImportOptions, ImportResult } from './transfer/import-log.js';
+export { eventToLine, lineToEvent, readJsonl } from './transfer/jsonl.js';
+export type { ImportedEvent } from './transfer/jsonl.js';
+export type { TransferProgress, OnProgress } from './transfer/progress.js';

@@ -37,6 +37,8 @@ export interface AppendRequest {
   parts: PreparedPart[];
   /** some event holds Uint8Array data (mutable: never cached, copied per read) */
   binary: boolean;
+  /** the events' time, epoch ms, when it is not the commit's (an import keeps the source's times) */
+  time?: number | undefined;
 }
 
 /** Validate and encode an append request before it joins a batch; bad input throws here. */
@@ -92,7 +94,7 @@ export function planBatch(requests: readonly AppendRequest[], index: StreamIndex
   const outcomes: Outcome<AppendResult[]>[] = [];
   const revisions = new Map<string, number>();
   const pending = new Map<string, StoredEventRef>();
-  const when = prepare(new Date(time)).value;
+  const now = prepare(new Date(time)).value;
   let position = index.head;
   for (const [ri, req] of requests.entries()) {
     // work on copies so that a failing part leaves the batch state as it was
@@ -103,6 +105,8 @@ export function planBatch(requests: readonly AppendRequest[], index: StreamIndex
     const bodies: string[] = [];
     const events: RecordedEvent[] = [];
     const results: AppendResult[] = [];
+    const at = req.time ?? time;
+    const when = req.time === undefined ? now : prepare(new Date(req.time)).value;
     let pos = position;
     try {
       for (const part of req.parts) {
@@ -131,7 +135,7 @@ export function planBatch(requests: readonly AppendRequest[], index: StreamIndex
     }
     outcomes.push({ ok: true, value: results });
     if (entries.length === 0) continue; // every part was an idempotent retry
-    const head: CommitHead = { b: batchStart, p: position + 1, t: time, e: entries };
+    const head: CommitHead = { b: batchStart, p: position + 1, t: at, e: entries };
     frames.push({ request: ri, head, frame: encodeFrame(encodeCommit(head, `[${bodies.join(',')}]`)), events, binary: req.binary });
     position = pos;
     for (const [k, v] of revs) revisions.set(k, v);

@@ -128,6 +128,29 @@ export class FileEventLog<E extends NewEvent = NewEvent> implements EventLog<E>,
     return this.core.submit(request);
   }
 
+  /**
+   * Import events recorded elsewhere (a migration, a restore): appended in the given order with
+   * their own ids, revisions (each must follow its stream's head), metadata and times. Events of
+   * one stream with the same time become one frame; the frames of a call share one fsync.
+   */
+  async importEvents(events: readonly Omit<RecordedEvent, 'position'>[]): Promise<void> {
+    this.assertOpen();
+    if (this.options.readOnly) throw new ValidationError(`FileEventLog ${this.dir} was opened readOnly`);
+    const runs: Omit<RecordedEvent, 'position'>[][] = [];
+    for (const e of events) {
+      const last = runs[runs.length - 1]?.[0];
+      if (last && last.stream === e.stream && last.time.getTime() === e.time.getTime()) runs[runs.length - 1]!.push(e);
+      else runs.push([e]);
+    }
+    const requests = runs.map((run) => {
+      const request = prepareRequest([{ stream: run[0]!.stream, events: run.map((e) => ({ id: e.id, type: e.type, data: e.data, metadata: e.metadata })), expectedRevision: run[0]!.revision - 1 }], this.options.maxAppendBytes);
+      request.time = run[0]!.time.getTime();
+      return request;
+    });
+    await this.ready();
+    await Promise.all(requests.map((r) => this.core.submit(r)));
+  }
+
   /** Read one stream; a stream that does not exist reads as empty. */
   read(stream: string, options?: ReadOptions): AsyncIterable<RecordedEventOf<E>>;
   async *read(stream: string, options?: ReadOptions): AsyncIterable<RecordedEvent> {
