@@ -240,3 +240,27 @@ describe('mixed versions', () => {
     await v2.close();
   });
 });
+
+describe('rebuild while appends continue (memory)', () => {
+  test('an inline rebuild under four in-process writers switches and equals a fresh fold', async () => {
+    const log = new MemoryEventLog();
+    const views = new MemoryViewStorage();
+    const runner = new ProjectionRunner({ log, storage: views, projections: [countingProjection({ name: 'inl' })] });
+    await runner.start();
+    for (let i = 0; i < 2000; i++) await log.append('p', [{ type: 'Added', data: { n: i } }]);
+    let writing = true;
+    const writers = Array.from({ length: 4 }, async (_, w) => {
+      while (writing) {
+        await log.append(`w${w}`, [{ type: 'Added', data: { n: 1 } }]);
+        await new Promise((r) => setImmediate(r)); // writers doing I/O between appends, as real ones do
+      }
+    });
+    await runner.rebuild('inl');
+    writing = false;
+    await Promise.all(writers);
+    const model = await foldLog(log);
+    expect(summary(await readCounting(views, 'inl'))).toEqual({ positions: model.positions, sum: model.sum, duplicates: [] });
+    expect((await runner.status())[0]).toMatchObject({ generation: 2, state: 'running' });
+    await runner.close();
+  });
+});
