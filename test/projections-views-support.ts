@@ -141,5 +141,5 @@ export function ofNamespaces(events: readonly RecordedEvent[], keep: (namespace:
   });
 }
 
-/** Retention used by the property tests (exercises per-namespace max versions and max age). */
-export const RETENTION = { versions: { maxVersions: 4, namespaces: { b: { maxVersions: 2 }, c: { maxAgeMs: 3 } } } };
+/** Retention used by the property tests (per-namespace max versions and max age of versions; audit max age). */
+export const RETENTION = { versions: { maxVersions: 4, namespaces: { b: { maxVersions: 2 }, c: { maxAgeMs: 3 } } }, audit: { maxAgeMs: 2 } };

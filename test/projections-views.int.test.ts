@@ -28,7 +28,7 @@ import { dropSchemas, postgresUrl, uniqueSchema } from './support/postgres.js';
 import { REDIS_URL, requireService, uniqueName } from './support/services.js';
 
 const NAMES = ['kv', 'kv_versions', 'kv_audit'];
-const views = () => [kvView({ indexes: ['n'] }), versionsView({ retention: RETENTION.versions }), auditView()];
+const views = () => [kvView({ indexes: ['n'] }), versionsView({ retention: RETENTION.versions }), auditView({ retention: RETENTION.audit })];
 
 async function readAll(log: EventLog): Promise<RecordedEvent[]> {
   const out: RecordedEvent[] = [];

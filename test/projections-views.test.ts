@@ -33,7 +33,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let files = 0;
 
 const NAMES = ['kv', 'kv_versions', 'kv_audit'];
-const views = () => [kvView({ indexes: ['n'] }), versionsView({ retention: RETENTION.versions }), auditView()];
+const views = () => [kvView({ indexes: ['n'] }), versionsView({ retention: RETENTION.versions }), auditView({ retention: RETENTION.audit })];
 
 interface Backend {
   name: string;
