@@ -20,5 +20,5 @@ const adapter = await import('./streams/eventstoredb/eventstoredb-event-log.js')
 /** The EventLog on EventStoreDB / KurrentDB (see the module example). */
 export const EventStoreDBEventLog = adapter.EventStoreDBEventLog;
 /** An EventStoreDBEventLog instance. */
-export type EventStoreDBEventLog = import('./streams/eventstoredb/eventstoredb-event-log.js').EventStoreDBEventLog;
+export type EventStoreDBEventLog<E extends import('./streams/event-log.js').NewEvent = import('./streams/event-log.js').NewEvent> = import('./streams/eventstoredb/eventstoredb-event-log.js').EventStoreDBEventLog<E>;
 export type { EventStoreDBEventLogOptions } from './streams/eventstoredb/eventstoredb-event-log.js';

@@ -28,6 +28,8 @@ export async function driverOptionsAcceptUndefined(env: Record<string, string | 
     new RedisEventLog<ChatEvent>({ url: env['REDIS_URL'], prefix: undefined }),
     new EventStoreDBEventLog<ChatEvent>({ connectionString: env['ESDB_URL'] ?? 'esdb://127.0.0.1:2113?tls=false', prefix: env['PREFIX'] }),
   ];
+  const esdb: EventStoreDBEventLog<ChatEvent> = new EventStoreDBEventLog<ChatEvent>({ connectionString: 'esdb://127.0.0.1:2113?tls=false' });
+  logs.push(esdb);
   for (const log of logs) {
     await log.append('chat-1', [{ type: 'said', data: { text: 'hi' } }], { expectedRevision: undefined });
     await log.close();
