@@ -91,7 +91,7 @@ describe.each(backends)('built-in views on $name', (b) => {
       }),
       { numRuns: 100 },
     );
-  });
+  }, 600_000);
 });
 
 describe.each(backends)('view readers on $name', (b) => {
@@ -108,7 +108,7 @@ describe.each(backends)('view readers on $name', (b) => {
       await store.close();
       await log.close();
     }
-  });
+  }, 300_000);
 });
 
 describe('query pushdown on SQLite', () => {
