@@ -248,16 +248,21 @@ describe('rebuild while appends continue (memory)', () => {
     const runner = new ProjectionRunner({ log, storage: views, projections: [countingProjection({ name: 'inl' })] });
     await runner.start();
     for (let i = 0; i < 2000; i++) await log.append('p', [{ type: 'Added', data: { n: i } }]);
-    let writing = true;
+    // two writers yield to I/O between appends, two only to the microtask queue (they interleave
+    // with the rebuild's own steps, so appends land between its last read and its switch)
+    let rebuilding = true;
+    let appendedDuringRebuild = 0;
     const writers = Array.from({ length: 4 }, async (_, w) => {
-      while (writing) {
+      for (let i = 0; i < 400; i++) {
         await log.append(`w${w}`, [{ type: 'Added', data: { n: 1 } }]);
-        await new Promise((r) => setImmediate(r)); // writers doing I/O between appends, as real ones do
+        if (rebuilding) appendedDuringRebuild++;
+        await (w % 2 === 0 ? new Promise((r) => setImmediate(r)) : null);
       }
     });
     await runner.rebuild('inl');
-    writing = false;
+    rebuilding = false;
     await Promise.all(writers);
+    expect(appendedDuringRebuild).toBeGreaterThan(0);
     const model = await foldLog(log);
     expect(summary(await readCounting(views, 'inl'))).toEqual({ positions: model.positions, sum: model.sum, duplicates: [] });
     expect((await runner.status())[0]).toMatchObject({ generation: 2, state: 'running' });
