@@ -20,6 +20,11 @@ export class Access {
     if (!Number.isFinite(cacheMs) || cacheMs < 0) throw new ValidationError(`Store: authorizeCacheMs must be >= 0, got ${String(cacheMs)}`);
   }
 
+  /** Whether there is a hook to ask. */
+  get active(): boolean {
+    return this.hook !== undefined;
+  }
+
   /** Throw AccessDeniedError unless the hook allows `req`. */
   async check(req: AuthorizeRequest): Promise<void> {
     if (this.hook === undefined) return;

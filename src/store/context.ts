@@ -77,6 +77,14 @@ export class StoreContext {
     }
     this.readers = viewReaders(this.storage);
     this.mode = (await this.runner.status('kv'))[0]?.mode ?? 'async';
+    this.opened = true;
+  }
+
+  private opened = false;
+
+  /** Reads may skip the awaits of open/authorize/fresh: set up, open, inline views, no access hook. */
+  get direct(): boolean {
+    return this.opened && !this.closed && this.mode === 'inline' && !this.access.active;
   }
 
   /** Wait for setup; ClosedError after close(). */

@@ -19,7 +19,23 @@ async function prelude(ctx: StoreContext, key: unknown, o: OpOptions | undefined
   return { ns, key: k };
 }
 
-export async function get(ctx: StoreContext, key: string, o?: GetOptions): Promise<unknown> {
+export function get(ctx: StoreContext, key: string, o?: GetOptions): Promise<unknown> {
+  if (ctx.direct && o?.at === undefined) {
+    // the common case without a single extra await: set up, inline views, no access hook
+    let ns: string, k: string;
+    try {
+      ns = ctx.ns(o);
+      k = ctx.key(key, ns);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const p = ctx.readers.kv.get(ns, k, { now: ctx.now() });
+    return o?.includeMetadata ? p.then((e) => e && toEntry(e)) : p.then((e) => e?.value);
+  }
+  return getChecked(ctx, key, o);
+}
+
+async function getChecked(ctx: StoreContext, key: string, o?: GetOptions): Promise<unknown> {
   const { ns, key: k } = await prelude(ctx, key, o);
   if (o?.at !== undefined) return getAt(ctx, ns, k, o);
   const e = await ctx.readers.kv.get(ns, k, { now: ctx.now() });

@@ -84,8 +84,8 @@ export async function del(ctx: StoreContext, key: string, o: DeleteOptions = {})
 export interface SetManyItem {
   key: string;
   value: unknown;
-  metadata?: Metadata;
-  ttlMs?: number;
+  metadata?: Metadata | undefined;
+  ttlMs?: number | undefined;
 }
 
 /**
