@@ -69,8 +69,8 @@ export class SerializationError extends DgentError {
 
 /** Input rejected by a schema, a migration or an argument check. `issues` lists what failed. */
 export class ValidationError extends DgentError {
-  readonly issues: readonly { message: string; path?: string }[];
-  constructor(message: string, issues: readonly { message: string; path?: string }[] = []) {
+  readonly issues: readonly { message: string; path?: string | undefined }[];
+  constructor(message: string, issues: readonly { message: string; path?: string | undefined }[] = []) {
     super(message, 'VALIDATION');
     this.issues = issues;
   }

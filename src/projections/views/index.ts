@@ -52,7 +52,7 @@ export interface ViewReaders {
 }
 
 /** Readers of the three views held by `storage` (projection names default to `kv`, `kv_versions`, `kv_audit`). */
-export function viewReaders(storage: ViewStorage, names: { kv?: string; versions?: string; audit?: string } = {}): ViewReaders {
+export function viewReaders(storage: ViewStorage, names: { kv?: string | undefined; versions?: string | undefined; audit?: string | undefined } = {}): ViewReaders {
   const n = { kv: names.kv ?? 'kv', versions: names.versions ?? 'kv_versions', audit: names.audit ?? 'kv_audit' };
   switch (storage.kind) {
     case 'memory': {

@@ -58,7 +58,7 @@ export class MemoryVersionsReader implements VersionsReader {
     return this.storage.map<string, readonly VersionEntry[]>(this.name, 'versions')?.get(entryId(namespace, key)) ?? [];
   }
 
-  async versions(namespace: string, key: string, o: { limit?: number; before?: number } = {}): Promise<VersionEntry[]> {
+  async versions(namespace: string, key: string, o: { limit?: number | undefined; before?: number | undefined } = {}): Promise<VersionEntry[]> {
     const rows = this.list(namespace, key).filter((v) => o.before === undefined || v.version < o.before).reverse();
     return o.limit === undefined ? rows : rows.slice(0, o.limit);
   }

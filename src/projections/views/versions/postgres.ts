@@ -105,7 +105,7 @@ export class PostgresVersionsReader implements VersionsReader {
     return t === undefined ? [] : (await this.storage.query(sql(t), params)).rows.map(versionFromPgRow);
   }
 
-  async versions(namespace: string, key: string, o: { limit?: number; before?: number } = {}): Promise<VersionEntry[]> {
+  async versions(namespace: string, key: string, o: { limit?: number | undefined; before?: number | undefined } = {}): Promise<VersionEntry[]> {
     return this.rows((t) => `SELECT ${COLUMNS} FROM ${t} WHERE namespace = $1 AND key = $2 AND version < $3 ORDER BY version DESC LIMIT $4`, [
       namespace, key, o.before ?? Number.MAX_SAFE_INTEGER, o.limit ?? null,
     ]);

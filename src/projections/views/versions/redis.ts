@@ -99,7 +99,7 @@ export class RedisVersionsReader implements VersionsReader {
     return (await this.storage.redis.zrange(`${V}:${entryId(namespace, key)}`, '0', '-1')).map((t) => decode<VersionEntry>(t));
   }
 
-  async versions(namespace: string, key: string, o: { limit?: number; before?: number } = {}): Promise<VersionEntry[]> {
+  async versions(namespace: string, key: string, o: { limit?: number | undefined; before?: number | undefined } = {}): Promise<VersionEntry[]> {
     const rows = (await this.range(namespace, key)).filter((v) => o.before === undefined || v.version < o.before).reverse();
     return o.limit === undefined ? rows : rows.slice(0, o.limit);
   }

@@ -94,7 +94,7 @@ export class SqliteVersionsReader implements VersionsReader {
     return t === undefined ? [] : stmt(this.storage.db, sql(t)).all(...params).map(versionFromRow);
   }
 
-  async versions(namespace: string, key: string, o: { limit?: number; before?: number } = {}): Promise<VersionEntry[]> {
+  async versions(namespace: string, key: string, o: { limit?: number | undefined; before?: number | undefined } = {}): Promise<VersionEntry[]> {
     const params: unknown[] = [namespace, key, o.before ?? Number.MAX_SAFE_INTEGER, o.limit ?? -1];
     return this.rows((t) => `SELECT ${COLUMNS} FROM ${t} WHERE namespace = ? AND key = ? AND version < ? ORDER BY version DESC LIMIT ?`, params);
   }
