@@ -1,0 +1,60 @@
+/**
+ * The Store on a PostgreSQL log with its default views (inline, in the log's schema): the views
+ * are inline, values are also queryable as jsonb from SQL, and purge erases a key's values from
+ * the log's events table and from every view.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { Store } from '../src/index.js';
+import { PostgresEventLog } from '../src/postgres.js';
+import { dropSchemas, postgresUrl, uniqueSchema } from './support/postgres.js';
+import { requireService } from './support/services.js';
+
+const available = await requireService('PostgreSQL', postgresUrl());
+const schemas: string[] = [];
+afterAll(() => dropSchemas(schemas));
+
+describe.skipIf(!available)('Store on PostgreSQL (default views)', () => {
+  it('runs its views inline in the log schema, and purge leaves no value in the events table or the views', async () => {
+    const schema = uniqueSchema('dgstorepg');
+    schemas.push(schema);
+    const log = new PostgresEventLog({ connectionString: postgresUrl(), schema });
+    const store = new Store({ log, sweepIntervalMs: 0 });
+    const client = new pg.Client({ connectionString: postgresUrl() });
+    await client.connect();
+    try {
+      await store.set('pii', { email: 'secret@example.com', age: 40 }, { actor: 'u1' });
+      await store.update<{ age: number }>('pii', (d) => void (d.age = 41));
+      await store.set('keep', { email: 'public@example.com', age: 7 });
+      const status = await store.status();
+      expect(status.mode).toBe('inline');
+      expect(status.views.map((v) => [v.name, v.mode, v.state])).toEqual([['kv', 'inline', 'running'], ['kv_versions', 'inline', 'running'], ['kv_audit', 'inline', 'running']]);
+      // the KV view keeps values as jsonb: users can query them from SQL
+      const t = (await client.query(`SELECT tablename FROM pg_tables WHERE schemaname = $1 AND tablename LIKE 'dgent_p_kv__g%_kv'`, [schema])).rows[0].tablename;
+      const { rows } = await client.query(`SELECT key FROM ${schema}."${t}" WHERE (value_jsonb ->> 'age')::int > 10`);
+      expect(rows.map((r) => r.key)).toEqual(['pii']);
+      await store.purge('pii', { actor: 'dpo' });
+      const dump = async () => {
+        const texts: string[] = [];
+        for (const table of (await client.query(`SELECT tablename FROM pg_tables WHERE schemaname = $1`, [schema])).rows) {
+          const r = await client.query(`SELECT * FROM ${schema}."${table.tablename}"`);
+          texts.push(JSON.stringify(r.rows));
+        }
+        return texts.join('\n');
+      };
+      const all = await dump();
+      expect(all).not.toContain('secret@example.com');
+      expect(all).toContain('public@example.com');
+      expect(await store.get('pii')).toBeUndefined();
+      expect(await store.versions('pii')).toEqual([]);
+      expect((await store.audit({ key: 'pii' })).map((a) => [a.operation, a.actor])).toEqual([['purge', 'dpo']]);
+      await store.rebuildViews();
+      expect(await dump()).not.toContain('secret@example.com');
+      expect(await store.get('keep')).toEqual({ email: 'public@example.com', age: 7 });
+    } finally {
+      await client.end();
+      await store.close();
+      await log.close();
+    }
+  }, 60_000);
+});
