@@ -10,6 +10,7 @@ import {
   MemoryEventLog,
   SerializationError,
   SqliteEventLog,
+  SqliteViewStorage,
   StateNotFoundError,
   Store,
   ValidationError,
@@ -388,6 +389,17 @@ describe('Store construction', () => {
     await expect(store.ready()).rejects.toBeInstanceOf(ValidationError);
     await expect(store.get('k')).rejects.toBeInstanceOf(ValidationError);
     await store.close();
+    // with named views it runs them async, reads see the Store's own writes, and purge is refused before appending
+    const views = new SqliteViewStorage({ path: join(tempDir(), 'views.db') });
+    const named = new Store({ log, views, sweepIntervalMs: 0 });
+    await named.set('k', { v: 1 });
+    expect(await named.get('k')).toEqual({ v: 1 });
+    expect((await named.status()).mode).toBe('async');
+    const before = await allEvents(log);
+    await expect(named.purge('k')).rejects.toThrow(/purge needs a log that can delete/);
+    expect(await allEvents(log)).toBe(before);
+    await named.close();
+    await views.close();
   });
 
   it('bad options are ValidationError', () => {
