@@ -13,6 +13,9 @@ import {
   StreamAgent,
   VolatileAgent,
   isVersioned,
+  fallback,
+  lens,
+  symbiont,
   type DataAgent,
   type EventLog,
   type Frozen,
@@ -97,6 +100,30 @@ export async function cachedAgentInfersItsState(backend: PersistentAgent<Memory>
   const overPlain = new CachedAgent({ cache: new VolatileAgent(), backend: plain });
   // @ts-expect-error a plain DataAgent backend may have no version()
   await overPlain.version();
+}
+
+/** The combinators infer the state from the agents they are given and hand out frozen states too. */
+export async function combinatorsInferTheirStates(agent: PersistentAgent<Memory>): Promise<void> {
+  const turns = lens.prop(agent, 'turns');
+  const list = await turns.load();
+  // @ts-expect-error a lens part is frozen like a whole state
+  list.push('x');
+  await turns.update((draft) => {
+    draft.push('hi');
+  });
+  await turns.save([...list, 'x']);
+
+  const both = fallback([agent, new VolatileAgent<Memory>()]);
+  const s = await both.load();
+  const model: string = s.meta.model;
+  void model;
+  await both.save(s);
+
+  const counter = symbiont((by: number, state) => [state.turns.length + by, { ...state, turns: [...state.turns, String(by)] }] as const, agent);
+  const n: number = await counter.invoke(1);
+  void n;
+  // @ts-expect-error the logic gets the state frozen
+  symbiont((by: number, state) => [by, (state.turns.push('x'), state)] as const, agent);
 }
 
 /** exactOptionalPropertyTypes: options accept an explicit `undefined` for every optional field. */
