@@ -1,19 +1,39 @@
 #!/usr/bin/env node
 /**
- * The `dgent` command. For now it prints the version and what is planned; the CLI issue will add
- * inspection of logs and agents (tail, replay, rebuild).
+ * The `dgent` command. Every failure is one line on stderr and a documented exit code (see
+ * exit-codes.ts and `dgent --help`), never a stack trace; DGENT_DEBUG=1 prints the stack too.
  */
-import { readFileSync } from 'node:fs';
+import { CommanderError } from 'commander';
+import { buildProgram } from './program.js';
+import { CliError, describeError, EXIT, exitCodeOf } from './exit-codes.js';
 
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-const [cmd] = process.argv.slice(2);
-if (cmd === '--version' || cmd === '-v') {
-  console.log(pkg.version);
-} else {
-  console.log(`dgent ${pkg.version}: event-sourced persistence for agent state.
+function fail(message: string, code: number): void {
+  process.stderr.write(`dgent: ${message}\n`);
+  process.exitCode = code;
+}
 
-usage: dgent --version
+// A reader that went away (`dgent export … | head`) is not an error of ours.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
 
-The inspection commands (tail a log, replay a stream, rebuild a projection) are not built yet.`);
-  if (cmd !== undefined && cmd !== '--help' && cmd !== '-h') process.exitCode = 2;
+const program = buildProgram();
+program.exitOverride();
+for (const cmd of program.commands) cmd.exitOverride();
+program.configureOutput({
+  // commander's own messages ("error: unknown command 'x'") are already one line
+  outputError: (text, write) => write(text.trim().split('\n')[0]!.replace(/^error: /, 'dgent: ') + '\n'),
+});
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) {
+    // help and version end with code 0; everything else commander rejects is bad usage
+    process.exitCode = e.exitCode === 0 ? 0 : EXIT.USAGE;
+  } else {
+    if (process.env.DGENT_DEBUG) process.stderr.write(`${(e as Error)?.stack ?? String(e)}\n`);
+    fail(describeError(e), e instanceof CliError ? e.exitCode : exitCodeOf(e));
+  }
 }
