@@ -35,6 +35,17 @@ export interface SaveOptions {
   expectedVersion?: number | undefined;
 }
 
+/**
+ * A window of saved states, for `history({ since, until, limit })` of versioned agents: states saved
+ * at or after `since` and at or before `until` (a Date, epoch milliseconds or an ISO 8601 string),
+ * newest first, at most `limit`. A bad time or limit is a ValidationError.
+ */
+export interface HistoryOptions {
+  since?: Date | number | string | undefined;
+  until?: Date | number | string | undefined;
+  limit?: number | undefined;
+}
+
 /** A point in an agent's past: a version number (1-based) or a time. */
 export type LoadAtTarget = { version: number } | { time: Date | number | string };
 
@@ -46,6 +57,8 @@ export interface Versioned<S> {
   save(state: NoInfer<S> | Frozen<S>, options?: SaveOptions): Promise<void>;
   /** The state at a version, or the latest state saved at or before a time. */
   loadAt(target: LoadAtTarget): Promise<Frozen<S>>;
+  /** Saved states, newest first: `history(limit)`, or the states saved in a time window (see {@link HistoryOptions}). */
+  history(options?: number | HistoryOptions): Promise<Frozen<S>[]>;
 }
 
 /** An immer recipe: mutate the draft, or return a new state (a loaded, frozen one too). */

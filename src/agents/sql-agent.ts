@@ -14,7 +14,12 @@ import { decode, encode, prepare } from '../core/codec.js';
 import { BackendUnavailableError, ConcurrencyError, CorruptionError, DgentError, ValidationError } from '../core/errors.js';
 import { toMs } from '../core/ids.js';
 import { latestSchemaVersion, migrate, validateWith, type Migrations, type StandardSchemaV1 } from '../core/schema.js';
-import type { LoadAtTarget } from './data-agent.js';
+import { CompiledQuery } from 'kysely';
+import { frozen, type Frozen } from '../core/frozen.js';
+import { validateFilters, type ValueFilter } from '../projections/views/filter.js';
+import type { HistoryOptions, LoadAtTarget } from './data-agent.js';
+import { historyWindow, type HistoryWindow } from './history-window.js';
+import { countHistorySql, matchesState, selectHistorySql, toStateRow, type HistorySql, type HistorySqlRequest } from './sql/history-query.js';
 import { VersionedAgent, type Snapshot, type VersionedAgentOptions } from './versioned-agent.js';
 import { configurationRejection } from '../streams/postgres/errors.js';
 import { checkPoolOptions, connect, type SqlConnection, type SqlConnectionOptions, type SqlDialectName } from './sql/connect.js';
@@ -192,6 +197,85 @@ export class SQLAgent<S> extends VersionedAgent<S> {
     const t = 'version' in target ? { version: target.version } : { time: toMs(target.time) };
     const row = await this.run((c) => selectAt(c.db, this.table, this.id, t, floor));
     return row ? this.out(this.materialise(row)) : undefined;
+  }
+
+  protected override async readHistoryWindow(w: HistoryWindow): Promise<Snapshot<S>[]> {
+    return this.selectHistory(w, []);
+  }
+
+  /**
+   * Saved states matching value filters (the Store's `query` filters: eq, ne, gt, gte, lt, lte, in,
+   * contains, startsWith, endsWith on dotted state paths), newest first, in an optional window
+   * `{ since, until, limit }`. The filters and the window run in the database (`json_extract` on
+   * SQLite, `jsonb` on PostgreSQL); only states SQL cannot judge exactly (see
+   * `sql/history-query.ts`: older schema versions, NUL strings, tagged values on the path) are
+   * decoded and judged in process. An unknown operator or a bad path is a ValidationError.
+   *
+   * @example
+   * ```ts
+   * const agent = new SQLAgent<{ step: number; status: string }>({ path: ':memory:', id: 'run-7' });
+   * const failures = await agent.queryHistory({ path: 'status', op: 'eq', value: 'error' }, { since: '2026-01-01', limit: 10 });
+   * const slow = await agent.countHistory([{ path: 'step', op: 'gte', value: 3 }]);
+   * ```
+   */
+  async queryHistory(filter: ValueFilter | readonly ValueFilter[], options?: HistoryOptions): Promise<Frozen<S>[]> {
+    this.assertOpen();
+    const filters = validateFilters(filter);
+    const w = historyWindow(options);
+    if (w.limit === 0) return [];
+    return (await this.selectHistory(w, filters)).map((s) => frozen(s.state));
+  }
+
+  /** How many saved states match the filters (all when none), in an optional window `{ since, until }`; counted in the database. */
+  async countHistory(filter?: ValueFilter | readonly ValueFilter[], options?: Pick<HistoryOptions, 'since' | 'until'>): Promise<number> {
+    this.assertOpen();
+    const filters = validateFilters(filter);
+    if (typeof options === 'object' && options !== null && 'limit' in options) throw new ValidationError('countHistory counts the whole window: it takes since and until, not limit');
+    const w = historyWindow(options);
+    const rows = await this.historyRows((dialect) => countHistorySql({ ...this.historyRequest(w, filters), dialect }));
+    let n = 0;
+    for (const r of rows) {
+      if (Number(r.kind) === 1) n += Number(r.n);
+      else if (matchesState(this.out(this.materialise(toStateRow(r))).state, filters)) n++;
+    }
+    return n;
+  }
+
+  private historyRequest(w: Pick<HistoryWindow, 'since' | 'until'>, filters: readonly ValueFilter[]): Omit<HistorySqlRequest, 'dialect'> {
+    return { table: this.table, id: this.id, retention: this.retention, schemaVersion: this.schemaVersion, filters, since: w.since, until: w.until };
+  }
+
+  /** Page through the window newest first until `w.limit` states match (rows judged in process may not). */
+  private async selectHistory(w: HistoryWindow, filters: readonly ValueFilter[]): Promise<Snapshot<S>[]> {
+    const out: Snapshot<S>[] = [];
+    const all = w.limit >= Number.MAX_SAFE_INTEGER;
+    let before: number | undefined;
+    for (;;) {
+      const limit = all ? undefined : w.limit - out.length;
+      const rows = await this.historyRows((dialect) => selectHistorySql({ ...this.historyRequest(w, filters), before, limit, dialect }));
+      for (const r of rows) {
+        const snap = this.out(this.materialise(toStateRow(r)));
+        if (r.exact === true || r.exact === 1 || filters.length === 0 || matchesState(snap.state, filters)) out.push(snap);
+      }
+      if (limit === undefined || rows.length < limit || out.length >= w.limit) return out;
+      before = Number(rows[rows.length - 1]!.version);
+    }
+  }
+
+  /** Run a history statement; JSON the database cannot parse is a damaged row (CorruptionError), as history() reports it. */
+  private async historyRows(statement: (dialect: SqlDialectName) => HistorySql): Promise<Record<string, unknown>[]> {
+    return this.run(async (c) => {
+      const { sql, params } = statement(c.dialect);
+      try {
+        return (await c.db.executeQuery<Record<string, unknown>>(CompiledQuery.raw(sql, params))).rows;
+      } catch (e) {
+        const code = (e as { code?: unknown }).code;
+        if (code === '22P02' || code === '22032' || /malformed JSON/i.test((e as Error).message ?? '')) {
+          throw new CorruptionError(`a stored state of ${this.describe()} is not valid JSON: ${(e as Error).message}`, this.describe(), { cause: e });
+        }
+        throw this.wrap(e);
+      }
+    });
   }
 
   override async close(): Promise<void> {

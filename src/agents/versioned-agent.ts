@@ -7,7 +7,8 @@ import { ConcurrencyError, StateNotFoundError, ValidationError, ClosedError } fr
 import { backoffMs, Mutex, sleep } from '../core/mutex.js';
 import { prepare } from '../core/codec.js';
 import { frozen, thawed, type Frozen } from '../core/frozen.js';
-import type { ChangeInfo, DataAgent, LoadAtTarget, Recipe, SaveOptions, Subscribable, Unsubscribe, Updatable, Versioned } from './data-agent.js';
+import type { ChangeInfo, DataAgent, HistoryOptions, LoadAtTarget, Recipe, SaveOptions, Subscribable, Unsubscribe, Updatable, Versioned } from './data-agent.js';
+import { hasTimeBounds, historyWindow, selectWindow, type HistoryWindow } from './history-window.js';
 import { checkLoadAtTarget } from './load-at.js';
 import './immer-setup.js';
 
@@ -92,12 +93,24 @@ export abstract class VersionedAgent<S> implements DataAgent<S>, Versioned<S>, U
     return (await this.current())?.version ?? 0;
   }
 
-  async history(limit?: number): Promise<Frozen<S>[]> {
+  /**
+   * Saved states, newest first: `history(limit)`, or `history({ since, until, limit })` for the
+   * states saved in a time window (bounds inclusive; Date, epoch ms or ISO 8601 string).
+   */
+  async history(options?: number | HistoryOptions): Promise<Frozen<S>[]> {
     this.assertOpen();
-    const n = limit === undefined ? Number.MAX_SAFE_INTEGER : limit;
-    if (!Number.isInteger(n) || n < 0) throw new ValidationError(`history limit must be an integer >= 0, got ${String(limit)}`);
-    if (n === 0) return [];
-    return (await this.readHistory(n)).map((s) => frozen(s.state));
+    const w = historyWindow(options);
+    if (w.limit === 0) return [];
+    const snaps = hasTimeBounds(w) ? await this.readHistoryWindow(w) : await this.readHistory(w.limit);
+    return snaps.map((s) => frozen(s.state));
+  }
+
+  /**
+   * Stored snapshots inside a time window, newest first, at most `w.limit`. This default filters
+   * the whole history in process; backends that can select by time in storage override it.
+   */
+  protected async readHistoryWindow(w: HistoryWindow): Promise<Snapshot<S>[]> {
+    return selectWindow(await this.readHistory(Number.MAX_SAFE_INTEGER), w);
   }
 
   async loadAt(target: LoadAtTarget): Promise<Frozen<S>> {

@@ -48,7 +48,8 @@ import { frozen, thawed, type Frozen } from '../core/frozen.js';
 import { ClosedError, ValidationError } from '../core/errors.js';
 import { Mutex } from '../core/mutex.js';
 import { isClosable, isSubscribable, isUpdatable, isVersioned } from '../agents/data-agent.js';
-import type { ChangeInfo, Closable, DataAgent, LoadAtTarget, Recipe, SaveOptions, Unsubscribe, Updatable } from '../agents/data-agent.js';
+import type { ChangeInfo, Closable, DataAgent, HistoryOptions, LoadAtTarget, Recipe, SaveOptions, Unsubscribe, Updatable } from '../agents/data-agent.js';
+import { historyWindow } from '../agents/history-window.js';
 import { checkLoadAtTarget } from '../agents/load-at.js';
 import '../agents/immer-setup.js';
 
@@ -206,9 +207,16 @@ export class CachedAgent<S, B extends DataAgent<S> = DataAgent<S>> implements Da
     });
   }
 
-  /** The backend's saved states, newest first (write-behind: after flushing). */
-  history(limit?: number): Promise<Frozen<S>[]> {
-    return this.durable(() => this.backend.history(limit));
+  /**
+   * The backend's saved states, newest first (write-behind: after flushing): `history(limit)`, or
+   * `history({ since, until, limit })` when the backend is versioned (else ValidationError).
+   */
+  async history(options?: number | HistoryOptions): Promise<Frozen<S>[]> {
+    historyWindow(options); // a bad argument is refused before anything is flushed for it
+    if (typeof options !== 'object') return this.durable(() => this.backend.history(options));
+    const backend = this.backend;
+    if (!isVersioned(backend)) throw new ValidationError('CachedAgent: history({ since, until }) needs a versioned backend; this one takes a limit only');
+    return this.durable(() => backend.history(options));
   }
 
   /**
