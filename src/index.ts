@@ -39,6 +39,7 @@ export type {
   Closable,
   Recipe,
   LoadAtTarget,
+  HistoryOptions,
   ChangeInfo,
   Unsubscribe,
   Frozen,
