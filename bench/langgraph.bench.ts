@@ -7,7 +7,8 @@
  * At turns 50, 100, 200 and 400: bytes stored (SQLite: live pages of the file; PostgreSQL: total
  * relation size of the saver's tables) against the bytes of the messages (their serialised value),
  * and turns/s over the last 10 turns. At turn 400: getTuple and list({ limit: 10 }) latency
- * (p50/p99, hdr-histogram-js) on a fresh saver instance per sample batch (no warm cache).
+ * (p50/p99, hdr-histogram-js) on a fresh saver instance, DgentSaver with its value cache off (every
+ * call reads and deserialises the whole conversation, as the other savers do).
  * Targets: storage <= 3x message bytes (DgentSaver, SQLite and PostgreSQL); turns/s at 400 >= 0.8x
  * at 50; getTuple at 400 >= 1x SqliteSaver's and PostgresSaver's (throughput, from p50).
  *
@@ -39,8 +40,8 @@ interface Subject {
   name: string;
   backend: 'sqlite' | 'postgres';
   delta: boolean;
-  /** a new saver on the same storage (each call: a cold instance) */
-  open(): Promise<BaseCheckpointSaver & { close?: () => Promise<void>; end?: () => Promise<void> }>;
+  /** a new saver on the same storage; `cold`: DgentSaver without its in-memory value cache */
+  open(cold?: boolean): Promise<BaseCheckpointSaver & { close?: () => Promise<void>; end?: () => Promise<void> }>;
   bytes(): Promise<number>;
   cleanup(): Promise<void>;
 }
@@ -114,7 +115,7 @@ function subjects(run: number): Subject[] {
         name: `DgentSaver (SQLite)${suffix}`,
         backend: 'sqlite',
         delta,
-        open: async () => new DgentSaver({ log: new SqliteEventLog({ path }) }),
+        open: async (cold) => new DgentSaver({ log: new SqliteEventLog({ path }), valueCacheSize: cold ? 0 : undefined }),
         bytes: async () => sqliteLiveBytes(path),
         cleanup: async () => rmSync(dir, { recursive: true, force: true }),
       });
@@ -137,7 +138,7 @@ function subjects(run: number): Subject[] {
         name: `DgentSaver (PostgreSQL)${suffix}`,
         backend: 'postgres',
         delta,
-        open: async () => new DgentSaver({ log: new PostgresEventLog({ connectionString: POSTGRES_URL, schema }) }),
+        open: async (cold) => new DgentSaver({ log: new PostgresEventLog({ connectionString: POSTGRES_URL, schema }), valueCacheSize: cold ? 0 : undefined }),
         bytes: () => pgSchemaBytes(schema),
         cleanup: () => pgExec(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`),
       });
@@ -165,12 +166,12 @@ function subjects(run: number): Subject[] {
 
 async function latency(subject: Subject, fn: (s: BaseCheckpointSaver) => Promise<unknown>, samples = 30): Promise<{ p50Ms: number; p99Ms: number }> {
   const h = hdr.build({ numberOfSignificantValueDigits: 3 });
-  const saver = await subject.open();
+  // DgentSaver without its value cache: every call reads and deserialises the whole conversation,
+  // as the other savers do (its thread index, ids and references only, stays in memory)
+  const saver = await subject.open(true);
   try {
     await fn(saver); // connect / first read
     for (let i = 0; i < samples; i += 1) {
-      // a cold instance for DgentSaver's index every few samples would hide nothing: the index is
-      // built once per thread and process; the values are read from the log on every call
       const t0 = process.hrtime.bigint();
       await fn(saver);
       h.recordValue(Number(process.hrtime.bigint() - t0) / 1000); // µs

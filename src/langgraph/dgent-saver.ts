@@ -48,7 +48,7 @@ import { checkCommon, newEventId, openLog, StreamNames, type DgentSaverOptions }
 import { CHECKPOINT, DELETED, LINK, PRUNED, TTL, WRITES, toStored } from './records.js';
 import type { CheckpointData, LinkData, Stored, ValueRef, WritesData } from './records.js';
 import { catchUp as catchUpWith, diffMap, type IndexedCheckpoint, ThreadIndex } from './thread-index.js';
-import { ValueStore, type KnownArray } from './values.js';
+import { ValueStore, type KnownArray, type WriteSource, type WritesResolver } from './values.js';
 import { planPrune } from './lifecycle.js';
 
 interface ThreadState {
@@ -96,7 +96,7 @@ export class DgentSaver extends BaseCheckpointSaver {
     this.ttlMs = options.ttlMs;
     this.now = options.now ?? Date.now;
     this.threads = new LRUCache({ max: options.maxCachedThreads ?? 1000 });
-    const valueOptions = { inlineMaxBytes: options.inlineMaxBytes ?? 256, snapshotEvery: options.snapshotEvery ?? 512, maxRanges: 8 };
+    const valueOptions = { inlineMaxBytes: options.inlineMaxBytes ?? 256, snapshotEvery: options.snapshotEvery ?? 512, maxRanges: 8, cacheSize: options.valueCacheSize ?? 64 };
     this.values = log.then((l) => new ValueStore(l, () => this.serde, valueOptions));
     this.values.catch(() => undefined);
   }
@@ -183,7 +183,7 @@ export class DgentSaver extends BaseCheckpointSaver {
     for (const ch of channels) {
       result[ch] = { writes: collected.get(ch)!.reverse() };
       const ref = seeds.get(ch);
-      if (ref) result[ch].seed = (await values.read(ref)).value;
+      if (ref) result[ch].seed = (await values.read(ref, resolver(state))).value;
     }
     return result;
   }
@@ -208,7 +208,7 @@ export class DgentSaver extends BaseCheckpointSaver {
           const key = `${ns}\0${ch}`;
           const knownList = state.known.get(key) ?? [];
           const known = Array.isArray(value) ? pickKnown(value, knownList) : undefined;
-          const out = await values.write(this.names.values(threadId, ns, ch), value, known);
+          const out = await values.write(this.names.values(threadId, ns, ch), value, known, known ? writeSource(state.index.get(ns, parentId ?? ''), ch) : undefined);
           if (out.known) remember(state, key, out.known);
           return [ch, out.ref];
         }),
@@ -260,8 +260,7 @@ export class DgentSaver extends BaseCheckpointSaver {
       const fresh = w.filter(([, idx]) => idx < 0 || !existing?.has(`${taskId},${idx}`));
       if (fresh.length === 0) return;
       const data: WritesData = { ns, cp, task: taskId, path: taskPath ?? '', w: fresh };
-      await this.appendThread(state, [{ type: WRITES, data }]);
-      state.index.addWrites(data);
+      state.index.addWrites(data, await this.appendThread(state, [{ type: WRITES, data }]));
       state.index.lastWrite = this.now();
     });
   }
@@ -396,7 +395,7 @@ export class DgentSaver extends BaseCheckpointSaver {
   }
 
   /** Append to the thread stream, fenced: the revision must be the one this saver last saw. */
-  private async appendThread(state: ThreadState, events: { type: string; data: unknown }[]): Promise<void> {
+  private async appendThread(state: ThreadState, events: { type: string; data: unknown }[]): Promise<number> {
     const log = await this.logReady;
     const res = await log.append(
       state.index.stream,
@@ -404,6 +403,7 @@ export class DgentSaver extends BaseCheckpointSaver {
       { expectedRevision: state.index.rev },
     );
     state.index.rev = res.revision;
+    return res.revision;
   }
 
   private async lifecycleAppend(threadId: string, event: { type: string; data: unknown }): Promise<void> {
@@ -446,7 +446,7 @@ export class DgentSaver extends BaseCheckpointSaver {
     const [extra, metadata, loaded, pendingWrites] = await Promise.all([
       data.x ? (this.load(data.x) as Promise<Record<string, unknown>>) : {},
       this.load(data.m) as Promise<CheckpointMetadata>,
-      Promise.all(Object.entries(entry.refs).map(async ([ch, ref]) => [ch, await values.read(ref)] as const)),
+      Promise.all(Object.entries(entry.refs).map(async ([ch, ref]) => [ch, await values.read(ref, resolver(state))] as const)),
       Promise.all(sortedWrites(entry).map(async (w): Promise<CheckpointPendingWrite> => [w.task, w.channel, await this.load(w.value)])),
     ]);
     const channelValues: Record<string, unknown> = {};
@@ -515,6 +515,27 @@ function pickKnown(value: readonly unknown[], list: readonly KnownArray[]): Know
     if (ok) best = k;
   }
   return best;
+}
+
+function resolver(state: ThreadState): WritesResolver {
+  return (stream, revision) => state.index.writesAt.get(`${stream}#${revision}`);
+}
+
+/** The parent's pending writes to `ch`, in LangGraph's order, as elements an appended value may reference. */
+function writeSource(parent: IndexedCheckpoint | undefined, ch: string): WriteSource | undefined {
+  if (!parent) return undefined;
+  const out: WriteSource = { elements: [], refs: [] };
+  for (const w of sortedWrites(parent)) {
+    if (w.channel !== ch) continue;
+    if (w.value.s === undefined || w.at[2] < 0) return undefined;
+    const v = JSON.parse(w.value.s) as unknown;
+    const elements = Array.isArray(v) ? v : [v];
+    elements.forEach((e, i) => {
+      out.elements.push(e);
+      out.refs.push([w.at[0], w.at[1], w.at[2], i]);
+    });
+  }
+  return out.elements.length > 0 ? out : undefined;
 }
 
 function remember(state: ThreadState, key: string, known: KnownArray): void {

@@ -23,6 +23,12 @@ export interface DgentSaverCommonOptions {
   snapshotEvery?: number | undefined;
   /** non-array values up to this size (serialised bytes) are kept inside the checkpoint event (default 256) */
   inlineMaxBytes?: number | undefined;
+  /**
+   * array channel values (conversations) kept in memory by reference, so that a run does not
+   * deserialise the whole thread again (default 64; 0: off). Values are treated as immutable, as
+   * LangGraph's reducers treat them: do not change a returned message in place.
+   */
+  valueCacheSize?: number | undefined;
   /** threads whose index is kept in memory (default 1000) */
   maxCachedThreads?: number | undefined;
   /** the clock of TTLs (ms since epoch; default Date.now) */
@@ -59,6 +65,7 @@ export function openLog(options: DgentSaverOptions): { log: Promise<EventLog>; o
 }
 
 export function checkCommon(o: DgentSaverCommonOptions): void {
+  if (o.valueCacheSize !== undefined && (!Number.isInteger(o.valueCacheSize) || o.valueCacheSize < 0)) throw new ValidationError(`DgentSaver: valueCacheSize must be an integer >= 0, got ${String(o.valueCacheSize)}`);
   for (const k of ['snapshotEvery', 'inlineMaxBytes', 'maxCachedThreads'] as const) {
     const v = o[k];
     if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new ValidationError(`DgentSaver: ${k} must be an integer >= 1, got ${String(v)}`);

@@ -110,11 +110,20 @@ export interface ValueSetData {
 }
 
 export interface ValueAppendData {
-  /** the appended items, as one array through serde */
-  v: Stored;
+  /** the appended items, as one array through serde (absent when `w` says where they are) */
+  v?: Stored | undefined;
   /** number of items appended */
   n: number;
+  /**
+   * The items are elements of pending writes already stored (what a reducer appends is usually
+   * what the node wrote): [thread stream, writes event revision, index in its `w`, element index]
+   * per item, with `a` the keys the reducer added (an id) as [path, value] pairs per item.
+   */
+  w?: WriteElementRef[] | undefined;
+  a?: [string[], unknown][][] | undefined;
 }
+
+export type WriteElementRef = [stream: string, revision: number, write: number, element: number];
 
 const utf8 = new TextDecoder();
 

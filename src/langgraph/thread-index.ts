@@ -24,6 +24,8 @@ export interface IndexedWrite {
   idx: number;
   path: string;
   value: Stored;
+  /** where it is stored: thread stream, revision of the writes event, index in its `w` */
+  at: [stream: string, revision: number, index: number];
 }
 
 /** One checkpoint as the index knows it: its event, and its maps resolved against its parent's. */
@@ -65,6 +67,11 @@ export class ThreadIndex {
   ttlMs: number | null | undefined;
   /** time of the last checkpoint or writes event (ms since epoch), 0 when none */
   lastWrite = 0;
+  /**
+   * Every writes event folded, by `${stream}#${revision}` (also those of pruned checkpoints and, for
+   * a copy, of the source thread): appended values may be stored as references to them.
+   */
+  readonly writesAt = new Map<string, WritesData>();
   /** `${ns}\0${channel}\0${version}` -> where that version of the channel's value is stored */
   private readonly versionRefs = new Map<string, ValueRef>();
 
@@ -146,11 +153,13 @@ export class ThreadIndex {
   /** Forget everything (the thread was deleted). */
   clear(): void {
     this.cps.clear();
+    this.writesAt.clear();
     this.versionRefs.clear();
     this.ttlMs = undefined;
   }
 
-  addWrites(d: WritesData): void {
+  addWrites(d: WritesData, revision: number): void {
+    this.writesAt.set(`${this.stream}#${revision}`, d);
     let cp = this.cps.get(d.ns)?.get(d.cp);
     if (!cp) {
       // writes may arrive for a checkpoint this thread does not hold (LangGraph allows it); keep them
@@ -163,7 +172,7 @@ export class ThreadIndex {
       // regular writes (idx >= 0) are idempotent: the first one stays; special ones (errors,
       // interrupts: negative idx) replace
       if (idx >= 0 && cp.writes.has(key)) continue;
-      cp.writes.set(key, { task: d.task, channel, idx, path: d.path, value });
+      cp.writes.set(key, { task: d.task, channel, idx, path: d.path, value, at: [this.stream, revision, d.w.findIndex((x) => x[1] === idx && x[0] === channel)] });
     }
   }
 
@@ -177,6 +186,7 @@ export class ThreadIndex {
   }
 
   copyFrom(other: ThreadIndex, only?: Set<string>): void {
+    for (const [k, v] of other.writesAt) this.writesAt.set(k, v);
     for (const [ns, m] of other.cps) {
       for (const [id, c] of m) {
         if (c.data === undefined) continue;
@@ -200,7 +210,7 @@ export async function applyEvents(log: EventLog, index: ThreadIndex, events: rea
         index.lastWrite = e.time.getTime();
         break;
       case WRITES:
-        index.addWrites(e.data as WritesData);
+        index.addWrites(e.data as WritesData, e.revision);
         index.lastWrite = e.time.getTime();
         break;
       case DELETED:

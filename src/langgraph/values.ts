@@ -8,11 +8,22 @@
  * reducers treat them: an item changed in place after it was stored is not seen.
  */
 import type { SerializerProtocol } from '@langchain/langgraph-checkpoint';
+import { LRUCache } from 'lru-cache';
 import { ConcurrencyError, CorruptionError } from '../core/errors.js';
 import type { EventLog, RecordedEvent } from '../streams/event-log.js';
 import { fromStored, toStored, VALUE_APPEND, VALUE_SET } from './records.js';
 import { newEventId } from './options.js';
-import type { Range, Stored, ValueAppendData, ValueRef, ValueSetData } from './records.js';
+import type { Range, Stored, ValueAppendData, ValueRef, ValueSetData, WriteElementRef, WritesData } from './records.js';
+import { addedKeys, withAdded } from './json-additions.js';
+
+/** Pending writes of the parent checkpoint to a channel, as the elements they hold (parsed JSON) and where each is. */
+export interface WriteSource {
+  elements: unknown[];
+  refs: WriteElementRef[];
+}
+
+/** Finds a writes event by thread stream and revision (the thread index keeps them). */
+export type WritesResolver = (stream: string, revision: number) => WritesData | undefined;
 
 /** The last version of an array channel this saver wrote or read: what the next version may extend. */
 export interface KnownArray {
@@ -23,6 +34,8 @@ export interface KnownArray {
 }
 
 export interface ValueStoreOptions {
+  /** array values kept in memory by reference (0: none; every read deserialises) */
+  cacheSize: number;
   /** values (not arrays) whose serialised form is at most this many bytes stay inline in the checkpoint */
   inlineMaxBytes: number;
   /** a whole value is stored again once this many items were appended since the last whole value (and at least as many as it had) */
@@ -32,24 +45,40 @@ export interface ValueStoreOptions {
 }
 
 export class ValueStore {
+  /**
+   * Recent array versions by reference: LangGraph reads the thread's head at the start of every
+   * run, and the head is usually the version this process just wrote. A hit returns a new array
+   * of the same items (LangGraph's reducers never change items in place), so a turn does not
+   * deserialise the whole conversation again.
+   */
+  private readonly cache: LRUCache<string, { arr: readonly unknown[]; len: number }> | undefined;
+
   constructor(
     private readonly log: EventLog,
     private readonly serde: () => SerializerProtocol,
     private readonly options: ValueStoreOptions,
-  ) {}
+  ) {
+    this.cache = options.cacheSize > 0 ? new LRUCache({ max: options.cacheSize }) : undefined;
+  }
+
+  private remember(known: KnownArray): KnownArray {
+    this.cache?.set(refKey(known.ref), { arr: known.arr, len: known.len });
+    return known;
+  }
 
   /** Store a new version of a channel in `stream`; returns its reference and, for arrays, what a later version may extend. */
-  async write(stream: string, value: unknown, known: KnownArray | undefined): Promise<{ ref: ValueRef; known?: KnownArray }> {
+  async write(stream: string, value: unknown, known: KnownArray | undefined, writes?: WriteSource): Promise<{ ref: ValueRef; known?: KnownArray }> {
     if (Array.isArray(value) && known && extendsKnown(value, known)) {
       const items = value.slice(known.len);
       const { ref } = known;
-      if (items.length === 0) return { ref, known: { ref, arr: value, len: value.length } };
+      if (items.length === 0) return { ref, known: this.remember({ ref, arr: value, len: value.length }) };
       const due = ref.n + items.length >= Math.max(this.options.snapshotEvery, ref.s) || ref.r.length >= this.options.maxRanges;
       if (!due) {
-        const data: ValueAppendData = { v: toStored(await this.serde().dumpsTyped(items)), n: items.length };
+        const [type, bytes] = await this.serde().dumpsTyped(items);
+        const data: ValueAppendData = fromWrites(type, bytes, items.length, writes) ?? { v: toStored([type, bytes]), n: items.length };
         const r = await this.appendTo(stream, ref.r, { type: VALUE_APPEND, data, id: newEventId() });
         const next = { r, n: ref.n + items.length, s: ref.s };
-        return { ref: next, known: { ref: next, arr: value, len: value.length } };
+        return { ref: next, known: this.remember({ ref: next, arr: value, len: value.length }) };
       }
     }
     const [type, bytes] = await this.serde().dumpsTyped(value);
@@ -57,7 +86,7 @@ export class ValueStore {
     const data: ValueSetData = { v: toStored([type, bytes]) };
     const res = await this.log.append(stream, [{ type: VALUE_SET, data, id: newEventId() }]);
     const ref = { r: [[stream, res.revision, res.revision]] as Range[], n: 0, s: Array.isArray(value) ? value.length : 0 };
-    return Array.isArray(value) ? { ref, known: { ref, arr: value, len: value.length } } : { ref };
+    return Array.isArray(value) ? { ref, known: this.remember({ ref, arr: value, len: value.length }) } : { ref };
   }
 
   /**
@@ -80,17 +109,22 @@ export class ValueStore {
   }
 
   /** Read a value back; for arrays also what a later version may extend. */
-  async read(ref: ValueRef): Promise<{ value: unknown; known?: KnownArray }> {
+  async read(ref: ValueRef, resolve: WritesResolver): Promise<{ value: unknown; known?: KnownArray }> {
     if ('i' in ref) return { value: await this.load(ref.i) };
+    const hit = this.cache?.get(refKey(ref));
+    if (hit) {
+      const arr = hit.arr.slice(0, hit.len);
+      return { value: arr, known: { ref, arr, len: hit.len } };
+    }
     const parts = await Promise.all(ref.r.map(([stream, from, to]) => this.readRange(stream, from, to)));
     let value: unknown;
     for (const events of parts) {
       for (const e of events) {
         if (e.type === VALUE_SET) value = await this.load((e.data as ValueSetData).v);
-        else if (e.type === VALUE_APPEND) value = (value as unknown[]).concat(await this.load((e.data as ValueAppendData).v));
+        else if (e.type === VALUE_APPEND) value = (value as unknown[]).concat(await this.loadAppend(e.data as ValueAppendData, resolve, e.stream));
       }
     }
-    return Array.isArray(value) ? { value, known: { ref, arr: value, len: value.length } } : { value };
+    return Array.isArray(value) ? { value, known: this.remember({ ref, arr: value, len: value.length }) } : { value };
   }
 
   private async readRange(stream: string, from: number, to: number): Promise<RecordedEvent[]> {
@@ -100,14 +134,48 @@ export class ValueStore {
     return out;
   }
 
+  private async loadAppend(d: ValueAppendData, resolve: WritesResolver, stream: string): Promise<unknown> {
+    if (d.v) return this.load(d.v);
+    const parsed = new Map<string, unknown>();
+    const items = (d.w ?? []).map(([s, rev, wi, ei], i) => {
+      const key = `${s}#${rev}#${wi}`;
+      if (!parsed.has(key)) {
+        const stored = resolve(s, rev)?.w[wi]?.[2];
+        if (stored?.s === undefined) throw new CorruptionError(`an appended value references writes ${key} that this thread does not hold`, stream);
+        parsed.set(key, JSON.parse(stored.s));
+      }
+      const v = parsed.get(key);
+      return withAdded(Array.isArray(v) ? v[ei] : v, d.a?.[i] ?? []);
+    });
+    return this.serde().loadsTyped('json', JSON.stringify(items));
+  }
+
   load(s: Stored): Promise<unknown> {
     const [t, d] = fromStored(s);
     return this.serde().loadsTyped(t, d);
   }
 }
 
+function refKey(ref: Extract<ValueRef, { r: Range[] }>): string {
+  return JSON.stringify(ref.r);
+}
+
 function extendsKnown(value: readonly unknown[], known: KnownArray): boolean {
   if (value.length < known.len) return false;
   for (let i = 0; i < known.len; i += 1) if (value[i] !== known.arr[i]) return false;
   return true;
+}
+
+/** The append as references to pending writes, when each item is a written element plus added keys. */
+function fromWrites(type: string, bytes: Uint8Array, n: number, writes: WriteSource | undefined): ValueAppendData | undefined {
+  if (type !== 'json' || !writes || writes.elements.length !== n) return undefined;
+  const items = JSON.parse(new TextDecoder().decode(bytes)) as unknown[];
+  if (!Array.isArray(items) || items.length !== n) return undefined;
+  const a: [string[], unknown][][] = [];
+  for (let i = 0; i < n; i += 1) {
+    const added = addedKeys(writes.elements[i], items[i]);
+    if (!added) return undefined;
+    a.push(added);
+  }
+  return { n, w: writes.refs, ...(a.some((x) => x.length > 0) ? { a } : {}) };
 }
