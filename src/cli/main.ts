@@ -19,12 +19,13 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
 });
 
 const program = buildProgram();
-program.exitOverride();
-for (const cmd of program.commands) cmd.exitOverride();
-program.configureOutput({
-  // commander's own messages ("error: unknown command 'x'") are already one line
-  outputError: (text, write) => write(text.trim().split('\n')[0]!.replace(/^error: /, 'dgent: ') + '\n'),
-});
+for (const cmd of [program, ...program.commands]) {
+  cmd.exitOverride();
+  cmd.configureOutput({
+    // commander's own messages ("error: unknown command 'x'") are already one line
+    outputError: (text, write) => write(text.trim().split('\n')[0]!.replace(/^error: /, 'dgent: ') + '\n'),
+  });
+}
 
 try {
   await program.parseAsync(process.argv);

@@ -6,6 +6,11 @@ import { toTree } from '../../core/codec.js';
 import type { StoreEntry } from '../../store/types.js';
 import { parseAt } from './state.js';
 
+/** An epoch-ms field as ISO text; null when the entry has none (time travel returns fewer fields). */
+function iso(ms: number | null | undefined): string | null {
+  return typeof ms === 'number' && Number.isFinite(ms) ? new Date(ms).toISOString() : null;
+}
+
 export function getCommand() {
   return command('get', "a Store key's value, now or --at a version or time")
     .argument('<key>', 'the key')
@@ -23,9 +28,9 @@ export function getCommand() {
         }) as Promise<StoreEntry | undefined>,
       );
       if (entry === undefined) throw new CliError(`key ${JSON.stringify(key)} not found in namespace ${JSON.stringify(namespace)}${at ? ' at that point' : ''}`, EXIT.NOT_FOUND);
-      const json = { namespace, key: entry.key, version: entry.version, value: toTree(entry.value), metadata: toTree(entry.metadata), createdAt: new Date(entry.createdAt).toISOString(), updatedAt: new Date(entry.updatedAt).toISOString(), expiresAt: entry.expiresAt === null ? null : new Date(entry.expiresAt).toISOString() };
+      const json = { namespace, key: entry.key, version: entry.version, value: toTree(entry.value), metadata: toTree(entry.metadata), createdAt: iso(entry.createdAt), updatedAt: iso(entry.updatedAt), expiresAt: iso(entry.expiresAt) };
       if (out.json) return out.data(json);
-      out.line(`${out.c.cyan(`${namespace}/${entry.key}`)} version ${out.c.bold(String(entry.version))} (updated ${json.updatedAt})`);
+      out.line(`${out.c.cyan(`${namespace}/${entry.key}`)} version ${out.c.bold(String(entry.version))} ${json.updatedAt ? `(updated ${json.updatedAt})` : ''}`);
       out.line(JSON.stringify(json.value, null, 2));
     });
 }
