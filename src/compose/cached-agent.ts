@@ -62,7 +62,11 @@ export type CacheStrategy = 'write-through' | 'write-behind' | 'write-around';
  */
 export interface CachedAgentOptions<S, B extends DataAgent<S> = DataAgent<S>> {
   /** The fast agent; its own history and versions are not used (a `VolatileAgent({ maxHistory: 1 })` is ideal). */
-  cache: DataAgent<NoInfer<S>>;
+  // `DataAgent<any> &`: a `new VolatileAgent()` written here takes its state type from the backend
+  // (without it, TypeScript infers VolatileAgent<unknown> or <undefined> first); the other half still
+  // rejects a cache of another state type.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  cache: DataAgent<any> & DataAgent<NoInfer<S>>;
   /** The durable agent: the source of truth. */
   backend: B & DataAgent<S>;
   /** Default `'write-through'`. */

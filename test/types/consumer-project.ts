@@ -36,11 +36,12 @@ export interface ConsumerProject {
 }
 
 /**
- * Lay out a consumer project in a temp dir: node_modules/dgent holds a copy of package.json and
+ * Lay out a consumer project in a temp dir (compiled with `exactOptionalPropertyTypes` unless told
+ * otherwise: most projects leave it off, and inference must work in both modes): node_modules/dgent holds a copy of package.json and
  * `dist` (built from `built`), `packages` are linked from this repo's node_modules, `files` are the
  * consumer's sources (copied from test/types/consumer).
  */
-export async function consumerProject(built: string, packages: readonly string[], files: readonly string[]): Promise<ConsumerProject> {
+export async function consumerProject(built: string, packages: readonly string[], files: readonly string[], exactOptionalPropertyTypes = true): Promise<ConsumerProject> {
   const dir = await mkdtemp(join(tmpdir(), 'dgent-consumer-'));
   const pkg = join(dir, 'node_modules/dgent');
   await mkdir(pkg, { recursive: true });
@@ -60,7 +61,7 @@ export async function consumerProject(built: string, packages: readonly string[]
       moduleResolution: 'NodeNext',
       lib: ['ES2024'],
       strict: true,
-      exactOptionalPropertyTypes: true,
+      exactOptionalPropertyTypes,
       noUncheckedIndexedAccess: true,
       skipLibCheck: false,
       noEmit: true,

@@ -96,6 +96,13 @@ export async function cachedAgentInfersItsState(backend: PersistentAgent<Memory>
   const explicit = new CachedAgent<Memory>({ cache: new VolatileAgent<Memory>(), backend, strategy: 'write-behind' });
   if (isVersioned(explicit)) await explicit.version();
 
+  // options after the parts, explicit undefined among them: still inferred from the backend
+  const behind = new CachedAgent({ backend, cache: new VolatileAgent({ maxHistory: 1 }), strategy: undefined, coalesce: true });
+  const b: readonly string[] = (await behind.load()).turns;
+  void b;
+  // @ts-expect-error a cache of another state type is refused
+  new CachedAgent({ cache: new VolatileAgent<string>(), backend });
+
   const plain: DataAgent<Memory> = backend;
   const overPlain = new CachedAgent({ cache: new VolatileAgent(), backend: plain });
   // @ts-expect-error a plain DataAgent backend may have no version()
