@@ -1,0 +1,23 @@
+/**
+ * Keyv 6 hands adapters an absolute `expires` (epoch ms); the Store takes a relative `ttlMs` on its
+ * own clock. This module converts one into the other and sorts entries that are already expired
+ * (Keyv's contract: "a value <= Date.now() is already expired and the adapter may delete/skip it").
+ */
+import { ValidationError } from '../core/errors.js';
+
+/** What to do with one write: store it (with a ttl, or none), or delete the key because it has expired already. */
+export type WritePlan = { kind: 'set'; ttlMs: number | undefined } | { kind: 'expired' };
+
+/**
+ * Plan a write with Keyv's absolute `expires`. `undefined`, `Infinity` and other non-finite values
+ * but NaN mean no expiry (Keyv: "a non-finite `expires` means no store-level expiry").
+ */
+export function planWrite(expires: unknown, now: number): WritePlan {
+  if (expires === undefined || expires === null) return { kind: 'set', ttlMs: undefined };
+  if (typeof expires !== 'number' || Number.isNaN(expires)) {
+    throw new ValidationError(`expires must be epoch milliseconds (a number) or undefined, got ${typeof expires === 'number' ? 'NaN' : typeof expires}`);
+  }
+  if (!Number.isFinite(expires)) return expires > 0 ? { kind: 'set', ttlMs: undefined } : { kind: 'expired' };
+  const ttlMs = expires - now;
+  return ttlMs > 0 ? { kind: 'set', ttlMs } : { kind: 'expired' };
+}

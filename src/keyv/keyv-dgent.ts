@@ -1,0 +1,203 @@
+/**
+ * `KeyvDgent`: a Keyv 6 storage adapter over a dgent {@link Store}. Keyv's namespace is the Store
+ * namespace, Keyv's absolute `expires` becomes the Store's TTL, and every write is a keyed event in
+ * the log, so a key written through Keyv has versions, an audit trail and time travel
+ * ({@link KeyvDgent.versions}, {@link KeyvDgent.audit}, {@link KeyvDgent.getAt}, or the Store itself
+ * as {@link KeyvDgent.store}).
+ */
+import { EventEmitter } from 'node:events';
+import { ValidationError } from '../core/errors.js';
+import type { AuditEntry } from '../projections/views/rows.js';
+import { DEFAULT_NAMESPACE } from '../store/context.js';
+import { Store } from '../store/store.js';
+import type { AtTarget, AuditQuery, OpOptions, StoreClock, StoreOptions, StoreVersion, VersionsOptions } from '../store/types.js';
+import { keyvDgentCapability, type KeyvDgentCapability } from './capabilities.js';
+import { planWrite } from './expiry.js';
+
+/** Options of {@link KeyvDgent}: an existing Store, or the options of a Store the adapter opens (and closes on `disconnect`). */
+export type KeyvDgentOptions = KeyvDgentCommonOptions & ({ store: Store; log?: never } | (StoreOptions & { store?: never }));
+
+export interface KeyvDgentCommonOptions {
+  /** the Store namespace used while Keyv sets none (default: the Store's `'default'`) */
+  defaultNamespace?: string | undefined;
+  /** the actor written to the audit trail for every operation of this adapter */
+  actor?: string | undefined;
+  /**
+   * the clock that turns Keyv's absolute `expires` into a TTL; it must be the Store's clock (default
+   * Date.now, as the Store's). With `StoreOptions` the Store's own `clock` is used.
+   */
+  clock?: StoreClock | undefined;
+  /** close the Store on `disconnect()` (default: true when the adapter opened the Store, false for a given one) */
+  closeStoreOnDisconnect?: boolean | undefined;
+  /** rows fetched per page by `iterator()` (default 100) */
+  pageSize?: number | undefined;
+}
+
+const DEFAULT_CLOCK: StoreClock = { now: () => Date.now() };
+
+/**
+ * A Keyv storage adapter over a dgent Store.
+ *
+ * @example
+ * ```ts
+ * import Keyv from 'keyv';
+ * import { SqliteEventLog, Store } from 'dgent';
+ * import { KeyvDgent } from 'dgent/keyv';
+ *
+ * const store = new Store({ log: new SqliteEventLog({ path: 'app.db' }) });
+ * const adapter = new KeyvDgent({ store });
+ * const keyv = new Keyv({ store: adapter, namespace: 'sessions' });
+ * await keyv.set('s1', { user: 'ada' }, 60_000);
+ * await adapter.versions('s1');          // every write of s1, newest first
+ * ```
+ */
+export class KeyvDgent extends EventEmitter {
+  /** the Store every operation goes to: versions, audit, time travel, queries and subscriptions of Keyv's keys */
+  readonly store: Store;
+  /** Keyv sets this to its own namespace; `undefined` means {@link KeyvDgentCommonOptions.defaultNamespace} */
+  namespace: string | undefined;
+  /** adapter options, as Keyv adapters expose them (`dialect: 'dgent'`) */
+  readonly opts: Record<string, unknown>;
+  private readonly defaultNamespace: string | undefined;
+  private readonly actor: string | undefined;
+  private readonly clock: StoreClock;
+  private readonly closeStore: boolean;
+  private readonly pageSize: number;
+  private readonly caps = keyvDgentCapability();
+
+  constructor(options: KeyvDgentOptions) {
+    super();
+    if (options === null || typeof options !== 'object') throw new ValidationError('KeyvDgent needs options: { store } or the options of a Store ({ log, ... })');
+    const given = options.store;
+    if (given !== undefined && !(given instanceof Store)) throw new ValidationError('KeyvDgent: `store` must be a dgent Store (pass Keyv this adapter, not the other way round)');
+    if (given === undefined && (options as StoreOptions).log === undefined) throw new ValidationError('KeyvDgent needs `store` (a dgent Store) or `log` (an EventLog to open a Store on)');
+    const pageSize = options.pageSize ?? 100;
+    if (!Number.isInteger(pageSize) || pageSize < 1) throw new ValidationError(`KeyvDgent: pageSize must be an integer >= 1, got ${String(pageSize)}`);
+    if (options.actor !== undefined && typeof options.actor !== 'string') throw new ValidationError('KeyvDgent: actor must be a string');
+    this.store = given ?? new Store(options as StoreOptions);
+    this.defaultNamespace = options.defaultNamespace;
+    this.actor = options.actor;
+    this.clock = options.clock ?? (given === undefined ? (options as StoreOptions).clock : undefined) ?? DEFAULT_CLOCK;
+    this.closeStore = options.closeStoreOnDisconnect ?? given === undefined;
+    this.pageSize = pageSize;
+    this.namespace = undefined;
+    this.opts = { dialect: 'dgent' };
+  }
+
+  /** Keyv 6 reads this: all storage methods, and `expires: true` (absolute expiry, enforced by the Store's TTL). */
+  get capabilities(): KeyvDgentCapability {
+    return this.caps;
+  }
+
+  /** The Store options of one operation: the current namespace and the adapter's actor. */
+  private op(): OpOptions {
+    return { namespace: this.namespace ?? this.defaultNamespace, actor: this.actor };
+  }
+
+  /** The stored (Keyv-encoded) value, or undefined when absent, deleted or expired. */
+  async get<Value>(key: string): Promise<Value | undefined> {
+    return this.store.get<Value>(key, this.op());
+  }
+
+  async getMany<Value>(keys: string[]): Promise<(Value | undefined)[]> {
+    return this.store.getMany<Value>(keys, this.op());
+  }
+
+  async has(key: string): Promise<boolean> {
+    return this.store.has(key, this.op());
+  }
+
+  async hasMany(keys: string[]): Promise<boolean[]> {
+    // a stored value is never undefined (the codec has no undefined at the top), so presence is "not undefined"
+    return (await this.store.getMany(keys, this.op())).map((v) => v !== undefined);
+  }
+
+  /** Store `value` until `expires` (epoch ms; undefined = no expiry). An `expires` already past deletes the key. */
+  async set(key: string, value: unknown, expires?: number): Promise<boolean> {
+    const plan = planWrite(expires, this.clock.now());
+    if (plan.kind === 'expired') {
+      await this.store.delete(key, this.op());
+      return true;
+    }
+    await this.store.set(key, value, { ...this.op(), ttlMs: plan.ttlMs });
+    return true;
+  }
+
+  /**
+   * Store several entries in one atomic append on logs with `appendMany` (memory, SQLite,
+   * PostgreSQL); entries already expired are deleted instead. A key given twice keeps the last value.
+   */
+  async setMany(entries: { key: string; value: unknown; expires?: number | undefined }[]): Promise<boolean[]> {
+    if (!Array.isArray(entries)) throw new ValidationError('setMany needs an array of { key, value, expires? }');
+    const now = this.clock.now();
+    const last = new Map<string, { value: unknown; ttlMs: number | undefined } | 'expired'>();
+    for (const e of entries) {
+      if (e === null || typeof e !== 'object') throw new ValidationError('setMany needs an array of { key, value, expires? }');
+      const plan = planWrite(e.expires, now);
+      last.delete(e.key); // keep the map in the order of the last occurrence
+      last.set(e.key, plan.kind === 'expired' ? 'expired' : { value: e.value, ttlMs: plan.ttlMs });
+    }
+    const live = [...last].flatMap(([key, p]) => (p === 'expired' ? [] : [{ key, value: p.value, ttlMs: p.ttlMs }]));
+    const expired = [...last].flatMap(([key, p]) => (p === 'expired' ? [key] : []));
+    if (expired.length === 0) await this.store.setMany(live, this.op());
+    else {
+      await this.store.transaction(async (tx) => {
+        for (const it of live) await tx.set(it.key, it.value, { ttlMs: it.ttlMs });
+        for (const key of expired) await tx.delete(key);
+      }, this.op());
+    }
+    return entries.map(() => true);
+  }
+
+  /** Delete a key; false when it had no live value. */
+  async delete(key: string): Promise<boolean> {
+    return this.store.delete(key, this.op());
+  }
+
+  /** Delete several keys in one atomic append; one boolean per key, false for keys without a live value (and for a repeated key). */
+  async deleteMany(keys: string[]): Promise<boolean[]> {
+    if (!Array.isArray(keys)) throw new ValidationError('deleteMany needs an array of keys');
+    if (keys.length === 0) return [];
+    return this.store.transaction(async (tx) => {
+      const out: boolean[] = [];
+      for (const key of keys) out.push(await tx.delete(key));
+      return out;
+    }, this.op());
+  }
+
+  /** Delete every key of the current namespace (Keyv's) or, with none, of the default namespace. */
+  async clear(): Promise<void> {
+    await this.store.clear(this.op());
+  }
+
+  /** `[key, value]` of every live key of the current namespace, in key order, page by page (stable under concurrent writes). */
+  async *iterator<Value>(namespace?: string): AsyncGenerator<[string, Value], void> {
+    const o = namespace === undefined ? this.op() : { ...this.op(), namespace };
+    let cursor: string | undefined;
+    do {
+      const page = await this.store.list({ ...o, limit: this.pageSize, cursor });
+      for (const item of page.items) yield [item.key, item.value as Value];
+      cursor = page.cursor;
+    } while (cursor !== undefined);
+  }
+
+  /** Close the Store when the adapter opened it (or `closeStoreOnDisconnect`); a given Store stays open for its owner. */
+  async disconnect(): Promise<void> {
+    if (this.closeStore) await this.store.close();
+  }
+
+  /** Every version of a key written through Keyv, newest first (values as Keyv encoded them). */
+  versions<T = unknown>(key: string, options: Omit<VersionsOptions, 'namespace'> = {}): Promise<StoreVersion<T>[]> {
+    return this.store.versions<T>(key, { ...this.op(), ...options, namespace: this.op().namespace });
+  }
+
+  /** The audit trail of the current namespace (or of one key), oldest first. */
+  audit(query: Omit<AuditQuery, 'namespace'> = {}): Promise<AuditEntry[]> {
+    return this.store.audit({ principal: this.actor, ...query, namespace: this.op().namespace ?? DEFAULT_NAMESPACE });
+  }
+
+  /** Time travel: the (Keyv-encoded) value of a key at a version or a time; undefined where it had none. */
+  getAt<T = unknown>(key: string, at: AtTarget): Promise<T | undefined> {
+    return this.store.get<T>(key, { ...this.op(), at });
+  }
+}
