@@ -259,3 +259,5 @@ export type { ImportOptions, ImportResult } from './transfer/import-log.js';
 export { eventToLine, lineToEvent, readJsonl } from './transfer/jsonl.js';
 export type { ImportedEvent } from './transfer/jsonl.js';
 export type { TransferProgress, OnProgress } from './transfer/progress.js';
+export { verifyLog, verifyViews } from './transfer/verify-log.js';
+export type { VerifyOptions, VerifyReport, VerifyProblem } from './transfer/verify-log.js';
