@@ -54,7 +54,7 @@ export function lineToEvent(line: string, lineNo: number): ImportedEvent {
 }
 
 /** The events of a JSONL text stream (lines split across chunks are joined; blank lines skipped). */
-export async function* readJsonl(input: AsyncIterable<string | Buffer>): AsyncIterable<ImportedEvent> {
+export async function* readJsonl(input: AsyncIterable<string | Buffer> | Iterable<string | Buffer>): AsyncIterable<ImportedEvent> {
   let rest = '';
   let lineNo = 0;
   const decoder = new TextDecoder();
