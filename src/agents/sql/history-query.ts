@@ -10,11 +10,12 @@
  * filter's in-process meaning are flagged `exact = false` and the agent evaluates them in process
  * after decoding (and migrating) them: states stored under an older schema version (migrations run
  * on read), text that is not JSON (a damaged row must surface as CorruptionError, as in `history()`),
- * strings with NUL or lone surrogates (PostgreSQL's jsonb cannot hold them, SQLite's string
- * functions stop at NUL), paths that pass through a tagged codec value (a Date, Map, ...: its fields
+ * on PostgreSQL, strings with NUL or lone surrogates (jsonb cannot hold them; SQLite compares them
+ * as the process does), paths that pass through a tagged codec value (a Date, Map, ...: its fields
  * are not reachable in process) and, on SQLite, an array-index segment applied to an object (JSON
- * paths read `[0]` as an array index only). Filters whose operands hold NUL or lone surrogates are
- * evaluated in process on every row of the window.
+ * paths read `[0]` as an array index only). Filters whose operands hold NUL or lone surrogates
+ * (PostgreSQL refuses them as jsonb and text, SQLite's length() stops at NUL) are evaluated in
+ * process on every row of the window.
  */
 import { matches, parsePath, type Primitive, type ValueFilter } from '../../projections/views/filter.js';
 import type { KvEntry } from '../../projections/views/rows.js';
@@ -115,7 +116,7 @@ function windowRows(r: HistorySqlRequest, p: Params, sqlFilters: boolean): strin
     exact = `(CASE WHEN b.value_jsonb IS NULL THEN false ELSE b.schema_version = ${p.bind(r.schemaVersion)}${inexact.length ? ` AND NOT (${inexact.join(' OR ')})` : ''} END)`;
   } else {
     const inexact = sqliteInexactTerms(r.filters).map((x) => x.replaceAll('kv.value', 'b.value'));
-    const plain = `b.schema_version = ${p.bind(r.schemaVersion)} AND json_valid(b.value) AND NOT (b.value GLOB ${p.bind('*\\u0000*')} OR b.value GLOB ${p.bind('*\\u[dD][89abAB]*')})`;
+    const plain = `b.schema_version = ${p.bind(r.schemaVersion)} AND json_valid(b.value)`;
     // nested CASE: the JSON functions of the inner test only run on valid JSON
     exact = `(CASE WHEN ${plain} THEN (CASE WHEN ${inexact.length ? inexact.join(' OR ') : '0'} THEN 0 ELSE 1 END) ELSE 0 END)`;
   }
