@@ -56,7 +56,12 @@ for (const name of ['sqlite', 'postgres'] as const) {
       for (let t = 1; t <= 60; t += 1) await graph.invoke({ messages: [userMessage(t)] }, cfg('long'));
       const expected = Array.from({ length: 60 }, (_, i) => [userMessage(i + 1).content, REPLIES[i % REPLIES.length]]).flat();
       expect(contents(await graph.getState(cfg('long')))).toEqual(expected);
-      expect(contents(await chatGraph(b.saver({ prefix: p })).getState(cfg('long')))).toEqual(expected);
+      const fresh = await chatGraph(b.saver({ prefix: p })).getState(cfg('long'));
+      expect(contents(fresh)).toEqual(expected);
+      // the ids the messages reducer gave (stored as keys added to the pending writes) come back too
+      const ids = (st: StateSnapshot) => (st.values.messages as { id?: string }[]).map((m) => m.id);
+      expect(ids(fresh)).toEqual(ids(await graph.getState(cfg('long'))));
+      expect(ids(fresh).every((id) => typeof id === 'string' && id.length > 0)).toBe(true);
       let valueEvents = 0;
       for await (const e of b.log.readAll({ types: ['lg.set', 'lg.append'] })) if (e.stream.startsWith(p) && e.stream.endsWith('messages')) valueEvents += 1;
       expect(valueEvents).toBe(120);

@@ -25,11 +25,9 @@
 import type { RunnableConfig } from '@langchain/core/runnables';
 import {
   BaseCheckpointSaver,
-  compareWritesSortKeys,
   maxChannelVersion,
   TASKS,
   WRITES_IDX_MAP,
-  writesSortKey,
   type ChannelVersions,
   type Checkpoint,
   type CheckpointListOptions,
@@ -48,18 +46,9 @@ import { checkCommon, newEventId, openLog, StreamNames, type DgentSaverOptions }
 import { CHECKPOINT, DELETED, LINK, PRUNED, TTL, WRITES, toStored } from './records.js';
 import type { CheckpointData, LinkData, Stored, ValueRef, WritesData } from './records.js';
 import { catchUp as catchUpWith, diffMap, type IndexedCheckpoint, ThreadIndex } from './thread-index.js';
-import { ValueStore, type KnownArray, type WriteSource, type WritesResolver } from './values.js';
+import { ValueStore } from './values.js';
+import { fromStoredArgs, nsOf, pickKnown, remember, resolver, sortedWrites, threadOf, writeSource, type ThreadState } from './thread-state.js';
 import { planPrune } from './lifecycle.js';
-
-interface ThreadState {
-  index: ThreadIndex;
-  mutex: Mutex;
-  loaded: boolean;
-  /** recent array versions per `${ns}\0${channel}`, newest first: what a new version may extend */
-  known: Map<string, KnownArray[]>;
-}
-
-const KNOWN_PER_CHANNEL = 4;
 
 /** Options of {@link DgentSaver.prune}. */
 export interface PruneOptions {
@@ -376,7 +365,6 @@ export class DgentSaver extends BaseCheckpointSaver {
   /** The thread, caught up with the log (a read also lets this saver write after another writer). */
   private async read(threadId: string): Promise<ThreadState> {
     const state = this.state(threadId);
-    const log = await this.logReady;
     await state.mutex.run(async () => {
       await this.catchUp(state.index);
       state.loaded = true;
@@ -409,7 +397,6 @@ export class DgentSaver extends BaseCheckpointSaver {
   private async lifecycleAppend(threadId: string, event: { type: string; data: unknown }): Promise<void> {
     const state = this.state(threadId);
     await state.mutex.run(async () => {
-      const log = await this.logReady;
       await this.catchUp(state.index);
       await this.appendThread(state, [event]);
       state.index.rev -= 1;
@@ -482,64 +469,4 @@ export class DgentSaver extends BaseCheckpointSaver {
     const versions = Object.values(checkpoint.channel_versions);
     (checkpoint.channel_versions as Record<string, unknown>)[TASKS] = versions.length > 0 ? maxChannelVersion(...versions) : this.getNextVersion(undefined);
   }
-}
-
-function threadOf(config: RunnableConfig): string | undefined {
-  const t = config?.configurable?.thread_id as unknown;
-  return t === undefined || t === null ? undefined : String(t);
-}
-
-function nsOf(config: RunnableConfig): string {
-  return (config?.configurable?.checkpoint_ns as string | undefined) ?? '';
-}
-
-function fromStoredArgs(s: Stored): [string, Uint8Array | string] {
-  return [s.t, s.s ?? s.b ?? new Uint8Array()];
-}
-
-/** The writes of a checkpoint in LangGraph's order (task path, task id, index). */
-function sortedWrites(entry: IndexedCheckpoint) {
-  return [...entry.writes.values()]
-    .map((w) => ({ w, key: writesSortKey(w.path, w.task, w.idx) }))
-    .sort((a, b) => compareWritesSortKeys(a.key, b.key))
-    .map(({ w }) => w);
-}
-
-/** The known version `value` extends the most of (longest prefix), if any. */
-function pickKnown(value: readonly unknown[], list: readonly KnownArray[]): KnownArray | undefined {
-  let best: KnownArray | undefined;
-  for (const k of list) {
-    if (k.len > value.length || (best && k.len <= best.len)) continue;
-    let ok = true;
-    for (let i = 0; i < k.len; i += 1) if (value[i] !== k.arr[i]) { ok = false; break; }
-    if (ok) best = k;
-  }
-  return best;
-}
-
-function resolver(state: ThreadState): WritesResolver {
-  return (stream, revision) => state.index.writesAt.get(`${stream}#${revision}`);
-}
-
-/** The parent's pending writes to `ch`, in LangGraph's order, as elements an appended value may reference. */
-function writeSource(parent: IndexedCheckpoint | undefined, ch: string): WriteSource | undefined {
-  if (!parent) return undefined;
-  const out: WriteSource = { elements: [], refs: [] };
-  for (const w of sortedWrites(parent)) {
-    if (w.channel !== ch) continue;
-    if (w.value.s === undefined || w.at[2] < 0) return undefined;
-    const v = JSON.parse(w.value.s) as unknown;
-    const elements = Array.isArray(v) ? v : [v];
-    elements.forEach((e, i) => {
-      out.elements.push(e);
-      out.refs.push([w.at[0], w.at[1], w.at[2], i]);
-    });
-  }
-  return out.elements.length > 0 ? out : undefined;
-}
-
-function remember(state: ThreadState, key: string, known: KnownArray): void {
-  const list = (state.known.get(key) ?? []).filter((k) => k.arr !== known.arr || k.len !== known.len);
-  list.unshift(known);
-  state.known.set(key, list.slice(0, KNOWN_PER_CHANNEL));
 }
