@@ -66,9 +66,9 @@ describe('published declarations, compiled as a consumer (strict, exactOptionalP
   }
 
   it(
-    "the core entry compiles with no driver and no driver types installed: read-only loads, inferred CachedAgent, undefined options, typed migrations and event logs",
+    "the core and vector entries compile with no driver and no driver types installed (faiss-node is optional too): read-only loads, inferred CachedAgent, undefined options, typed migrations and event logs",
     async () => {
-      expect(await check(CORE, ['core.ts'])).toBe('');
+      expect(await check(CORE, ['core.ts', 'vector.ts'])).toBe('');
     },
     TIMEOUT,
   );
@@ -92,7 +92,7 @@ describe('published declarations, compiled as a consumer (strict, exactOptionalP
   it(
     'every entry still compiles when @types/pg and @types/better-sqlite3 are installed too',
     async () => {
-      expect(await check([...CORE, ...DRIVERS, ...DRIVER_TYPES], ['core.ts', 'drivers.ts'])).toBe('');
+      expect(await check([...CORE, ...DRIVERS, ...DRIVER_TYPES, 'faiss-node'], ['core.ts', 'drivers.ts', 'vector.ts'])).toBe('');
     },
     TIMEOUT,
   );
