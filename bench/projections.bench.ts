@@ -241,6 +241,8 @@ export async function main(): Promise<void> {
       const c = new pg.Client({ connectionString: URL });
       await c.connect();
       for (const sc of schemas) await c.query(`DROP SCHEMA IF EXISTS "${sc}" CASCADE`);
+      // the Emmett case's view tables live in Emmett's schema (public)
+      for (const v of ['kv', 'versions', 'audit']) await c.query(`DROP TABLE IF EXISTS emmett_views_${process.pid}_${v}`);
       await c.end();
     }
   }
