@@ -18,6 +18,8 @@ import { keyedViews, viewReaders, type ViewReaders } from '../projections/views/
 import { isMultiStreamAppender, type AppendResult, type EventLog, type ExpectedRevision, type NewEvent, type StreamAppend } from '../streams/event-log.js';
 import { Access } from './access.js';
 import { defaultViewStorage } from './default-views.js';
+import { mapPgError } from '../streams/postgres/errors.js';
+import { valueReader, type ValueOf } from './value-reader.js';
 import type { AuthorizeRequest, OpOptions, StoreClock, StoreOptions } from './types.js';
 
 export const DEFAULT_NAMESPACE = 'default';
@@ -34,6 +36,8 @@ export class StoreContext {
   ownsStorage = false;
   runner!: ProjectionRunner;
   readers!: ViewReaders;
+  /** one key's live value (the hot path of get) */
+  valueOf!: ValueOf;
   mode!: ProjectionMode;
   closed = false;
   /** subscriptions still starting: writes wait for them, so a subscription made before a write hears it */
@@ -76,6 +80,9 @@ export class StoreContext {
       throw e;
     }
     this.readers = viewReaders(this.storage);
+    // views the Store opened on a PostgreSQL log's pool: get may use named statements on that pool
+    const pool = this.ownsStorage && this.storage.kind === 'postgres' ? ((this.log as unknown as { pool?: unknown }).pool as never) : undefined;
+    this.valueOf = valueReader(this.storage, this.readers, pool, (e) => mapPgError(e, 'reading a view'));
     this.mode = (await this.runner.status('kv'))[0]?.mode ?? 'async';
     this.opened = true;
   }

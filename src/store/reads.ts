@@ -29,8 +29,8 @@ export function get(ctx: StoreContext, key: string, o?: GetOptions): Promise<unk
     } catch (e) {
       return Promise.reject(e);
     }
-    const p = ctx.readers.kv.get(ns, k, { now: ctx.now() });
-    return o?.includeMetadata ? p.then((e) => e && toEntry(e)) : p.then((e) => e?.value);
+    if (o?.includeMetadata) return ctx.readers.kv.get(ns, k, { now: ctx.now() }).then((e) => e && toEntry(e));
+    return ctx.valueOf(ns, k, ctx.now()).then((r) => r.value);
   }
   return getChecked(ctx, key, o);
 }
@@ -38,9 +38,9 @@ export function get(ctx: StoreContext, key: string, o?: GetOptions): Promise<unk
 async function getChecked(ctx: StoreContext, key: string, o?: GetOptions): Promise<unknown> {
   const { ns, key: k } = await prelude(ctx, key, o);
   if (o?.at !== undefined) return getAt(ctx, ns, k, o);
+  if (!o?.includeMetadata) return (await ctx.valueOf(ns, k, ctx.now())).value;
   const e = await ctx.readers.kv.get(ns, k, { now: ctx.now() });
-  if (e === undefined) return undefined;
-  return o?.includeMetadata ? toEntry(e) : e.value;
+  return e && toEntry(e);
 }
 
 async function getAt(ctx: StoreContext, ns: string, key: string, o: GetOptions): Promise<unknown> {

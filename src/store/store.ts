@@ -16,6 +16,7 @@
  * ```
  */
 import type { Metadata } from '../projections/keyed-events.js';
+import type { ViewStorage } from '../projections/view-storage.js';
 import type { AuditEntry } from '../projections/views/rows.js';
 import type { ValueFilter } from '../projections/views/filter.js';
 import { StoreContext } from './context.js';
@@ -61,6 +62,11 @@ export class Store {
     const every = options.sweepIntervalMs ?? 1000;
     this.sweeper = new Sweeper(this.ctx, every);
     this.ctx.ready.then(() => this.sweeper.start(), () => undefined);
+  }
+
+  /** The storage of the Store's views (the default one it opened, or the one passed), once `ready()` resolved. */
+  get views(): ViewStorage {
+    return this.ctx.storage;
   }
 
   /** Resolves once the views are set up (every operation waits for it too); rejects with a setup error. */

@@ -225,7 +225,7 @@ export async function runTx(store: Store, m: StoreModel, op: Extract<Op, { kind:
       } else if (t.kind === 'delete') {
         await tx.delete(k);
         seen.set(k, undefined);
-      } else {
+      } else if (t.kind === 'incr') {
         const cur = seen.has(k) ? seen.get(k) : m.live(n, k) && { value: m.live(n, k)!.value };
         const r = await tx.incr(k, t.by);
         seen.set(k, { value: r });
@@ -281,6 +281,8 @@ export async function checkStore(store: Store, log: EventLog, m: StoreModel, nss
     expect(await store.getMany([...KEYS], { namespace: n })).toStrictEqual(KEYS.map((k) => m.live(n, k)?.value));
     for (const k of KEYS) {
       const r = m.live(n, k);
+      expect(await store.get(k, { namespace: n })).toStrictEqual(r?.value);
+      expect(await store.has(k, { namespace: n })).toBe(r !== undefined);
       const e = await store.get(k, { namespace: n, includeMetadata: true });
       if (!r) expect(e).toBeUndefined();
       else expect(e).toMatchObject({ key: k, value: r.value, version: r.version, metadata: r.metadata, expiresAt: r.expiresAt });
