@@ -15,6 +15,36 @@ const schemas: string[] = [];
 afterAll(() => dropSchemas(schemas));
 
 describe.skipIf(!available)('Store on PostgreSQL (default views)', () => {
+  it('query() on an indexed path is planned on the jsonb expression index', async () => {
+    const schema = uniqueSchema('dgstoreix');
+    schemas.push(schema);
+    const log = new PostgresEventLog({ connectionString: postgresUrl(), schema });
+    const store = new Store({ log, viewOptions: { kv: { indexes: ['profile.age'] } }, sweepIntervalMs: 0 });
+    const client = new pg.Client({ connectionString: postgresUrl() });
+    await client.connect();
+    try {
+      await store.setMany(Array.from({ length: 200 }, (_, i) => [`u${i}`, { profile: { age: i } }] as const));
+      // observe the statement the reader sends (the real pool; nothing is replaced)
+      const views = store.views as unknown as { query(text: string, values?: unknown[]): Promise<unknown> };
+      const seen: [string, unknown[] | undefined][] = [];
+      const query = views.query.bind(views);
+      views.query = (text, values) => {
+        seen.push([text, values]);
+        return query(text, values);
+      };
+      expect((await store.query({ path: 'profile.age', op: 'eq', value: 7 })).map((r) => r.key)).toEqual(['u7']);
+      const [text, values] = seen.find(([t]) => t.includes('value_jsonb'))!;
+      await client.query(`ANALYZE ${schema}."${(await client.query(`SELECT tablename FROM pg_tables WHERE schemaname = $1 AND tablename LIKE 'dgent_p_kv__g%_kv'`, [schema])).rows[0].tablename}"`);
+      await client.query('SET enable_seqscan = off'); // 200 rows: a sequential scan would win; is the index usable at all?
+      const plan = (await client.query(`EXPLAIN ${text}`, values)).rows.map((r) => r['QUERY PLAN']).join('\n');
+      expect(plan).toMatch(/dgent_p_kv__g\d+_kv_ix0/);
+    } finally {
+      await client.end();
+      await store.close();
+      await log.close();
+    }
+  }, 60_000);
+
   it('runs its views inline in the log schema, and purge leaves no value in the events table or the views', async () => {
     const schema = uniqueSchema('dgstorepg');
     schemas.push(schema);
