@@ -5,6 +5,9 @@
  */
 import { ValidationError } from '../core/errors.js';
 
+/** Below this (1973-03-03 in epoch ms), an `expires` next to a clock of today is a relative ttl, not a time. */
+const RELATIVE_TTL_BOUND = 1e11;
+
 /** What to do with one write: store it (with a ttl, or none), or delete the key because it has expired already. */
 export type WritePlan = { kind: 'set'; ttlMs: number | undefined } | { kind: 'expired' };
 
@@ -18,6 +21,11 @@ export function planWrite(expires: unknown, now: number): WritePlan {
     throw new ValidationError(`expires must be epoch milliseconds (a number) or undefined, got ${typeof expires === 'number' ? 'NaN' : typeof expires}`);
   }
   if (!Number.isFinite(expires)) return expires > 0 ? { kind: 'set', ttlMs: undefined } : { kind: 'expired' };
+  // Keyv 5 passes a relative ttl here (1000 = 1 s), which read as epoch ms lies in 1970: writing it
+  // as "already expired" would silently drop every value, so say what is wrong instead
+  if (expires >= 0 && expires < RELATIVE_TTL_BOUND && now >= 10 * RELATIVE_TTL_BOUND) {
+    throw new ValidationError(`expires ${expires} is not an epoch-ms time but looks like a relative ttl: Keyv 5 passes ttls; create the adapter with { keyvVersion: 5 }`);
+  }
   const ttlMs = expires - now;
   return ttlMs > 0 ? { kind: 'set', ttlMs } : { kind: 'expired' };
 }

@@ -12,7 +12,8 @@ import { DEFAULT_NAMESPACE } from '../store/context.js';
 import { Store } from '../store/store.js';
 import type { AtTarget, AuditQuery, OpOptions, StoreClock, StoreOptions, StoreVersion, VersionsOptions } from '../store/types.js';
 import { keyvDgentCapability, type KeyvDgentCapability } from './capabilities.js';
-import { planWrite } from './expiry.js';
+import { planWrite, type WritePlan } from './expiry.js';
+import { legacyPlan, prefixOf } from './legacy.js';
 
 /** Options of {@link KeyvDgent}: an existing Store, or the options of a Store the adapter opens (and closes on `disconnect`). */
 export type KeyvDgentOptions = KeyvDgentCommonOptions & ({ store: Store; log?: never } | (StoreOptions & { store?: never }));
@@ -31,6 +32,12 @@ export interface KeyvDgentCommonOptions {
   closeStoreOnDisconnect?: boolean | undefined;
   /** rows fetched per page by `iterator()` (default 100) */
   pageSize?: number | undefined;
+  /**
+   * the Keyv major that drives the adapter (default 6). Keyv 5 passes a relative ttl instead of an
+   * absolute `expires`, prefixes keys with `<namespace>:` and wants one boolean from `deleteMany`;
+   * with `keyvVersion: 5` the adapter speaks that contract (see ./legacy.ts).
+   */
+  keyvVersion?: 5 | 6 | undefined;
 }
 
 const DEFAULT_CLOCK: StoreClock = { now: () => Date.now() };
@@ -64,6 +71,7 @@ export class KeyvDgent extends EventEmitter {
   private readonly closeStore: boolean;
   private readonly pageSize: number;
   private readonly caps = keyvDgentCapability();
+  private readonly v5: boolean;
 
   constructor(options: KeyvDgentOptions) {
     super();
@@ -74,6 +82,8 @@ export class KeyvDgent extends EventEmitter {
     const pageSize = options.pageSize ?? 100;
     if (!Number.isInteger(pageSize) || pageSize < 1) throw new ValidationError(`KeyvDgent: pageSize must be an integer >= 1, got ${String(pageSize)}`);
     if (options.actor !== undefined && typeof options.actor !== 'string') throw new ValidationError('KeyvDgent: actor must be a string');
+    if (options.keyvVersion !== undefined && options.keyvVersion !== 5 && options.keyvVersion !== 6) throw new ValidationError(`KeyvDgent: keyvVersion must be 5 or 6, got ${String(options.keyvVersion)}`);
+    this.v5 = options.keyvVersion === 5;
     this.store = given ?? new Store(options as StoreOptions);
     this.defaultNamespace = options.defaultNamespace;
     this.actor = options.actor;
@@ -81,7 +91,8 @@ export class KeyvDgent extends EventEmitter {
     this.closeStore = options.closeStoreOnDisconnect ?? given === undefined;
     this.pageSize = pageSize;
     this.namespace = undefined;
-    this.opts = { dialect: 'dgent' };
+    // Keyv 5 reads opts.url in its constructor (to decide whether an adapter is iterable)
+    this.opts = { dialect: 'dgent', url: 'dgent:' };
   }
 
   /** Keyv 6 reads this: all storage methods, and `expires: true` (absolute expiry, enforced by the Store's TTL). */
@@ -94,32 +105,49 @@ export class KeyvDgent extends EventEmitter {
     return { namespace: this.namespace ?? this.defaultNamespace, actor: this.actor };
   }
 
+  /** The Store key of a key from Keyv: Keyv 5's `<namespace>:` prefix removed (the namespace is the Store's). */
+  private k(key: string): string {
+    if (!this.v5 || typeof key !== 'string') return key;
+    const prefix = prefixOf(this.namespace);
+    return prefix !== undefined && key.startsWith(prefix) ? key.slice(prefix.length) : key;
+  }
+
+  private ks(keys: string[]): string[] {
+    if (!Array.isArray(keys)) throw new ValidationError('expected an array of keys');
+    return this.v5 ? keys.map((key) => this.k(key)) : keys;
+  }
+
+  /** Keyv 6: an absolute `expires`; Keyv 5: a relative ttl. */
+  private plan(third: unknown): WritePlan {
+    return this.v5 ? legacyPlan(third) : planWrite(third, this.clock.now());
+  }
+
   /** The stored (Keyv-encoded) value, or undefined when absent, deleted or expired. */
   async get<Value>(key: string): Promise<Value | undefined> {
-    return this.store.get<Value>(key, this.op());
+    return this.store.get<Value>(this.k(key), this.op());
   }
 
   async getMany<Value>(keys: string[]): Promise<(Value | undefined)[]> {
-    return this.store.getMany<Value>(keys, this.op());
+    return this.store.getMany<Value>(this.ks(keys), this.op());
   }
 
   async has(key: string): Promise<boolean> {
-    return this.store.has(key, this.op());
+    return this.store.has(this.k(key), this.op());
   }
 
   async hasMany(keys: string[]): Promise<boolean[]> {
     // a stored value is never undefined (the codec has no undefined at the top), so presence is "not undefined"
-    return (await this.store.getMany(keys, this.op())).map((v) => v !== undefined);
+    return (await this.store.getMany(this.ks(keys), this.op())).map((v) => v !== undefined);
   }
 
   /** Store `value` until `expires` (epoch ms; undefined = no expiry). An `expires` already past deletes the key. */
   async set(key: string, value: unknown, expires?: number): Promise<boolean> {
-    const plan = planWrite(expires, this.clock.now());
+    const plan = this.plan(expires);
     if (plan.kind === 'expired') {
-      await this.store.delete(key, this.op());
+      await this.store.delete(this.k(key), this.op());
       return true;
     }
-    await this.store.set(key, value, { ...this.op(), ttlMs: plan.ttlMs });
+    await this.store.set(this.k(key), value, { ...this.op(), ttlMs: plan.ttlMs });
     return true;
   }
 
@@ -127,15 +155,15 @@ export class KeyvDgent extends EventEmitter {
    * Store several entries in one atomic append on logs with `appendMany` (memory, SQLite,
    * PostgreSQL); entries already expired are deleted instead. A key given twice keeps the last value.
    */
-  async setMany(entries: { key: string; value: unknown; expires?: number | undefined }[]): Promise<boolean[]> {
+  async setMany(entries: { key: string; value: unknown; expires?: number | undefined; ttl?: number | undefined }[]): Promise<boolean[]> {
     if (!Array.isArray(entries)) throw new ValidationError('setMany needs an array of { key, value, expires? }');
-    const now = this.clock.now();
     const last = new Map<string, { value: unknown; ttlMs: number | undefined } | 'expired'>();
     for (const e of entries) {
       if (e === null || typeof e !== 'object') throw new ValidationError('setMany needs an array of { key, value, expires? }');
-      const plan = planWrite(e.expires, now);
-      last.delete(e.key); // keep the map in the order of the last occurrence
-      last.set(e.key, plan.kind === 'expired' ? 'expired' : { value: e.value, ttlMs: plan.ttlMs });
+      const plan = this.plan(this.v5 ? e.ttl : e.expires);
+      const key = this.k(e.key);
+      last.delete(key); // keep the map in the order of the last occurrence
+      last.set(key, plan.kind === 'expired' ? 'expired' : { value: e.value, ttlMs: plan.ttlMs });
     }
     const live = [...last].flatMap(([key, p]) => (p === 'expired' ? [] : [{ key, value: p.value, ttlMs: p.ttlMs }]));
     const expired = [...last].flatMap(([key, p]) => (p === 'expired' ? [key] : []));
@@ -151,18 +179,23 @@ export class KeyvDgent extends EventEmitter {
 
   /** Delete a key; false when it had no live value. */
   async delete(key: string): Promise<boolean> {
-    return this.store.delete(key, this.op());
+    return this.store.delete(this.k(key), this.op());
   }
 
-  /** Delete several keys in one atomic append; one boolean per key, false for keys without a live value (and for a repeated key). */
-  async deleteMany(keys: string[]): Promise<boolean[]> {
+  /**
+   * Delete several keys in one atomic append; one boolean per key, false for keys without a live
+   * value (and for a repeated key). With `keyvVersion: 5`: one boolean, true when any was deleted.
+   */
+  async deleteMany(keys: string[]): Promise<boolean[]>;
+  async deleteMany(keys: string[]): Promise<boolean[] | boolean> {
     if (!Array.isArray(keys)) throw new ValidationError('deleteMany needs an array of keys');
-    if (keys.length === 0) return [];
-    return this.store.transaction(async (tx) => {
-      const out: boolean[] = [];
-      for (const key of keys) out.push(await tx.delete(key));
-      return out;
+    const list = this.ks(keys);
+    const out = list.length === 0 ? [] : await this.store.transaction(async (tx) => {
+      const deleted: boolean[] = [];
+      for (const key of list) deleted.push(await tx.delete(key));
+      return deleted;
     }, this.op());
+    return this.v5 ? out.includes(true) : out;
   }
 
   /** Delete every key of the current namespace (Keyv's) or, with none, of the default namespace. */
@@ -170,13 +203,17 @@ export class KeyvDgent extends EventEmitter {
     await this.store.clear(this.op());
   }
 
-  /** `[key, value]` of every live key of the current namespace, in key order, page by page (stable under concurrent writes). */
+  /**
+   * `[key, value]` of every live key of the current namespace, in key order, page by page (stable
+   * under concurrent writes). With `keyvVersion: 5` keys carry Keyv 5's `<namespace>:` prefix.
+   */
   async *iterator<Value>(namespace?: string): AsyncGenerator<[string, Value], void> {
     const o = namespace === undefined ? this.op() : { ...this.op(), namespace };
+    const prefix = this.v5 ? (prefixOf(namespace ?? this.namespace) ?? '') : '';
     let cursor: string | undefined;
     do {
       const page = await this.store.list({ ...o, limit: this.pageSize, cursor });
-      for (const item of page.items) yield [item.key, item.value as Value];
+      for (const item of page.items) yield [prefix + item.key, item.value as Value];
       cursor = page.cursor;
     } while (cursor !== undefined);
   }
@@ -188,7 +225,7 @@ export class KeyvDgent extends EventEmitter {
 
   /** Every version of a key written through Keyv, newest first (values as Keyv encoded them). */
   versions<T = unknown>(key: string, options: Omit<VersionsOptions, 'namespace'> = {}): Promise<StoreVersion<T>[]> {
-    return this.store.versions<T>(key, { ...this.op(), ...options, namespace: this.op().namespace });
+    return this.store.versions<T>(this.k(key), { ...this.op(), ...options, namespace: this.op().namespace });
   }
 
   /** The audit trail of the current namespace (or of one key), oldest first. */
@@ -198,6 +235,6 @@ export class KeyvDgent extends EventEmitter {
 
   /** Time travel: the (Keyv-encoded) value of a key at a version or a time; undefined where it had none. */
   getAt<T = unknown>(key: string, at: AtTarget): Promise<T | undefined> {
-    return this.store.get<T>(key, { ...this.op(), at });
+    return this.store.get<T>(this.k(key), { ...this.op(), at });
   }
 }
