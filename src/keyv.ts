@@ -1,7 +1,7 @@
 /**
- * `dgent/keyv`: a Keyv storage adapter over the dgent Store. Keyv (>= 6, an optional peer) keeps
- * its API; every key it writes becomes a keyed event in the log, with versions, an audit trail and
- * time travel through the Store.
+ * `dgent/keyv`: a Keyv storage adapter over the dgent Store. Keyv (an optional peer: 6, or 5 with
+ * `keyvVersion: 5`) keeps its API; every key it writes becomes a keyed event in the log, with
+ * versions, an audit trail and time travel through the Store.
  *
  * @example
  * ```ts

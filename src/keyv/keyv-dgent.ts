@@ -1,7 +1,8 @@
 /**
- * `KeyvDgent`: a Keyv 6 storage adapter over a dgent {@link Store}. Keyv's namespace is the Store
- * namespace, Keyv's absolute `expires` becomes the Store's TTL, and every write is a keyed event in
- * the log, so a key written through Keyv has versions, an audit trail and time travel
+ * `KeyvDgent`: a Keyv 6 storage adapter over a dgent {@link Store} (Keyv 5 with `keyvVersion: 5`).
+ * Keyv's namespace is the Store namespace, Keyv's `expires` becomes the Store's TTL, and every
+ * write is a keyed event in the log, so a key written through Keyv has versions, an audit trail
+ * and time travel
  * ({@link KeyvDgent.versions}, {@link KeyvDgent.audit}, {@link KeyvDgent.getAt}, or the Store itself
  * as {@link KeyvDgent.store}).
  */
