@@ -52,9 +52,24 @@ for (const name of ['memory', 'sqlite', 'postgres', 'redis'] as const) {
       const valueEvents = (await events(b, p)).filter((e) => e.stream.endsWith('messages'));
       expect(valueEvents.filter((e) => e.type === 'lg.set')).toHaveLength(1);
       expect(valueEvents.filter((e) => e.type === 'lg.append')).toHaveLength(39);
-      // a fresh instance (another process) reads the same state from the log alone
-      const again = await chatGraph(b.saver({ prefix: p })).getState(cfg('t'));
-      expect(again.values.messages.map((m: { content: unknown }) => m.content)).toEqual(state.values.messages.map((m: { content: unknown }) => m.content));
+      // a fresh instance (another process) reads every checkpoint, its values and its pending writes
+      // from the log alone exactly as the writer holds them
+      const fresh = b.saver({ prefix: p, valueCacheSize: 0 });
+      const mine = [];
+      for await (const t of saver.list(cfg('t'))) mine.push(t);
+      const theirs = [];
+      for await (const t of fresh.list(cfg('t'))) theirs.push(t);
+      expect(theirs).toHaveLength(60);
+      expect(theirs).toEqual(mine);
+      expect(theirs.flatMap((t) => t.pendingWrites ?? []).length).toBeGreaterThan(39);
+      // the __start__ task's write of each input checkpoint is the user's message (stored as a
+      // reference into the checkpoint's input value)
+      const inputs = theirs.filter((t) => t.metadata?.source === 'input').reverse();
+      expect(inputs).toHaveLength(20);
+      inputs.forEach((t, i) => {
+        const w = t.pendingWrites?.find((x) => x[1] === 'messages');
+        expect((w?.[2] as { content: unknown }[] | undefined)?.map((m) => m.content)).toEqual([userMessage(i + 1).content]);
+      });
     });
 
     it('a second writer that read before the first wrote gets ConcurrencyError from put, and the chain does not fork', async () => {

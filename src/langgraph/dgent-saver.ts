@@ -47,7 +47,7 @@ import { CHECKPOINT, DELETED, LINK, PRUNED, TTL, WRITES, toStored } from './reco
 import type { CheckpointData, LinkData, Stored, ValueRef, WritesData } from './records.js';
 import { catchUp as catchUpWith, diffMap, type IndexedCheckpoint, ThreadIndex } from './thread-index.js';
 import { ValueStore } from './values.js';
-import { fromStoredArgs, nsOf, pickKnown, remember, resolver, sortedWrites, threadOf, writeSource, type ThreadState } from './thread-state.js';
+import { fromStoredArgs, nsOf, pickKnown, remember, resolver, shareInput, sortedWrites, threadOf, writeSource, type ThreadState } from './thread-state.js';
 import { planPrune } from './lifecycle.js';
 
 /** Options of {@link DgentSaver.prune}. */
@@ -222,7 +222,7 @@ export class DgentSaver extends BaseCheckpointSaver {
         m: toStored(await this.serde.dumpsTyped(metadata)),
       };
       // absent rather than undefined: the log's codec would spell out every undefined
-      if (parentId !== undefined) data.p = parentId;
+      if (parentId !== undefined) data.p = parentId === state.index.newestId(ns) && parent ? '' : parentId;
       if (!parent) data.full = true;
       if (Object.keys(extra).length > 0) data.x = toStored(await this.serde.dumpsTyped(extra));
       await this.appendThread(state, [{ type: CHECKPOINT, data }]);
@@ -248,7 +248,7 @@ export class DgentSaver extends BaseCheckpointSaver {
       // a regular write already stored stays (LangGraph's rule); do not store it twice
       const fresh = w.filter(([, idx]) => idx < 0 || !existing?.has(`${taskId},${idx}`));
       if (fresh.length === 0) return;
-      const data: WritesData = { ns, cp, task: taskId, path: taskPath ?? '', w: fresh };
+      const data: WritesData = { ns, cp, task: taskId, path: taskPath ?? '', w: shareInput(state.index.get(ns, cp), fresh) };
       state.index.addWrites(data, await this.appendThread(state, [{ type: WRITES, data }]));
       state.index.lastWrite = this.now();
     });

@@ -36,6 +36,8 @@ export interface Stored {
   t: string;
   s?: string;
   b?: Uint8Array;
+  /** (pending writes only) the text is that of key [1] of the inline value of channel [0] of the checkpoint */
+  c?: [channel: string, key: string];
 }
 
 /** A contiguous revision range of a value stream: [stream, from, to] (inclusive). */
@@ -63,7 +65,7 @@ export interface MapDiff<T> {
 export interface CheckpointData {
   ns: string;
   id: string;
-  /** parent checkpoint id (same namespace) */
+  /** parent checkpoint id (same namespace); '' for the namespace's newest checkpoint when written */
   p?: string | undefined;
   v: number;
   ts: string;

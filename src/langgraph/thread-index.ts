@@ -6,6 +6,7 @@
  * never the values themselves.
  */
 import { INTERRUPT } from '@langchain/langgraph-checkpoint';
+import { CorruptionError } from '../core/errors.js';
 import type { EventLog, RecordedEvent } from '../streams/event-log.js';
 import { CHECKPOINT, DELETED, LINK, PRUNED, TTL, WRITES } from './records.js';
 import type { CheckpointData, LinkData, MapDiff, PrunedData, Range, Stored, TtlData, ValueRef, WritesData } from './records.js';
@@ -111,7 +112,9 @@ export class ThreadIndex {
   }
 
   /** Fold a checkpoint event: resolve its maps against its parent (present: the writer saw the same index). */
-  addCheckpoint(data: CheckpointData): IndexedCheckpoint {
+  addCheckpoint(stored: CheckpointData): IndexedCheckpoint {
+    // p '' is "the newest checkpoint of the namespace" when it was written (the writer saw this index)
+    const data = stored.p === '' ? { ...stored, p: this.newest.get(stored.ns) } : stored;
     const parent = data.p !== undefined ? this.get(data.ns, data.p) : undefined;
     const full = data.full === true || !parent;
     const refs = applyDiff(parent?.refs, data.refs, full);
@@ -128,9 +131,19 @@ export class ThreadIndex {
     return entry;
   }
 
+  /** id of the newest checkpoint per namespace (kept as checkpoints are folded; prune keeps the newest) */
+  private readonly newest = new Map<string, string>();
+
+  /** The id `p: ''` stands for in a checkpoint written now. */
+  newestId(ns: string): string | undefined {
+    return this.newest.get(ns);
+  }
+
   private insert(entry: IndexedCheckpoint): void {
     const { ns, id } = entry.data;
     this.namespace(ns).set(id, entry);
+    const n = this.newest.get(ns);
+    if (n === undefined || id > n) this.newest.set(ns, id);
     for (const [ch, ref] of Object.entries(entry.refs)) this.versionRefs.set(versionKey(ns, ch, entry.ver[ch]), ref);
   }
 
@@ -153,12 +166,14 @@ export class ThreadIndex {
   /** Forget everything (the thread was deleted). */
   clear(): void {
     this.cps.clear();
+    this.newest.clear();
     this.writesAt.clear();
     this.versionRefs.clear();
     this.ttlMs = undefined;
   }
 
-  addWrites(d: WritesData, revision: number): void {
+  addWrites(stored: WritesData, revision: number): void {
+    const d = this.resolveWrites(stored);
     this.writesAt.set(`${this.stream}#${revision}`, d);
     let cp = this.cps.get(d.ns)?.get(d.cp);
     if (!cp) {
@@ -174,6 +189,25 @@ export class ThreadIndex {
       if (idx >= 0 && cp.writes.has(key)) continue;
       cp.writes.set(key, { task: d.task, channel, idx, path: d.path, value, at: [this.stream, revision, d.w.findIndex((x) => x[1] === idx && x[0] === channel)] });
     }
+  }
+
+  /**
+   * Writes stored as a part of their checkpoint's inline channel value (`c`: [channel, key]: the
+   * graph input the __start__ task writes on) are given their text back from that value.
+   */
+  private resolveWrites(d: WritesData): WritesData {
+    if (!d.w.some((w) => w[2].c)) return d;
+    const cp = this.get(d.ns, d.cp);
+    return {
+      ...d,
+      w: d.w.map(([ch, idx, v]): [string, number, Stored] => {
+        if (!v.c) return [ch, idx, v];
+        const ref = cp?.refs[v.c[0]];
+        const text = ref && 'i' in ref && ref.i.s !== undefined ? JSON.stringify((JSON.parse(ref.i.s) as Record<string, unknown>)[v.c[1]]) : undefined;
+        if (text === undefined) throw new CorruptionError(`pending write ${d.task} references ${v.c.join('.')} of checkpoint ${d.cp}, which this thread does not hold`, this.stream);
+        return [ch, idx, { t: v.t, s: text }];
+      }),
+    };
   }
 
   /** Whether the latest checkpoint of some namespace waits on an interrupt. */

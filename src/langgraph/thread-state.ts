@@ -78,3 +78,23 @@ export function remember(state: ThreadState, key: string, known: KnownArray): vo
   list.unshift(known);
   state.known.set(key, list.slice(0, KNOWN_PER_CHANNEL));
 }
+
+/**
+ * Writes whose text is that of a key of an inline channel value of their checkpoint (the graph
+ * input, which the __start__ task writes on key by key) are stored as a reference to it.
+ */
+export function shareInput(cp: IndexedCheckpoint | undefined, w: [string, number, Stored][]): [string, number, Stored][] {
+  if (!cp) return w;
+  const parts = new Map<string, [string, string]>();
+  for (const [ch, ref] of Object.entries(cp.refs)) {
+    if (!('i' in ref) || ref.i.t !== 'json' || ref.i.s === undefined) continue;
+    const v = JSON.parse(ref.i.s) as unknown;
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) continue;
+    for (const [k, part] of Object.entries(v)) parts.set(JSON.stringify(part), [ch, k]);
+  }
+  if (parts.size === 0) return w;
+  return w.map(([ch, idx, s]) => {
+    const at = s.t === 'json' && s.s !== undefined ? parts.get(s.s) : undefined;
+    return at ? [ch, idx, { t: s.t, c: at }] : [ch, idx, s];
+  });
+}
