@@ -95,6 +95,9 @@ export class ThreadIndex {
 
   /** The newest checkpoint of a namespace (checkpoint ids are time-ordered uuid6). */
   latest(ns: string): IndexedCheckpoint | undefined {
+    const id = this.newest.get(ns);
+    const hit = id !== undefined ? this.get(ns, id) : undefined;
+    if (hit) return hit;
     let best: IndexedCheckpoint | undefined;
     for (const c of this.cps.get(ns)?.values() ?? []) if (c.data && (!best || c.data.id > best.data.id)) best = c;
     return best;
