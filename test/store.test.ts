@@ -211,6 +211,17 @@ for (const kind of ['memory', 'sqlite'] as const) {
       });
       expect(runs).toBe(2);
       expect(await store.get('to')).toBe(1001);
+      // a key only read counts too (no write skew): the tx read 'from' and wrote 'to'
+      runs = 0;
+      await store.transaction(async (tx) => {
+        runs++;
+        const f = (await tx.get<number>('from'))!;
+        if (runs === 1) await store.set('from', 71);
+        await tx.set('to', f);
+      });
+      expect(runs).toBe(2);
+      expect(await store.get('to')).toBe(71);
+      await store.set('from', 70);
       // always conflicting: ConcurrencyError after maxRetries attempts, and its writes never land
       const before = await allEvents(log);
       let attempts = 0;

@@ -20,6 +20,7 @@ import { Access } from './access.js';
 import { defaultViewStorage } from './default-views.js';
 import { mapPgError } from '../streams/postgres/errors.js';
 import { valueReader, type ValueOf } from './value-reader.js';
+import { ReadChecks } from './read-checks.js';
 import type { AuthorizeRequest, OpOptions, StoreClock, StoreOptions } from './types.js';
 
 export const DEFAULT_NAMESPACE = 'default';
@@ -36,6 +37,8 @@ export class StoreContext {
   ownsStorage = false;
   runner!: ProjectionRunner;
   readers!: ViewReaders;
+  /** atomic checks of keys a transaction only read (memory, SQLite) */
+  readChecks!: ReadChecks;
   /** one key's live value (the hot path of get) */
   valueOf!: ValueOf;
   mode!: ProjectionMode;
@@ -80,6 +83,7 @@ export class StoreContext {
       throw e;
     }
     this.readers = viewReaders(this.storage);
+    this.readChecks = new ReadChecks(this.log);
     // views the Store opened on a PostgreSQL log's pool: get may use named statements on that pool
     const pool = this.ownsStorage && this.storage.kind === 'postgres' ? ((this.log as unknown as { pool?: unknown }).pool as never) : undefined;
     this.valueOf = valueReader(this.storage, this.readers, pool, (e) => mapPgError(e, 'reading a view'));
@@ -209,6 +213,7 @@ export class StoreContext {
     } catch {
       return;
     }
+    this.readChecks.close();
     await this.runner.close();
     if (this.ownsStorage) await this.storage.close();
   }

@@ -16,6 +16,7 @@ import type { NewEvent, StreamAppend } from '../streams/event-log.js';
 import type { StoreContext } from './context.js';
 import type { OpOptions } from './types.js';
 import { setEvent } from './writes.js';
+import type { ReadCheck } from './read-checks.js';
 
 interface Touched {
   ns: string;
@@ -104,19 +105,25 @@ class Tx implements StoreTransaction {
     return next;
   }
 
-  /** Check the keys only read, then append every write in one atomic append. */
+  /** Append every write in one atomic append, checking the keys only read (inside it where the log allows). */
   async commit(): Promise<void> {
     this.done = true;
     const writes: StreamAppend[] = [];
+    const reads: ReadCheck[] = [];
     for (const t of this.touched.values()) {
       if (t.events.length > 0) writes.push({ stream: t.stream, events: t.events, expectedRevision: t.expected });
-      else {
-        const row = await this.ctx.readers.kv.get(t.ns, t.key);
-        const now = row?.version ?? (await this.ctx.log.revision(t.stream));
-        if (now !== t.expected) throw new ConcurrencyError(t.expected, now, `key ${JSON.stringify(t.key)}`);
-      }
+      else reads.push({ stream: t.stream, key: t.key, expected: t.expected });
     }
-    if (writes.length > 0) await this.ctx.appendMany(writes);
+    const checks = this.ctx.readChecks;
+    if (writes.length === 0 || !checks.atomic) {
+      for (const r of reads) {
+        const now = await this.ctx.log.revision(r.stream);
+        if (now !== r.expected) throw new ConcurrencyError(r.expected, now, `key ${JSON.stringify(r.key)}`);
+      }
+      if (writes.length > 0) await this.ctx.appendMany(writes);
+      return;
+    }
+    await checks.run(this.id, reads, () => this.ctx.appendMany(writes));
   }
 }
 
