@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
-import Keyv from 'keyv';
+import Keyv, { type KeyvStorageAdapter } from 'keyv';
 import { InvalidKeyError, SerializationError, ValidationError, type EventLog } from '../src/index.js';
 import { KeyvDgent } from '../src/keyv.js';
 import { openStore, type KeyvBackend, type OpenedStore } from './keyv-support.js';
@@ -36,11 +36,11 @@ async function eventCount(log: EventLog): Promise<number> {
 export function keyvAdapterCases(backend: KeyvBackend): void {
   describe(`KeyvDgent on ${backend}`, () => {
     it('Keyv 6 uses the adapter directly (capabilities.expires), not through its legacy ttl bridge', () => {
-      const adapter = new KeyvDgent({ store: open(backend).store });
+      const adapter: KeyvStorageAdapter = new KeyvDgent({ store: open(backend).store }); // also a KeyvStorageAdapter for tsc
       const keyv = new Keyv({ store: adapter });
       expect(keyv.store).toBe(adapter);
-      expect(adapter.capabilities.expires).toBe(true);
-      expect(Object.values(adapter.capabilities.methods).every((m) => m.exists)).toBe(true);
+      expect(adapter.capabilities?.expires).toBe(true);
+      expect(Object.values(adapter.capabilities!.methods).every((m) => m.exists)).toBe(true);
     });
 
     it('values round-trip through Keyv serialisation, and the Store holds what Keyv encoded (property)', async () => {

@@ -41,6 +41,9 @@ export interface KeyvDgentCommonOptions {
   keyvVersion?: 5 | 6 | undefined;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Listener = (...args: any[]) => void;
+
 const DEFAULT_CLOCK: StoreClock = { now: () => Date.now() };
 
 /**
@@ -94,6 +97,16 @@ export class KeyvDgent extends EventEmitter {
     this.namespace = undefined;
     // Keyv 5 reads opts.url in its constructor (to decide whether an adapter is iterable)
     this.opts = { dialect: 'dgent', url: 'dgent:' };
+  }
+
+  // Node's listeners typed as Keyv's IEventEmitter wants them (Node says Function[]), so that the
+  // class is assignable to keyv's KeyvStorageAdapter type too
+  override listeners(event: string | symbol): Listener[] {
+    return super.listeners(event) as Listener[];
+  }
+
+  override rawListeners(event: string | symbol): Listener[] {
+    return super.rawListeners(event) as Listener[];
   }
 
   /** Keyv 6 reads this: all storage methods, and `expires: true` (absolute expiry, enforced by the Store's TTL). */
