@@ -92,13 +92,20 @@ export async function importLog(log: EventLog, events: AsyncIterable<ImportedEve
   let read = 0;
   let written = 0;
   let batch: ImportedEvent[] = [];
-  let position: number | undefined;
+  // one batch in flight while the next is read and parsed: the backend's work and ours overlap;
+  // batches still go in order (a write starts only once the previous one succeeded)
+  let inFlight: Promise<void> = Promise.resolve();
   const flush = async (): Promise<void> => {
     if (batch.length === 0) return;
-    written += await importer.write(batch);
-    position = batch[batch.length - 1]!.position;
+    const mine = batch;
+    const done = read;
     batch = [];
-    options.onProgress?.({ done: read, total: options.total, position });
+    const previous = inFlight;
+    inFlight = previous.then(async () => {
+      written += await importer.write(mine);
+      options.onProgress?.({ done, total: options.total, position: mine[mine.length - 1]!.position });
+    });
+    await previous; // at most one write waits behind the running one
   };
   try {
     for await (const e of events) {
@@ -107,7 +114,9 @@ export async function importLog(log: EventLog, events: AsyncIterable<ImportedEve
       if (batch.length >= size) await flush();
     }
     await flush();
+    await inFlight;
   } finally {
+    await inFlight.catch(() => undefined); // the error, if any, was thrown above
     await importer.close();
   }
   if (read === 0) options.onProgress?.({ done: 0, total: options.total ?? 0 });

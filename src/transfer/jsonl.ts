@@ -5,12 +5,16 @@
  * with milliseconds. Positions are the source's: an import keeps their order, not their values
  * (the target numbers its events itself).
  */
-import { encode, fromTree } from '../core/codec.js';
+import { encode, fromTree, TAG_MARK } from '../core/codec.js';
 import { ValidationError } from '../core/errors.js';
 import type { RecordedEvent } from '../streams/event-log.js';
 
-/** An event to import: a recorded event whose position is only its order in the input. */
-export type ImportedEvent = Omit<RecordedEvent, 'position'> & { position?: number | undefined };
+/**
+ * An event to import: a recorded event whose position is only its order in the input. `encoded`
+ * carries the codec text of data and metadata when the reader already has it (a JSONL line holds
+ * it), so that importers need not encode the decoded values again.
+ */
+export type ImportedEvent = Omit<RecordedEvent, 'position'> & { position?: number | undefined; encoded?: { data: string; metadata: string } | undefined };
 
 /** One line (without the newline) for an event. */
 export function eventToLine(e: RecordedEvent): string {
@@ -39,16 +43,21 @@ export function lineToEvent(line: string, lineNo: number): ImportedEvent {
   const time = new Date(o.time as string);
   if (Number.isNaN(time.getTime())) bad(lineNo, `"time" ${JSON.stringify(o.time)} is not a date`);
   if (!('data' in o)) bad(lineNo, '"data" is missing');
-  const metadata = o.metadata === undefined ? {} : fromTree<Record<string, unknown>>(o.metadata, `line ${lineNo}`);
+  // The codec's text is the JSON of its tree: re-serialise the parsed tree instead of encoding the
+  // decoded value again (a line without the tag mark holds plain JSON: nothing to revive).
+  const encoded = { data: JSON.stringify(o.data), metadata: o.metadata === undefined ? '{}' : JSON.stringify(o.metadata) };
+  const plain = !line.includes(TAG_MARK);
+  const metadata = o.metadata === undefined ? {} : plain ? (o.metadata as Record<string, unknown>) : fromTree<Record<string, unknown>>(o.metadata, `line ${lineNo}`);
   if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) bad(lineNo, '"metadata" must be an object');
   return {
+    encoded,
     id: o.id as string,
     stream: o.stream as string,
     revision: o.revision as number,
     position: o.position as number | undefined,
     type: o.type as string,
     time,
-    data: fromTree(o.data, `line ${lineNo}`),
+    data: plain ? o.data : fromTree(o.data, `line ${lineNo}`),
     metadata,
   };
 }

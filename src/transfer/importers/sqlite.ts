@@ -34,9 +34,9 @@ export async function sqliteImporter(log: SqliteEventLog): Promise<BatchImporter
         throw new ConcurrencyError(e.revision - 1, current, `stream ${JSON.stringify(e.stream)} (import of event ${e.id})`);
       }
       if (e.revision !== current + 1) throw new ValidationError(`import: stream ${JSON.stringify(e.stream)} jumps from revision ${current} to ${e.revision} (event ${e.id})`);
-      const metadata = e.metadata && hasKeys(e.metadata) ? encode(e.metadata) : null;
+      const metadata = e.encoded ? (e.encoded.metadata === '{}' ? null : e.encoded.metadata) : e.metadata && hasKeys(e.metadata) ? encode(e.metadata) : null;
       try {
-        insert.run(e.stream, e.revision, e.id, e.type, encode(e.data), metadata, e.time.getTime());
+        insert.run(e.stream, e.revision, e.id, e.type, e.encoded?.data ?? encode(e.data), metadata, e.time.getTime());
       } catch (err) {
         if (/UNIQUE constraint failed: .*\.id/.test((err as Error).message)) throw new ValidationError(`import: event id ${e.id} is already in the log under another stream or revision`);
         throw err;
