@@ -264,6 +264,15 @@ for (const kind of ['memory', 'sqlite'] as const) {
       clock.t += 10;
       expect(await store.sweep()).toBe(600);
       expect((await store.status()).sizes).toEqual({ default: 1 });
+      // an absolute expiry on the Store's clock; ttlMs and expiresAt together are a ValidationError
+      await store.set('abs', 1, { expiresAt: store.now() + 50 });
+      await store.setMany([{ key: 'abs2', value: 2, expiresAt: new Date(store.now() + 50) }]);
+      expect(await store.getMany(['abs', 'abs2'])).toEqual([1, 2]);
+      clock.t += 50;
+      expect(await store.getMany(['abs', 'abs2'])).toEqual([undefined, undefined]);
+      await expect(store.set('abs', 1, { expiresAt: 1, ttlMs: 1 })).rejects.toBeInstanceOf(ValidationError);
+      await expect(store.set('abs', 1, { expiresAt: Number.NaN })).rejects.toBeInstanceOf(ValidationError);
+      await store.sweep();
       // an incr of an expired counter starts again
       await store.set('c', 5, { ttlMs: 5 });
       clock.t += 5;

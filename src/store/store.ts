@@ -69,6 +69,11 @@ export class Store {
     return this.ctx.storage;
   }
 
+  /** The Store's clock (epoch ms): what TTLs and `expiresAt` are measured against. */
+  now(): number {
+    return this.ctx.now();
+  }
+
   /** Resolves once the views are set up (every operation waits for it too); rejects with a setup error. */
   ready(): Promise<void> {
     return this.ctx.ready;

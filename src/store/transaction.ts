@@ -32,7 +32,7 @@ interface Touched {
 export interface StoreTransaction {
   get<T = unknown>(key: string, o?: OpOptions): Promise<T | undefined>;
   has(key: string, o?: OpOptions): Promise<boolean>;
-  set(key: string, value: unknown, o?: OpOptions & { metadata?: Metadata | undefined; ttlMs?: number | undefined }): Promise<void>;
+  set(key: string, value: unknown, o?: OpOptions & { metadata?: Metadata | undefined; ttlMs?: number | undefined; expiresAt?: number | Date | undefined }): Promise<void>;
   delete(key: string, o?: OpOptions): Promise<boolean>;
   /** add `by` to a number value (missing counts as 0); resolves to the new number */
   incr(key: string, by?: number, o?: OpOptions): Promise<number>;
@@ -75,9 +75,9 @@ class Tx implements StoreTransaction {
     return (await this.touch(key, o, 'read')).live !== undefined;
   }
 
-  async set(key: string, value: unknown, o?: OpOptions & { metadata?: Metadata; ttlMs?: number }): Promise<void> {
+  async set(key: string, value: unknown, o?: OpOptions & { metadata?: Metadata | undefined; ttlMs?: number | undefined; expiresAt?: number | Date | undefined }): Promise<void> {
     const opts = this.opts(o);
-    const event = setEvent(this.ctx, value, { ...opts, metadata: o?.metadata, ttlMs: o?.ttlMs }, 'set', this.id);
+    const event = setEvent(this.ctx, value, { ...opts, metadata: o?.metadata, ttlMs: o?.ttlMs, expiresAt: o?.expiresAt }, 'set', this.id);
     const t = await this.touch(key, opts, 'write');
     t.events.push(event);
     t.live = { value: (event.data as { value: unknown }).value, metadata: o?.metadata ?? t.live?.metadata ?? null };

@@ -88,6 +88,8 @@ export interface SetOptions extends OpOptions {
   metadata?: Metadata | undefined;
   /** expire after this many ms (by the Store's clock) */
   ttlMs?: number | undefined;
+  /** expire at this time (epoch ms or Date, by the Store's clock); excludes `ttlMs` */
+  expiresAt?: number | Date | undefined;
   /** optimistic concurrency: the version the caller last saw (0 = absent) */
   expectedVersion?: number | undefined;
   /** write only when the key has no live value; otherwise resolve with `written: false` */

@@ -9,7 +9,7 @@ import { keyedEvents, keyStream, type Metadata } from '../projections/keyed-even
 import type { KvEntry } from '../projections/views/rows.js';
 import type { ExpectedRevision, NewEvent, StreamAppend } from '../streams/event-log.js';
 import type { StoreContext } from './context.js';
-import { keyList, optionalInt } from './entries.js';
+import { keyList, optionalInt, timeOf } from './entries.js';
 import type { DeleteOptions, OpOptions, SetMetadataOptions, SetOptions, SetResult } from './types.js';
 
 /** The live entry of a key (undefined when absent or expired), read after this Store's own writes. */
@@ -33,8 +33,10 @@ export function ttlOf(ttlMs: unknown): number | undefined {
 /** The `kv.set` event of a value (validated: SerializationError with the path of a bad field). */
 export function setEvent(ctx: StoreContext, value: unknown, o: SetOptions, operation = 'set', tx?: string): NewEvent {
   const ttl = ttlOf(o.ttlMs);
+  const at = timeOf(o.expiresAt, 'expiresAt');
+  if (ttl !== undefined && at !== undefined) throw new ValidationError('set: ttlMs and expiresAt exclude each other');
   const metadata = o.metadata as Metadata | undefined;
-  return keyedEvents.set({ value, metadata, expiresAt: ttl === undefined ? null : ctx.now() + ttl }, ctx.meta(o, operation, tx));
+  return keyedEvents.set({ value, metadata, expiresAt: at ?? (ttl === undefined ? null : ctx.now() + ttl) }, ctx.meta(o, operation, tx));
 }
 
 export async function set(ctx: StoreContext, key: string, value: unknown, o: SetOptions = {}): Promise<SetResult> {
@@ -86,6 +88,8 @@ export interface SetManyItem {
   value: unknown;
   metadata?: Metadata | undefined;
   ttlMs?: number | undefined;
+  /** epoch ms or Date; excludes ttlMs */
+  expiresAt?: number | Date | undefined;
 }
 
 /**
@@ -96,9 +100,9 @@ export async function setMany(ctx: StoreContext, items: readonly (SetManyItem | 
   const ns = ctx.ns(o);
   if (!Array.isArray(items)) throw new ValidationError('setMany needs an array of { key, value } or [key, value]');
   const appends: StreamAppend[] = (items as unknown[]).map((it) => {
-    const { key, value, metadata, ttlMs } = Array.isArray(it) ? { key: it[0], value: it[1], metadata: undefined, ttlMs: undefined } : (it as SetManyItem);
+    const { key, value, metadata, ttlMs, expiresAt } = Array.isArray(it) ? { key: it[0], value: it[1], metadata: undefined, ttlMs: undefined, expiresAt: undefined } : (it as SetManyItem);
     const k = ctx.key(key, ns);
-    return { stream: keyStream(ns, k), events: [setEvent(ctx, value, { ...o, metadata, ttlMs })], expectedRevision: 'any' as ExpectedRevision };
+    return { stream: keyStream(ns, k), events: [setEvent(ctx, value, { ...o, metadata, ttlMs, expiresAt })], expectedRevision: 'any' as ExpectedRevision };
   });
   if (appends.length === 0) return [];
   await ctx.open();
