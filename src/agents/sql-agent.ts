@@ -209,7 +209,9 @@ export class SQLAgent<S> extends VersionedAgent<S> {
    * `{ since, until, limit }`. The filters and the window run in the database (`json_extract` on
    * SQLite, `jsonb` on PostgreSQL); only states SQL cannot judge exactly (see
    * `sql/history-query.ts`: older schema versions, NUL strings, tagged values on the path) are
-   * decoded and judged in process. An unknown operator or a bad path is a ValidationError.
+   * decoded and judged in process. An unknown operator or a bad path is a ValidationError. The
+   * agent's rows in the window are read through the primary key (agent_id, version) and filtered
+   * there: no index on state fields is needed, and the cost grows with the rows in the window.
    *
    * @example
    * ```ts
