@@ -5,6 +5,7 @@
 import type { EventLog, RecordedEvent } from '../../streams/event-log.js';
 import { backoffMs, isRetryable } from './backoff.js';
 import { commitEvents, type RetryPolicy } from './batch.js';
+import { readPage } from './shared-pages.js';
 import type { BatchTarget, Fence, StorageDriver } from './driver.js';
 
 /** What a shadow build needs. */
@@ -23,10 +24,10 @@ export interface ShadowBuild {
 export async function catchUp(b: ShadowBuild, from: number): Promise<number> {
   let position = from;
   for (let attempt = 0; ; ) {
-    let page: RecordedEvent[];
+    let page: readonly RecordedEvent[];
     try {
-      page = [];
-      for await (const e of b.log.readAll({ fromPosition: position, limit: b.batchSize })) page.push(e);
+      // rebuilds of several projections running together share the pages (one read and decode)
+      page = await readPage(b.log, position, b.batchSize);
     } catch (e) {
       if (!isRetryable(e) || b.policy.stopped()) throw e;
       b.policy.onRetry(e);

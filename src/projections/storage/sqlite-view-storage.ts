@@ -25,6 +25,7 @@ import type { SqliteViewContext } from '../view-context.js';
 import { generationOfTable, generationTableName, NAME_PREFIX } from '../view-storage.js';
 import { inlineApplies, leaseLost, type BatchTarget, type ControlRow, type Fence, type InlineItem, type SwitchTail } from '../runner/driver.js';
 import { CONTROL_DDL, statementsOf, toControl } from './sqlite-control.js';
+import { stmt } from '../views/sql-statements.js';
 import { ActiveCache, type StorageBase } from './active-cache.js';
 
 /** Options of {@link SqliteViewStorage}. */
@@ -226,15 +227,34 @@ export function sqliteContext(db: SqliteDatabase, t: Omit<BatchTarget, 'slot'>, 
   };
 }
 
+/**
+ * The inline control UPDATE of `n` projections: mark seen, advance the active checkpoint of those
+ * whose version is the code's; returns their generation and versions. (name, version pairs, then the position twice)
+ */
+function inlineControlSql(n: number): string {
+  const values = Array.from({ length: n }, () => '(?, ?)').join(', ');
+  return `WITH v(name, version) AS (VALUES ${values}) UPDATE dgent_projections SET seen = max(seen, ?),
+    position = CASE WHEN version = (SELECT v.version FROM v WHERE v.name = dgent_projections.name) THEN max(position, ?) ELSE position END
+    WHERE name IN (SELECT name FROM v) RETURNING name, generation, version, b_version`;
+}
+
 /** Inline: inside the log's append transaction (`tx.db`), synchronous unless a projection is not. */
 function applyInline(tx: AppendTransaction & { db: SqliteDatabase }, items: readonly InlineItem[], max: number): void | Promise<void> {
-  const st = statementsOf(tx.db);
+  // one statement marks every projection of the append seen and advances its checkpoint (was one per projection)
+  const params: unknown[] = [];
+  for (const it of items) params.push(it.projection.name, it.projection.version);
+  params.push(max, max);
+  const rows = stmt(tx.db, inlineControlSql(items.length)).all(...params) as { name: string; generation: number; version: number; b_version: number | null }[];
+  return applyItems(tx, items, max, rows);
+}
+
+function applyItems(tx: AppendTransaction & { db: SqliteDatabase }, items: readonly InlineItem[], max: number, rows: readonly { name: string; generation: number; version: number; b_version: number | null }[]): void | Promise<void> {
   for (let i = 0; i < items.length; i++) {
     const { projection, events } = items[i]!;
-    const row = st.inline.get(max, projection.version, max, projection.name) as { generation: number; version: number; b_version: number | null } | undefined;
+    const row = rows.find((r) => r.name === projection.name);
     if (!row) throw new ValidationError(`projection ${projection.name} has no control record in ${tx.db.name}`);
     if (!inlineApplies(projection.name, projection.version, { generation: row.generation, version: row.version, buildingVersion: row.b_version }) || events.length === 0) continue;
     const r = projection.apply(events, sqliteContext(tx.db, { projection, generation: row.generation, version: row.version, phase: 'inline' }, (fn) => tx.onCommit(fn)));
-    if (r instanceof Promise) return r.then(() => applyInline(tx, items.slice(i + 1), max));
+    if (r instanceof Promise) return r.then(() => applyItems(tx, items.slice(i + 1), max, rows));
   }
 }

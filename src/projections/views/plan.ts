@@ -20,11 +20,18 @@ import {
   type VersionsRetentionOptions,
 } from './rows.js';
 
+/**
+ * Parsed keyed events by recorded event: the three views (and rebuilds sharing log pages) see the
+ * same RecordedEvent objects, so each event is parsed and upcast once, not once per view.
+ */
+const parsed = new WeakMap<RecordedEvent, KeyedEvent | null>();
+
 /** The keyed events of a batch (others are skipped), parsed and upcast. */
 export function keyedBatch(events: readonly RecordedEvent[]): KeyedEvent[] {
   const out: KeyedEvent[] = [];
   for (const r of events) {
-    const e = toKeyedEvent(r);
+    let e = parsed.get(r);
+    if (e === undefined) parsed.set(r, (e = toKeyedEvent(r) ?? null));
     if (e) out.push(e);
   }
   return out;

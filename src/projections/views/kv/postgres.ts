@@ -5,6 +5,7 @@
  * A batch costs one read and one or two writes, whatever its size (arrays bound through unnest).
  */
 import { decode, encode } from '../../../core/codec.js';
+import { encodeValue } from '../encoded.js';
 import type { RecordedEvent } from '../../../streams/event-log.js';
 import type { PostgresViewContext } from '../../view-context.js';
 import { entryId } from '../../model.js';
@@ -68,7 +69,7 @@ export async function applyKvPostgres(events: readonly RecordedEvent[], ctx: Pos
   if (plan.dropNamespaces.length > 0) {
     await ctx.query(`WITH d AS (DELETE FROM ${t} WHERE namespace = ANY($1::text[])) DELETE FROM ${n} WHERE namespace = ANY($1::text[])`, [plan.dropNamespaces]);
   }
-  const texts = plan.upserts.map((u) => encode(u.value));
+  const texts = plan.upserts.map((u) => encodeValue(u.value));
   // deletes, upserts and namespaces touch distinct rows: one statement, one round trip
   await ctx.query(
     `WITH d AS (DELETE FROM ${t} WHERE (namespace, key) IN (SELECT * FROM unnest($1::text[], $2::text[]))),

@@ -4,6 +4,7 @@
  * once per connection; identifiers come from the view context, values are bound.
  */
 import { decode, encode } from '../../../core/codec.js';
+import { encodeValue } from '../encoded.js';
 import type { RecordedEvent } from '../../../streams/event-log.js';
 import type { SqliteViewContext } from '../../view-context.js';
 import { entryId } from '../../model.js';
@@ -17,7 +18,11 @@ import { jsonPath, orderBy, whereFilters } from './sqlite-query.js';
 
 const COLUMNS = 'namespace, key, value, version, metadata, created_at, updated_at, expires_at, position';
 
-/** Create the KV tables of a generation; `indexes`: value paths to index for queries. */
+/**
+ * Create the KV tables of a generation; `indexes`: value paths to index for queries. (WITHOUT ROWID
+ * was measured: 10.8 instead of 11.3 WAL pages per inline append, no CPU difference, and the value
+ * expression indexes' plans change; not worth it.)
+ */
 export function setupKvSqlite(ctx: SqliteViewContext, indexes: readonly string[] = []): void {
   const t = ctx.table('kv');
   ctx.db.exec(`CREATE TABLE IF NOT EXISTS ${t} (
@@ -74,7 +79,7 @@ export function applyKvSqlite(events: readonly RecordedEvent[], ctx: SqliteViewC
   );
   for (const u of plan.upserts) {
     const m = u.metadata === null ? null : encode(u.metadata);
-    up.run(u.namespace, u.key, encode(u.value), u.version, m, u.createdAt, u.updatedAt, u.expiresAt, u.position, u.keepMetadata ? 1 : 0, u.keepCreatedAt ? 1 : 0);
+    up.run(u.namespace, u.key, encodeValue(u.value), u.version, m, u.createdAt, u.updatedAt, u.expiresAt, u.position, u.keepMetadata ? 1 : 0, u.keepCreatedAt ? 1 : 0);
   }
   const addNs = stmt(db, `INSERT INTO ${n} (namespace, created_at) VALUES (?, ?) ON CONFLICT (namespace) DO NOTHING`);
   for (const ns of plan.namespaces) addNs.run(ns.namespace, ns.createdAt);

@@ -1,5 +1,6 @@
 /** The versions view in PostgreSQL: tables `versions` (value as codec text, NULL when deleted) and `drops`. */
 import { decode, encode } from '../../../core/codec.js';
+import { encodeValue } from '../encoded.js';
 import type { RecordedEvent } from '../../../streams/event-log.js';
 import type { PostgresViewContext } from '../../view-context.js';
 import { entryId } from '../../model.js';
@@ -78,7 +79,7 @@ export async function applyVersionsPostgres(events: readonly RecordedEvent[], ct
        FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bool[], $6::text[], $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::bigint[], $12::bool[])
          AS x(ns, k, ver, v, del, m, e, time, actor, op, p, km)`,
       [
-        r.map((x) => x.namespace), r.map((x) => x.key), r.map((x) => x.version), r.map((x) => (x.deleted ? null : encode(x.value))), r.map((x) => x.deleted),
+        r.map((x) => x.namespace), r.map((x) => x.key), r.map((x) => x.version), r.map((x) => (x.deleted ? null : encodeValue(x.value))), r.map((x) => x.deleted),
         r.map((x) => (x.metadata === null ? null : encode(x.metadata))), r.map((x) => x.expiresAt), r.map((x) => x.time), r.map((x) => x.actor), r.map((x) => x.operation), r.map((x) => x.position),
         r.map((x) => x.keepMetadata === true),
       ],

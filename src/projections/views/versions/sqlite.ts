@@ -3,6 +3,7 @@
  * text, NULL when deleted) and table `drops` (position of each namespace's last drop).
  */
 import { decode, encode } from '../../../core/codec.js';
+import { encodeValue } from '../encoded.js';
 import type { RecordedEvent } from '../../../streams/event-log.js';
 import type { SqliteViewContext } from '../../view-context.js';
 import { entryId } from '../../model.js';
@@ -15,7 +16,11 @@ import { currentFromRow } from './memory.js';
 
 const COLUMNS = 'namespace, key, version, value, deleted, metadata, expires_at, time, actor, operation, position';
 
-/** Create the versions tables of a generation. */
+/**
+ * Create the versions tables of a generation. A rowid table on purpose: its wide rows are appended
+ * in order and only the narrow key index takes random inserts (WITHOUT ROWID scattered the rows:
+ * a rebuild's commits wrote more pages, COMMIT went from 11% to 18% of its CPU profile).
+ */
 export function setupVersionsSqlite(ctx: SqliteViewContext, byTime = false): void {
   const t = ctx.table('versions');
   ctx.db.exec(`CREATE TABLE IF NOT EXISTS ${t} (
@@ -72,7 +77,7 @@ export function applyVersionsSqlite(events: readonly RecordedEvent[], ctx: Sqlit
   const ins = stmt(db, `INSERT INTO ${t} (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   const insKept = stmt(db, `INSERT INTO ${t} (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ${kept}, ?, ?, ?, ?, ?)`);
   for (const r of plan.inserts) {
-    const value = r.deleted ? null : encode(r.value);
+    const value = r.deleted ? null : encodeValue(r.value);
     if (r.keepMetadata) insKept.run(r.namespace, r.key, r.version, value, r.deleted ? 1 : 0, r.namespace, r.key, r.expiresAt, r.time, r.actor, r.operation, r.position);
     else ins.run(r.namespace, r.key, r.version, value, r.deleted ? 1 : 0, r.metadata === null ? null : encode(r.metadata), r.expiresAt, r.time, r.actor, r.operation, r.position);
   }
