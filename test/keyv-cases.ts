@@ -73,7 +73,7 @@ export function keyvAdapterCases(backend: KeyvBackend): void {
     it('an expired key is invisible at once to get, getMany, has, hasMany and the iterator, and the sweep audits it', async () => {
       const clock = fakeClock();
       const { store } = open(backend, clock);
-      const adapter = new KeyvDgent({ store, clock });
+      const adapter = new KeyvDgent({ store });
       expect(await adapter.set('short', 's', clock.t + 100)).toBe(true);
       expect(await adapter.setMany([{ key: 'batch', value: 'b', expires: clock.t + 100 }, { key: 'long', value: 'l', expires: clock.t + 10_000 }])).toEqual([true, true]);
       expect(await adapter.get('short')).toBe('s');
@@ -87,6 +87,7 @@ export function keyvAdapterCases(backend: KeyvBackend): void {
       const seen: string[] = [];
       for await (const [k] of adapter.iterator()) seen.push(k);
       expect(seen).toEqual(['long']);
+      expect((await store.versions('long'))[0]!.expiresAt).toBe(1_000_000 + 10_000); // Keyv's expires, as given
       expect(await store.sweep()).toBe(2);
       const trail = await adapter.audit({ key: 'short' });
       expect(trail.map((e) => e.operation)).toEqual(['set', 'expire']);
@@ -114,7 +115,7 @@ export function keyvAdapterCases(backend: KeyvBackend): void {
     it('an expires already past deletes the key instead of writing it (set and setMany)', async () => {
       const clock = fakeClock();
       const { store } = open(backend, clock);
-      const adapter = new KeyvDgent({ store, clock });
+      const adapter = new KeyvDgent({ store });
       await adapter.setMany([{ key: 'a', value: 1 }, { key: 'b', value: 2 }]);
       expect(await adapter.set('a', 9, clock.t)).toBe(true);
       expect(await adapter.setMany([{ key: 'b', value: 9, expires: clock.t - 1 }, { key: 'c', value: 3 }])).toEqual([true, true]);

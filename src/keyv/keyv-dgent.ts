@@ -11,7 +11,7 @@ import { ValidationError } from '../core/errors.js';
 import type { AuditEntry } from '../projections/views/rows.js';
 import { DEFAULT_NAMESPACE } from '../store/context.js';
 import { Store } from '../store/store.js';
-import type { AtTarget, AuditQuery, OpOptions, StoreClock, StoreOptions, StoreVersion, VersionsOptions } from '../store/types.js';
+import type { AtTarget, AuditQuery, OpOptions, StoreOptions, StoreVersion, VersionsOptions } from '../store/types.js';
 import { keyvDgentCapability, type KeyvDgentCapability } from './capabilities.js';
 import { planWrite, type WritePlan } from './expiry.js';
 import { legacyPlan, prefixOf } from './legacy.js';
@@ -24,11 +24,6 @@ export interface KeyvDgentCommonOptions {
   defaultNamespace?: string | undefined;
   /** the actor written to the audit trail for every operation of this adapter */
   actor?: string | undefined;
-  /**
-   * the clock that turns Keyv's absolute `expires` into a TTL; it must be the Store's clock (default
-   * Date.now, as the Store's). With `StoreOptions` the Store's own `clock` is used.
-   */
-  clock?: StoreClock | undefined;
   /** close the Store on `disconnect()` (default: true when the adapter opened the Store, false for a given one) */
   closeStoreOnDisconnect?: boolean | undefined;
   /** rows fetched per page by `iterator()` (default 100) */
@@ -43,8 +38,6 @@ export interface KeyvDgentCommonOptions {
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Listener = (...args: any[]) => void;
-
-const DEFAULT_CLOCK: StoreClock = { now: () => Date.now() };
 
 /**
  * A Keyv storage adapter over a dgent Store.
@@ -71,7 +64,6 @@ export class KeyvDgent extends EventEmitter {
   readonly opts: Record<string, unknown>;
   private readonly defaultNamespace: string | undefined;
   private readonly actor: string | undefined;
-  private readonly clock: StoreClock;
   private readonly closeStore: boolean;
   private readonly pageSize: number;
   private readonly caps = keyvDgentCapability();
@@ -91,7 +83,6 @@ export class KeyvDgent extends EventEmitter {
     this.store = given ?? new Store(options as StoreOptions);
     this.defaultNamespace = options.defaultNamespace;
     this.actor = options.actor;
-    this.clock = options.clock ?? (given === undefined ? (options as StoreOptions).clock : undefined) ?? DEFAULT_CLOCK;
     this.closeStore = options.closeStoreOnDisconnect ?? given === undefined;
     this.pageSize = pageSize;
     this.namespace = undefined;
@@ -131,9 +122,9 @@ export class KeyvDgent extends EventEmitter {
     return this.v5 ? keys.map((key) => this.k(key)) : keys;
   }
 
-  /** Keyv 6: an absolute `expires`; Keyv 5: a relative ttl. */
+  /** Keyv 6: an absolute `expires` (checked against the Store's clock); Keyv 5: a relative ttl. */
   private plan(third: unknown): WritePlan {
-    return this.v5 ? legacyPlan(third) : planWrite(third, this.clock.now());
+    return this.v5 ? legacyPlan(third) : planWrite(third, this.store.now());
   }
 
   /** The stored (Keyv-encoded) value, or undefined when absent, deleted or expired. */
@@ -161,7 +152,7 @@ export class KeyvDgent extends EventEmitter {
       await this.store.delete(this.k(key), this.op());
       return true;
     }
-    await this.store.set(this.k(key), value, { ...this.op(), ttlMs: plan.ttlMs });
+    await this.store.set(this.k(key), value, { ...this.op(), ttlMs: plan.ttlMs, expiresAt: plan.expiresAt });
     return true;
   }
 
@@ -171,20 +162,20 @@ export class KeyvDgent extends EventEmitter {
    */
   async setMany(entries: { key: string; value: unknown; expires?: number | undefined; ttl?: number | undefined }[]): Promise<boolean[]> {
     if (!Array.isArray(entries)) throw new ValidationError('setMany needs an array of { key, value, expires? }');
-    const last = new Map<string, { value: unknown; ttlMs: number | undefined } | 'expired'>();
+    const last = new Map<string, { value: unknown; plan: WritePlan & { kind: 'set' } } | 'expired'>();
     for (const e of entries) {
       if (e === null || typeof e !== 'object') throw new ValidationError('setMany needs an array of { key, value, expires? }');
       const plan = this.plan(this.v5 ? e.ttl : e.expires);
       const key = this.k(e.key);
       last.delete(key); // keep the map in the order of the last occurrence
-      last.set(key, plan.kind === 'expired' ? 'expired' : { value: e.value, ttlMs: plan.ttlMs });
+      last.set(key, plan.kind === 'expired' ? 'expired' : { value: e.value, plan });
     }
-    const live = [...last].flatMap(([key, p]) => (p === 'expired' ? [] : [{ key, value: p.value, ttlMs: p.ttlMs }]));
+    const live = [...last].flatMap(([key, p]) => (p === 'expired' ? [] : [{ key, value: p.value, ttlMs: p.plan.ttlMs, expiresAt: p.plan.expiresAt }]));
     const expired = [...last].flatMap(([key, p]) => (p === 'expired' ? [key] : []));
     if (expired.length === 0) await this.store.setMany(live, this.op());
     else {
       await this.store.transaction(async (tx) => {
-        for (const it of live) await tx.set(it.key, it.value, { ttlMs: it.ttlMs });
+        for (const it of live) await tx.set(it.key, it.value, { ttlMs: it.ttlMs, expiresAt: it.expiresAt });
         for (const key of expired) await tx.delete(key);
       }, this.op());
     }
