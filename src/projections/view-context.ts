@@ -76,6 +76,14 @@ export interface SqliteViewContext extends ViewContextBase {
 export interface PostgresViewContext extends ViewContextBase {
   readonly storage: 'postgres';
   query(text: string, values?: unknown[]): Promise<{ rows: any[]; rowCount: number | null }>;
+  /**
+   * Queue a write whose result the batch does not need. Queued writes go to the server together, as
+   * ONE statement (each a data-modifying CTE), before the next `query` and when the batch ends: one
+   * round trip instead of one per write (an inline append pays every round trip). They share one
+   * snapshot, so a write that a later one depends on must go through `query`. The text must be a
+   * single INSERT/UPDATE/DELETE without its own WITH clause, and contain `$<digits>` only as placeholders.
+   */
+  defer(text: string, values?: unknown[]): void;
   /** the schema holding the views (validated identifier, unquoted) */
   readonly schema: string;
   /**

@@ -19,6 +19,7 @@ import { pg } from '../../streams/postgres/pg.js';
 import { ValidationError } from '../../core/errors.js';
 import type { AppendTransaction, RecordedEvent } from '../../streams/event-log.js';
 import { isUnavailable, mapPgError, type Queryable } from '../../streams/postgres/errors.js';
+import { StatementBatch } from './postgres-batch.js';
 import { PostgresEventLog, type PostgresPool } from '../../streams/postgres/postgres-event-log.js';
 import { createOwnedPool, type PoolClass } from '../../streams/postgres/pool.js';
 import { validateSchemaName } from '../../streams/postgres/schema.js';
@@ -119,7 +120,13 @@ export class PostgresViewStorage extends ActiveCache implements StorageBase {
 
   async setup(target: BatchTarget): Promise<void> {
     const setup = target.projection.setup;
-    if (setup) await this.tx(async (c) => void (await setup.call(target.projection, this.context(c, target, () => undefined))));
+    if (setup) {
+      await this.tx(async (c) => {
+        const b = new StatementBatch(c);
+        await setup.call(target.projection, this.context(b, target, () => undefined));
+        await b.flush();
+      });
+    }
   }
 
   async commit(target: BatchTarget, events: readonly RecordedEvent[], position: number, fence: Fence | undefined): Promise<void> {
@@ -129,8 +136,11 @@ export class PostgresViewStorage extends ActiveCache implements StorageBase {
       if (fence) await this.fenceIn(c, name, fence);
       const ctl = toControl((await c.query(this.sql.get, [name])).rows[0]);
       if ((target.slot === 'active' ? ctl?.generation : ctl?.building?.generation) !== target.generation) throw leaseLost(name);
-      if (events.length > 0) await target.projection.apply(events, this.context(c, target, (fn) => commits.push(fn)));
-      await c.query(target.slot === 'active' ? this.sql.setPosition : this.sql.setBuilding, [name, position]);
+      const b = new StatementBatch(c);
+      if (events.length > 0) await target.projection.apply(events, this.context(b, target, (fn) => commits.push(fn)));
+      // the checkpoint goes with the batch's queued writes: one round trip for both
+      b.defer(target.slot === 'active' ? this.sql.setPosition : this.sql.setBuilding, [name, position]);
+      await b.flush();
     }, fence);
     for (const fn of commits) fn();
   }
@@ -149,8 +159,11 @@ export class PostgresViewStorage extends ActiveCache implements StorageBase {
       const ctl = toControl((await c.query(this.sql.getForUpdate, [name])).rows[0]);
       if (!ctl?.building || ctl.building.generation !== generation) throw new ValidationError(`projection ${name}: generation ${generation} is not being built`);
       if (tail && this.hostsInline(tail.log) && ctl.building.position < Math.max(ctl.position, ctl.seen)) {
-        ctl.building.position = await foldCommittedTail(c, this.schema, ctl.building.position, (events) =>
-          tail.projection.apply(events, this.context(c, { projection: tail.projection, generation, version: ctl.building!.version, phase: 'rebuild' }, () => undefined)), tail.projection);
+        const b = new StatementBatch(c);
+        ctl.building.position = await foldCommittedTail(c, this.schema, ctl.building.position, async (events) => {
+          await tail.projection.apply(events, this.context(b, { projection: tail.projection, generation, version: ctl.building!.version, phase: 'rebuild' }, () => undefined));
+          await b.flush();
+        }, tail.projection);
         await c.query(this.sql.setBuilding, [name, ctl.building.position]);
       }
       if (ctl.building.position < ctl.position || ctl.building.position < ctl.seen) return false;
@@ -169,8 +182,10 @@ export class PostgresViewStorage extends ActiveCache implements StorageBase {
     for (const generation of generations) {
       await this.tx(async (c) => {
         const target = { projection, generation, version: projection.version, phase: 'rebuild' as const };
-        if (projection.teardown) await projection.teardown(this.context(c, target, () => undefined));
-        for (const t of tables) if (generationOfTable(projection.name, t) === generation) await c.query(`DROP TABLE IF EXISTS "${this.schema}"."${t}" CASCADE`);
+        const b = new StatementBatch(c);
+        if (projection.teardown) await projection.teardown(this.context(b, target, () => undefined));
+        for (const t of tables) if (generationOfTable(projection.name, t) === generation) await b.query(`DROP TABLE IF EXISTS "${this.schema}"."${t}" CASCADE`);
+        await b.flush();
       });
     }
   }
@@ -188,7 +203,7 @@ export class PostgresViewStorage extends ActiveCache implements StorageBase {
     if ((await c.query(this.sql.fence, [name, fence.owner, fence.ttlMs])).rowCount !== 1) throw leaseLost(name);
   }
 
-  private context(c: Queryable, t: Omit<BatchTarget, 'slot'>, onCommit: (fn: () => void) => void): PostgresViewContext {
+  private context(c: StatementBatch, t: Omit<BatchTarget, 'slot'>, onCommit: (fn: () => void) => void): PostgresViewContext {
     const schema = this.schema;
     return {
       storage: 'postgres',
@@ -199,6 +214,7 @@ export class PostgresViewStorage extends ActiveCache implements StorageBase {
       onCommit,
       schema,
       query: (text, values) => c.query(text, values),
+      defer: (text, values) => c.defer(text, values),
       table: (local) => `"${schema}"."${generationTableName(t.projection.name, t.generation, local)}"`,
       name: (local) => `"${generationTableName(t.projection.name, t.generation, local)}"`,
     };
@@ -234,11 +250,14 @@ export class PostgresViewStorage extends ActiveCache implements StorageBase {
   private async applyInline(tx: AppendTransaction & Queryable, items: readonly InlineItem[], max: number): Promise<void> {
     const { rows } = await tx.query(this.sql.inline, [max, items.map((i) => i.projection.name), items.map((i) => i.projection.version)]);
     const active = new Map((rows as { name: string; generation: number; version: number; b_version: number | null }[]).map((r) => [r.name, r]));
+    // the projections' queued writes go together: one round trip for all of them (see StatementBatch)
+    const b = new StatementBatch(tx);
     for (const { projection, events } of items) {
       const row = active.get(projection.name);
       if (!row) throw new ValidationError(`projection ${projection.name} has no control record in schema ${this.schema}`);
       if (!inlineApplies(projection.name, projection.version, { generation: row.generation, version: row.version, buildingVersion: row.b_version }) || events.length === 0) continue;
-      await projection.apply(events, this.context(tx, { projection, generation: row.generation, version: row.version, phase: 'inline' }, (fn) => tx.onCommit(fn)));
+      await projection.apply(events, this.context(b, { projection, generation: row.generation, version: row.version, phase: 'inline' }, (fn) => tx.onCommit(fn)));
     }
+    await b.flush();
   }
 }

@@ -46,7 +46,8 @@ export async function applyAuditPostgres(events: readonly RecordedEvent[], ctx: 
     await ctx.query(`DELETE FROM ${t} WHERE (namespace, key) IN (SELECT * FROM unnest($1::text[], $2::text[]))`, [plan.purges.map((p) => p.namespace), plan.purges.map((p) => p.key)]);
   }
   const a = plan.inserts;
-  await ctx.query(
+  // queued: sent with the other views' writes (the purges above went first; the retention DELETE below sends it first)
+  if (a.length > 0) ctx.defer(
     `INSERT INTO ${t} (${COLUMNS}) SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[], $10::text[])`,
     [
       a.map((x) => x.position), a.map((x) => x.time), a.map((x) => x.actor), a.map((x) => x.operation), a.map((x) => x.type), a.map((x) => x.namespace),

@@ -51,7 +51,7 @@ export function jsonbSafe(text: string): boolean {
   return !/\\u(?:0000|d[89a-f])/i.test(text);
 }
 
-/** Fold a batch into the PostgreSQL KV view: one read (none when the batch can be planned blind) and one write statement. */
+/** Fold a batch into the PostgreSQL KV view: one read (none when the batch can be planned blind) and queued writes (see PostgresViewContext.defer). */
 export async function applyKvPostgres(events: readonly RecordedEvent[], ctx: PostgresViewContext): Promise<void> {
   const t = ctx.table('kv');
   const n = ctx.table('ns');
@@ -69,39 +69,46 @@ export async function applyKvPostgres(events: readonly RecordedEvent[], ctx: Pos
   if (plan.dropNamespaces.length > 0) {
     await ctx.query(`WITH d AS (DELETE FROM ${t} WHERE namespace = ANY($1::text[])) DELETE FROM ${n} WHERE namespace = ANY($1::text[])`, [plan.dropNamespaces]);
   }
-  const texts = plan.upserts.map((u) => encodeValue(u.value));
-  // deletes, upserts and namespaces touch distinct rows: one statement, one round trip
-  await ctx.query(
-    `WITH d AS (DELETE FROM ${t} WHERE (namespace, key) IN (SELECT * FROM unnest($1::text[], $2::text[]))),
-     u AS (INSERT INTO ${t} (namespace, key, value, value_jsonb, version, metadata, created_at, updated_at, expires_at, position)
+  // deletes, upserts and namespaces touch distinct rows: queued together (one round trip with the
+  // other views' writes); the namespace drops above went first, as the upsert's kept fields depend on them
+  if (plan.deletes.length > 0) {
+    ctx.defer(`DELETE FROM ${t} WHERE (namespace, key) IN (SELECT * FROM unnest($1::text[], $2::text[]))`, [plan.deletes.map((d) => d.namespace), plan.deletes.map((d) => d.key)]);
+  }
+  const u = plan.upserts;
+  if (u.length > 0) {
+    const texts = u.map((x) => encodeValue(x.value));
+    ctx.defer(
+      `INSERT INTO ${t} (namespace, key, value, value_jsonb, version, metadata, created_at, updated_at, expires_at, position)
        SELECT x.ns, x.k, x.v, CASE WHEN x.j THEN x.v::jsonb END, x.ver, CASE WHEN x.km THEN c.metadata ELSE x.m END,
          CASE WHEN x.kc THEN coalesce(c.created_at, x.cr) ELSE x.cr END, x.up, x.e, x.p
-       FROM unnest($3::text[], $4::text[], $5::text[], $6::bool[], $7::bigint[], $8::text[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $15::bool[], $16::bool[])
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[], $5::bigint[], $6::text[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bool[], $12::bool[])
          AS x(ns, k, v, j, ver, m, cr, up, e, p, km, kc)
        LEFT JOIN ${t} AS c ON c.namespace = x.ns AND c.key = x.k
        ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, value_jsonb = excluded.value_jsonb, version = excluded.version,
          metadata = excluded.metadata, created_at = excluded.created_at, updated_at = excluded.updated_at, expires_at = excluded.expires_at,
-         position = excluded.position)
-     INSERT INTO ${n} (namespace, created_at) SELECT * FROM unnest($13::text[], $14::bigint[]) ON CONFLICT (namespace) DO NOTHING`,
-    [
-      plan.deletes.map((d) => d.namespace),
-      plan.deletes.map((d) => d.key),
-      plan.upserts.map((u) => u.namespace),
-      plan.upserts.map((u) => u.key),
-      texts,
-      texts.map(jsonbSafe),
-      plan.upserts.map((u) => u.version),
-      plan.upserts.map((u) => (u.metadata === null ? null : encode(u.metadata))),
-      plan.upserts.map((u) => u.createdAt),
-      plan.upserts.map((u) => u.updatedAt),
-      plan.upserts.map((u) => u.expiresAt),
-      plan.upserts.map((u) => u.position),
+         position = excluded.position`,
+      [
+        u.map((x) => x.namespace),
+        u.map((x) => x.key),
+        texts,
+        texts.map(jsonbSafe),
+        u.map((x) => x.version),
+        u.map((x) => (x.metadata === null ? null : encode(x.metadata))),
+        u.map((x) => x.createdAt),
+        u.map((x) => x.updatedAt),
+        u.map((x) => x.expiresAt),
+        u.map((x) => x.position),
+        u.map((x) => x.keepMetadata === true),
+        u.map((x) => x.keepCreatedAt === true),
+      ],
+    );
+  }
+  if (plan.namespaces.length > 0) {
+    ctx.defer(`INSERT INTO ${n} (namespace, created_at) SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT (namespace) DO NOTHING`, [
       plan.namespaces.map((x) => x.namespace),
       plan.namespaces.map((x) => x.createdAt),
-      plan.upserts.map((u) => u.keepMetadata === true),
-      plan.upserts.map((u) => u.keepCreatedAt === true),
-    ],
-  );
+    ]);
+  }
 }
 
 /** Reads of the PostgreSQL KV view (the active generation of projection `name`). */

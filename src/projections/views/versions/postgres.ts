@@ -71,7 +71,8 @@ export async function applyVersionsPostgres(events: readonly RecordedEvent[], ct
   }
   const r = plan.inserts;
   if (r.length > 0) {
-    await ctx.query(
+    // queued: sent with the other views' writes (the drops above went first: the kept metadata reads them)
+    ctx.defer(
       // a row planned blind takes its metadata from the key's newest row, if that row is live
       `INSERT INTO ${t} (${COLUMNS})
        SELECT x.ns, x.k, x.ver, x.v, x.del, CASE WHEN x.km THEN (SELECT CASE WHEN NOT w.deleted AND w.position > coalesce((SELECT position FROM ${d} WHERE namespace = w.namespace), 0) THEN w.metadata END
