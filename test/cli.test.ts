@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dgent, expectGolden, expectOneLineError, FIXTURE } from './cli-support.js';
+import { spawn, spawnSync } from 'node:child_process';
+import { dgent, expectGolden, expectOneLineError, FIXTURE, ROOT } from './cli-support.js';
+import { openLog } from '../src/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dgent-cli-'));
 const db = join(dir, 'log.db');
@@ -83,6 +85,57 @@ describe('dgent reading a SQLite log (golden --json)', () => {
     expect(await json(['import', file, '-i', FIXTURE])).toEqual({ read: 8, written: 8 });
     expect((await dgent(['export', file])).stdout).toBe(fixture);
   });
+});
+
+describe('dgent working on a SQLite log', () => {
+  it('tail --follow prints an event appended by another process, and ends on SIGINT with exit 0', async () => {
+    const path = join(dir, 'follow.db');
+    const log = await openLog(`sqlite:${path}`);
+    await log.append('s', [{ type: 'Before', data: 0 }]);
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'tail', `sqlite:${path}`, '--follow', '--json', '-n', '1'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const lines = (n: number) =>
+      new Promise<string[]>((resolve) => {
+        const check = (): void => {
+          const got = out.split('\n').filter(Boolean);
+          if (got.length >= n) resolve(got);
+        };
+        child.stdout.setEncoding('utf8').on('data', (d: string) => {
+          out += d;
+          check();
+        });
+        check();
+      });
+    expect(JSON.parse((await lines(1))[0]!)).toMatchObject({ stream: 's', revision: 1, type: 'Before' });
+    await log.append('s', [{ type: 'Live', data: { n: 1 } }]);
+    expect(JSON.parse((await lines(2))[1]!)).toMatchObject({ stream: 's', revision: 2, type: 'Live', data: { n: 1 } });
+    const exited = new Promise<number | null>((r) => child.once('exit', r));
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    await log.close();
+  }, 60_000);
+
+  it('rebuild-snapshots stores fresh snapshots of a StreamAgent stream', async () => {
+    const snaps = join(dir, 'snapshots.db');
+    expect(await json(['rebuild-snapshots', 'agent-1', '-u', URL_, '--snapshots', `sqlite:${snaps}`, '--every', '2'])).toEqual({ stream: 'agent-1', revision: 4, snapshots: 2 });
+  });
+
+  it('stats --views reports each view caught up (lag 0)', async () => {
+    const s = (await json(['stats', URL_, '--views'])) as { views: { name: string; lagEvents: number; position: number }[] };
+    expect(s.views.map((v) => [v.name, v.lagEvents, v.position])).toEqual([
+      ['kv', 0, 8],
+      ['kv_versions', 0, 8],
+      ['kv_audit', 0, 8],
+    ]);
+  });
+
+  it.skipIf(spawnSync('script', ['--version']).status !== 0)('a terminal gets colours (script gives the command a pty); NO_COLOR turns them off', () => {
+    const cmd = `"${process.execPath}" --import tsx src/cli/main.ts streams ${URL_}`;
+    const tty = spawnSync('script', ['-qec', cmd, '/dev/null'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NO_COLOR: undefined, FORCE_COLOR: undefined } });
+    expect(tty.stdout).toMatch(/\x1b\[1mSTREAM/);
+    const plain = spawnSync('script', ['-qec', cmd, '/dev/null'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    expect(plain.stdout).not.toMatch(/\x1b\[/);
+  }, 60_000);
 });
 
 describe('dgent verify finds damage', () => {
