@@ -6,6 +6,7 @@
  * views' writes queued it sends 5. Queued writes share one snapshot, so a write that a later
  * one depends on goes through `query` (which sends the queue first, keeping the order).
  */
+import { createHash } from 'node:crypto';
 import type { Queryable } from '../../streams/postgres/errors.js';
 
 /** See the file comment. */
@@ -31,7 +32,7 @@ export class StatementBatch {
     if (parts.length === 0) return;
     this.parts = [];
     if (parts.length === 1) {
-      await this.c.query(parts[0]!.text, [...parts[0]!.values]);
+      await this.c.query(named(parts[0]!.text, [...parts[0]!.values]));
       return;
     }
     const values: unknown[] = [];
@@ -40,6 +41,22 @@ export class StatementBatch {
       values.push(...p.values);
       return `w${i} AS (${p.text.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + offset}`)})`;
     });
-    await this.c.query(`WITH ${ctes.join(',\n')} SELECT 1`, values);
+    await this.c.query(named(`WITH ${ctes.join(',\n')} SELECT 1`, values));
   }
 }
+
+/**
+ * A named (server-side prepared) statement of `text`: the same views' writes recur on every
+ * append, and parsing and planning the combined statement anew each time cost more than a round
+ * trip. The name is the text's hash, so one text has one name on every connection.
+ */
+export function named(text: string, values: unknown[]): { name: string; text: string; values: unknown[] } {
+  let name = names.get(text);
+  if (name === undefined) {
+    if (names.size > 1000) names.clear();
+    names.set(text, (name = `dgent_v_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`));
+  }
+  return { name, text, values };
+}
+
+const names = new Map<string, string>();

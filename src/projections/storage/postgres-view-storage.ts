@@ -19,7 +19,7 @@ import { pg } from '../../streams/postgres/pg.js';
 import { ValidationError } from '../../core/errors.js';
 import type { AppendTransaction, RecordedEvent } from '../../streams/event-log.js';
 import { isUnavailable, mapPgError, type Queryable } from '../../streams/postgres/errors.js';
-import { StatementBatch } from './postgres-batch.js';
+import { named, StatementBatch } from './postgres-batch.js';
 import { PostgresEventLog, type PostgresPool } from '../../streams/postgres/postgres-event-log.js';
 import { createOwnedPool, type PoolClass } from '../../streams/postgres/pool.js';
 import { validateSchemaName } from '../../streams/postgres/schema.js';
@@ -248,7 +248,8 @@ export class PostgresViewStorage extends ActiveCache implements StorageBase {
   }
 
   private async applyInline(tx: AppendTransaction & Queryable, items: readonly InlineItem[], max: number): Promise<void> {
-    const { rows } = await tx.query(this.sql.inline, [max, items.map((i) => i.projection.name), items.map((i) => i.projection.version)]);
+    // named: prepared once per connection (the append's connection comes from the log's pool)
+    const { rows } = await (tx as Queryable).query(named(this.sql.inline, [max, items.map((i) => i.projection.name), items.map((i) => i.projection.version)]));
     const active = new Map((rows as { name: string; generation: number; version: number; b_version: number | null }[]).map((r) => [r.name, r]));
     // the projections' queued writes go together: one round trip for all of them (see StatementBatch)
     const b = new StatementBatch(tx);
