@@ -6,7 +6,7 @@
  * - the same two with LangGraph's DeltaChannel (MessagesDeltaValue), the upstream answer.
  * At turns 50, 100, 200 and 400: bytes stored (SQLite: live pages of the file; PostgreSQL: total
  * relation size of the saver's tables) against the bytes of the messages (their serialised value),
- * and turns/s over the last 10 turns. At turn 400: getTuple and list({ limit: 10 }) latency
+ * and turns/s (1 / the median duration of the last 20 turns). At turn 400: getTuple and list({ limit: 10 }) latency
  * (p50/p99, hdr-histogram-js) on a fresh saver instance, DgentSaver with its value cache off (every
  * call reads and deserialises the whole conversation, as the other savers do).
  * Targets: storage <= 3x message bytes (DgentSaver, SQLite and PostgreSQL); turns/s at 400 >= 0.8x
@@ -34,7 +34,7 @@ const POSTGRES_URL = process.env.DGENT_POSTGRES_URL ?? 'postgres://postgres@127.
 const TURNS = Number(process.env.BENCH_LG_TURNS ?? 400);
 const RUNS = Number(process.env.BENCH_LG_RUNS ?? 1);
 const MARKS = [50, 100, 200, 400].filter((m) => m <= TURNS);
-const WINDOW = 10;
+const WINDOW = 20;
 
 interface Subject {
   name: string;
@@ -189,17 +189,19 @@ async function runSubject(subject: Subject): Promise<RunResult> {
   const graph = chatGraph(saver, { delta: subject.delta });
   const thread = { configurable: { thread_id: 'bench-thread' } };
   const marks: Mark[] = [];
-  let windowStart = process.hrtime.bigint();
+  const durations: number[] = [];
   try {
     for (let turn = 1; turn <= TURNS; turn += 1) {
-      if ((turn - 1) % WINDOW === 0) windowStart = process.hrtime.bigint();
+      const t0 = process.hrtime.bigint();
       await graph.invoke({ messages: [userMessage(turn)] }, thread);
+      durations.push(Number(process.hrtime.bigint() - t0) / 1e9);
       if (MARKS.includes(turn)) {
-        const seconds = Number(process.hrtime.bigint() - windowStart) / 1e9;
+        // the median turn of the last WINDOW: robust to another process's burst on a shared machine
+        const seconds = median(durations.slice(-WINDOW));
         const state = await graph.getState(thread);
         const [, bytes] = await saver.serde.dumpsTyped(state.values.messages);
         const stored = await subject.bytes();
-        marks.push({ turn, bytes: stored, messageBytes: bytes.byteLength, ratio: stored / bytes.byteLength, turnsPerSec: WINDOW / seconds });
+        marks.push({ turn, bytes: stored, messageBytes: bytes.byteLength, ratio: stored / bytes.byteLength, turnsPerSec: 1 / seconds });
         if (state.values.messages.length !== 2 * turn) throw new Error(`${subject.name}: ${state.values.messages.length} messages after ${turn} turns`);
       }
     }

@@ -27,10 +27,10 @@ export function addedKeys(base: Json, next: Json, path: string[] = [], out: [str
   return out;
 }
 
-/** `base` with the added keys set (a copy; `base` is not changed). */
-export function withAdded(base: Json, added: readonly [string[], Json][]): Json {
+/** `base` with the added keys set: a copy, or `base` itself changed when `inPlace` (a value the caller owns). */
+export function withAdded(base: Json, added: readonly [string[], Json][], inPlace = false): Json {
   if (added.length === 0) return base;
-  const copy = structuredClone(base) as Record<string, Json>;
+  const copy = (inPlace ? base : structuredClone(base)) as Record<string, Json>;
   for (const [path, value] of added) {
     let o = copy;
     for (const k of path.slice(0, -1)) o = o[k] as Record<string, Json>;

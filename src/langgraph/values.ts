@@ -117,14 +117,47 @@ export class ValueStore {
       return { value: arr, known: { ref, arr, len: hit.len } };
     }
     const parts = await Promise.all(ref.r.map(([stream, from, to]) => this.readRange(stream, from, to)));
-    let value: unknown;
-    for (const events of parts) {
-      for (const e of events) {
-        if (e.type === VALUE_SET) value = await this.load((e.data as ValueSetData).v);
-        else if (e.type === VALUE_APPEND) value = (value as unknown[]).concat(await this.loadAppend(e.data as ValueAppendData, resolve, e.stream));
+    const events = parts.flat();
+    const value = (await this.loadAsOneText(events, resolve)) ?? (await this.loadEventByEvent(events, resolve));
+    return Array.isArray(value) ? { value, known: this.remember({ ref, arr: value, len: value.length }) } : { value };
+  }
+
+  /**
+   * When every part is JSON (the serde said 'json') and the whole value is an array: one JSON text
+   * of all the items, deserialised by one serde call (as another saver reads one blob), instead of
+   * a call per append.
+   */
+  private async loadAsOneText(events: readonly RecordedEvent[], resolve: WritesResolver): Promise<unknown[] | undefined> {
+    const pieces: string[] = [];
+    for (const e of events) {
+      if (e.type === VALUE_SET) {
+        const v = (e.data as ValueSetData).v;
+        if (v.t !== 'json' || v.s === undefined || !v.s.startsWith('[') || !v.s.endsWith(']')) return undefined;
+        pieces.length = 0;
+        pieces.push(v.s.slice(1, -1));
+      } else if (e.type === VALUE_APPEND) {
+        const d = e.data as ValueAppendData;
+        if (d.v) {
+          if (d.v.t !== 'json' || d.v.s === undefined || !d.v.s.startsWith('[') || !d.v.s.endsWith(']')) return undefined;
+          pieces.push(d.v.s.slice(1, -1));
+        } else pieces.push(referencedItems(d, resolve, e.stream).map((x) => JSON.stringify(x)).join(','));
       }
     }
-    return Array.isArray(value) ? { value, known: this.remember({ ref, arr: value, len: value.length }) } : { value };
+    const loaded = (await this.serde().loadsTyped('json', `[${pieces.filter((p) => p.trim() !== '').join(',')}]`)) as unknown;
+    return Array.isArray(loaded) ? loaded : undefined;
+  }
+
+  private async loadEventByEvent(events: readonly RecordedEvent[], resolve: WritesResolver): Promise<unknown> {
+    let value: unknown;
+    for (const e of events) {
+      if (e.type === VALUE_SET) value = await this.load((e.data as ValueSetData).v);
+      else if (e.type === VALUE_APPEND) {
+        const d = e.data as ValueAppendData;
+        const items = d.v ? await this.load(d.v) : await this.serde().loadsTyped('json', JSON.stringify(referencedItems(d, resolve, e.stream)));
+        value = (value as unknown[]).concat(items);
+      }
+    }
+    return value;
   }
 
   private async readRange(stream: string, from: number, to: number): Promise<RecordedEvent[]> {
@@ -132,22 +165,6 @@ export class ValueStore {
     for await (const e of this.log.read(stream, { fromRevision: from, toRevision: to })) out.push(e as RecordedEvent);
     if (out.length !== to - from + 1) throw new CorruptionError(`a checkpoint references revisions ${from}..${to} of a value stream; ${out.length} events were read`, stream);
     return out;
-  }
-
-  private async loadAppend(d: ValueAppendData, resolve: WritesResolver, stream: string): Promise<unknown> {
-    if (d.v) return this.load(d.v);
-    const parsed = new Map<string, unknown>();
-    const items = (d.w ?? []).map(([s, rev, wi, ei], i) => {
-      const key = `${s}#${rev}#${wi}`;
-      if (!parsed.has(key)) {
-        const stored = resolve(s, rev)?.w[wi]?.[2];
-        if (stored?.s === undefined) throw new CorruptionError(`an appended value references writes ${key} that this thread does not hold`, stream);
-        parsed.set(key, JSON.parse(stored.s));
-      }
-      const v = parsed.get(key);
-      return withAdded(Array.isArray(v) ? v[ei] : v, d.a?.[i] ?? []);
-    });
-    return this.serde().loadsTyped('json', JSON.stringify(items));
   }
 
   load(s: Stored): Promise<unknown> {
@@ -178,4 +195,23 @@ function fromWrites(type: string, bytes: Uint8Array, n: number, writes: WriteSou
     a.push(added);
   }
   return { n, w: writes.refs, ...(a.some((x) => x.length > 0) ? { a } : {}) };
+}
+
+/** The items of an append stored as references to pending writes (parsed JSON, added keys set). */
+function referencedItems(d: ValueAppendData, resolve: WritesResolver, stream: string): unknown[] {
+  const parsed = new Map<string, unknown>();
+  const used = new Set<string>();
+  return (d.w ?? []).map(([s, rev, wi, ei], i) => {
+    const key = `${s}#${rev}#${wi}`;
+    if (!parsed.has(key)) {
+      const stored = resolve(s, rev)?.w[wi]?.[2];
+      if (stored?.s === undefined) throw new CorruptionError(`an appended value references writes ${key} that this thread does not hold`, stream);
+      parsed.set(key, JSON.parse(stored.s));
+    }
+    const v = parsed.get(key);
+    // the element was parsed for this call: set the keys in place unless another item uses it too
+    const fresh = !used.has(`${key}#${ei}`);
+    used.add(`${key}#${ei}`);
+    return withAdded(Array.isArray(v) ? v[ei] : v, d.a?.[i] ?? [], fresh);
+  });
 }
