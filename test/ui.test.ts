@@ -101,8 +101,9 @@ describe.skipIf(!haveChromium)('dgent ui in headless Chromium', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'ui-inspector.png'), fullPage: true });
   }, 120_000);
 
-  it('the Store tab lists keys with versions and the audit timeline', async () => {
+  it('the Store tab lists the views with their lag, keys with versions and the audit timeline', async () => {
     await page.getByRole('button', { name: 'Store' }).click();
+    await expect.poll(() => page.locator('[data-testid="projections"] tbody tr').allTextContents()).toEqual([expect.stringMatching(/^kv\d+80/), expect.stringMatching(/^kv_versions\d+80/), expect.stringMatching(/^kv_audit\d+80/)]);
     await expect.poll(() => page.locator('[data-testid="keys"] tbody tr').allTextContents()).toEqual([expect.stringMatching(/^user:12/)]);
     await expect.poll(() => page.locator('[data-testid="audit"] li').count()).toBe(2);
     expect(await page.locator('[data-testid="audit"] li').first().textContent()).toMatch(/alice set user:1 → v1/);

@@ -15,3 +15,4 @@ export async function get<T>(path: string, params: Record<string, string | numbe
   if (!r.ok) throw new Error(body.error ?? `HTTP ${r.status}`);
   return body;
 }
+export interface ProjectionRow { name: string; built: boolean; generation?: number; version?: number; position: number; lagEvents: number | null; lagMs: number | null }

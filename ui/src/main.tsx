@@ -1,7 +1,7 @@
 /** The dgent inspector: streams, events, state at revision N (slider), diff between revisions, Store keys and audit. */
 import { render } from 'preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { get, type AuditRow, type DiffAnswer, type EventRow, type KeyRow, type Patch, type StateAnswer, type StreamRow } from './api.js';
+import { get, type AuditRow, type DiffAnswer, type EventRow, type KeyRow, type Patch, type ProjectionRow, type StateAnswer, type StreamRow } from './api.js';
 import { JsonView, pathKey, type Marks } from './json-view.js';
 import './style.css';
 
@@ -133,8 +133,21 @@ function StoreTab() {
   const [key, setKey] = useState<string | undefined>();
   const keys = useApi<KeyRow[]>('keys', { namespace: ns }, [ns]);
   const audit = useApi<AuditRow[]>('audit', { namespace: ns, key }, [ns, key]);
+  const projections = useApi<ProjectionRow[]>('projections', {}, []);
   return (
     <main class="store">
+      <h3>Projections</h3>
+      <table data-testid="projections">
+        <thead><tr><th>view</th><th>generation</th><th>position</th><th>lag (events)</th><th>lag (ms)</th></tr></thead>
+        <tbody>
+          {(projections.data ?? []).map((p) => (
+            <tr key={p.name}>
+              <td>{p.name}</td><td>{p.built ? p.generation : 'not built'}</td><td>{p.position}</td><td>{p.lagEvents ?? '-'}</td><td>{p.lagMs ?? '-'}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <h3>Keys</h3>
       <div class="filters">namespace <input value={ns} onChange={(e) => setNs((e.target as HTMLInputElement).value)} /></div>
       {keys.error && <p class="error">{keys.error}</p>}
       <table data-testid="keys">

@@ -6,7 +6,8 @@
  * - `GET /api/events?stream=s&type=t&from=r&to=r&limit=n`: a stream's events
  * - `GET /api/state?stream=s&revision=n`: the state at revision n ($state/$patch events)
  * - `GET /api/diff?stream=s&a=n&b=m`: the states at a and b and the immer patches between them
- * - `GET /api/keys?namespace=ns`: Store keys with versions; `GET /api/audit?key=k`: audit timeline
+ * - `GET /api/keys?namespace=ns`: Store keys with versions; `GET /api/audit?key=k`: audit timeline;
+ *   `GET /api/projections`: the Store views' checkpoints and lag
  */
 import { toTree } from '../../core/codec.js';
 import { redactUrl } from '../../core/connection-url.js';
@@ -87,9 +88,11 @@ export async function answer(log: EventLog, target: BackendTarget, path: string,
         return { status: 200, body: { stream, a, b, before: sa.hasState ? toTree(sa.state) : null, after: sb.hasState ? toTree(sb.state) : null, steps } };
       }
       case '/api/keys':
-      case '/api/audit': {
+      case '/api/audit':
+      case '/api/projections': {
         if (!views) throw new ApiError(404, 'no Store views on this backend');
         const v = await views();
+        if (path === '/api/projections') return { status: 200, body: await v.projections() };
         return { status: 200, body: path === '/api/keys' ? await v.keys(q.get('namespace') ?? 'default') : await v.audit(q.get('key') ?? undefined, q.get('namespace') ?? 'default') };
       }
       default:
@@ -111,5 +114,7 @@ function step(e: RecordedEvent): { revision: number; type: string; patches?: unk
 export interface ViewsApi {
   keys(namespace: string): Promise<unknown>;
   audit(key: string | undefined, namespace: string): Promise<unknown>;
+  /** each Store view's checkpoint and how far the log is ahead of it */
+  projections(): Promise<unknown>;
   close(): Promise<void>;
 }
