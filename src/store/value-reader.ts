@@ -30,10 +30,15 @@ interface PgPool {
 export function valueReader(storage: ViewStorage, readers: ViewReaders, pgPool?: PgPool, mapError?: (e: unknown) => unknown): ValueOf {
   if (storage.kind === 'sqlite') {
     const s = storage as unknown as SqliteLike;
+    let last: { table: string; get(...params: unknown[]): unknown } | undefined; // the active table's statement
     return async (namespace, key, now) => {
       const t = await s.table('kv', 'kv');
       if (t === undefined) return ABSENT;
-      const row = stmt(s.db, `SELECT value FROM ${t} WHERE namespace = ? AND key = ? AND (expires_at IS NULL OR expires_at > ?)`).get(namespace, key, now) as { value: string } | undefined;
+      if (last?.table !== t) {
+        const st = stmt(s.db, `SELECT value FROM ${t} WHERE namespace = ? AND key = ? AND (expires_at IS NULL OR expires_at > ?)`);
+        last = { table: t, get: (...p) => st.get(...p) };
+      }
+      const row = last.get(namespace, key, now) as { value: string } | undefined;
       return row ? { found: true, value: decode(row.value) } : ABSENT;
     };
   }
