@@ -129,12 +129,16 @@ describe('dgent working on a SQLite log', () => {
     ]);
   });
 
-  it.skipIf(spawnSync('script', ['--version']).status !== 0)('a terminal gets colours (script gives the command a pty); NO_COLOR turns them off', () => {
+  it.skipIf(spawnSync('script', ['--version']).status !== 0)('a terminal gets colours and a progress bar (script gives the command a pty); NO_COLOR turns colours off', () => {
     const cmd = `"${process.execPath}" --import tsx src/cli/main.ts streams ${URL_}`;
     const tty = spawnSync('script', ['-qec', cmd, '/dev/null'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NO_COLOR: undefined, FORCE_COLOR: undefined } });
     expect(tty.stdout).toMatch(/\x1b\[1mSTREAM/);
     const plain = spawnSync('script', ['-qec', cmd, '/dev/null'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
     expect(plain.stdout).not.toMatch(/\x1b\[/);
+    // and a progress bar with the count (on stderr, which script merges into its output)
+    const progress = spawnSync('script', ['-qec', `"${process.execPath}" --import tsx src/cli/main.ts export ${URL_} -o ${join(dir, 'tty-export.jsonl')}`, '/dev/null'], { cwd: ROOT, encoding: 'utf8' });
+    expect(progress.stdout).toMatch(/100% \| 8\/8 events/);
+    expect(readFileSync(join(dir, 'tty-export.jsonl'), 'utf8')).toBe(fixture);
   }, 60_000);
 });
 
