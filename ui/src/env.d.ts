@@ -1,0 +1,2 @@
+// Vite handles CSS imports (bundled into dist/ui).
+declare module '*.css';
