@@ -26,7 +26,8 @@ export type Op =
   | { kind: 'clear'; ns: number }
   | { kind: 'tx'; ns: number; ops: TxOp[] }
   | { kind: 'tick'; ms: number }
-  | { kind: 'sweep' };
+  | { kind: 'sweep' }
+  | { kind: 'purge'; ns: number; key: number };
 
 const valueArb: fc.Arbitrary<Value> = fc.oneof(
   fc.integer({ min: -100, max: 100 }),
@@ -54,6 +55,10 @@ export const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ kind: fc.constant<'tick'>('tick'), ms: fc.constantFrom(5, 50, 600) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant<'sweep'>('sweep') }) },
 );
+// Purge is not drawn: erasing a key's events also erases the event that created its namespace when
+// that key created it implicitly (its first set), so after a rebuild the namespace is missing or younger
+// than in the live views, and "views == fold of the log" cannot hold across such a purge (documented
+// limit). The model below still knows purge; test/store.test.ts and store.postgres.int.test.ts cover it.
 // plain prototypes (fast-check builds some objects without one), as values read back have
 export const opsArb = fc.array(opArb, { minLength: 1, maxLength: 25 }).map((ops) => JSON.parse(JSON.stringify(ops)) as Op[]);
 
@@ -63,8 +68,8 @@ interface Row {
   metadata: Meta | null;
   expiresAt: number | null;
 }
-/** A version of a key: the value after the event, or deleted. */
-type Hist = { deleted: true } | { deleted: false; value: unknown; expiresAt: number | null };
+/** A version of a key: the value after the event, or deleted; `gone`: erased by a purge (or the purge itself). */
+type Hist = { deleted: true; gone?: boolean } | { deleted: false; value: unknown; expiresAt: number | null; gone?: boolean };
 
 const isPlain = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const clone = <T>(x: T): T => structuredClone(x);
@@ -177,6 +182,15 @@ export function applyModel(m: StoreModel, op: Op, nss: readonly string[]): strin
         }
       }
       return;
+    case 'purge': {
+      const [n, k] = [nss[op.ns]!, KEYS[op.key]!];
+      const id = StoreModel.id(n, k);
+      m.rows.delete(id);
+      m.hist.set(id, (m.hist.get(id) ?? []).map((h) => ({ ...h, gone: true })));
+      m.remove(n, k);
+      m.hist.get(id)!.at(-1)!.gone = true;
+      return;
+    }
     case 'tx':
       throw new Error('transactions are applied by runTx');
   }
@@ -260,6 +274,7 @@ export async function runOp(store: Store, m: StoreModel, op: Op, nss: readonly s
     case 'clear': p = store.clear({ namespace: n }); break;
     case 'tick': clock.t = m.now; return;
     case 'sweep': p = store.sweep(); break;
+    case 'purge': p = store.purge(k, { namespace: n }); break;
   }
   if (expected) {
     const e = await p.catch((x: unknown) => x);
@@ -288,18 +303,19 @@ export async function checkStore(store: Store, log: EventLog, m: StoreModel, nss
       else expect(e).toMatchObject({ key: k, value: r.value, version: r.version, metadata: r.metadata, expiresAt: r.expiresAt });
       const hist = m.hist.get(StoreModel.id(n, k)) ?? [];
       const versions = await store.versions(k, { namespace: n });
-      expect(versions.map((v) => [v.version, v.deleted, v.value])).toStrictEqual(hist.map((h, i) => [i + 1, h.deleted, h.deleted ? undefined : h.value]).reverse());
+      const kept = hist.map((h, i) => [i + 1, h] as const).filter(([, h]) => !h.gone);
+      expect(versions.map((v) => [v.version, v.deleted, v.value])).toStrictEqual(kept.map(([v, h]) => [v, h.deleted, h.deleted ? undefined : h.value]).reverse());
       // time travel by version and by the log's event times
       const times: number[] = [];
       for await (const ev of log.read(keyStream(n, k))) times.push(ev.time.getTime());
       for (let i = 0; i < hist.length; i++) {
         const h = hist[i]!;
-        expect(await store.get(k, { namespace: n, at: { version: i + 1 } })).toStrictEqual(h.deleted ? undefined : h.value);
+        expect(await store.get(k, { namespace: n, at: { version: i + 1 } })).toStrictEqual(h.deleted || h.gone ? undefined : h.value);
         const t = times[i]!;
         let j = i;
         while (j + 1 < hist.length && times[j + 1]! <= t) j++;
         const at = hist[j]!;
-        const want = at.deleted || (at.expiresAt !== null && at.expiresAt <= t) ? undefined : at.value;
+        const want = at.deleted || at.gone || (at.expiresAt !== null && at.expiresAt <= t) ? undefined : at.value;
         expect(await store.get(k, { namespace: n, at: { time: t } })).toStrictEqual(want);
       }
     }
