@@ -4,6 +4,10 @@
  * log to delete the key's earlier events, so its values are gone from the log too ("delete means
  * delete", GDPR erasure). What stays is the purge's own audit entry: who purged which key, when.
  *
+ * Limit: when the purged key is what created its namespace (implicitly, by its first set), the
+ * erased log no longer says when the namespace was created: live views keep the namespace, a
+ * rebuild drops it (or dates it from its next event). Create namespaces explicitly to avoid it.
+ *
  * Only logs that can redact events of a stream can purge (the `StreamEraser` capability of
  * streams/erase.ts: memory, SQLite, PostgreSQL). Elsewhere purge is a ValidationError before anything is appended:
  * an append-only file log or EventStoreDB without it would keep the values.
