@@ -31,6 +31,8 @@ import { Snapshotter, type ErrorReporter, type Head, type StreamAgentErrorContex
 import { followStream, type StreamUnsubscribe } from './stream/follow.js';
 import { eventAt, revisionAtTime } from './stream/time-travel.js';
 import { Replayer } from './stream/replayer.js';
+import { ProgressMeter } from './stream/progress-meter.js';
+import type { RebuildOptions } from '../projections/runner/types.js';
 import { VersionedAgent, type Snapshot } from './versioned-agent.js';
 
 /** An event as `append` takes it: `{ type, data }`, optional metadata and id. */
@@ -235,13 +237,22 @@ export class StreamAgent<E extends StreamEvent = StreamEvent, S = unknown> exten
     return (await this.snap?.deleteAll()) ?? 0;
   }
 
-  /** Delete the snapshots and fold the whole stream again, storing fresh ones. Returns the revision reached. */
-  async rebuildSnapshots(): Promise<number> {
+  /**
+   * Delete the snapshots and fold the whole stream again, storing fresh ones. Returns the revision reached.
+   * `onProgress` receives `{ processed, total, eventsPerSecond, etaMs }` (total: the stream's revision
+   * when the rebuild started) at most every `progressEveryMs`, and once at the end.
+   */
+  async rebuildSnapshots(options: RebuildOptions = {}): Promise<number> {
     this.assertOpen();
     if (!this.snap) throw new ValidationError(`${this.describe()}: no snapshot store (set snapshotEvery or snapshots)`);
     await this.snap.deleteAll();
-    const h = await this.replayer.replay(this.zero(), undefined, Infinity);
+    const meter = new ProgressMeter(this.stream, options.onProgress ? await this.log.revision(this.stream) : 0, options);
+    // onState sees the base (revision 0) first, then one state per event
+    const h = await this.replayer.replay(this.zero(), undefined, Infinity, (s) => {
+      if (s.revision > 0) meter.step();
+    });
     await this.snap.flush();
+    meter.done();
     return h.revision;
   }
 

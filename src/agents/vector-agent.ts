@@ -33,6 +33,8 @@ import { eventToOp, opToEvents, type VectorOp } from './vector/log-events.js';
 import { checkOptions, checkIds, checkItems, type CheckedOptions } from './vector/options.js';
 import type { StoredVector, VectorAgentOptions, VectorHit, VectorInput, VectorItem, VectorSearchOptions } from './vector/types.js';
 import { VectorState } from './vector/vector-state.js';
+import { ProgressMeter } from './stream/progress-meter.js';
+import type { RebuildOptions } from '../projections/runner/types.js';
 import { toFloat32 } from './vector/vectors.js';
 
 /** Semantic memory: add/upsert/remove/search over vectors with stable string ids. */
@@ -185,11 +187,17 @@ export class VectorAgent<T = unknown> {
     return this.exclusive(async () => this.catchUp(this.state));
   }
 
-  /** Logged mode: rebuild everything from the log (the whole stream), replacing the in-memory index when done. */
-  rebuild(): Promise<{ events: number; items: number }> {
+  /**
+   * Logged mode: rebuild everything from the log (the whole stream), replacing the in-memory index when done.
+   * `onProgress` receives `{ processed, total, eventsPerSecond, etaMs }` (total: the stream's revision
+   * when the rebuild started) at most every `progressEveryMs`, and once at the end.
+   */
+  rebuild(options: RebuildOptions = {}): Promise<{ events: number; items: number }> {
     return this.exclusive(async () => {
       const fresh = this.newState();
-      const events = await this.catchUp(fresh);
+      const meter = options.onProgress && this.log ? new ProgressMeter(this.o.stream, await this.log.revision(this.o.stream), options) : undefined;
+      const events = await this.catchUp(fresh, meter);
+      meter?.done();
       this.state = fresh;
       return { events, items: fresh.table.live };
     });
@@ -246,7 +254,7 @@ export class VectorAgent<T = unknown> {
   }
 
   /** Apply the log's events after `state.revision` to `state`. */
-  private async catchUp(state: VectorState<T>): Promise<number> {
+  private async catchUp(state: VectorState<T>, meter?: ProgressMeter): Promise<number> {
     const log = this.log;
     if (!log) throw new ValidationError('this VectorAgent has no log');
     const stream = this.o.stream;
@@ -261,6 +269,7 @@ export class VectorAgent<T = unknown> {
       state.apply(eventToOp(e, this.dimension));
       state.revision = e.revision;
       n++;
+      meter?.step();
     }
     return n;
   }
