@@ -61,7 +61,26 @@ export async function openAgent<S = unknown>(url: string | undefined, key: strin
     }
     case 'esdb': {
       const log = await openLogTarget(t);
-      return new StreamAgent<never, S>({ log, stream: key, ...initial }) as unknown as DataAgent<S>;
+      try {
+        return new LogOwningStreamAgent<S>({ log, stream: key, ...initial }) as unknown as DataAgent<S>;
+      } catch (e) {
+        await log.close();
+        throw e;
+      }
+    }
+  }
+}
+
+/**
+ * The StreamAgent openAgent hands out for `esdb://`: openAgent opened its log, so nobody else can
+ * close it; a plain StreamAgent leaves its log to the caller, this one closes it with itself.
+ */
+class LogOwningStreamAgent<S> extends StreamAgent<never, S> {
+  override async close(): Promise<void> {
+    try {
+      await super.close();
+    } finally {
+      await this.log.close();
     }
   }
 }
