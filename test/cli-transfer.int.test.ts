@@ -1,5 +1,5 @@
 /**
- * Export then import, SQLite → PostgreSQL → file → SQLite, keeps everything: ids, revisions,
+ * Export then import, SQLite → PostgreSQL → memory → file → SQLite, keeps everything: ids, revisions,
  * position order, times, types, data (with Dates, BigInts, Maps, bytes) and metadata. A fast-check
  * property over random logs (the API, exportLog/importLog), and the same chain once through the
  * real binary's pipes (`dgent export A | dgent import B`).
@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exportLog, importLog, openLog, readJsonl, eventToLine, type RecordedEvent } from '../src/index.js';
+import { exportLog, importLog, openLog, readJsonl, eventToLine, type EventLog, type RecordedEvent } from '../src/index.js';
 import { dropSchemas, postgresUrl, uniqueSchema } from './support/postgres.js';
 import { requireService } from './support/services.js';
 import { dgent } from './cli-support.js';
@@ -54,29 +54,36 @@ const randomLog = fc
     });
   });
 
-async function lines(url: string): Promise<string[]> {
-  const log = await openLog(url);
+/** A URL (opened and closed here) or a log the caller keeps open (a memory log lives only in its instance). */
+type Target = string | EventLog;
+
+async function using<T>(target: Target, fn: (log: EventLog) => Promise<T>): Promise<T> {
+  if (typeof target !== 'string') return fn(target);
+  const log = await openLog(target);
   try {
+    return await fn(log);
+  } finally {
+    await log.close();
+  }
+}
+
+async function lines(target: Target): Promise<string[]> {
+  return using(target, async (log) => {
     const out: string[] = [];
     for await (const l of exportLog(log)) out.push(l);
     return out;
-  } finally {
-    await log.close();
-  }
+  });
 }
 
-async function copy(from: string[], url: string): Promise<void> {
-  const log = await openLog(url);
-  try {
+async function copy(from: string[], target: Target): Promise<void> {
+  await using(target, async (log) => {
     const r = await importLog(log, readJsonl([from.join('\n')]), { batchSize: 7 });
     expect(r).toEqual({ read: from.length, written: from.length });
-  } finally {
-    await log.close();
-  }
+  });
 }
 
 describe('export → import across backends', () => {
-  it('SQLite → PostgreSQL → file → SQLite keeps every event exactly (property, 25 random logs)', async () => {
+  it('SQLite → PostgreSQL → memory → file → SQLite keeps every event exactly (property, 25 random logs)', async () => {
     if (!up) return;
     let run = 0;
     await fc.assert(
@@ -85,12 +92,17 @@ describe('export → import across backends', () => {
         const schema = uniqueSchema('dgt_xfer');
         schemas.push(schema);
         const original = events.map(eventToLine);
-        const chain = [`sqlite:${join(dir, `a${run}.db`)}`, `${postgresUrl()}?schema=${schema}`, `file:${join(dir, `f${run}`)}`, `sqlite:${join(dir, `b${run}.db`)}`];
-        let current = original;
-        for (const url of chain) {
-          await copy(current, url);
-          current = await lines(url);
-          expect(current).toEqual(original);
+        const memory = await openLog('memory:');
+        try {
+          const chain: Target[] = [`sqlite:${join(dir, `a${run}.db`)}`, `${postgresUrl()}?schema=${schema}`, memory, `file:${join(dir, `f${run}`)}`, `sqlite:${join(dir, `b${run}.db`)}`];
+          let current = original;
+          for (const target of chain) {
+            await copy(current, target);
+            current = await lines(target);
+            expect(current).toEqual(original);
+          }
+        } finally {
+          await memory.close();
         }
       }),
       { numRuns: 25 },

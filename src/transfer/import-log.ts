@@ -1,13 +1,14 @@
 /**
  * `importLog`: write events recorded elsewhere (an export, another log) into a log, keeping their
  * ids, revisions, metadata, times and position order. SQLite and PostgreSQL logs (the latter when
- * opened with openLog) are written directly; a FileEventLog through its `importEvents`. Other logs
+ * opened with openLog) are written directly; a FileEventLog or MemoryEventLog through its `importEvents`. Other logs
  * cannot set an event's time: with `newTimes: true` their events are appended (ids, revisions,
  * metadata kept, times now), otherwise the import is refused before anything is written.
  */
 import { ValidationError } from '../core/errors.js';
 import type { EventLog, RecordedEvent } from '../streams/event-log.js';
 import { FileEventLog } from '../streams/file/file-event-log.js';
+import { MemoryEventLog } from '../streams/memory/memory-event-log.js';
 import { SqliteEventLog } from '../streams/sqlite/sqlite-event-log.js';
 import { logTarget } from '../open/open-log.js';
 import type { ImportedEvent } from './jsonl.js';
@@ -36,13 +37,13 @@ export interface ImportResult {
 
 /** Whether `log` keeps imported events' times. */
 export function keepsTimes(log: EventLog): boolean {
-  if (log instanceof SqliteEventLog || log instanceof FileEventLog) return true;
+  if (log instanceof SqliteEventLog || log instanceof FileEventLog || log instanceof MemoryEventLog) return true;
   return logTarget(log)?.kind === 'postgres';
 }
 
 async function importerFor(log: EventLog, newTimes: boolean): Promise<BatchImporter> {
   if (log instanceof SqliteEventLog) return (await import('./importers/sqlite.js')).sqliteImporter(log);
-  if (log instanceof FileEventLog) {
+  if (log instanceof FileEventLog || log instanceof MemoryEventLog) {
     return {
       async write(batch) {
         await log.importEvents(batch as readonly Omit<RecordedEvent, 'position'>[]);
@@ -55,7 +56,7 @@ async function importerFor(log: EventLog, newTimes: boolean): Promise<BatchImpor
   if (target?.kind === 'postgres') return (await import('./importers/postgres.js')).postgresImporter(log, target.connectionString, target.schema);
   if (!newTimes) {
     throw new ValidationError(
-      `import: this ${target ? `${target.kind} ` : ''}log cannot keep the events' times (only SQLite, PostgreSQL opened by URL, and file logs can); pass newTimes: true (--new-times) to append them with the current time`,
+      `import: this ${target ? `${target.kind} ` : ''}log cannot keep the events' times (only SQLite, PostgreSQL opened by URL, file and memory logs can); pass newTimes: true (--new-times) to append them with the current time`,
     );
   }
   return {

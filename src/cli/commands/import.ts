@@ -16,7 +16,7 @@ export function importCommand() {
     .argument('[url]', 'backend URL of the target log')
     .option('-i, --input <file>', 'read this file instead of stdin')
     .option('--batch-size <n>', 'events per transaction (default 1000)', intOption('--batch-size', 1))
-    .option('--new-times', 'for logs that cannot keep event times (Redis, EventStoreDB, memory): append with the current time')
+    .option('--new-times', 'for logs that cannot keep event times (Redis, EventStoreDB): append with the current time')
     .action(async (url: string | undefined, _o: unknown, cmd) => {
       const { options, out } = outputOf(cmd);
       const file = options.input as string | undefined;

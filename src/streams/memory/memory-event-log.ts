@@ -90,6 +90,28 @@ export class MemoryEventLog<E extends NewEvent = NewEvent> implements EventLog<E
    * appear twice) before anything is stored, and hooks see all the events in one call.
    */
   async appendMany(appends: readonly StreamAppend[]): Promise<AppendResult[]> {
+    return this.store(appends, undefined);
+  }
+
+  /**
+   * Import events recorded elsewhere (a migration, a restore), atomically: appended in the given
+   * order with their own ids, revisions (each must follow its stream's head), metadata and times.
+   */
+  async importEvents(events: readonly Omit<RecordedEvent, 'position'>[]): Promise<void> {
+    const runs: Omit<RecordedEvent, 'position'>[][] = [];
+    for (const e of events) {
+      if (!(e.time instanceof Date) || Number.isNaN(e.time.getTime())) throw new ValidationError(`importEvents: event ${String(e.id)} has no valid time`);
+      const last = runs[runs.length - 1];
+      if (last && last[0]!.stream === e.stream) last.push(e);
+      else runs.push([e]);
+    }
+    if (runs.length === 0) return;
+    const appends = runs.map((run) => ({ stream: run[0]!.stream, events: run.map((e) => ({ id: e.id, type: e.type, data: e.data, metadata: e.metadata })), expectedRevision: run[0]!.revision - 1 }));
+    await this.store(appends, runs.map((run) => run.map((e) => prepare(new Date(e.time.getTime())).value)));
+  }
+
+  /** appendMany's work; `times` (per append, per event) replaces "now" for imports. */
+  private async store(appends: readonly StreamAppend[], times: Date[][] | undefined): Promise<AppendResult[]> {
     this.assertOpen();
     if (!Array.isArray(appends) || appends.length === 0) throw new ValidationError('appendMany needs at least one stream append');
     // validate and encode outside the lock: bad input fails before it can delay other writers
@@ -107,7 +129,7 @@ export class MemoryEventLog<E extends NewEvent = NewEvent> implements EventLog<E
       const results: AppendResult[] = [];
       const time = prepare(new Date(nowMs())).value;
       let position = this.all.length;
-      for (const a of prepared) {
+      for (const [ai, a] of prepared.entries()) {
         const lookup = (id: string) => this.ids.get(id) ?? pending.get(id);
         const retry = resolveEventIds(a.stream, a.events, lookup);
         if (retry) {
@@ -125,7 +147,7 @@ export class MemoryEventLog<E extends NewEvent = NewEvent> implements EventLog<E
             type: e.type,
             data: e.data,
             metadata: e.metadata,
-            time,
+            time: times ? times[ai]![i]! : time,
           });
           pending.set(r.id, r);
           return r;
