@@ -120,6 +120,16 @@ describe('dgent working on a SQLite log', () => {
     expect(await json(['rebuild-snapshots', 'agent-1', '-u', URL_, '--snapshots', `sqlite:${snaps}`, '--every', '2'])).toEqual({ stream: 'agent-1', revision: 4, snapshots: 2 });
   });
 
+  it('rebuild <view> and rebuild all fold the Store views again from the log (through Store.rebuildViews)', async () => {
+    expect(await json(['rebuild', 'kv_audit', URL_])).toEqual([{ name: 'kv_audit', events: 8 }]);
+    expect(await json(['rebuild', 'all', URL_])).toEqual([
+      { name: 'kv', events: 8 },
+      { name: 'kv_versions', events: 8 },
+      { name: 'kv_audit', events: 8 },
+    ]);
+    expectGolden('get', await json(['get', 'user:1', '-u', URL_]));
+  });
+
   it('stats --views reports each view caught up (lag 0)', async () => {
     const s = (await json(['stats', URL_, '--views'])) as { views: { name: string; lagEvents: number; position: number }[] };
     expect(s.views.map((v) => [v.name, v.lagEvents, v.position])).toEqual([
