@@ -31,7 +31,9 @@ export function setupKvSqlite(ctx: SqliteViewContext, indexes: readonly string[]
     PRIMARY KEY (namespace, key)) STRICT`);
   ctx.db.exec(`CREATE INDEX IF NOT EXISTS ${ctx.table('kv_exp')} ON ${t} (expires_at) WHERE expires_at IS NOT NULL`);
   ctx.db.exec(`CREATE TABLE IF NOT EXISTS ${ctx.table('ns')} (namespace TEXT PRIMARY KEY, created_at INTEGER NOT NULL) STRICT`);
-  indexes.forEach((path, i) => ctx.db.exec(`CREATE INDEX IF NOT EXISTS ${ctx.table(`kv_ix${i}`)} ON ${t} (namespace, json_extract(value, ${jsonPath(path)}))`));
+  // `key` last: queries end in ORDER BY key, and without it SQLite's planner (no ANALYZE statistics)
+  // prefers the (namespace, key) primary key to skip the sort, scanning the whole namespace
+  indexes.forEach((path, i) => ctx.db.exec(`CREATE INDEX IF NOT EXISTS ${ctx.table(`kv_ix${i}`)} ON ${t} (namespace, json_extract(value, ${jsonPath(path)}), key)`));
 }
 
 /** A stored row as a KvEntry (value and metadata decoded, deeply frozen). */
