@@ -209,7 +209,8 @@ export type {
   AuditEntry,
 } from './projections/views/types.js';
 export type { VersionRetention, VersionsRetentionOptions, AuditRetentionOptions } from './projections/views/rows.js';
-export { Store } from './store/store.js';
+export { Store, STORE_VIEWS } from './store/store.js';
+export type { RebuildViewsOptions, StoreViewName } from './store/store.js';
 export { StoreAgent } from './store/store-agent.js';
 export type { StoreAgentOptions } from './store/store-agent.js';
 export type { StoreTransaction } from './store/transaction.js';

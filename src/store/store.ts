@@ -17,6 +17,8 @@
  */
 import type { Metadata } from '../projections/keyed-events.js';
 import type { ViewStorage } from '../projections/view-storage.js';
+import type { RebuildOptions } from '../projections/runner/types.js';
+import { ValidationError } from '../core/errors.js';
 import type { AuditEntry } from '../projections/views/rows.js';
 import type { ValueFilter } from '../projections/views/filter.js';
 import { StoreContext } from './context.js';
@@ -51,6 +53,17 @@ import type {
 } from './types.js';
 import { incr, update, type StoreRecipe } from './update.js';
 import { del, deleteMany, getMetadata, set, setMany, setMetadata, type SetManyItem } from './writes.js';
+
+/** The Store's views, in the order `rebuildViews` rebuilds them. */
+export const STORE_VIEWS = ['kv', 'kv_versions', 'kv_audit'] as const;
+/** One of the Store's views. */
+export type StoreViewName = (typeof STORE_VIEWS)[number];
+
+/** Options of {@link Store.rebuildViews}: `onProgress` receives the runner's RebuildProgress (its `name` is the view). */
+export interface RebuildViewsOptions extends OpOptions, RebuildOptions {
+  /** the views to rebuild (default all three) */
+  only?: readonly StoreViewName[] | undefined;
+}
 
 /** The keyed, namespaced storage API over an event log and its views; see the file comment. */
 export class Store {
@@ -204,12 +217,16 @@ export class Store {
 
   /**
    * Rebuild the three views from the log (blue-green: the live views keep serving until the
-   * rebuilt ones switch in). An `admin` action on the default namespace.
+   * rebuilt ones switch in). An `admin` action on the default namespace. `only` rebuilds some
+   * of them; `onProgress` hears from each at most every `progressEveryMs` (default 500) and at its end.
    */
-  async rebuildViews(options: OpOptions = {}): Promise<void> {
+  async rebuildViews(options: RebuildViewsOptions = {}): Promise<void> {
+    const names = options.only ?? STORE_VIEWS;
+    // checked before anything is rebuilt: a typo must not leave some views rebuilt and not others
+    for (const name of names) if (!STORE_VIEWS.includes(name)) throw new ValidationError(`rebuildViews: unknown view ${JSON.stringify(name)}; the Store's views are ${STORE_VIEWS.join(', ')}`);
     await this.ctx.open();
     await this.ctx.authorize('admin', this.ctx.ns(options), undefined, options);
-    for (const name of ['kv', 'kv_versions', 'kv_audit']) await this.ctx.runner.rebuild(name);
+    for (const name of names) await this.ctx.runner.rebuild(name, { onProgress: options.onProgress, progressEveryMs: options.progressEveryMs });
   }
 
   /** Drop cached access decisions (after the policy behind `authorize` changed). */
