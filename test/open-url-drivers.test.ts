@@ -5,35 +5,16 @@
  * (the same set-up as test/missing-driver.test.ts).
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeProjectWithout } from './support/no-driver-project.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MISSING = new Set(['pg', 'ioredis', '@eventstore/db-client', 'faiss-node']);
 let project: string;
 
-function linkPackages(from: string, to: string, scope = ''): void {
-  mkdirSync(to, { recursive: true });
-  for (const name of readdirSync(from)) {
-    if (name === '.bin' || name.startsWith('.')) continue;
-    const full = scope ? `${scope}/${name}` : name;
-    if (!scope && name.startsWith('@')) {
-      linkPackages(join(from, name), join(to, name), name);
-      continue;
-    }
-    if (MISSING.has(full)) continue;
-    symlinkSync(join(from, name), join(to, name));
-  }
-}
-
 beforeAll(() => {
-  project = mkdtempSync(join(tmpdir(), 'dgent-open-no-drivers-'));
-  cpSync(join(ROOT, 'src'), join(project, 'src'), { recursive: true });
-  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'no-drivers', type: 'module', private: true }));
-  linkPackages(join(ROOT, 'node_modules'), join(project, 'node_modules'));
+  project = makeProjectWithout(MISSING, 'dgent-open-no-drivers-');
   writeFileSync(
     join(project, 'probe.ts'),
     `const { openLog, openAgent } = await import('./src/index.ts');
