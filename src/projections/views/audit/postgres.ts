@@ -1,12 +1,12 @@
 /** The audit view in PostgreSQL: table `audit`, one row per keyed event, by position. */
-import { decode, encode } from '../../../core/codec.js';
+import { encode } from '../../../core/codec.js';
 import type { RecordedEvent } from '../../../streams/event-log.js';
 import type { PostgresViewContext } from '../../view-context.js';
 import { keyedBatch, planAudit } from '../plan.js';
 import type { AuditEntry, AuditRetentionOptions } from '../rows.js';
 import type { PostgresTables } from '../sql-statements.js';
 import type { AuditFilter, AuditReader } from '../types.js';
-import { auditWhere } from './sqlite.js';
+import { auditFromRow, auditWhere } from './sqlite.js';
 
 const COLUMNS = 'position, time, actor, operation, type, namespace, key, version, metadata, tx';
 
@@ -20,22 +20,6 @@ export async function setupAuditPostgres(ctx: PostgresViewContext, byTime = fals
   await ctx.query(`CREATE INDEX IF NOT EXISTS ${ctx.name('audit_actor')} ON ${t} (actor, position)`);
   // the time index serves retention by age only (one index less to write per event without it)
   if (byTime) await ctx.query(`CREATE INDEX IF NOT EXISTS ${ctx.name('audit_time')} ON ${t} (time)`);
-}
-
-/** A stored row as an AuditEntry. */
-export function auditFromPgRow(r: any): AuditEntry {
-  return {
-    position: Number(r.position),
-    time: Number(r.time),
-    actor: r.actor,
-    operation: r.operation,
-    type: r.type,
-    namespace: r.namespace,
-    key: r.key,
-    version: Number(r.version),
-    metadata: r.metadata === null ? null : decode(r.metadata),
-    tx: r.tx,
-  };
 }
 
 /** Fold a batch into the PostgreSQL audit view: one statement (purges, inserts and retention together). */
@@ -66,7 +50,7 @@ export class PostgresAuditReader implements AuditReader {
     if (t === undefined) return [];
     const { where, params } = auditWhere(f, (i) => `$${i}`);
     params.push(f.limit ?? null);
-    return (await this.storage.query(`SELECT ${COLUMNS} FROM ${t} WHERE ${where} ORDER BY position LIMIT $${params.length}`, params)).rows.map(auditFromPgRow);
+    return (await this.storage.query(`SELECT ${COLUMNS} FROM ${t} WHERE ${where} ORDER BY position LIMIT $${params.length}`, params)).rows.map(auditFromRow);
   }
 
   async all(): Promise<AuditEntry[]> {
