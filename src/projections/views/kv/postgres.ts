@@ -4,7 +4,7 @@
  * value PostgreSQL's jsonb cannot hold: strings with NUL or lone surrogates), and table `ns`.
  * A batch costs one read and one or two writes, whatever its size (arrays bound through unnest).
  */
-import { decode, encode } from '../../../core/codec.js';
+import { encode } from '../../../core/codec.js';
 import { encodeValue } from '../encoded.js';
 import type { RecordedEvent } from '../../../streams/event-log.js';
 import type { PostgresViewContext } from '../../view-context.js';
@@ -16,6 +16,7 @@ import type { KvEntry, NamespaceEntry } from '../rows.js';
 import type { PostgresTables } from '../sql-statements.js';
 import type { KvReader, ListOptions, ReadOptions } from '../types.js';
 import { jsonbPath, orderByPg, whereFiltersPg } from './postgres-query.js';
+import { kvFromRow } from './sqlite.js';
 
 const COLUMNS = 'namespace, key, value, version, metadata, created_at, updated_at, expires_at, position';
 
@@ -29,21 +30,6 @@ export async function setupKvPostgres(ctx: PostgresViewContext, indexes: readonl
   await ctx.query(`CREATE INDEX IF NOT EXISTS ${ctx.name('kv_exp')} ON ${t} (expires_at) WHERE expires_at IS NOT NULL`);
   await ctx.query(`CREATE TABLE IF NOT EXISTS ${ctx.table('ns')} (namespace text COLLATE "C" PRIMARY KEY, created_at bigint NOT NULL)`);
   for (const [i, path] of indexes.entries()) await ctx.query(`CREATE INDEX IF NOT EXISTS ${ctx.name(`kv_ix${i}`)} ON ${t} (namespace, ${jsonbPath(path)})`);
-}
-
-/** A stored row as a KvEntry. */
-export function kvFromPgRow(r: any): KvEntry {
-  return {
-    namespace: r.namespace,
-    key: r.key,
-    value: decode(r.value),
-    version: Number(r.version),
-    metadata: r.metadata === null ? null : decode(r.metadata),
-    createdAt: Number(r.created_at),
-    updatedAt: Number(r.updated_at),
-    expiresAt: r.expires_at === null ? null : Number(r.expires_at),
-    position: Number(r.position),
-  };
 }
 
 /** Whether PostgreSQL's jsonb can hold this codec text (no \u0000, no lone surrogate escapes). */
@@ -63,7 +49,7 @@ export async function applyKvPostgres(events: readonly RecordedEvent[], ctx: Pos
       `SELECT ${COLUMNS} FROM ${t} WHERE (namespace, key) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
       [keys.map((k) => k.namespace), keys.map((k) => k.key)],
     );
-    for (const r of rows) current.set(entryId(r.namespace, r.key), kvFromPgRow(r));
+    for (const r of rows) current.set(entryId(r.namespace, r.key), kvFromRow(r));
   }
   const plan = planKv(batch, current);
   if (plan.dropNamespaces.length > 0) {
@@ -134,7 +120,7 @@ export class PostgresKvReader implements KvReader {
     const params: unknown[] = [namespace, keys];
     const where = `namespace = $1 AND key = ANY($2::text[])${PostgresKvReader.live(o, params)}`;
     const found = new Map<string, KvEntry>();
-    for (const r of await this.rows('kv', (t) => `SELECT ${COLUMNS} FROM ${t} WHERE ${where}`, params)) found.set(r.key, kvFromPgRow(r));
+    for (const r of await this.rows('kv', (t) => `SELECT ${COLUMNS} FROM ${t} WHERE ${where}`, params)) found.set(r.key, kvFromRow(r));
     return keys.map((k) => found.get(k));
   }
 
@@ -157,7 +143,7 @@ export class PostgresKvReader implements KvReader {
     where += PostgresKvReader.live(o, params);
     let limit = '';
     if (o.limit !== undefined) (params.push(o.limit), (limit = ` LIMIT $${params.length}`));
-    return (await this.rows('kv', (t) => `SELECT ${COLUMNS} FROM ${t} WHERE ${where} ORDER BY key${limit}`, params)).map(kvFromPgRow);
+    return (await this.rows('kv', (t) => `SELECT ${COLUMNS} FROM ${t} WHERE ${where} ORDER BY key${limit}`, params)).map(kvFromRow);
   }
 
   async query(namespace: string, filters: ValueFilter | readonly ValueFilter[] | undefined, o?: QueryOptions): Promise<KvEntry[]> {
@@ -169,7 +155,7 @@ export class PostgresKvReader implements KvReader {
     let page = '';
     if (opts.limit !== undefined) (params.push(opts.limit), (page += ` LIMIT $${params.length}`));
     if (opts.offset !== undefined) (params.push(opts.offset), (page += ` OFFSET $${params.length}`));
-    return (await this.rows('kv', (t) => `SELECT ${COLUMNS} FROM ${t} WHERE ${where} ORDER BY ${orderByPg(opts)}${page}`, params)).map(kvFromPgRow);
+    return (await this.rows('kv', (t) => `SELECT ${COLUMNS} FROM ${t} WHERE ${where} ORDER BY ${orderByPg(opts)}${page}`, params)).map(kvFromRow);
   }
 
   async count(namespace: string, filters?: ValueFilter | readonly ValueFilter[], o?: ReadOptions): Promise<number> {
@@ -188,10 +174,10 @@ export class PostgresKvReader implements KvReader {
 
   async expired(now: number, limit: number): Promise<KvEntry[]> {
     const sql = (t: string) => `SELECT ${COLUMNS} FROM ${t} WHERE expires_at IS NOT NULL AND expires_at <= $1 ORDER BY expires_at, namespace, key LIMIT $2`;
-    return (await this.rows('kv', sql, [now, limit])).map(kvFromPgRow);
+    return (await this.rows('kv', sql, [now, limit])).map(kvFromRow);
   }
 
   async all(): Promise<KvEntry[]> {
-    return (await this.rows('kv', (t) => `SELECT ${COLUMNS} FROM ${t}`, [])).map(kvFromPgRow);
+    return (await this.rows('kv', (t) => `SELECT ${COLUMNS} FROM ${t}`, [])).map(kvFromRow);
   }
 }
