@@ -1,5 +1,5 @@
 /** The versions view in PostgreSQL: tables `versions` (value as codec text, NULL when deleted) and `drops`. */
-import { decode, encode } from '../../../core/codec.js';
+import { encode } from '../../../core/codec.js';
 import { encodeValue } from '../encoded.js';
 import type { RecordedEvent } from '../../../streams/event-log.js';
 import type { PostgresViewContext } from '../../view-context.js';
@@ -10,6 +10,7 @@ import type { KvEntry, VersionEntry, VersionsRetentionOptions } from '../rows.js
 import type { PostgresTables } from '../sql-statements.js';
 import type { VersionsReader, VersionTarget } from '../types.js';
 import { currentFromRow } from './memory.js';
+import { versionFromRow } from './sqlite.js';
 
 const COLUMNS = 'namespace, key, version, value, deleted, metadata, expires_at, time, actor, operation, position';
 
@@ -23,23 +24,6 @@ export async function setupVersionsPostgres(ctx: PostgresViewContext, byTime = f
   // the time index serves retention by age only (one index less to write per event without it)
   if (byTime) await ctx.query(`CREATE INDEX IF NOT EXISTS ${ctx.name('versions_time')} ON ${t} (time)`);
   await ctx.query(`CREATE TABLE IF NOT EXISTS ${ctx.table('drops')} (namespace text COLLATE "C" PRIMARY KEY, position bigint NOT NULL)`);
-}
-
-/** A stored row as a VersionEntry. */
-export function versionFromPgRow(r: any): VersionEntry {
-  return {
-    namespace: r.namespace,
-    key: r.key,
-    version: Number(r.version),
-    value: r.value === null ? undefined : decode(r.value),
-    deleted: r.deleted,
-    metadata: r.metadata === null ? null : decode(r.metadata),
-    expiresAt: r.expires_at === null ? null : Number(r.expires_at),
-    time: Number(r.time),
-    actor: r.actor,
-    operation: r.operation,
-    position: Number(r.position),
-  };
 }
 
 /** Fold a batch into the PostgreSQL versions view: one read, then one write statement (two when namespaces were dropped). */
@@ -57,7 +41,7 @@ export async function applyVersionsPostgres(events: readonly RecordedEvent[], ct
       [keys.map((k) => k.namespace), keys.map((k) => k.key)],
     );
     for (const r of rows) {
-      const c = currentFromRow(versionFromPgRow(r), r.dropped === null ? undefined : Number(r.dropped));
+      const c = currentFromRow(versionFromRow(r), r.dropped === null ? undefined : Number(r.dropped));
       if (c) current.set(entryId(r.namespace, r.key), c);
     }
   }
@@ -104,7 +88,7 @@ export class PostgresVersionsReader implements VersionsReader {
 
   private async rows(sql: (t: string) => string, params: unknown[]): Promise<VersionEntry[]> {
     const t = await this.storage.table(this.name, 'versions');
-    return t === undefined ? [] : (await this.storage.query(sql(t), params)).rows.map(versionFromPgRow);
+    return t === undefined ? [] : (await this.storage.query(sql(t), params)).rows.map(versionFromRow);
   }
 
   async versions(namespace: string, key: string, o: { limit?: number | undefined; before?: number | undefined } = {}): Promise<VersionEntry[]> {
