@@ -23,7 +23,7 @@ import { RedisVersionsReader } from '../src/projections/views/versions/redis.js'
 import { RedisAuditReader } from '../src/projections/views/audit/redis.js';
 import { dumpModel, emptyModel, foldKeyed } from '../src/projections/model.js';
 import { checkReaders, readersArb } from './projections-views-readers.js';
-import { appendOps, dumpViews, namespacesOf, ofNamespaces, opsArb, RETENTION, type ViewReaders } from './projections-views-support.js';
+import { appendOps, dumpViews, KEPT_THEN_DROPPED, namespacesOf, ofNamespaces, opsArb, RETENTION, type ViewReaders } from './projections-views-support.js';
 import { dropSchemas, postgresUrl, uniqueSchema } from './support/postgres.js';
 import { REDIS_URL, requireService, uniqueName } from './support/services.js';
 
@@ -87,6 +87,28 @@ describe.skipIf(!pgUp)('built-in views on PostgreSQL', () => {
     await inline?.close();
     await Promise.all([inlineStore?.close(), asyncStore?.close()]);
     await log?.close();
+  });
+
+  it('a set keeping metadata and a drop of its namespace in one async batch: the row keeps the metadata (regression)', async () => {
+    const s = uniqueSchema('views_kept');
+    const s2 = uniqueSchema('views_kept_async');
+    schemas.push(s, s2);
+    const l = new PostgresEventLog({ connectionString: postgresUrl(), schema: s });
+    const store = new PostgresViewStorage({ connectionString: postgresUrl(), schema: s2, generationCacheMs: 0 });
+    // started after the appends: it catches up in pages of 3, so the second batch is the blind one
+    const runner = new ProjectionRunner({ log: l, storage: store, batchSize: 3, batchMs: 1, projections: views().map((projection) => ({ projection, mode: 'async' as const })) });
+    try {
+      await appendOps(l, KEPT_THEN_DROPPED);
+      await runner.start();
+      await runner.whenCaughtUp({ timeoutMs: 30_000 });
+      const model = dumpModel(foldKeyed(emptyModel(), await readAll(l), RETENTION));
+      expect(model.versions.some((v) => v.namespace === 'c' && v.version === 2 && v.metadata !== null)).toBe(true);
+      expect(await dumpViews({ kv: new PostgresKvReader(store), versions: new PostgresVersionsReader(store), audit: new PostgresAuditReader(store) })).toEqual(model);
+    } finally {
+      await runner.close();
+      await store.close();
+      await l.close();
+    }
   });
 
   it('inline, async and rebuilt views equal the reference model for random keyed-event sequences (100 runs)', async () => {

@@ -25,7 +25,7 @@ import { SqliteVersionsReader } from '../src/projections/views/versions/sqlite.j
 import { SqliteAuditReader } from '../src/projections/views/audit/sqlite.js';
 import { dumpModel, emptyModel, foldKeyed } from '../src/projections/model.js';
 import type { RecordedEvent } from '../src/streams/event-log.js';
-import { appendOps, dumpViews, opsArb, RETENTION, type ViewReaders } from './projections-views-support.js';
+import { appendOps, dumpViews, KEPT_THEN_DROPPED, opsArb, RETENTION, type ViewReaders } from './projections-views-support.js';
 import { checkReaders, readersArb } from './projections-views-readers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dgent-views-'));
@@ -90,7 +90,7 @@ describe.each(backends)('built-in views on $name', (b) => {
           await log.close();
         }
       }),
-      { numRuns: 100 },
+      { numRuns: 100, examples: [[KEPT_THEN_DROPPED, 3]] },
     );
   }, 600_000);
 });

@@ -46,16 +46,12 @@ export async function applyVersionsPostgres(events: readonly RecordedEvent[], ct
     }
   }
   const plan = planVersions(batch, current, retention);
-  if (plan.drops.length > 0 || plan.purges.length > 0) {
-    await ctx.query(
-      `WITH p AS (DELETE FROM ${t} WHERE (namespace, key) IN (SELECT * FROM unnest($3::text[], $4::text[])))
-       INSERT INTO ${d} (namespace, position) SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT (namespace) DO UPDATE SET position = excluded.position`,
-      [plan.drops.map((x) => x.namespace), plan.drops.map((x) => x.position), plan.purges.map((x) => x.namespace), plan.purges.map((x) => x.key)],
-    );
+  if (plan.purges.length > 0) {
+    await ctx.query(`DELETE FROM ${t} WHERE (namespace, key) IN (SELECT * FROM unnest($1::text[], $2::text[]))`, [plan.purges.map((x) => x.namespace), plan.purges.map((x) => x.key)]);
   }
   const r = plan.inserts;
   if (r.length > 0) {
-    // queued: sent with the other views' writes (the drops above went first: the kept metadata reads them)
+    // queued: sent with the other views' writes (the purges above went first)
     ctx.defer(
       // a row planned blind takes its metadata from the key's newest row, if that row is live
       `INSERT INTO ${t} (${COLUMNS})
@@ -69,6 +65,13 @@ export async function applyVersionsPostgres(events: readonly RecordedEvent[], ct
         r.map((x) => x.keepMetadata === true),
       ],
     );
+  }
+  if (plan.drops.length > 0) {
+    // queued after the inserts, in the same statement: the kept metadata above reads the drops
+    // before this batch (a row kept blind precedes every drop of its namespace in the batch)
+    ctx.defer(`INSERT INTO ${d} (namespace, position) SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT (namespace) DO UPDATE SET position = excluded.position`, [
+      plan.drops.map((x) => x.namespace), plan.drops.map((x) => x.position),
+    ]);
   }
   if (plan.trims.length > 0) {
     await ctx.query(`DELETE FROM ${t} AS v USING unnest($1::text[], $2::text[], $3::bigint[]) AS x(ns, key, up) WHERE v.namespace = x.ns AND v.key = x.key AND v.version <= x.up`, [

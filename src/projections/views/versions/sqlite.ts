@@ -67,8 +67,6 @@ export function applyVersionsSqlite(events: readonly RecordedEvent[], ctx: Sqlit
     }
   }
   const plan = planVersions(batch, current, retention);
-  const setDrop = stmt(db, `INSERT INTO ${d} (namespace, position) VALUES (?, ?) ON CONFLICT (namespace) DO UPDATE SET position = excluded.position`);
-  for (const x of plan.drops) setDrop.run(x.namespace, x.position);
   const purge = stmt(db, `DELETE FROM ${t} WHERE namespace = ? AND key = ?`);
   for (const p of plan.purges) purge.run(p.namespace, p.key);
   // a row planned blind takes its metadata from the key's newest row, if that row is live
@@ -81,6 +79,11 @@ export function applyVersionsSqlite(events: readonly RecordedEvent[], ctx: Sqlit
     if (r.keepMetadata) insKept.run(r.namespace, r.key, r.version, value, r.deleted ? 1 : 0, r.namespace, r.key, r.expiresAt, r.time, r.actor, r.operation, r.position);
     else ins.run(r.namespace, r.key, r.version, value, r.deleted ? 1 : 0, r.metadata === null ? null : encode(r.metadata), r.expiresAt, r.time, r.actor, r.operation, r.position);
   }
+  // the drops are recorded after the inserts: a row kept blind precedes every drop of its
+  // namespace in this batch (a set after one is planned from it), so its kept metadata must be
+  // judged against the drops before the batch
+  const setDrop = stmt(db, `INSERT INTO ${d} (namespace, position) VALUES (?, ?) ON CONFLICT (namespace) DO UPDATE SET position = excluded.position`);
+  for (const x of plan.drops) setDrop.run(x.namespace, x.position);
   const trim = stmt(db, `DELETE FROM ${t} WHERE namespace = ? AND key = ? AND version <= ?`);
   for (const x of plan.trims) trim.run(x.namespace, x.key, x.upTo);
   const older = `time < ? AND version < (SELECT max(w.version) FROM ${t} AS w WHERE w.namespace = ${t}.namespace AND w.key = ${t}.key)`;
