@@ -6,7 +6,8 @@
 import { ClosedError, StateNotFoundError, ValidationError } from '../core/errors.js';
 import { deepFreeze } from '../core/codec.js';
 import { keyStream } from '../projections/keyed-events.js';
-import type { ChangeInfo, DataAgent, Frozen, LoadAtTarget, Recipe, SaveOptions, Subscribable, Unsubscribe, Updatable, Versioned } from '../agents/data-agent.js';
+import type { ChangeInfo, DataAgent, Frozen, HistoryOptions, LoadAtTarget, Recipe, SaveOptions, Subscribable, Unsubscribe, Updatable, Versioned } from '../agents/data-agent.js';
+import { historyWindow, inWindow } from '../agents/history-window.js';
 import type { StoreContext } from './context.js';
 import { optionalInt, timeOf } from './entries.js';
 import { get } from './reads.js';
@@ -52,21 +53,26 @@ export class StoreAgent<S> implements DataAgent<S>, Versioned<S>, Updatable<S>, 
     await set(this.ctx, this.key, state, { ...this.options, expectedVersion });
   }
 
-  async history(limit?: number): Promise<Frozen<S>[]> {
+  /**
+   * Saved states, newest first: `history(limit)`, or `history({ since, until, limit })` for the
+   * states saved in a time window (the times of the key's events in the log, inclusive bounds).
+   * Deletions and expiries are not states; a purged key has none.
+   */
+  async history(options?: number | HistoryOptions): Promise<Frozen<S>[]> {
     this.check();
-    const n = optionalInt(limit, 'limit', 0);
-    if (n === 0) return [];
+    const w = historyWindow(options);
+    if (w.limit === 0) return [];
     await this.ctx.open();
     await this.ctx.authorize('read', this.ns, this.key, this.options);
     await this.ctx.fresh();
     const out: Frozen<S>[] = [];
     let before: number | undefined;
-    // deletions leave version rows without a value: page until `limit` saved states are found
+    // deletions leave version rows without a value, and the window skips rows: page until `limit` states are found
     for (;;) {
       const page = await this.ctx.readers.versions.versions(this.ns, this.key, { limit: 100, before });
       for (const v of page) {
-        if (!v.deleted) out.push(v.value as Frozen<S>);
-        if (n !== undefined && out.length === n) return out;
+        if (!v.deleted && inWindow(v.time, w)) out.push(v.value as Frozen<S>);
+        if (out.length === w.limit) return out;
       }
       if (page.length < 100) return out;
       before = page[page.length - 1]!.version;
