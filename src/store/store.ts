@@ -103,8 +103,10 @@ export class Store {
     return has(this.ctx, key, options);
   }
 
-  /** Values (or undefined) in the order of `keys`. */
-  getMany<T = unknown>(keys: readonly string[], options?: OpOptions): Promise<(T | undefined)[]> {
+  /** Values (or undefined) in the order of `keys`; `includeMetadata: true` resolves to {@link StoreEntry} objects. */
+  getMany<T = unknown>(keys: readonly string[], options: OpOptions & { includeMetadata: true }): Promise<(StoreEntry<T> | undefined)[]>;
+  getMany<T = unknown>(keys: readonly string[], options?: OpOptions & { includeMetadata?: boolean | undefined }): Promise<(T | undefined)[]>;
+  getMany<T = unknown>(keys: readonly string[], options?: OpOptions & { includeMetadata?: boolean | undefined }): Promise<unknown[]> {
     return getMany(this.ctx, keys, options) as Promise<(T | undefined)[]>;
   }
 
