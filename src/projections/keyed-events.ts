@@ -17,6 +17,7 @@
  * await log.append(keyStream('users', 'u1'), [e], { expectedRevision: 'no_stream' });
  * ```
  */
+import { createHash } from 'node:crypto';
 import type { Patch } from 'immer';
 import { prepare } from '../core/codec.js';
 import { CorruptionError, InvalidKeyError, ValidationError } from '../core/errors.js';
@@ -47,6 +48,24 @@ export type KeyedEventType = (typeof KEYED)[keyof typeof KEYED];
 /** Every keyed event type, for a projection's `handles`. */
 export const KEYED_EVENT_TYPES: readonly KeyedEventType[] = Object.freeze(Object.values(KEYED));
 
+/**
+ * Relationship events (`subject -predicate-> object`, both Store keys). They live in the relation's
+ * own stream, `rel:<sha256 of the triple>` ({@link relationStream}), so a relation's version is its
+ * stream's revision; they are not in {@link KEYED_EVENT_TYPES} (the KV and versions views do not
+ * fold them). {@link toKeyedEvent} reads them as events of the subject key.
+ */
+export const RELATION = Object.freeze({
+  added: 'kv.relation.added',
+  removed: 'kv.relation.removed',
+} as const);
+export type RelationEventType = (typeof RELATION)[keyof typeof RELATION];
+/** The relationship event types. */
+export const RELATION_EVENT_TYPES: readonly RelationEventType[] = Object.freeze(Object.values(RELATION));
+/** Prefix of every relation stream. */
+export const RELATION_STREAM_PREFIX = 'rel:';
+/** Longest predicate accepted (characters). */
+export const MAX_PREDICATE_LENGTH = 256;
+
 export type Metadata = Readonly<Record<string, unknown>>;
 /** `kv.set`: the whole value; `metadata` replaces the key's metadata when given (kept when absent); `expiresAt` null = never. */
 export interface SetData { v: 1; value: unknown; metadata?: Metadata | undefined; expiresAt: number | null }
@@ -60,6 +79,11 @@ export interface MetadataData { v: 1; metadata: Metadata }
 export interface EmptyData { v: 1 }
 /** `kv.expired`: the expiry the sweeper acted on. */
 export interface ExpiredData { v: 1; expiresAt: number }
+
+/** A Store key: its namespace and key. */
+export interface KeyRef { namespace: string; key: string }
+/** `kv.relation.added` / `kv.relation.removed`: the relation `subject -predicate-> object`. */
+export interface RelationData { v: 1; subject: KeyRef; predicate: string; object: KeyRef }
 
 /** What a writer says about an event: who, what operation, which transaction. */
 export interface KeyedMeta { actor?: string | undefined; operation?: string | undefined; tx?: string | undefined }
@@ -75,6 +99,7 @@ export type KeyedEvent = Base &
     | { type: typeof KEYED.deleted | typeof KEYED.purged; key: string; data: EmptyData }
     | { type: typeof KEYED.expired; key: string; data: ExpiredData }
     | { type: typeof KEYED.namespaceCreated | typeof KEYED.namespaceDeleted; key: null; data: EmptyData }
+    | { type: RelationEventType; key: string; data: RelationData }
   );
 
 /** Upcasters per type: `[type][n]` turns a version-n payload into version n + 1. None needed yet (all types are at 1). */
@@ -111,6 +136,34 @@ export function keyStream(namespace: string, key: string): string {
 /** The stream of a namespace's own events (created/deleted). */
 export function namespaceStream(namespace: string): string {
   return KV_STREAM_PREFIX + validateNamespace(namespace);
+}
+
+/** Predicates: 1-256 characters, no NUL or lone surrogates (any other character is fine: they are bound, hashed or encoded, never interpolated). */
+export function validatePredicate(predicate: unknown): string {
+  if (typeof predicate !== 'string') throw new ValidationError(`predicate must be a string, got ${typeof predicate}`);
+  if (predicate.length === 0) throw new ValidationError('predicate must not be empty');
+  if (predicate.length > MAX_PREDICATE_LENGTH) throw new ValidationError(`predicate longer than ${MAX_PREDICATE_LENGTH} characters`);
+  if (predicate.includes('\0')) throw new ValidationError('predicate must not contain NUL');
+  if (!predicate.isWellFormed()) throw new ValidationError('predicate contains a lone surrogate');
+  return predicate;
+}
+
+/** The relation's identity: the JSON text of `[subject namespace, subject key, predicate, object namespace, object key]`. */
+export function relationId(subject: KeyRef, predicate: string, object: KeyRef): string {
+  return JSON.stringify([subject.namespace, subject.key, predicate, object.namespace, object.key]);
+}
+
+/** The stream of one relation (validated): `rel:` and the hex SHA-256 of {@link relationId} (a triple can be longer than a stream name). */
+export function relationStream(subject: KeyRef, predicate: string, object: KeyRef): string {
+  keyStream(subject.namespace, subject.key);
+  keyStream(object.namespace, object.key);
+  validatePredicate(predicate);
+  return RELATION_STREAM_PREFIX + createHash('sha256').update(relationId(subject, predicate, object)).digest('hex');
+}
+
+/** True for the relationship event types. */
+export function isRelationType(type: string): type is RelationEventType {
+  return type === RELATION.added || type === RELATION.removed;
 }
 
 /** Namespace and key of a keyed stream (`key` null for a namespace stream), or undefined for other streams. */
@@ -175,7 +228,46 @@ export const keyedEvents = Object.freeze({
   namespaceDeleted(m?: KeyedMeta): NewEvent<EmptyData> {
     return { type: KEYED.namespaceDeleted, data: { v: 1 }, metadata: meta(m, 'deleteNamespace') };
   },
+  /** `kv.relation.added`, for the stream {@link relationStream} of the same triple. */
+  relationAdded(subject: KeyRef, predicate: string, object: KeyRef, m?: KeyedMeta): NewEvent<RelationData> {
+    return { type: RELATION.added, data: relationData(subject, predicate, object), metadata: meta(m, 'relate') };
+  },
+  /** `kv.relation.removed`, for the stream {@link relationStream} of the same triple. */
+  relationRemoved(subject: KeyRef, predicate: string, object: KeyRef, m?: KeyedMeta): NewEvent<RelationData> {
+    return { type: RELATION.removed, data: relationData(subject, predicate, object), metadata: meta(m, 'unrelate') };
+  },
 });
+
+function relationData(subject: KeyRef, predicate: string, object: KeyRef): RelationData {
+  relationStream(subject, predicate, object); // validates all five names
+  return { v: 1, subject: { namespace: subject.namespace, key: subject.key }, predicate, object: { namespace: object.namespace, key: object.key } };
+}
+
+/** A relation event as a {@link KeyedEvent} of its subject key; a payload that does not name a valid triple of its stream is CorruptionError. */
+function toRelationEvent(e: RecordedEvent, upcasters: Upcasters): KeyedEvent {
+  const where = `stream ${JSON.stringify(e.stream)} revision ${e.revision}`;
+  const d = upcastPayload(e.type, e.data, where, upcasters) as unknown as RelationData;
+  let stream: string;
+  try {
+    stream = relationStream(d.subject, d.predicate, d.object);
+  } catch (err) {
+    throw new CorruptionError(`${e.type} payload does not name a valid relation: ${(err as Error).message}`, where, { cause: err });
+  }
+  if (stream !== e.stream) throw new CorruptionError(`${e.type} event outside its relation's stream`, where);
+  const m = e.metadata;
+  return {
+    type: e.type as RelationEventType,
+    namespace: d.subject.namespace,
+    key: d.subject.key,
+    data: d,
+    version: e.revision,
+    position: e.position,
+    time: e.time.getTime(),
+    actor: typeof m.actor === 'string' ? m.actor : null,
+    operation: typeof m.operation === 'string' ? m.operation : e.type === RELATION.added ? 'relate' : 'unrelate',
+    tx: typeof m.tx === 'string' ? m.tx : null,
+  };
+}
 
 const TYPES = new Set<string>(KEYED_EVENT_TYPES);
 
@@ -202,7 +294,7 @@ export function upcastPayload(type: string, data: unknown, where: string, upcast
 
 /** A recorded event as a {@link KeyedEvent}, or undefined when it is not a keyed event. Bad payloads are CorruptionError. */
 export function toKeyedEvent(e: RecordedEvent, upcasters: Upcasters = UPCASTERS): KeyedEvent | undefined {
-  if (!isKeyedType(e.type)) return undefined;
+  if (!isKeyedType(e.type)) return isRelationType(e.type) ? toRelationEvent(e, upcasters) : undefined;
   const where = `stream ${JSON.stringify(e.stream)} revision ${e.revision}`;
   const s = parseKeyedStream(e.stream);
   if (!s) throw new CorruptionError(`${e.type} event outside a keyed stream`, where);
