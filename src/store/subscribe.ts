@@ -5,7 +5,7 @@
  * reads the Store sees the change.
  */
 import { ValidationError } from '../core/errors.js';
-import { toKeyedEvent, validateNamespace } from '../projections/keyed-events.js';
+import { isRelationType, toKeyedEvent, validateNamespace } from '../projections/keyed-events.js';
 import { headPosition } from '../projections/runner/log-head.js';
 import type { Subscription } from '../streams/event-log.js';
 import type { StoreContext } from './context.js';
@@ -59,7 +59,7 @@ export function subscribe(ctx: StoreContext, filter: SubscribeFilter, listener: 
     if (stopped) return;
     sub = ctx.log.subscribe({ fromPosition: from }, async (r) => {
       const e = toKeyedEvent(r);
-      if (!e || (ns !== undefined && e.namespace !== ns)) return;
+      if (!e || isRelationType(e.type) || (ns !== undefined && e.namespace !== ns)) return; // relation events are not changes of a key's value
       if (f.prefix !== undefined && (e.key === null || !e.key.startsWith(f.prefix))) return;
       if (ctx.mode === 'async') await ctx.runner.whenCaughtUp({ position: e.position });
       const change: StoreChange = { namespace: e.namespace, key: e.key, type: e.type, operation: e.operation, actor: e.actor, version: e.version, position: e.position, time: e.time };

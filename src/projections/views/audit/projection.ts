@@ -5,7 +5,7 @@
  */
 import { ValidationError } from '../../../core/errors.js';
 import { defineProjection, type Projection } from '../../projection.js';
-import { KEYED_EVENT_TYPES } from '../../keyed-events.js';
+import { KEYED_EVENT_TYPES, RELATION_EVENT_TYPES } from '../../keyed-events.js';
 import type { AuditRetentionOptions } from '../rows.js';
 import { applyAuditMemory } from './memory.js';
 import { applyAuditPostgres, setupAuditPostgres } from './postgres.js';
@@ -27,7 +27,7 @@ export function auditView(o: AuditViewOptions = {}): Projection {
   return defineProjection({
     name: o.name ?? 'kv_audit',
     version: 1,
-    handles: KEYED_EVENT_TYPES,
+    handles: [...KEYED_EVENT_TYPES, ...RELATION_EVENT_TYPES], // relate/unrelate are audited too (as events of the subject key)
     setup(ctx) {
       if (ctx.storage === 'sqlite') setupAuditSqlite(ctx, age !== undefined);
       else if (ctx.storage === 'postgres') return setupAuditPostgres(ctx, age !== undefined);
