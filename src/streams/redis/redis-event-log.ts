@@ -51,7 +51,8 @@ import type { NewEventOf, RecordedEventOf } from '../event-log.js';
 import { catchUpSubscription, SubscriptionSet } from '../subscription.js';
 import { nonNegativeMs, withEventContext, resolveEventIds, validateEvents, validateExpected, validateName, validateReadAllOptions, validateReadOptions, type StoredEventRef } from '../validate.js';
 import { eventArgs, toRecorded } from './records.js';
-import { APPEND, READ_STREAM } from './scripts.js';
+import { APPEND, ERASE, READ_ALL, READ_STREAM } from './scripts.js';
+import { validateErase, type StreamEraser } from '../erase.js';
 import { GlobalTail } from './tail.js';
 
 /** Options of {@link RedisEventLog}. */
@@ -75,12 +76,12 @@ interface Part {
 }
 
 /** The EventLog on Redis Streams. See the module documentation for layout, cluster and durability notes. */
-export class RedisEventLog<E extends NewEvent = NewEvent> implements EventLog<E>, MultiStreamAppender {
+export class RedisEventLog<E extends NewEvent = NewEvent> implements EventLog<E>, MultiStreamAppender, StreamEraser {
   readonly capabilities: EventLogCapabilities = Object.freeze({ supportsMultiStreamAppend: true, supportsInlineProjections: false, durable: false });
   private readonly client: RedisClient;
   private readonly owned: boolean;
   private readonly base: string;
-  private readonly keys: { pos: string; all: string; ids: string };
+  private readonly keys: { pos: string; all: string; ids: string; erased: string };
   private readonly pageSize: number;
   private readonly subscriptionRetryMs: number;
   private readonly tail: GlobalTail;
@@ -90,7 +91,7 @@ export class RedisEventLog<E extends NewEvent = NewEvent> implements EventLog<E>
   constructor(options: RedisEventLogOptions) {
     const prefix = validatePrefix(options.prefix ?? 'dgent:log');
     this.base = `{${prefix}}`;
-    this.keys = { pos: `${this.base}:pos`, all: `${this.base}:all`, ids: `${this.base}:ids` };
+    this.keys = { pos: `${this.base}:pos`, all: `${this.base}:all`, ids: `${this.base}:ids`, erased: `${this.base}:erased` };
     const page = options.pageSize ?? 256;
     if (!Number.isInteger(page) || page < 1) throw new ValidationError(`pageSize must be an integer >= 1, got ${String(page)}`);
     this.pageSize = page;
@@ -136,7 +137,7 @@ export class RedisEventLog<E extends NewEvent = NewEvent> implements EventLog<E>
         ids.add(e.id);
       }
     }
-    const keys = [this.keys.pos, this.keys.all, this.keys.ids];
+    const keys = [this.keys.pos, this.keys.all, this.keys.ids, this.keys.erased];
     const args: string[] = [String(parts.length)];
     for (const p of parts) {
       keys.push(this.streamKey(p.stream));
@@ -177,7 +178,7 @@ export class RedisEventLog<E extends NewEvent = NewEvent> implements EventLog<E>
     this.assertOpen();
     validateName(stream, 'stream');
     const w = validateReadOptions(options);
-    const keys = [this.streamKey(stream), this.keys.all];
+    const keys = [this.streamKey(stream), this.keys.all, this.keys.erased];
     let remaining = w.limit;
     let next = w.from;
     const forward = w.direction === 'forward';
@@ -218,8 +219,24 @@ export class RedisEventLog<E extends NewEvent = NewEvent> implements EventLog<E>
 
   /** Events with position > from, ascending, at most `count`. */
   private async readPage(from: number, count: number): Promise<RecordedEvent[]> {
-    const raw = await this.run(() => this.client.xrange(this.keys.all, `${from + 1}-0`, '+', 'COUNT', count));
+    const raw = await this.run(() => READ_ALL.run(this.client, [this.keys.all, this.keys.erased], [from, count]));
     return (raw as unknown[]).map((e) => toRecorded(e, this.keys.all));
+  }
+
+  /**
+   * Erasure (StreamEraser, for the Store's purge): redact the events of `stream` with revision <
+   * `beforeRevision`, in one atomic script. Their entries are deleted from the global stream and
+   * only their stream, revision, position, id and time are kept (in `{prefix}:erased`), so reads
+   * return them as events of type `dgent.erased` with data null and no metadata; revisions,
+   * positions and checkpoints stay valid. Resolves to how many were redacted now.
+   *
+   * Redis frees the memory of the deleted entries, but an RDB or AOF file written before keeps
+   * them until it is rewritten (BGREWRITEAOF, the next snapshot), and so does a replica's backlog.
+   */
+  async eraseStream(stream: string, beforeRevision: number): Promise<number> {
+    this.assertOpen();
+    const { stream: s, before } = validateErase(stream, beforeRevision);
+    return Number(await this.run(() => ERASE.run(this.client, [this.keys.all, this.streamKey(s), this.keys.erased], [before])));
   }
 
   subscribe(options: SubscribeOptions, handler: (e: RecordedEventOf<E>) => void | Promise<void>): Subscription;
