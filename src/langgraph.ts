@@ -13,3 +13,7 @@
 export { DgentSaver } from './langgraph/dgent-saver.js';
 export type { PruneOptions, CopyThreadOptions } from './langgraph/dgent-saver.js';
 export type { DgentSaverOptions, DgentSaverCommonOptions } from './langgraph/options.js';
+export { DgentStore } from './langgraph/dgent-store.js';
+export type { DgentItem, DgentSearchItem, DgentItemVersion, DgentPutOperation } from './langgraph/dgent-store.js';
+export type { DgentStoreOptions, DgentStoreCommonOptions, DgentStoreTtlConfig } from './langgraph/dgent-store-options.js';
+export type { DgentStoreIndexConfig, EmbeddingsLike, EmbedFunction } from './langgraph/dgent-store-vectors.js';
