@@ -1,0 +1,268 @@
+/**
+ * A Store over several Stores (each with its own log and views) in priority order, with the write
+ * policies of `fallback()`. Reads (`get`, `has`, `getMany`, `list`, `query`, `count`,
+ * `versions`, `audit`) come from the first Store that does not throw BackendUnavailableError
+ * (under `'primary-then-queue'`, an up-to-date one first). Writes (`set`, `delete`, `setMany`,
+ * `deleteMany`, `setMetadata`) follow the policy; a queued write keeps its actor, metadata and
+ * expiry time.
+ *
+ * @example
+ * ```ts
+ * const store = fallback([new Store({ log: pgLog }), new Store({ log: new SqliteEventLog({ path: 'local.db' }) })], {
+ *   writes: 'primary-then-queue',
+ *   queue: new SqliteEventLog({ path: 'queue.db' }),
+ * });
+ * await store.set('user:1', { name: 'Ada' }, { actor: 'admin' });
+ * ```
+ */
+import { BackendUnavailableError, ClosedError, ValidationError } from '../core/errors.js';
+import { Mutex } from '../core/mutex.js';
+import type { Metadata } from '../projections/keyed-events.js';
+import type { AuditEntry } from '../projections/views/rows.js';
+import type { ValueFilter } from '../projections/views/filter.js';
+import { Store } from '../store/store.js';
+import type { SetManyItem } from '../store/writes.js';
+import { timeOf } from '../store/entries.js';
+import type { AuditQuery, DeleteOptions, GetOptions, ListOptions, ListPage, OpOptions, QueryOptions, QueryResult, SetMetadataOptions, SetOptions, SetResult, StoreEntry, StoreVersion, VersionsOptions } from '../store/types.js';
+import type { EventLog } from '../streams/event-log.js';
+import { checkPolicy, rank, type PrioritizedBackend, type Ranked, type WritePolicy } from './policy.js';
+import { storeTarget, type StoreKeyOp, type StoreOp, type StorePartResult } from './store-target.js';
+import { isUnavailable, message, type FailoverTarget } from './target.js';
+import { WriteQueue, type FailoverStatus } from './write-queue.js';
+
+/** Options of `fallback()` over Stores. */
+export interface FallbackStoreOptions {
+  /** `'all'` (default), `'primary-then-queue'` or `'first-available'` */
+  writes?: WritePolicy | undefined;
+  onFailover?: ((index: number, error: BackendUnavailableError) => void) | undefined;
+  /** `'primary-then-queue'` only, required: the embedded log that keeps the queue (yours to close) */
+  queue?: EventLog | undefined;
+  /** names this fallback's streams in `queue` (default `'fallback-store'`) */
+  queueName?: string | undefined;
+  /** how often a Store that is down is retried while writes are queued for it, ms (default 1000) */
+  retryMs?: number | undefined;
+}
+
+function isStore(x: unknown): x is Store {
+  return x instanceof Store;
+}
+
+/** The keyed API over ordered Stores; see the file comment. */
+export class FallbackStore {
+  readonly writes: WritePolicy;
+  private readonly ranked: Ranked<Store>[];
+  private readonly stores: Store[];
+  private readonly targets: FailoverTarget<StoreOp, StorePartResult[]>[];
+  private readonly queue: WriteQueue<StoreOp> | undefined;
+  private readonly writeOrder = new Mutex();
+  private closed = false;
+
+  constructor(
+    stores: readonly (Store | PrioritizedBackend<Store>)[],
+    private readonly options: FallbackStoreOptions = {},
+  ) {
+    this.ranked = rank(stores, isStore, 'fallback');
+    this.stores = this.ranked.map((r) => r.backend);
+    this.writes = checkPolicy(options.writes, 'fallback');
+    this.targets = this.stores.map((s) => storeTarget(s));
+    if (this.writes === 'primary-then-queue') {
+      this.queue = new WriteQueue<StoreOp>({
+        log: options.queue as EventLog,
+        name: options.queueName ?? 'fallback-store',
+        backends: this.ranked.map((b, i) => ({ name: b.name, priority: b.priority, target: this.targets[i]! })),
+        retryMs: options.retryMs ?? 1000,
+        onFailover: options.onFailover as never,
+      });
+    } else if (options.queue !== undefined) throw new ValidationError(`fallback: queue is used by writes: 'primary-then-queue' only (writes is '${this.writes}')`);
+  }
+
+  get<T = unknown>(key: string, options: GetOptions & { includeMetadata: true }): Promise<StoreEntry<T> | undefined>;
+  get<T = unknown>(key: string, options?: GetOptions): Promise<T | undefined>;
+  get(key: string, options?: GetOptions): Promise<unknown> {
+    return this.read((s) => s.get(key, options));
+  }
+
+  has(key: string, options?: OpOptions): Promise<boolean> {
+    return this.read((s) => s.has(key, options));
+  }
+
+  getMany<T = unknown>(keys: readonly string[], options?: OpOptions): Promise<(T | undefined)[]> {
+    return this.read((s) => s.getMany<T>(keys, options));
+  }
+
+  list(options?: ListOptions): Promise<ListPage> {
+    return this.read((s) => s.list(options));
+  }
+
+  query<T = unknown>(filter: ValueFilter | readonly ValueFilter[] | undefined, options?: QueryOptions): Promise<QueryResult<T>[]> {
+    return this.read((s) => s.query<T>(filter, options));
+  }
+
+  count(filter?: ValueFilter | readonly ValueFilter[], options?: OpOptions): Promise<number> {
+    return this.read((s) => s.count(filter, options));
+  }
+
+  versions<T = unknown>(key: string, options?: VersionsOptions): Promise<StoreVersion<T>[]> {
+    return this.read((s) => s.versions<T>(key, options));
+  }
+
+  audit(filter?: AuditQuery): Promise<AuditEntry[]> {
+    return this.read((s) => s.audit(filter));
+  }
+
+  /** Write a value by the policy; resolves to its version on the Store that acknowledged it (the first one under `'all'`). */
+  async set(key: string, value: unknown, options: SetOptions = {}): Promise<SetResult> {
+    if (options.ifAbsent) throw new ValidationError('fallback: set with ifAbsent is not supported over several Stores');
+    const [r] = await this.write([this.setPart(key, value, options)], (s) => s.set(key, value, options).then((x) => [x]));
+    return r as SetResult;
+  }
+
+  async delete(key: string, options: DeleteOptions = {}): Promise<boolean> {
+    const p: StoreKeyOp = { op: 'delete', ...this.base(key, options) };
+    if (options.expectedVersion !== undefined) p.expectedVersion = options.expectedVersion;
+    const [r] = await this.write([p], (s) => s.delete(key, options).then((x) => [x]));
+    return r as boolean;
+  }
+
+  /** Several keys; under `'primary-then-queue'` one queued write applied key by key (not atomically). */
+  async setMany(items: readonly (SetManyItem | readonly [string, unknown])[], options: OpOptions = {}): Promise<SetResult[]> {
+    if (!Array.isArray(items)) throw new ValidationError('setMany needs an array of { key, value } or [key, value]');
+    const parts = items.map((it) => {
+      const i: SetManyItem = Array.isArray(it) ? { key: it[0] as string, value: it[1] } : (it as SetManyItem);
+      const o: SetOptions = { ...options };
+      if (i.metadata !== undefined) o.metadata = i.metadata;
+      if (i.ttlMs !== undefined) o.ttlMs = i.ttlMs;
+      if (i.expiresAt !== undefined) o.expiresAt = i.expiresAt;
+      return this.setPart(i.key, i.value, o);
+    });
+    if (parts.length === 0) return [];
+    return (await this.write(parts, (s) => s.setMany(items, options))) as SetResult[];
+  }
+
+  async deleteMany(keys: readonly string[], options: OpOptions = {}): Promise<number> {
+    if (!Array.isArray(keys)) throw new ValidationError('deleteMany needs an array of keys');
+    if (keys.length === 0) return 0;
+    const rs = await this.write(
+      keys.map((k): StoreKeyOp => ({ op: 'delete', ...this.base(k, options) })),
+      (s) => s.deleteMany(keys, options).then((n) => [n as unknown as boolean]),
+    );
+    return this.queue ? rs.filter((r) => r === true).length : (rs[0] as unknown as number);
+  }
+
+  async setMetadata(key: string, metadata: Metadata, options: SetMetadataOptions = {}): Promise<SetResult> {
+    const p: StoreKeyOp = { op: 'setMetadata', ...this.base(key, options), metadata };
+    if (options.merge !== undefined) p.merge = options.merge;
+    const [r] = await this.write([p], (s) => s.setMetadata(key, metadata, options).then((x) => [x]));
+    return r as SetResult;
+  }
+
+  /** Replay now what is queued for Stores that are back; resolves to the writes still queued. */
+  async drain(): Promise<number> {
+    this.assertOpen();
+    return this.queue ? this.queue.drain() : 0;
+  }
+
+  /** Per Store: available (its status() now), writes queued for it, in sync; and the total queue depth. */
+  async status(): Promise<FailoverStatus> {
+    this.assertOpen();
+    await this.queue?.ready;
+    const backends = await Promise.all(
+      this.ranked.map(async (b, i) => {
+        let available = true;
+        let error: unknown;
+        try {
+          await this.targets[i]!.probe();
+        } catch (e) {
+          available = false;
+          error = e;
+        }
+        if (this.queue) {
+          this.queue.setAvailable(i, available, error);
+          return this.queue.backendStatus(i);
+        }
+        const s: FailoverStatus['backends'][number] = { name: b.name, priority: b.priority, available, queued: 0, inSync: true, rejected: 0 };
+        if (error !== undefined) s.lastError = message(error);
+        return s;
+      }),
+    );
+    return { writes: this.writes, healthy: backends.every((b) => b.available && b.inSync), queueDepth: backends.reduce((n, b) => n + b.queued, 0), backends };
+  }
+
+  /** Stop replaying (the queue stays in its log) and close every Store; their logs and the queue log are yours to close. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.queue?.close();
+    const errors: unknown[] = [];
+    for (const s of this.stores) await s.close().catch((e: unknown) => errors.push(e));
+    if (errors.length === 1) throw errors[0];
+    if (errors.length > 1) throw new AggregateError(errors, `${errors.length} fallback Stores failed to close`);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new ClosedError('fallback store');
+  }
+
+  private base(key: string, o: OpOptions): { namespace: string; key: string; actor?: string } {
+    const b: { namespace: string; key: string; actor?: string } = { namespace: o.namespace ?? 'default', key };
+    if (o.actor !== undefined) b.actor = o.actor;
+    return b;
+  }
+
+  private setPart(key: string, value: unknown, o: SetOptions): StoreKeyOp {
+    const p: StoreKeyOp = { op: 'set', ...this.base(key, o), value };
+    if (o.metadata !== undefined) p.metadata = o.metadata;
+    if (o.ttlMs !== undefined && o.expiresAt !== undefined) throw new ValidationError('set: ttlMs and expiresAt exclude each other');
+    if (o.ttlMs !== undefined) {
+      if (typeof o.ttlMs !== 'number' || !Number.isFinite(o.ttlMs) || o.ttlMs <= 0) throw new ValidationError(`ttlMs must be a number > 0, got ${String(o.ttlMs)}`);
+      p.expiresAt = this.stores[0]!.now() + o.ttlMs; // absolute: a replay does not restart the TTL
+    } else if (o.expiresAt !== undefined) p.expiresAt = timeOf(o.expiresAt, 'expiresAt');
+    if (o.expectedVersion !== undefined) p.expectedVersion = o.expectedVersion;
+    return p;
+  }
+
+  private write(parts: StoreKeyOp[], direct: (s: Store) => Promise<StorePartResult[]>): Promise<StorePartResult[]> {
+    this.assertOpen();
+    return this.writeOrder.run(async () => {
+      if (this.queue) return (await this.queue.write<StorePartResult[]>({ parts })).result;
+      if (this.writes === 'first-available') return (await this.firstAvailable(direct)).value;
+      let first: StorePartResult[] | undefined;
+      const errors: unknown[] = [];
+      for (const s of this.stores) {
+        try {
+          const r = await direct(s);
+          first ??= r;
+        } catch (e) {
+          errors.push(e);
+        }
+      }
+      if (errors.length === 1) throw errors[0];
+      if (errors.length > 1) throw new AggregateError(errors, `${errors.length} of ${this.stores.length} fallback Stores failed the write`);
+      return first!;
+    });
+  }
+
+  private async read<T>(op: (s: Store) => Promise<T>): Promise<T> {
+    this.assertOpen();
+    if (!this.queue) return (await this.firstAvailable(op)).value;
+    await this.queue.ready;
+    const q = this.queue;
+    const order = this.stores.map((_, i) => i);
+    return (await this.firstAvailable(op, [...order.filter((i) => q.inSync(i)), ...order.filter((i) => !q.inSync(i))])).value;
+  }
+
+  private async firstAvailable<T>(op: (s: Store) => Promise<T>, order?: readonly number[]): Promise<{ value: T; index: number }> {
+    let first: BackendUnavailableError | undefined;
+    for (const i of order ?? this.stores.map((_, j) => j)) {
+      try {
+        return { value: await op(this.stores[i]!), index: i };
+      } catch (e) {
+        if (!isUnavailable(e)) throw e;
+        first ??= e;
+        this.queue?.setAvailable(i, false, e);
+        this.options.onFailover?.(i, e);
+      }
+    }
+    throw first!;
+  }
+}
