@@ -5,9 +5,10 @@
  * append. The function then runs again on fresh reads, up to `maxRetries` attempts, then
  * ConcurrencyError.
  *
- * Keys only read (never written) are checked again just before the append; that check is not part
- * of the atomic append (the log has no "expect without appending"), so a write landing on such a
- * key between the check and the append is not detected.
+ * Keys only read (never written) are checked inside the append where the log runs hooks in its
+ * transaction (memory, SQLite, PostgreSQL: read-checks.ts); elsewhere just before the append, which
+ * is not part of it (the log has no "expect without appending"), so there a write landing on such
+ * a key between the check and the append is not detected.
  */
 import { randomUUID } from 'node:crypto';
 import { ClosedError, ConcurrencyError, ValidationError } from '../core/errors.js';
