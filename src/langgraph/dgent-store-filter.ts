@@ -39,7 +39,8 @@ function isPrimitive(v: unknown): v is Primitive {
 function isOperators(v: unknown): v is Record<string, unknown> {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
   const keys = Object.keys(v);
-  return keys.length > 0 && keys.every((k) => k.startsWith('$'));
+  // an empty object is no condition, as in LangGraph's stores
+  return keys.every((k) => k.startsWith('$'));
 }
 
 /** Parse a LangGraph filter; an unknown `$` operator or a non-array `$in`/`$nin` operand is a ValidationError. */
