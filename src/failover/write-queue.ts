@@ -122,6 +122,10 @@ export class WriteQueue<Op> {
       }
     }
     this.decided = this.head;
+    // settle what a crash left in doubt now, so that status() counts only what is really queued
+    for (const b of this.backends) {
+      if (b.pending) await b.mutex.run(() => this.settle(b)).catch((e: unknown) => void (b.lastError = message(e)));
+    }
   }
 
   /** Queued writes not yet applied to backend `i`. */
@@ -183,27 +187,7 @@ export class WriteQueue<Op> {
   private async drainBackend(b: Backend<Op>, upTo: number, strict?: number): Promise<unknown> {
     let out: unknown;
     try {
-      if (b.pending && this.cancelled.has(b.pending.revision)) {
-        b.cursor = b.pending.revision;
-        b.pending = undefined;
-      }
-      if (b.pending) {
-        const p = b.pending;
-        try {
-          const result = await b.target.apply(await this.entry(p.revision), p.tokens, true);
-          if (p.revision === strict) out = result;
-        } catch (e) {
-          if (isUnavailable(e)) throw e;
-          this.reject(b, e);
-          if (p.revision === strict) {
-            b.pending = undefined;
-            b.cursor = p.revision;
-            throw e;
-          }
-        }
-        b.pending = undefined;
-        b.cursor = p.revision;
-      }
+      out = await this.settle(b, strict);
       while (b.cursor < upTo) {
         const batch: { revision: number; op: Op }[] = [];
         for await (const e of this.log.read(this.entries, { fromRevision: b.cursor + 1, toRevision: upTo, limit: 256 })) batch.push({ revision: e.revision, op: (e.data as EntryData<Op>).op });
@@ -241,6 +225,33 @@ export class WriteQueue<Op> {
       }
       throw e;
     }
+  }
+
+  /** Re-apply the entry whose apply did not answer, skipping what landed (the tokens tell); its answer when it is `strict`. */
+  private async settle(b: Backend<Op>, strict?: number): Promise<unknown> {
+    const p = b.pending;
+    if (!p) return undefined;
+    if (this.cancelled.has(p.revision)) {
+      b.cursor = p.revision;
+      b.pending = undefined;
+      return undefined;
+    }
+    let out: unknown;
+    try {
+      const result = await b.target.apply(await this.entry(p.revision), p.tokens, true);
+      if (p.revision === strict) out = result;
+    } catch (e) {
+      if (isUnavailable(e)) throw e;
+      this.reject(b, e);
+      if (p.revision === strict) {
+        b.pending = undefined;
+        b.cursor = p.revision;
+        throw e;
+      }
+    }
+    b.pending = undefined;
+    b.cursor = p.revision;
+    return out;
   }
 
   private reject(b: Backend<Op>, e: unknown): void {
