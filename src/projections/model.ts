@@ -9,7 +9,8 @@
  */
 import { encode } from '../core/codec.js';
 import type { RecordedEvent } from '../streams/event-log.js';
-import { KEYED, toKeyedEvent, type KeyedEvent } from './keyed-events.js';
+import { isRelationType, KEYED, toKeyedEvent, type KeyedEvent } from './keyed-events.js';
+import { canonicalRelations, involves, stepRelations, type RelationChange, type RelationEntry, type RelationsDump } from './views/relations/rows.js';
 import {
   auditRow,
   retentionOf,
@@ -37,11 +38,15 @@ export interface KeyedModel {
   audit: AuditEntry[];
   /** newest event time applied (for retention by age) */
   maxTime: number;
+  /** live relations by relation id (relations view) */
+  relations: Map<string, RelationEntry>;
+  /** every change of every relation, in position order (relations view) */
+  relationHistory: RelationChange[];
 }
 
 /** An empty model. */
 export function emptyModel(): KeyedModel {
-  return { kv: new Map(), namespaces: new Map(), versions: new Map(), audit: [], maxTime: -Infinity };
+  return { kv: new Map(), namespaces: new Map(), versions: new Map(), audit: [], maxTime: -Infinity, relations: new Map(), relationHistory: [] };
 }
 
 /** `namespace/key`, the map key of one key. */
@@ -50,6 +55,15 @@ export const entryId = (namespace: string, key: string): string => `${namespace}
 /** Apply one keyed event to the model (mutates it). */
 export function applyKeyedEvent(m: KeyedModel, e: KeyedEvent, options: KeyedViewsOptions = {}): void {
   m.maxTime = Math.max(m.maxTime, e.time);
+  const r = stepRelations(m.relations, e); // relationship events, and key removals taking the key's relations with them
+  const purged = r.purged;
+  if (purged) m.relationHistory = m.relationHistory.filter((c) => !involves(c, purged));
+  m.relationHistory.push(...r.changes);
+  if (isRelationType(e.type)) {
+    m.audit.push(auditRow(e)); // audited as an event of the subject key; no KV row or version
+    prune(m, options);
+    return;
+  }
   if (e.key === null) {
     if (e.type === KEYED.namespaceCreated) {
       if (!m.namespaces.has(e.namespace)) m.namespaces.set(e.namespace, { namespace: e.namespace, createdAt: e.time });
@@ -122,6 +136,11 @@ export function canonicalDump(d: { kv: KvEntry[]; namespaces: NamespaceEntry[]; 
       .sort((a, b) => byKey(a, b) || a.version - b.version),
     audit: [...d.audit].sort((a, b) => a.position - b.position),
   };
+}
+
+/** The model's relations view, canonical (compare with `canonicalRelations` of a backend's rows). */
+export function dumpRelationsModel(m: KeyedModel): RelationsDump {
+  return canonicalRelations({ relations: [...m.relations.values()], history: m.relationHistory });
 }
 
 /** The model as a {@link ViewsDump}. */
