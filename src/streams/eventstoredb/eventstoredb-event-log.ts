@@ -14,8 +14,9 @@
  *
  * What the log shows: readAll and subscribe read $all and leave out the server's system events
  * (`$`-prefixed event types or stream names), dgent's id claims, and, with `prefix`, every stream
- * outside the prefix. Stream names starting with `$` are reserved by the server and event types
- * starting with `$` are its system types: both are InvalidKeyError here.
+ * outside the prefix. Stream names starting with `$` are reserved by the server: InvalidKeyError
+ * here. Event types starting with `$` (the server's system types, but also StreamAgent's `$state`
+ * and `$patch`) are stored escaped and read back as given (mapping.ts).
  *
  * Filtering: subscribe filters on the server (event type, or stream name when a prefix or a
  * stream is given). readAll filters types here, after reading pages of $all, because
@@ -128,7 +129,6 @@ export class EventStoreDBEventLog<E extends NewEvent = NewEvent> implements Even
     this.assertOpen();
     const name = this.serverStream(stream);
     validateEvents(events);
-    for (const e of events) if (e.type.startsWith('$')) throw new InvalidKeyError(e.type, 'event types starting with $ are EventStoreDB system types');
     const expected = validateExpected(options.expectedRevision);
     // encode first: bad data is a SerializationError before any claim or append reaches the server
     const encoded = withEventContext(stream, events, () => events.map((e) => encodeEvent(e, e.id === undefined ? randomUUID() : serverIdOf(e.id))));

@@ -14,6 +14,12 @@
  *   stays plain JSON for other readers of the server. Event ids must be UUIDs on the server: a
  *   dgent id that is a lowercase UUID is used as is; any other id is stored as a name-based UUID
  *   (v5) and the original id travels in the metadata under `$dgentId`.
+ * - Event types: the server reserves types starting with `$` for its system events (readers skip
+ *   them), but dgent's own events use some (StreamAgent's `$state` and `$patch`). Such a type is
+ *   stored escaped, as `~` + type (`~$state`), with the original type in the metadata under
+ *   `$dgentType`; reading takes the type from there. Only events carrying that key are unescaped,
+ *   so every event stored before (and any type written by other clients, `~` ones included) reads
+ *   back as it was stored.
  */
 import { createHash } from 'node:crypto';
 import { ANY, NO_STREAM, STREAM_EXISTS, type AppendExpectedRevision, type EventData, type Position, type ResolvedEvent } from '@eventstore/db-client';
@@ -23,6 +29,10 @@ import type { ExpectedRevision, NewEvent, RecordedEvent } from '../event-log.js'
 
 /** The metadata key that carries a dgent event id that is not itself a lowercase UUID. */
 export const ID_KEY = '$dgentId';
+/** The metadata key that carries a dgent event type the server would take for a system type (see the file comment). */
+export const TYPE_KEY = '$dgentType';
+/** What an escaped type starts with on the server. */
+export const TYPE_ESCAPE = '~';
 /** Event type of the id-claim events (`$`-prefixed: a system type, hidden from every reader). */
 export const CLAIM_TYPE = '$dgent-id';
 
@@ -68,12 +78,17 @@ export function serverIdOf(id: string): string {
 
 /** The client's EventData for one dgent event (encoding validates data and metadata: SerializationError with the path). */
 export function encodeEvent(e: NewEvent, id: string): EventData {
-  if (e.metadata !== undefined && Object.hasOwn(e.metadata, ID_KEY)) throw new ValidationError(`metadata key ${ID_KEY} is reserved by EventStoreDBEventLog`);
+  for (const k of [ID_KEY, TYPE_KEY]) if (e.metadata !== undefined && Object.hasOwn(e.metadata, k)) throw new ValidationError(`metadata key ${k} is reserved by EventStoreDBEventLog`);
   const meta = e.metadata === undefined ? {} : (toTree(e.metadata) as Record<string, unknown>);
   if (e.id !== undefined && e.id !== id) meta[ID_KEY] = e.id;
+  let type = e.type;
+  if (type.startsWith('$')) {
+    meta[TYPE_KEY] = type;
+    type = TYPE_ESCAPE + type;
+  }
   // the client JSON.stringify-s data of any JSON type (its typings admit only objects, arrays and
   // strings); the codec's tree is never undefined, so a top-level undefined survives as a tag
-  return ({ id, contentType: 'application/json', type: e.type, data: toTree(e.data), metadata: Object.keys(meta).length === 0 ? undefined : meta }) as EventData;
+  return ({ id, contentType: 'application/json', type, data: toTree(e.data), metadata: Object.keys(meta).length === 0 ? undefined : meta }) as EventData;
 }
 
 /** A resolved event of the client → RecordedEvent (stream name already without the log's prefix). */
@@ -89,14 +104,20 @@ export function toRecorded(r: ResolvedEvent, stream: string, where: string): Rec
   }
   let metadata = EMPTY;
   let id = ev.id;
+  let type = ev.type;
   if (ev.metadata !== undefined) {
     if (typeof ev.metadata !== 'object' || ev.metadata === null || ev.metadata instanceof Uint8Array || Array.isArray(ev.metadata)) {
       throw new CorruptionError(`event ${ev.id} has metadata that is not a JSON object`, where);
     }
     const raw = ev.metadata as Record<string, unknown>;
-    if (typeof raw[ID_KEY] === 'string') {
-      id = raw[ID_KEY];
-      const { [ID_KEY]: _, ...rest } = raw;
+    if (typeof raw[ID_KEY] === 'string' || typeof raw[TYPE_KEY] === 'string') {
+      const { [ID_KEY]: dgentId, [TYPE_KEY]: dgentType, ...rest } = raw;
+      if (typeof dgentId === 'string') id = dgentId;
+      else if (dgentId !== undefined) rest[ID_KEY] = dgentId;
+      if (typeof dgentType === 'string') {
+        if (ev.type !== TYPE_ESCAPE + dgentType) throw new CorruptionError(`event ${ev.id} of type ${JSON.stringify(ev.type)} says its dgent type is ${JSON.stringify(dgentType)}`, where);
+        type = dgentType;
+      }
       metadata = fromTree<Record<string, unknown>>(rest, where);
     } else {
       metadata = fromTree<Record<string, unknown>>(raw, where);
@@ -107,7 +128,7 @@ export function toRecorded(r: ResolvedEvent, stream: string, where: string): Rec
     stream,
     revision: toDgentRevision(ev.revision),
     position: toDgentPosition(pos.commit),
-    type: ev.type,
+    type,
     data: ev.isJson ? fromTree(ev.data, where) : fromTree(toTree(ev.data), where),
     metadata,
     time: ev.created,
