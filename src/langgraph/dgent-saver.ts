@@ -43,10 +43,11 @@ import { ValidationError } from '../core/errors.js';
 import { Mutex } from '../core/mutex.js';
 import type { EventLog } from '../streams/event-log.js';
 import { checkCommon, newEventId, openLog, StreamNames, type DgentSaverOptions } from './options.js';
-import { CHECKPOINT, DELETED, LINK, PRUNED, TTL, WRITES, toStored } from './records.js';
+import { CHECKPOINT, CHECKPOINT_C, DELETED, LINK, PRUNED, TTL, WRITES_C, toStored } from './records.js';
+import { encodeCheckpoint, encodeWrites } from './codec.js';
 import type { CheckpointData, LinkData, Stored, ValueRef, WritesData } from './records.js';
 import { catchUp as catchUpWith, diffMap, type IndexedCheckpoint, ThreadIndex } from './thread-index.js';
-import { ValueStore } from './values.js';
+import { extendsKnown, ValueStore } from './values.js';
 import { fromStoredArgs, nsOf, pickKnown, remember, resolver, shareInput, sortedWrites, threadOf, writeSource, type ThreadState } from './thread-state.js';
 import { planPrune } from './lifecycle.js';
 
@@ -85,7 +86,7 @@ export class DgentSaver extends BaseCheckpointSaver {
     this.ttlMs = options.ttlMs;
     this.now = options.now ?? Date.now;
     this.threads = new LRUCache({ max: options.maxCachedThreads ?? 1000 });
-    const valueOptions = { inlineMaxBytes: options.inlineMaxBytes ?? 256, snapshotEvery: options.snapshotEvery ?? 512, maxRanges: 8, cacheSize: options.valueCacheSize ?? 64 };
+    const valueOptions = { inlineMaxBytes: options.inlineMaxBytes ?? 256, snapshotEvery: options.snapshotEvery ?? 512, maxRanges: 8, cacheSize: options.valueCacheSize ?? 64, inlineTailMaxBytes: 4096 };
     this.values = log.then((l) => new ValueStore(l, () => this.serde, valueOptions));
     this.values.catch(() => undefined);
   }
@@ -189,27 +190,39 @@ export class DgentSaver extends BaseCheckpointSaver {
     return state.mutex.run(async () => {
       await this.ensureLoaded(state);
       const { channel_values: channelValues = {}, channel_versions: versions = {}, versions_seen: seen = {}, id, ts, v, ...extra } = checkpoint;
+      const parent = parentId !== undefined ? state.index.get(ns, parentId) : undefined;
       const refs: Record<string, ValueRef> = {};
+      const arrays: [string, unknown[]][] = [];
       const stored = await Promise.all(
         Object.entries(channelValues as Record<string, unknown>).map(async ([ch, value]): Promise<[string, ValueRef | undefined]> => {
           if (value === undefined) return [ch, undefined];
+          if (Array.isArray(value)) arrays.push([ch, value]);
           if (!(ch in newVersions)) return [ch, state.index.refAt(ns, ch, versions[ch], parentId)];
           const key = `${ns}\0${ch}`;
           const knownList = state.known.get(key) ?? [];
+          if (Array.isArray(value)) {
+            // the parent's value plus appended items, kept in the checkpoint (no value event)
+            const base = parent?.refs[ch];
+            const known = base ? knownList.find((k) => k.ref === base && extendsKnown(value, k)) : undefined;
+            if (known || !base) {
+              const items = value.slice(known?.len ?? 0);
+              if (known && items.length === 0) return [ch, base];
+              const tail = await values.tail(items, writeSource(parent, ch));
+              if (tail) return [ch, tail];
+            }
+          }
           const known = Array.isArray(value) ? pickKnown(value, knownList) : undefined;
-          const out = await values.write(this.names.values(threadId, ns, ch), value, known, known ? writeSource(state.index.get(ns, parentId ?? ''), ch) : undefined);
-          if (out.known) remember(state, key, out.known);
+          const out = await values.write(this.names.values(threadId, ns, ch), value, known, known ? writeSource(parent, ch) : undefined);
           return [ch, out.ref];
         }),
       );
       for (const [ch, ref] of stored) if (ref) refs[ch] = ref;
-      const parent = parentId !== undefined ? state.index.get(ns, parentId) : undefined;
       const own = (ch: string, ref: ValueRef): ValueRef => {
         if (!('r' in ref)) return ref;
         const mine = this.names.values(threadId, ns, ch);
         return { ...ref, r: ref.r.map((r) => (r[0] === mine ? ['', r[1], r[2]] : r)) };
       };
-      const refDiff = diffMap(parent?.refs ?? {}, refs, (a, b) => a === b || isDeepStrictEqual(a, b));
+      const refDiff = diffMap(parent?.refs ?? {}, refs, (a, b) => a === b || (!('b' in a) && !('b' in b) && isDeepStrictEqual(a, b)));
       if (refDiff.s) for (const ch of Object.keys(refDiff.s)) refDiff.s[ch] = own(ch, refDiff.s[ch]!);
       const data: CheckpointData = {
         ns,
@@ -225,9 +238,14 @@ export class DgentSaver extends BaseCheckpointSaver {
       if (parentId !== undefined) data.p = parentId === state.index.newestId(ns) && parent ? '' : parentId;
       if (!parent) data.full = true;
       if (Object.keys(extra).length > 0) data.x = toStored(await this.serde.dumpsTyped(extra));
-      await this.appendThread(state, [{ type: CHECKPOINT, data }]);
-      state.index.addCheckpoint(data);
+      const raw = encodeCheckpoint(data, { dict: state.index.dict, parent: parent?.data, stream: state.index.stream, rev: state.index.rev + 1 });
+      const revision = await this.appendThread(state, [{ type: CHECKPOINT_C, data: raw }]);
+      const entry = state.index.foldCheckpoint(raw, revision);
       state.index.lastWrite = this.now();
+      for (const [ch, value] of arrays) {
+        const ref = entry.refs[ch];
+        if (ref) remember(state, `${ns}\0${ch}`, values.remember({ ref, arr: value, len: value.length }));
+      }
       return { configurable: { thread_id: threadId, checkpoint_ns: ns, checkpoint_id: checkpoint.id } };
     });
   }
@@ -249,7 +267,8 @@ export class DgentSaver extends BaseCheckpointSaver {
       const fresh = w.filter(([, idx]) => idx < 0 || !existing?.has(`${taskId},${idx}`));
       if (fresh.length === 0) return;
       const data: WritesData = { ns, cp, task: taskId, path: taskPath ?? '', w: shareInput(state.index.get(ns, cp), fresh) };
-      state.index.addWrites(data, await this.appendThread(state, [{ type: WRITES, data }]));
+      const raw = encodeWrites(data, state.index.dict, state.index.newestId(ns));
+      state.index.foldWrites(raw, await this.appendThread(state, [{ type: WRITES_C, data: raw }]));
       state.index.lastWrite = this.now();
     });
   }
@@ -416,7 +435,7 @@ export class DgentSaver extends BaseCheckpointSaver {
   private async allThreads(): Promise<string[]> {
     const log = await this.logReady;
     const seen = new Set<string>();
-    for await (const e of log.readAll({ types: [CHECKPOINT, LINK] })) {
+    for await (const e of log.readAll({ types: [CHECKPOINT, CHECKPOINT_C, LINK] })) {
       const t = this.names.threadOf(e.stream);
       if (t !== undefined) seen.add(t);
     }

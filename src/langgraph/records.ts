@@ -27,6 +27,9 @@ export const TTL = 'lg.ttl';
 export const LINK = 'lg.link';
 export const VALUE_SET = 'lg.set';
 export const VALUE_APPEND = 'lg.append';
+/** compact forms (format 2, see codec.ts): a checkpoint, pending writes */
+export const CHECKPOINT_C = 'lg.c';
+export const WRITES_C = 'lg.w';
 
 /**
  * A serde output as stored: `s` the text when the serde said 'json', else `b` the bytes. Text, not
@@ -43,12 +46,39 @@ export interface Stored {
 /** A contiguous revision range of a value stream: [stream, from, to] (inclusive). */
 export type Range = [stream: string, from: number, to: number];
 
+/** Keys a reducer added to a written element: [path, value] pairs. */
+export type Added = [string[], unknown][];
+
+/**
+ * (stored in a checkpoint) the parent checkpoint's value of the channel plus appended items: elements
+ * of pending writes already stored (`w`, with `a` the keys the reducer added per item), or the items
+ * themselves through serde (`v`, one array).
+ */
+export interface AppendRef {
+  '+': 1;
+  w?: WriteElementRef[] | undefined;
+  a?: Added[] | undefined;
+  v?: Stored | undefined;
+}
+
+/** (in memory) what an AppendRef resolves to: the base value (null: the empty array) plus the items. */
+export interface ChainRef {
+  b: ValueRef | null;
+  w?: WriteElementRef[] | undefined;
+  a?: Added[] | undefined;
+  v?: Stored | undefined;
+}
+
 /** Where a channel value lives. */
 export type ValueRef =
   /** inline: a tiny value kept in the checkpoint event itself */
   | { i: Stored }
   /** ranges of value streams; `n` items appended since the last `set`, `s` items in that set */
-  | { r: Range[]; n: number; s: number };
+  | { r: Range[]; n: number; s: number }
+  | AppendRef
+  | ChainRef;
+
+export type RangeRef = Extract<ValueRef, { r: Range[] }>;
 
 /** A map stored as its changes against the parent checkpoint's: keys set, keys deleted. */
 export interface MapDiff<T> {

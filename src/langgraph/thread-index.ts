@@ -8,8 +8,9 @@
 import { INTERRUPT } from '@langchain/langgraph-checkpoint';
 import { CorruptionError } from '../core/errors.js';
 import type { EventLog, RecordedEvent } from '../streams/event-log.js';
-import { CHECKPOINT, DELETED, LINK, PRUNED, TTL, WRITES } from './records.js';
+import { CHECKPOINT, CHECKPOINT_C, DELETED, LINK, PRUNED, TTL, WRITES, WRITES_C } from './records.js';
 import type { CheckpointData, LinkData, MapDiff, PrunedData, Range, Stored, TtlData, ValueRef, WritesData } from './records.js';
+import { decodeCheckpoint, decodeWrites, Dict, unpackId } from './codec.js';
 import type { ChannelVersions } from '@langchain/langgraph-checkpoint';
 
 type ChannelVersion = ChannelVersions[string];
@@ -75,6 +76,8 @@ export class ThreadIndex {
   readonly writesAt = new Map<string, WritesData>();
   /** `${ns}\0${channel}\0${version}` -> where that version of the channel's value is stored */
   private readonly versionRefs = new Map<string, ValueRef>();
+  /** names of this thread stream's compact events (never cleared: an encoding table, not data) */
+  readonly dict = new Dict();
 
   constructor(
     readonly stream: string,
@@ -121,7 +124,10 @@ export class ThreadIndex {
     const parent = data.p !== undefined ? this.get(data.ns, data.p) : undefined;
     const full = data.full === true || !parent;
     const refs = applyDiff(parent?.refs, data.refs, full);
-    for (const [ch, ref] of Object.entries(data.refs.s ?? {})) refs[ch] = this.absolute(data.ns, ch, ref);
+    for (const [ch, ref] of Object.entries(data.refs.s ?? {})) {
+      // an append: the parent's value of the channel (as the writer saw it) plus the items
+      refs[ch] = '+' in ref ? { b: (full ? undefined : parent?.refs[ch]) ?? null, w: ref.w, a: ref.a, v: ref.v } : this.absolute(data.ns, ch, ref);
+    }
     const entry: IndexedCheckpoint = {
       data,
       ver: applyDiff(parent?.ver, data.ver, full),
@@ -132,6 +138,28 @@ export class ThreadIndex {
     };
     this.insert(entry);
     return entry;
+  }
+
+  /** The resolved parent a checkpoint written now with parent `p` ('' = newest) has. */
+  parentOf(ns: string, p: string | undefined): IndexedCheckpoint | undefined {
+    const id = p === '' ? this.newest.get(ns) : p;
+    return id !== undefined ? this.get(ns, id) : undefined;
+  }
+
+  /** Fold a compact checkpoint event (the writer folds its own the same way). */
+  foldCheckpoint(raw: unknown, revision: number): IndexedCheckpoint {
+    const r = raw as { n?: string; p?: string | null };
+    const ns = r.n ?? '';
+    // the parent as the encoder saw it: decode needs it for ts, metadata and appends
+    const parent = r.p === null ? undefined : this.parentOf(ns, r.p === undefined ? '' : unpackId(r.p));
+    return this.addCheckpoint(decodeCheckpoint(raw, { dict: this.dict, parent: parent?.data, stream: this.stream, rev: revision }));
+  }
+
+  /** Fold a compact writes event. */
+  foldWrites(raw: unknown, revision: number): WritesData {
+    const d = decodeWrites(raw, this.dict, (ns) => this.newest.get(ns), this.stream);
+    this.addWrites(d, revision);
+    return d;
   }
 
   /** id of the newest checkpoint per namespace (kept as checkpoints are folded; prune keeps the newest) */
@@ -248,6 +276,14 @@ export async function applyEvents(log: EventLog, index: ThreadIndex, events: rea
         break;
       case WRITES:
         index.addWrites(e.data as WritesData, e.revision);
+        index.lastWrite = e.time.getTime();
+        break;
+      case CHECKPOINT_C:
+        index.foldCheckpoint(e.data, e.revision);
+        index.lastWrite = e.time.getTime();
+        break;
+      case WRITES_C:
+        index.foldWrites(e.data, e.revision);
         index.lastWrite = e.time.getTime();
         break;
       case DELETED:

@@ -13,7 +13,7 @@ import { ConcurrencyError, CorruptionError } from '../core/errors.js';
 import type { EventLog, RecordedEvent } from '../streams/event-log.js';
 import { fromStored, toStored, VALUE_APPEND, VALUE_SET } from './records.js';
 import { newEventId } from './options.js';
-import type { Range, Stored, ValueAppendData, ValueRef, ValueSetData, WriteElementRef, WritesData } from './records.js';
+import type { AppendRef, ChainRef, Range, RangeRef, Stored, ValueAppendData, ValueRef, ValueSetData, WriteElementRef, WritesData } from './records.js';
 import { addedKeys, withAdded } from './json-additions.js';
 
 /** Pending writes of the parent checkpoint to a channel, as the elements they hold (parsed JSON) and where each is. */
@@ -27,7 +27,7 @@ export type WritesResolver = (stream: string, revision: number) => WritesData | 
 
 /** The last version of an array channel this saver wrote or read: what the next version may extend. */
 export interface KnownArray {
-  ref: Extract<ValueRef, { r: Range[] }>;
+  ref: ValueRef;
   arr: readonly unknown[];
   /** items of the version (`arr` may have grown in place since) */
   len: number;
@@ -42,6 +42,8 @@ export interface ValueStoreOptions {
   snapshotEvery: number;
   /** a value spread over more ranges than this is stored whole again */
   maxRanges: number;
+  /** appended items that are not elements of pending writes stay in the checkpoint up to this size (serialised bytes) */
+  inlineTailMaxBytes: number;
 }
 
 export class ValueStore {
@@ -51,7 +53,7 @@ export class ValueStore {
    * of the same items (LangGraph's reducers never change items in place), so a turn does not
    * deserialise the whole conversation again.
    */
-  private readonly cache: LRUCache<string, { arr: readonly unknown[]; len: number }> | undefined;
+  private readonly cache: LRUCache<ValueRef, { arr: readonly unknown[]; len: number }> | undefined;
 
   constructor(
     private readonly log: EventLog,
@@ -61,32 +63,44 @@ export class ValueStore {
     this.cache = options.cacheSize > 0 ? new LRUCache({ max: options.cacheSize }) : undefined;
   }
 
-  private remember(known: KnownArray): KnownArray {
-    this.cache?.set(refKey(known.ref), { arr: known.arr, len: known.len });
+  /** Keep an array version in memory under its reference (the index's object: the cache is by identity). */
+  remember(known: KnownArray): KnownArray {
+    this.cache?.set(known.ref, { arr: known.arr, len: known.len });
     return known;
   }
 
-  /** Store a new version of a channel in `stream`; returns its reference and, for arrays, what a later version may extend. */
-  async write(stream: string, value: unknown, known: KnownArray | undefined, writes?: WriteSource): Promise<{ ref: ValueRef; known?: KnownArray }> {
-    if (Array.isArray(value) && known && extendsKnown(value, known)) {
+  /**
+   * Items appended to the parent's value, kept in the checkpoint itself: as references to the
+   * pending writes they are elements of (plus the keys the reducer added), or, when they are not
+   * and are small, through serde. Undefined: store the value in its stream.
+   */
+  async tail(items: readonly unknown[], writes: WriteSource | undefined): Promise<AppendRef | undefined> {
+    const [type, bytes] = await this.serde().dumpsTyped(items);
+    const fw = fromWrites(type, bytes, items.length, writes);
+    if (fw) return fw.a ? { '+': 1, w: fw.w, a: fw.a } : { '+': 1, w: fw.w };
+    if (bytes.byteLength <= this.options.inlineTailMaxBytes) return { '+': 1, v: toStored([type, bytes]) };
+    return undefined;
+  }
+
+  /** Store a new version of a channel in `stream`; returns its reference. */
+  async write(stream: string, value: unknown, known: KnownArray | undefined, writes?: WriteSource): Promise<{ ref: ValueRef }> {
+    if (Array.isArray(value) && known && 'r' in known.ref && extendsKnown(value, known)) {
       const items = value.slice(known.len);
-      const { ref } = known;
-      if (items.length === 0) return { ref, known: this.remember({ ref, arr: value, len: value.length }) };
+      const ref = known.ref as RangeRef;
+      if (items.length === 0) return { ref };
       const due = ref.n + items.length >= Math.max(this.options.snapshotEvery, ref.s) || ref.r.length >= this.options.maxRanges;
       if (!due) {
         const [type, bytes] = await this.serde().dumpsTyped(items);
         const data: ValueAppendData = fromWrites(type, bytes, items.length, writes) ?? { v: toStored([type, bytes]), n: items.length };
         const r = await this.appendTo(stream, ref.r, { type: VALUE_APPEND, data, id: newEventId() });
-        const next = { r, n: ref.n + items.length, s: ref.s };
-        return { ref: next, known: this.remember({ ref: next, arr: value, len: value.length }) };
+        return { ref: { r, n: ref.n + items.length, s: ref.s } };
       }
     }
     const [type, bytes] = await this.serde().dumpsTyped(value);
     if (!Array.isArray(value) && bytes.byteLength <= this.options.inlineMaxBytes) return { ref: { i: toStored([type, bytes]) } };
     const data: ValueSetData = { v: toStored([type, bytes]) };
     const res = await this.log.append(stream, [{ type: VALUE_SET, data, id: newEventId() }]);
-    const ref = { r: [[stream, res.revision, res.revision]] as Range[], n: 0, s: Array.isArray(value) ? value.length : 0 };
-    return Array.isArray(value) ? { ref, known: this.remember({ ref, arr: value, len: value.length }) } : { ref };
+    return { ref: { r: [[stream, res.revision, res.revision]] as Range[], n: 0, s: Array.isArray(value) ? value.length : 0 } };
   }
 
   /**
@@ -111,15 +125,69 @@ export class ValueStore {
   /** Read a value back; for arrays also what a later version may extend. */
   async read(ref: ValueRef, resolve: WritesResolver): Promise<{ value: unknown; known?: KnownArray }> {
     if ('i' in ref) return { value: await this.load(ref.i) };
-    const hit = this.cache?.get(refKey(ref));
+    const hit = this.cache?.get(ref);
     if (hit) {
       const arr = hit.arr.slice(0, hit.len);
       return { value: arr, known: { ref, arr, len: hit.len } };
+    }
+    if ('+' in ref) throw new CorruptionError('an unresolved append reference was read');
+    if ('b' in ref) {
+      const arr = await this.readChain(ref, resolve);
+      return { value: arr, known: this.remember({ ref, arr, len: arr.length }) };
     }
     const parts = await Promise.all(ref.r.map(([stream, from, to]) => this.readRange(stream, from, to)));
     const events = parts.flat();
     const value = (await this.loadAsOneText(events, resolve)) ?? (await this.loadEventByEvent(events, resolve));
     return Array.isArray(value) ? { value, known: this.remember({ ref, arr: value, len: value.length }) } : { value };
+  }
+
+  /**
+   * A chain of appends: walk back to its base (the empty array, a value in a stream, or a version
+   * still in memory), then build the items: those in JSON as one text through one serde call.
+   */
+  private async readChain(ref: ChainRef, resolve: WritesResolver): Promise<unknown[]> {
+    const segments: ChainRef[] = [];
+    let base: readonly unknown[] = [];
+    for (let r: ValueRef | null = ref; r; ) {
+      const hit = r !== ref ? this.cache?.get(r) : undefined;
+      if (hit) {
+        base = hit.arr.slice(0, hit.len);
+        break;
+      }
+      if ('b' in r) {
+        segments.push(r);
+        r = r.b;
+        continue;
+      }
+      const v = (await this.read(r, resolve)).value;
+      if (!Array.isArray(v)) throw new CorruptionError('items were appended to a value that is not an array');
+      base = v;
+      break;
+    }
+    const parts: unknown[][] = [base as unknown[]];
+    let pending: string[] = [];
+    const flush = async () => {
+      if (pending.length === 0) return;
+      parts.push((await this.serde().loadsTyped('json', `[${pending.join(',')}]`)) as unknown[]);
+      pending = [];
+    };
+    for (let i = segments.length - 1; i >= 0; i -= 1) {
+      const seg = segments[i]!;
+      if (seg.v) {
+        const v = seg.v;
+        if (v.t === 'json' && v.s !== undefined && v.s.startsWith('[') && v.s.endsWith(']')) {
+          const inner = v.s.slice(1, -1);
+          if (inner.trim() !== '') pending.push(inner);
+        } else {
+          await flush();
+          parts.push((await this.load(v)) as unknown[]);
+        }
+      } else {
+        for (const item of referencedItems({ n: seg.w?.length ?? 0, w: seg.w, a: seg.a }, resolve, '')) pending.push(JSON.stringify(item));
+      }
+    }
+    await flush();
+    return parts.length === 1 ? [...parts[0]!] : ([] as unknown[]).concat(...parts);
   }
 
   /**
@@ -173,11 +241,7 @@ export class ValueStore {
   }
 }
 
-function refKey(ref: Extract<ValueRef, { r: Range[] }>): string {
-  return JSON.stringify(ref.r);
-}
-
-function extendsKnown(value: readonly unknown[], known: KnownArray): boolean {
+export function extendsKnown(value: readonly unknown[], known: KnownArray): boolean {
   if (value.length < known.len) return false;
   for (let i = 0; i < known.len; i += 1) if (value[i] !== known.arr[i]) return false;
   return true;
