@@ -40,9 +40,12 @@ import { ERASED_EVENT_TYPE, validateErase } from '../erase.js';
 import { addAppendHook } from '../append-hooks.js';
 import { checkExpected, resolveEventIds, validateEvents, validateExpected, validateName, validateReadAllOptions, validateReadOptions } from '../validate.js';
 import { prepareAppends, runHooks, type PlannedAppend } from './append.js';
+import { logHealth, observeLog } from '../../observability/observe.js';
+import type { Instrumentation } from '../../observability/instrumentation.js';
+import type { HealthOptions, HealthResult, ObservabilityOptions, Stats } from '../../observability/types.js';
 
 /** Options of {@link MemoryEventLog}. */
-export interface MemoryEventLogOptions {
+export interface MemoryEventLogOptions extends ObservabilityOptions {
   /** subscription page size (default 256) */
   pageSize?: number | undefined;
 }
@@ -72,10 +75,22 @@ export class MemoryEventLog<E extends NewEvent = NewEvent> implements EventLog<E
   private readonly mutex = new Mutex();
   private readonly pageSize: number;
   private closed = false;
+  private readonly obs: Instrumentation;
 
   constructor(options: MemoryEventLogOptions = {}) {
     this.pageSize = options.pageSize ?? 256;
     if (!Number.isInteger(this.pageSize) || this.pageSize < 1) throw new ValidationError(`pageSize must be an integer >= 1, got ${String(options.pageSize)}`);
+    this.obs = observeLog(this, { target: 'memory' }, options);
+  }
+
+  /** Operation counts, errors and latency percentiles (docs/observability.md). */
+  stats(): Stats {
+    return this.obs.stats();
+  }
+
+  /** Always reachable while open; `ok: false` with ClosedError after close(). Never throws. */
+  health(options?: HealthOptions): Promise<HealthResult> {
+    return logHealth(this, this.obs, options);
   }
 
   /** Append events to one stream; see the class comment for duplicate ids. */
