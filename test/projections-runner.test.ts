@@ -108,6 +108,27 @@ describe('failures', () => {
     await runner.close();
   });
 
+  test('SQLite views: rebuilds running together share transactions, and a projection that cannot apply an event fails alone (its batch rolled back to its savepoint, the others committed)', async () => {
+    const dir = tempDir();
+    const log = new SqliteEventLog({ path: join(dir, 'log.db') });
+    const views = new SqliteViewStorage({ path: join(dir, 'views.db') });
+    const runner = new ProjectionRunner({ log, storage: views, projections: ['a', 'b', 'c'].map((name) => ({ projection: countingProjection({ name, failOn: name === 'b' ? 37 : undefined }), mode: 'async' as const })), batchSize: 10, batchMs: 5 });
+    for (let n = 1; n <= 60; n++) await log.append(`s${n % 4}`, [{ type: 'Added', data: { n: n === 37 ? 1000 : n } }]);
+    await runner.start();
+    await runner.whenCaughtUp({ name: 'a' });
+    await runner.whenCaughtUp({ name: 'c' });
+    await log.append('late', [{ type: 'Added', data: { n: 37 } }]);
+    // the three rebuilds read the log's pages together and commit each page in one transaction
+    const results = await Promise.allSettled(['a', 'b', 'c'].map((name) => runner.rebuild(name)));
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(String((results[1] as PromiseRejectedResult).reason)).toMatch(/refusing n=37/);
+    const sum = 1000 - 37 + 37 + (60 * 61) / 2;
+    for (const name of ['a', 'c']) expect(summary(await readCounting(views, name))).toEqual({ positions: Array.from({ length: 61 }, (_, i) => i + 1), sum, duplicates: [] });
+    await runner.close();
+    await views.close();
+    await log.close();
+  });
+
   test('configuration mistakes are ValidationError', () => {
     const log = new MemoryEventLog();
     const views = new MemoryViewStorage();

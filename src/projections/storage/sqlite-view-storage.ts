@@ -106,7 +106,9 @@ export class SqliteViewStorage extends ActiveCache implements StorageBase {
 
   async commit(target: BatchTarget, events: readonly RecordedEvent[], position: number, fence: Fence | undefined): Promise<void> {
     const commits: (() => void)[] = [];
-    await this.write(async (db) => {
+    // grouped: the batches of the projections committing at the same moment (the three keyed views'
+    // rebuilds, which share the log's pages) share one transaction, each in its own savepoint
+    await this.grouped(async (db) => {
       const st = statementsOf(db);
       const name = target.projection.name;
       if (fence) this.fenceIn(db, name, fence);
@@ -194,6 +196,60 @@ export class SqliteViewStorage extends ActiveCache implements StorageBase {
     })();
     this.conns.catch(() => (this.conns = undefined));
     return this.conns;
+  }
+
+  private queued: { fn: (db: SqliteDatabase) => void | Promise<void>; resolve: () => void; reject: (e: unknown) => void }[] = [];
+
+  /**
+   * A write that may share its transaction with the other grouped writes queued meanwhile: each
+   * runs in a SAVEPOINT, so a throwing one is rolled back alone and rejected, and the others commit
+   * together (one COMMIT, one set of WAL pages for tables they share, such as the control table).
+   */
+  private grouped(fn: (db: SqliteDatabase) => void | Promise<void>): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.queued.push({ fn, resolve, reject });
+      if (this.queued.length > 1) return; // a drain is scheduled already
+      void this.mutex.run(async () => {
+        const group = this.queued;
+        this.queued = [];
+        let writer: SqliteDatabase;
+        try {
+          ({ writer } = await this.open());
+          await withBusyRetry(() => writer.exec('BEGIN IMMEDIATE'), this.busyTimeoutMs, this.path);
+        } catch (e) {
+          for (const g of group) g.reject(toDgentError(e, this.path));
+          return;
+        }
+        const done: (typeof group)[number][] = [];
+        try {
+          for (const g of group) {
+            writer.exec('SAVEPOINT dgent_grouped');
+            try {
+              await g.fn(writer);
+            } catch (e) {
+              if (!writer.inTransaction) throw e; // SQLite rolled back the whole transaction (I/O error, disk full): every write fails
+              writer.exec('ROLLBACK TO dgent_grouped');
+              writer.exec('RELEASE dgent_grouped');
+              g.reject(toDgentError(e, this.path));
+              continue;
+            }
+            writer.exec('RELEASE dgent_grouped');
+            done.push(g);
+          }
+          writer.exec('COMMIT');
+        } catch (e) {
+          try {
+            if (writer.inTransaction) writer.exec('ROLLBACK');
+          } catch {
+            // the original error is the one to report
+          }
+          const err = toDgentError(e, this.path);
+          for (const g of group) g.reject(err); // those rejected already ignore it
+          return;
+        }
+        for (const g of done) g.resolve();
+      });
+    });
   }
 
   /** One write transaction on the writer connection (BEGIN IMMEDIATE, waiting out other writers). */

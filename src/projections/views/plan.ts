@@ -65,7 +65,20 @@ const UNKNOWN = Symbol('unknown');
 function stepPlanned(cur: PlannedEntry | undefined | typeof UNKNOWN, e: KeyedEvent): PlannedEntry | undefined {
   if (cur === UNKNOWN) {
     if (e.type !== KEYED.set) return undefined;
-    return { ...step(undefined, e)!, keepMetadata: e.data.metadata === undefined, keepCreatedAt: true };
+    // the fields of step(undefined, e), built at once (a spread of step's result was ~5% of a rebuild's profile)
+    return {
+      namespace: e.namespace,
+      key: e.key!,
+      value: e.data.value,
+      version: e.version,
+      metadata: e.data.metadata ?? null,
+      createdAt: e.time,
+      updatedAt: e.time,
+      expiresAt: e.data.expiresAt ?? null,
+      position: e.position,
+      keepMetadata: e.data.metadata === undefined,
+      keepCreatedAt: true,
+    };
   }
   const after: PlannedEntry | undefined = step(cur, e);
   if (after && cur && e.type === KEYED.set) {

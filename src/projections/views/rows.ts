@@ -116,22 +116,18 @@ function increment(value: unknown, by: number, field: string | undefined, e: Key
  * The key's state after `e` (a key event), from its state before (`cur`, undefined = absent).
  * Patches and metadata changes on an absent key cannot be applied: CorruptionError (the projection stops there).
  */
+/** The entry of `e`'s key after `e`, with these value, metadata and expiry. */
+function entryAfter(cur: KvEntry | undefined, e: KeyedEvent, value: unknown, metadata: Metadata | null, expiresAt: number | null): KvEntry {
+  return { namespace: e.namespace, key: e.key!, value, version: e.version, metadata, createdAt: cur?.createdAt ?? e.time, updatedAt: e.time, expiresAt, position: e.position };
+}
+
 export function step(cur: KvEntry | undefined, e: KeyedEvent): KvEntry | undefined {
   if (e.key === null) return cur;
-  const next = (value: unknown, metadata: Metadata | null, expiresAt: number | null): KvEntry => ({
-    namespace: e.namespace,
-    key: e.key!,
-    value,
-    version: e.version,
-    metadata,
-    createdAt: cur?.createdAt ?? e.time,
-    updatedAt: e.time,
-    expiresAt,
-    position: e.position,
-  });
+  // a module-level function, not a closure per call: the rebuild runs this for every event of every view
+  const next = (value: unknown, metadata: Metadata | null, expiresAt: number | null): KvEntry => entryAfter(cur, e, value, metadata, expiresAt);
   switch (e.type) {
     case KEYED.set:
-      return next(e.data.value, e.data.metadata ?? cur?.metadata ?? null, e.data.expiresAt ?? null);
+      return entryAfter(cur, e, e.data.value, e.data.metadata ?? cur?.metadata ?? null, e.data.expiresAt ?? null);
     case KEYED.patched: {
       if (!cur) throw new CorruptionError('kv.patched on a key that has no value', where(e));
       let value: unknown;
