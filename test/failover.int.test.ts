@@ -1,0 +1,120 @@
+/**
+ * Failover with real servers stopped and restarted in the middle of a run: a Redis and a
+ * PostgreSQL of the test's own (test/support/throwaway-servers.ts; the shared services are never
+ * touched), behind fallback() with writes: 'primary-then-queue' and a SqliteEventLog queue.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { BackendUnavailableError } from '../src/core/errors.js';
+import { SQLAgent } from '../src/agents/sql-agent.js';
+import { RedisAgent } from '../src/agents/redis-agent.js';
+import { fallback } from '../src/compose/fallback-agent.js';
+import { SqliteEventLog } from '../src/streams/sqlite/sqlite-event-log.js';
+import { hasRedisServer, postgresBin, startPostgres, startRedis, type ThrowawayServer } from './support/throwaway-servers.js';
+
+const canRun = hasRedisServer() && postgresBin() !== undefined;
+
+let redis: ThrowawayServer;
+let pg: ThrowawayServer;
+let dir: string;
+let runs = 0;
+/** saves acknowledged while one server was down, over all runs */
+let queuedSeen = 0;
+
+beforeAll(async () => {
+  if (!canRun) return;
+  dir = mkdtempSync(join(tmpdir(), 'dgent-failover-int-'));
+  [redis, pg] = await Promise.all([startRedis(), startPostgres()]);
+});
+
+afterAll(async () => {
+  await Promise.all([redis?.close(), pg?.close()]);
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+async function states<S>(a: { history(limit?: number): Promise<readonly S[]> }): Promise<S[]> {
+  return [...(await a.history(10_000))].reverse();
+}
+
+/** Retry `fn` while it throws BackendUnavailableError (a client reconnecting to a restarted server), by attempts. */
+async function whenBack<T>(fn: () => Promise<T>, attempts = 400): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!(e instanceof BackendUnavailableError) || i >= attempts) throw e;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+type Outage = { at: number; server: 'redis' | 'pg'; how: 'clean' | 'kill'; for: number };
+
+describe.skipIf(!canRun)('failover over a real PostgreSQL and a real Redis, stopped and restarted mid-run', () => {
+  it("'primary-then-queue': random outages of either server (stop or SIGKILL) at random points lose no acknowledged save; both end with the acknowledged states in order, once each", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ at: fc.integer({ min: 0, max: 25 }), server: fc.constantFrom('redis' as const, 'pg' as const), how: fc.constantFrom('clean' as const, 'kill' as const), for: fc.integer({ min: 1, max: 8 }) }), { minLength: 1, maxLength: 3 }),
+        async (outages: Outage[]) => {
+          const run = ++runs;
+          const queue = new SqliteEventLog({ path: join(dir, `queue-${run}.db`) });
+          const primary = new SQLAgent<number>({ connectionString: pg.url, id: `run-${run}`, table: 'failover_states' });
+          const secondary = new RedisAgent<number>({ url: redis.url, key: `failover:run-${run}`, maxHistory: 10_000 });
+          const agent = fallback([primary, secondary], { writes: 'primary-then-queue', queue, retryMs: 20 });
+          const down = new Map<'redis' | 'pg', number>(); // server -> save index at which it comes back
+          const server = (s: 'redis' | 'pg'): ThrowawayServer => (s === 'redis' ? redis : pg);
+          const acked: number[] = [];
+          for (let i = 0; i < 30; i++) {
+            for (const [s, until] of down) {
+              if (until <= i) {
+                await server(s).start();
+                down.delete(s);
+              }
+            }
+            for (const o of outages) {
+              if (o.at === i && !down.has(o.server)) {
+                await server(o.server).stop(o.how);
+                down.set(o.server, i + o.for);
+              }
+            }
+            try {
+              await agent.save(i + 1);
+              acked.push(i + 1);
+              if (down.size === 1) {
+                // the server that is down has this save queued, and status() says so
+                const st = await agent.status();
+                const b = st.backends[down.has('pg') ? 0 : 1]!;
+                expect([b.available, b.inSync, b.queued > 0]).toEqual([false, false, true]);
+                queuedSeen++;
+              }
+            } catch (e) {
+              if (!(e instanceof BackendUnavailableError)) throw e;
+              expect(down.size).toBe(2); // refused only while both were down
+            }
+          }
+          for (const s of down.keys()) await server(s).start();
+          // the clients reconnect; then the queue drains to nothing
+          await whenBack(async () => {
+            if ((await agent.drain()) > 0) throw new BackendUnavailableError('test', 'still draining');
+          });
+          const st = await agent.status();
+          expect(st.queueDepth).toBe(0);
+          expect(st.backends.every((b) => b.available && b.inSync)).toBe(true);
+          const p = await whenBack(() => states(primary));
+          const r = await whenBack(() => states(secondary));
+          expect(r).toEqual(p);
+          expect(new Set(p).size).toBe(p.length);
+          expect([...p].sort((x, y) => x - y)).toEqual(p);
+          for (const v of acked) expect(p).toContain(v);
+          await agent.close();
+          await queue.close();
+        },
+      ),
+      { numRuns: 4 },
+    );
+    expect(queuedSeen).toBeGreaterThan(0);
+  });
+});
