@@ -22,6 +22,9 @@ import { ValidationError } from '../core/errors.js';
 import type { AuditEntry } from '../projections/views/rows.js';
 import type { ValueFilter } from '../projections/views/filter.js';
 import { StoreContext } from './context.js';
+import { observeStore, storeHealth } from '../observability/observe.js';
+import type { Instrumentation } from '../observability/instrumentation.js';
+import type { HealthOptions, HealthResult, Stats } from '../observability/types.js';
 import { audit, versions } from './history.js';
 import { clear, createNamespace, deleteNamespace, listNamespaces } from './namespaces.js';
 import { purge } from './purge.js';
@@ -69,9 +72,11 @@ export interface RebuildViewsOptions extends OpOptions, RebuildOptions {
 export class Store {
   private readonly ctx: StoreContext;
   private readonly sweeper: Sweeper;
+  private readonly obs: Instrumentation;
 
   constructor(options: StoreOptions) {
     this.ctx = new StoreContext(options);
+    this.obs = observeStore(this, options);
     const every = options.sweepIntervalMs ?? 1000;
     this.sweeper = new Sweeper(this.ctx, every);
     this.ctx.ready.then(() => this.sweeper.start(), () => undefined);
@@ -229,6 +234,16 @@ export class Store {
     await this.ctx.open();
     await this.ctx.authorize('admin', this.ctx.ns(options), undefined, options);
     for (const name of names) await this.ctx.runner.rebuild(name, { onProgress: options.onProgress, progressEveryMs: options.progressEveryMs });
+  }
+
+  /** Operation counts, errors, p50/p99 latencies, and `get` hits and misses (docs/observability.md). */
+  stats(): Stats {
+    return this.obs.stats();
+  }
+
+  /** Ping the log and the views: `{ ok: true, latencyMs, details }` or `{ ok: false, error }` (never throws). */
+  health(options?: HealthOptions): Promise<HealthResult> {
+    return storeHealth(this.ctx, this.obs, options);
   }
 
   /** Drop cached access decisions (after the policy behind `authorize` changed). */

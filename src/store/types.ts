@@ -7,6 +7,7 @@ import type { KeyedViewsOptions } from '../projections/views/index.js';
 import type { ValueFilter, ValueSort } from '../projections/views/filter.js';
 import type { ViewStorage } from '../projections/view-storage.js';
 import type { EventLog } from '../streams/event-log.js';
+import type { ObservabilityOptions } from '../observability/types.js';
 
 /** An access decision request: who wants to do what where. `key` is undefined for namespace-wide operations. */
 export interface AuthorizeRequest {
@@ -24,8 +25,8 @@ export interface StoreClock {
   now(): number;
 }
 
-/** Options of {@link Store}. */
-export interface StoreOptions {
+/** Options of {@link Store}; `onOperation`, `stats` and `openTelemetry` are documented in docs/observability.md. */
+export interface StoreOptions extends ObservabilityOptions {
   /** the event log (source of truth) */
   log: EventLog;
   /**
