@@ -7,9 +7,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, it } from 'vitest';
-import { MemoryEventLog, SqliteEventLog, type EventLog } from '../src/index.js';
-import { runModel } from './langgraph-store-model.js';
+import { InvalidNamespaceError } from '@langchain/langgraph-checkpoint';
+import { afterAll, describe, expect, it } from 'vitest';
+import { InvalidKeyError, MemoryEventLog, SqliteEventLog, ValidationError, type EventLog } from '../src/index.js';
+import { DgentStore, type DgentStoreCommonOptions } from '../src/langgraph.js';
+import { compileFilter, parseFilter } from '../src/langgraph/dgent-store-filter.js';
+import { embedText, fakeEmbeddings, runModel } from './langgraph-store-model.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dgent-lgstore-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -40,3 +43,158 @@ for (const [name, open] of Object.entries(logs)) {
     }, 300_000);
   });
 }
+
+describe('DgentStore examples', () => {
+  const stores: DgentStore[] = [];
+  const logsOpen: EventLog[] = [];
+  afterAll(async () => {
+    for (const s of stores) await s.stop();
+    for (const l of logsOpen) await l.close();
+  });
+  function make(options: Partial<DgentStoreCommonOptions> = {}, log: EventLog = new MemoryEventLog()): { store: DgentStore; log: EventLog } {
+    const store = new DgentStore({ log, storeOptions: { sweepIntervalMs: 0 }, ...options });
+    stores.push(store);
+    logsOpen.push(log);
+    return { store, log };
+  }
+  async function eventCount(log: EventLog): Promise<number> {
+    let n = 0;
+    for await (const _ of log.readAll()) n += 1;
+    return n;
+  }
+
+  it("hostile labels ('/', '*', '%', escapes spelled out, unicode) round-trip and map to escaped Store namespaces", async () => {
+    const { store } = make();
+    const ns = ['a/b', '*', '%2F', '日本 語', 'x%y'];
+    await store.put(ns, 'k/*', { v: 1 });
+    expect((await store.get(ns, 'k/*'))?.value).toEqual({ v: 1 });
+    expect(await store.get(['a%2Fb', '*', '%2F', '日本 語', 'x%y'], 'k/*')).toBeNull();
+    expect(await store.listNamespaces()).toEqual([ns]);
+    expect((await store.search(['a/b', '*'])).map((i) => i.namespace)).toEqual([ns]);
+    expect(await (await store.store()).listNamespaces()).toContain('lg.a%2Fb.%2A.%252F.日本 語.x%25y');
+  });
+
+  it('invalid namespaces get InvalidNamespaceError, bad values, operators and limits ValidationError, and nothing is appended', async () => {
+    const { store, log } = make();
+    await store.put(['ok'], 'k', { v: 1 });
+    const before = await eventCount(log);
+    for (const ns of [[], ['a.b'], ['a:b'], [''], ['langgraph'], ['a\0b']]) await expect(store.put(ns, 'k', { v: 1 }), JSON.stringify(ns)).rejects.toBeInstanceOf(InvalidNamespaceError);
+    await expect(store.put(['ok'], 'k', [1, 2] as never)).rejects.toBeInstanceOf(ValidationError);
+    await expect(store.put(['ok'], 'k', 'text' as never)).rejects.toBeInstanceOf(ValidationError);
+    await expect(store.put(['ok'], 'k', { v: 1 }, undefined, { ttl: -1 })).rejects.toBeInstanceOf(ValidationError);
+    await expect(store.search(['ok'], { filter: { v: { $regex: 'x' } } })).rejects.toBeInstanceOf(ValidationError);
+    await expect(store.search(['ok'], { filter: { v: { $in: 3 } } })).rejects.toBeInstanceOf(ValidationError);
+    await expect(store.search(['ok'], { limit: -1 })).rejects.toBeInstanceOf(ValidationError);
+    await expect(store.listNamespaces({ maxDepth: 0 })).rejects.toBeInstanceOf(ValidationError);
+    await expect(store.put(['ok'], '', { v: 1 })).rejects.toBeInstanceOf(InvalidKeyError);
+    expect(await eventCount(log)).toBe(before);
+    expect(() => new DgentStore({ log, prefix: 'a.b' })).toThrow(ValidationError);
+    expect(() => new DgentStore({ log, ttl: { defaultTtl: 0 } })).toThrow(ValidationError);
+    expect(() => new DgentStore({} as never)).toThrow(ValidationError);
+    expect(() => new DgentStore({ log, index: { dims: 0, embed: async () => [] } })).toThrow(ValidationError);
+  });
+
+  it('filters split into Store query filters and in-process conditions', () => {
+    const c = compileFilter(parseFilter({ n: { $gt: 1, $nin: [2, 3] }, 'odd-name': 'p', s: null, deep: { a: 1 }, e: {} }));
+    expect(c.pushed).toEqual([
+      { path: 'n', op: 'gt', value: 1 },
+      { path: 'n', op: 'ne', value: 2 },
+      { path: 'n', op: 'ne', value: 3 },
+      { path: 's', op: 'eq', value: null },
+    ]);
+    expect(c.residual.map((r) => r.field)).toEqual(['odd-name', 'deep']);
+  });
+
+  it('TTL in minutes on the Store clock: defaultTtl, a per-put ttl, ttl null, and refreshOnRead', async () => {
+    let now = 1_000_000;
+    const clock = { now: () => now };
+    const { store } = make({ ttl: { defaultTtl: 1 }, storeOptions: { sweepIntervalMs: 0, clock } });
+    await store.put(['t'], 'default', { v: 1 });
+    await store.put(['t'], 'long', { v: 2 }, undefined, { ttl: 10 });
+    await store.put(['t'], 'forever', { v: 3 }, undefined, { ttl: null });
+    now += 59_000;
+    expect((await store.search(['t'])).map((i) => i.key)).toEqual(['default', 'forever', 'long']);
+    now += 2_000;
+    expect(await store.get(['t'], 'default')).toBeNull();
+    expect((await store.search(['t'])).map((i) => i.key)).toEqual(['forever', 'long']);
+    now += 10 * 60_000;
+    expect((await store.search(['t'])).map((i) => i.key)).toEqual(['forever']);
+    await store.delete(['t'], 'forever');
+    expect(await store.listNamespaces()).toEqual([]);
+
+    const refreshed = make({ ttl: { defaultTtl: 1, refreshOnRead: true }, storeOptions: { sweepIntervalMs: 0, clock } }).store;
+    await refreshed.put(['r'], 'k', { v: 1 });
+    now += 50_000;
+    expect(await refreshed.get(['r'], 'k')).not.toBeNull(); // restarts the minute
+    now += 50_000;
+    expect((await refreshed.search(['r'])).length).toBe(1); // 100 s after the put, 50 s after the refresh; refreshes again
+    now += 59_000;
+    expect(await refreshed.get(['r'], 'k', { refreshTtl: false })).not.toBeNull();
+    now += 2_000;
+    expect(await refreshed.get(['r'], 'k')).toBeNull();
+  });
+
+  it('versions() lists puts and deletions newest first; get(..., { at }) travels to a version or a time; createdAt survives updates and restarts after a delete', async () => {
+    const { store } = make();
+    await store.put(['h'], 'k', { v: 1 });
+    const first = (await store.get(['h'], 'k'))!;
+    await new Promise((r) => setTimeout(r, 5));
+    await store.put(['h'], 'k', { v: 2 });
+    const second = (await store.get(['h'], 'k'))!;
+    expect(second.version).toBe(2);
+    expect(second.createdAt).toEqual(first.createdAt);
+    expect(second.updatedAt.getTime()).toBeGreaterThan(first.updatedAt.getTime());
+    await store.delete(['h'], 'k');
+    await new Promise((r) => setTimeout(r, 5));
+    await store.put(['h'], 'k', { v: 3 });
+    const third = (await store.get(['h'], 'k'))!;
+    expect(third.createdAt.getTime()).toBeGreaterThan(first.createdAt.getTime());
+    const vs = await store.versions(['h'], 'k');
+    expect(vs.map((v) => [v.version, v.value, v.deleted, v.operation])).toEqual([
+      [4, { v: 3 }, false, 'set'],
+      [3, null, true, 'delete'],
+      [2, { v: 2 }, false, 'set'],
+      [1, { v: 1 }, false, 'set'],
+    ]);
+    expect(vs[2]!.createdAt).toEqual(first.createdAt);
+    expect(vs[0]!.createdAt).toEqual(third.createdAt);
+    expect(await store.versions(['h'], 'k', { limit: 1 })).toHaveLength(1);
+    expect((await store.get(['h'], 'k', { at: { version: 1 } }))?.value).toEqual({ v: 1 });
+    expect(await store.get(['h'], 'k', { at: { version: 3 } })).toBeNull();
+    expect(await store.get(['h'], 'k', { at: { version: 9 } })).toBeNull();
+    const atTime = (await store.get(['h'], 'k', { at: { time: second.updatedAt } }))!;
+    expect([atTime.value, atTime.version, atTime.createdAt]).toEqual([{ v: 2 }, 2, first.createdAt]);
+    expect(await store.get(['h'], 'k', { at: { time: first.createdAt.getTime() - 1 } })).toBeNull();
+  });
+
+  it('semantic search: nested and "$" fields, index: false, re-embedding on update, vectors dropped on delete, another instance on the same log sees the vectors', async () => {
+    const log = new SqliteEventLog({ path: join(dir, 'vectors.db') });
+    const index = { dims: 8, embed: fakeEmbeddings, fields: ['meta.title', 'chapters[*].content'] };
+    const { store } = make({ index }, log);
+    await store.put(['docs'], 'a', { meta: { title: 'apple pie' }, chapters: [{ content: 'rice' }, { content: 'banana' }] });
+    await store.put(['docs'], 'b', { meta: { title: 'cherry tart' } });
+    await store.put(['docs'], 'c', { meta: { title: 'apple pie' } }, false); // not indexed
+    await store.put(['docs'], 'd', { other: 'apple pie' }, ['$']);
+    const hits = await store.search(['docs'], { query: 'apple pie' });
+    expect(hits.map((h) => h.key)).toEqual(['a', 'd', 'b', 'c']);
+    expect(hits[0]!.score).toBeCloseTo(1, 5);
+    expect(hits[3]!.score).toBeUndefined();
+    // re-embedded on update: 'a' no longer about apples
+    await store.put(['docs'], 'a', { meta: { title: 'plain rice' } });
+    const cos = (x: number[], y: number[]) => x.reduce((a, v, i) => a + v * y[i]!, 0) / Math.hypot(...x) / Math.hypot(...y);
+    const a = (await store.search(['docs'], { query: 'apple pie' })).find((h) => h.key === 'a')!;
+    expect(a.score).toBeCloseTo(cos(embedText('plain rice'), embedText('apple pie')), 5);
+    await store.delete(['docs'], 'd');
+    const other = make({ index }, log).store;
+    const seen = await other.search(['docs'], { query: 'plain rice', filter: { meta: { title: 'plain rice' } } });
+    expect(seen.map((h) => [h.key, Math.round(h.score! * 1e5) / 1e5])).toEqual([['a', 1]]);
+    const theirs = (await other.search(['docs'], { query: 'apple pie' })).map((h) => [h.key, h.score]);
+    expect(theirs).toEqual((await store.search(['docs'], { query: 'apple pie' })).map((h) => [h.key, h.score]));
+    expect(theirs.map(([k]) => k).sort()).toEqual(['a', 'b', 'c']);
+    expect(theirs[2]).toEqual(['c', undefined]);
+    // the VectorAgent holds the current vectors only: a (1 field), b (1); d's were removed
+    let vectorEvents = 0;
+    for await (const e of log.readAll()) if (e.stream === 'lg:vectors') vectorEvents += 1;
+    expect(vectorEvents).toBeGreaterThan(0);
+  });
+});

@@ -119,6 +119,25 @@ export function textsAt(value: unknown, path: string): { field: string; text: st
   return texts.map((text, i) => ({ field: `${path}.${i}`, text }));
 }
 
+/** Check an index config (ValidationError) and normalise its embedding function. */
+export function checkIndexConfig(config: DgentStoreIndexConfig): { embedDocs: EmbedFunction; embedQuery: (text: string) => Promise<number[]>; fields: string[] } {
+  if (typeof config !== 'object' || config === null) throw new ValidationError('DgentStore: index must be { dims, embed, fields? }');
+  if (!Number.isInteger(config.dims) || config.dims < 1) throw new ValidationError(`DgentStore: index.dims must be an integer >= 1, got ${String(config.dims)}`);
+  const embed = config.embed ?? config.embeddings;
+  let embedDocs: EmbedFunction;
+  let embedQuery: (text: string) => Promise<number[]>;
+  if (typeof embed === 'function') {
+    embedDocs = embed;
+    embedQuery = async (text) => (await embed([text]))[0]!;
+  } else if (typeof embed === 'object' && embed !== null && typeof embed.embedDocuments === 'function' && typeof embed.embedQuery === 'function') {
+    embedDocs = (texts) => embed.embedDocuments(texts);
+    embedQuery = (text) => embed.embedQuery(text);
+  } else throw new ValidationError('DgentStore: index.embed must be an Embeddings object (embedDocuments, embedQuery) or a function (texts) => vectors');
+  const fields = config.fields ?? ['$'];
+  if (!Array.isArray(fields) || fields.some((f) => typeof f !== 'string')) throw new ValidationError('DgentStore: index.fields must be an array of paths');
+  return { embedDocs, embedQuery, fields: [...fields] };
+}
+
 /** The vector index of a DgentStore. */
 export class StoreVectors {
   private readonly agent: VectorAgent<VectorData>;
@@ -128,19 +147,10 @@ export class StoreVectors {
   readonly dims: number;
 
   constructor(config: DgentStoreIndexConfig, log: EventLog, stream: string) {
-    if (typeof config !== 'object' || config === null) throw new ValidationError('DgentStore: index must be { dims, embed, fields? }');
-    if (!Number.isInteger(config.dims) || config.dims < 1) throw new ValidationError(`DgentStore: index.dims must be an integer >= 1, got ${String(config.dims)}`);
-    const embed = config.embed ?? config.embeddings;
-    if (typeof embed === 'function') {
-      this.embedDocs = embed;
-      this.embedQuery = async (text) => (await embed([text]))[0]!;
-    } else if (typeof embed === 'object' && embed !== null && typeof embed.embedDocuments === 'function' && typeof embed.embedQuery === 'function') {
-      this.embedDocs = (texts) => embed.embedDocuments(texts);
-      this.embedQuery = (text) => embed.embedQuery(text);
-    } else throw new ValidationError('DgentStore: index.embed must be an Embeddings object (embedDocuments, embedQuery) or a function (texts) => vectors');
-    const fields = config.fields ?? ['$'];
-    if (!Array.isArray(fields) || fields.some((f) => typeof f !== 'string')) throw new ValidationError('DgentStore: index.fields must be an array of paths');
-    this.fields = [...fields];
+    const { embedDocs, embedQuery, fields } = checkIndexConfig(config);
+    this.embedDocs = embedDocs;
+    this.embedQuery = embedQuery;
+    this.fields = fields;
     this.dims = config.dims;
     this.agent = new VectorAgent<VectorData>({ dimension: config.dims, metric: 'cosine', engine: config.engine, index: config.vectorIndex, log, stream });
   }

@@ -12,7 +12,7 @@ import type { EventLog } from '../streams/event-log.js';
 import { compileFilter, parseFilter, testAll } from './dgent-store-filter.js';
 import { checkPrefix, checkStorePrefix, compareNamespaces, hasPrefix, hasSuffix, langgraphNamespace, storeNamespace } from './dgent-store-names.js';
 import { checkStoreOptions, openStoreLog, type DgentStoreOptions } from './dgent-store-options.js';
-import { StoreVectors } from './dgent-store-vectors.js';
+import { checkIndexConfig, StoreVectors } from './dgent-store-vectors.js';
 
 /** An item as DgentStore returns it: LangGraph's Item plus the Store version it is at. */
 export interface DgentItem extends Item {
@@ -79,7 +79,7 @@ export class DgentStore extends BaseStore {
     this.prefix = checkStorePrefix(options.prefix ?? 'lg');
     this.defaultTtlMs = options.ttl?.defaultTtl === undefined ? undefined : options.ttl.defaultTtl * MINUTE;
     this.refreshOnRead = options.ttl?.refreshOnRead ?? false;
-    if (options.index !== undefined && (typeof options.index !== 'object' || options.index === null)) throw new ValidationError('DgentStore: index must be { dims, embed, fields? }');
+    if (options.index !== undefined) checkIndexConfig(options.index);
     this.opening = this.open();
     this.opening.catch(() => undefined); // reported by the first call
   }
