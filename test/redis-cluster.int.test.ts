@@ -1,0 +1,269 @@
+/**
+ * The Redis backends on a real Redis Cluster: three masters and three replicas, started by this
+ * file (test/support/redis-cluster.ts) on free loopback ports and killed afterwards. Every class
+ * gets an ioredis `Cluster` client. Covered: the EventLog contract and the erasure property on
+ * RedisEventLog, RedisAgent (versions, history, TTL, subscribe across clients), the Store over a
+ * Redis log with Redis views (CRUD, list, query, versions, audit, purge, rebuildViews), and a run
+ * during which replicas are promoted with `CLUSTER FAILOVER`: nothing acknowledged is lost and
+ * the log subscription, the agent subscription and the projection runner go on.
+ *
+ * Skips (loudly; fails under CI=true) only when this machine cannot start a cluster.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Cluster } from 'ioredis';
+import { ConcurrencyError, Store } from '../src/index.js';
+import type { RecordedEvent } from '../src/index.js';
+import { RedisAgent, RedisEventLog, RedisViewStorage } from '../src/redis.js';
+import { eventLogContract } from '../src/testing/event-log-contract.js';
+import { IN_CI, uniqueName } from './support/services.js';
+import { startRedisCluster, until, type RedisCluster } from './support/redis-cluster.js';
+import { eraseProperty } from './support/redis-erase-property.js';
+
+const started = await startRedisCluster();
+const cluster: RedisCluster | undefined = 'reason' in started ? undefined : started;
+if ('reason' in started) {
+  if (IN_CI) throw new Error(`${started.reason} (CI=true: the Redis Cluster tests must run)`);
+  console.warn(`\n\n!!! ${started.reason}: SKIPPING the Redis Cluster tests.\n\n`);
+}
+
+const clients: Cluster[] = [];
+/** A Cluster client with ioredis's defaults (what a user gets from `new Cluster(nodes)`). */
+function client(): Cluster {
+  const c = cluster!.client();
+  clients.push(c);
+  return c;
+}
+
+afterAll(async () => {
+  for (const c of clients) c.disconnect();
+  await cluster?.stop();
+}, 120_000);
+
+async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
+
+if (cluster) {
+  eventLogContract(
+    'RedisEventLog on a Redis Cluster',
+    () => {
+      const prefix = uniqueName('dgent_cluster_log');
+      const redis = client();
+      return { open: () => new RedisEventLog({ redis, prefix, pageSize: 4 }), cleanup: async () => undefined };
+    },
+    { reopen: true, requires: ['appendMany'], runs: 25 },
+  );
+}
+
+describe.skipIf(!cluster)('Redis backends on a Redis Cluster (3 masters, 3 replicas)', () => {
+  it('the logs of different prefixes land on different masters, and each log keeps every key in its one slot', async () => {
+    const redis = client();
+    const masters = new Set<number>();
+    for (let i = 0; masters.size < 3 && i < 200; i++) {
+      const prefix = `dgent_spread_${i}`;
+      const log = new RedisEventLog({ redis, prefix });
+      await log.appendMany([
+        { stream: `s-${i}`, events: [{ type: 'T', data: i }] },
+        { stream: `other-${i}`, events: [{ type: 'T', data: i }] },
+      ]);
+      expect((await collect(log.readAll())).length).toBe(2);
+      masters.add(await cluster!.masterOf(`{${prefix}}`));
+      await log.close();
+    }
+    expect(masters.size).toBe(3);
+  });
+
+  it('RedisEventLog erasure: random appends, erasures and retries read the same as on MemoryEventLog', async () => {
+    const redis = client();
+    await eraseProperty(async () => {
+      const log = new RedisEventLog({ redis, prefix: uniqueName('dgent_cluster_erase'), pageSize: 3 });
+      return { log, cleanup: () => log.close() };
+    }, 20);
+  }, 300_000);
+
+  it('RedisAgent: save, update with expected versions, history, loadAt, TTL, and subscribe hears saves made through another Cluster client', async () => {
+    const a = new RedisAgent<{ n: number }>({ redis: client(), key: uniqueName('agent'), maxHistory: 5, initial: { n: 0 } });
+    const b = new RedisAgent<{ n: number }>({ redis: client(), key: a.redisKey.slice(a.redisKey.indexOf('{') + 1, -1) });
+    const heard: number[] = [];
+    const off = b.subscribe((s) => heard.push(s.n));
+    await b.subscribed();
+    for (let i = 1; i <= 8; i++) await a.update((s) => void s.n++);
+    await expect(a.save({ n: 99 }, { expectedVersion: 7 })).rejects.toBeInstanceOf(ConcurrencyError);
+    expect(await b.load()).toEqual({ n: 8 });
+    expect(await b.version()).toBe(8);
+    expect((await a.history()).map((h) => h.n)).toEqual([8, 7, 6, 5, 4]);
+    expect(await a.loadAt({ version: 6 })).toEqual({ n: 6 });
+    await until(async () => heard.at(-1) === 8, 'the subscriber to hear version 8', 30_000);
+    expect(heard).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    off();
+    const ttl = new RedisAgent<number>({ redis: client(), key: uniqueName('ttl'), ttlMs: 60_000 });
+    await ttl.save(1);
+    const pttl = await clients.at(-1)!.pttl(ttl.redisKey);
+    expect(pttl).toBeGreaterThan(0);
+    for (const x of [a, b, ttl]) await x.close();
+  });
+
+  it('the Store over a RedisEventLog with RedisViewStorage: set, get, list, query, versions, audit, purge and rebuildViews', async () => {
+    const redis = client();
+    const log = new RedisEventLog({ redis, prefix: uniqueName('dgent_cluster_store') });
+    const views = new RedisViewStorage({ redis, prefix: uniqueName('dgent_cluster_views') });
+    const store = new Store({ log, views, sweepIntervalMs: 0 });
+    try {
+      for (let i = 0; i < 20; i++) await store.set(`k${String(i).padStart(2, '0')}`, { i, even: i % 2 === 0 }, { namespace: i < 10 ? 'a' : 'b' });
+      await store.set('pii', { email: 'secret@example.com' }, { actor: 'u1' });
+      await store.update<{ email: string }>('pii', (d) => void (d.email = 'secret2@example.com'));
+      expect(await store.get('k03', { namespace: 'a' })).toEqual({ i: 3, even: false });
+      expect((await store.list({ namespace: 'b', limit: 3 })).items.map((e) => e.key)).toEqual(['k10', 'k11', 'k12']);
+      expect(await store.count([{ path: 'even', op: 'eq', value: true }], { namespace: 'a' })).toBe(5);
+      expect((await store.versions('pii')).map((v) => v.version)).toEqual([2, 1]);
+      await store.purge('pii', { actor: 'dpo' });
+      expect(await store.get('pii')).toBeUndefined();
+      expect((await store.audit({ key: 'pii' })).map((a) => a.operation)).toEqual(['purge']);
+      const raw = JSON.stringify(await collect(log.readAll()));
+      expect(raw).not.toContain('secret');
+      await store.rebuildViews();
+      expect(await store.get('k13', { namespace: 'b' })).toEqual({ i: 13, even: false });
+      expect(await store.get('pii')).toBeUndefined();
+    } finally {
+      await store.close();
+      await views.close();
+      await log.close();
+    }
+  }, 120_000);
+});
+
+describe.skipIf(!cluster)('CLUSTER FAILOVER in the middle of a run', () => {
+  it('every master is replaced by its replica while a log, an agent and a Store write: nothing acknowledged is lost, nothing is duplicated, and the log subscription, the agent subscription and the Store views go on', async () => {
+    const writer = client();
+    const reader = client();
+    const logPrefix = uniqueName('dgent_fo_log');
+    const log = new RedisEventLog({ redis: writer, prefix: logPrefix, subscriptionRetryMs: 120_000 });
+    const readerLog = new RedisEventLog({ redis: reader, prefix: logPrefix, subscriptionRetryMs: 120_000 });
+    const agentKey = uniqueName('dgent_fo_agent');
+    const agent = new RedisAgent<{ n: number }>({ redis: writer, key: agentKey, maxHistory: 100_000 });
+    const listener = new RedisAgent<{ n: number }>({ redis: reader, key: agentKey, maxHistory: 100_000 });
+    const storeLog = new RedisEventLog({ redis: writer, prefix: uniqueName('dgent_fo_store'), subscriptionRetryMs: 120_000 });
+    const views = new RedisViewStorage({ redis: writer, prefix: uniqueName('dgent_fo_views') });
+    const store = new Store({ log: storeLog, views, sweepIntervalMs: 0 });
+
+    const delivered: RecordedEvent[] = [];
+    const sub = readerLog.subscribe({ fromPosition: 0 }, (e) => void delivered.push(e));
+    const heard: number[] = [];
+    const off = listener.subscribe((s) => heard.push(s.n));
+    await listener.subscribed();
+
+    const errors = { log: 0, agent: 0, store: 0 };
+    const acked = { log: [] as number[], agent: 0, store: new Map<string, number>(), storeSets: 0 };
+    let stop = false;
+    const failures: unknown[] = [];
+    const keep = async (what: keyof typeof errors, fn: () => Promise<void>): Promise<void> => {
+      for (let i = 0; ; i++) {
+        try {
+          return await fn();
+        } catch (e) {
+          // an outage (a failover answered with CLUSTERDOWN / TRYAGAIN, a dropped connection) is retried;
+          // anything else fails the test
+          if (!(e instanceof Error) || e.name !== 'BackendUnavailableError' || i > 200) throw e;
+          errors[what]++;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+    };
+    const logLoop = async () => {
+      for (let i = 0; !stop; i++) {
+        // a retry resends the same event id: the log answers an exact retry with the original result
+        const ev = [{ id: `${logPrefix}-${i}`, type: 'T', data: { i } }];
+        await keep('log', async () => void (await log.append(`s${i % 5}`, ev)));
+        acked.log.push(i);
+      }
+    };
+    const agentLoop = async () => {
+      while (!stop) {
+        const v = acked.agent;
+        await keep('agent', async () => {
+          try {
+            await agent.save({ n: v + 1 }, { expectedVersion: v });
+          } catch (e) {
+            // the reply of a save that did happen was lost: the retry sees the conflict with our own write
+            if (e instanceof ConcurrencyError && (await agent.version()) === v + 1 && (await agent.load())?.n === v + 1) return;
+            throw e;
+          }
+        });
+        acked.agent = v + 1;
+      }
+    };
+    const storeLoop = async () => {
+      for (let i = 0; !stop; i++) {
+        const key = `k${i % 7}`;
+        await keep('store', () => store.set(key, { i }).then(() => undefined));
+        acked.store.set(key, i);
+        acked.storeSets++;
+      }
+    };
+    const loops = [logLoop(), agentLoop(), storeLoop()].map((p) => p.catch((e) => void failures.push(e)));
+    const progress = () => acked.log.length + acked.agent + acked.store.size;
+    const failovers: { from: number; to: number }[] = [];
+    try {
+      // the masters of the three slots in play (log, agent, views) and then any remaining master
+      // (each shard once: a key whose master was promoted here already is skipped)
+      const keys = [`{${logPrefix}}`, agent.redisKey, `${views.prefix}:p:{kv}:ctl`, ...Array.from({ length: 50 }, (_, j) => `{shard${j}}`)];
+      for (const key of keys) {
+        if (failovers.length === 3) break;
+        const master = await cluster!.masterOf(key);
+        if (failovers.some((f) => f.to === master)) continue;
+        const before = { log: acked.log.length, agent: acked.agent };
+        await until(async () => failures.length > 0 || (acked.log.length >= before.log + 30 && acked.agent >= before.agent + 30), 'the writers to make progress', 120_000);
+        expect(failures).toEqual([]);
+        failovers.push(await cluster!.failover(key));
+      }
+      // progress on the new masters before stopping
+      const after = { log: acked.log.length, agent: acked.agent };
+      await until(async () => failures.length > 0 || (acked.log.length >= after.log + 30 && acked.agent >= after.agent + 30), 'the writers to make progress after the failovers', 120_000);
+    } finally {
+      stop = true;
+      await Promise.all(loops);
+    }
+    expect(failures).toEqual([]);
+    expect(progress()).toBeGreaterThan(0);
+    console.log(`failovers ${JSON.stringify(failovers)}; acknowledged: ${acked.log.length} appends, ${acked.agent} agent saves, ${acked.storeSets} store sets; retried after an outage error: ${JSON.stringify(errors)}`);
+
+    // the log: every acknowledged append exactly once, positions gapless, each stream in order
+    const all = await collect(readerLog.readAll());
+    expect(all.map((e) => e.id)).toEqual(acked.log.map((i) => `${logPrefix}-${i}`));
+    expect(all.map((e) => e.position)).toEqual(all.map((_, j) => j + 1));
+    for (let s = 0; s < 5; s++) {
+      const revs = all.filter((e) => e.stream === `s${s}`).map((e) => e.revision);
+      expect(revs).toEqual(revs.map((_, j) => j + 1));
+    }
+    // the subscription delivered them all, once, in order (it went on through the failovers)
+    await until(async () => delivered.length >= all.length, `the subscription to deliver ${all.length} events`, 120_000);
+    expect(delivered.map((e) => e.position)).toEqual(all.map((e) => e.position));
+    // ... and is still live on the new master
+    await log.append('after', [{ type: 'T', data: 'after' }]);
+    await until(async () => delivered.length === all.length + 1, 'the subscription to deliver an event appended after the failovers', 120_000);
+
+    // the agent: every acknowledged version is in its history with its state
+    expect(await listener.version()).toBe(acked.agent);
+    const history = await listener.history(acked.agent);
+    expect(history.map((h) => h.n)).toEqual(history.map((_, j) => acked.agent - j));
+    expect(history.length).toBe(acked.agent);
+    // the subscriber heard the last save, never went backwards, and still hears new ones
+    await until(async () => heard.at(-1) === acked.agent, 'the agent subscriber to hear the last save', 120_000);
+    expect(heard).toEqual([...heard].sort((a, b) => a - b));
+    await agent.save({ n: acked.agent + 1 });
+    await until(async () => heard.at(-1) === acked.agent + 1, 'the agent subscriber to hear a save made after the failovers', 120_000);
+
+    // the Store: its async views caught up through the failovers
+    for (const [key, i] of acked.store) expect(await store.get(key)).toEqual({ i });
+    await store.set('after', { ok: true });
+    expect(await store.get('after')).toEqual({ ok: true });
+    expect((await store.status()).views.every((v) => v.state === 'running')).toBe(true);
+
+    off();
+    await sub.close();
+    await store.close();
+    for (const x of [views, storeLog, log, readerLog, agent, listener]) await x.close();
+  }, 600_000);
+});
