@@ -162,6 +162,13 @@ export {
   isKeyedType,
   toKeyedEvent,
   upcastPayload,
+  RELATION,
+  RELATION_EVENT_TYPES,
+  RELATION_STREAM_PREFIX,
+  relationStream,
+  relationId,
+  validatePredicate,
+  isRelationType,
 } from './projections/keyed-events.js';
 export type {
   KeyedEvent,
@@ -175,10 +182,17 @@ export type {
   EmptyData,
   ExpiredData,
   Upcasters,
+  RelationData,
+  RelationEventType,
+  KeyRef,
 } from './projections/keyed-events.js';
 export { emptyModel, applyKeyedEvent, foldKeyed, dumpModel, canonicalDump } from './projections/model.js';
 export type { KeyedModel, KeyedViewsOptions as KeyedModelOptions, ViewsDump } from './projections/model.js';
 export { keyedViews, viewReaders } from './projections/views/index.js';
+export { relationsView, relationsReader } from './projections/views/relations/projection.js';
+export type { RelationsViewOptions } from './projections/views/relations/projection.js';
+export type { RelationsReader } from './projections/views/relations/types.js';
+export type { RelationEntry, RelationChange, RelationsDump } from './projections/views/relations/rows.js';
 export type { KeyedViewsOptions, ViewReaders } from './projections/views/index.js';
 export { kvView } from './projections/views/kv/projection.js';
 export type { KvViewOptions } from './projections/views/kv/projection.js';
@@ -220,6 +234,7 @@ export type { StoreAgentOptions } from './store/store-agent.js';
 export type { StoreTransaction } from './store/transaction.js';
 export type { StoreChange, SubscribeFilter as StoreSubscribeFilter, StoreUnsubscribe } from './store/subscribe.js';
 export type { StoreRecipe } from './store/update.js';
+export type { RelationKey, RelateResult, RelationHistoryOptions } from './store/relations.js';
 export type { SetManyItem } from './store/writes.js';
 export { ERASED_EVENT_TYPE } from './streams/erase.js';
 export type { StreamEraser } from './streams/erase.js';

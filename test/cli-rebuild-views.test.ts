@@ -52,7 +52,7 @@ describe('Store.rebuildViews', () => {
     expect(await generations(store)).toEqual(before);
     const ends = new Map<string, RebuildProgress>();
     await store.rebuildViews({ onProgress: (p) => ends.set(p.name, p) });
-    expect([...ends.keys()]).toEqual(['kv', 'kv_versions', 'kv_audit']);
+    expect([...ends.keys()]).toEqual(['kv', 'kv_versions', 'kv_audit', 'kv_relations']);
     for (const p of ends.values()) expect(p.processed).toBe(p.total);
     expect(await generations(store)).toEqual(Object.fromEntries(Object.entries(before).map(([k, g]) => [k, g + 1])));
   });

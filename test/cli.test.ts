@@ -129,6 +129,7 @@ describe('dgent working on a SQLite log', () => {
       { name: 'kv', events: 8 },
       { name: 'kv_versions', events: 8 },
       { name: 'kv_audit', events: 8 },
+      { name: 'kv_relations', events: 8 },
     ]);
     expectGolden('get', await json(['get', 'user:1', '-u', own]));
   });
@@ -139,6 +140,7 @@ describe('dgent working on a SQLite log', () => {
       ['kv', 0, 8],
       ['kv_versions', 0, 8],
       ['kv_audit', 0, 8],
+      ['kv_relations', 0, 8],
     ]);
   });
 

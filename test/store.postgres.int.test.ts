@@ -58,7 +58,7 @@ describe.skipIf(!available)('Store on PostgreSQL (default views)', () => {
       await store.set('keep', { email: 'public@example.com', age: 7 });
       const status = await store.status();
       expect(status.mode).toBe('inline');
-      expect(status.views.map((v) => [v.name, v.mode, v.state])).toEqual([['kv', 'inline', 'running'], ['kv_versions', 'inline', 'running'], ['kv_audit', 'inline', 'running']]);
+      expect(status.views.map((v) => [v.name, v.mode, v.state])).toEqual([['kv', 'inline', 'running'], ['kv_versions', 'inline', 'running'], ['kv_audit', 'inline', 'running'], ['kv_relations', 'inline', 'running']]);
       // the KV view keeps values as jsonb: users can query them from SQL
       const t = (await client.query(`SELECT tablename FROM pg_tables WHERE schemaname = $1 AND tablename LIKE 'dgent_p_kv__g%_kv'`, [schema])).rows[0].tablename;
       const { rows } = await client.query(`SELECT key FROM ${schema}."${t}" WHERE (value_jsonb ->> 'age')::int > 10`);

@@ -14,10 +14,10 @@ import { ProjectionRunner } from '../projections/runner/projection-runner.js';
 import { headPosition } from '../projections/runner/log-head.js';
 import type { ProjectionMode } from '../projections/runner/types.js';
 import type { ViewStorage } from '../projections/view-storage.js';
-import { keyedViews, viewReaders, type ViewReaders } from '../projections/views/index.js';
+import { viewReaders, type ViewReaders } from '../projections/views/index.js';
 import { isMultiStreamAppender, type AppendResult, type EventLog, type ExpectedRevision, type NewEvent, type StreamAppend } from '../streams/event-log.js';
 import { Access } from './access.js';
-import { defaultViewStorage } from './default-views.js';
+import { defaultViewStorage, storeViews } from './default-views.js';
 import { mapPgError } from '../streams/postgres/errors.js';
 import { valueReader, type ValueOf } from './value-reader.js';
 import { ReadChecks } from './read-checks.js';
@@ -73,7 +73,7 @@ export class StoreContext {
     this.ownsStorage = o.views === undefined;
     this.storage = o.views ?? (await defaultViewStorage(this.log));
     const mode = o.viewsMode;
-    const projections = keyedViews(o.viewOptions).map((projection) => (mode ? { projection, mode } : projection));
+    const projections = storeViews(o.viewOptions).map((projection) => (mode ? { projection, mode } : projection));
     this.runner = new ProjectionRunner({ log: this.log, storage: this.storage, projections });
     try {
       await this.runner.start();

@@ -9,7 +9,10 @@
 import { ValidationError } from '../core/errors.js';
 import { MemoryViewStorage } from '../projections/storage/memory-view-storage.js';
 import { SqliteViewStorage } from '../projections/storage/sqlite-view-storage.js';
+import type { Projection } from '../projections/projection.js';
 import type { ViewStorage } from '../projections/view-storage.js';
+import { keyedViews, type KeyedViewsOptions } from '../projections/views/index.js';
+import { relationsView } from '../projections/views/relations/projection.js';
 import type { EventLog } from '../streams/event-log.js';
 import { MemoryEventLog } from '../streams/memory/memory-event-log.js';
 import { SqliteEventLog } from '../streams/sqlite/sqlite-event-log.js';
@@ -23,6 +26,11 @@ interface PostgresLike {
 function isPostgresLog(log: EventLog): log is EventLog & PostgresLike {
   const l = log as Partial<PostgresLike> & EventLog;
   return log.capabilities.supportsInlineProjections && typeof l.schema === 'string' && typeof l.pool === 'object' && l.pool !== null && log.constructor.name.startsWith('Postgres');
+}
+
+/** The Store's projections: the KV, versions and audit views, and the relations view (`kv_relations`). */
+export function storeViews(o: KeyedViewsOptions = {}): Projection[] {
+  return [...keyedViews(o), relationsView(o.relations)];
 }
 
 /** The default view storage of `log` (owned by the Store: it closes it), or a ValidationError naming what to pass. */

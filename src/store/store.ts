@@ -28,6 +28,7 @@ import type { HealthOptions, HealthResult, Stats } from '../observability/types.
 import { audit, versions } from './history.js';
 import { clear, createNamespace, deleteNamespace, listNamespaces } from './namespaces.js';
 import { purge } from './purge.js';
+import { relate, related, relatedTo, relationHistory, unrelate, type RelateResult, type RelationChange, type RelationEntry, type RelationHistoryOptions, type RelationKey } from './relations.js';
 import { count, get, getMany, has, list, query } from './reads.js';
 import { status } from './status.js';
 import { StoreAgent, type StoreAgentOptions } from './store-agent.js';
@@ -58,13 +59,13 @@ import { incr, update, type StoreRecipe } from './update.js';
 import { del, deleteMany, getMetadata, set, setMany, setMetadata, type SetManyItem } from './writes.js';
 
 /** The Store's views, in the order `rebuildViews` rebuilds them. */
-export const STORE_VIEWS = ['kv', 'kv_versions', 'kv_audit'] as const;
+export const STORE_VIEWS = ['kv', 'kv_versions', 'kv_audit', 'kv_relations'] as const;
 /** One of the Store's views. */
 export type StoreViewName = (typeof STORE_VIEWS)[number];
 
 /** Options of {@link Store.rebuildViews}: `onProgress` receives the runner's RebuildProgress (its `name` is the view). */
 export interface RebuildViewsOptions extends OpOptions, RebuildOptions {
-  /** the views to rebuild (default all three) */
+  /** the views to rebuild (default all four: STORE_VIEWS) */
   only?: readonly StoreViewName[] | undefined;
 }
 
@@ -212,6 +213,42 @@ export class Store {
     return purge(this.ctx, key, options);
   }
 
+  /**
+   * Relate two live keys: `subject -predicate-> object` (StateNotFoundError when one is absent or expired).
+   * A key is a key of `options.namespace` or `{ namespace, key }`. Resolves to the relation's version;
+   * `written: false` when it was already related (nothing appended). Deleting, expiring or purging
+   * either key removes the relation in the same append.
+   *
+   * @example
+   * ```ts
+   * await store.relate('ada', 'follows', 'grace', { namespace: 'users' });
+   * await store.related('ada', 'follows', { namespace: 'users' }); // [{ subject, predicate, object: { namespace: 'users', key: 'grace' }, ... }]
+   * ```
+   */
+  relate(subject: RelationKey, predicate: string, object: RelationKey, options?: OpOptions): Promise<RelateResult> {
+    return relate(this.ctx, subject, predicate, object, options);
+  }
+
+  /** Remove a relation; false when it was not there (nothing appended). */
+  unrelate(subject: RelationKey, predicate: string, object: RelationKey, options?: OpOptions): Promise<boolean> {
+    return unrelate(this.ctx, subject, predicate, object, options);
+  }
+
+  /** The relations of `subject` (with `predicate`, or all when undefined), by predicate then object: `.map((r) => r.object)`. */
+  related(subject: RelationKey, predicate?: string, options?: OpOptions): Promise<RelationEntry[]> {
+    return related(this.ctx, subject, predicate, options);
+  }
+
+  /** The inverse: relations pointing at `object` (with `predicate`, or all), by predicate then subject: `.map((r) => r.subject)`. */
+  relatedTo(object: RelationKey, predicate?: string, options?: OpOptions): Promise<RelationEntry[]> {
+    return relatedTo(this.ctx, object, predicate, options);
+  }
+
+  /** The changes of one relation, newest first (relate, unrelate, removal with a key), with version, time, actor and operation. */
+  relationHistory(subject: RelationKey, predicate: string, object: RelationKey, options?: RelationHistoryOptions): Promise<RelationChange[]> {
+    return relationHistory(this.ctx, subject, predicate, object, options);
+  }
+
   /** A DataAgent over one key (Versioned, update, subscribe). */
   agent<S>(key: string, options?: StoreAgentOptions<S>): StoreAgent<S> {
     return new StoreAgent<S>(this.ctx, key, options);
@@ -223,7 +260,7 @@ export class Store {
   }
 
   /**
-   * Rebuild the three views from the log (blue-green: the live views keep serving until the
+   * Rebuild the Store's views (STORE_VIEWS) from the log (blue-green: the live views keep serving until the
    * rebuilt ones switch in). An `admin` action on the default namespace. `only` rebuilds some
    * of them; `onProgress` hears from each at most every `progressEveryMs` (default 500) and at its end.
    */

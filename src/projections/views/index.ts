@@ -24,6 +24,7 @@ import { MemoryKvReader, type MemoryMaps } from './kv/memory.js';
 import { PostgresKvReader } from './kv/postgres.js';
 import { RedisKvReader, type RedisKeys } from './kv/redis.js';
 import { SqliteKvReader } from './kv/sqlite.js';
+import type { RelationsViewOptions } from './relations/projection.js';
 import type { PostgresTables, SqliteTables } from './sql-statements.js';
 import type { AuditReader, KvReader, VersionsReader } from './types.js';
 import { versionsView, type VersionsViewOptions } from './versions/projection.js';
@@ -37,6 +38,8 @@ export interface KeyedViewsOptions {
   kv?: KvViewOptions | undefined;
   versions?: VersionsViewOptions | undefined;
   audit?: AuditViewOptions | undefined;
+  /** the relations view's options (a Store registers it beside the three; `keyedViews` does not) */
+  relations?: RelationsViewOptions | undefined;
 }
 
 /** The KV, versions and audit projections, for a ProjectionRunner. */
