@@ -3,6 +3,7 @@
  * PostgreSQL of the test's own (test/support/throwaway-servers.ts; the shared services are never
  * touched), behind fallback() with writes: 'primary-then-queue' and a SqliteEventLog queue.
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +16,7 @@ import { fallback } from '../src/compose/fallback-agent.js';
 import { SqliteEventLog } from '../src/streams/sqlite/sqlite-event-log.js';
 import { hasRedisServer, postgresBin, startPostgres, startRedis, type ThrowawayServer } from './support/throwaway-servers.js';
 
+const CHILD = new URL('./support/failover-child.ts', import.meta.url).pathname;
 const canRun = hasRedisServer() && postgresBin() !== undefined;
 
 let redis: ThrowawayServer;
@@ -116,5 +118,55 @@ describe.skipIf(!canRun)('failover over a real PostgreSQL and a real Redis, stop
       { numRuns: 4 },
     );
     expect(queuedSeen).toBeGreaterThan(0);
+  });
+});
+
+describe.skipIf(!canRun)('the failover queue across a SIGKILL of the writing process', () => {
+  it('a process killed with SIGKILL while the secondary is down leaves its queue on disk; a new process drains it after the restart: every acknowledged save on both, in order, once', async () => {
+    const queuePath = join(dir, 'kill-queue.db');
+    const sqlitePath = join(dir, 'kill-primary.db');
+    const key = 'failover-kill';
+    await redis.stop('clean');
+    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify({ queuePath, sqlitePath, redisUrl: redis.url, key })], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const acked: number[] = [];
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    await new Promise<void>((resolve, reject) => {
+      let buf = '';
+      child.stdout.on('data', (d: Buffer) => {
+        buf += d.toString();
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          const m = /^ack (\d+)$/.exec(line);
+          if (m) acked.push(Number(m[1]));
+          if (acked.length === 40) {
+            child.kill('SIGKILL');
+            resolve();
+          }
+        }
+      });
+      child.once('exit', () => (acked.length < 40 ? reject(new Error(`child exited early: ${stderr}`)) : resolve()));
+    });
+    await exited;
+    await redis.start();
+    const queue = new SqliteEventLog({ path: queuePath });
+    const primary = new SQLAgent<number>({ path: sqlitePath, id: key });
+    const secondary = new RedisAgent<number>({ url: redis.url, key, maxHistory: 100_000 });
+    const agent = fallback([primary, secondary], { writes: 'primary-then-queue', queue });
+    expect((await agent.status()).backends[1]!.queued).toBeGreaterThanOrEqual(40);
+    await whenBack(async () => {
+      if ((await agent.drain()) > 0) throw new BackendUnavailableError('test', 'still draining');
+    });
+    const p = await states(primary);
+    const r = await states(secondary);
+    expect(r).toEqual(p);
+    // every acknowledged save, in order, once; at most the one in flight at the kill beyond them
+    expect(p.slice(0, acked.length)).toEqual(acked);
+    expect(p.length - acked.length).toBeLessThanOrEqual(1);
+    await agent.close();
+    await queue.close();
   });
 });
