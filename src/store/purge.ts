@@ -8,9 +8,11 @@
  * erased log no longer says when the namespace was created: live views keep the namespace, a
  * rebuild drops it (or dates it from its next event). Create namespaces explicitly to avoid it.
  *
- * Only logs that can redact events of a stream can purge (the `StreamEraser` capability of
- * streams/erase.ts: memory, SQLite, PostgreSQL). Elsewhere purge is a ValidationError before anything is appended:
- * an append-only file log or EventStoreDB without it would keep the values.
+ * Only logs that can erase events of a stream can purge (the `StreamEraser` capability of
+ * streams/erase.ts: memory, SQLite, PostgreSQL and Redis redact them in place; EventStoreDB
+ * truncates the stream and hides the erased events from every read, see
+ * streams/eventstoredb/erasure.ts). Elsewhere (the file log: append-only, checksummed segments)
+ * purge is a ValidationError before anything is appended: the values would stay in the log.
  */
 import { ValidationError } from '../core/errors.js';
 import { keyedEvents, keyStream } from '../projections/keyed-events.js';
@@ -29,7 +31,7 @@ export async function purge(ctx: StoreContext, key: string, o: OpOptions = {}): 
   const k = ctx.key(key, ns);
   const log = ctx.log;
   if (!isStreamEraser(log)) {
-    throw new ValidationError(`purge needs a log that can delete a stream's events (memory, SQLite, PostgreSQL); ${log.constructor.name} cannot, so the values would stay in it`);
+    throw new ValidationError(`purge needs a log that can delete a stream's events (memory, SQLite, PostgreSQL, Redis, EventStoreDB); ${log.constructor.name} cannot, so the values would stay in it`);
   }
   await ctx.open();
   await ctx.authorize('admin', ns, k, o);

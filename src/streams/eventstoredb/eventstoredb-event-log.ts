@@ -46,6 +46,8 @@ import { OpenReads } from './reads.js';
 import { CLAIM_PREFIX, claimIds } from './id-claims.js';
 import { encodeEvent, exactRegex, serverIdOf, toDgentPosition, toDgentRevision, toRecorded, toServerExpected, toServerPosition } from './mapping.js';
 import { serverSubscription } from './subscription.js';
+import { eraseEvents, isErased, loadErasures, type Erasures } from './erasure.js';
+import { validateErase, type StreamEraser } from '../erase.js';
 import { SubscriptionSet } from '../subscription.js';
 
 /** Options of {@link EventStoreDBEventLog}: a client you own, or a connection string (the log then owns and disposes its client). */
@@ -66,7 +68,7 @@ export type EventStoreDBEventLogOptions = ({ client: EventStoreDBClient; connect
 };
 
 /** The EventLog on EventStoreDB / KurrentDB. See the module documentation for the number mapping. */
-export class EventStoreDBEventLog<E extends NewEvent = NewEvent> implements EventLog<E> {
+export class EventStoreDBEventLog<E extends NewEvent = NewEvent> implements EventLog<E>, StreamEraser {
   readonly capabilities: EventLogCapabilities = Object.freeze({ supportsMultiStreamAppend: false, supportsInlineProjections: false, durable: true });
   private readonly client: EventStoreDBClient;
   private readonly owned: boolean;
@@ -115,12 +117,13 @@ export class EventStoreDBEventLog<E extends NewEvent = NewEvent> implements Even
     return this.prefix + name;
   }
 
-  /** The dgent event for a resolved event of $all, or undefined when it is not one of this log's. */
-  private fromAll(r: ResolvedEvent, only?: string): RecordedEvent | undefined {
+  /** The dgent event for a resolved event of $all, or undefined when it is not one of this log's (or erased). */
+  private fromAll(r: ResolvedEvent, erasures: Erasures, only?: string): RecordedEvent | undefined {
     const ev = r.event;
     if (ev === undefined || ev.type.startsWith('$') || ev.streamId.startsWith('$') || !ev.streamId.startsWith(this.prefix)) return undefined;
     const stream = ev.streamId.slice(this.prefix.length);
     if (stream.startsWith(CLAIM_PREFIX) || (only !== undefined && stream !== only)) return undefined;
+    if (erasures.size > 0 && isErased(erasures, stream, toDgentRevision(ev.revision))) return undefined;
     return toRecorded(r, stream, `EventStoreDB $all @${ev.position?.commit ?? '?'}`);
   }
 
@@ -181,6 +184,12 @@ export class EventStoreDBEventLog<E extends NewEvent = NewEvent> implements Even
     if (w.types !== undefined && w.types.size === 0) return;
     let remaining = w.limit;
     let from = w.fromPosition;
+    let erasures: Erasures;
+    try {
+      erasures = await loadErasures(this.client, this.reads, this.prefix);
+    } catch (e) {
+      throw toDgentError(e, 'readAll (erasure records)');
+    }
     while (remaining > 0) {
       let raw = 0;
       let lastRaw = from;
@@ -191,7 +200,7 @@ export class EventStoreDBEventLog<E extends NewEvent = NewEvent> implements Even
           raw++;
           const commit = r.event?.position?.commit ?? r.commitPosition;
           if (commit !== undefined) lastRaw = Math.max(lastRaw, toDgentPosition(commit));
-          const e = this.fromAll(r);
+          const e = this.fromAll(r, erasures);
           if (e === undefined || e.position <= from) continue;
           if (w.types && !w.types.has(e.type)) continue;
           yield e;
@@ -215,7 +224,17 @@ export class EventStoreDBEventLog<E extends NewEvent = NewEvent> implements Even
     if (stream !== undefined) filter = streamNameFilter({ regex: exactRegex(this.serverStream(stream)) });
     else if (this.prefix !== '') filter = streamNameFilter({ prefixes: [this.prefix] });
     else filter = excludeSystemEvents();
-    const sub = serverSubscription({ client: this.client, filter, convert: (r) => this.fromAll(r, stream) }, fromPosition, handler);
+    let erasures: Erasures = new Map();
+    const sub = serverSubscription(
+      {
+        client: this.client,
+        filter,
+        prepare: async () => void (erasures = await loadErasures(this.client, this.reads, this.prefix)),
+        convert: (r) => this.fromAll(r, erasures, stream),
+      },
+      fromPosition,
+      handler,
+    );
     return this.subscriptions.track(sub);
   }
 
@@ -230,6 +249,31 @@ export class EventStoreDBEventLog<E extends NewEvent = NewEvent> implements Even
     } catch (e) {
       if (e instanceof StreamNotFoundError) return 0;
       throw toDgentError(e, `revision of ${JSON.stringify(stream)}`);
+    }
+  }
+
+  /**
+   * Erasure (StreamEraser, for the Store's purge): the events of `stream` with revision <
+   * `beforeRevision` are recorded as erased (no reader of this log returns them from then on) and
+   * truncated on the server (its next scavenge removes them from disk); see erasure.ts for how
+   * this differs from the logs that redact in place. `beforeRevision` may be at most the stream's
+   * revision (the server keeps a stream's revision in its last event). Resolves to how many were
+   * erased now.
+   */
+  async eraseStream(stream: string, beforeRevision: number): Promise<number> {
+    this.assertOpen();
+    const { stream: s, before } = validateErase(stream, beforeRevision);
+    const name = this.serverStream(s);
+    const head = await this.revision(s);
+    if (before > head) {
+      throw new ValidationError(`eraseStream: EventStoreDB keeps a stream's last event (it holds the stream's revision); beforeRevision may be at most ${head} for ${JSON.stringify(s)}, got ${before}`);
+    }
+    if (before <= 1) return 0;
+    try {
+      return await eraseEvents(this.client, this.reads, this.prefix, s, name, before);
+    } catch (e) {
+      if (this.closed && !(e instanceof DgentError)) throw new ClosedError('EventStoreDBEventLog');
+      throw toDgentError(e, `erase ${JSON.stringify(s)}`);
     }
   }
 

@@ -18,7 +18,9 @@ const running = new AsyncLocalStorage<object>();
 export interface ServerSubscriptionSource {
   client: EventStoreDBClient;
   filter: Filter;
-  /** the dgent event for a resolved event, or undefined when it is not this log's (system, other prefix, other stream) */
+  /** run before the first event is converted (e.g. loading the erasure records) */
+  prepare?: (() => Promise<void>) | undefined;
+  /** the dgent event for a resolved event, or undefined when it is not this log's (system, other prefix, other stream, erased) */
   convert(r: ResolvedEvent): RecordedEvent | undefined;
 }
 
@@ -30,6 +32,7 @@ export function serverSubscription(source: ServerSubscriptionSource, fromPositio
   let last = fromPosition;
   const run = async (): Promise<void> => {
     try {
+      if (source.prepare) await source.prepare();
       for await (const r of sub) {
         if (closed) break;
         const e = source.convert(r);

@@ -13,7 +13,8 @@
  *
  * RPCs: ServerFeatures.GetSupportedMethods (advertises BatchAppend unless `batchAppend: false`, so
  * the client takes the path it takes against a modern server), Streams.BatchAppend,
- * Streams.Append, Streams.Read (stream forwards/backwards, $all forwards from start or a position,
+ * Streams.Append, Streams.Read (stream forwards/backwards honouring a stream's `$tb` metadata, $all
+ * forwards from start or a position,
  * $all subscriptions with stream-name or event-type filters, prefixes or regex). Anything else
  * answers UNIMPLEMENTED. No TLS, no authentication, no checkpoints, no backpressure.
  */
@@ -184,12 +185,14 @@ function handleRead(store: DoubleStore, call: grpc.ServerWritableStream<any, any
       { call.end(); return; }
     }
     const last = events.length - 1;
+    const tb = store.truncateBefore(name); // events below the stream's $tb are not read any more
     let from: number;
     if (so.hasStart()) from = backwards ? -1 : 0;
     else if (so.hasEnd()) from = backwards ? last : events.length;
     else from = Number(BigInt(so.getRevision()) > BigInt(last) && backwards ? BigInt(last) : BigInt(so.getRevision()));
+    if (!backwards && from < tb) from = tb;
     let sent = 0n;
-    for (let r = from; r >= 0 && r <= last && sent < max; r += backwards ? -1 : 1, sent++) call.write(readEvent(events[r]!));
+    for (let r = from; r >= tb && r <= last && sent < max; r += backwards ? -1 : 1, sent++) call.write(readEvent(events[r]!));
     { call.end(); return; }
   }
   const ao = options.getAll();

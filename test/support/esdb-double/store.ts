@@ -4,8 +4,10 @@
  * It keeps what the RPCs of the double need and nothing more: streams with 0-based revisions, one
  * global list in append order with made-up $all positions, and listeners for subscriptions. It
  * implements the expected-revision checks the way EventStoreDB documents them (any, no_stream,
- * stream_exists, an exact 0-based revision) but none of the server's other rules (no idempotent
- * re-append by event id, no deletes, no ACLs, no scavenging, no explicit transactions). Passing
+ * stream_exists, an exact 0-based revision) and the truncate-before (`$tb`) of a stream's metadata
+ * (the last `$metadata` event of `$$<stream>`): stream reads skip the events below it, $all keeps
+ * them (as the server does until a scavenge removes them). None of the server's other rules (no
+ * idempotent re-append by event id, no deletes, no ACLs, no scavenging, no explicit transactions). Passing
  * tests against it says the adapter speaks the wire protocol through the official client
  * correctly; it says nothing about how a real EventStoreDB server behaves.
  */
@@ -53,6 +55,18 @@ export class DoubleStore {
 
   stream(name: string): readonly StoredEvent[] | undefined {
     return this.streams.get(name);
+  }
+
+  /** The truncate-before (0-based revision) of a stream's metadata; 0 when none. */
+  truncateBefore(name: string): number {
+    const meta = this.streams.get(`$$${name}`)?.at(-1);
+    if (meta === undefined || meta.type !== '$metadata') return 0;
+    try {
+      const tb = (JSON.parse(Buffer.from(meta.data).toString('utf8')) as { $tb?: unknown }).$tb;
+      return typeof tb === 'number' && Number.isInteger(tb) && tb > 0 ? tb : 0;
+    } catch {
+      return 0;
+    }
   }
 
   append(name: string, expected: Expected, events: readonly Proposed[]): AppendOutcome {
