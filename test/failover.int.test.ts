@@ -14,6 +14,8 @@ import { SQLAgent } from '../src/agents/sql-agent.js';
 import { RedisAgent } from '../src/agents/redis-agent.js';
 import { fallback } from '../src/compose/fallback-agent.js';
 import { SqliteEventLog } from '../src/streams/sqlite/sqlite-event-log.js';
+import { PostgresEventLog } from '../src/streams/postgres/postgres-event-log.js';
+import { Store } from '../src/store/store.js';
 import { hasRedisServer, postgresBin, startPostgres, startRedis, type ThrowawayServer } from './support/throwaway-servers.js';
 
 const CHILD = new URL('./support/failover-child.ts', import.meta.url).pathname;
@@ -168,5 +170,59 @@ describe.skipIf(!canRun)('the failover queue across a SIGKILL of the writing pro
     expect(p.length - acked.length).toBeLessThanOrEqual(1);
     await agent.close();
     await queue.close();
+  });
+});
+
+describe.skipIf(!canRun)('fallback over Stores: a PostgreSQL Store stopped and restarted mid-run, a SQLite Store behind it', () => {
+  it("'primary-then-queue': writes and reads go on while PostgreSQL is down; after the restart the PostgreSQL Store holds every acknowledged write, in order, with its actor, metadata and expiry", async () => {
+    const queue = new SqliteEventLog({ path: join(dir, 'store-queue.db') });
+    const pgLog = new PostgresEventLog({ connectionString: pg.url, schema: 'failover_store' });
+    const sqliteLog = new SqliteEventLog({ path: join(dir, 'store-local.db') });
+    const primary = new Store({ log: pgLog, sweepIntervalMs: 0 });
+    const local = new Store({ log: sqliteLog, sweepIntervalMs: 0 });
+    const store = fallback(
+      [
+        { backend: local, priority: 2, name: 'local' },
+        { backend: primary, priority: 1, name: 'pg' },
+      ],
+      { writes: 'primary-then-queue', queue, retryMs: 20 },
+    );
+    await store.set('a', 1, { actor: 'ada' });
+    await pg.stop('kill');
+    const expiresAt = Date.now() + 3_600_000;
+    await store.set('a', 2, { actor: 'bob', metadata: { tag: 'x' } });
+    await store.set('b', { n: 1 }, { actor: 'bob', expiresAt, namespace: 'ns1' });
+    await store.setMany([['c', 3], { key: 'd', value: 4 }], { actor: 'cy' });
+    expect(await store.delete('c', { actor: 'cy' })).toBe(true);
+    await store.setMetadata('a', { tag: 'y' }, { actor: 'dee', merge: true });
+    // reads fall through to the SQLite Store
+    expect(await store.get('a')).toBe(2);
+    expect(await store.get('b', { namespace: 'ns1' })).toEqual({ n: 1 });
+    const down = await store.status();
+    expect(down.backends.map((b) => [b.name, b.available, b.queued])).toEqual([
+      ['pg', false, 5],
+      ['local', true, 0],
+    ]);
+    await pg.start();
+    await whenBack(async () => {
+      if ((await store.drain()) > 0) throw new BackendUnavailableError('test', 'still draining');
+    });
+    for (const s of [primary, local]) {
+      const va = await s.versions('a');
+      expect(va.map((v) => [v.version, v.value, v.actor, v.metadata])).toEqual([
+        [3, 2, 'dee', { tag: 'y' }],
+        [2, 2, 'bob', { tag: 'x' }],
+        [1, 1, 'ada', null],
+      ]);
+      expect(await s.get('b', { namespace: 'ns1', includeMetadata: true })).toMatchObject({ value: { n: 1 }, expiresAt });
+      expect((await s.versions('c')).map((v) => [v.deleted, v.actor])).toEqual([
+        [true, 'cy'],
+        [false, 'cy'],
+      ]);
+      expect(await s.get('d')).toBe(4);
+    }
+    expect((await store.status()).healthy).toBe(true);
+    await store.close();
+    await Promise.all([pgLog.close(), sqliteLog.close(), queue.close()]);
   });
 });
