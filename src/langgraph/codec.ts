@@ -139,38 +139,47 @@ interface Place {
 function packItem(w: WriteElementRef, a: Added | undefined, at: Place): unknown {
   const first = w[0] === at.stream ? at.rev - w[1] : [w[0], w[1]];
   const added = packAdded(a);
-  if (added === undefined && w[2] === 0 && w[3] === 0 && typeof first === 'number') return first;
+  if (w[2] === 0 && w[3] === 0 && typeof first === 'number') {
+    if (added === undefined) return first;
+    if (typeof added === 'string') return [first, added];
+  }
   return added === undefined ? [first, w[2], w[3]] : [first, w[2], w[3], added];
 }
 
 function unpackItem(x: unknown, at: Place): [WriteElementRef, Added] {
   if (typeof x === 'number') return [[at.stream, at.rev - x, 0, 0], []];
+  if (Array.isArray(x) && x.length === 2) return [[at.stream, at.rev - (x[0] as number), 0, 0], unpackAdded(x[1])];
   const [first, wi, ei, added] = x as [number | [string, number], number, number, unknown];
   const ref: WriteElementRef = typeof first === 'number' ? [at.stream, at.rev - first, wi, ei] : [first[0], first[1], wi, ei];
   return [ref, unpackAdded(added)];
 }
 
 function packRef(ref: ValueRef, at: Place): unknown {
-  if ('i' in ref) return { i: packStored(ref.i) };
+  if ('i' in ref) {
+    const p = packStored(ref.i);
+    return 'j' in p ? p : { i: p };
+  }
   if ('r' in ref) return ref;
   if ('+' in ref) {
     if (ref.v) return { v: packStored(ref.v) };
-    return { w: (ref.w ?? []).map((w, i) => packItem(w, ref.a?.[i], at)) };
+    return (ref.w ?? []).map((w, i) => packItem(w, ref.a?.[i], at));
   }
   throw new Error('DgentSaver: a resolved value chain cannot be stored');
 }
 
 function unpackRef(x: unknown, at: Place): ValueRef {
-  const o = x as { i?: unknown; r?: unknown; w?: unknown[]; v?: unknown };
-  if (o.i !== undefined) return { i: unpackStored(o.i, at.stream) };
-  if (o.r !== undefined) return x as ValueRef;
-  if (o.v !== undefined) return { '+': 1, v: unpackStored(o.v, at.stream) };
-  if (Array.isArray(o.w)) {
-    const items = o.w.map((i) => unpackItem(i, at));
+  const o = x as { i?: unknown; j?: unknown; r?: unknown; v?: unknown };
+  if (Array.isArray(x)) {
+    const items = x.map((i) => unpackItem(i, at));
     const out: AppendRef = { '+': 1, w: items.map((i) => i[0]) };
     if (items.some((i) => i[1].length > 0)) out.a = items.map((i) => i[1]);
     return out;
   }
+  if (typeof o !== 'object' || o === null) throw new CorruptionError('a compact checkpoint holds a malformed value reference', at.stream);
+  if ('j' in o) return { i: unpackStored(o, at.stream) };
+  if (o.i !== undefined) return { i: unpackStored(o.i, at.stream) };
+  if (o.r !== undefined) return x as ValueRef;
+  if (o.v !== undefined) return { '+': 1, v: unpackStored(o.v, at.stream) };
   throw new CorruptionError('a compact checkpoint holds a malformed value reference', at.stream);
 }
 
@@ -200,6 +209,22 @@ export interface CheckpointContext extends Place {
   dict: Dict;
   /** the resolved parent (undefined: none, or not held) */
   parent: CheckpointData | undefined;
+  /** the parent's channel versions, resolved */
+  parentVer?: Record<string, ChannelVersion> | undefined;
+}
+
+/** The version LangGraph gives changed channels after the parent's (integer versions): the largest + 1. */
+function nextVersion(ver: Record<string, ChannelVersion> | undefined): number | undefined {
+  const vs = Object.values(ver ?? {});
+  if (vs.length === 0 || !vs.every((v) => typeof v === 'number')) return undefined;
+  return Math.max(...(vs as number[])) + 1;
+}
+
+/** The metadata a checkpoint is stored as changes against: its parent's with `step` + 1. */
+function derivedMetadata(parent: CheckpointData | undefined): Record<string, unknown> | undefined {
+  const theirs = canonicalObject(parent?.m);
+  if (!theirs) return undefined;
+  return typeof theirs.step === 'number' ? { ...theirs, step: theirs.step + 1 } : theirs;
 }
 
 /** The compact form of a checkpoint (`p` '' stands for the namespace's newest, as in CheckpointData). */
@@ -213,7 +238,16 @@ export function encodeCheckpoint(d: CheckpointData, ctx: CheckpointContext): Rec
   const parentMs = ctx.parent ? Date.parse(ctx.parent.ts) : 0;
   const ms = Date.parse(d.ts);
   out.t = Number.isFinite(ms) && Number.isFinite(parentMs) && new Date(ms).toISOString() === d.ts ? ms - parentMs : d.ts;
-  const ver = packMap(namer, d.ver, (v) => v);
+  // changed channels usually all get the next version: listed in U, without it
+  const next = nextVersion(ctx.parentVer);
+  const verSet: Record<string, ChannelVersion> = {};
+  const upped: number[] = [];
+  for (const [k, v] of Object.entries(d.ver.s ?? {})) {
+    if (next !== undefined && v === next) upped.push(namer.id(k));
+    else verSet[k] = v;
+  }
+  if (upped.length > 0) out.U = upped;
+  const ver = packMap(namer, { s: verSet, d: d.ver.d }, (v) => v);
   const vs = packMap(namer, d.vs, (m: Record<string, ChannelVersion>) => {
     const flat: unknown[] = [];
     for (const [k, v] of Object.entries(m)) flat.push(namer.id(k), v);
@@ -228,15 +262,17 @@ export function encodeCheckpoint(d: CheckpointData, ctx: CheckpointContext): Rec
   if (refs.d) out.Rd = refs.d;
   if (d.full) out.f = 1;
   const mine = canonicalObject(d.m);
-  const theirs = ctx.parent ? canonicalObject(ctx.parent.m) : undefined;
+  const theirs = derivedMetadata(ctx.parent);
   if (mine && theirs) {
     const set: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(mine)) if (!(k in theirs) || JSON.stringify(theirs[k]) !== JSON.stringify(v)) set[k] = v;
     const del = Object.keys(theirs).filter((k) => !(k in mine));
     // the parent's key order is kept by a diff; the metadata's own order only when it is the same
     const order = Object.keys({ ...theirs, ...mine }).filter((k) => k in mine);
-    if (order.join('\0') === Object.keys(mine).join('\0')) out.M = del.length > 0 ? [set, del] : [set];
-    else out.m = packStored(d.m);
+    if (order.join('\0') !== Object.keys(mine).join('\0')) out.m = packStored(d.m);
+    else if (del.length > 0) out.M = [set, del];
+    else if (Object.keys(set).length > 0) out.M = [set];
+    // neither m nor M: the parent's with step + 1
   } else out.m = packStored(d.m);
   if (d.x) out.x = packStored(d.x);
   if (namer.fresh.length > 0) out.N = namer.fresh;
@@ -252,10 +288,10 @@ export function decodeCheckpoint(raw: unknown, ctx: CheckpointContext): Checkpoi
   const parentMs = ctx.parent ? Date.parse(ctx.parent.ts) : 0;
   const ts = typeof o.t === 'number' ? new Date(parentMs + o.t).toISOString() : String(o.t);
   let m: Stored;
-  if (o.M !== undefined) {
-    const base = canonicalObject(ctx.parent?.m);
+  if (o.m === undefined) {
+    const base = derivedMetadata(ctx.parent);
     if (!base) throw new CorruptionError('a compact checkpoint holds metadata changes against a parent this thread does not hold', stream);
-    const [set, del] = o.M as [Record<string, unknown>, string[] | undefined];
+    const [set, del] = (o.M ?? [{}]) as [Record<string, unknown>, string[] | undefined];
     const next: Record<string, unknown> = { ...base, ...set };
     for (const k of del ?? []) delete next[k];
     m = { t: 'json', s: JSON.stringify(next) };
@@ -281,6 +317,12 @@ export function decodeCheckpoint(raw: unknown, ctx: CheckpointContext): Checkpoi
     refs: unpackMap(ctx.dict, o.R, o.Rd, (r) => unpackRef(r, ctx), stream),
     m,
   };
+  if (Array.isArray(o.U)) {
+    const next = nextVersion(ctx.parentVer);
+    if (next === undefined) throw new CorruptionError('a compact checkpoint holds next versions of a parent this thread does not hold', stream);
+    d.ver.s ??= {};
+    for (const k of o.U) d.ver.s[ctx.dict.name(k, stream)] = next;
+  }
   if (o.p === undefined) d.p = '';
   else if (o.p !== null) d.p = unpackId(String(o.p));
   if (o.f === 1) d.full = true;

@@ -238,7 +238,7 @@ export class DgentSaver extends BaseCheckpointSaver {
       if (parentId !== undefined) data.p = parentId === state.index.newestId(ns) && parent ? '' : parentId;
       if (!parent) data.full = true;
       if (Object.keys(extra).length > 0) data.x = toStored(await this.serde.dumpsTyped(extra));
-      const raw = encodeCheckpoint(data, { dict: state.index.dict, parent: parent?.data, stream: state.index.stream, rev: state.index.rev + 1 });
+      const raw = encodeCheckpoint(data, { dict: state.index.dict, parent: parent?.data, parentVer: parent?.ver, stream: state.index.stream, rev: state.index.rev + 1 });
       const revision = await this.appendThread(state, [{ type: CHECKPOINT_C, data: raw }]);
       const entry = state.index.foldCheckpoint(raw, revision);
       state.index.lastWrite = this.now();

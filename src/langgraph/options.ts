@@ -74,9 +74,24 @@ export function checkCommon(o: DgentSaverCommonOptions): void {
   if (o.prefix !== undefined && (typeof o.prefix !== 'string' || o.prefix.length > 64)) throw new ValidationError('DgentSaver: prefix must be a string of at most 64 characters');
 }
 
-/** A short unique event id (96 random bits): the log's default UUID would take 36 bytes twice (row and index) per event. */
+/** base64 digits in ASCII order, so that ids compare (bytewise) as their numbers do */
+const SORTED64 = '-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz';
+
+function digits(n: number, count: number, out: string[]): void {
+  for (let i = count - 1; i >= 0; i -= 1) out.push(SORTED64[Math.floor(n / 64 ** i) % 64]!);
+}
+
+/**
+ * A short unique event id: 16 characters, the time in ms (48 bits) then 48 random bits. The log's
+ * default UUID would take 36 bytes twice (row and index) per event; time first, so that the log's
+ * unique index on ids grows at its end (full pages) instead of splitting pages at random places.
+ */
 export function newEventId(): string {
-  return randomBytes(12).toString('base64url');
+  const out: string[] = [];
+  digits(Date.now(), 8, out);
+  const r = randomBytes(6);
+  digits(r.readUIntBE(0, 6), 8, out);
+  return out.join('');
 }
 
 /** Stream names of a saver. */

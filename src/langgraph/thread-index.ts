@@ -152,7 +152,7 @@ export class ThreadIndex {
     const ns = r.n ?? '';
     // the parent as the encoder saw it: decode needs it for ts, metadata and appends
     const parent = r.p === null ? undefined : this.parentOf(ns, r.p === undefined ? '' : unpackId(r.p));
-    return this.addCheckpoint(decodeCheckpoint(raw, { dict: this.dict, parent: parent?.data, stream: this.stream, rev: revision }));
+    return this.addCheckpoint(decodeCheckpoint(raw, { dict: this.dict, parent: parent?.data, parentVer: parent?.ver, stream: this.stream, rev: revision }));
   }
 
   /** Fold a compact writes event. */
