@@ -41,11 +41,14 @@ import { prepareRequest } from './append-plan.js';
 import { LogCore } from './log-core.js';
 import type { OpenState } from './log-core.js';
 import type { RecoveryReport } from './recovery.js';
+import { logHealth, observeLog } from '../../observability/observe.js';
+import type { Instrumentation } from '../../observability/instrumentation.js';
+import type { HealthOptions, HealthResult, ObservabilityOptions, Stats } from '../../observability/types.js';
 
 export type { RecoveryReport } from './recovery.js';
 
 /** Options of {@link FileEventLog}. */
-export interface FileEventLogOptions {
+export interface FileEventLogOptions extends ObservabilityOptions {
   /** the log's directory (created when missing, unless `readOnly`) */
   dir: string;
   /** start a new segment file once the active one reaches this many bytes (default 64 MiB) */
@@ -71,14 +74,17 @@ export class FileEventLog<E extends NewEvent = NewEvent> implements EventLog<E>,
   readonly capabilities: EventLogCapabilities = Object.freeze({ supportsMultiStreamAppend: true, supportsInlineProjections: false, durable: true });
   /** the log's directory */
   readonly dir: string;
-  private readonly options: Required<Omit<FileEventLogOptions, 'onRecovery'>> & Pick<FileEventLogOptions, 'onRecovery'>;
+  private readonly options: Required<Omit<FileEventLogOptions, 'onRecovery' | keyof ObservabilityOptions>> & Pick<FileEventLogOptions, 'onRecovery'>;
   private readonly core: LogCore;
   private opened: Promise<OpenState> | undefined;
   private report: RecoveryReport | undefined;
   private closed = false;
   private readonly subscriptions = new SubscriptionSet();
 
+  private readonly obs: Instrumentation;
+
   constructor(options: FileEventLogOptions) {
+    this.obs = observeLog(this, { target: 'file' }, options);
     if (typeof options?.dir !== 'string' || options.dir.length === 0) throw new ValidationError('FileEventLog needs a dir');
     const o = {
       dir: options.dir,
@@ -204,6 +210,16 @@ export class FileEventLog<E extends NewEvent = NewEvent> implements EventLog<E>,
     this.assertOpen();
     validateName(stream, 'stream');
     return (await this.ready()).index.revision(stream);
+  }
+
+  /** Operation counts, errors and latency percentiles (docs/observability.md). */
+  stats(): Stats {
+    return this.obs.stats();
+  }
+
+  /** Reads a stream's revision from the open log (ClosedError after close()). Never throws: `{ ok: false, error }` when it cannot. */
+  health(options?: HealthOptions): Promise<HealthResult> {
+    return logHealth(this, this.obs, options);
   }
 
   /** Finish pending appends, stop subscriptions, save the index file, release the lock. Idempotent. */
