@@ -10,14 +10,16 @@
  * Skips (loudly; fails under CI=true) only when this machine cannot start a cluster.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Cluster } from 'ioredis';
+import { Redis, type Cluster, type ClusterOptions } from 'ioredis';
+import fc from 'fast-check';
 import { ConcurrencyError, Store } from '../src/index.js';
 import type { RecordedEvent } from '../src/index.js';
-import { RedisAgent, RedisEventLog, RedisViewStorage } from '../src/redis.js';
+import { FAIL_FAST_OPTIONS, RedisAgent, RedisEventLog, RedisViewStorage } from '../src/redis.js';
 import { eventLogContract } from '../src/testing/event-log-contract.js';
-import { IN_CI, uniqueName } from './support/services.js';
+import { IN_CI, REDIS_URL, requireService, uniqueName } from './support/services.js';
 import { startRedisCluster, until, type RedisCluster } from './support/redis-cluster.js';
-import { eraseProperty } from './support/redis-erase-property.js';
+import { eraseOps, eraseProperty, expectSameReads, runEraseOps } from './support/redis-erase-property.js';
+import { deleteByPrefix } from './fixtures/redis-keys.js';
 
 const started = await startRedisCluster();
 const cluster: RedisCluster | undefined = 'reason' in started ? undefined : started;
@@ -26,10 +28,13 @@ if ('reason' in started) {
   console.warn(`\n\n!!! ${started.reason}: SKIPPING the Redis Cluster tests.\n\n`);
 }
 
+/** the shared single-node Redis, for the cluster-vs-single-node property (unique prefixes, deleted after) */
+const singleNode = cluster !== undefined && (await requireService('Redis', REDIS_URL));
+
 const clients: Cluster[] = [];
 /** A Cluster client with ioredis's defaults (what a user gets from `new Cluster(nodes)`). */
-function client(): Cluster {
-  const c = cluster!.client();
+function client(options?: ClusterOptions): Cluster {
+  const c = cluster!.client(options);
   clients.push(c);
   return c;
 }
@@ -81,6 +86,33 @@ describe.skipIf(!cluster)('Redis backends on a Redis Cluster (3 masters, 3 repli
       const log = new RedisEventLog({ redis, prefix: uniqueName('dgent_cluster_erase'), pageSize: 3 });
       return { log, cleanup: () => log.close() };
     }, 20);
+  }, 300_000);
+
+  it.skipIf(!singleNode)('the same random appends, appendMany, erasures and retries on the cluster and on a single Redis node give the same results and the same reads', async () => {
+    const redis = client();
+    const single = new Redis(REDIS_URL);
+    let run = 0;
+    try {
+      await fc.assert(
+        fc.asyncProperty(eraseOps, async (ops) => {
+          const prefix = uniqueName('dgent_cluster_vs_single');
+          const one = new RedisEventLog({ url: REDIS_URL, prefix, pageSize: 3 });
+          const many = new RedisEventLog({ redis, prefix, pageSize: 3 });
+          try {
+            const [a, b] = await runEraseOps(ops, [one, many], `c${run++}`);
+            expect(b).toEqual(a);
+            await expectSameReads(one, many);
+          } finally {
+            await one.close();
+            await many.close();
+            await deleteByPrefix(single, `{${prefix}}`);
+          }
+        }),
+        { numRuns: 20 },
+      );
+    } finally {
+      await single.quit();
+    }
   }, 300_000);
 
   it('RedisAgent: save, update with expected versions, history, loadAt, TTL, and subscribe hears saves made through another Cluster client', async () => {
@@ -135,9 +167,13 @@ describe.skipIf(!cluster)('Redis backends on a Redis Cluster (3 masters, 3 repli
 });
 
 describe.skipIf(!cluster)('CLUSTER FAILOVER in the middle of a run', () => {
-  it('every master is replaced by its replica while a log, an agent and a Store write: nothing acknowledged is lost, nothing is duplicated, and the log subscription, the agent subscription and the Store views go on', async () => {
-    const writer = client();
-    const reader = client();
+  // ioredis's defaults, and dgent's fail-fast settings on every node connection (nothing re-sent blindly)
+  it.each([
+    ['ioredis defaults', undefined],
+    ['redisOptions: FAIL_FAST_OPTIONS', { redisOptions: FAIL_FAST_OPTIONS }],
+  ] as const)('every master is replaced by its replica while a log, an agent and a Store write (Cluster client: %s): nothing acknowledged is lost, nothing is duplicated, and the log subscription, the agent subscription and the Store views go on', async (_, options) => {
+    const writer = client(options);
+    const reader = client(options);
     const logPrefix = uniqueName('dgent_fo_log');
     const log = new RedisEventLog({ redis: writer, prefix: logPrefix, subscriptionRetryMs: 120_000 });
     const readerLog = new RedisEventLog({ redis: reader, prefix: logPrefix, subscriptionRetryMs: 120_000 });
