@@ -102,7 +102,7 @@ export async function list(ctx: StoreContext, o: ListOptions = {}): Promise<List
 
 export async function query(ctx: StoreContext, filter: ValueFilter | readonly ValueFilter[] | undefined, o: QueryOptions = {}): Promise<QueryResult[]> {
   const ns = ctx.ns(o);
-  const filters = validateFilters(filter);
+  const filters = validateFilters(filter, { sqlOperands: true });
   const opts = validateQueryOptions({ sort: o.sort, limit: o.limit, offset: o.offset });
   await ctx.open();
   await ctx.authorize('read', ns, undefined, o);
@@ -113,7 +113,7 @@ export async function query(ctx: StoreContext, filter: ValueFilter | readonly Va
 
 export async function count(ctx: StoreContext, filter?: ValueFilter | readonly ValueFilter[], o: OpOptions = {}): Promise<number> {
   const ns = ctx.ns(o);
-  const filters = validateFilters(filter);
+  const filters = validateFilters(filter, { sqlOperands: true });
   await ctx.open();
   await ctx.authorize('read', ns, undefined, o);
   await ctx.fresh();

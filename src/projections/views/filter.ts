@@ -8,11 +8,16 @@
  * - `contains`: a string field containing the string, or an array field with an element `eq` the operand.
  * - `startsWith` / `endsWith`: string field and operand.
  *
- * Paths are dotted segments of letters, digits and `_` (a digit-only segment is an array index),
- * so they can be embedded in SQL as validated literals, which lets expression indexes match.
- * Fields inside Map, Set or Date values are not reachable (their encoded form is tagged).
+ * Paths are dotted segments of letters, digits and `_` (a digit-only segment is an array index,
+ * or the key of that name in an object), so they can be embedded in SQL as validated literals,
+ * which lets expression indexes match. Fields inside Map, Set or Date values are not reachable
+ * (their encoded form is tagged), nor fields of an object that has a `$dgent` key (the codec tags
+ * it too). In Store queries string operands must not hold NUL or lone surrogates (ValidationError
+ * on every backend): PostgreSQL cannot bind them as text or jsonb, and SQLite's length() stops at
+ * NUL, so the SQL views could not answer as the others do.
  */
 import { ValidationError } from '../../core/errors.js';
+import { TAG } from '../../core/codec.js';
 import type { KvEntry } from './rows.js';
 import { compareKeys } from './keys.js';
 
@@ -58,8 +63,21 @@ function isPrimitive(v: unknown): v is Primitive {
   return v === null || typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v) && !Object.is(v, -0));
 }
 
-/** Check filters (one or many) and return them as an array; unknown operators and bad operands are ValidationError. */
-export function validateFilters(filter: ValueFilter | readonly ValueFilter[] | undefined): ValueFilter[] {
+const NUL_OR_LONE_SURROGATE = /\0|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** An operand every backend can evaluate: a primitive, and a string without NUL or lone surrogates. */
+function isOperand(v: unknown): v is Primitive {
+  return isPrimitive(v) && (typeof v !== 'string' || !NUL_OR_LONE_SURROGATE.test(v));
+}
+
+/**
+ * Check filters (one or many) and return them as an array; unknown operators and bad operands are
+ * ValidationError. `{ sqlOperands: true }` (the Store's query and count) also refuses string
+ * operands with NUL or lone surrogates, which its SQL views cannot evaluate; SQLAgent's history
+ * queries accept them and judge those filters in process.
+ */
+export function validateFilters(filter: ValueFilter | readonly ValueFilter[] | undefined, options: { sqlOperands?: boolean } = {}): ValueFilter[] {
+  const strict = options.sqlOperands === true;
   if (filter === undefined) return [];
   const list = Array.isArray(filter) ? [...(filter as ValueFilter[])] : [filter as ValueFilter];
   for (const f of list) {
@@ -68,7 +86,9 @@ export function validateFilters(filter: ValueFilter | readonly ValueFilter[] | u
     if (!OPS.has(f.op)) throw new ValidationError(`unknown filter operator ${JSON.stringify(f.op)}`);
     if (f.op === 'in') {
       if (!Array.isArray(f.value) || !f.value.every(isPrimitive)) throw new ValidationError(`'in' needs an array of strings, finite numbers, booleans or null`);
+      if (strict && !f.value.every(isOperand)) throw new ValidationError(`'in' operands must not hold NUL or lone surrogates`, [{ message: 'bad operand', path: f.path }]);
     } else if (!isPrimitive(f.value)) throw new ValidationError(`${f.op} needs a string, finite number, boolean or null operand`);
+    else if (strict && !isOperand(f.value)) throw new ValidationError(`${f.op}: the operand must not hold NUL or lone surrogates`, [{ message: 'bad operand', path: f.path }]);
     if (['gt', 'gte', 'lt', 'lte'].includes(f.op) && typeof f.value !== 'number' && typeof f.value !== 'string') throw new ValidationError(`${f.op} needs a number or string operand`);
     if (['startsWith', 'endsWith'].includes(f.op) && typeof f.value !== 'string') throw new ValidationError(`${f.op} needs a string operand`);
   }
@@ -94,7 +114,7 @@ export function fieldAt(value: unknown, segs: readonly string[]): unknown {
   let v = value;
   for (const s of segs) {
     if (Array.isArray(v)) v = /^\d+$/.test(s) ? v[Number(s)] : undefined;
-    else if (typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype) v = Object.hasOwn(v, s) ? (v as Record<string, unknown>)[s] : undefined;
+    else if (typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype && !Object.hasOwn(v, TAG)) v = Object.hasOwn(v, s) ? (v as Record<string, unknown>)[s] : undefined;
     else return undefined;
   }
   return v;
