@@ -285,21 +285,26 @@ export function sqliteContext(db: SqliteDatabase, t: Omit<BatchTarget, 'slot'>, 
 
 /**
  * The inline control UPDATE of `n` projections: mark seen, advance the active checkpoint of those
- * whose version is the code's; returns their generation and versions. (name, version pairs, then the position twice)
+ * whose version is the code's; returns their generation and versions. (the position; name, version, position per projection; the names)
  */
 function inlineControlSql(n: number): string {
-  const values = Array.from({ length: n }, () => '(?, ?)').join(', ');
-  return `WITH v(name, version) AS (VALUES ${values}) UPDATE dgent_projections SET seen = max(seen, ?),
-    position = CASE WHEN version = (SELECT v.version FROM v WHERE v.name = dgent_projections.name) THEN max(position, ?) ELSE position END
-    WHERE name IN (SELECT name FROM v) RETURNING name, generation, version, b_version`;
+  let sql = controlSql[n];
+  if (sql === undefined) {
+    // a CASE on the name, not a joined VALUES list with a subquery per row: the statement runs on every append
+    const cases = Array.from({ length: n }, () => 'WHEN ? THEN iif(version = ?, max(position, ?), position)').join(' ');
+    const names = Array.from({ length: n }, () => '?').join(', ');
+    sql = controlSql[n] = `UPDATE dgent_projections SET seen = max(seen, ?), position = CASE name ${cases} ELSE position END WHERE name IN (${names}) RETURNING name, generation, version, b_version`;
+  }
+  return sql;
 }
+const controlSql: string[] = [];
 
 /** Inline: inside the log's append transaction (`tx.db`), synchronous unless a projection is not. */
 function applyInline(tx: AppendTransaction & { db: SqliteDatabase }, items: readonly InlineItem[], max: number): void | Promise<void> {
   // one statement marks every projection of the append seen and advances its checkpoint (was one per projection)
-  const params: unknown[] = [];
-  for (const it of items) params.push(it.projection.name, it.projection.version);
-  params.push(max, max);
+  const params: unknown[] = [max];
+  for (const it of items) params.push(it.projection.name, it.projection.version, max);
+  for (const it of items) params.push(it.projection.name);
   const rows = stmt(tx.db, inlineControlSql(items.length)).all(...params) as { name: string; generation: number; version: number; b_version: number | null }[];
   return applyItems(tx, items, max, rows);
 }
