@@ -168,6 +168,18 @@ describe('DgentStore examples', () => {
     expect(await store.get(['h'], 'k', { at: { time: first.createdAt.getTime() - 1 } })).toBeNull();
   });
 
+  it('semantic search scores an item only by the vectors of its current version (an expired version left its vectors behind)', async () => {
+    let now = 5_000_000;
+    const { store } = make({ index: { dims: 8, embed: fakeEmbeddings, fields: ['title', 'chapters[*].content'] }, storeOptions: { sweepIntervalMs: 0, clock: { now: () => now } } });
+    await store.put(['d'], 'a', { title: 'plain rice', chapters: [{ content: 'apple pie' }, { content: 'banana' }] }, undefined, { ttl: 1 });
+    expect((await store.search(['d'], { query: 'apple pie' }))[0]!.score).toBeCloseTo(1, 5);
+    now += 2 * 60_000; // expired: its metadata (which vector fields it had) is invisible now
+    await store.put(['d'], 'a', { title: 'plain rice' });
+    const cos = (x: number[], y: number[]) => x.reduce((a, v, i) => a + v * y[i]!, 0) / Math.hypot(...x) / Math.hypot(...y);
+    const [hit] = await store.search(['d'], { query: 'apple pie' });
+    expect(hit!.score).toBeCloseTo(cos(embedText('plain rice'), embedText('apple pie')), 5);
+  });
+
   it('semantic search: nested and "$" fields, index: false, re-embedding on update, vectors dropped on delete, another instance on the same log sees the vectors', async () => {
     const log = new SqliteEventLog({ path: join(dir, 'vectors.db') });
     const index = { dims: 8, embed: fakeEmbeddings, fields: ['meta.title', 'chapters[*].content'] };
