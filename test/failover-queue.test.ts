@@ -128,6 +128,8 @@ describe("fallback writes: 'primary-then-queue'", () => {
     b.failAfterWrites = false;
     expect(await agent.drain()).toBe(0);
     expect(await states(b)).toEqual([1, 2]);
+    // the re-apply saw from its token that the write had landed: skipped, not rejected
+    expect((await agent.status()).backends[1]).toMatchObject({ queued: 0, rejected: 0 });
     await agent.close();
     await queue.close();
   });

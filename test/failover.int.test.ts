@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { BackendUnavailableError } from '../src/core/errors.js';
+import { BackendUnavailableError, InvalidKeyError } from '../src/core/errors.js';
 import { SQLAgent } from '../src/agents/sql-agent.js';
 import { RedisAgent } from '../src/agents/redis-agent.js';
 import { fallback } from '../src/compose/fallback-agent.js';
@@ -224,5 +224,37 @@ describe.skipIf(!canRun)('fallback over Stores: a PostgreSQL Store stopped and r
     expect((await store.status()).healthy).toBe(true);
     await store.close();
     await Promise.all([pgLog.close(), sqliteLog.close(), queue.close()]);
+  });
+});
+
+describe.skipIf(!canRun)("fallback over Stores: 'all' and 'first-available' while PostgreSQL is down", () => {
+  it("'all' refuses writes while PostgreSQL is down but reads fall through; 'first-available' writes to SQLite only; other errors never fail over", async () => {
+    const pgLog = new PostgresEventLog({ connectionString: pg.url, schema: 'failover_policies' });
+    const sqliteLog = new SqliteEventLog({ path: join(dir, 'policies-local.db') });
+    const primary = new Store({ log: pgLog, sweepIntervalMs: 0 });
+    const local = new Store({ log: sqliteLog, sweepIntervalMs: 0 });
+    const all = fallback([primary, local]);
+    const first = fallback([primary, local], { writes: 'first-available' });
+    expect(all.writes).toBe('all');
+    await all.set('k', 1);
+    expect([await primary.get('k'), await local.get('k')]).toEqual([1, 1]);
+    // a bad key is the answer, not a reason to fail over
+    await expect(first.set('', 1)).rejects.toBeInstanceOf(InvalidKeyError);
+    await pg.stop('clean');
+    await expect(all.set('k', 2)).rejects.toBeInstanceOf(BackendUnavailableError);
+    // from SQLite, which took the rejected write (as documented: 'all' still writes the backends that are up)
+    expect(await all.get('k')).toBe(2);
+    expect((await first.set('k', 3)).version).toBe(3);
+    expect(await first.get('k')).toBe(3);
+    const st = await first.status();
+    expect(st.backends.map((b) => [b.available, b.queued])).toEqual([
+      [false, 0],
+      [true, 0],
+    ]);
+    await pg.start();
+    // 'first-available' never copies the write back: PostgreSQL still has 1
+    expect(await whenBack(() => primary.get('k'))).toBe(1);
+    await all.close(); // closes both Stores (first shares them)
+    await Promise.all([pgLog.close(), sqliteLog.close()]);
   });
 });
