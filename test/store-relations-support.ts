@@ -9,7 +9,7 @@ import { expect } from 'vitest';
 import type { EventLog, MultiStreamAppender, NewEvent, RecordedEvent } from '../src/streams/event-log.js';
 import { keyedEvents, keyStream, namespaceStream, relationStream, toKeyedEvent, type KeyRef } from '../src/projections/keyed-events.js';
 import { canonicalDump, dumpModel, dumpRelationsModel, emptyModel, foldKeyed, type ViewsDump } from '../src/projections/model.js';
-import { canonicalRelations, relationIdOf, type RelationsDump } from '../src/projections/views/relations/rows.js';
+import { canonicalRelations, relationIdOf, type RelationChange, type RelationEntry, type RelationsDump } from '../src/projections/views/relations/rows.js';
 import type { RelationsReader } from '../src/projections/views/relations/types.js';
 import { compareKeys } from '../src/projections/views/keys.js';
 import type { AuditReader, KvReader, VersionsReader } from '../src/projections/views/types.js';
@@ -93,10 +93,48 @@ export function ofRun(events: readonly RecordedEvent[], keep: (namespace: string
   });
 }
 
-/** The reference model's three views and relations view for `events`. */
+/** The reference model's three views and relations view for `events`; its relations are checked against {@link naiveRelations} first. */
 export function models(events: readonly RecordedEvent[]): { views: ViewsDump; relations: RelationsDump } {
   const m = foldKeyed(emptyModel(), events);
-  return { views: dumpModel(m), relations: dumpRelationsModel(m) };
+  const relations = dumpRelationsModel(m);
+  expect(relations, 'model.ts vs the naive fold of this test').toEqual(naiveRelations(events));
+  return { views: dumpModel(m), relations };
+}
+
+/**
+ * The relations as the docs define them, written here without the code's step: a relate makes the
+ * relation live (keeping when it first became live), an unrelate removes it, and a key's delete,
+ * expiry or namespace drop removes every relation naming it (a history row each); a purge removes
+ * them and every history row naming the key.
+ */
+export function naiveRelations(events: readonly RecordedEvent[]): RelationsDump {
+  const live = new Map<string, RelationEntry>();
+  let history: RelationChange[] = [];
+  const names = (r: { subject: KeyRef; object: KeyRef }, ns: string, key?: string) =>
+    [r.subject, r.object].some((k) => k.namespace === ns && (key === undefined || k.key === key));
+  for (const r of events) {
+    const e = toKeyedEvent(r);
+    if (!e) continue;
+    const row = (x: { subject: KeyRef; predicate: string; object: KeyRef }, version: number, related: boolean): RelationChange =>
+      ({ subject: x.subject, predicate: x.predicate, object: x.object, version, related, operation: e.operation, type: e.type, time: e.time, actor: e.actor, position: e.position });
+    if (e.type === 'kv.relation.added' || e.type === 'kv.relation.removed') {
+      const id = JSON.stringify([e.data.subject.namespace, e.data.subject.key, e.data.predicate, e.data.object.namespace, e.data.object.key]);
+      const added = e.type === 'kv.relation.added';
+      if (added) live.set(id, { subject: e.data.subject, predicate: e.data.predicate, object: e.data.object, version: e.version, createdAt: live.get(id)?.createdAt ?? e.time, actor: e.actor, position: e.position });
+      else live.delete(id);
+      history.push(row(e.data, e.version, added));
+      continue;
+    }
+    const gone = e.type === 'kv.namespace.deleted' ? (x: RelationEntry) => names(x, e.namespace) : e.key !== null && ['kv.deleted', 'kv.expired', 'kv.purged'].includes(e.type) ? (x: RelationEntry) => names(x, e.namespace, e.key!) : undefined;
+    if (!gone) continue;
+    for (const [id, x] of live) {
+      if (!gone(x)) continue;
+      live.delete(id);
+      if (e.type !== 'kv.purged') history.push(row(x, x.version, false));
+    }
+    if (e.type === 'kv.purged') history = history.filter((h) => !names(h, e.namespace, e.key!));
+  }
+  return canonicalRelations({ relations: [...live.values()], history });
 }
 
 /** The relations view read through its reader (only relations whose subject is in a namespace `keep` accepts). */
