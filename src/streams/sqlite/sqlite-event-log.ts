@@ -48,11 +48,14 @@ import { readPositions, readStream, type PageRunner } from './read.js';
 import { ensureSchema, EVENTS_TABLE } from './schema.js';
 import { ERASED_EVENT_TYPE, validateErase } from '../erase.js';
 import { prepareReader, prepareWriter, type ReaderStatements } from './statements.js';
+import { logHealth, observeLog } from '../../observability/observe.js';
+import type { Instrumentation } from '../../observability/instrumentation.js';
+import type { HealthOptions, HealthResult, ObservabilityOptions, Stats } from '../../observability/types.js';
 
 export type { SqliteAppendTransaction } from './hooks.js';
 
 /** Options of {@link SqliteEventLog}. */
-export interface SqliteEventLogOptions {
+export interface SqliteEventLogOptions extends ObservabilityOptions {
   /** the database file (created with its directory when missing) */
   path: string;
   /** `'NORMAL'` (default): an acknowledged append survives a process crash; `'FULL'`: also power loss (an fsync per commit) */
@@ -104,8 +107,11 @@ export class SqliteEventLog<E extends NewEvent = NewEvent> implements EventLog<E
     return withBusyRetry(fn, this.busyTimeoutMs, this.path);
   };
 
+  private readonly obs: Instrumentation;
+
   /** Checks the options only; the file is opened (and the schema created) by the first operation. */
   constructor(options: SqliteEventLogOptions) {
+    this.obs = observeLog(this, { target: 'sqlite', system: 'sqlite' }, options);
     const o = options ?? ({} as SqliteEventLogOptions);
     if (typeof o.path !== 'string' || o.path.length === 0 || o.path === ':memory:' || o.path.includes('\0')) {
       throw new ValidationError('SqliteEventLog needs `path`, a file name (use MemoryEventLog for an in-memory log)');
@@ -220,6 +226,16 @@ export class SqliteEventLog<E extends NewEvent = NewEvent> implements EventLog<E
   onAppend(hook: AppendHook<SqliteAppendTransaction>): () => void {
     this.assertOpen();
     return addAppendHook(this.hooks, hook);
+  }
+
+  /** Operation counts, errors and latency percentiles (docs/observability.md). */
+  stats(): Stats {
+    return this.obs.stats();
+  }
+
+  /** Reads a stream's revision (one indexed SELECT). Never throws: `{ ok: false, error }` when it cannot. */
+  health(options?: HealthOptions): Promise<HealthResult> {
+    return logHealth(this, this.obs, options);
   }
 
   /** Finish queued appends, stop subscriptions and close the file; later calls throw ClosedError. Idempotent. */
