@@ -2,12 +2,55 @@
  * KV filters as SQLite SQL over the `value` column (codec text, which is JSON): paths become
  * `json_extract(value, '$.a.b')` literals (validated segments), so an expression index created by
  * the view's `indexes` option on the same path is used; operands are bound.
+ *
+ * Same meaning as the in-process evaluation (filter.ts), also where JSON paths read differently:
+ * - a digit segment names an array element AND an object key (`a.0` on `{ a: { '0': 1 } }`): a
+ *   JSON path reads `[0]` on arrays only and `."0"` on objects only, so such a path is built per
+ *   row from the type of its prefix (an index is then not used for it);
+ * - a path through a value the codec tagged (a Date, Map, Set, BigInt, ..., or an object with a
+ *   `$dgent` key: `{ "$dgent": "Date", "v": 5 }` in the text) finds nothing, as in process: the
+ *   field's type is taken as NULL there (checked only on rows whose text holds a tag at all).
  */
+import { TAG, TAG_MARK } from '../../../core/codec.js';
 import { parsePath, type QueryOptions, type ValueFilter, type Primitive } from '../filter.js';
 
 /** The JSON path literal of a dotted path (segments are validated: safe inside quotes). */
 export function jsonPath(path: string): string {
   return `'$${parsePath(path).map((s) => (/^\d+$/.test(s) ? `[${s}]` : `.${s}`)).join('')}'`;
+}
+
+/**
+ * The SQL path expression of segments as the process reads them: a literal when no segment is a
+ * digit (the form expression indexes are created with), else built per row (see the file comment).
+ */
+function rowPath(segs: readonly string[]): string {
+  let lit = '$';
+  let dyn: string | undefined;
+  for (const s of segs) {
+    if (/^\d+$/.test(s)) {
+      const cur = dyn ?? `'${lit}'`;
+      dyn = `(${cur} || CASE json_type(kv.value, ${cur}) WHEN 'object' THEN '."${s}"' ELSE '[${s}]' END)`;
+    } else if (dyn === undefined) lit += `.${s}`;
+    else dyn = `(${dyn} || '.${s}')`;
+  }
+  return dyn ?? `'${lit}'`;
+}
+
+/** SQL true when no prefix of the path is a tagged codec value (the field is reachable in process). */
+function reachable(segs: readonly string[]): string {
+  const tagged: string[] = [];
+  for (let k = 0; k < segs.length; k++) {
+    const prefix = rowPath(segs.slice(0, k));
+    tagged.push(`json_type(kv.value, ${prefix.startsWith("'") ? `${prefix.slice(0, -1)}."${TAG}"'` : `(${prefix} || '."${TAG}"')`}) IS NOT NULL`);
+  }
+  return `(instr(kv.value, '${TAG_MARK}') = 0 OR NOT (${tagged.join(' OR ')}))`;
+}
+
+/** The field's value and JSON type expressions (the type is NULL where the field is not reachable in process). */
+function field(path: string): { p: string; x: string; t: string } {
+  const segs = parsePath(path);
+  const p = rowPath(segs);
+  return { p, x: `json_extract(kv.value, ${p})`, t: `(CASE WHEN ${reachable(segs)} THEN json_type(kv.value, ${p}) END)` };
 }
 
 function typeGuard(t: string, v: Primitive): string {
@@ -23,10 +66,8 @@ function eq(x: string, t: string, v: Primitive, params: unknown[]): string {
 }
 
 function condition(f: ValueFilter, params: unknown[]): string {
-  const p = jsonPath(f.path);
   // qualified: inside the json_each subquery a bare `value` would be json_each's own column
-  const x = `json_extract(kv.value, ${p})`;
-  const t = `json_type(kv.value, ${p})`;
+  const { p, x, t } = field(f.path);
   const v = f.value as Primitive;
   switch (f.op) {
     case 'eq': return eq(x, t, v, params);
@@ -69,12 +110,11 @@ export function whereFilters(filters: readonly ValueFilter[], params: unknown[])
 export function orderBy(o: QueryOptions): string {
   const terms: string[] = [];
   for (const s of o.sort ?? []) {
-    const p = jsonPath(s.path);
+    const { x, t } = field(s.path);
     const dir = s.direction === 'desc' ? 'DESC' : 'ASC';
-    const t = `json_type(kv.value, ${p})`;
     terms.push(`(CASE WHEN ${t} IN ('integer', 'real', 'text') THEN 0 ELSE 1 END)`);
     terms.push(`(CASE WHEN ${t} IN ('integer', 'real') THEN 0 WHEN ${t} = 'text' THEN 1 END) ${dir}`);
-    terms.push(`(CASE WHEN ${t} IN ('integer', 'real', 'text') THEN json_extract(kv.value, ${p}) END) ${dir}`);
+    terms.push(`(CASE WHEN ${t} IN ('integer', 'real', 'text') THEN ${x} END) ${dir}`);
   }
   terms.push('key');
   return terms.join(', ');
