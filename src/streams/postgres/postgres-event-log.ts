@@ -53,6 +53,9 @@ import { readPage, readStatements, readStreamPage, type ReadStatements } from '.
 import { ensureSchema, schemaNames, validateSchemaName, type SchemaNames } from './schema.js';
 import { createOwnedPool, resolvePoolOptions, type PoolClass } from './pool.js';
 import type { QueryWatchdog } from './watchdog.js';
+import { logHealth, observeLog } from '../../observability/observe.js';
+import type { Instrumentation } from '../../observability/instrumentation.js';
+import type { HealthOptions, HealthResult, ObservabilityOptions, Stats } from '../../observability/types.js';
 
 /** The slice of a pg Pool the log uses: pass your own `pg.Pool` (its settings are kept as they are). */
 export interface PostgresPool extends Queryable {
@@ -62,7 +65,7 @@ export interface PostgresPool extends Queryable {
 }
 
 /** Options of {@link PostgresEventLog}: either `pool` or `connectionString`. */
-export interface PostgresEventLogOptions {
+export interface PostgresEventLogOptions extends ObservabilityOptions {
   /** an existing pool (not closed by `close()`) */
   pool?: PostgresPool | undefined;
   /** e.g. `postgres://user@host:5432/db`; the log owns the pool it creates */
@@ -128,7 +131,10 @@ export class PostgresEventLog<E extends NewEvent = NewEvent> implements EventLog
   private initialised = false;
   private closed = false;
 
+  private readonly obs: Instrumentation;
+
   constructor(options: PostgresEventLogOptions) {
+    this.obs = observeLog(this, { target: 'postgres', system: 'postgresql', remote: true }, options);
     this.schema = validateSchemaName(options.schema ?? 'dgent');
     if (!options.pool === !options.connectionString) throw new ValidationError('PostgresEventLog needs exactly one of { pool, connectionString }');
     const notifyIntervalMs = nonNegativeMs(options.notifyIntervalMs, 'notifyIntervalMs', 20);
@@ -333,6 +339,16 @@ export class PostgresEventLog<E extends NewEvent = NewEvent> implements EventLog
   onAppend(hook: AppendHook<PostgresAppendTransaction>): () => void {
     this.assertOpen();
     return addAppendHook(this.hooks, hook);
+  }
+
+  /** Operation counts, errors and latency percentiles (docs/observability.md). */
+  stats(): Stats {
+    return this.obs.stats();
+  }
+
+  /** One round trip: a stream's revision (BackendUnavailableError when the server cannot be reached). Never throws: `{ ok: false, error }` when it cannot. */
+  health(options?: HealthOptions): Promise<HealthResult> {
+    return logHealth(this, this.obs, options);
   }
 
   /** Close subscriptions, wait for appends in flight, release connections. Idempotent. */
