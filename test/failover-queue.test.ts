@@ -239,5 +239,5 @@ describe("fallback 'primary-then-queue' property", () => {
       }),
       { numRuns: 60 },
     );
-  });
+  }, 300_000);
 });

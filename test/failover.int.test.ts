@@ -120,7 +120,7 @@ describe.skipIf(!canRun)('failover over a real PostgreSQL and a real Redis, stop
       { numRuns: 4 },
     );
     expect(queuedSeen).toBeGreaterThan(0);
-  });
+  }, 600_000);
 });
 
 describe.skipIf(!canRun)('the failover queue across a SIGKILL of the writing process', () => {
@@ -170,7 +170,7 @@ describe.skipIf(!canRun)('the failover queue across a SIGKILL of the writing pro
     expect(p.length - acked.length).toBeLessThanOrEqual(1);
     await agent.close();
     await queue.close();
-  });
+  }, 300_000);
 });
 
 describe.skipIf(!canRun)('fallback over Stores: a PostgreSQL Store stopped and restarted mid-run, a SQLite Store behind it', () => {
@@ -224,7 +224,7 @@ describe.skipIf(!canRun)('fallback over Stores: a PostgreSQL Store stopped and r
     expect((await store.status()).healthy).toBe(true);
     await store.close();
     await Promise.all([pgLog.close(), sqliteLog.close(), queue.close()]);
-  });
+  }, 300_000);
 });
 
 describe.skipIf(!canRun)("fallback over Stores: 'all' and 'first-available' while PostgreSQL is down", () => {
@@ -256,5 +256,5 @@ describe.skipIf(!canRun)("fallback over Stores: 'all' and 'first-available' whil
     expect(await whenBack(() => primary.get('k'))).toBe(1);
     await all.close(); // closes both Stores (first shares them)
     await Promise.all([pgLog.close(), sqliteLog.close()]);
-  });
+  }, 300_000);
 });
