@@ -54,9 +54,12 @@ import { eventArgs, toRecorded } from './records.js';
 import { APPEND, ERASE, READ_ALL, READ_STREAM } from './scripts.js';
 import { validateErase, type StreamEraser } from '../erase.js';
 import { GlobalTail } from './tail.js';
+import { logHealth, observeLog } from '../../observability/observe.js';
+import type { Instrumentation } from '../../observability/instrumentation.js';
+import type { HealthOptions, HealthResult, ObservabilityOptions, Stats } from '../../observability/types.js';
 
 /** Options of {@link RedisEventLog}. */
-export interface RedisEventLogOptions extends RedisConnectionOptions {
+export interface RedisEventLogOptions extends RedisConnectionOptions, ObservabilityOptions {
   /** Key prefix and hash tag of this log (default `dgent:log`); must not contain `{` or `}`. */
   prefix?: string | undefined;
   /** Events fetched per round trip when reading (default 256). */
@@ -88,7 +91,10 @@ export class RedisEventLog<E extends NewEvent = NewEvent> implements EventLog<E>
   private readonly subscriptions = new SubscriptionSet();
   private closed = false;
 
+  private readonly obs: Instrumentation;
+
   constructor(options: RedisEventLogOptions) {
+    this.obs = observeLog(this, { target: 'redis', system: 'redis', remote: true }, options);
     const prefix = validatePrefix(options.prefix ?? 'dgent:log');
     this.base = `{${prefix}}`;
     this.keys = { pos: `${this.base}:pos`, all: `${this.base}:all`, ids: `${this.base}:ids`, erased: `${this.base}:erased` };
@@ -262,6 +268,16 @@ export class RedisEventLog<E extends NewEvent = NewEvent> implements EventLog<E>
     this.assertOpen();
     validateName(stream, 'stream');
     return this.run(() => this.client.xlen(this.streamKey(stream)));
+  }
+
+  /** Operation counts, errors and latency percentiles (docs/observability.md). */
+  stats(): Stats {
+    return this.obs.stats();
+  }
+
+  /** One round trip: a stream's revision. Never throws: `{ ok: false, error }` when it cannot. */
+  health(options?: HealthOptions): Promise<HealthResult> {
+    return logHealth(this, this.obs, options);
   }
 
   /** Close subscriptions, then the connection if this log created it. Idempotent. */
