@@ -19,7 +19,7 @@ import { eventLogContract } from '../src/testing/event-log-contract.js';
 import { IN_CI, REDIS_URL, requireService, uniqueName } from './support/services.js';
 import { startRedisCluster, until, type RedisCluster } from './support/redis-cluster.js';
 import { eraseOps, eraseProperty, expectSameReads, runEraseOps } from './support/redis-erase-property.js';
-import { deleteByPrefix } from './fixtures/redis-keys.js';
+import { deleteByPrefix, scanKeys } from './fixtures/redis-keys.js';
 
 const started = await startRedisCluster();
 const cluster: RedisCluster | undefined = 'reason' in started ? undefined : started;
@@ -155,7 +155,22 @@ describe.skipIf(!cluster)('Redis backends on a Redis Cluster (3 masters, 3 repli
       expect((await store.audit({ key: 'pii' })).map((a) => a.operation)).toEqual(['purge']);
       const raw = JSON.stringify(await collect(log.readAll()));
       expect(raw).not.toContain('secret');
+      const viewKeys = async () => {
+        const out: string[] = [];
+        for (const node of redis.nodes('master')) out.push(...(await scanKeys(node, views.prefix)));
+        return [...new Set(out)].sort();
+      };
+      const generations = async () => [...new Set((await viewKeys()).map((k) => /:p:\{(\w+)\}:g(\d+):/.exec(k)).filter((m) => m !== null).map((m) => `${m[1]}:g${m[2]}`))].sort();
+      const first = await generations();
+      expect(first.length).toBeGreaterThanOrEqual(3);
       await store.rebuildViews();
+      // the next rebuild drops the generation the first one retired (and keeps the one it retires
+      // itself): on a cluster too, where the keys are found by SCAN on their master
+      await store.rebuildViews();
+      const third = await generations();
+      expect(third.length).toBe(2 * first.length);
+      expect(third.filter((g) => first.includes(g))).toEqual([]);
+      expect(JSON.stringify(await Promise.all((await viewKeys()).map((k) => redis.type(k))))).not.toContain('none');
       expect(await store.get('k13', { namespace: 'b' })).toEqual({ i: 13, even: false });
       expect(await store.get('pii')).toBeUndefined();
     } finally {

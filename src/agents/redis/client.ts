@@ -133,11 +133,16 @@ export function watchStalls(client: Redis, timeoutMs: number): () => void {
 }
 
 /**
- * A second connection for blocking reads or pub/sub, with the same settings but no command
- * timeout. It keeps the process alive while it exists (it exists only while someone subscribes).
+ * A second connection (a second Cluster client, for a Cluster) for blocking reads or pub/sub,
+ * with the same settings but no command timeout. It keeps the process alive while it exists (it exists only while someone subscribes).
  */
 export function duplicateClient(client: RedisClient, what = 'Redis subscriber'): Redis {
-  const dup = (client as Redis).duplicate({ commandTimeout: undefined } as RedisOptions) as Redis;
+  // a Cluster's duplicate takes (startupNodes, options), and the command timeout sits in its redisOptions
+  const dup = (
+    client instanceof ioredis.Cluster
+      ? client.duplicate([], { redisOptions: { ...client.options.redisOptions, commandTimeout: undefined } })
+      : client.duplicate({ commandTimeout: undefined } as RedisOptions)
+  ) as Redis;
   watchConnection(dup, what);
   return dup;
 }

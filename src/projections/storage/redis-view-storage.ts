@@ -136,13 +136,21 @@ export class RedisViewStorage extends ActiveCache implements StorageBase {
 
   async dropExcept(projection: Projection<any>, keep: number): Promise<void> {
     const head = `${this.prefix}:p:{${projection.name}}:g`;
-    const scan = (this.redis as { scanStream?: (o: object) => AsyncIterable<string[]> }).scanStream;
-    if (!scan) return; // a cluster client: retired generations stay (documented)
+    // SCAN runs per node: on a cluster, on every master (the projection's keys share one slot, so
+    // one of them holds them all; the others answer with nothing)
+    type Scanner = { scanStream(o: object): AsyncIterable<string[]> };
+    const cluster = this.redis as { isCluster?: boolean; nodes?: (role: 'master') => Scanner[] };
+    const nodes: Scanner[] = cluster.isCluster === true && cluster.nodes ? cluster.nodes('master') : [this.redis as unknown as Scanner];
     const doomed = new Map<number, string[]>();
-    for await (const keys of scan.call(this.redis, { match: `${escapeGlob(head)}*`, count: 500 })) {
-      for (const k of keys) {
-        const g = Number(/^(\d+):/.exec(k.slice(head.length))?.[1]);
-        if (Number.isInteger(g) && g !== keep) doomed.set(g, [...(doomed.get(g) ?? []), k]);
+    for (const node of nodes) {
+      const seen = new Set<string>();
+      for await (const keys of node.scanStream({ match: `${escapeGlob(head)}*`, count: 500 })) {
+        for (const k of keys) {
+          if (seen.has(k)) continue; // SCAN may return a key twice
+          seen.add(k);
+          const g = Number(/^(\d+):/.exec(k.slice(head.length))?.[1]);
+          if (Number.isInteger(g) && g !== keep) doomed.set(g, [...(doomed.get(g) ?? []), k]);
+        }
       }
     }
     for (const [generation, keys] of doomed) {
