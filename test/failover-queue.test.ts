@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { BackendUnavailableError, ConcurrencyError, ValidationError } from '../src/core/errors.js';
 import { VolatileAgent } from '../src/agents/volatile-agent.js';
+import { EntropyConstrainedAgent } from '../src/compose/entropy-constrained-agent.js';
 import { fallback } from '../src/compose/fallback-agent.js';
 import { SqliteEventLog } from '../src/streams/sqlite/sqlite-event-log.js';
 import { FailingAgent } from './support/failing-agent.js';
@@ -130,6 +131,25 @@ describe("fallback writes: 'primary-then-queue'", () => {
     expect(await states(b)).toEqual([1, 2]);
     // the re-apply saw from its token that the write had landed: skipped, not rejected
     expect((await agent.status()).backends[1]).toMatchObject({ queued: 0, rejected: 0 });
+    await agent.close();
+    await queue.close();
+  });
+
+  it('a queued write a backend rejects on replay (StateTooLargeError) is skipped there and counted in status(); later writes still replay', async () => {
+    const queue = new SqliteEventLog({ path: queuePath() });
+    const a = new VolatileAgent<string>({ maxHistory: 100 });
+    const small = new VolatileAgent<string>({ maxHistory: 100 });
+    const b = new EntropyConstrainedAgent({ backend: small, budget: 1, maxSizeBytes: 64, onExceed: 'reject' });
+    const agent = fallback<string>([a, b], { writes: 'primary-then-queue', queue });
+    await agent.save('x');
+    await agent.save('y'.repeat(500));
+    await agent.save('z');
+    expect(await agent.drain()).toBe(0);
+    expect(await states(a)).toEqual(['x', 'y'.repeat(500), 'z']);
+    expect(await states(small)).toEqual(['x', 'z']);
+    const st = (await agent.status()).backends[1]!;
+    expect(st.rejected).toBe(1);
+    expect(st.lastError).toMatch(/limit|large/i);
     await agent.close();
     await queue.close();
   });

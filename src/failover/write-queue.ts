@@ -198,7 +198,16 @@ export class WriteQueue<Op> {
             continue;
           }
           const isStrict = revision === strict;
-          const tokens = await b.target.tokens(op, isStrict);
+          let tokens: Token[];
+          try {
+            tokens = await b.target.tokens(op, isStrict);
+          } catch (e) {
+            // refused before anything was applied (access denied, a bad key...): skipped like a rejected apply
+            if (isUnavailable(e) || isStrict) throw e;
+            b.cursor = revision;
+            this.reject(b, e);
+            continue;
+          }
           await this.log.append(this.cursorStream(b), [{ type: 'applying', data: { revision, tokens } }]);
           b.pending = { revision, tokens };
           try {
