@@ -16,3 +16,5 @@ export type { PostgresViewStorageOptions } from './projections/storage/postgres-
 export { PostgresKvReader } from './projections/views/kv/postgres.js';
 export { PostgresVersionsReader } from './projections/views/versions/postgres.js';
 export { PostgresAuditReader } from './projections/views/audit/postgres.js';
+export { PostgresSnapshotStore } from './agents/stream/postgres-snapshot-store.js';
+export type { PostgresSnapshotStoreOptions, SnapshotPool } from './agents/stream/postgres-snapshot-store.js';

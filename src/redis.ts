@@ -11,7 +11,7 @@
  */
 export { RedisAgent } from './agents/redis-agent.js';
 export type { RedisAgentOptions } from './agents/redis-agent.js';
-export { FAIL_FAST_OPTIONS } from './agents/redis/client.js';
+export { FAIL_FAST_CLUSTER_OPTIONS, FAIL_FAST_OPTIONS } from './agents/redis/client.js';
 export type { RedisClient, RedisConnectionOptions } from './agents/redis/client.js';
 import type { RedisClient } from './agents/redis/client.js';
 
@@ -29,3 +29,5 @@ export type { RedisViewStorageOptions } from './projections/storage/redis-view-s
 export { RedisKvReader } from './projections/views/kv/redis.js';
 export { RedisVersionsReader } from './projections/views/versions/redis.js';
 export { RedisAuditReader } from './projections/views/audit/redis.js';
+export { RedisSnapshotStore } from './agents/stream/redis-snapshot-store.js';
+export type { RedisSnapshotStoreOptions } from './agents/stream/redis-snapshot-store.js';
