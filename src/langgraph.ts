@@ -1,7 +1,9 @@
 /**
  * `dgent/langgraph`: LangGraph.js on dgent. `DgentSaver` is a checkpointer (a `BaseCheckpointSaver`
  * of `@langchain/langgraph-checkpoint`, a peer dependency) on any dgent EventLog: storage that grows
- * with what changed, fenced writers, cheap forks, prune and TTL.
+ * with what changed, fenced writers, cheap forks, prune and TTL. `DgentStore` is LangGraph's
+ * long-term memory store (a `BaseStore`) on the dgent Store: filters, TTL, semantic search, and every
+ * item's versions and time travel.
  *
  * @example
  * ```ts

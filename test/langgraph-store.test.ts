@@ -180,6 +180,17 @@ describe('DgentStore examples', () => {
     expect(hit!.score).toBeCloseTo(cos(embedText('plain rice'), embedText('apple pie')), 5);
   });
 
+  it('refreshOnRead with an index: the refreshed version keeps its vectors', async () => {
+    let now = 7_000_000;
+    const { store } = make({ index: { dims: 8, embed: fakeEmbeddings, fields: ['text'] }, ttl: { defaultTtl: 1, refreshOnRead: true }, storeOptions: { sweepIntervalMs: 0, clock: { now: () => now } } });
+    await store.put(['r'], 'k', { text: 'apple pie' });
+    now += 50_000;
+    expect((await store.get(['r'], 'k'))?.version).toBe(1); // refreshes: version 2
+    now += 50_000;
+    const [hit] = await store.search(['r'], { query: 'apple pie', refreshTtl: false });
+    expect([hit!.version, hit!.score! > 0.99999]).toEqual([2, true]);
+  });
+
   it('semantic search: nested and "$" fields, index: false, re-embedding on update, vectors dropped on delete, another instance on the same log sees the vectors', async () => {
     const log = new SqliteEventLog({ path: join(dir, 'vectors.db') });
     const index = { dims: 8, embed: fakeEmbeddings, fields: ['meta.title', 'chapters[*].content'] };

@@ -184,6 +184,17 @@ export class StoreVectors {
     if (items.length) await this.agent.upsert(items.map((i) => ({ id: StoreVectors.id(ns, key, i.field), vector: i.vector, data: { ns, key, v: version } })));
   }
 
+  /** Point an item's vectors at a new version of the same value (a TTL refresh): no embedding again. */
+  async retag(ns: string, key: string, version: number, fields: readonly string[]): Promise<void> {
+    const items = [];
+    for (const f of fields) {
+      const id = StoreVectors.id(ns, key, f);
+      const stored = await this.agent.get(id);
+      if (stored) items.push({ id, vector: stored.vector, data: { ns, key, v: version } });
+    }
+    if (items.length) await this.agent.upsert(items);
+  }
+
   /** Drop the vectors of an item. */
   async remove(ns: string, key: string, fields: readonly string[]): Promise<void> {
     if (fields.length) await this.agent.remove(fields.map((f) => StoreVectors.id(ns, key, f)));

@@ -262,7 +262,9 @@ export class DgentStore extends BaseStore {
       const ttlMs = (e.metadata as { lgTtlMs?: unknown } | null)?.lgTtlMs;
       if (e.expiresAt === null || typeof ttlMs !== 'number') continue;
       try {
-        await r.store.set(e.key, e.value, { namespace: ns, ttlMs, expectedVersion: e.version });
+        const { version } = await r.store.set(e.key, e.value, { namespace: ns, ttlMs, expectedVersion: e.version });
+        const fields = (e.metadata as ItemMeta | null)?.lgVectors ?? [];
+        if (r.vectors && fields.length) await r.vectors.retag(ns, e.key, version, fields);
       } catch (err) {
         if (!(err instanceof ConcurrencyError)) throw err; // written meanwhile: that write set its own TTL
       }
