@@ -49,9 +49,12 @@ import { serverSubscription } from './subscription.js';
 import { eraseEvents, isErased, loadErasures, type Erasures } from './erasure.js';
 import { validateErase, type StreamEraser } from '../erase.js';
 import { SubscriptionSet } from '../subscription.js';
+import { logHealth, observeLog } from '../../observability/observe.js';
+import type { Instrumentation } from '../../observability/instrumentation.js';
+import type { HealthOptions, HealthResult, ObservabilityOptions, Stats } from '../../observability/types.js';
 
 /** Options of {@link EventStoreDBEventLog}: a client you own, or a connection string (the log then owns and disposes its client). */
-export type EventStoreDBEventLogOptions = ({ client: EventStoreDBClient; connectionString?: never | undefined } | { connectionString: string; client?: never | undefined }) & {
+export type EventStoreDBEventLogOptions = ({ client: EventStoreDBClient; connectionString?: never | undefined } | { connectionString: string; client?: never | undefined }) & ObservabilityOptions & {
   /**
    * Namespace several logs in one server: every stream of this log is stored as `prefix + name`,
    * and readAll/subscribe show only streams under the prefix (default '' = every user stream).
@@ -79,7 +82,10 @@ export class EventStoreDBEventLog<E extends NewEvent = NewEvent> implements Even
   private readonly closeTimeoutMs: number;
   private closed = false;
 
+  private readonly obs: Instrumentation;
+
   constructor(options: EventStoreDBEventLogOptions) {
+    this.obs = observeLog(this, { target: 'eventstoredb', system: 'eventstoredb', remote: true }, options);
     const prefix = options.prefix ?? '';
     if (typeof prefix !== 'string' || prefix.startsWith('$') || prefix.includes('\0')) throw new InvalidKeyError(prefix, 'prefix must be a string that does not start with $ nor hold NUL');
     this.prefix = prefix;
@@ -275,6 +281,16 @@ export class EventStoreDBEventLog<E extends NewEvent = NewEvent> implements Even
       if (this.closed && !(e instanceof DgentError)) throw new ClosedError('EventStoreDBEventLog');
       throw toDgentError(e, `erase ${JSON.stringify(s)}`);
     }
+  }
+
+  /** Operation counts, errors and latency percentiles (docs/observability.md). */
+  stats(): Stats {
+    return this.obs.stats();
+  }
+
+  /** One round trip: a stream's revision. Never throws: `{ ok: false, error }` when it cannot. */
+  health(options?: HealthOptions): Promise<HealthResult> {
+    return logHealth(this, this.obs, options);
   }
 
   /**
