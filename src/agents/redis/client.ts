@@ -4,7 +4,7 @@
  * dgent errors. Only `dgent/redis` imports this file, so `import 'dgent'` never loads ioredis.
  */
 import { createHash } from 'node:crypto';
-import type { Cluster, Redis, RedisOptions } from 'ioredis';
+import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import { BackendUnavailableError, CorruptionError, DgentError, InvalidKeyError, ValidationError } from '../../core/errors.js';
 import { checkRedisUrl } from '../../core/connection-url.js';
 import { loadDriver } from '../../core/drivers.js';
@@ -58,6 +58,25 @@ export const FAIL_FAST_OPTIONS: RedisOptions = {
   connectTimeout: 5_000,
   commandTimeout: 10_000,
   retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 10), 1_000),
+};
+
+/**
+ * The same fail-fast behaviour for an ioredis `Cluster` you create (`new Cluster(nodes,
+ * FAIL_FAST_CLUSTER_OPTIONS)`): a command whose reply was lost to a dropped node connection fails
+ * (BackendUnavailableError) instead of being re-sent. Besides the node options this takes
+ * `retryDelayOnFailover: 0`, because the Cluster itself re-sends a command that failed with a
+ * closed connection after that delay. Redirections (`MOVED` after a failover, `ASK` while a slot
+ * migrates) are still followed: the command was not run there. Spread it to change a field:
+ * `{ ...FAIL_FAST_CLUSTER_OPTIONS, natMap }`.
+ */
+export const FAIL_FAST_CLUSTER_OPTIONS: ClusterOptions = {
+  retryDelayOnFailover: 0,
+  redisOptions: {
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    connectTimeout: 5_000,
+    commandTimeout: 10_000,
+  },
 };
 
 /** The client of a backend and whether the backend owns (and so closes) it. */
