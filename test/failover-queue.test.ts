@@ -12,6 +12,8 @@ import { VolatileAgent } from '../src/agents/volatile-agent.js';
 import { EntropyConstrainedAgent } from '../src/compose/entropy-constrained-agent.js';
 import { fallback } from '../src/compose/fallback-agent.js';
 import { SqliteEventLog } from '../src/streams/sqlite/sqlite-event-log.js';
+import { FileEventLog } from '../src/streams/file/file-event-log.js';
+import type { EventLog } from '../src/streams/event-log.js';
 import { FailingAgent } from './support/failing-agent.js';
 
 const dirs: string[] = [];
@@ -260,4 +262,31 @@ describe("fallback 'primary-then-queue' property", () => {
       { numRuns: 60 },
     );
   }, 300_000);
+});
+
+describe.each([
+  ['SqliteEventLog', (path: string): EventLog => new SqliteEventLog({ path })],
+  ['FileEventLog', (path: string): EventLog => new FileEventLog({ dir: `${path}.d` })],
+] as const)('the queue kept in a %s', (_name, open) => {
+  it('holds the writes for a backend that is down across a close and reopen, and replays them in order once', async () => {
+    const path = queuePath();
+    const a = new VolatileAgent<number>({ maxHistory: 100 });
+    const b = new FailingAgent<number>({ maxHistory: 100 });
+    let queue = open(path);
+    const first = fallback([a, b], { writes: 'primary-then-queue', queue });
+    await first.save(1);
+    expect(await first.drain()).toBe(0);
+    down(b);
+    for (let i = 2; i <= 20; i++) await first.save(i);
+    expect((await first.status()).backends[1]).toMatchObject({ available: false, queued: 19, inSync: false });
+    await queue.close();
+    down(b, false);
+    queue = open(path);
+    const second = fallback([a, b], { writes: 'primary-then-queue', queue });
+    expect(await second.drain()).toBe(0);
+    const all = Array.from({ length: 20 }, (_, i) => i + 1);
+    expect(await states(a)).toEqual(all);
+    expect(await states(b)).toEqual(all);
+    await queue.close();
+  });
 });

@@ -74,6 +74,21 @@ describe('fallback', () => {
     expect(await b.load()).toEqual({ n: 30 });
   });
 
+  it("status() under 'all' (the default) reports each backend's availability, probed now, and no queue", async () => {
+    const a = new FailingAgent<number>();
+    const agent = fallback([a, new VolatileAgent<number>()]);
+    expect(agent.writes).toBe('all');
+    a.failReads = true;
+    const st = await agent.status();
+    expect(st).toMatchObject({ writes: 'all', healthy: false, queueDepth: 0 });
+    expect(st.backends.map((b) => [b.name, b.available, b.queued])).toEqual([
+      ['0', false, 0],
+      ['1', true, 0],
+    ]);
+    a.failReads = false;
+    expect((await agent.status()).healthy).toBe(true);
+  });
+
   it('fallback with no backends or an unknown write policy throws ValidationError', () => {
     expect(() => fallback([])).toThrow(ValidationError);
     expect(() => fallback([new VolatileAgent()], { writes: 'some' as never })).toThrow(ValidationError);
