@@ -1,12 +1,16 @@
 /**
  * DgentSaver: a LangGraph checkpointer (BaseCheckpointSaver) on any dgent EventLog.
  *
- * - Storage grows with what changed, not with the thread: a checkpoint event holds ids, versions,
- *   metadata and one small reference per channel; a channel value is stored once per version, and
- *   an array that extends its previous version (messages under the messages reducer, any
- *   append-only list) is stored as the appended items only. No opt-in (DeltaChannel) needed.
- * - `getTuple` costs one read per channel value range (a range read), plus one read of the thread
- *   stream's new events; whole values are stored again geometrically (`snapshotEvery`).
+ * - Storage grows with what changed, not with the thread: a checkpoint event (compact, codec.ts)
+ *   holds ids, versions and metadata as changes against its parent's, and one small reference per
+ *   changed channel; a channel value is stored once per version, and an array that extends its
+ *   parent's value (messages under the messages reducer, any append-only list) as the appended
+ *   items only, inside the checkpoint: as references to the pending writes they came from (what a
+ *   node returned, plus the id the reducer added) when they are, else the items themselves. No
+ *   opt-in (DeltaChannel) needed. Other values live inline when tiny, else in value streams.
+ * - `getTuple` reads the thread stream's new events (one read), then builds each value from the
+ *   thread index in memory (appended items) plus one read per value-stream range; the modules:
+ *   checkpoint-data.ts (what put stores), tuples.ts (reads), thread-index.ts (the fold).
  * - Fencing: every append to a thread expects the thread revision this saver last saw. A second
  *   writer on the same thread (another process, another saver) gets ConcurrencyError instead of
  *   silently forking the chain; reading the thread again (getTuple) lets it continue.
@@ -25,14 +29,11 @@
 import type { RunnableConfig } from '@langchain/core/runnables';
 import {
   BaseCheckpointSaver,
-  maxChannelVersion,
-  TASKS,
   WRITES_IDX_MAP,
   type ChannelVersions,
   type Checkpoint,
   type CheckpointListOptions,
   type CheckpointMetadata,
-  type CheckpointPendingWrite,
   type CheckpointTuple,
   type DeltaChannelHistory,
   type PendingWrite,
@@ -45,11 +46,13 @@ import type { EventLog } from '../streams/event-log.js';
 import { checkCommon, newEventId, openLog, StreamNames, type DgentSaverOptions } from './options.js';
 import { CHECKPOINT, CHECKPOINT_C, DELETED, LINK, PRUNED, TTL, WRITES_C, toStored } from './records.js';
 import { encodeCheckpoint, encodeWrites } from './codec.js';
-import type { CheckpointData, LinkData, Stored, ValueRef, WritesData } from './records.js';
-import { catchUp as catchUpWith, diffMap, type IndexedCheckpoint, ThreadIndex } from './thread-index.js';
-import { extendsKnown, ValueStore } from './values.js';
-import { fromStoredArgs, nsOf, pickKnown, remember, resolver, shareInput, sortedWrites, threadOf, writeSource, type ThreadState } from './thread-state.js';
+import type { LinkData, Stored, WritesData } from './records.js';
+import { catchUp as catchUpWith, type IndexedCheckpoint, ThreadIndex } from './thread-index.js';
+import { ValueStore } from './values.js';
+import { fromStoredArgs, nsOf, remember, shareInput, threadOf, type ThreadState } from './thread-state.js';
 import { planPrune } from './lifecycle.js';
+import { checkpointData } from './checkpoint-data.js';
+import { deltaChannelHistory, toTuple, type TupleContext } from './tuples.js';
 
 /** Options of {@link DgentSaver.prune}. */
 export interface PruneOptions {
@@ -146,36 +149,10 @@ export class DgentSaver extends BaseCheckpointSaver {
   override async getDeltaChannelHistory(options: { config: RunnableConfig; channels: string[] }): Promise<Record<string, DeltaChannelHistory>> {
     const { config, channels } = options;
     if (channels.length === 0) return {};
-    const result: Record<string, DeltaChannelHistory> = {};
-    for (const ch of channels) result[ch] = { writes: [] };
     const threadId = threadOf(config);
-    if (threadId === undefined) return result;
+    if (threadId === undefined) return Object.fromEntries(channels.map((ch) => [ch, { writes: [] }]));
     const ns = nsOf(config);
-    const state = await this.read(threadId);
-    const id = config.configurable?.checkpoint_id as string | undefined;
-    const target = id ? state.index.get(ns, id) : state.index.latest(ns);
-    const collected = new Map<string, CheckpointPendingWrite[]>(channels.map((c) => [c, []]));
-    const seeds = new Map<string, ValueRef>();
-    const remaining = new Set(channels);
-    const values = await this.values;
-    for (let cp = target?.data.p ? state.index.get(ns, target.data.p) : undefined; cp && remaining.size > 0; cp = cp.data.p ? state.index.get(ns, cp.data.p) : undefined) {
-      const here = [...remaining].filter((ch) => cp!.refs[ch] !== undefined);
-      const writes = sortedWrites(cp);
-      for (let i = writes.length - 1; i >= 0; i -= 1) {
-        const w = writes[i]!;
-        if (remaining.has(w.channel)) collected.get(w.channel)!.push([w.task, w.channel, await this.load(w.value)]);
-      }
-      for (const ch of here) {
-        seeds.set(ch, cp.refs[ch]!);
-        remaining.delete(ch);
-      }
-    }
-    for (const ch of channels) {
-      result[ch] = { writes: collected.get(ch)!.reverse() };
-      const ref = seeds.get(ch);
-      if (ref) result[ch].seed = (await values.read(ref, resolver(state))).value;
-    }
-    return result;
+    return deltaChannelHistory(await this.tupleContext(), await this.read(threadId), config, ns, channels);
   }
 
   // ---------------------------------------------------------------- writes
@@ -189,55 +166,10 @@ export class DgentSaver extends BaseCheckpointSaver {
     const values = await this.values;
     return state.mutex.run(async () => {
       await this.ensureLoaded(state);
-      const { channel_values: channelValues = {}, channel_versions: versions = {}, versions_seen: seen = {}, id, ts, v, ...extra } = checkpoint;
-      const parent = parentId !== undefined ? state.index.get(ns, parentId) : undefined;
-      const refs: Record<string, ValueRef> = {};
-      const arrays: [string, unknown[]][] = [];
-      const stored = await Promise.all(
-        Object.entries(channelValues as Record<string, unknown>).map(async ([ch, value]): Promise<[string, ValueRef | undefined]> => {
-          if (value === undefined) return [ch, undefined];
-          if (Array.isArray(value)) arrays.push([ch, value]);
-          if (!(ch in newVersions)) return [ch, state.index.refAt(ns, ch, versions[ch], parentId)];
-          const key = `${ns}\0${ch}`;
-          const knownList = state.known.get(key) ?? [];
-          if (Array.isArray(value)) {
-            // the parent's value plus appended items, kept in the checkpoint (no value event)
-            const base = parent?.refs[ch];
-            const known = base ? knownList.find((k) => k.ref === base && extendsKnown(value, k)) : undefined;
-            if (known || !base) {
-              const items = value.slice(known?.len ?? 0);
-              if (known && items.length === 0) return [ch, base];
-              const tail = await values.tail(items, writeSource(parent, ch));
-              if (tail) return [ch, tail];
-            }
-          }
-          const known = Array.isArray(value) ? pickKnown(value, knownList) : undefined;
-          const out = await values.write(this.names.values(threadId, ns, ch), value, known, known ? writeSource(parent, ch) : undefined);
-          return [ch, out.ref];
-        }),
+      const { data, parent, arrays } = await checkpointData(
+        { serde: this.serde, values, state, valueStream: (ch) => this.names.values(threadId, ns, ch) },
+        { checkpoint, metadata, newVersions, ns, parentId },
       );
-      for (const [ch, ref] of stored) if (ref) refs[ch] = ref;
-      const own = (ch: string, ref: ValueRef): ValueRef => {
-        if (!('r' in ref)) return ref;
-        const mine = this.names.values(threadId, ns, ch);
-        return { ...ref, r: ref.r.map((r) => (r[0] === mine ? ['', r[1], r[2]] : r)) };
-      };
-      const refDiff = diffMap(parent?.refs ?? {}, refs, (a, b) => a === b || (!('b' in a) && !('b' in b) && isDeepStrictEqual(a, b)));
-      if (refDiff.s) for (const ch of Object.keys(refDiff.s)) refDiff.s[ch] = own(ch, refDiff.s[ch]!);
-      const data: CheckpointData = {
-        ns,
-        id,
-        v,
-        ts,
-        ver: diffMap(parent?.ver ?? {}, { ...versions }, (a, b) => a === b),
-        vs: diffMap(parent?.seen ?? {}, { ...seen }, (a, b) => isDeepStrictEqual(a, b)),
-        refs: refDiff,
-        m: toStored(await this.serde.dumpsTyped(metadata)),
-      };
-      // absent rather than undefined: the log's codec would spell out every undefined
-      if (parentId !== undefined) data.p = parentId === state.index.newestId(ns) && parent ? '' : parentId;
-      if (!parent) data.full = true;
-      if (Object.keys(extra).length > 0) data.x = toStored(await this.serde.dumpsTyped(extra));
       const raw = encodeCheckpoint(data, { dict: state.index.dict, parent: parent?.data, parentVer: parent?.ver, stream: state.index.stream, rev: state.index.rev + 1 });
       const revision = await this.appendThread(state, [{ type: CHECKPOINT_C, data: raw }]);
       const entry = state.index.foldCheckpoint(raw, revision);
@@ -446,46 +378,11 @@ export class DgentSaver extends BaseCheckpointSaver {
     return this.serde.loadsTyped(...fromStoredArgs(s));
   }
 
-  private async toTuple(threadId: string, state: ThreadState, entry: IndexedCheckpoint, remember_: boolean): Promise<CheckpointTuple> {
-    const { data } = entry;
-    const values = await this.values;
-    const [extra, metadata, loaded, pendingWrites] = await Promise.all([
-      data.x ? (this.load(data.x) as Promise<Record<string, unknown>>) : {},
-      this.load(data.m) as Promise<CheckpointMetadata>,
-      Promise.all(Object.entries(entry.refs).map(async ([ch, ref]) => [ch, await values.read(ref, resolver(state))] as const)),
-      Promise.all(sortedWrites(entry).map(async (w): Promise<CheckpointPendingWrite> => [w.task, w.channel, await this.load(w.value)])),
-    ]);
-    const channelValues: Record<string, unknown> = {};
-    for (const [ch, { value, known }] of loaded) {
-      channelValues[ch] = value;
-      if (remember_ && known) remember(state, `${data.ns}\0${ch}`, known);
-    }
-    const checkpoint = {
-      ...extra,
-      v: data.v,
-      id: data.id,
-      ts: data.ts,
-      channel_values: channelValues,
-      channel_versions: { ...entry.ver },
-      versions_seen: structuredClone(entry.seen),
-    } as Checkpoint;
-    if (checkpoint.v < 4 && data.p !== undefined) await this.migratePendingSends(checkpoint, state, data.ns, data.p);
-    const tuple: CheckpointTuple = {
-      config: { configurable: { thread_id: threadId, checkpoint_ns: data.ns, checkpoint_id: data.id } },
-      checkpoint,
-      metadata,
-      pendingWrites,
-    };
-    if (data.p !== undefined) tuple.parentConfig = { configurable: { thread_id: threadId, checkpoint_ns: data.ns, checkpoint_id: data.p } };
-    return tuple;
+  private async tupleContext(): Promise<TupleContext> {
+    return { serde: this.serde, values: await this.values, nextVersion: () => this.getNextVersion(undefined) };
   }
 
-  /** Checkpoints before format 4 kept pending sends as writes of the parent; present them as the TASKS channel. */
-  private async migratePendingSends(checkpoint: Checkpoint, state: ThreadState, ns: string, parentId: string): Promise<void> {
-    const parent = state.index.cps.get(ns)?.get(parentId);
-    const sends = parent ? await Promise.all(sortedWrites(parent).filter((w) => w.channel === TASKS).map((w) => this.load(w.value))) : [];
-    (checkpoint.channel_values as Record<string, unknown>)[TASKS] = sends;
-    const versions = Object.values(checkpoint.channel_versions);
-    (checkpoint.channel_versions as Record<string, unknown>)[TASKS] = versions.length > 0 ? maxChannelVersion(...versions) : this.getNextVersion(undefined);
+  private async toTuple(threadId: string, state: ThreadState, entry: IndexedCheckpoint, rememberValues: boolean): Promise<CheckpointTuple> {
+    return toTuple(await this.tupleContext(), threadId, state, entry, rememberValues);
   }
 }

@@ -1,6 +1,8 @@
 /**
- * Channel values in value streams: write a new version (whole, or only the items appended to the
- * previous version), read a version back (one read per range).
+ * Channel values: the tail of an array appended to its parent's value, kept in the checkpoint (as
+ * references to pending writes, or the items); values in value streams (whole, or the items
+ * appended to the previous version, when a tail is too big to keep in the checkpoint); reading a
+ * version back (a chain of tails walked in memory down to its base, one read per stream range).
  *
  * Append detection needs no opt-in from the graph: a new array value whose first `len` items are
  * the very objects of the previous version (same identity: LangGraph's reducers build new arrays
