@@ -52,6 +52,9 @@ import type { ChangeInfo, Closable, DataAgent, HistoryOptions, LoadAtTarget, Rec
 import { historyWindow } from '../agents/history-window.js';
 import { checkLoadAtTarget } from '../agents/load-at.js';
 import '../agents/immer-setup.js';
+import { observeCachedAgent } from '../observability/observe.js';
+import type { Instrumentation } from '../observability/instrumentation.js';
+import type { ObservabilityOptions, Stats } from '../observability/types.js';
 
 /** How saves reach the backend. */
 export type CacheStrategy = 'write-through' | 'write-behind' | 'write-around';
@@ -60,7 +63,7 @@ export type CacheStrategy = 'write-through' | 'write-behind' | 'write-around';
  * Options of {@link CachedAgent}. The state type is inferred from `backend` (`B` is the backend's
  * own type, so the capabilities it has show in the CachedAgent's type); `cache` must fit it.
  */
-export interface CachedAgentOptions<S, B extends DataAgent<S> = DataAgent<S>> {
+export interface CachedAgentOptions<S, B extends DataAgent<S> = DataAgent<S>> extends ObservabilityOptions {
   /** The fast agent; its own history and versions are not used (a `VolatileAgent({ maxHistory: 1 })` is ideal). */
   // `DataAgent<any> &`: a `new VolatileAgent()` written here takes its state type from the backend
   // (without it, TypeScript infers VolatileAgent<unknown> or <undefined> first); the other half still
@@ -123,6 +126,8 @@ export class CachedAgent<S, B extends DataAgent<S> = DataAgent<S>> implements Da
   private timer: NodeJS.Timeout | undefined;
   /** write-behind: failures of background flushes, thrown by the next flush()/close(). */
   private readonly failures: unknown[] = [];
+  /** stats(): hits, misses and evictions are counted here, operations by its wrappers */
+  private readonly obs: Instrumentation;
 
   constructor(options: CachedAgentOptions<S, B>) {
     const { cache, backend } = options;
@@ -152,6 +157,12 @@ export class CachedAgent<S, B extends DataAgent<S> = DataAgent<S>> implements Da
       }) as never;
     }
     if (isSubscribable(backend)) this.subscribe = ((listener: (state: Frozen<S>, info: ChangeInfo) => void) => backend.subscribe(listener)) as never;
+    this.obs = observeCachedAgent(this, options);
+  }
+
+  /** Operation counts, errors, latency percentiles, and loads served from the cache (hits) or the backend (misses), evictions (docs/observability.md). */
+  stats(): Stats {
+    return this.obs.stats();
   }
 
   /** write-behind: how many states wait to be written to the backend (at most 1 with `coalesce`; 0 = what load() returns is durable). */
@@ -162,7 +173,10 @@ export class CachedAgent<S, B extends DataAgent<S> = DataAgent<S>> implements Da
   /** The current state: from the cache while it is valid, else from the backend (then cached). */
   load(): Promise<Frozen<S>> {
     // The hit path: one flag test, and the cache's own promise handed back as is.
-    if (this.hot) return this.cache.load();
+    if (this.hot) {
+      this.obs.hit();
+      return this.cache.load();
+    }
     return this.mutex.run(() => this.miss());
   }
 
@@ -266,6 +280,12 @@ export class CachedAgent<S, B extends DataAgent<S> = DataAgent<S>> implements Da
     if (!valid) this.cachedVersion = undefined;
   }
 
+  /** Drop the cached state (counted as an eviction when there was one). */
+  private evict(): void {
+    if (this.valid) this.obs.evicted();
+    this.setValid(false);
+  }
+
   /** Run `read` on the backend once everything acknowledged is durable. */
   private async durable<T>(read: () => Promise<T>): Promise<T> {
     this.assertOpen();
@@ -276,14 +296,22 @@ export class CachedAgent<S, B extends DataAgent<S> = DataAgent<S>> implements Da
   /** Load through the cache; must run inside the mutex. */
   private async miss(): Promise<Frozen<S>> {
     this.assertOpen();
-    if (this.valid && (this.queue.length > 0 || !this.verify)) return this.cache.load();
+    if (this.valid && (this.queue.length > 0 || !this.verify)) {
+      this.obs.hit();
+      return this.cache.load();
+    }
     let version: number | undefined;
     if (this.verify && isVersioned(this.backend)) {
       // Read the version before the state: the state is then at least that new, so a match later
       // can only ever mean "unchanged" (a newer state just causes one more miss).
       version = await this.backend.version();
-      if (this.valid && version === this.cachedVersion) return this.cache.load();
+      if (this.valid && version === this.cachedVersion) {
+        this.obs.hit();
+        return this.cache.load();
+      }
+      if (this.valid) this.obs.evicted(); // another writer moved the backend on
     }
+    this.obs.miss();
     const state = await this.backend.load();
     await this.writeCache(state);
     if (this.valid) this.cachedVersion = version;
@@ -292,11 +320,11 @@ export class CachedAgent<S, B extends DataAgent<S> = DataAgent<S>> implements Da
 
   /** A backend write; any failure may have left the backend ahead of or behind the cache: invalidate. */
   private async writeBackend<T>(write: () => Promise<T>): Promise<T> {
-    if (this.strategy === 'write-around') this.setValid(false);
+    if (this.strategy === 'write-around') this.evict();
     try {
       return await write();
     } catch (e) {
-      this.setValid(false);
+      this.evict();
       throw e;
     }
   }
@@ -314,6 +342,7 @@ export class CachedAgent<S, B extends DataAgent<S> = DataAgent<S>> implements Da
     try {
       await this.cache.save(state);
     } catch (e) {
+      this.obs.evicted();
       this.onCacheError(e);
       return;
     }
@@ -345,7 +374,7 @@ export class CachedAgent<S, B extends DataAgent<S> = DataAgent<S>> implements Da
     } catch (e) {
       // Drop what was not written and stop serving it: the cache holds unpersisted state.
       this.queue.length = 0;
-      this.setValid(false);
+      this.evict();
       throw e;
     }
   }

@@ -79,3 +79,10 @@ export function storeHealth(ctx: StoreHealthSource, obs: Instrumentation, option
     return { log: logResult, viewStorage: ctx.storage.kind, viewsMode: ctx.mode };
   }, options);
 }
+
+/** Observe a CachedAgent: call at the end of its constructor (after `version`/`loadAt` exist). */
+export function observeCachedAgent(agent: object, options: ObservabilityOptions | undefined): Instrumentation {
+  const obs = new Instrumentation({ target: 'cached-agent' }, options, true);
+  obs.install(agent, CACHED_AGENT_OPERATIONS);
+  return obs;
+}
