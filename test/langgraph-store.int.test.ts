@@ -108,9 +108,9 @@ for (const [name, backend] of Object.entries(backends)) {
         const inputs = ['I like apple pie', 'my cat is called Rice', 'I live near the cherry orchard'];
         for (const input of inputs) await graph.invoke({ input }, { configurable: { user_id: 'u1' } });
         await graph.invoke({ input: 'something else entirely' }, { configurable: { user_id: 'u2' } });
-        const last = await graph.invoke({ input: 'apple pie' }, { configurable: { user_id: 'u1' } });
+        const last = await graph.invoke({ input: 'I live near the cherry orchard' }, { configurable: { user_id: 'u1' } });
         expect(last.recalled).toHaveLength(3);
-        expect(last.recalled[0]).toBe('I like apple pie');
+        expect(last.recalled[0]).toBe('I live near the cherry orchard'); // the closest memory first, not the first key
         expect(new Set(last.recalled)).toEqual(new Set(inputs));
         expect(await store.listNamespaces({ prefix: ['users'], maxDepth: 2 })).toEqual([['users', 'u1'], ['users', 'u2']]);
         const mems = await store.search(['users', 'u1', 'memories'], { limit: 100 });
