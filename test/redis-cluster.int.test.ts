@@ -14,7 +14,7 @@ import { Redis, type Cluster, type ClusterOptions } from 'ioredis';
 import fc from 'fast-check';
 import { ConcurrencyError, Store } from '../src/index.js';
 import type { RecordedEvent } from '../src/index.js';
-import { FAIL_FAST_OPTIONS, RedisAgent, RedisEventLog, RedisViewStorage } from '../src/redis.js';
+import { FAIL_FAST_CLUSTER_OPTIONS, RedisAgent, RedisEventLog, RedisViewStorage } from '../src/redis.js';
 import { eventLogContract } from '../src/testing/event-log-contract.js';
 import { IN_CI, REDIS_URL, requireService, uniqueName } from './support/services.js';
 import { startRedisCluster, until, type RedisCluster } from './support/redis-cluster.js';
@@ -185,7 +185,7 @@ describe.skipIf(!cluster)('CLUSTER FAILOVER in the middle of a run', () => {
   // ioredis's defaults, and dgent's fail-fast settings on every node connection (nothing re-sent blindly)
   it.each([
     ['ioredis defaults', undefined],
-    ['redisOptions: FAIL_FAST_OPTIONS', { redisOptions: FAIL_FAST_OPTIONS }],
+    ['FAIL_FAST_CLUSTER_OPTIONS', FAIL_FAST_CLUSTER_OPTIONS],
   ] as const)('every master is replaced by its replica while a log, an agent and a Store write (Cluster client: %s): nothing acknowledged is lost, nothing is duplicated, and the log subscription, the agent subscription and the Store views go on', async (_, options) => {
     const writer = client(options);
     const reader = client(options);

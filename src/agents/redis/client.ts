@@ -69,7 +69,7 @@ export const FAIL_FAST_OPTIONS: RedisOptions = {
  * migrates) are still followed: the command was not run there. Spread it to change a field:
  * `{ ...FAIL_FAST_CLUSTER_OPTIONS, natMap }`.
  */
-export const FAIL_FAST_CLUSTER_OPTIONS: ClusterOptions = {
+export const FAIL_FAST_CLUSTER_OPTIONS = {
   retryDelayOnFailover: 0,
   redisOptions: {
     maxRetriesPerRequest: 0,
@@ -77,7 +77,7 @@ export const FAIL_FAST_CLUSTER_OPTIONS: ClusterOptions = {
     connectTimeout: 5_000,
     commandTimeout: 10_000,
   },
-};
+} satisfies ClusterOptions; // (its own type: a plain ClusterOptions does not fit Cluster's constructor under exactOptionalPropertyTypes)
 
 /** The client of a backend and whether the backend owns (and so closes) it. */
 export interface ResolvedClient {
