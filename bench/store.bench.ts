@@ -9,9 +9,10 @@
  * Sequential calls (~200 B values), in rotating short rounds (see paired.ts). Keyv with @keyv/sqlite
  * and @keyv/postgres (devDependencies). Files go to a temp directory (DGENT_BENCH_DIR).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import Keyv from 'keyv';
@@ -60,17 +61,25 @@ async function compare(label: string, store: Store, raw: Side, keyv: Keyv, cases
 }
 
 async function sqlite(dir: string, cases: CaseResult[], comparisons: Comparison[]): Promise<void> {
-  const log = new SqliteEventLog({ path: join(dir, 'store.db') });
+  const SYNC = 'NORMAL' as const; // the log's default, stated: the raw side gets the same
+  const log = new SqliteEventLog({ path: join(dir, 'store.db'), synchronous: SYNC });
   const store = new Store({ log, viewOptions: { kv: { indexes: ['age'] } }, sweepIntervalMs: 0 });
   const raw = new Database(join(dir, 'raw.db'));
   raw.pragma('journal_mode = WAL');
-  raw.pragma('synchronous = NORMAL');
+  raw.pragma(`synchronous = ${SYNC}`);
   raw.exec('CREATE TABLE kv (namespace TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (namespace, key)) STRICT');
   const sel = raw.prepare('SELECT value FROM kv WHERE namespace = ? AND key = ?');
   const up = raw.prepare('INSERT INTO kv (namespace, key, value) VALUES (?, ?, ?) ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value');
   const keyv = new Keyv({ store: new KeyvSqlite({ uri: `sqlite://${join(dir, 'keyv.db')}` }) });
   try {
     await fill(store, KEYS, 'default');
+    // the same durability on both sides: read the settings back from the connections that commit
+    const probe = new Database(join(dir, 'store.db'), { readonly: true });
+    settings.sqlite = {
+      store: `journal_mode=${String(probe.pragma('journal_mode', { simple: true }))}, synchronous=${SYNC} (SqliteEventLog's default), one transaction per set (append + 3 views + checkpoint)`,
+      raw: `journal_mode=${String(raw.pragma('journal_mode', { simple: true }))}, synchronous=${['OFF', 'NORMAL', 'FULL', 'EXTRA'][raw.pragma('synchronous', { simple: true }) as number]}, autocommit (one transaction per upsert)`,
+    };
+    probe.close();
     for (let i = 0; i < KEYS; i++) up.run('default', `k${i}`, encode(value(i)));
     for (let i = 0; i < KEYS; i++) await keyv.set(`k${i}`, value(i));
     await compare('SQLite', store, {
@@ -111,6 +120,8 @@ async function postgres(cases: CaseResult[], comparisons: Comparison[]): Promise
   const keyv = new Keyv({ store: new KeyvPostgres({ uri: url, schema, table: 'keyv' }) });
   try {
     await fill(store, KEYS, 'default');
+    const server = (await pool.query(`SELECT current_setting('synchronous_commit') AS sc, current_setting('fsync') AS fs, current_setting('wal_sync_method') AS ws`)).rows[0];
+    settings.postgres = `same server and database for Store and raw: synchronous_commit=${server.sc}, fsync=${server.fs}, wal_sync_method=${server.ws}; Store.set: one transaction (append + 3 views + checkpoint), raw: one autocommit upsert`;
     for (let i = 0; i < KEYS; i++) await pool.query(`INSERT INTO ${schema}.raw_kv VALUES ($1, $2, $3)`, ['default', `k${i}`, encode(value(i))]);
     for (let i = 0; i < KEYS; i++) await keyv.set(`k${i}`, value(i));
     await compare('Postgres', store, {
@@ -151,6 +162,11 @@ export async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
   report('store', cases, comparisons);
+  console.log(`\ndurability settings (the same on both sides of every set comparison):\n${JSON.stringify(settings, null, 2)}`);
+  const file = join(dirname(fileURLToPath(import.meta.url)), 'results', 'store.json');
+  writeFileSync(file, JSON.stringify({ ...(JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>), settings }, null, 2) + '\n');
 }
+
+const settings: { sqlite?: { store: string; raw: string }; postgres?: string } = {};
 
 if (import.meta.url === `file://${process.argv[1]}`) await main();

@@ -30,7 +30,7 @@ export function get(ctx: StoreContext, key: string, o?: GetOptions): Promise<unk
       return Promise.reject(e);
     }
     if (o?.includeMetadata) return ctx.readers.kv.get(ns, k, { now: ctx.now() }).then((e) => e && toEntry(e));
-    return ctx.valueOf(ns, k, ctx.now()).then((r) => r.value);
+    return ctx.valueOf(ns, k, ctx.now());
   }
   return getChecked(ctx, key, o);
 }
@@ -38,7 +38,7 @@ export function get(ctx: StoreContext, key: string, o?: GetOptions): Promise<unk
 async function getChecked(ctx: StoreContext, key: string, o?: GetOptions): Promise<unknown> {
   const { ns, key: k } = await prelude(ctx, key, o);
   if (o?.at !== undefined) return getAt(ctx, ns, k, o);
-  if (!o?.includeMetadata) return (await ctx.valueOf(ns, k, ctx.now())).value;
+  if (!o?.includeMetadata) return ctx.valueOf(ns, k, ctx.now());
   const e = await ctx.readers.kv.get(ns, k, { now: ctx.now() });
   return e && toEntry(e);
 }

@@ -10,16 +10,15 @@ import { decode } from '../core/codec.js';
 import type { SqliteDatabase } from '../streams/sqlite/connection.js';
 import { stmt } from '../projections/views/sql-statements.js';
 import type { ViewReaders } from '../projections/views/index.js';
-import type { ViewStorage } from '../projections/view-storage.js';
+import { generationTableName, type ViewStorage } from '../projections/view-storage.js';
 
-/** `found` false when the key is absent or expired. */
-export type ValueOf = (namespace: string, key: string, now: number) => Promise<{ found: boolean; value: unknown }>;
-
-const ABSENT = Object.freeze({ found: false, value: undefined });
+/** The live value of a key; undefined when the key is absent or expired. */
+export type ValueOf = (namespace: string, key: string, now: number) => Promise<unknown>;
 
 interface SqliteLike {
   db: SqliteDatabase;
-  table(projection: string, local: string): Promise<string | undefined>;
+  active(projection: string): Promise<{ generation: number } | undefined>;
+  cachedActive(projection: string): { value: { generation: number } | undefined } | undefined;
 }
 
 interface PgPool {
@@ -30,41 +29,50 @@ interface PgPool {
 export function valueReader(storage: ViewStorage, readers: ViewReaders, pgPool?: PgPool, mapError?: (e: unknown) => unknown): ValueOf {
   if (storage.kind === 'sqlite') {
     const s = storage as unknown as SqliteLike;
-    let last: { table: string; get(...params: unknown[]): unknown } | undefined; // the active table's statement
-    return async (namespace, key, now) => {
-      const t = await s.table('kv', 'kv');
-      if (t === undefined) return ABSENT;
-      if (last?.table !== t) {
-        const st = stmt(s.db, `SELECT value FROM ${t} WHERE namespace = ? AND key = ? AND (expires_at IS NULL OR expires_at > ?)`);
-        last = { table: t, get: (...p) => st.get(...p) };
+    let last: { generation: number; get(...params: unknown[]): unknown } | undefined; // the active table's statement
+    const read = (generation: number | undefined, namespace: string, key: string, now: number): unknown => {
+      if (generation === undefined) return undefined;
+      if (last?.generation !== generation) {
+        const st = stmt(s.db, `SELECT value FROM "${generationTableName('kv', generation, 'kv')}" WHERE namespace = ? AND key = ? AND (expires_at IS NULL OR expires_at > ?)`);
+        last = { generation, get: (...p) => st.get(...p) };
       }
       const row = last.get(namespace, key, now) as { value: string } | undefined;
-      return row ? { found: true, value: decode(row.value) } : ABSENT;
+      return row ? decode(row.value) : undefined;
+    };
+    return (namespace, key, now) => {
+      // the active generation from the storage's cache, without awaiting (one promise per get)
+      const hit = s.cachedActive('kv');
+      if (hit === undefined) return s.active('kv').then((a) => read(a?.generation, namespace, key, now));
+      try {
+        return Promise.resolve(read(hit.value?.generation, namespace, key, now));
+      } catch (e) {
+        return Promise.reject(e);
+      }
     };
   }
   if (storage.kind === 'postgres' && pgPool) {
-    const s = storage as unknown as { table(projection: string, local: string): Promise<string | undefined> };
+    const s = storage as unknown as { schema: string } & Pick<SqliteLike, 'active' | 'cachedActive'>;
     // statement names are per connection: named by a hash of the text, so Stores sharing a pool never clash
-    const statements = new Map<string, { name: string; text: string }>();
-    return async (namespace, key, now) => {
-      const t = await s.table('kv', 'kv');
-      if (t === undefined) return ABSENT;
-      let q = statements.get(t);
-      if (q === undefined) {
-        const text = `SELECT value FROM ${t} WHERE namespace = $1 AND key = $2 AND (expires_at IS NULL OR expires_at > $3)`;
-        statements.set(t, (q = { name: `dgent_sg_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`, text }));
+    let last: { generation: number; name: string; text: string } | undefined;
+    const fail = (e: unknown): never => {
+      throw mapError ? mapError(e) : e;
+    };
+    const read = (generation: number | undefined, namespace: string, key: string, now: number): Promise<unknown> => {
+      if (generation === undefined) return Promise.resolve(undefined);
+      if (last?.generation !== generation) {
+        const text = `SELECT value FROM "${s.schema}"."${generationTableName('kv', generation, 'kv')}" WHERE namespace = $1 AND key = $2 AND (expires_at IS NULL OR expires_at > $3)`;
+        last = { generation, name: `dgent_sg_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`, text };
       }
-      let rows;
-      try {
-        ({ rows } = await pgPool.query({ ...q, values: [namespace, key, now] }));
-      } catch (e) {
-        throw mapError ? mapError(e) : e;
-      }
-      return rows.length > 0 ? { found: true, value: decode(rows[0]!.value) } : ABSENT;
+      return pgPool.query({ name: last.name, text: last.text, values: [namespace, key, now] }).then(({ rows }) => (rows.length > 0 ? decode(rows[0]!.value) : undefined), fail);
+    };
+    return (namespace, key, now) => {
+      // the active generation from the storage's cache, without an extra await
+      const hit = s.cachedActive('kv');
+      return hit === undefined ? s.active('kv').then((a) => read(a?.generation, namespace, key, now)) : read(hit.value?.generation, namespace, key, now);
     };
   }
   return async (namespace, key, now) => {
     const e = await readers.kv.get(namespace, key, { now });
-    return e ? { found: true, value: e.value } : ABSENT;
+    return e?.value;
   };
 }

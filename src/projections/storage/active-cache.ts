@@ -34,6 +34,15 @@ export abstract class ActiveCache {
     return value;
   }
 
+  /**
+   * The cached active generation without a promise: `{ value }` while the cache is fresh (value
+   * undefined before the projection is built), undefined when `active()` must ask the storage.
+   */
+  cachedActive(projection: string): { value: ActiveGeneration | undefined } | undefined {
+    const hit = this.cache.get(projection);
+    return hit && Date.now() - hit.at < this.ttlMs ? hit : undefined;
+  }
+
   /** Forget the cached generation (this process switched it). */
   invalidate(name: string): void {
     this.cache.delete(name);
