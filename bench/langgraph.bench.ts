@@ -13,11 +13,13 @@
  * at 50; getTuple at 400 >= 1x SqliteSaver's and PostgresSaver's (throughput, from p50).
  *
  * Env: BENCH_LG_TURNS (default 400), BENCH_LG_RUNS (default 1; medians when more), BENCH_LG_ONLY (a regexp of saver names),
- * DGENT_POSTGRES_URL.
+ * BENCH_LG_OUT (the JSON written, default bench/results/langgraph.json; it keeps every run under
+ * `perRun`), BENCH_LG_MERGE (comma-separated JSON files of earlier runs, e.g. runs made side by
+ * side: no run, their runs' medians are written), DGENT_POSTGRES_URL.
  */
 import Database from 'better-sqlite3';
 import * as hdr from 'hdr-histogram-js';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -222,7 +224,9 @@ function median(xs: number[]): number {
 
 export async function main(): Promise<void> {
   const all: RunResult[][] = [];
-  for (let run = 0; run < RUNS; run += 1) {
+  const merge = process.env.BENCH_LG_MERGE;
+  if (merge) for (const f of merge.split(',')) all.push(...(JSON.parse(readFileSync(f.trim(), 'utf8')) as { perRun: RunResult[][] }).perRun);
+  for (let run = 0; !merge && run < RUNS; run += 1) {
     const results: RunResult[] = [];
     for (const subject of subjects(run)) {
       try {
@@ -246,7 +250,7 @@ export async function main(): Promise<void> {
   }));
 
   const fmtB = (b: number): string => (b >= 1e6 ? `${(b / 1e6).toFixed(2)} MB` : `${(b / 1e3).toFixed(1)} KB`);
-  console.log(`\n## langgraph  (${TURNS} turns, median of ${RUNS} run(s), node ${process.version})\n`);
+  console.log(`\n## langgraph  (${TURNS} turns, median of ${all.length} run(s), node ${process.version})\n`);
   console.log(`| saver | ${MARKS.map((m) => `bytes @${m} (× msgs)`).join(' | ')} | ${MARKS.map((m) => `turns/s @${m}`).join(' | ')} | getTuple p50/p99 ms | list(10) p50/p99 ms |`);
   console.log(`| --- | ${MARKS.map(() => '---:').join(' | ')} | ${MARKS.map(() => '---:').join(' | ')} | ---: | ---: |`);
   for (const r of merged) {
@@ -269,9 +273,9 @@ export async function main(): Promise<void> {
   console.log('\n| target | value | wanted | met |');
   console.log('| --- | ---: | ---: | :---: |');
   for (const t of targets) console.log(`| ${t.label} | ${t.value.toFixed(2)} | ${t.target} | ${t.met ? 'yes' : 'NO'} |`);
-  const dir = join(dirname(fileURLToPath(import.meta.url)), 'results');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'langgraph.json'), JSON.stringify({ bench: 'langgraph', date: new Date().toISOString(), node: process.version, turns: TURNS, runs: RUNS, results: merged, targets }, null, 2) + '\n');
+  const out = process.env.BENCH_LG_OUT ?? join(dirname(fileURLToPath(import.meta.url)), 'results', 'langgraph.json');
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, JSON.stringify({ bench: 'langgraph', date: new Date().toISOString(), node: process.version, turns: TURNS, runs: all.length, results: merged, targets, perRun: all }, null, 2) + '\n');
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await main();
