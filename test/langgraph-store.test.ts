@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvalidNamespaceError } from '@langchain/langgraph-checkpoint';
 import { afterAll, describe, expect, it } from 'vitest';
-import { InvalidKeyError, MemoryEventLog, SqliteEventLog, ValidationError, type EventLog } from '../src/index.js';
+import { FileEventLog, InvalidKeyError, MemoryEventLog, SqliteEventLog, SqliteViewStorage, ValidationError, type EventLog } from '../src/index.js';
 import { DgentStore, type DgentStoreCommonOptions } from '../src/langgraph.js';
 import { VectorAgent } from '../src/vector.js';
 import { compileFilter, parseFilter } from '../src/langgraph/dgent-store-filter.js';
@@ -93,6 +93,18 @@ describe('DgentStore examples', () => {
     expect(() => new DgentStore({ log, ttl: { defaultTtl: 0 } })).toThrow(ValidationError);
     expect(() => new DgentStore({} as never)).toThrow(ValidationError);
     expect(() => new DgentStore({ log, index: { dims: 0, embed: async () => [] } })).toThrow(ValidationError);
+  });
+
+  it('on a file log with async views in a SQLite file (storeOptions.views): a store reads its own writes', async () => {
+    const log = new FileEventLog({ dir: join(dir, 'file-log') });
+    const views = new SqliteViewStorage({ path: join(dir, 'file-views.db') });
+    const { store } = make({ storeOptions: { views, sweepIntervalMs: 0 } }, log);
+    await store.put(['f', 'x/y'], 'k', { n: 1 });
+    await store.put(['f', 'x/y'], 'k', { n: 2 });
+    expect((await store.search(['f'], { filter: { n: { $gt: 1 } } })).map((i) => [i.namespace, i.value])).toEqual([[['f', 'x/y'], { n: 2 }]]);
+    expect((await store.versions(['f', 'x/y'], 'k')).map((v) => v.value)).toEqual([{ n: 2 }, { n: 1 }]);
+    await store.stop();
+    await views.close();
   });
 
   it('filters split into Store query filters and in-process conditions', () => {
