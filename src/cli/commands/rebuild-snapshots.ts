@@ -1,11 +1,15 @@
 /**
- * `dgent rebuild-snapshots <stream> --snapshots sqlite:./snap.db [--every n]`: delete a StreamAgent
- * stream's snapshots and fold the stream again (its $state/$patch events), storing fresh ones.
+ * `dgent rebuild-snapshots <stream> --snapshots <url> [--every n]`: delete a StreamAgent stream's
+ * snapshots and fold the stream again (its $state/$patch events), storing fresh ones. The
+ * snapshot store is named by a backend URL: `sqlite:./snap.db` (SqliteSnapshotStore),
+ * `postgres://…[?schema=]` (PostgresSnapshotStore) or `redis://…[?prefix=]` (RedisSnapshotStore).
+ * `memory:` is a usage error: a MemorySnapshotStore lives inside one process, so there is nothing
+ * a command could rebuild; `file:` and `esdb:` name no snapshot store.
  */
 import { command, outputOf } from '../command.js';
 import { chosenUrl, requireStream, withLog } from '../backend.js';
 import { intOption } from '../output.js';
-import { parseBackendUrl } from '../../open/backend-url.js';
+import { parseBackendUrl, type BackendTarget } from '../../open/backend-url.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { StreamAgent } from '../../agents/stream-agent.js';
 import { SqliteSnapshotStore } from '../../agents/stream/sqlite-snapshot-store.js';
@@ -38,18 +42,37 @@ export async function rebuildStreamSnapshots(job: RebuildSnapshotsJob): Promise<
   }
 }
 
+/** The snapshot store a `--snapshots` URL names (drivers loaded only for their URLs). */
+export async function openSnapshotStore(t: BackendTarget): Promise<SnapshotStore> {
+  switch (t.kind) {
+    case 'sqlite':
+      return new SqliteSnapshotStore({ path: t.path });
+    case 'postgres': {
+      const { PostgresSnapshotStore } = await import('../../postgres.js');
+      return new PostgresSnapshotStore({ connectionString: t.connectionString, schema: t.schema });
+    }
+    case 'redis': {
+      const { RedisSnapshotStore } = await import('../../redis.js');
+      return new RedisSnapshotStore({ url: t.redisUrl, prefix: t.prefix });
+    }
+    default:
+      throw new CliError(`--snapshots: ${t.kind}: names no snapshot store; use sqlite:, postgres:// or redis://`, EXIT.USAGE);
+  }
+}
+
 export function rebuildSnapshotsCommand() {
   return command('rebuild-snapshots', "delete a StreamAgent stream's snapshots and store fresh ones")
     .argument('<stream>', 'stream name')
-    .requiredOption('--snapshots <url>', 'where the snapshots are: sqlite:./snapshots.db')
+    .requiredOption('--snapshots <url>', 'where the snapshots are: sqlite:./snapshots.db, postgres://… or redis://…')
     .option('--every <n>', 'a snapshot every n events (default 100)', intOption('--every', 1))
     .action(async (stream: string, _o: unknown, cmd) => {
       const { options, out } = outputOf(cmd);
       const t = parseBackendUrl(options.snapshots, '--snapshots');
-      if (t.kind !== 'sqlite') throw new CliError(`--snapshots: only sqlite: snapshot stores can be rebuilt from the CLI, got ${t.kind}:`, EXIT.USAGE);
+      if (t.kind === 'memory') throw new CliError('--snapshots: a memory: snapshot store lives inside one process; nothing to rebuild from the command line (use sqlite:, postgres:// or redis://)', EXIT.USAGE);
+      if (t.kind === 'file' || t.kind === 'esdb') throw new CliError(`--snapshots: ${t.kind}: names no snapshot store; use sqlite:, postgres:// or redis://`, EXIT.USAGE);
       const result = await withLog(chosenUrl(undefined, options), async (log) => {
         const head = await requireStream(log, stream);
-        const snapshots = new SqliteSnapshotStore({ path: t.path });
+        const snapshots = await openSnapshotStore(t);
         const bar = out.progress('events', head);
         try {
           const every = (options.every as number | undefined) ?? 100;
