@@ -5,8 +5,11 @@
  *   PROJ_PG_EVENTS (default 200 000) PostgreSQL `kv.set` events (10 versions per key), vs a raw-driver
  *   loop that reads every event and writes the same rows in batches (target >= 0.7x)
  * - one sequential append with the three views inline vs the bare append, SQLite and PostgreSQL (target >= 0.5x)
- * - the same inline work (upsert the key's row, insert a version row and an audit row in the
- *   append's transaction) through Emmett's PostgreSQL inline projections (target: dgent >= 2x)
+ * - the same inline work (upsert the key's row, insert a version row and an audit row, add the
+ *   namespace if absent, in the append's transaction, on tables with the views' indexes: audit by key
+ *   and by actor, kv's partial expiry index) through Emmett's PostgreSQL inline projections
+ *   (postgreSQLRawSQLProjection: Emmett takes a projection lock, then sends the statements one by
+ *   one; target: dgent >= 2x)
  * - async lag from commit to view (p50, p99; hdr-histogram-js) under 16 concurrent appenders on PostgreSQL
  * PROJ_APPENDS (default 200) appends per round of the append cases, PROJ_LAG_EVENTS (default 4000).
  */
@@ -127,7 +130,11 @@ async function emmettInline(): Promise<(() => Promise<void>) | undefined> {
     await setup.connect();
     await setup.query(`CREATE TABLE IF NOT EXISTS ${t}_kv (namespace text, key text, value text, value_jsonb jsonb, version bigint, created_at bigint, updated_at bigint, position bigint, PRIMARY KEY (namespace, key));
       CREATE TABLE IF NOT EXISTS ${t}_versions (namespace text, key text, version bigint, value text, time bigint, actor text, operation text, position bigint, PRIMARY KEY (namespace, key, version));
-      CREATE TABLE IF NOT EXISTS ${t}_audit (position bigint PRIMARY KEY, time bigint, actor text, operation text, type text, namespace text, key text, version bigint)`);
+      CREATE TABLE IF NOT EXISTS ${t}_audit (position bigint PRIMARY KEY, time bigint, actor text, operation text, type text, namespace text, key text, version bigint);
+      CREATE TABLE IF NOT EXISTS ${t}_ns (namespace text PRIMARY KEY, created_at bigint);
+      -- the same indexes as dgent's views: the same work per append (they are what the views' reads use)
+      CREATE INDEX IF NOT EXISTS ${t}_audit_key ON ${t}_audit (namespace, key, position);
+      CREATE INDEX IF NOT EXISTS ${t}_audit_actor ON ${t}_audit (actor, position)`);
     await setup.end();
     const views = postgreSQLRawSQLProjection<{ type: 'kv.set'; data: { value: unknown } }>({
       name: 'views',
@@ -142,6 +149,7 @@ async function emmettInline(): Promise<(() => Promise<void>) | undefined> {
           sql(`INSERT INTO ${t}_kv VALUES (%L, %L, %L, %L::jsonb, %s, %s, %s, %s) ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, value_jsonb = excluded.value_jsonb, version = excluded.version, updated_at = excluded.updated_at, position = excluded.position`, ns, key, v, v, ver, now, now, pos),
           sql(`INSERT INTO ${t}_versions VALUES (%L, %L, %s, %L, %s, %L, 'set', %s)`, ns, key, ver, v, now, 'bench', pos),
           sql(`INSERT INTO ${t}_audit VALUES (%s, %s, %L, 'set', 'kv.set', %L, %L, %s)`, pos, now, 'bench', ns, key, ver),
+          sql(`INSERT INTO ${t}_ns VALUES (%L, %s) ON CONFLICT DO NOTHING`, ns, now),
         ];
       },
     });
@@ -242,7 +250,7 @@ export async function main(): Promise<void> {
       await c.connect();
       for (const sc of schemas) await c.query(`DROP SCHEMA IF EXISTS "${sc}" CASCADE`);
       // the Emmett case's view tables live in Emmett's schema (public)
-      for (const v of ['kv', 'versions', 'audit']) await c.query(`DROP TABLE IF EXISTS emmett_views_${process.pid}_${v}`);
+      for (const v of ['kv', 'versions', 'audit', 'ns']) await c.query(`DROP TABLE IF EXISTS emmett_views_${process.pid}_${v}`);
       await c.end();
     }
   }
