@@ -9,7 +9,12 @@
  *
  * Cluster: every key of one log carries the hash tag `{prefix}`, so a whole log lives in one slot
  * (one shard). That is what lets one script append to the global order and to any stream at
- * once; spread load over shards with several logs (different prefixes), not within one.
+ * once; spread load over shards with several logs (different prefixes), not within one. Pass an
+ * ioredis `Cluster` as `redis` (tested on 3 masters + 3 replicas, with `CLUSTER FAILOVER` mid-run:
+ * docs/scaling-out.md#redis-cluster). The tail's blocking XREAD, ended with `UNBLOCKED` when its
+ * master is demoted, is re-issued and finds the new master.
+ *
+ * Erasure (`eraseStream`, for the Store's purge): see {@link RedisEventLog.eraseStream}.
  *
  * Durability: an acknowledged append is in the server's memory. Whether it survives a server
  * crash depends on the server's persistence (`appendonly yes` with `appendfsync always` for every
