@@ -282,6 +282,31 @@ describe.each(backends)('Store relationships on $name', (b) => {
     }
   });
 
+  it('a delete of the object landing between relate\'s checks and its append makes the append fail its version check: relate rereads and throws StateNotFoundError, no relation to a deleted key', async () => {
+    const t = storeOn(b);
+    const { store, log } = t;
+    try {
+      await store.set('a', 1);
+      await store.set('b', 1);
+      // the interleaving, made deterministic: the other writer's delete lands when relate asks the relation stream's revision
+      const revision = log.revision.bind(log);
+      let injected = false;
+      log.revision = async (stream: string) => {
+        if (stream.startsWith('rel:') && !injected) {
+          injected = true;
+          await log.append('kv:default/b', [{ type: 'kv.deleted', data: { v: 1 }, metadata: { operation: 'delete', actor: 'other' } }]);
+        }
+        return revision(stream);
+      };
+      await expect(store.relate('a', 'p', 'b')).rejects.toBeInstanceOf(StateNotFoundError);
+      expect(injected).toBe(true);
+      expect((await readAll(log)).filter((e) => e.type === 'kv.relation.added')).toEqual([]);
+      expect(await relationsReader(store.views).all()).toEqual([]);
+    } finally {
+      await t.close();
+    }
+  });
+
   it('bad input is a typed error before anything is appended: empty, NUL, lone-surrogate or oversized predicates (ValidationError), bad keys and namespaces (InvalidKeyError)', async () => {
     const t = storeOn(b);
     const { store } = t;
