@@ -149,7 +149,10 @@ export class WriteQueue<Op> {
       this.head = r;
       let first: Error | undefined;
       try {
-        for (let i = 0; i < this.backends.length; i++) {
+        // backends known to be down come last: the replay retries them in the background, so a
+        // server that hangs rather than refuses does not hold up every write with its timeout
+        const idx = this.backends.map((_, i) => i);
+        for (const i of [...idx.filter((j) => this.backends[j]!.available !== false), ...idx.filter((j) => this.backends[j]!.available === false)]) {
           const b = this.backends[i]!;
           try {
             const result = (await b.mutex.run(() => this.drainBackend(b, r, r))) as R;
