@@ -156,14 +156,15 @@ describe('Store stats()', () => {
 });
 
 describe('event log stats()', () => {
-  const logs: [string, () => EventLog & { stats(): ReturnType<MemoryEventLog['stats']> }, string][] = [
-    ['memory', () => new MemoryEventLog(), 'memory'],
-    ['file', () => new FileEventLog({ dir: join(dir, `file-${Math.random()}`) }), 'file'],
-    ['SQLite', () => new SqliteEventLog({ path: join(dir, `log-${Math.random()}.db`) }), 'sqlite'],
+  type Opts = { openTelemetry?: boolean };
+  const logs: [string, (o: Opts) => EventLog & { stats(): ReturnType<MemoryEventLog['stats']> }, string][] = [
+    ['memory', (o) => new MemoryEventLog(o), 'memory'],
+    ['file', (o) => new FileEventLog({ ...o, dir: join(dir, `file-${Math.random()}`) }), 'file'],
+    ['SQLite', (o) => new SqliteEventLog({ ...o, path: join(dir, `log-${Math.random()}.db`) }), 'sqlite'],
   ];
-  for (const [name, open, target] of logs) {
-    it(`${name}: counts append, appendMany, read, readAll, revision and subscribe once each call; a conflict counts as an error`, async () => {
-      const log = open(); // observed by default
+  for (const [name, open, target] of logs) for (const otel of [true, false]) {
+    it(`${name} (OpenTelemetry ${otel ? 'on' : 'off'}): counts append, appendMany, read, readAll, revision and subscribe once each call; a conflict counts as an error`, async () => {
+      const log = open({ openTelemetry: otel }); // observed by default
       await log.append('s', [{ type: 't', data: 1 }]);
       await log.append('s', [{ type: 't', data: 2 }], { expectedRevision: 1 });
       await (log as unknown as MemoryEventLog).appendMany([{ stream: 'u', events: [{ type: 't', data: 3 }] }]);
