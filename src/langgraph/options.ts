@@ -19,7 +19,11 @@ export interface DgentSaverCommonOptions {
   prefix?: string | undefined;
   /** default time to live of a thread after its last write, in ms (default: none); see `setThreadTtl` */
   ttlMs?: number | undefined;
-  /** a whole array value is stored again once this many items were appended since the last whole one, and at least as many as it had (default 512) */
+  /**
+   * for an array kept in its value stream (appended items too big to keep in the checkpoint, or not
+   * extending the parent's value): it is stored whole again once this many items were appended since
+   * the last whole one, and at least as many as it had (default 512)
+   */
   snapshotEvery?: number | undefined;
   /** non-array values up to this size (serialised bytes) are kept inside the checkpoint event (default 256) */
   inlineMaxBytes?: number | undefined;
