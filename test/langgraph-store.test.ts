@@ -88,6 +88,9 @@ describe('DgentStore examples', () => {
     await expect(store.search(['ok'], { limit: -1 })).rejects.toBeInstanceOf(ValidationError);
     await expect(store.listNamespaces({ maxDepth: 0 })).rejects.toBeInstanceOf(ValidationError);
     await expect(store.put(['ok'], '', { v: 1 })).rejects.toBeInstanceOf(InvalidKeyError);
+    // a batch is checked whole before anything runs
+    await expect(store.batch([{ namespace: ['ok'], key: 'k' }, { namespace: ['ok'], key: 'j', value: { v: 2 } }, { namespace: ['a.b'], key: 'k', value: { v: 1 } }])).rejects.toBeInstanceOf(InvalidNamespaceError);
+    await expect(store.batch([{ namespace: ['ok'], key: 'j', value: { v: 2 } }, { nonsense: true } as never])).rejects.toBeInstanceOf(ValidationError);
     expect(await eventCount(log)).toBe(before);
     expect(() => new DgentStore({ log, prefix: 'a.b' })).toThrow(ValidationError);
     expect(() => new DgentStore({ log, ttl: { defaultTtl: 0 } })).toThrow(ValidationError);
@@ -157,6 +160,7 @@ describe('DgentStore examples', () => {
     expect(second.version).toBe(2);
     expect(second.createdAt).toEqual(first.createdAt);
     expect(second.updatedAt.getTime()).toBeGreaterThan(first.updatedAt.getTime());
+    await new Promise((r) => setTimeout(r, 5)); // the delete gets a later millisecond than version 2 (at: { time } looks up by log time)
     await store.delete(['h'], 'k');
     await new Promise((r) => setTimeout(r, 5));
     await store.put(['h'], 'k', { v: 3 });

@@ -121,20 +121,37 @@ export class DgentStore extends BaseStore {
   async batch<Op extends Operation[]>(operations: Op): Promise<OperationResults<Op>> {
     if (!Array.isArray(operations)) throw new ValidationError('batch needs an array of operations');
     const r = await this.r();
+    // check every operation before running any: a bad one rejects the batch with nothing read or written
     const puts = new Map<string, DgentPutOperation>();
-    const reads: Promise<unknown>[] = [];
-    for (const op of operations as Operation[]) {
-      if ('namespacePrefix' in op) reads.push(this.searchOp(r, op));
-      else if ('value' in op) {
+    const kinds = (operations as Operation[]).map((op) => {
+      if (typeof op !== 'object' || op === null) throw new ValidationError('an operation must be an object');
+      if ('namespacePrefix' in op) {
+        checkPrefix(op.namespacePrefix, 'namespacePrefix');
+        return 'search' as const;
+      }
+      if ('value' in op) {
         const ns = this.ns(op.namespace);
         this.checkKey(op.key);
         if (op.value !== null) this.checkValue(op.value);
         puts.set(JSON.stringify([ns, op.key]), op);
-        reads.push(Promise.resolve(undefined));
-      } else if ('key' in op) reads.push(this.getOp(r, op));
-      else if ('limit' in op || 'matchConditions' in op || 'maxDepth' in op) reads.push(this.listOp(r, op as ListNamespacesOperation));
-      else throw new ValidationError('unknown operation: not a get, search, put or listNamespaces');
-    }
+        return 'put' as const;
+      }
+      if ('key' in op) {
+        this.ns(op.namespace);
+        this.checkKey(op.key);
+        return 'get' as const;
+      }
+      if ('limit' in op || 'matchConditions' in op || 'maxDepth' in op) return 'list' as const;
+      throw new ValidationError('unknown operation: not a get, search, put or listNamespaces');
+    });
+    const reads = (operations as Operation[]).map((op, i) => {
+      switch (kinds[i]) {
+        case 'search': return this.searchOp(r, op as SearchOperation);
+        case 'get': return this.getOp(r, op as GetOperation);
+        case 'list': return this.listOp(r, op as ListNamespacesOperation);
+        default: return Promise.resolve(undefined);
+      }
+    });
     const results = await Promise.all(reads);
     await this.applyPuts(r, [...puts.values()]);
     return results as OperationResults<Op>;
