@@ -13,7 +13,7 @@
  * at 50; getTuple at 400 >= 1x SqliteSaver's and PostgresSaver's (throughput, from p50).
  *
  * Env: BENCH_LG_TURNS (default 400), BENCH_LG_RUNS (default 1; medians when more), BENCH_LG_ONLY (a regexp of saver names),
- * BENCH_LG_OUT (the JSON written, default bench/results/langgraph.json; it keeps every run under
+ * BENCH_LG_SAMPLES (latency samples, default 30), BENCH_LG_OUT (the JSON written, default bench/results/langgraph.json; it keeps every run under
  * `perRun`), BENCH_LG_MERGE (comma-separated JSON files of earlier runs, e.g. runs made side by
  * side: no run, their runs' medians are written), DGENT_POSTGRES_URL.
  */
@@ -37,6 +37,8 @@ const TURNS = Number(process.env.BENCH_LG_TURNS ?? 400);
 const RUNS = Number(process.env.BENCH_LG_RUNS ?? 1);
 const MARKS = [50, 100, 200, 400].filter((m) => m <= TURNS);
 const WINDOW = 20;
+/** latency samples per measure (BENCH_LG_SAMPLES, default 30) */
+const SAMPLES = Number(process.env.BENCH_LG_SAMPLES ?? 30);
 
 interface Subject {
   name: string;
@@ -166,7 +168,7 @@ function subjects(run: number): Subject[] {
   return only ? out.filter((s) => new RegExp(only).test(s.name)) : out;
 }
 
-async function latency(subject: Subject, fn: (s: BaseCheckpointSaver) => Promise<unknown>, samples = 30): Promise<{ p50Ms: number; p99Ms: number }> {
+async function latency(subject: Subject, fn: (s: BaseCheckpointSaver) => Promise<unknown>, samples = SAMPLES): Promise<{ p50Ms: number; p99Ms: number }> {
   const h = hdr.build({ numberOfSignificantValueDigits: 3 });
   // DgentSaver without its value cache: every call reads and deserialises the whole conversation,
   // as the other savers do (its thread index, ids and references only, stays in memory)
