@@ -155,7 +155,7 @@ export class WriteQueue<Op> {
         for (const i of [...idx.filter((j) => this.backends[j]!.available !== false), ...idx.filter((j) => this.backends[j]!.available === false)]) {
           const b = this.backends[i]!;
           try {
-            const result = (await b.mutex.run(() => this.drainBackend(b, r, r))) as R;
+            const result = (await b.mutex.run(() => this.drainBackend(b, r, r, { revision: r, op }))) as R;
             return { result, index: i };
           } catch (e) {
             if (!isUnavailable(e)) {
@@ -187,13 +187,15 @@ export class WriteQueue<Op> {
   }
 
   /** Apply what is queued for `b` up to `upTo` (run under b.mutex); the answer of `strict` is returned and its error thrown. */
-  private async drainBackend(b: Backend<Op>, upTo: number, strict?: number): Promise<unknown> {
+  private async drainBackend(b: Backend<Op>, upTo: number, strict?: number, fresh?: { revision: number; op: Op }): Promise<unknown> {
     let out: unknown;
     try {
       out = await this.settle(b, strict);
       while (b.cursor < upTo) {
         const batch: { revision: number; op: Op }[] = [];
-        for await (const e of this.log.read(this.entries, { fromRevision: b.cursor + 1, toRevision: upTo, limit: 256 })) batch.push({ revision: e.revision, op: (e.data as EntryData<Op>).op });
+        // the write just appended is at hand: a backend that is up to date needs no read of the log
+        if (fresh && fresh.revision === b.cursor + 1 && fresh.revision === upTo) batch.push(fresh);
+        else for await (const e of this.log.read(this.entries, { fromRevision: b.cursor + 1, toRevision: upTo, limit: 256 })) batch.push({ revision: e.revision, op: (e.data as EntryData<Op>).op });
         if (batch.length === 0) throw new ValidationError(`write queue ${this.prefix}: entries ${b.cursor + 1}..${upTo} are missing`);
         for (const { revision, op } of batch) {
           if (this.cancelled.has(revision)) {
