@@ -334,6 +334,88 @@ describe.each(backends)('Store relationships on $name', (b) => {
   });
 });
 
+type StoreOp =
+  | { t: 'set' | 'delete' | 'purge'; k: number }
+  | { t: 'nsDelete'; ns: number }
+  | { t: 'relate' | 'unrelate'; s: number; p: number; o: number; twice: boolean };
+const SKEYS = [['default', 'a'], ['default', 'b/c'], ['n2', '😀'], ['n2', 'a']] as const;
+const SPREDS = ['p', 'q'] as const;
+const storeOpArb: fc.Arbitrary<StoreOp> = fc.oneof(
+  { arbitrary: fc.record({ t: fc.constantFrom('set' as const, 'delete' as const, 'purge' as const), k: fc.nat({ max: SKEYS.length - 1 }) }), weight: 3 },
+  { arbitrary: fc.record({ t: fc.constant('nsDelete' as const), ns: fc.nat({ max: 1 }) }), weight: 1 },
+  { arbitrary: fc.record({ t: fc.constantFrom('relate' as const, 'unrelate' as const), s: fc.nat({ max: SKEYS.length - 1 }), p: fc.nat({ max: 1 }), o: fc.nat({ max: SKEYS.length - 1 }), twice: fc.boolean() }), weight: 4 },
+);
+
+describe.each(backends)('Store relationships against a model on $name', (b) => {
+  it('random set / delete / purge / deleteNamespace / relate / unrelate: results, related and relatedTo of every key, and a rebuild, agree with the model (100 runs)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(storeOpArb, { minLength: 1, maxLength: 25 }), async (ops) => {
+        const t = storeOn(b);
+        const { store } = t;
+        const live = new Set<number>();
+        const rels = new Set<string>(); // `s p o` by indexes
+        const ref = (k: number) => ({ namespace: SKEYS[k]![0], key: SKEYS[k]![1] });
+        const drop = (gone: (k: number) => boolean) => {
+          for (const r of [...rels]) {
+            const [s, , o] = r.split(' ').map(Number);
+            if (gone(s!) || gone(o!)) rels.delete(r);
+          }
+        };
+        try {
+          for (const op of ops) {
+            if (op.t === 'set') {
+              await store.set(SKEYS[op.k]![1], op.k, { namespace: SKEYS[op.k]![0] });
+              live.add(op.k);
+            } else if (op.t === 'delete' || op.t === 'purge') {
+              if (op.t === 'delete') expect(await store.delete(SKEYS[op.k]![1], { namespace: SKEYS[op.k]![0] })).toBe(live.has(op.k));
+              else await store.purge(SKEYS[op.k]![1], { namespace: SKEYS[op.k]![0] });
+              live.delete(op.k);
+              drop((k) => k === op.k);
+            } else if (op.t === 'nsDelete') {
+              const ns = ['default', 'n2'][op.ns]!;
+              await store.deleteNamespace(ns, { recursive: true });
+              const inNs = (k: number) => SKEYS[k]![0] === ns;
+              for (const k of [...live]) if (inNs(k)) live.delete(k);
+              drop(inNs);
+            } else {
+              const r = op as Extract<StoreOp, { s: number }>;
+              const id = `${r.s} ${r.p} ${r.o}`;
+              for (let n = r.twice ? 2 : 1; n > 0; n--) {
+                if (r.t === 'unrelate') {
+                  expect(await store.unrelate(ref(r.s), SPREDS[r.p]!, ref(r.o))).toBe(rels.has(id));
+                  rels.delete(id);
+                } else if (!live.has(r.s) || !live.has(r.o)) {
+                  await expect(store.relate(ref(r.s), SPREDS[r.p]!, ref(r.o))).rejects.toBeInstanceOf(StateNotFoundError);
+                } else {
+                  expect((await store.relate(ref(r.s), SPREDS[r.p]!, ref(r.o))).written).toBe(!rels.has(id));
+                  rels.add(id);
+                }
+              }
+            }
+          }
+          const expectAll = async () => {
+            for (let k = 0; k < SKEYS.length; k++) {
+              const fwd = [...rels].map((r) => r.split(' ').map(Number)).filter(([s]) => s === k);
+              const inv = [...rels].map((r) => r.split(' ').map(Number)).filter(([, , o]) => o === k);
+              const got = (await store.related(ref(k))).map((r) => `${r.predicate} ${r.object.namespace}/${r.object.key}`);
+              expect(new Set(got)).toEqual(new Set(fwd.map(([, p, o]) => `${SPREDS[p!]} ${ref(o!).namespace}/${ref(o!).key}`)));
+              const gotInv = (await store.relatedTo(ref(k))).map((r) => `${r.predicate} ${r.subject.namespace}/${r.subject.key}`);
+              expect(new Set(gotInv)).toEqual(new Set(inv.map(([s, p]) => `${SPREDS[p!]} ${ref(s!).namespace}/${ref(s!).key}`)));
+            }
+            expect((await relationsReader(store.views).all()).length).toBe(rels.size);
+          };
+          await expectAll();
+          await store.rebuildViews({ only: ['kv_relations'] });
+          await expectAll();
+        } finally {
+          await t.close();
+        }
+      }),
+      { numRuns: 100 },
+    );
+  }, 600_000);
+});
+
 describe('Store relationships across two Stores on one SQLite file', () => {
   it('concurrent relates of one triple append one event (the relation stream revision is the expectation); both see it', async () => {
     const path = join(dir, `shared${++files}.db`);
