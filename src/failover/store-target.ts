@@ -8,7 +8,7 @@
 import { BackendUnavailableError } from '../core/errors.js';
 import type { Metadata } from '../projections/keyed-events.js';
 import type { Store } from '../store/store.js';
-import type { FailoverTarget } from './target.js';
+import { isUnavailable, type FailoverTarget } from './target.js';
 
 /** One key operation of a queued Store write. */
 export type StoreKeyOp =
@@ -85,8 +85,9 @@ export function storeTarget(store: Store): FailoverTarget<StoreOp, StorePartResu
       return out;
     },
     async probe() {
-      const s = await store.status();
-      if (!s.log.healthy) throw new BackendUnavailableError('store', s.log.error ?? 'its log is unavailable');
+      // health() pings the log and the views (status() would also count every namespace)
+      const h = await store.health();
+      if (!h.ok) throw isUnavailable(h.error) ? h.error : new BackendUnavailableError('store', h.error.message, { cause: h.error });
     },
   };
 }
