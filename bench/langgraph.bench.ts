@@ -165,7 +165,11 @@ function subjects(run: number): Subject[] {
     }
   }
   const only = process.env.BENCH_LG_ONLY;
-  return only ? out.filter((s) => new RegExp(only).test(s.name)) : out;
+  if (!only) return out;
+  const kept = out.filter((s) => new RegExp(only).test(s.name));
+  // the others' temporary directories were made already
+  for (const s of out) if (!kept.includes(s) && s.backend === 'sqlite') void s.cleanup();
+  return kept;
 }
 
 async function latency(subject: Subject, fn: (s: BaseCheckpointSaver) => Promise<unknown>, samples = SAMPLES): Promise<{ p50Ms: number; p99Ms: number }> {
