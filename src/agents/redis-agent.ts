@@ -325,6 +325,15 @@ export class RedisAgent<S> extends VersionedAgent<S> {
     try {
       const version = Number(header.slice(0, header.indexOf(':')));
       if (!Number.isInteger(version) || version < 1) throw new CorruptionError(`malformed change notification ${JSON.stringify(header.slice(0, 40))}`, this.channel);
+      // Announcements can be lost without the connection ever dropping (an ioredis Cluster moves
+      // its subscriber connection to another node silently when its node list changes): a gap in
+      // the versions is filled from the history first, oldest first, as far as it holds them.
+      if (this.baselineMarked && version > this.reported + 1) {
+        for (let v = Math.max(this.reported + 1, version - Number(this.maxHistory) + 1); v < version; v++) {
+          const missed = await this.readAt({ version: v });
+          if (missed !== undefined && missed.version > this.reported) this.emit(missed);
+        }
+      }
       const snap = await this.readAt({ version });
       // superseded (trimmed from the history, expired or replaced) before it could be read: the newer save follows
       if (snap === undefined || (snap as Entry<S>).id !== header) return;
