@@ -196,6 +196,23 @@ describe('DgentStore examples', () => {
     expect(hit!.score).toBeCloseTo(cos(embedText('plain rice'), embedText('apple pie')), 5);
   });
 
+  it('two DgentStores with an index on one log (two processes) write in turns: vectors of both are scored by both', async () => {
+    const path = join(dir, 'two-writers.db');
+    const index = { dims: 8, embed: fakeEmbeddings, fields: ['text'] };
+    const a = make({ index }, new SqliteEventLog({ path })).store;
+    const b = make({ index }, new SqliteEventLog({ path })).store; // its own connection, as another process has
+    const texts = ['apple pie', 'banana bread', 'cherry tart', 'plain rice'];
+    for (const [i, t] of texts.entries()) await (i % 2 === 0 ? a : b).put(['m'], `k${i}`, { text: t });
+    await a.delete(['m'], 'k1'); // written by b
+    await b.put(['m'], 'k2', { text: 'apple' }); // written by a before
+    for (const s of [a, b]) {
+      const hits = await s.search(['m'], { query: 'cherry tart' });
+      expect(hits.map((h) => h.key).sort()).toEqual(['k0', 'k2', 'k3']);
+      expect(hits.every((h) => h.score !== undefined)).toBe(true);
+    }
+    expect((await a.search(['m'], { query: 'apple', limit: 1 }))[0]?.key).toBe('k2');
+  });
+
   it('refreshOnRead with an index: the refreshed version keeps its vectors', async () => {
     let now = 7_000_000;
     const { store } = make({ index: { dims: 8, embed: fakeEmbeddings, fields: ['text'] }, ttl: { defaultTtl: 1, refreshOnRead: true }, storeOptions: { sweepIntervalMs: 0, clock: { now: () => now } } });

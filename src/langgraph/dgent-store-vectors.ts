@@ -5,7 +5,7 @@
  * item it was made from; a search scores an item only by vectors of its current version, so a
  * vector left behind by a crash or an expiry never scores.
  */
-import { ValidationError } from '../core/errors.js';
+import { ConcurrencyError, ValidationError } from '../core/errors.js';
 import type { EventLog } from '../streams/event-log.js';
 import { VectorAgent } from '../agents/vector-agent.js';
 import type { VectorEngine, VectorIndexKind } from '../agents/vector/types.js';
@@ -176,28 +176,44 @@ export class StoreVectors {
     return JSON.stringify([ns, key, field]);
   }
 
+  /**
+   * A write of the vector log, which expects the revision this agent has seen: another DgentStore on
+   * the same log (another process) may have written since, so catch up and write again.
+   */
+  private async logged(write: () => Promise<unknown>): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await write();
+        return;
+      } catch (e) {
+        if (!(e instanceof ConcurrencyError) || attempt >= 20) throw e;
+        await this.agent.sync();
+      }
+    }
+  }
+
   /** Replace the vectors of an item: drop `oldFields` not written again, upsert the new ones. */
   async replace(ns: string, key: string, version: number, items: readonly { field: string; vector: number[] }[], oldFields: readonly string[]): Promise<void> {
     const keep = new Set(items.map((i) => i.field));
     const drop = oldFields.filter((f) => !keep.has(f)).map((f) => StoreVectors.id(ns, key, f));
-    if (drop.length) await this.agent.remove(drop);
-    if (items.length) await this.agent.upsert(items.map((i) => ({ id: StoreVectors.id(ns, key, i.field), vector: i.vector, data: { ns, key, v: version } })));
+    if (drop.length) await this.logged(() => this.agent.remove(drop));
+    if (items.length) await this.logged(() => this.agent.upsert(items.map((i) => ({ id: StoreVectors.id(ns, key, i.field), vector: i.vector, data: { ns, key, v: version } }))));
   }
 
   /** Point an item's vectors at a new version of the same value (a TTL refresh): no embedding again. */
   async retag(ns: string, key: string, version: number, fields: readonly string[]): Promise<void> {
-    const items = [];
+    const items: { id: string; vector: Float32Array; data: VectorData }[] = [];
     for (const f of fields) {
       const id = StoreVectors.id(ns, key, f);
       const stored = await this.agent.get(id);
       if (stored) items.push({ id, vector: stored.vector, data: { ns, key, v: version } });
     }
-    if (items.length) await this.agent.upsert(items);
+    if (items.length) await this.logged(() => this.agent.upsert(items));
   }
 
   /** Drop the vectors of an item. */
   async remove(ns: string, key: string, fields: readonly string[]): Promise<void> {
-    if (fields.length) await this.agent.remove(fields.map((f) => StoreVectors.id(ns, key, f)));
+    if (fields.length) await this.logged(() => this.agent.remove(fields.map((f) => StoreVectors.id(ns, key, f))));
   }
 
   /**
