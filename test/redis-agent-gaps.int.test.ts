@@ -1,7 +1,7 @@
 /**
  * RedisAgent.subscribe when announcements are lost while the subscription stays up (an ioredis
- * Cluster moves its subscriber connection to another node without a reconnect event; seen as
- * [1, 4, 5, ...] on the cluster test): the next announcement fills the gap from the history, so
+ * Cluster moves its subscriber connection to another node without a reconnect event when its node
+ * list changes: see ioredis's ClusterSubscriber): the next announcement fills the gap from the history, so
  * listeners still hear every version, in order. Lost announcements are made here by saving
  * through an agent with `publish: false`.
  */
