@@ -3,13 +3,15 @@
  * <= 5% more than without instrumentation). Cases, side by side in rotating rounds (paired.ts), on
  * a memory log and on SQLite (a file, WAL):
  * - off: `{ stats: false, openTelemetry: false }`, no hook: the Store's methods are not wrapped;
- * - OpenTelemetry absent: the default options with `openTelemetry: false`, which takes exactly the
- *   path of a project without @opentelemetry/api (the loader's result is the same `undefined`):
- *   counts and the latency histogram of stats();
- * - OpenTelemetry API, no SDK: the default options with @opentelemetry/api installed (here a dev
- *   dependency) and no SDK registered (spans are the API's non-recording ones);
- * - OpenTelemetry SDK: a BasicTracerProvider with a SimpleSpanProcessor into an in-memory exporter
- *   and a MeterProvider, registered globally (second part of the run, after the others).
+ * - OpenTelemetry absent, default options: `openTelemetry: false` takes exactly the path of a
+ *   project without @opentelemetry/api (the loader's result is the same `undefined`); stats are
+ *   opt-in, so nothing is wrapped (the acceptance row);
+ * - stats, OpenTelemetry absent: `{ stats: true, openTelemetry: false }`: counts and the latency
+ *   histogram of stats();
+ * - stats + OpenTelemetry API, no SDK: @opentelemetry/api installed (here a dev dependency) and no
+ *   SDK registered (spans are the API's non-recording ones);
+ * - stats + OpenTelemetry SDK: a BasicTracerProvider with a SimpleSpanProcessor into an in-memory
+ *   exporter and a MeterProvider, registered globally (second part of the run, after the others).
  * Store.get of one of 1000 keys (~200 B values), sequential calls.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -28,7 +30,8 @@ const value = (i: number) => ({ name: `user ${i}`, age: i % 97, email: `user${i}
 
 const OFF = { stats: false, openTelemetry: false } as const;
 const ABSENT: Partial<StoreOptions> = { openTelemetry: false };
-const DEFAULT: Partial<StoreOptions> = {};
+const STATS: Partial<StoreOptions> = { stats: true, openTelemetry: false };
+const OTEL: Partial<StoreOptions> = { stats: true };
 
 async function filled(log: EventLog, options: Partial<StoreOptions>, seed: boolean): Promise<Store> {
   const store = new Store({ ...options, log, sweepIntervalMs: 0 });
@@ -47,11 +50,12 @@ function getter(store: Store): () => Promise<void> {
 async function side(label: string, open: () => EventLog, otelCase: string, otelOptions: Partial<StoreOptions>): Promise<CaseResult[]> {
   // one log, one Store per case: the same data, the same views
   const log = open();
-  const stores = [await filled(log, OFF, true), await filled(log, ABSENT, false), await filled(log, otelOptions, false)];
+  const stores = [await filled(log, OFF, true), await filled(log, ABSENT, false), await filled(log, STATS, false), await filled(log, otelOptions, false)];
   const r = await paired([
     [`Store.get ${label}: instrumentation off`, N, getter(stores[0]!)],
-    [`Store.get ${label}: stats, OpenTelemetry absent`, N, getter(stores[1]!)],
-    [`Store.get ${label}: stats + ${otelCase}`, N, getter(stores[2]!)],
+    [`Store.get ${label}: default options, OpenTelemetry absent`, N, getter(stores[1]!)],
+    [`Store.get ${label}: stats, OpenTelemetry absent`, N, getter(stores[2]!)],
+    [`Store.get ${label}: stats + ${otelCase}`, N, getter(stores[3]!)],
   ]);
   for (const s of stores) await s.close();
   await log.close();
@@ -70,16 +74,19 @@ export async function main(): Promise<void> {
     ];
     const add = (r: CaseResult[], label: string, otelCase: string, target?: number): void => {
       cases.push(...r);
-      if (target !== undefined) comparisons.push({ label: `Store.get ${label}: OpenTelemetry absent vs off`, subject: r[1]!, baseline: r[0]!, target });
-      comparisons.push({ label: `Store.get ${label}: ${otelCase} vs off`, subject: r[2]!, baseline: r[0]! });
+      if (target !== undefined) {
+        comparisons.push({ label: `Store.get ${label}: OpenTelemetry absent (default options) vs off`, subject: r[1]!, baseline: r[0]!, target });
+        comparisons.push({ label: `Store.get ${label}: stats, OpenTelemetry absent vs off`, subject: r[2]!, baseline: r[0]! });
+      }
+      comparisons.push({ label: `Store.get ${label}: stats + ${otelCase} vs off`, subject: r[3]!, baseline: r[0]! });
     };
-    for (const [label, open] of logs) add(await side(label, open, 'OpenTelemetry API, no SDK', DEFAULT), label, 'OpenTelemetry API, no SDK', 0.95);
+    for (const [label, open] of logs) add(await side(label, open, 'OpenTelemetry API, no SDK', OTEL), label, 'OpenTelemetry API, no SDK', 0.95);
     const exporter = new InMemorySpanExporter();
     trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }));
     metrics.setGlobalMeterProvider(new MeterProvider());
     const drain = setInterval(() => exporter.reset(), 200);
     try {
-      for (const [label, open] of logs) add(await side(label, open, 'OpenTelemetry SDK', DEFAULT), label, 'OpenTelemetry SDK (in-memory spans)');
+      for (const [label, open] of logs) add(await side(label, open, 'OpenTelemetry SDK', OTEL), label, 'OpenTelemetry SDK (in-memory spans)');
     } finally {
       clearInterval(drain);
       trace.disable();

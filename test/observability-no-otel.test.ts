@@ -23,8 +23,8 @@ import { MemoryEventLog, Store } from './src/index.js';
 let resolvable = true;
 try { createRequire(import.meta.url).resolve('@opentelemetry/api'); } catch { resolvable = false; }
 const ops: string[] = [];
-const log = new MemoryEventLog();
-const store = new Store({ log, sweepIntervalMs: 0, onOperation: (e) => ops.push(e.target + '.' + e.op) });
+const log = new MemoryEventLog({ stats: true });
+const store = new Store({ log, sweepIntervalMs: 0, stats: true, onOperation: (e) => ops.push(e.target + '.' + e.op) });
 await store.set('a', 1);
 await store.get('a');
 await store.get('b');

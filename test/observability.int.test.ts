@@ -41,8 +41,8 @@ describe.skipIf(!pgUp)('PostgreSQL', () => {
   it('stats() counts the log\'s operations and the Store\'s; health() is ok with the log in details', async () => {
     const schema = uniqueSchema('obs');
     schemas.push(schema);
-    const log = new PostgresEventLog({ connectionString: postgresUrl(), schema });
-    const store = new Store({ log, sweepIntervalMs: 0 });
+    const log = new PostgresEventLog({ connectionString: postgresUrl(), schema, stats: true });
+    const store = new Store({ log, sweepIntervalMs: 0, stats: true });
     await store.set('a', { n: 1 });
     expect(await store.get('a')).toEqual({ n: 1 });
     expect(await store.get('b')).toBeUndefined();
@@ -122,7 +122,7 @@ describe.skipIf(!redisUp)('Redis', () => {
   it('stats() counts and health() is ok; on a closed port health() is ok: false with BackendUnavailableError', async () => {
     const prefix = uniqueName('obs');
     prefixes.push(prefix);
-    const log = new RedisEventLog({ url: REDIS_URL, prefix });
+    const log = new RedisEventLog({ url: REDIS_URL, prefix, stats: true });
     await log.append('s', [{ type: 't', data: 1 }]);
     expect(await log.revision('s')).toBe(1);
     expect(await log.health()).toMatchObject({ ok: true, target: 'redis' });

@@ -58,7 +58,7 @@ describe('Store stats()', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(cmd, { maxLength: 40 }), async (cmds) => {
         const heard: OperationEvent[] = [];
-        const store = new Store({ log: new MemoryEventLog(), sweepIntervalMs: 0, onOperation: (e) => heard.push(e) });
+        const store = new Store({ log: new MemoryEventLog(), sweepIntervalMs: 0, stats: true, onOperation: (e) => heard.push(e) });
         const live = new Set<string>();
         const calls: Record<string, number> = {};
         let errors = 0;
@@ -99,7 +99,7 @@ describe('Store stats()', () => {
 
   it('p50, p99 and max agree with the durations the hook reported', async () => {
     const durations: number[] = [];
-    const store = new Store({ log: new MemoryEventLog(), sweepIntervalMs: 0, onOperation: (e) => e.op === 'set' && durations.push(e.durationMs) });
+    const store = new Store({ log: new MemoryEventLog(), sweepIntervalMs: 0, stats: true, onOperation: (e) => e.op === 'set' && durations.push(e.durationMs) });
     for (let i = 0; i < 300; i++) await store.set(`k${i % 17}`, { i, pad: 'x'.repeat(i) });
     const s = store.stats().operations.set!;
     expect(s.count).toBe(300);
@@ -117,9 +117,11 @@ describe('Store stats()', () => {
     expect(store.get).toBe(Store.prototype.get);
     await store.set('a', 1);
     expect(store.stats()).toEqual({ target: 'store', latencies: false, operations: {}, total: { count: 0, errors: 0 }, cache: { hits: 0, misses: 0, hitRatio: 0, evictions: 0 } });
-    const observed = new Store({ log: new MemoryEventLog(), sweepIntervalMs: 0, openTelemetry: false });
+    const byDefault = new Store({ log: new MemoryEventLog(), sweepIntervalMs: 0, openTelemetry: false });
+    expect(byDefault.get).toBe(Store.prototype.get); // stats are opt-in: nothing wrapped by default
+    const observed = new Store({ log: new MemoryEventLog(), sweepIntervalMs: 0, stats: true, openTelemetry: false });
     expect(Object.hasOwn(observed, 'get')).toBe(true);
-    await Promise.all([store.close(), observed.close()]);
+    await Promise.all([store.close(), byDefault.close(), observed.close()]);
   });
 
   it('stats: false with a hook counts calls (no latencies) and calls the hook', async () => {
@@ -156,7 +158,7 @@ describe('Store stats()', () => {
 });
 
 describe('event log stats()', () => {
-  type Opts = { openTelemetry?: boolean };
+  type Opts = { openTelemetry?: boolean; stats?: boolean };
   const logs: [string, (o: Opts) => EventLog & { stats(): ReturnType<MemoryEventLog['stats']> }, string][] = [
     ['memory', (o) => new MemoryEventLog(o), 'memory'],
     ['file', (o) => new FileEventLog({ ...o, dir: join(dir, `file-${Math.random()}`) }), 'file'],
@@ -164,7 +166,7 @@ describe('event log stats()', () => {
   ];
   for (const [name, open, target] of logs) for (const otel of [true, false]) {
     it(`${name} (OpenTelemetry ${otel ? 'on' : 'off'}): counts append, appendMany, read, readAll, revision and subscribe once each call; a conflict counts as an error`, async () => {
-      const log = open({ openTelemetry: otel }); // observed by default
+      const log = open({ openTelemetry: otel, stats: true });
       await log.append('s', [{ type: 't', data: 1 }]);
       await log.append('s', [{ type: 't', data: 2 }], { expectedRevision: 1 });
       await (log as unknown as MemoryEventLog).appendMany([{ stream: 'u', events: [{ type: 't', data: 3 }] }]);
@@ -296,7 +298,7 @@ describe('OpenTelemetry (SDK in-memory exporters)', () => {
   });
 
   it('openTelemetry: false makes no spans', async () => {
-    const store = new Store({ log: new MemoryEventLog({ openTelemetry: false }), sweepIntervalMs: 0, openTelemetry: false });
+    const store = new Store({ log: new MemoryEventLog({ openTelemetry: false }), sweepIntervalMs: 0, stats: true, openTelemetry: false });
     await store.set('x', 1);
     await store.get('x');
     expect(spans.getFinishedSpans()).toEqual([]);

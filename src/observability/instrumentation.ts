@@ -110,7 +110,7 @@ export class Instrumentation {
     this.target = info.target;
     if (options?.onOperation !== undefined && typeof options.onOperation !== 'function') throw new ValidationError(`${info.target}: onOperation must be a function`);
     this.hook = options?.onOperation;
-    this.latencies = options?.stats !== false;
+    this.latencies = options?.stats === true;
     const api = options?.openTelemetry === false ? undefined : openTelemetryApi();
     this.otel = api ? otelBinding(api) : undefined;
     this.enabled = this.latencies || this.hook !== undefined || this.otel !== undefined;
