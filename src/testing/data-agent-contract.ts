@@ -18,7 +18,8 @@ import { describe, it, expect, afterEach } from 'vitest';
 import fc from 'fast-check';
 import type { DataAgent } from '../agents/data-agent.js';
 import { isClosable } from '../agents/data-agent.js';
-import { SerializationError, StateNotFoundError, ValidationError } from '../core/errors.js';
+import { SerializationError, StateNotFoundError, StateTooLargeError, ValidationError } from '../core/errors.js';
+import { encodedSize } from '../core/codec.js';
 import { arbitraryExtendedState, isDeepFrozen, specialState } from './values.js';
 import { offers, rejectsWith, type AgentContractContext, type AgentPlace, type DataAgentContractOptions } from './data-agent-support.js';
 import { capabilityTests } from './data-agent-capability-tests.js';
@@ -29,6 +30,24 @@ export type { AgentCapability, AgentPlace, AgentTyping, DataAgentContractOptions
 
 /** Register the DataAgent conformance tests for one backend. */
 export function dataAgentContract(name: string, factory: () => AgentPlace | Promise<AgentPlace>, options: DataAgentContractOptions = {}): void {
+  /**
+   * One step of the round-trip properties: save `v`, load it back exactly. With `maxStateBytes`, a
+   * generated value whose encoded form is over the limit must be refused with StateTooLargeError
+   * instead, and the state saved before it must still load.
+   */
+  const saveThenLoad = (a: DataAgent<any>): ((v: unknown) => Promise<void>) => {
+    let saved: { value: unknown } | undefined;
+    return async (v) => {
+      if (options.maxStateBytes !== undefined && encodedSize(v) > options.maxStateBytes) {
+        await rejectsWith(a.save(v), StateTooLargeError, 'STATE_TOO_LARGE');
+        if (saved) expect(await a.load()).toStrictEqual(saved.value);
+        return;
+      }
+      await a.save(v);
+      expect(await a.load()).toStrictEqual(v);
+      saved = { value: v };
+    };
+  };
   describe(`DataAgent contract: ${name}`, () => {
     const places: AgentPlace[] = [];
     const opened: DataAgent<any>[] = [];
@@ -82,25 +101,15 @@ export function dataAgentContract(name: string, factory: () => AgentPlace | Prom
 
     it('save then load round-trips arbitrary JSON values exactly', async () => {
       const a = await ctx.agent();
-      await fc.assert(
-        fc.asyncProperty(fc.jsonValue(), async (v) => {
-          await a.save(v);
-          expect(await a.load()).toStrictEqual(v);
-        }),
-        { numRuns: ctx.options.runs },
-      );
+      const roundTrip = saveThenLoad(a);
+      await fc.assert(fc.asyncProperty(fc.jsonValue(), roundTrip), { numRuns: ctx.options.runs });
     });
 
     if (!options.jsonOnly) {
       it('save then load round-trips Date, Map, Set, BigInt, Uint8Array, undefined, NaN and -0 exactly', async () => {
         const a = await ctx.agent();
-        await fc.assert(
-          fc.asyncProperty(arbitraryExtendedState(), async (v) => {
-            await a.save(v);
-            expect(await a.load()).toStrictEqual(v);
-          }),
-          { numRuns: ctx.options.runs },
-        );
+        const roundTrip = saveThenLoad(a);
+        await fc.assert(fc.asyncProperty(arbitraryExtendedState(), roundTrip), { numRuns: ctx.options.runs });
       });
 
       it('Map keys that are objects, Sets of objects, NaN and -0 round-trip exactly, in load and history', async () => {
