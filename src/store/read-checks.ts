@@ -65,12 +65,7 @@ export class ReadChecks {
       this.detach = log.onAppend((events, tx) => this.check(events, (stream) => revisionIn(tx, stream)));
     } else if (log instanceof MemoryEventLog) {
       // hooks run under the memory log's mutex; revision() reads its state without taking it
-      this.detach = log.onAppend(async (events) => {
-        for (const c of this.due(events)) {
-          const now = await log.revision(c.stream);
-          if (now !== c.expected) throw new ConcurrencyError(c.expected, now, `key ${JSON.stringify(c.key)}`);
-        }
-      });
+      this.detach = log.onAppend((events) => this.verify(this.due(events)));
     }
   }
 
@@ -79,9 +74,24 @@ export class ReadChecks {
     return this.detach !== undefined;
   }
 
-  /** Run `append` with `checks` registered for transaction `tx`. */
+  /** Compare each check's stream revision now (outside any append) with the one read: ConcurrencyError when it moved. */
+  async verify(checks: readonly ReadCheck[]): Promise<void> {
+    for (const c of checks) {
+      const now = await this.log.revision(c.stream);
+      if (now !== c.expected) throw new ConcurrencyError(c.expected, now, `key ${JSON.stringify(c.key)}`);
+    }
+  }
+
+  /**
+   * Run `append` with `checks` registered for transaction `tx` (events carrying `tx` in their
+   * metadata): checked inside the append where the log allows ({@link atomic}), else just before it.
+   */
   async run<T>(tx: string, checks: readonly ReadCheck[], append: () => Promise<T>): Promise<T> {
     if (checks.length === 0) return append();
+    if (!this.atomic) {
+      await this.verify(checks);
+      return append();
+    }
     this.pending.set(tx, checks);
     if (this.attach && !this.detachPg) this.detachPg = this.attach();
     try {

@@ -18,7 +18,7 @@
  * - An expired key (not swept yet) has no relations for the reads, like every other read path.
  */
 import { randomUUID } from 'node:crypto';
-import { AccessDeniedError, ConcurrencyError, StateNotFoundError, ValidationError } from '../core/errors.js';
+import { AccessDeniedError, StateNotFoundError, ValidationError } from '../core/errors.js';
 import { keyedEvents, keyStream, relationStream, validateNamespace, validatePredicate, type KeyRef } from '../projections/keyed-events.js';
 import { relationsReader } from '../projections/views/relations/projection.js';
 import type { RelationChange, RelationEntry } from '../projections/views/relations/rows.js';
@@ -103,15 +103,7 @@ export async function relate(ctx: StoreContext, subject: RelationKey, predicate:
     const tx = randomUUID();
     const event = keyedEvents.relationAdded(t.subject, t.predicate, t.object, ctx.meta(o, 'relate', tx));
     const expected = await ctx.log.revision(t.stream);
-    const append = () => ctx.append(t.stream, [event], expected);
-    if (!ctx.readChecks.atomic) {
-      for (const c of checks) {
-        const now = await ctx.log.revision(c.stream);
-        if (now !== c.expected) throw new ConcurrencyError(c.expected, now, `key ${JSON.stringify(c.key)}`);
-      }
-      return { version: (await append()).revision, written: true };
-    }
-    return { version: (await ctx.readChecks.run(tx, checks, append)).revision, written: true };
+    return { version: (await ctx.readChecks.run(tx, checks, () => ctx.append(t.stream, [event], expected))).revision, written: true };
   });
 }
 

@@ -11,7 +11,7 @@
  * a key between the check and the append is not detected.
  */
 import { randomUUID } from 'node:crypto';
-import { ClosedError, ConcurrencyError, ValidationError } from '../core/errors.js';
+import { ClosedError, ValidationError } from '../core/errors.js';
 import { keyedEvents, keyStream, type Metadata } from '../projections/keyed-events.js';
 import type { NewEvent, StreamAppend } from '../streams/event-log.js';
 import type { StoreContext } from './context.js';
@@ -115,16 +115,8 @@ class Tx implements StoreTransaction {
       if (t.events.length > 0) writes.push({ stream: t.stream, events: t.events, expectedRevision: t.expected });
       else reads.push({ stream: t.stream, key: t.key, expected: t.expected });
     }
-    const checks = this.ctx.readChecks;
-    if (writes.length === 0 || !checks.atomic) {
-      for (const r of reads) {
-        const now = await this.ctx.log.revision(r.stream);
-        if (now !== r.expected) throw new ConcurrencyError(r.expected, now, `key ${JSON.stringify(r.key)}`);
-      }
-      if (writes.length > 0) await this.ctx.appendMany(writes);
-      return;
-    }
-    await checks.run(this.id, reads, () => this.ctx.appendMany(writes));
+    if (writes.length === 0) await this.ctx.readChecks.verify(reads);
+    else await this.ctx.readChecks.run(this.id, reads, () => this.ctx.appendMany(writes));
   }
 }
 
