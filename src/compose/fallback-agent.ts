@@ -35,7 +35,7 @@ import { prepare } from '../core/codec.js';
 import { thawed, frozen, type Frozen } from '../core/frozen.js';
 import type { EventLog } from '../streams/event-log.js';
 import { checkPolicy, rank, type PrioritizedBackend, type Ranked, type WritePolicy } from '../failover/policy.js';
-import { WriteQueue, type FailoverStatus } from '../failover/write-queue.js';
+import { failoverStatus, WriteQueue, type FailoverStatus } from '../failover/write-queue.js';
 import { agentTarget, type AgentOp } from '../failover/agent-target.js';
 import { isUnavailable, type FailoverTarget } from '../failover/target.js';
 import { FallbackStore, type FallbackStoreOptions } from '../failover/fallback-store.js';
@@ -153,28 +153,7 @@ export class FallbackAgent<S> implements DataAgent<S>, Updatable<S>, Closable {
   /** Per backend: available (probed now), writes queued for it, in sync; and the total queue depth. */
   async status(): Promise<FailoverStatus> {
     this.assertOpen();
-    await this.queue?.ready;
-    const backends = await Promise.all(
-      this.ranked.map(async (b, i) => {
-        let available = true;
-        let error: unknown;
-        try {
-          await this.targets[i]!.probe();
-        } catch (e) {
-          available = false;
-          error = e;
-        }
-        if (this.queue) {
-          this.queue.setAvailable(i, available, error);
-          return this.queue.backendStatus(i);
-        }
-        const s: FailoverStatus['backends'][number] = { name: b.name, priority: b.priority, available, queued: 0, inSync: true, rejected: 0 };
-        if (error !== undefined) s.lastError = error instanceof Error ? error.message : String(error);
-        return s;
-      }),
-    );
-    const queueDepth = backends.reduce((n, b) => n + b.queued, 0);
-    return { writes: this.writes, healthy: backends.every((b) => b.available && b.inSync), queueDepth, backends };
+    return failoverStatus(this.writes, this.ranked, this.targets, this.queue);
   }
 
   /** Stops replaying (what is queued stays in the queue log for the next process) and closes every backend; the queue log is yours to close. */

@@ -27,8 +27,8 @@ import type { AuditQuery, DeleteOptions, GetOptions, ListOptions, ListPage, OpOp
 import type { EventLog } from '../streams/event-log.js';
 import { checkPolicy, rank, type PrioritizedBackend, type Ranked, type WritePolicy } from './policy.js';
 import { storeTarget, type StoreKeyOp, type StoreOp, type StorePartResult } from './store-target.js';
-import { isUnavailable, message, type FailoverTarget } from './target.js';
-import { WriteQueue, type FailoverStatus } from './write-queue.js';
+import { isUnavailable, type FailoverTarget } from './target.js';
+import { failoverStatus, WriteQueue, type FailoverStatus } from './write-queue.js';
 
 /** Options of `fallback()` over Stores. */
 export interface FallbackStoreOptions {
@@ -165,27 +165,7 @@ export class FallbackStore {
   /** Per Store: available (its status() now), writes queued for it, in sync; and the total queue depth. */
   async status(): Promise<FailoverStatus> {
     this.assertOpen();
-    await this.queue?.ready;
-    const backends = await Promise.all(
-      this.ranked.map(async (b, i) => {
-        let available = true;
-        let error: unknown;
-        try {
-          await this.targets[i]!.probe();
-        } catch (e) {
-          available = false;
-          error = e;
-        }
-        if (this.queue) {
-          this.queue.setAvailable(i, available, error);
-          return this.queue.backendStatus(i);
-        }
-        const s: FailoverStatus['backends'][number] = { name: b.name, priority: b.priority, available, queued: 0, inSync: true, rejected: 0 };
-        if (error !== undefined) s.lastError = message(error);
-        return s;
-      }),
-    );
-    return { writes: this.writes, healthy: backends.every((b) => b.available && b.inSync), queueDepth: backends.reduce((n, b) => n + b.queued, 0), backends };
+    return failoverStatus(this.writes, this.ranked, this.targets, this.queue);
   }
 
   /** Stop replaying (the queue stays in its log) and close every Store; their logs and the queue log are yours to close. */

@@ -19,7 +19,7 @@ import { ValidationError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import { Mutex } from '../core/mutex.js';
 import type { EventLog } from '../streams/event-log.js';
-import type { WritePolicy } from './policy.js';
+import type { Ranked, WritePolicy } from './policy.js';
 import { isUnavailable, message, type FailoverTarget, type Token } from './target.js';
 
 /** One backend in `status()`. */
@@ -345,3 +345,30 @@ export class WriteQueue<Op> {
   }
 }
 
+/**
+ * The status of a fallback (agents or Stores): every backend probed now; with a queue, the queue's
+ * figures for it (the probe also tells the queue whether it is available).
+ */
+export async function failoverStatus<Op>(writes: WritePolicy, ranked: readonly Ranked<unknown>[], targets: readonly FailoverTarget<Op, unknown>[], queue: WriteQueue<Op> | undefined): Promise<FailoverStatus> {
+  await queue?.ready;
+  const backends = await Promise.all(
+    ranked.map(async (b, i) => {
+      let available = true;
+      let error: unknown;
+      try {
+        await targets[i]!.probe();
+      } catch (e) {
+        available = false;
+        error = e;
+      }
+      if (queue) {
+        queue.setAvailable(i, available, error);
+        return queue.backendStatus(i);
+      }
+      const s: FailoverBackendStatus = { name: b.name, priority: b.priority, available, queued: 0, inSync: true, rejected: 0 };
+      if (error !== undefined) s.lastError = message(error);
+      return s;
+    }),
+  );
+  return { writes, healthy: backends.every((b) => b.available && b.inSync), queueDepth: backends.reduce((n, b) => n + b.queued, 0), backends };
+}
