@@ -281,4 +281,4 @@ export type { ImportedEvent } from './transfer/jsonl.js';
 export type { TransferProgress, OnProgress } from './transfer/progress.js';
 export { verifyLog, verifyViews } from './transfer/verify-log.js';
 export type { VerifyOptions, VerifyReport, VerifyProblem } from './transfer/verify-log.js';
-export type { CacheStats, HealthOptions, HealthResult, ObservabilityOptions, OperationEvent, OperationStats, Stats } from './observability/types.js';
+export type { AccessCacheStats, CacheStats, HealthOptions, HealthResult, ObservabilityOptions, OperationEvent, OperationStats, Stats } from './observability/types.js';

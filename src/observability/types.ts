@@ -64,6 +64,27 @@ export interface Stats {
    * loads served from the cache (hits) or the backend (misses), and evictions. Absent on event logs.
    */
   cache?: CacheStats | undefined;
+  /** Store with an `authorize` hook: its policy-decision cache (`authorizeCacheMs`, `authorizeCacheSize`) */
+  accessCache?: AccessCacheStats | undefined;
+}
+
+/** The Store's policy-decision cache: `hitRatio` = hits / (hits + misses), 0 before the first decision. */
+export interface AccessCacheStats {
+  /** decisions answered from the cache */
+  hits: number;
+  /** decisions the hook was asked for (none cached, expired, or no caching: `authorizeCacheMs` 0) */
+  misses: number;
+  hitRatio: number;
+  /** decisions dropped to keep the cache within `authorizeCacheSize` (least recently used first) */
+  evictions: number;
+  /** cached decisions found past their TTL (asked again; counted in misses too) */
+  expired: number;
+  /** times `policyChanged()` dropped the cache */
+  invalidations: number;
+  /** decisions cached now */
+  size: number;
+  /** the size bound */
+  maxEntries: number;
 }
 
 /** Options of `health()`. */

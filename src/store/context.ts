@@ -59,7 +59,7 @@ export class StoreContext {
     this.log = log;
     if (options.clock !== undefined && typeof options.clock?.now !== 'function') throw new ValidationError('Store: clock must have now(): number');
     this.clock = options.clock ?? { now: Date.now };
-    this.access = new Access(options.authorize, options.authorizeCacheMs ?? 0, this.clock);
+    this.access = new Access(options.authorize, options.authorizeCacheMs ?? 0, this.clock, options.authorizeCacheSize);
     this.maxRetries = options.maxRetries ?? 20;
     if (!Number.isInteger(this.maxRetries) || this.maxRetries < 1) throw new ValidationError(`Store: maxRetries must be an integer >= 1, got ${String(options.maxRetries)}`);
     if (options.viewsMode !== undefined && options.viewsMode !== 'inline' && options.viewsMode !== 'async') throw new ValidationError(`Store: viewsMode must be 'inline' or 'async'`);

@@ -273,9 +273,11 @@ export class Store {
     for (const name of names) await this.ctx.runner.rebuild(name, { onProgress: options.onProgress, progressEveryMs: options.progressEveryMs });
   }
 
-  /** Operation counts, errors, p50/p99 latencies, and `get` hits and misses (docs/observability.md). */
+  /** Operation counts, errors, p50/p99 latencies, `get` hits and misses, and (with an `authorize` hook) the policy-decision cache's figures (docs/observability.md). */
   stats(): Stats {
-    return this.obs.stats();
+    const s = this.obs.stats();
+    if (s.latencies && this.ctx.access.active) s.accessCache = this.ctx.access.stats();
+    return s;
   }
 
   /** Ping the log and the views: `{ ok: true, latencyMs, details }` or `{ ok: false, error }` (never throws). */

@@ -43,6 +43,8 @@ export interface StoreOptions extends ObservabilityOptions {
   authorize?: Authorize | undefined;
   /** cache access decisions this long, ms (default 0: ask every time); `policyChanged()` drops the cache */
   authorizeCacheMs?: number | undefined;
+  /** at most this many cached access decisions, least recently used dropped first (default 10000) */
+  authorizeCacheSize?: number | undefined;
   /** epoch-ms clock for TTLs (default Date.now) */
   clock?: StoreClock | undefined;
   /** how often the sweeper appends expiry events, ms (default 1000; 0 = no timer, call `sweep()` yourself) */
