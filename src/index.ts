@@ -232,7 +232,7 @@ export type { RebuildViewsOptions, StoreViewName } from './store/store.js';
 export { StoreAgent } from './store/store-agent.js';
 export type { StoreAgentOptions } from './store/store-agent.js';
 export type { StoreTransaction } from './store/transaction.js';
-export type { StoreChange, SubscribeFilter as StoreSubscribeFilter, StoreUnsubscribe } from './store/subscribe.js';
+export type { StoreChange, StoreRelationChange, SubscribeFilter as StoreSubscribeFilter, StoreUnsubscribe } from './store/subscribe.js';
 export type { StoreRecipe } from './store/update.js';
 export type { RelationKey, RelateResult, RelationHistoryOptions } from './store/relations.js';
 export type { SetManyItem } from './store/writes.js';

@@ -44,13 +44,15 @@ export type { KeyRef, RelationChange, RelationEntry };
 
 const readers = new WeakMap<StoreContext, RelationsReader>();
 
-function reader(ctx: StoreContext): RelationsReader {
+/** The relations view's reader of this Store (one per context). */
+export function reader(ctx: StoreContext): RelationsReader {
   let r = readers.get(ctx);
   if (!r) readers.set(ctx, (r = relationsReader(ctx.storage)));
   return r;
 }
 
-function ref(ctx: StoreContext, k: RelationKey, o: OpOptions, what: string): KeyRef {
+/** A relation key of an operation, validated. */
+export function ref(ctx: StoreContext, k: RelationKey, o: OpOptions, what: string): KeyRef {
   if (typeof k === 'string') {
     const namespace = ctx.ns(o);
     return { namespace, key: ctx.key(k, namespace) };
@@ -60,14 +62,15 @@ function ref(ctx: StoreContext, k: RelationKey, o: OpOptions, what: string): Key
   return { namespace, key: ctx.key(k.key, namespace) };
 }
 
-interface Triple {
+export interface Triple {
   subject: KeyRef;
   predicate: string;
   object: KeyRef;
   stream: string;
 }
 
-function triple(ctx: StoreContext, subject: RelationKey, predicate: string, object: RelationKey, o: OpOptions): Triple {
+/** The validated triple of an operation, with its stream. */
+export function triple(ctx: StoreContext, subject: RelationKey, predicate: string, object: RelationKey, o: OpOptions): Triple {
   if (typeof o !== 'object' || o === null) throw new ValidationError('options must be an object');
   const s = ref(ctx, subject, o, 'subject');
   const p = validatePredicate(predicate);
@@ -122,7 +125,7 @@ export async function unrelate(ctx: StoreContext, subject: RelationKey, predicat
 }
 
 /** Whether the actor may read `k` (false on AccessDeniedError). */
-async function readable(ctx: StoreContext, k: KeyRef, o: OpOptions): Promise<boolean> {
+export async function readable(ctx: StoreContext, k: KeyRef, o: OpOptions): Promise<boolean> {
   try {
     await ctx.authorize('read', k.namespace, k.key, o);
     return true;

@@ -121,7 +121,7 @@ export class StoreAgent<S> implements DataAgent<S>, Versioned<S>, Updatable<S>, 
 
   subscribe(listener: (state: Frozen<S>, info: ChangeInfo) => void): Unsubscribe {
     this.check();
-    const off = subscribe(this.ctx, { namespace: this.ns, actor: this.options.actor }, async (c) => {
+    const off = subscribe(this.ctx, { namespace: this.ns, actor: this.options.actor, relations: false }, async (c) => {
       if (c.key !== this.key) return;
       const e = (await get(this.ctx, this.key, { ...this.options, at: { version: c.version }, includeMetadata: true })) as { value: unknown } | undefined;
       if (e !== undefined) listener(e.value as Frozen<S>, { version: c.version, time: new Date(c.time) });

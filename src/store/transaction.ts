@@ -18,6 +18,9 @@ import type { StoreContext } from './context.js';
 import type { OpOptions } from './types.js';
 import { setEvent } from './writes.js';
 import type { ReadCheck } from './read-checks.js';
+import type { RelateResult, RelationEntry, RelationKey } from './relations.js';
+import { TxRelations, type TxHost, type TxKey } from './transaction-relations.js';
+import type { KeyRef } from '../projections/keyed-events.js';
 
 interface Touched {
   ns: string;
@@ -26,6 +29,8 @@ interface Touched {
   /** the key's revision when first read: the append's expectation */
   expected: number;
   live: { value: unknown; metadata: Metadata | null } | undefined;
+  /** deleted at some point of this transaction (its relations went with it) */
+  removed: boolean;
   events: NewEvent[];
 }
 
@@ -37,35 +42,52 @@ export interface StoreTransaction {
   delete(key: string, o?: OpOptions): Promise<boolean>;
   /** add `by` to a number value (missing counts as 0); resolves to the new number */
   incr(key: string, by?: number, o?: OpOptions): Promise<number>;
+  /** relate two keys live as the transaction sees them (StateNotFoundError otherwise); `written: false` when already related */
+  relate(subject: RelationKey, predicate: string, object: RelationKey, o?: OpOptions): Promise<RelateResult>;
+  /** remove a relation; false when it is not live as the transaction sees it */
+  unrelate(subject: RelationKey, predicate: string, object: RelationKey, o?: OpOptions): Promise<boolean>;
+  /** the relations of `subject`, with this transaction's own changes (see transaction-relations.ts) */
+  related(subject: RelationKey, predicate?: string, o?: OpOptions): Promise<RelationEntry[]>;
+  /** the relations pointing at `object`, with this transaction's own changes */
+  relatedTo(object: RelationKey, predicate?: string, o?: OpOptions): Promise<RelationEntry[]>;
 }
 
-class Tx implements StoreTransaction {
-  readonly touched = new Map<string, Touched>();
+class Tx implements StoreTransaction, TxHost {
+  readonly touchedKeys = new Map<string, Touched>();
   readonly id = randomUUID();
+  readonly rels = new TxRelations(this);
   done = false;
 
-  constructor(private readonly ctx: StoreContext, private readonly base: OpOptions) {}
+  constructor(readonly ctx: StoreContext, private readonly base: OpOptions) {}
 
-  private opts(o: OpOptions | undefined): OpOptions {
+  opts(o: OpOptions | undefined): OpOptions {
     return { namespace: o?.namespace ?? this.base.namespace, actor: o?.actor ?? this.base.actor };
   }
 
   private async touch(key: string, o: OpOptions | undefined, action: 'read' | 'write'): Promise<Touched> {
-    if (this.done) throw new ClosedError('transaction (it has committed; use the tx only inside its function)');
     const opts = this.opts(o);
     const ns = this.ctx.ns(opts);
-    const k = this.ctx.key(key, ns);
+    return this.touchRef({ namespace: ns, key: this.ctx.key(key, ns) }, opts, action);
+  }
+
+  async touchRef(ref: KeyRef, opts: OpOptions, action: 'read' | 'write'): Promise<Touched> {
+    if (this.done) throw new ClosedError('transaction (it has committed; use the tx only inside its function)');
+    const { namespace: ns, key: k } = ref;
     await this.ctx.authorize(action, ns, k, opts);
     const stream = keyStream(ns, k);
-    let t = this.touched.get(stream);
+    let t = this.touchedKeys.get(stream);
     if (!t) {
       const row = await this.ctx.readers.kv.get(ns, k);
       const expected = row?.version ?? (await this.ctx.log.revision(stream));
       const live = row && (row.expiresAt === null || row.expiresAt > this.ctx.now()) ? { value: row.value, metadata: row.metadata } : undefined;
-      t = this.touched.get(stream) ?? { ns, key: k, stream, expected, live, events: [] };
-      this.touched.set(stream, t);
+      t = this.touchedKeys.get(stream) ?? { ns, key: k, stream, expected, live, removed: false, events: [] };
+      this.touchedKeys.set(stream, t);
     }
     return t;
+  }
+
+  touched(ref: KeyRef): TxKey | undefined {
+    return this.touchedKeys.get(keyStream(ref.namespace, ref.key));
   }
 
   async get<T>(key: string, o?: OpOptions): Promise<T | undefined> {
@@ -90,6 +112,8 @@ class Tx implements StoreTransaction {
     if (!t.live) return false;
     t.events.push(keyedEvents.deleted(this.ctx.meta(opts, 'delete', this.id)));
     t.live = undefined;
+    t.removed = true;
+    this.rels.keyRemoved({ namespace: t.ns, key: t.key });
     return true;
   }
 
@@ -106,15 +130,40 @@ class Tx implements StoreTransaction {
     return next;
   }
 
-  /** Append every write in one atomic append, checking the keys only read (inside it where the log allows). */
+  async relate(subject: RelationKey, predicate: string, object: RelationKey, o?: OpOptions): Promise<RelateResult> {
+    this.open();
+    return this.rels.relate(subject, predicate, object, o);
+  }
+
+  async unrelate(subject: RelationKey, predicate: string, object: RelationKey, o?: OpOptions): Promise<boolean> {
+    this.open();
+    return this.rels.unrelate(subject, predicate, object, o);
+  }
+
+  async related(subject: RelationKey, predicate?: string, o?: OpOptions): Promise<RelationEntry[]> {
+    this.open();
+    return this.rels.lookup(subject, predicate, o, 'related');
+  }
+
+  async relatedTo(object: RelationKey, predicate?: string, o?: OpOptions): Promise<RelationEntry[]> {
+    this.open();
+    return this.rels.lookup(object, predicate, o, 'relatedTo');
+  }
+
+  private open(): void {
+    if (this.done) throw new ClosedError('transaction (it has committed; use the tx only inside its function)');
+  }
+
+  /** Append every write in one atomic append (key events first, then relation events), checking the keys only read (inside it where the log allows). */
   async commit(): Promise<void> {
     this.done = true;
     const writes: StreamAppend[] = [];
     const reads: ReadCheck[] = [];
-    for (const t of this.touched.values()) {
+    for (const t of this.touchedKeys.values()) {
       if (t.events.length > 0) writes.push({ stream: t.stream, events: t.events, expectedRevision: t.expected });
       else reads.push({ stream: t.stream, key: t.key, expected: t.expected });
     }
+    writes.push(...this.rels.appends());
     if (writes.length === 0) await this.ctx.readChecks.verify(reads);
     else await this.ctx.readChecks.run(this.id, reads, () => this.ctx.appendMany(writes));
   }
