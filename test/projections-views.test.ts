@@ -1,6 +1,8 @@
 /**
  * The KV, versions and audit views on memory and SQLite: for random keyed-event sequences, the
- * inline views, the async views and the rebuilt views all equal the reference model's fold.
+ * inline views, the async views and the rebuilt views all equal the reference model's fold. Purges
+ * erase the key's earlier events (as the Store's do): the inline views saw the values, rebuilds
+ * and async views behind read `dgent.erased` events, and all must still agree.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,7 +27,7 @@ import { SqliteVersionsReader } from '../src/projections/views/versions/sqlite.j
 import { SqliteAuditReader } from '../src/projections/views/audit/sqlite.js';
 import { dumpModel, emptyModel, foldKeyed } from '../src/projections/model.js';
 import type { RecordedEvent } from '../src/streams/event-log.js';
-import { appendOps, dumpViews, KEPT_THEN_DROPPED, opsArb, RETENTION, type ViewReaders } from './projections-views-support.js';
+import { appendOps, DELETED_THEN_PURGED, dumpViews, KEPT_THEN_DROPPED, opsArb, PURGED_CREATOR, RETENTION, type ViewReaders } from './projections-views-support.js';
 import { checkReaders, readersArb } from './projections-views-readers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dgent-views-'));
@@ -90,7 +92,7 @@ describe.each(backends)('built-in views on $name', (b) => {
           await log.close();
         }
       }),
-      { numRuns: 100, examples: [[KEPT_THEN_DROPPED, 3]] },
+      { numRuns: 100, examples: [[KEPT_THEN_DROPPED, 3], [PURGED_CREATOR, 1], [PURGED_CREATOR, 7], [DELETED_THEN_PURGED, 2]] },
     );
   }, 600_000);
 });

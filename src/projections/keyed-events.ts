@@ -22,6 +22,7 @@ import type { Patch } from 'immer';
 import { prepare } from '../core/codec.js';
 import { CorruptionError, InvalidKeyError, ValidationError } from '../core/errors.js';
 import type { NewEvent, RecordedEvent } from '../streams/event-log.js';
+import { ERASED_EVENT_TYPE } from '../streams/erase.js';
 import { MAX_NAME_LENGTH } from '../streams/validate.js';
 
 /** Prefix of every keyed stream. */
@@ -101,6 +102,23 @@ export type KeyedEvent = Base &
     | { type: typeof KEYED.namespaceCreated | typeof KEYED.namespaceDeleted; key: null; data: EmptyData }
     | { type: RelationEventType; key: string; data: RelationData }
   );
+
+/**
+ * An erased event of a key's stream: what a purge leaves of the key's earlier events in the log
+ * (streams/erase.ts: type `dgent.erased`, no data; stream, revision, position and time kept). Only
+ * the KV view reads it, as "the key's namespace exists from this time" (every event of a key
+ * stream does, see views/plan.ts), so a rebuild after a purge keeps the namespace the purged key
+ * created, with its creation time.
+ */
+export interface ErasedKeyEvent { type: typeof ERASED_EVENT_TYPE; namespace: string; key: string; version: number; position: number; time: number }
+
+/** A recorded `dgent.erased` event of a key stream as an {@link ErasedKeyEvent}; undefined for any other event (also erased events of other streams). */
+export function toErasedKeyEvent(e: RecordedEvent): ErasedKeyEvent | undefined {
+  if (e.type !== ERASED_EVENT_TYPE) return undefined;
+  const s = parseKeyedStream(e.stream);
+  if (s === undefined || s.key === null) return undefined;
+  return { type: ERASED_EVENT_TYPE, namespace: s.namespace, key: s.key, version: e.revision, position: e.position, time: e.time.getTime() };
+}
 
 /** Upcasters per type: `[type][n]` turns a version-n payload into version n + 1. None needed yet (all types are at 1). */
 export type Upcasters = Readonly<Record<string, Readonly<Record<number, (data: Record<string, unknown>) => Record<string, unknown>>>>>;

@@ -9,7 +9,7 @@
  */
 import { encode } from '../core/codec.js';
 import type { RecordedEvent } from '../streams/event-log.js';
-import { isRelationType, KEYED, toKeyedEvent, type KeyedEvent } from './keyed-events.js';
+import { isRelationType, KEYED, toErasedKeyEvent, toKeyedEvent, type ErasedKeyEvent, type KeyedEvent } from './keyed-events.js';
 import { canonicalRelations, involves, stepRelations, type RelationChange, type RelationEntry, type RelationsDump } from './views/relations/rows.js';
 import {
   auditRow,
@@ -72,12 +72,12 @@ export function applyKeyedEvent(m: KeyedModel, e: KeyedEvent, options: KeyedView
       for (const [id, entry] of m.kv) if (entry.namespace === e.namespace) m.kv.delete(id);
     }
   } else {
+    // any event of a key stream means its namespace exists (see applyErasedEvent)
+    if (!m.namespaces.has(e.namespace)) m.namespaces.set(e.namespace, { namespace: e.namespace, createdAt: e.time });
     const id = entryId(e.namespace, e.key);
     const after = step(m.kv.get(id), e);
-    if (after) {
-      m.kv.set(id, after);
-      if (!m.namespaces.has(e.namespace)) m.namespaces.set(e.namespace, { namespace: e.namespace, createdAt: e.time });
-    } else m.kv.delete(id);
+    if (after) m.kv.set(id, after);
+    else m.kv.delete(id);
     if (e.type === KEYED.purged) {
       m.versions.delete(id);
       m.audit = m.audit.filter((a) => !(a.namespace === e.namespace && a.key === e.key));
@@ -106,11 +106,26 @@ function prune(m: KeyedModel, options: KeyedViewsOptions): void {
   }
 }
 
-/** Fold recorded events (non-keyed ones are skipped) into the model. */
+/**
+ * Apply an erased event of a key stream (what a purge leaves of the key's earlier events): its
+ * namespace exists from the event's time, as after any event of a key stream; nothing else (the
+ * versions, audit and relations views skip erased events, and they do not count for retention).
+ * That keeps the namespace a purged key created through a rebuild, and because an erased event
+ * could have been any key event, every key event creates its namespace alike (applyKeyedEvent).
+ */
+export function applyErasedEvent(m: KeyedModel, e: ErasedKeyEvent): void {
+  if (!m.namespaces.has(e.namespace)) m.namespaces.set(e.namespace, { namespace: e.namespace, createdAt: e.time });
+}
+
+/** Fold recorded events into the model: keyed events, and erased events of key streams; others are skipped. */
 export function foldKeyed(m: KeyedModel, events: Iterable<RecordedEvent>, options: KeyedViewsOptions = {}): KeyedModel {
   for (const r of events) {
     const e = toKeyedEvent(r);
     if (e) applyKeyedEvent(m, e, options);
+    else {
+      const x = toErasedKeyEvent(r);
+      if (x) applyErasedEvent(m, x);
+    }
   }
   return m;
 }

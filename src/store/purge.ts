@@ -4,9 +4,11 @@
  * log to delete the key's earlier events, so its values are gone from the log too ("delete means
  * delete", GDPR erasure). What stays is the purge's own audit entry: who purged which key, when.
  *
- * Limit: when the purged key is what created its namespace (implicitly, by its first set), the
- * erased log no longer says when the namespace was created: live views keep the namespace, a
- * rebuild drops it (or dates it from its next event). Create namespaces explicitly to avoid it.
+ * Namespaces: the erased events keep their stream and time, and the KV view reads an erased event
+ * of a key stream as "the key's namespace exists from then" (as every event of a key stream:
+ * views/plan.ts), so a rebuild keeps the namespace a purged key created, with its creation time.
+ * On EventStoreDB the erased events are gone: a rebuild dates such a namespace from the purge (or
+ * an earlier event of another key) instead (docs/store.md).
  *
  * Only logs that can erase events of a stream can purge (the `StreamEraser` capability of
  * streams/erase.ts: memory, SQLite, PostgreSQL and Redis redact them in place; EventStoreDB

@@ -6,7 +6,8 @@
  */
 import { entryId } from '../model.js';
 import type { RecordedEvent } from '../../streams/event-log.js';
-import { KEYED, toKeyedEvent, type KeyedEvent } from '../keyed-events.js';
+import { ERASED_EVENT_TYPE } from '../../streams/erase.js';
+import { KEYED, toErasedKeyEvent, toKeyedEvent, type ErasedKeyEvent, type KeyedEvent } from '../keyed-events.js';
 import {
   auditRow,
   retentionOf,
@@ -38,6 +39,25 @@ export function keyedBatch(events: readonly RecordedEvent[]): KeyedEvent[] {
 }
 
 /**
+ * The batch of the KV view: its keyed events and the erased events of key streams (a purge's
+ * leftovers, see {@link planKv}), in log order. Other events are skipped.
+ */
+export function kvBatch(events: readonly RecordedEvent[]): (KeyedEvent | ErasedKeyEvent)[] {
+  const out: (KeyedEvent | ErasedKeyEvent)[] = [];
+  for (const r of events) {
+    if (r.type === ERASED_EVENT_TYPE) {
+      const x = toErasedKeyEvent(r);
+      if (x) out.push(x);
+      continue;
+    }
+    let e = parsed.get(r);
+    if (e === undefined) parsed.set(r, (e = toKeyedEvent(r) ?? null));
+    if (e) out.push(e);
+  }
+  return out;
+}
+
+/**
  * Planning without the stored rows ("blind"): a batch of only sets, deletes, expiries, purges and
  * namespace events determines every key's state except two stored fields a set may keep: the
  * metadata (a set without metadata keeps the key's) and the creation time. Rows planned blind
@@ -53,10 +73,10 @@ export interface Keep {
 export type PlannedEntry = KvEntry & Keep;
 export type PlannedVersion = VersionEntry & Pick<Keep, 'keepMetadata'>;
 
-const BLIND = new Set<string>([KEYED.set, KEYED.deleted, KEYED.expired, KEYED.purged, KEYED.namespaceCreated, KEYED.namespaceDeleted]);
+const BLIND = new Set<string>([KEYED.set, KEYED.deleted, KEYED.expired, KEYED.purged, KEYED.namespaceCreated, KEYED.namespaceDeleted, ERASED_EVENT_TYPE]);
 
 /** True when the batch can be planned without the current rows (pass `undefined` as `current`). */
-export function canPlanBlind(events: readonly KeyedEvent[]): boolean {
+export function canPlanBlind(events: readonly (KeyedEvent | ErasedKeyEvent)[]): boolean {
   return events.every((e) => BLIND.has(e.type));
 }
 
@@ -93,10 +113,10 @@ export interface KeyRef {
   key: string;
 }
 
-/** The distinct keys touched by key events of the batch. */
-export function touchedKeys(events: readonly KeyedEvent[]): KeyRef[] {
+/** The distinct keys touched by key events of the batch (erased events touch no key's row). */
+export function touchedKeys(events: readonly (KeyedEvent | ErasedKeyEvent)[]): KeyRef[] {
   const seen = new Map<string, KeyRef>();
-  for (const e of events) if (e.key !== null && !seen.has(entryId(e.namespace, e.key))) seen.set(entryId(e.namespace, e.key), { namespace: e.namespace, key: e.key });
+  for (const e of events) if (e.key !== null && e.type !== ERASED_EVENT_TYPE && !seen.has(entryId(e.namespace, e.key))) seen.set(entryId(e.namespace, e.key), { namespace: e.namespace, key: e.key });
   return [...seen.values()];
 }
 
@@ -108,8 +128,18 @@ export interface KvPlan {
   namespaces: NamespaceEntry[];
 }
 
-/** Plan the KV view's writes; `current` holds the stored rows of {@link touchedKeys} (absent = no row), or is undefined to plan blind. */
-export function planKv(events: readonly KeyedEvent[], current: ReadonlyMap<string, KvEntry> | undefined): KvPlan {
+/**
+ * Plan the KV view's writes; `current` holds the stored rows of {@link touchedKeys} (absent = no
+ * row), or is undefined to plan blind.
+ *
+ * Namespaces: created by `kv.namespace.created` or by any event of one of its keys (a set, and
+ * also a delete, expiry or purge), dropped by `kv.namespace.deleted`. Every event of a key stream
+ * counts, erased ones too ({@link kvBatch}): a purge erases the key's earlier events, maybe the set
+ * that created the namespace, but keeps their times, so a rebuild still finds the namespace and
+ * its creation time. Because erasure cannot tell which event it erased, the rule cannot depend on
+ * the event type: that is why a delete or purge in a namespace that does not exist creates it.
+ */
+export function planKv(events: readonly (KeyedEvent | ErasedKeyEvent)[], current: ReadonlyMap<string, KvEntry> | undefined): KvPlan {
   const state = new Map<string, PlannedEntry | undefined>();
   const ns = new Map<string, NamespaceEntry | null>();
   const dropped = new Set<string>();
@@ -126,11 +156,11 @@ export function planKv(events: readonly KeyedEvent[], current: ReadonlyMap<strin
       }
       continue;
     }
+    if (!ns.get(e.namespace)) ns.set(e.namespace, { namespace: e.namespace, createdAt: e.time });
+    if (e.type === ERASED_EVENT_TYPE) continue;
     const id = entryId(e.namespace, e.key);
     const cur = state.has(id) ? state.get(id) : dropped.has(e.namespace) ? undefined : current ? current.get(id) : UNKNOWN;
-    const after = stepPlanned(cur, e);
-    state.set(id, after);
-    if (after && !ns.get(e.namespace)) ns.set(e.namespace, { namespace: e.namespace, createdAt: e.time });
+    state.set(id, stepPlanned(cur, e));
   }
   const plan: KvPlan = { dropNamespaces, deletes: [], upserts: [], namespaces: [] };
   for (const [id, v] of state) {

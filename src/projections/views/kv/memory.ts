@@ -4,7 +4,7 @@ import type { MemoryViewContext } from '../../view-context.js';
 import { entryId } from '../../model.js';
 import { matches, sortAndPage, validateFilters, validateQueryOptions } from '../filter.js';
 import { compareKeys, prefixEnd } from '../keys.js';
-import { keyedBatch, planKv, touchedKeys } from '../plan.js';
+import { kvBatch, planKv, touchedKeys } from '../plan.js';
 import type { KvEntry, NamespaceEntry } from '../rows.js';
 import type { KvReader, ListOptions, QueryOptions, ReadOptions, ValueFilter } from '../types.js';
 
@@ -12,7 +12,7 @@ import type { KvReader, ListOptions, QueryOptions, ReadOptions, ValueFilter } fr
 export function applyKvMemory(events: readonly RecordedEvent[], ctx: MemoryViewContext): void {
   const kv = ctx.map<string, KvEntry>('kv');
   const ns = ctx.map<string, NamespaceEntry>('ns');
-  const batch = keyedBatch(events);
+  const batch = kvBatch(events);
   const current = new Map<string, KvEntry>();
   for (const k of touchedKeys(batch)) {
     const e = kv.get(entryId(k.namespace, k.key));

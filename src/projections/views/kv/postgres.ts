@@ -11,7 +11,7 @@ import type { PostgresViewContext } from '../../view-context.js';
 import { entryId } from '../../model.js';
 import { validateFilters, validateQueryOptions, type QueryOptions, type ValueFilter } from '../filter.js';
 import { prefixEnd } from '../keys.js';
-import { canPlanBlind, keyedBatch, planKv, touchedKeys } from '../plan.js';
+import { canPlanBlind, kvBatch, planKv, touchedKeys } from '../plan.js';
 import type { KvEntry, NamespaceEntry } from '../rows.js';
 import type { PostgresTables } from '../sql-statements.js';
 import type { KvReader, ListOptions, ReadOptions } from '../types.js';
@@ -41,7 +41,7 @@ export function jsonbSafe(text: string): boolean {
 export async function applyKvPostgres(events: readonly RecordedEvent[], ctx: PostgresViewContext): Promise<void> {
   const t = ctx.table('kv');
   const n = ctx.table('ns');
-  const batch = keyedBatch(events);
+  const batch = kvBatch(events);
   const keys = touchedKeys(batch);
   const current = canPlanBlind(batch) ? undefined : new Map<string, KvEntry>();
   if (current && keys.length > 0) {

@@ -5,6 +5,7 @@
  */
 import { defineProjection, type Projection } from '../../projection.js';
 import { KEYED_EVENT_TYPES } from '../../keyed-events.js';
+import { ERASED_EVENT_TYPE } from '../../../streams/erase.js';
 import { parsePath } from '../filter.js';
 import { applyKvMemory } from './memory.js';
 import { applyKvPostgres, setupKvPostgres } from './postgres.js';
@@ -20,7 +21,9 @@ export interface KvViewOptions {
 }
 
 /**
- * The KV projection.
+ * The KV projection. It handles the keyed events and `dgent.erased` (a purge's leftovers in key
+ * streams: they keep the key's namespace, see views/plan.ts). Version 2: since then every event of
+ * a key stream, erased ones included, creates its namespace (version 1 views rebuild on start).
  *
  * @example
  * ```ts
@@ -32,8 +35,8 @@ export function kvView(o: KvViewOptions = {}): Projection {
   indexes.forEach(parsePath);
   return defineProjection({
     name: o.name ?? 'kv',
-    version: 1,
-    handles: KEYED_EVENT_TYPES,
+    version: 2,
+    handles: [...KEYED_EVENT_TYPES, ERASED_EVENT_TYPE],
     setup(ctx) {
       if (ctx.storage === 'sqlite') setupKvSqlite(ctx, indexes);
       else if (ctx.storage === 'postgres') return setupKvPostgres(ctx, indexes);

@@ -13,7 +13,7 @@ import type { RedisViewContext } from '../../view-context.js';
 import { entryId } from '../../model.js';
 import { matches, sortAndPage, validateFilters, validateQueryOptions, type QueryOptions, type ValueFilter } from '../filter.js';
 import { compareKeys, prefixEnd } from '../keys.js';
-import { keyedBatch, planKv, touchedKeys } from '../plan.js';
+import { kvBatch, planKv, touchedKeys } from '../plan.js';
 import type { KvEntry, NamespaceEntry } from '../rows.js';
 import type { KvReader, ListOptions, ReadOptions } from '../types.js';
 
@@ -25,7 +25,7 @@ export async function applyKvRedis(events: readonly RecordedEvent[], ctx: RedisV
   const kv = ctx.key('kv');
   const nsKey = ctx.key('ns');
   const exp = ctx.key('exp');
-  const batch = keyedBatch(events);
+  const batch = kvBatch(events);
   const keys = touchedKeys(batch);
   const current = new Map<string, KvEntry>();
   if (keys.length > 0) {

@@ -10,7 +10,7 @@ import type { SqliteViewContext } from '../../view-context.js';
 import { entryId } from '../../model.js';
 import { validateFilters, validateQueryOptions, type QueryOptions, type ValueFilter } from '../filter.js';
 import { prefixEnd } from '../keys.js';
-import { canPlanBlind, keyedBatch, planKv, touchedKeys } from '../plan.js';
+import { canPlanBlind, kvBatch, planKv, touchedKeys } from '../plan.js';
 import type { KvEntry, NamespaceEntry } from '../rows.js';
 import { stmt, type SqliteTables } from '../sql-statements.js';
 import type { KvReader, ListOptions, ReadOptions } from '../types.js';
@@ -56,7 +56,7 @@ export function applyKvSqlite(events: readonly RecordedEvent[], ctx: SqliteViewC
   const t = ctx.table('kv');
   const n = ctx.table('ns');
   const db = ctx.db;
-  const batch = keyedBatch(events);
+  const batch = kvBatch(events);
   let current: Map<string, KvEntry> | undefined;
   if (!canPlanBlind(batch)) {
     current = new Map();
