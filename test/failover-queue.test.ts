@@ -129,9 +129,9 @@ describe("fallback writes: 'primary-then-queue'", () => {
     const agent = fallback([a, b], { writes: 'primary-then-queue', queue });
     await agent.save(1);
     await agent.drain();
-    b.failAfterWrites = true; // b stores the replayed write but reports it unavailable
+    b.failAfterWrites = true; // b stores the write but reports it unavailable
     await agent.save(2);
-    expect(await agent.drain()).toBe(1);
+    expect((await agent.status()).backends[1]).toMatchObject({ queued: 1 }); // in doubt on b
     b.failAfterWrites = false;
     expect(await agent.drain()).toBe(0);
     expect(await states(b)).toEqual([1, 2]);
@@ -175,7 +175,8 @@ describe("fallback writes: 'primary-then-queue'", () => {
     down(b, false);
     queue = new SqliteEventLog({ path });
     const second = fallback([a, b], { writes: 'primary-then-queue', queue });
-    expect((await second.status()).queueDepth).toBe(2);
+    // the first write was in doubt on b (its apply failed): the new process settled it at start-up
+    expect((await second.status()).queueDepth).toBe(1);
     expect(await second.drain()).toBe(0);
     expect(await states(b)).toEqual([1, 2, 3]);
     await queue.close();

@@ -5,7 +5,7 @@
  * ```ts
  * const agent = fallback([new SQLAgent({ connectionString, id: 'a1' }), new PersistentAgent({ path: './a1.json' })], {
  *   writes: 'primary-then-queue',
- *   queue: new SqliteEventLog({ path: './a1-queue.db' }),
+ *   queue: new SqliteQueue({ path: './a1-queue.db' }),
  * });
  * await agent.save(state);   // on PostgreSQL (or the file while PostgreSQL is down), queued for the other
  * await agent.load();        // from PostgreSQL, or from the file while PostgreSQL is down
@@ -20,9 +20,10 @@
  * - `'all'` (default): every backend, in order; the save resolves only when all took it and
  *   otherwise throws (an AggregateError when several failed). So every save that resolved is on
  *   every backend. A rejected save is still written to the backends that were up.
- * - `'primary-then-queue'`: the first available backend, and queued durably in `queue` (an
- *   EventLog) for the others, replayed in order when they are back. Reads skip a backend that
- *   still has writes queued, unless no up-to-date backend is available.
+ * - `'primary-then-queue'`: the first available backend, then each other backend that is up (no
+ *   queue I/O while all are up and in sync); queued durably in `queue` (a SqliteQueue) for those
+ *   that missed it, replayed in order when they are back. Reads skip a backend that still has
+ *   writes queued, unless no up-to-date backend is available.
  * - `'first-available'`: the first backend that is not unavailable, and nowhere else.
  */
 import { BackendUnavailableError, ClosedError, ValidationError } from '../core/errors.js';
@@ -38,6 +39,8 @@ import { checkPolicy, rank, type PrioritizedBackend, type Ranked, type WritePoli
 import { failoverStatus, WriteQueue, type FailoverStatus } from '../failover/write-queue.js';
 import { agentTarget, type AgentOp } from '../failover/agent-target.js';
 import { isUnavailable, type FailoverTarget } from '../failover/target.js';
+import { queueStoreOf } from '../failover/queue-store.js';
+import type { SqliteQueue } from '../failover/sqlite-queue.js';
 import { FallbackStore, type FallbackStoreOptions } from '../failover/fallback-store.js';
 import { Store } from '../store/store.js';
 
@@ -50,8 +53,8 @@ export interface FallbackOptions {
   writes?: FallbackWritePolicy | undefined;
   /** Told each time a backend is skipped because it is unavailable. */
   onFailover?: ((index: number, error: BackendUnavailableError) => void) | undefined;
-  /** `'primary-then-queue'` only, required: the embedded log that keeps the queue (a SqliteEventLog or FileEventLog; yours to close). */
-  queue?: EventLog | undefined;
+  /** `'primary-then-queue'` only, required: where the queue is kept, a SqliteQueue (compacted) or an EventLog (SqliteEventLog, FileEventLog: never compacted); yours to close. */
+  queue?: SqliteQueue | EventLog | undefined;
   /** names this fallback's streams in `queue` (default `'fallback'`): give each fallback sharing a log its own. */
   queueName?: string | undefined;
   /** how often a backend that is down is retried while writes are queued for it, ms (default 1000). */
@@ -90,7 +93,7 @@ export class FallbackAgent<S> implements DataAgent<S>, Updatable<S>, Closable {
     this.targets = this.backends.map((b) => agentTarget(b));
     if (this.writes === 'primary-then-queue') {
       this.queue = new WriteQueue<AgentOp<S>>({
-        log: options.queue as EventLog,
+        store: queueStoreOf(options.queue),
         name: options.queueName ?? 'fallback',
         backends: this.ranked.map((b, i) => ({ name: b.name, priority: b.priority, target: this.targets[i]! })),
         retryMs: options.retryMs ?? 1000,

@@ -16,16 +16,21 @@ export interface AgentOp<S> {
 }
 
 export function agentTarget<S>(agent: DataAgent<S>): FailoverTarget<AgentOp<S>, void> {
+  /** the version our last save left (a guess: the save after it expects it, so a stale one is a ConcurrencyError) */
+  let known: number | undefined;
   return {
-    async tokens(op, strict) {
+    async tokens(op, strict, cached) {
       if (strict && op.expectedVersion !== undefined) return [op.expectedVersion];
+      if (cached && known !== undefined) return [known];
       return [isVersioned(agent) ? await agent.version() : null];
     },
     async apply(op, tokens, recovering) {
       const t = tokens[0] as Token;
+      known = undefined;
       if (typeof t !== 'number' || !isVersioned(agent)) return agent.save(op.state);
       if (recovering && (await agent.version()) > t) return; // it landed before the crash
       await agent.save(op.state, { expectedVersion: t });
+      known = t + 1;
     },
     async probe() {
       if (isVersioned(agent)) await agent.version();

@@ -3,14 +3,21 @@
  * policies of `fallback()`. Reads (`get`, `has`, `getMany`, `list`, `query`, `count`,
  * `versions`, `audit`) come from the first Store that does not throw BackendUnavailableError
  * (under `'primary-then-queue'`, an up-to-date one first). Writes (`set`, `delete`, `setMany`,
- * `deleteMany`, `setMetadata`) follow the policy; a queued write keeps its actor, metadata and
- * expiry time.
+ * `deleteMany`, `setMetadata`, `purge`) follow the policy; a queued write keeps its actor,
+ * metadata and expiry time, and its replay carries `queuedAt` (audit() shows it).
+ *
+ * Read-modify-writes (`update`, `incr`, `transaction`) run once, with the Store's own atomicity and
+ * retries, on the first available Store (under `'all'` the first Store); the values they left on
+ * the keys they wrote are then written to the other Stores by the policy, as one atomic write
+ * per Store where its log allows (`'all'`: at once; `'primary-then-queue'`: at once or queued;
+ * `'first-available'`: nowhere else). `subscribe` follows the Store currently serving and moves
+ * to the next one when it fails (docs/failover.md says what that guarantees).
  *
  * @example
  * ```ts
  * const store = fallback([new Store({ log: pgLog }), new Store({ log: new SqliteEventLog({ path: 'local.db' }) })], {
  *   writes: 'primary-then-queue',
- *   queue: new SqliteEventLog({ path: 'queue.db' }),
+ *   queue: new SqliteQueue({ path: 'queue.db' }),
  * });
  * await store.set('user:1', { name: 'Ada' }, { actor: 'admin' });
  * ```
@@ -29,18 +36,55 @@ import { checkPolicy, rank, type PrioritizedBackend, type Ranked, type WritePoli
 import { storeTarget, type StoreKeyOp, type StoreOp, type StorePartResult } from './store-target.js';
 import { isUnavailable, type FailoverTarget } from './target.js';
 import { failoverStatus, WriteQueue, type FailoverStatus } from './write-queue.js';
+import { queueStoreOf } from './queue-store.js';
+import type { SqliteQueue } from './sqlite-queue.js';
+import type { StoreRecipe } from '../store/update.js';
+import type { StoreTransaction } from '../store/transaction.js';
+import type { StoreChange, StoreUnsubscribe, SubscribeFilter } from '../store/subscribe.js';
+import type { IncrOptions } from '../store/types.js';
+import { keyStream } from '../projections/keyed-events.js';
 
 /** Options of `fallback()` over Stores. */
 export interface FallbackStoreOptions {
   /** `'all'` (default), `'primary-then-queue'` or `'first-available'` */
   writes?: WritePolicy | undefined;
   onFailover?: ((index: number, error: BackendUnavailableError) => void) | undefined;
-  /** `'primary-then-queue'` only, required: the embedded log that keeps the queue (yours to close) */
-  queue?: EventLog | undefined;
+  /** `'primary-then-queue'` only, required: where the queue is kept, a SqliteQueue (compacted) or an EventLog (never compacted); yours to close */
+  queue?: SqliteQueue | EventLog | undefined;
   /** names this fallback's streams in `queue` (default `'fallback-store'`) */
   queueName?: string | undefined;
   /** how often a Store that is down is retried while writes are queued for it, ms (default 1000) */
   retryMs?: number | undefined;
+}
+
+/** An audit entry of a fallback: `queuedAt` on the entry of a write replayed from the queue. */
+export type FallbackAuditEntry = AuditEntry & { queuedAt?: number };
+
+/** The log of a Store (the Store keeps it in its context). */
+function logOf(s: Store): EventLog {
+  return (s as unknown as { ctx: { log: EventLog } }).ctx.log;
+}
+
+const TX_READS = new Set(['get', 'has', 'getMany']);
+
+/** `tx` that notes the keys its write methods name (every method but the reads takes the key first, then options). */
+function recording(tx: StoreTransaction, base: OpOptions, written: Map<string, { namespace: string; key: string; actor?: string }>, ref: (key: string, o: OpOptions) => { namespace: string; key: string; actor?: string }): StoreTransaction {
+  return new Proxy(tx, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof v !== 'function') return v;
+      if (typeof prop !== 'string' || TX_READS.has(prop)) return (v as (...a: unknown[]) => unknown).bind(target);
+      return (...args: unknown[]) => {
+        const out = (v as (...a: unknown[]) => unknown).apply(target, args);
+        if (typeof args[0] === 'string') {
+          const o = (args.find((a, i) => i > 0 && typeof a === 'object' && a !== null) ?? {}) as OpOptions;
+          const r = ref(args[0], { namespace: o.namespace ?? base.namespace, actor: o.actor ?? base.actor });
+          written.set(`${r.namespace}/${r.key}`, r);
+        }
+        return out;
+      };
+    },
+  });
 }
 
 function isStore(x: unknown): x is Store {
@@ -52,7 +96,7 @@ export class FallbackStore {
   readonly writes: WritePolicy;
   private readonly ranked: Ranked<Store>[];
   private readonly stores: Store[];
-  private readonly targets: FailoverTarget<StoreOp, StorePartResult[]>[];
+  private readonly targets: (FailoverTarget<StoreOp, StorePartResult[]> & { write(op: StoreOp): Promise<StorePartResult[]> })[];
   private readonly queue: WriteQueue<StoreOp> | undefined;
   private readonly writeOrder = new Mutex();
   private closed = false;
@@ -67,7 +111,7 @@ export class FallbackStore {
     this.targets = this.stores.map((s) => storeTarget(s));
     if (this.writes === 'primary-then-queue') {
       this.queue = new WriteQueue<StoreOp>({
-        log: options.queue as EventLog,
+        store: queueStoreOf(options.queue),
         name: options.queueName ?? 'fallback-store',
         backends: this.ranked.map((b, i) => ({ name: b.name, priority: b.priority, target: this.targets[i]! })),
         retryMs: options.retryMs ?? 1000,
@@ -106,8 +150,20 @@ export class FallbackStore {
     return this.read((s) => s.versions<T>(key, options));
   }
 
-  audit(filter?: AuditQuery): Promise<AuditEntry[]> {
-    return this.read((s) => s.audit(filter));
+  /** Audit entries, oldest first; an entry of a write this fallback replayed from its queue has `queuedAt` (when it was queued, epoch ms). */
+  audit(filter?: AuditQuery): Promise<FallbackAuditEntry[]> {
+    return this.read(async (s) => {
+      const entries: FallbackAuditEntry[] = await s.audit(filter);
+      const log = logOf(s);
+      for (const e of entries) {
+        if (e.key === null || e.type.startsWith('kv.relation.')) continue;
+        for await (const r of log.read(keyStream(e.namespace, e.key), { fromRevision: e.version, toRevision: e.version })) {
+          const q = r.metadata.queuedAt;
+          if (typeof q === 'number') e.queuedAt = q;
+        }
+      }
+      return entries;
+    });
   }
 
   /** Write a value by the policy; resolves to its version on the Store that acknowledged it (the first one under `'all'`). */
@@ -156,6 +212,103 @@ export class FallbackStore {
     return r as SetResult;
   }
 
+  /** Erase a key's values from every Store by the policy (queued for a Store that is down; see purge in docs/failover.md). */
+  async purge(key: string, options: OpOptions = {}): Promise<void> {
+    const p: StoreKeyOp = { op: 'purge', ...this.base(key, options) };
+    await this.write([p], (s) => s.purge(key, options).then(() => [true]));
+  }
+
+  /** Read-modify-write with immer on the first available Store; the value it left is written to the others by the policy. */
+  update<T = unknown>(key: string, recipe: StoreRecipe<T>, options: OpOptions = {}): Promise<T> {
+    return this.compound(async (s) => ({ result: await s.update<T>(key, recipe, options), keys: [this.base(key, options)] }));
+  }
+
+  /** An atomic counter on the first available Store; the number it left is written to the others by the policy. */
+  incr(key: string, by?: number, options: IncrOptions = {}): Promise<number> {
+    return this.compound(async (s) => ({ result: await s.incr(key, by, options), keys: [this.base(key, options)] }));
+  }
+
+  /**
+   * One atomic, optimistic transaction on the first available Store (retried there on conflict);
+   * the values it left on the keys it wrote are then written to the others by the policy, as one
+   * atomic write per Store where its log allows.
+   */
+  transaction<T>(fn: (tx: StoreTransaction) => Promise<T> | T, options: OpOptions = {}): Promise<T> {
+    if (typeof fn !== 'function') return Promise.reject(new ValidationError('transaction needs a function (tx) => ...'));
+    return this.compound(async (s) => {
+      let written = new Map<string, { namespace: string; key: string; actor?: string }>();
+      const result = await s.transaction((tx) => {
+        written = new Map(); // the attempt that commits is the last one
+        return fn(recording(tx, options, written, (k, o) => this.base(k, o)));
+      }, options);
+      return { result, keys: [...written.values()] };
+    });
+  }
+
+  /**
+   * Hear changes from the Store currently serving (an up-to-date one first); when its subscription
+   * fails with BackendUnavailableError it moves to the next available Store, from that Store's
+   * head. Across such a move a change may be heard twice (once from each Store) or not at all
+   * (what reached the new Store before it was followed); within one Store nothing is lost or repeated.
+   */
+  subscribe(filter: SubscribeFilter, listener: (change: StoreChange) => void | Promise<void>): StoreUnsubscribe {
+    this.assertOpen();
+    if (typeof listener !== 'function') throw new ValidationError('subscribe needs a listener function');
+    const f = filter ?? {};
+    let current: StoreUnsubscribe | undefined;
+    let stopped = false;
+    let moving: Promise<void> = Promise.resolve();
+    const follow = async (skip: number): Promise<void> => {
+      await this.queue?.ready;
+      const order = this.stores.map((_, i) => i).filter((i) => i !== skip);
+      const q = this.queue;
+      const ranked = q ? [...order.filter((i) => q.inSync(i)), ...order.filter((i) => !q.inSync(i))] : order;
+      let first: unknown;
+      for (const i of ranked) {
+        if (stopped) return;
+        const sub = this.stores[i]!.subscribe({ ...f, onError: (e) => onError(i, e) }, listener);
+        try {
+          await sub.ready;
+          current = sub;
+          return;
+        } catch (e) {
+          await sub().catch(() => undefined);
+          if (!isUnavailable(e)) throw e;
+          first ??= e;
+          this.options.onFailover?.(i, e);
+        }
+      }
+      throw first ?? new BackendUnavailableError('fallback store', 'no Store to subscribe to');
+    };
+    const report = (e: unknown) => {
+      if (f.onError) f.onError(e);
+      else queueMicrotask(() => {
+        throw e;
+      });
+    };
+    const onError = (i: number, e: unknown) => {
+      if (!isUnavailable(e) || stopped) return report(e);
+      this.queue?.setAvailable(i, false, e);
+      this.options.onFailover?.(i, e);
+      const old = current;
+      current = undefined;
+      moving = moving.then(async () => {
+        await old?.().catch(() => undefined);
+        await follow(i).catch(report);
+      });
+    };
+    const ready = follow(-1);
+    ready.catch(() => undefined);
+    const stop = (async () => {
+      stopped = true;
+      await ready.catch(() => undefined);
+      await moving;
+      await current?.();
+    }) as StoreUnsubscribe;
+    stop.ready = ready;
+    return stop;
+  }
+
   /** Replay now what is queued for Stores that are back; resolves to the writes still queued. */
   async drain(): Promise<number> {
     this.assertOpen();
@@ -199,6 +352,42 @@ export class FallbackStore {
     } else if (o.expiresAt !== undefined) p.expiresAt = timeOf(o.expiresAt, 'expiresAt');
     if (o.expectedVersion !== undefined) p.expectedVersion = o.expectedVersion;
     return p;
+  }
+
+  /**
+   * Run a read-modify-write on one Store, then write what it left on `keys` (read back under the
+   * fallback's write lock) to the others by the policy.
+   */
+  private compound<R>(exec: (s: Store) => Promise<{ result: R; keys: { namespace: string; key: string; actor?: string }[] }>): Promise<R> {
+    this.assertOpen();
+    const withOp = async (s: Store): Promise<{ result: R; op: StoreOp | undefined }> => {
+      const out = await exec(s);
+      const parts: StoreKeyOp[] = [];
+      for (const k of out.keys) {
+        const o: OpOptions = { namespace: k.namespace };
+        if (k.actor !== undefined) o.actor = k.actor;
+        const e = await s.get(k.key, { ...o, includeMetadata: true });
+        if (e === undefined) parts.push({ op: 'delete', ...k });
+        else {
+          const p: StoreKeyOp = { op: 'set', ...k, value: e.value };
+          if (e.metadata !== null) p.metadata = e.metadata;
+          if (e.expiresAt !== null) p.expiresAt = e.expiresAt;
+          parts.push(p);
+        }
+      }
+      return { result: out.result, op: parts.length === 0 ? undefined : { parts, atomic: true } };
+    };
+    return this.writeOrder.run(async () => {
+      if (this.queue) return (await this.queue.run((i) => withOp(this.stores[i]!))).result;
+      if (this.writes === 'first-available') return (await this.firstAvailable((s) => exec(s))).value.result;
+      const { result, op } = await withOp(this.stores[0]!);
+      if (op === undefined) return result;
+      const errors: unknown[] = [];
+      for (let i = 1; i < this.stores.length; i++) await this.targets[i]!.write(op).catch((e: unknown) => errors.push(e));
+      if (errors.length === 1) throw errors[0];
+      if (errors.length > 1) throw new AggregateError(errors, `${errors.length} of ${this.stores.length} fallback Stores failed the write`);
+      return result;
+    });
   }
 
   private write(parts: StoreKeyOp[], direct: (s: Store) => Promise<StorePartResult[]>): Promise<StorePartResult[]> {

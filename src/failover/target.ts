@@ -14,10 +14,14 @@ import { BackendUnavailableError } from '../core/errors.js';
 export type Token = unknown;
 
 export interface FailoverTarget<Op, R = unknown> {
-  /** what `apply` compares with; `strict` = the write the caller waits for (its own expectedVersion wins) */
-  tokens(op: Op, strict: boolean): Promise<Token[]>;
-  /** apply `op`; when `recovering`, skip the parts the tokens show already landed */
-  apply(op: Op, tokens: Token[], recovering: boolean): Promise<R>;
+  /**
+   * What `apply` compares with; `strict` = the write the caller waits for (its own expectedVersion
+   * wins). `cached`: the target may answer from what its own last applies left (no read), but only
+   * for tokens that `apply` uses as expectations, so a stale guess is a ConcurrencyError, never a wrong skip.
+   */
+  tokens(op: Op, strict: boolean, cached?: boolean): Promise<Token[]>;
+  /** apply `op`; when `recovering`, skip the parts the tokens show already landed; `queuedAt`: a replay of a write queued then (epoch ms) */
+  apply(op: Op, tokens: Token[], recovering: boolean, queuedAt?: number): Promise<R>;
   /** resolves when the backend can serve, throws BackendUnavailableError when it cannot */
   probe(): Promise<void>;
 }

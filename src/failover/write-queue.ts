@@ -1,25 +1,36 @@
 /**
- * The durable write queue of the `'primary-then-queue'` policy, kept in an embedded event log
- * (a SqliteEventLog or FileEventLog: an append that resolved survives `kill -9`).
+ * The durable write queue of the `'primary-then-queue'` policy, kept in a {@link QueueStore}
+ * (a SqliteQueue, compacted; or an EventLog, append-only; see queue-store.ts).
  *
- * Streams, under `failover:<name>`:
- * - `/entries`: every write, in the order writes were made (revision = sequence number, event id = entry id);
- * - `/cursor/<backend>`: one `applying { revision, tokens }` per entry, appended before the entry
- *   is applied to that backend: the last one is where the backend's replay stands, and its tokens
- *   tell a re-apply what already landed (see target.ts), so a crash mid-replay duplicates nothing;
- * - `/cancelled`: entries no backend applied (a rejected or unserved write), skipped by replay.
+ * Fast path: while every backend is available and in sync (nothing queued, nothing in doubt), a
+ * write goes to each backend in priority order and the queue is not touched at all; the caller's
+ * write is acknowledged once the first one took it and the others were tried. Each apply expects
+ * the version the target's last apply left (a cached token, so no read): a stale guess is a
+ * ConcurrencyError, retried once with the version read. Only when a backend missed it (down, or
+ * its apply failed in a way that leaves it in doubt) is one entry appended, in one transaction
+ * with the cursors of the backends that have it (and the tokens of the one in doubt).
  *
- * A write appends its entry, then applies it (and anything still queued before it) to the first
- * backend that is available, and resolves with that backend's answer; the other backends replay
- * it in order, now if they are up, else every `retryMs` until they are. Replay stops at the first
- * entry not yet decided (acknowledged or cancelled), so it never applies a write that fails.
- * One process owns a queue (its entries stream is appended with an expected revision).
+ * Slow path (some backend is behind or known down): the write's entry is appended first, then
+ * applied (catching that backend up first) to the first backend that is available, with its
+ * intent and tokens recorded just before (`applying`), so a crash mid-apply duplicates nothing.
+ * The others replay it in order, now if they are up, else every `retryMs` until they are. Replay
+ * stops at the first entry not yet decided (acknowledged or cancelled), so it never applies a
+ * write that fails.
+ *
+ * `run(exec)` is for operations that cannot be queued as such (a transaction's function, an
+ * update recipe): `exec` runs on the first available backend (caught up first) and returns the
+ * plain writes it made, which go to the others as above.
+ *
+ * Compaction: once every backend has applied entries up to some sequence number, they are deleted
+ * in the same transaction that saves the cursors (a SqliteQueue; an EventLog cannot delete).
+ * Known window: the fast path writes nothing before the applies, so a process that dies between
+ * two backends' applies leaves that one unacknowledged write on the first only.
+ * One process owns a queue (appends expect its head).
  */
-import { ValidationError } from '../core/errors.js';
-import { newId } from '../core/ids.js';
+import { ConcurrencyError, ValidationError } from '../core/errors.js';
 import { Mutex } from '../core/mutex.js';
-import type { EventLog } from '../streams/event-log.js';
 import type { Ranked, WritePolicy } from './policy.js';
+import type { QueueStore } from './queue-store.js';
 import { isUnavailable, message, type FailoverTarget, type Token } from './target.js';
 
 /** One backend in `status()`. */
@@ -62,38 +73,43 @@ interface Backend<Op> {
 
 interface EntryData<Op> {
   op: Op;
+  /** when the write was queued (epoch ms): replays carry it as `queuedAt` */
   time: number;
 }
 
 export interface WriteQueueOptions<Op> {
-  log: EventLog;
-  /** names the queue's streams (several fallbacks may share one log) */
+  store: QueueStore;
+  /** names the queue (several fallbacks may share one store) */
   name: string;
   backends: readonly { name: string; priority: number; target: FailoverTarget<Op> }[];
   retryMs: number;
   onFailover?: ((index: number, error: Error) => void) | undefined;
 }
 
+/** What one immediate apply came to. */
+type Outcome<R> = { ok: true; result: R } | { ok: false; error: unknown; tokens: Token[] | undefined } | { ok: 'behind' };
+
 export class WriteQueue<Op> {
   readonly ready: Promise<void>;
-  private readonly log: EventLog;
-  private readonly prefix: string;
+  private readonly store: QueueStore;
+  private readonly name: string;
   private readonly backends: Backend<Op>[];
   private readonly writeLock = new Mutex();
   private readonly cancelled = new Set<number>();
   private head = 0;
   /** entries up to here are acknowledged or cancelled: replay may apply them */
   private decided = 0;
+  /** entries up to here are deleted from the store */
+  private compacted = 0;
   private timer: NodeJS.Timeout | undefined;
   private draining: Promise<void> | undefined;
   private closed = false;
 
   constructor(private readonly options: WriteQueueOptions<Op>) {
-    this.log = options.log;
-    if (!this.log || typeof this.log.append !== 'function' || typeof this.log.read !== 'function') throw new ValidationError("'primary-then-queue' needs queue: an EventLog (SqliteEventLog or FileEventLog) to keep the queue in");
+    this.store = options.store;
     if (!/^[A-Za-z0-9_.-]{1,64}$/.test(options.name)) throw new ValidationError(`queueName ${JSON.stringify(options.name)} must be 1-64 letters, digits, '_', '.' or '-'`);
     if (!Number.isFinite(options.retryMs) || options.retryMs <= 0) throw new ValidationError(`retryMs must be a number > 0, got ${String(options.retryMs)}`);
-    this.prefix = `failover:${options.name}`;
+    this.name = options.name;
     this.backends = options.backends.map((b) => ({ ...b, cursor: 0, pending: undefined, mutex: new Mutex(), available: undefined, rejected: 0, lastError: undefined }));
     this.ready = this.recover();
     this.ready.then(
@@ -102,26 +118,18 @@ export class WriteQueue<Op> {
     );
   }
 
-  private get entries(): string {
-    return `${this.prefix}/entries`;
-  }
-
-  private cursorStream(b: Backend<Op>): string {
-    return `${this.prefix}/cursor/${b.name}`;
-  }
-
   /** Read where every backend stands. Entries a crash left undecided count as acknowledged. */
   private async recover(): Promise<void> {
-    this.head = await this.log.revision(this.entries);
-    for await (const e of this.log.read(`${this.prefix}/cancelled`)) this.cancelled.add((e.data as { revision: number }).revision);
+    const snap = await this.store.load(this.name, this.backends.map((b) => b.name));
+    this.head = snap.head;
+    for (const r of snap.cancelled) this.cancelled.add(r);
     for (const b of this.backends) {
-      for await (const e of this.log.read(this.cursorStream(b), { direction: 'backward', limit: 1 })) {
-        const d = e.data as { revision: number; tokens: Token[] };
-        b.pending = { revision: d.revision, tokens: d.tokens };
-        b.cursor = d.revision - 1;
-      }
+      const c = snap.cursors.get(b.name)!;
+      b.cursor = c.cursor;
+      b.pending = c.pending;
     }
     this.decided = this.head;
+    this.compacted = Math.min(...this.backends.map((b) => b.cursor));
     // settle what a crash left in doubt now, so that status() counts only what is really queued
     for (const b of this.backends) {
       if (b.pending) await b.mutex.run(() => this.settle(b)).catch((e: unknown) => void (b.lastError = message(e)));
@@ -136,68 +144,216 @@ export class WriteQueue<Op> {
     return n;
   }
 
+  private upToDate(b: Backend<Op>): boolean {
+    return b.cursor >= this.head && !b.pending;
+  }
+
+  /** Backends known down last: the replay retries them in the background, so a server that hangs rather than refuses does not hold up every write with its timeout. */
+  private order(): number[] {
+    const idx = this.backends.map((_, i) => i);
+    return [...idx.filter((j) => this.backends[j]!.available !== false), ...idx.filter((j) => this.backends[j]!.available === false)];
+  }
+
   /**
-   * Append `op`, then apply it on the first backend that is available (catching that backend up
-   * first); resolves with its answer and index. BackendUnavailableError when none could.
+   * Write `op` on the first backend that is available and to the others (now, or queued for
+   * them); resolves with the first one's answer and index. BackendUnavailableError when none could.
    */
   write<R>(op: Op): Promise<{ result: R; index: number }> {
     return this.writeLock.run(async () => {
       if (this.closed) throw new ValidationError('write queue closed');
       await this.ready;
-      const data: EntryData<Op> = { op, time: Date.now() };
-      const r = (await this.log.append(this.entries, [{ type: 'write', data, id: newId() }], { expectedRevision: this.head })).revision;
-      this.head = r;
+      if (this.decided === this.head && this.backends.every((b) => b.available !== false && this.upToDate(b))) return this.fast<R>(op);
+      return this.slow<R>(op);
+    });
+  }
+
+  /**
+   * Run `exec` on the first available backend (caught up first), then write the plain op it
+   * returns to the others (now, or queued). Used for operations that cannot be queued as such.
+   */
+  run<R>(exec: (index: number) => Promise<{ result: R; op: Op | undefined }>): Promise<{ result: R; index: number }> {
+    return this.writeLock.run(async () => {
+      if (this.closed) throw new ValidationError('write queue closed');
+      await this.ready;
       let first: Error | undefined;
-      try {
-        // backends known to be down come last: the replay retries them in the background, so a
-        // server that hangs rather than refuses does not hold up every write with its timeout
-        const idx = this.backends.map((_, i) => i);
-        for (const i of [...idx.filter((j) => this.backends[j]!.available !== false), ...idx.filter((j) => this.backends[j]!.available === false)]) {
-          const b = this.backends[i]!;
-          try {
-            const result = (await b.mutex.run(() => this.drainBackend(b, r, r, { revision: r, op }))) as R;
-            return { result, index: i };
-          } catch (e) {
-            if (!isUnavailable(e)) {
-              await this.cancel(r);
-              throw e;
-            }
-            first ??= e;
-            this.options.onFailover?.(i, e);
-          }
+      for (const i of this.order()) {
+        const b = this.backends[i]!;
+        try {
+          const out = await b.mutex.run(async () => {
+            await this.drainBackend(b, this.decided);
+            return exec(i);
+          });
+          b.available = true;
+          if (out.op !== undefined) await this.spread(out.op, [b.name], [], Date.now(), i);
+          return { result: out.result, index: i };
+        } catch (e) {
+          if (!isUnavailable(e)) throw e;
+          this.down(i, e);
+          first ??= e;
         }
-        // in doubt on a backend (its write failed mid-way): keep it, so that every backend converges on it
-        if (!this.backends.some((b) => b.pending?.revision === r)) await this.cancel(r);
-        throw first!;
-      } finally {
-        this.decided = r;
-        this.kick();
+      }
+      throw first!;
+    });
+  }
+
+  private down(i: number, e: Error): void {
+    const b = this.backends[i]!;
+    b.available = false;
+    b.lastError = message(e);
+    this.options.onFailover?.(i, e);
+  }
+
+  /** Apply `op` to `b` at once (under its mutex): with cached tokens, once more with read ones after a ConcurrencyError. */
+  private applyNow<R>(b: Backend<Op>, op: Op, strict: boolean): Promise<Outcome<R>> {
+    return b.mutex.run(async () => {
+      if (!this.upToDate(b)) return { ok: 'behind' };
+      let tokens: Token[] | undefined;
+      try {
+        // the write the caller waits for reads its tokens: a backend that is down fails that read, so a
+        // write refused everywhere is not left in doubt (and never appears later); the copies to the
+        // other backends, of a write already acknowledged, may guess them
+        tokens = await b.target.tokens(op, strict, !strict);
+        try {
+          return { ok: true, result: (await b.target.apply(op, tokens, false)) as R };
+        } catch (e) {
+          if (!(e instanceof ConcurrencyError)) throw e;
+        }
+        tokens = undefined;
+        tokens = await b.target.tokens(op, strict, false);
+        return { ok: true, result: (await b.target.apply(op, tokens, false)) as R };
+      } catch (e) {
+        return { ok: false, error: e, tokens };
       }
     });
   }
 
+  /** Every backend up to date: apply everywhere now; queue only for those that missed it. */
+  private async fast<R>(op: Op): Promise<{ result: R; index: number }> {
+    const pending: { backend: string; tokens: Token[] }[] = [];
+    let first: Error | undefined;
+    for (const i of this.order()) {
+      const b = this.backends[i]!;
+      const o = await this.applyNow<R>(b, op, true);
+      if (o.ok === true) {
+        b.available = true;
+        await this.spread(op, [b.name], pending, Date.now(), i);
+        return { result: o.result, index: i };
+      }
+      if (o.ok === 'behind') continue;
+      if (!isUnavailable(o.error)) {
+        // refused (a stale expectedVersion...): nothing written, like a cancelled entry
+        throw o.error;
+      }
+      this.down(i, o.error);
+      first ??= o.error;
+      // the apply may have landed: remember its tokens, so that a re-apply knows
+      if (o.tokens) pending.push({ backend: b.name, tokens: o.tokens });
+    }
+    // none took it; one in doubt keeps it, so that every backend converges on it
+    if (pending.length > 0) await this.spread(op, [], pending, Date.now(), -1);
+    throw first!;
+  }
+
+  /**
+   * `op` is on the backends named in `done` (`skip` is the one that acknowledged it): apply it
+   * now to every other backend that is up to date, and append one entry for those that missed it.
+   */
+  private async spread(op: Op, done: string[], pending: { backend: string; tokens: Token[] }[], time: number, skip: number): Promise<void> {
+    const inDoubt = new Set(pending.map((p) => p.backend));
+    let missed = false;
+    for (const i of this.order()) {
+      const b = this.backends[i]!;
+      if (i === skip || inDoubt.has(b.name) || done.includes(b.name)) continue;
+      if (b.available === false) {
+        missed = true;
+        continue;
+      }
+      const o = await this.applyNow(b, op, false);
+      if (o.ok === true) {
+        b.available = true;
+        done.push(b.name);
+      } else if (o.ok === 'behind') missed = true;
+      else if (isUnavailable(o.error)) {
+        this.down(i, o.error);
+        if (o.tokens) {
+          pending.push({ backend: b.name, tokens: o.tokens });
+          inDoubt.add(b.name);
+        } else missed = true;
+      } else {
+        // rejected there (like a rejected replay): skipped and counted
+        this.reject(b, o.error);
+        done.push(b.name);
+      }
+    }
+    if (!missed && pending.length === 0) return;
+    const data: EntryData<Op> = { op, time };
+    const r = await this.store.append(this.name, this.head, data, done, pending);
+    this.head = r;
+    this.decided = r;
+    for (const b of this.backends) {
+      if (done.includes(b.name)) b.cursor = r;
+      const p = pending.find((x) => x.backend === b.name);
+      if (p) {
+        b.cursor = r - 1;
+        b.pending = { revision: r, tokens: p.tokens };
+      }
+    }
+    this.kick();
+  }
+
+  /** Some backend is behind or down: append the entry first, then apply it where it can be acknowledged. */
+  private async slow<R>(op: Op): Promise<{ result: R; index: number }> {
+    const data: EntryData<Op> = { op, time: Date.now() };
+    const r = await this.store.append(this.name, this.head, data, [], []);
+    this.head = r;
+    let first: Error | undefined;
+    try {
+      for (const i of this.order()) {
+        const b = this.backends[i]!;
+        try {
+          const result = (await b.mutex.run(() => this.drainBackend(b, r, r, { revision: r, data }))) as R;
+          return { result, index: i };
+        } catch (e) {
+          if (!isUnavailable(e)) {
+            await this.cancel(r);
+            throw e;
+          }
+          first ??= e;
+          this.options.onFailover?.(i, e);
+        }
+      }
+      // in doubt on a backend (its write failed mid-way): keep it, so that every backend converges on it
+      if (!this.backends.some((b) => b.pending?.revision === r)) await this.cancel(r);
+      throw first!;
+    } finally {
+      this.decided = r;
+      this.kick();
+    }
+  }
+
   private async cancel(r: number): Promise<void> {
-    await this.log.append(`${this.prefix}/cancelled`, [{ type: 'cancelled', data: { revision: r } }]);
+    await this.store.cancel(this.name, r);
     this.cancelled.add(r);
   }
 
-  private async entry(r: number): Promise<Op> {
-    for await (const e of this.log.read(this.entries, { fromRevision: r, toRevision: r })) return (e.data as EntryData<Op>).op;
-    throw new ValidationError(`write queue ${this.prefix}: entry ${r} is missing`);
+  private async entry(r: number): Promise<EntryData<Op>> {
+    const [e] = await this.store.read(this.name, r, r, 1);
+    if (!e) throw new ValidationError(`write queue ${this.name}: entry ${r} is missing`);
+    return e.data as EntryData<Op>;
   }
 
   /** Apply what is queued for `b` up to `upTo` (run under b.mutex); the answer of `strict` is returned and its error thrown. */
-  private async drainBackend(b: Backend<Op>, upTo: number, strict?: number, fresh?: { revision: number; op: Op }): Promise<unknown> {
+  private async drainBackend(b: Backend<Op>, upTo: number, strict?: number, fresh?: { revision: number; data: EntryData<Op> }): Promise<unknown> {
     let out: unknown;
     try {
       out = await this.settle(b, strict);
       while (b.cursor < upTo) {
-        const batch: { revision: number; op: Op }[] = [];
-        // the write just appended is at hand: a backend that is up to date needs no read of the log
-        if (fresh && fresh.revision === b.cursor + 1 && fresh.revision === upTo) batch.push(fresh);
-        else for await (const e of this.log.read(this.entries, { fromRevision: b.cursor + 1, toRevision: upTo, limit: 256 })) batch.push({ revision: e.revision, op: (e.data as EntryData<Op>).op });
-        if (batch.length === 0) throw new ValidationError(`write queue ${this.prefix}: entries ${b.cursor + 1}..${upTo} are missing`);
-        for (const { revision, op } of batch) {
+        let batch: { revision: number; data: EntryData<Op> }[];
+        // the write just appended is at hand: a backend that is up to date needs no read of the queue
+        if (fresh && fresh.revision === b.cursor + 1 && fresh.revision === upTo) batch = [fresh];
+        else batch = (await this.store.read(this.name, b.cursor + 1, upTo, 256)).map((e) => ({ revision: e.revision, data: e.data as EntryData<Op> }));
+        if (batch.length === 0) throw new ValidationError(`write queue ${this.name}: entries ${b.cursor + 1}..${upTo} are missing`);
+        for (const { revision, data } of batch) {
           if (this.cancelled.has(revision)) {
             b.cursor = revision;
             continue;
@@ -205,7 +361,7 @@ export class WriteQueue<Op> {
           const isStrict = revision === strict;
           let tokens: Token[];
           try {
-            tokens = await b.target.tokens(op, isStrict);
+            tokens = await b.target.tokens(data.op, isStrict);
           } catch (e) {
             // refused before anything was applied (access denied, a bad key...): skipped like a rejected apply
             if (isUnavailable(e) || isStrict) throw e;
@@ -213,10 +369,10 @@ export class WriteQueue<Op> {
             this.reject(b, e);
             continue;
           }
-          await this.log.append(this.cursorStream(b), [{ type: 'applying', data: { revision, tokens } }]);
+          await this.store.applying(this.name, b.name, revision, tokens);
           b.pending = { revision, tokens };
           try {
-            const result = await b.target.apply(op, tokens, false);
+            const result = await b.target.apply(data.op, tokens, false, isStrict ? undefined : data.time);
             if (isStrict) out = result;
           } catch (e) {
             if (isUnavailable(e)) throw e;
@@ -252,7 +408,8 @@ export class WriteQueue<Op> {
     }
     let out: unknown;
     try {
-      const result = await b.target.apply(await this.entry(p.revision), p.tokens, true);
+      const data = await this.entry(p.revision);
+      const result = await b.target.apply(data.op, p.tokens, true, p.revision === strict ? undefined : data.time);
       if (p.revision === strict) out = result;
     } catch (e) {
       if (isUnavailable(e)) throw e;
@@ -273,7 +430,7 @@ export class WriteQueue<Op> {
     b.lastError = message(e);
   }
 
-  /** Replay now what is queued for every backend that is behind; resolves to the writes still queued. */
+  /** Replay now what is queued for every backend that is behind, then compact; resolves to the writes still queued. */
   drain(): Promise<number> {
     this.draining ??= (async () => {
       try {
@@ -285,11 +442,34 @@ export class WriteQueue<Op> {
             if (!isUnavailable(e)) b.lastError = message(e);
           });
         }
+        await this.compact().catch((e: unknown) => void (this.backends[0]!.lastError = `queue compaction: ${message(e)}`));
       } finally {
         this.draining = undefined;
       }
     })();
     return this.draining.then(() => this.depthTotal());
+  }
+
+  /**
+   * Delete the entries every backend has applied, saving the cursors in the same transaction
+   * (under every backend's mutex: no apply may record its intent meanwhile).
+   */
+  private async compact(): Promise<void> {
+    const floor = () => Math.min(this.decided, ...this.backends.map((b) => (b.pending ? b.pending.revision - 1 : b.cursor)));
+    if (floor() <= this.compacted) return;
+    const locked = (k: number): Promise<void> => {
+      if (k === this.backends.length) {
+        const upTo = floor();
+        if (upTo <= this.compacted) return Promise.resolve();
+        const cursors = this.backends.filter((b) => !b.pending).map((b) => ({ backend: b.name, cursor: b.cursor }));
+        return this.store.compact(this.name, cursors, upTo).then(() => {
+          this.compacted = upTo;
+          for (const r of this.cancelled) if (r <= upTo) this.cancelled.delete(r);
+        });
+      }
+      return this.backends[k]!.mutex.run(() => locked(k + 1));
+    };
+    await locked(0);
   }
 
   depthTotal(): number {

@@ -86,7 +86,12 @@ export interface StoreEntry<T = unknown> {
   expiresAt: number | null;
 }
 
-export interface SetOptions extends OpOptions {
+/** Extra metadata recorded on the events a write appends (not the key's metadata), e.g. `queuedAt` on a write fallback() replayed; it cannot replace `operation`, `actor` or `tx`. */
+export interface EventMetadataOptions {
+  eventMetadata?: Readonly<Record<string, unknown>> | undefined;
+}
+
+export interface SetOptions extends OpOptions, EventMetadataOptions {
   /** replaces the key's metadata (kept when absent) */
   metadata?: Metadata | undefined;
   /** expire after this many ms (by the Store's clock) */
@@ -105,7 +110,7 @@ export interface SetResult {
   written: boolean;
 }
 
-export interface DeleteOptions extends OpOptions {
+export interface DeleteOptions extends OpOptions, EventMetadataOptions {
   expectedVersion?: number | undefined;
 }
 
@@ -143,7 +148,7 @@ export interface DeleteNamespaceOptions extends OpOptions {
   recursive?: boolean | undefined;
 }
 
-export interface SetMetadataOptions extends OpOptions {
+export interface SetMetadataOptions extends OpOptions, EventMetadataOptions {
   /** shallow-merge into the current metadata instead of replacing it */
   merge?: boolean | undefined;
 }

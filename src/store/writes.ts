@@ -10,7 +10,7 @@ import type { KvEntry } from '../projections/views/rows.js';
 import type { ExpectedRevision, NewEvent, StreamAppend } from '../streams/event-log.js';
 import type { StoreContext } from './context.js';
 import { keyList, optionalInt, timeOf } from './entries.js';
-import type { DeleteOptions, OpOptions, SetMetadataOptions, SetOptions, SetResult } from './types.js';
+import type { DeleteOptions, EventMetadataOptions, OpOptions, SetMetadataOptions, SetOptions, SetResult } from './types.js';
 
 /** The live entry of a key (undefined when absent or expired), read after this Store's own writes. */
 export async function current(ctx: StoreContext, ns: string, key: string): Promise<KvEntry | undefined> {
@@ -30,13 +30,21 @@ export function ttlOf(ttlMs: unknown): number | undefined {
   return ttlMs;
 }
 
+/** `event` with the caller's extra event metadata (`eventMetadata`) beside the Store's own (which wins). */
+export function withEventMetadata(event: NewEvent, o: EventMetadataOptions | undefined): NewEvent {
+  const extra = o?.eventMetadata;
+  if (extra === undefined) return event;
+  if (typeof extra !== 'object' || extra === null || Array.isArray(extra)) throw new ValidationError('eventMetadata must be a plain object');
+  return { ...event, metadata: { ...extra, ...event.metadata } };
+}
+
 /** The `kv.set` event of a value (validated: SerializationError with the path of a bad field). */
 export function setEvent(ctx: StoreContext, value: unknown, o: SetOptions, operation = 'set', tx?: string): NewEvent {
   const ttl = ttlOf(o.ttlMs);
   const at = timeOf(o.expiresAt, 'expiresAt');
   if (ttl !== undefined && at !== undefined) throw new ValidationError('set: ttlMs and expiresAt exclude each other');
   const metadata = o.metadata as Metadata | undefined;
-  return keyedEvents.set({ value, metadata, expiresAt: at ?? (ttl === undefined ? null : ctx.now() + ttl) }, ctx.meta(o, operation, tx));
+  return withEventMetadata(keyedEvents.set({ value, metadata, expiresAt: at ?? (ttl === undefined ? null : ctx.now() + ttl) }, ctx.meta(o, operation, tx)), o);
 }
 
 export async function set(ctx: StoreContext, key: string, value: unknown, o: SetOptions = {}): Promise<SetResult> {
@@ -66,7 +74,7 @@ export async function del(ctx: StoreContext, key: string, o: DeleteOptions = {})
   const ns = ctx.ns(o);
   const k = ctx.key(key, ns);
   const expected = optionalInt(o.expectedVersion, 'expectedVersion', 1);
-  const event = keyedEvents.deleted(ctx.meta(o, 'delete'));
+  const event = withEventMetadata(keyedEvents.deleted(ctx.meta(o, 'delete')), o);
   await ctx.open();
   await ctx.authorize('write', ns, k, o);
   const stream = keyStream(ns, k);
@@ -96,7 +104,7 @@ export interface SetManyItem {
  * Set several keys: one atomic appendMany where the log has it (all or nothing); on other logs the
  * keys are appended one by one, and a failure leaves the earlier ones written.
  */
-export async function setMany(ctx: StoreContext, items: readonly (SetManyItem | readonly [string, unknown])[], o: OpOptions = {}): Promise<SetResult[]> {
+export async function setMany(ctx: StoreContext, items: readonly (SetManyItem | readonly [string, unknown])[], o: OpOptions & EventMetadataOptions = {}): Promise<SetResult[]> {
   const ns = ctx.ns(o);
   if (!Array.isArray(items)) throw new ValidationError('setMany needs an array of { key, value } or [key, value]');
   const appends: StreamAppend[] = (items as unknown[]).map((it) => {
@@ -114,7 +122,7 @@ export async function setMany(ctx: StoreContext, items: readonly (SetManyItem | 
 }
 
 /** Delete several keys (absent ones are skipped); atomic where the log has appendMany. Resolves to the number deleted. */
-export async function deleteMany(ctx: StoreContext, keys: readonly string[], o: OpOptions = {}): Promise<number> {
+export async function deleteMany(ctx: StoreContext, keys: readonly string[], o: OpOptions & EventMetadataOptions = {}): Promise<number> {
   const ns = ctx.ns(o);
   const list = [...new Set(keyList(keys, 'deleteMany').map((k) => ctx.key(k, ns)))];
   if (list.length === 0) return 0;
@@ -125,7 +133,7 @@ export async function deleteMany(ctx: StoreContext, keys: readonly string[], o: 
     const rows = await ctx.readers.kv.getMany(ns, list, { now: ctx.now() });
     const appends: StreamAppend[] = [];
     rows.forEach((r, i) => {
-      if (r) appends.push({ stream: keyStream(ns, list[i]!), events: [keyedEvents.deleted(ctx.meta(o, 'delete'))], expectedRevision: r.version });
+      if (r) appends.push({ stream: keyStream(ns, list[i]!), events: [withEventMetadata(keyedEvents.deleted(ctx.meta(o, 'delete')), o)], expectedRevision: r.version });
     });
     if (appends.length === 0) return 0;
     if (ctx.atomicMany || appends.length === 1) await ctx.appendMany(appends);
@@ -147,7 +155,7 @@ export async function getMetadata(ctx: StoreContext, key: string, o: OpOptions =
 export async function setMetadata(ctx: StoreContext, key: string, metadata: Metadata, o: SetMetadataOptions = {}): Promise<SetResult> {
   const ns = ctx.ns(o);
   const k = ctx.key(key, ns);
-  const event = keyedEvents.metadata(metadata, o.merge === true, ctx.meta(o, 'setMetadata'));
+  const event = withEventMetadata(keyedEvents.metadata(metadata, o.merge === true, ctx.meta(o, 'setMetadata')), o);
   await ctx.open();
   await ctx.authorize('write', ns, k, o);
   return ctx.retry(async () => {
