@@ -52,7 +52,8 @@ for (const name of ['memory', 'sqlite', 'postgres', 'redis'] as const) {
       // each message once, in the thread stream; the messages channel is references (no value event)
       const all = await events(b, p);
       expect(all.filter((e) => e.stream.endsWith('messages'))).toHaveLength(0);
-      expect(new Set(all.map((e) => e.type))).toEqual(new Set(['lg.c', 'lg.w']));
+      // three events a turn: the input checkpoint, then each step's writes with the checkpoint after them (lg.b)
+      expect(all.map((e) => e.type)).toEqual(Array.from({ length: 20 }, () => ['lg.c', 'lg.b', 'lg.b']).flat());
       const text = all.map((e) => JSON.stringify(e.data)).join('\n');
       for (let t = 1; t <= 20; t += 1) expect(text.split(`Turn ${t}: what`).length - 1, `user message ${t}`).toBe(1);
       // a fresh instance (another process) reads every checkpoint, its values and its pending writes

@@ -6,7 +6,7 @@
 import type { ChannelVersions, Checkpoint, CheckpointMetadata, SerializerProtocol } from '@langchain/langgraph-checkpoint';
 import { isDeepStrictEqual } from 'node:util';
 import { toStored, type CheckpointData, type ValueRef } from './records.js';
-import { diffMap, type IndexedCheckpoint } from './thread-index.js';
+import { diffMap, type IndexedCheckpoint, type IndexedWrite } from './thread-index.js';
 import { pickKnown, writeSource, type ThreadState } from './thread-state.js';
 import { extendsKnown, type ValueStore } from './values.js';
 
@@ -24,6 +24,8 @@ export interface CheckpointContext {
   state: ThreadState;
   /** the thread's value stream of a channel (of `ns`) */
   valueStream: (ch: string) => string;
+  /** pending writes of the parent stored in the same event as this checkpoint (not folded yet) */
+  parentWrites?: readonly IndexedWrite[] | undefined;
 }
 
 /** The checkpoint as stored (refs of appends relative to `parent`), and its array values (to remember). */
@@ -46,11 +48,12 @@ export async function checkpointData(ctx: CheckpointContext, input: CheckpointIn
         if (known || !base) {
           const items = value.slice(known?.len ?? 0);
           if (known && items.length === 0) return [ch, base];
-          const tail = await values.tail(items, writeSource(parent, ch));
+          const tail = await values.tail(items, writeSource(parent, ch, ctx.parentWrites));
           if (tail) return [ch, tail];
         }
       }
       const known = Array.isArray(value) ? pickKnown(value, knownList) : undefined;
+      // (not the writes of this checkpoint's own event: a value stream event must reference stored writes only)
       const out = await values.write(ctx.valueStream(ch), value, known, known ? writeSource(parent, ch) : undefined);
       return [ch, out.ref];
     }),

@@ -1,5 +1,6 @@
 /**
- * The compact form of checkpoint and writes events (format 2: types `lg.c` and `lg.w`; the first
+ * The compact form of checkpoint and writes events (format 2: types `lg.c` and `lg.w`; format 3,
+ * `lg.b`, holds a checkpoint's pending writes and the checkpoint after them in one event; the first
  * format, `lg.checkpoint` and `lg.writes`, is still read). A LangGraph turn writes three checkpoints
  * and two writes events, so their envelope is most of what DgentSaver stores beside the messages:
  * - channel and node names, and task paths, are numbers into a dictionary of the thread stream (a
@@ -15,7 +16,7 @@
  * Decoding needs the thread index as the writer saw it (the parent, the newest checkpoint, the
  * dictionary): appends are fenced, so a reader folding the stream in order sees exactly that.
  */
-import type { ChannelVersions } from '@langchain/langgraph-checkpoint';
+import { uuid5, type ChannelVersions } from '@langchain/langgraph-checkpoint';
 import { CorruptionError } from '../core/errors.js';
 import { TAG_MARK } from '../core/codec.js';
 import type { Added, AppendRef, CheckpointData, MapDiff, Stored, ValueRef, WriteElementRef, WritesData } from './records.js';
@@ -41,7 +42,7 @@ export class Dict {
 }
 
 /** Numbers for names while encoding one event; new names are listed (in order) for `N`. */
-class Namer {
+export class Namer {
   readonly fresh: string[] = [];
   private readonly local = new Map<string, number>();
 
@@ -228,8 +229,8 @@ function derivedMetadata(parent: CheckpointData | undefined): Record<string, unk
 }
 
 /** The compact form of a checkpoint (`p` '' stands for the namespace's newest, as in CheckpointData). */
-export function encodeCheckpoint(d: CheckpointData, ctx: CheckpointContext): Record<string, unknown> {
-  const namer = new Namer(ctx.dict);
+export function encodeCheckpoint(d: CheckpointData, ctx: CheckpointContext, shared?: Namer): Record<string, unknown> {
+  const namer = shared ?? new Namer(ctx.dict);
   const out: Record<string, unknown> = { i: packId(d.id) };
   if (d.ns !== '') out.n = d.ns;
   if (d.p === undefined) out.p = null;
@@ -275,7 +276,7 @@ export function encodeCheckpoint(d: CheckpointData, ctx: CheckpointContext): Rec
     // neither m nor M: the parent's with step + 1
   } else out.m = packStored(d.m);
   if (d.x) out.x = packStored(d.x);
-  if (namer.fresh.length > 0) out.N = namer.fresh;
+  if (!shared && namer.fresh.length > 0) out.N = namer.fresh;
   return out;
 }
 
@@ -330,28 +331,101 @@ export function decodeCheckpoint(raw: unknown, ctx: CheckpointContext): Checkpoi
   return d;
 }
 
-/** The compact form of a writes event; `cp` is left out when it is the namespace's newest checkpoint. */
-export function encodeWrites(d: WritesData, dict: Dict, newestId: string | undefined): Record<string, unknown> {
-  const namer = new Namer(dict);
-  const out: Record<string, unknown> = { k: packId(d.task), p: namer.id(d.path), w: d.w.map(([ch, idx, v]) => [namer.id(ch), idx, packStored(v)]) };
+/** What both sides know of a writes event's checkpoint (from the thread index): LangGraph's step of its tasks, its channels. */
+export interface TaskContext {
+  step: number;
+  channels: readonly string[];
+}
+
+const PULL_PATH = '~__pregel_pull, ';
+
+/** The id LangGraph gives the pull task `name` triggered by `trigger` at `step` of checkpoint `cp` (see its _prepareSingleTask). */
+function pullTaskId(ns: string, cp: string, step: number, name: string, trigger: string): string {
+  return uuid5(JSON.stringify([ns === '' ? name : `${ns}|${name}`, String(step), name, '__pregel_pull', [trigger]]), cp);
+}
+
+/**
+ * A pull task's id (a uuid5 of the checkpoint id, the step, the node and its trigger) as the
+ * number of its trigger channel in the dictionary, when recomputing it gives back the very id.
+ */
+function packTask(d: WritesData, namer: Namer, ctx: TaskContext | undefined): string | number {
+  if (ctx && d.path.startsWith(PULL_PATH) && UUID.test(d.task) && UUID.test(d.cp)) {
+    const name = d.path.slice(PULL_PATH.length);
+    for (const trigger of ctx.channels) if (pullTaskId(d.ns, d.cp, ctx.step, name, trigger) === d.task) return namer.id(trigger);
+  }
+  return packId(d.task);
+}
+
+/**
+ * The compact form of a writes event; `cp` is left out when it is the namespace's newest
+ * checkpoint; `task` (the writes' checkpoint as the index holds it) lets a pull task's id be
+ * stored as its trigger (format 3 only: in a batch).
+ */
+export function encodeWrites(d: WritesData, dict: Dict, newestId: string | undefined, shared?: Namer, task?: TaskContext): Record<string, unknown> {
+  const namer = shared ?? new Namer(dict);
+  // in a batch, a reference to a key of the checkpoint's input (`c`) names it by numbers
+  const value = (v: Stored): unknown => (shared && v.c ? { ...packStored(v), c: [namer.id(v.c[0]), namer.id(v.c[1])] } : packStored(v));
+  const out: Record<string, unknown> = { k: packTask(d, namer, task), p: namer.id(d.path), w: d.w.map(([ch, idx, v]) => [namer.id(ch), idx, value(v)]) };
   if (d.ns !== '') out.n = d.ns;
   if (d.cp !== newestId) out.c = packId(d.cp);
+  if (!shared && namer.fresh.length > 0) out.N = namer.fresh;
+  return out;
+}
+
+/**
+ * The batch form (format 3, type `lg.b`): the pending writes of one checkpoint (`W`, each a writes
+ * event's compact form) and, usually, the checkpoint written right after them (its compact fields at
+ * the top level), in one event. A LangGraph step stores its tasks' writes, then the next checkpoint:
+ * one event instead of two saves the log's per-event cost. The names new to the stream are listed
+ * once, in `N`; a reader folds the writes (in order) before the checkpoint, so an appended item of the
+ * checkpoint may reference a write of the same event (0 revisions back).
+ */
+export function encodeBatch(
+  writes: readonly WritesData[],
+  checkpoint: { data: CheckpointData; ctx: CheckpointContext } | undefined,
+  dict: Dict,
+  newestId: (ns: string) => string | undefined,
+  task: (ns: string, cp: string) => TaskContext | undefined,
+): Record<string, unknown> {
+  const namer = new Namer(dict);
+  const W = writes.map((w) => encodeWrites(w, dict, newestId(w.ns), namer, task(w.ns, w.cp)));
+  const out: Record<string, unknown> = checkpoint ? encodeCheckpoint(checkpoint.data, checkpoint.ctx, namer) : {};
+  out.W = W;
   if (namer.fresh.length > 0) out.N = namer.fresh;
   return out;
 }
 
-export function decodeWrites(raw: unknown, dict: Dict, newestOf: (ns: string) => string | undefined, stream: string): WritesData {
+/** The parts of a batch event: its writes events (compact) and its checkpoint (compact; undefined when none). */
+export function splitBatch(raw: unknown, stream: string): { names: string[]; writes: unknown[]; checkpoint: Record<string, unknown> | undefined } {
+  const o = raw as Record<string, unknown>;
+  if (typeof o !== 'object' || o === null || !Array.isArray(o.W)) throw new CorruptionError('a batch event is malformed', stream);
+  const { W, N, ...rest } = o;
+  return { names: (N as string[] | undefined) ?? [], writes: W as unknown[], checkpoint: rest.i !== undefined ? rest : undefined };
+}
+
+export function decodeWrites(raw: unknown, dict: Dict, newestOf: (ns: string) => string | undefined, stream: string, taskOf?: (ns: string, cp: string) => TaskContext | undefined): WritesData {
   const o = raw as Record<string, unknown>;
   if (typeof o !== 'object' || o === null || !Array.isArray(o.w)) throw new CorruptionError('a compact writes event is malformed', stream);
   for (const n of (o.N as string[] | undefined) ?? []) dict.add(n);
   const ns = (o.n as string | undefined) ?? '';
   const cp = o.c !== undefined ? unpackId(String(o.c)) : newestOf(ns);
   if (cp === undefined) throw new CorruptionError('a compact writes event is for the newest checkpoint of a namespace that has none', stream);
+  const path = dict.name(o.p, stream);
+  let task: string;
+  if (typeof o.k === 'number') {
+    const ctx = taskOf?.(ns, cp);
+    if (!ctx || !path.startsWith(PULL_PATH)) throw new CorruptionError(`a compact writes event derives its task id from checkpoint ${cp}, which this thread does not hold`, stream);
+    task = pullTaskId(ns, cp, ctx.step, path.slice(PULL_PATH.length), dict.name(o.k, stream));
+  } else task = unpackId(String(o.k));
   return {
     ns,
     cp,
-    task: unpackId(String(o.k)),
-    path: dict.name(o.p, stream),
-    w: (o.w as [number, number, unknown][]).map(([ch, idx, v]) => [dict.name(ch, stream), idx, unpackStored(v, stream)]),
+    task,
+    path,
+    w: (o.w as [number, number, unknown][]).map(([ch, idx, v]) => {
+      const s = unpackStored(v, stream);
+      if (s.c) s.c = [typeof s.c[0] === 'number' ? dict.name(s.c[0], stream) : s.c[0], typeof s.c[1] === 'number' ? dict.name(s.c[1], stream) : s.c[1]];
+      return [dict.name(ch, stream), idx, s];
+    }),
   };
 }

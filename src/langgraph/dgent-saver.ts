@@ -44,10 +44,10 @@ import { ValidationError } from '../core/errors.js';
 import { Mutex } from '../core/mutex.js';
 import type { EventLog } from '../streams/event-log.js';
 import { checkCommon, newEventId, openLog, StreamNames, type DgentSaverOptions } from './options.js';
-import { CHECKPOINT, CHECKPOINT_C, DELETED, LINK, PRUNED, TTL, WRITES_C, toStored } from './records.js';
-import { encodeCheckpoint, encodeWrites } from './codec.js';
+import { BATCH, CHECKPOINT, CHECKPOINT_C, DELETED, LINK, PRUNED, TTL, WRITES_C, toStored } from './records.js';
+import { encodeBatch, encodeCheckpoint, encodeWrites } from './codec.js';
 import type { LinkData, Stored, WritesData } from './records.js';
-import { catchUp as catchUpWith, type IndexedCheckpoint, ThreadIndex } from './thread-index.js';
+import { catchUp as catchUpWith, type IndexedCheckpoint, type IndexedWrite, ThreadIndex } from './thread-index.js';
 import { ValueStore } from './values.js';
 import { fromStoredArgs, nsOf, remember, shareInput, threadOf, type ThreadState } from './thread-state.js';
 import { planPrune } from './lifecycle.js';
@@ -163,25 +163,62 @@ export class DgentSaver extends BaseCheckpointSaver {
     const ns = nsOf(config);
     const parentId = config.configurable?.checkpoint_id as string | undefined;
     const state = this.state(threadId);
-    const values = await this.values;
-    return state.mutex.run(async () => {
-      await this.ensureLoaded(state);
+    // (counted at once: a flush due meanwhile leaves the pending writes to this put)
+    state.putsWaiting += 1;
+    try {
+      const values = await this.values;
+      return await state.mutex.run(() => this.putLocked(state, values, threadId, ns, parentId, { checkpoint, metadata, newVersions }));
+    } finally {
+      state.putsWaiting -= 1;
+      if (state.pending.length > 0) this.scheduleFlush(state);
+    }
+  }
+
+  /** put, holding the thread's mutex: the pending writes of the parent go into the checkpoint's event. */
+  private async putLocked(state: ThreadState, values: ValueStore, threadId: string, ns: string, parentId: string | undefined, input: { checkpoint: Checkpoint; metadata: CheckpointMetadata; newVersions: ChannelVersions }): Promise<RunnableConfig> {
+    await this.ensureLoaded(state);
+    const taken = state.pending.filter((p) => p.data.ns === ns && p.data.cp === parentId);
+    state.pending = state.pending.filter((p) => !taken.includes(p));
+    try {
+      const rev = state.index.rev + 1;
+      const parentWrites: IndexedWrite[] = [];
+      let offset = 0;
+      for (const { data: w } of taken) {
+        const { data: d, writes } = state.index.previewWrites(w, rev, offset);
+        parentWrites.push(...writes);
+        offset += d.w.length;
+      }
       const { data, parent, arrays } = await checkpointData(
-        { serde: this.serde, values, state, valueStream: (ch) => this.names.values(threadId, ns, ch) },
-        { checkpoint, metadata, newVersions, ns, parentId },
+        { serde: this.serde, values, state, valueStream: (ch) => this.names.values(threadId, ns, ch), parentWrites },
+        { ...input, ns, parentId },
       );
-      const raw = encodeCheckpoint(data, { dict: state.index.dict, parent: parent?.data, parentVer: parent?.ver, stream: state.index.stream, rev: state.index.rev + 1 });
-      const revision = await this.appendThread(state, [{ type: CHECKPOINT_C, data: raw }]);
-      const entry = state.index.foldCheckpoint(raw, revision);
+      const ctx = { dict: state.index.dict, parent: parent?.data, parentVer: parent?.ver, stream: state.index.stream, rev };
+      const event =
+        taken.length > 0
+          ? { type: BATCH, data: encodeBatch(taken.map((p) => p.data), { data, ctx }, state.index.dict, (n) => state.index.newestId(n), state.index.taskContext) }
+          : { type: CHECKPOINT_C, data: encodeCheckpoint(data, ctx) };
+      const revision = await this.appendThread(state, [event]);
+      const entry = taken.length > 0 ? state.index.foldBatch(event.data, revision)! : state.index.foldCheckpoint(event.data, revision);
       state.index.lastWrite = this.now();
       for (const [ch, value] of arrays) {
         const ref = entry.refs[ch];
         if (ref) remember(state, `${ns}\0${ch}`, values.remember({ ref, arr: value, len: value.length }));
       }
-      return { configurable: { thread_id: threadId, checkpoint_ns: ns, checkpoint_id: checkpoint.id } };
-    });
+      for (const p of taken) p.resolve();
+      return { configurable: { thread_id: threadId, checkpoint_ns: ns, checkpoint_id: input.checkpoint.id } };
+    } catch (e) {
+      for (const p of taken) p.reject(e);
+      throw e;
+    }
   }
 
+  /**
+   * Pending writes are not appended at once: they wait (until the next turn of the event loop, or
+   * the put of the next checkpoint when one is already called) for the checkpoint LangGraph puts
+   * right after a step's writes, and go into that checkpoint's event (one event instead of two; see
+   * codec.ts). The promise resolves once they are stored, as before; any read of the thread by this
+   * saver (getTuple, list, ...) stores them first.
+   */
   async putWrites(config: RunnableConfig, writes: PendingWrite[], taskId: string, taskPath?: string): Promise<void> {
     const threadId = threadOf(config);
     if (threadId === undefined) throw new ValidationError('DgentSaver.putWrites: config.configurable.thread_id is required');
@@ -192,17 +229,19 @@ export class DgentSaver extends BaseCheckpointSaver {
     const w = await Promise.all(
       writes.map(async ([channel, value], i): Promise<[string, number, Stored]> => [channel, WRITES_IDX_MAP[channel] ?? i, toStored(await this.serde.dumpsTyped(value))]),
     );
-    await state.mutex.run(async () => {
+    const held = await state.mutex.run(async () => {
       await this.ensureLoaded(state);
       const existing = state.index.cps.get(ns)?.get(cp)?.writes;
-      // a regular write already stored stays (LangGraph's rule); do not store it twice
-      const fresh = w.filter(([, idx]) => idx < 0 || !existing?.has(`${taskId},${idx}`));
-      if (fresh.length === 0) return;
+      const pending = new Set(state.pending.filter((p) => p.data.ns === ns && p.data.cp === cp && p.data.task === taskId).flatMap((p) => p.data.w.map(([, idx]) => idx)));
+      // a regular write already stored (or held) stays (LangGraph's rule); do not store it twice
+      const fresh = w.filter(([, idx]) => idx < 0 || !(existing?.has(`${taskId},${idx}`) || pending.has(idx)));
+      if (fresh.length === 0) return undefined;
       const data: WritesData = { ns, cp, task: taskId, path: taskPath ?? '', w: shareInput(state.index.get(ns, cp), fresh) };
-      const raw = encodeWrites(data, state.index.dict, state.index.newestId(ns));
-      state.index.foldWrites(raw, await this.appendThread(state, [{ type: WRITES_C, data: raw }]));
-      state.index.lastWrite = this.now();
+      const stored = new Promise<void>((resolve, reject) => state.pending.push({ data, resolve, reject }));
+      this.scheduleFlush(state);
+      return { stored }; // (wrapped: the mutex must not wait for it)
     });
+    await held?.stored;
   }
 
   async deleteThread(threadId: string): Promise<void> {
@@ -221,6 +260,7 @@ export class DgentSaver extends BaseCheckpointSaver {
     if (!Number.isInteger(keep) || keep < 1) throw new ValidationError(`DgentSaver.prune: keepLatest must be an integer >= 1, got ${String(keep)}`);
     const state = this.state(String(threadId));
     return state.mutex.run(async () => {
+      await this.flushPending(state, false);
       await this.catchUp(state.index);
       state.loaded = true;
       const delta = new Map<IndexedCheckpoint, string[]>();
@@ -274,6 +314,7 @@ export class DgentSaver extends BaseCheckpointSaver {
     }
     const target = this.state(String(targetThreadId));
     await target.mutex.run(async () => {
+      await this.flushPending(target, false);
       await this.ensureLoaded(target);
       if (target.index.size() > 0) throw new ValidationError(`DgentSaver.copyThread: target thread ${JSON.stringify(targetThreadId)} already has checkpoints`);
       const data: LinkData = { from: source.index.stream, upTo: source.index.rev, only };
@@ -299,6 +340,7 @@ export class DgentSaver extends BaseCheckpointSaver {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const state of this.threads.values()) if (state.pending.length > 0) await state.mutex.run(() => this.flushPending(state, false));
     if (this.ownsLog) await (await this.logReady).close();
   }
 
@@ -307,16 +349,59 @@ export class DgentSaver extends BaseCheckpointSaver {
   private state(threadId: string): ThreadState {
     let s = this.threads.get(threadId);
     if (!s) {
-      s = { index: new ThreadIndex(this.names.thread(threadId), (ns, ch) => this.names.values(threadId, ns, ch)), mutex: new Mutex(), loaded: false, known: new Map() };
+      s = { index: new ThreadIndex(this.names.thread(threadId), (ns, ch) => this.names.values(threadId, ns, ch)), mutex: new Mutex(), loaded: false, known: new Map(), pending: [], flushScheduled: false, putsWaiting: 0 };
       this.threads.set(threadId, s);
     }
     return s;
+  }
+
+  /**
+   * Store the pending writes that no put took (a run that ended on an interrupt or an error, writes
+   * of a checkpoint other than the newest): one event, a format 2 writes event when they are one
+   * call's. Inside the thread's mutex. Errors go to the putWrites calls waiting, and to the caller
+   * if `rethrow`.
+   */
+  private async flushPending(state: ThreadState, rethrow: boolean): Promise<void> {
+    const taken = state.pending;
+    if (taken.length === 0) return;
+    state.pending = [];
+    try {
+      const { index } = state;
+      if (taken.length === 1) {
+        const raw = encodeWrites(taken[0]!.data, index.dict, index.newestId(taken[0]!.data.ns));
+        index.foldWrites(raw, await this.appendThread(state, [{ type: WRITES_C, data: raw }]));
+      } else {
+        const raw = encodeBatch(taken.map((p) => p.data), undefined, index.dict, (n) => index.newestId(n), index.taskContext);
+        index.foldBatch(raw, await this.appendThread(state, [{ type: BATCH, data: raw }]));
+      }
+      index.lastWrite = this.now();
+      for (const p of taken) p.resolve();
+    } catch (e) {
+      for (const p of taken) p.reject(e);
+      if (rethrow) throw e;
+    }
+  }
+
+  /**
+   * Store the pending writes on the next turn of the event loop, unless a put is under way: LangGraph
+   * calls put within the same turn (microtasks) after a step's writes, or has called it already, and
+   * a put schedules this again for what it leaves.
+   */
+  private scheduleFlush(state: ThreadState): void {
+    if (state.flushScheduled) return;
+    state.flushScheduled = true;
+    setImmediate(() => {
+      state.flushScheduled = false;
+      if (state.pending.length === 0 || state.putsWaiting > 0) return;
+      void state.mutex.run(() => this.flushPending(state, false));
+    });
   }
 
   /** The thread, caught up with the log (a read also lets this saver write after another writer). */
   private async read(threadId: string): Promise<ThreadState> {
     const state = this.state(threadId);
     await state.mutex.run(async () => {
+      await this.flushPending(state, false);
       await this.catchUp(state.index);
       state.loaded = true;
     });
@@ -348,6 +433,7 @@ export class DgentSaver extends BaseCheckpointSaver {
   private async lifecycleAppend(threadId: string, event: { type: string; data: unknown }): Promise<void> {
     const state = this.state(threadId);
     await state.mutex.run(async () => {
+      await this.flushPending(state, false);
       await this.catchUp(state.index);
       await this.appendThread(state, [event]);
       state.index.rev -= 1;
@@ -367,7 +453,7 @@ export class DgentSaver extends BaseCheckpointSaver {
   private async allThreads(): Promise<string[]> {
     const log = await this.logReady;
     const seen = new Set<string>();
-    for await (const e of log.readAll({ types: [CHECKPOINT, CHECKPOINT_C, LINK] })) {
+    for await (const e of log.readAll({ types: [CHECKPOINT, CHECKPOINT_C, BATCH, LINK] })) {
       const t = this.names.threadOf(e.stream);
       if (t !== undefined) seen.add(t);
     }

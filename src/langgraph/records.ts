@@ -30,6 +30,8 @@ export const VALUE_APPEND = 'lg.append';
 /** compact forms (format 2, see codec.ts): a checkpoint, pending writes */
 export const CHECKPOINT_C = 'lg.c';
 export const WRITES_C = 'lg.w';
+/** format 3 (see codec.ts): pending writes and, usually, the checkpoint after them, in one event */
+export const BATCH = 'lg.b';
 
 /**
  * A serde output as stored: `s` the text when the serde said 'json', else `b` the bytes. Text, not

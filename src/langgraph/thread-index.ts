@@ -8,9 +8,9 @@
 import { INTERRUPT } from '@langchain/langgraph-checkpoint';
 import { CorruptionError } from '../core/errors.js';
 import type { EventLog, RecordedEvent } from '../streams/event-log.js';
-import { CHECKPOINT, CHECKPOINT_C, DELETED, LINK, PRUNED, TTL, WRITES, WRITES_C } from './records.js';
+import { BATCH, CHECKPOINT, CHECKPOINT_C, DELETED, LINK, PRUNED, TTL, WRITES, WRITES_C } from './records.js';
 import type { CheckpointData, LinkData, MapDiff, PrunedData, Range, Stored, TtlData, ValueRef, WritesData } from './records.js';
-import { decodeCheckpoint, decodeWrites, Dict, unpackId } from './codec.js';
+import { decodeCheckpoint, decodeWrites, Dict, splitBatch, unpackId, type TaskContext } from './codec.js';
 import type { ChannelVersions } from '@langchain/langgraph-checkpoint';
 
 type ChannelVersion = ChannelVersions[string];
@@ -155,9 +155,18 @@ export class ThreadIndex {
     return this.addCheckpoint(decodeCheckpoint(raw, { dict: this.dict, parent: parent?.data, parentVer: parent?.ver, stream: this.stream, rev: revision }));
   }
 
+  /** What a compact writes event of checkpoint `cp` may derive its task id from (see codec.ts). */
+  readonly taskContext = (ns: string, cp: string): TaskContext | undefined => {
+    const c = this.get(ns, cp);
+    const m = c?.data.m;
+    if (!c || m?.t !== 'json' || m.s === undefined) return undefined;
+    const step = (JSON.parse(m.s) as { step?: unknown } | null)?.step;
+    return typeof step === 'number' ? { step: step + 1, channels: Object.keys(c.ver) } : undefined;
+  };
+
   /** Fold a compact writes event. */
   foldWrites(raw: unknown, revision: number): WritesData {
-    const d = decodeWrites(raw, this.dict, (ns) => this.newest.get(ns), this.stream);
+    const d = decodeWrites(raw, this.dict, (ns) => this.newest.get(ns), this.stream, this.taskContext);
     this.addWrites(d, revision);
     return d;
   }
@@ -203,9 +212,15 @@ export class ThreadIndex {
     this.ttlMs = undefined;
   }
 
+  /**
+   * Fold pending writes stored at `revision`. A batch event holds several (one per task): they are
+   * one list at that revision (what a stored reference's write index counts in), in event order.
+   */
   addWrites(stored: WritesData, revision: number): void {
-    const d = this.resolveWrites(stored);
-    this.writesAt.set(`${this.stream}#${revision}`, d);
+    const key = `${this.stream}#${revision}`;
+    const before = this.writesAt.get(key);
+    const { data: d, writes } = this.previewWrites(stored, revision, before?.w.length ?? 0);
+    this.writesAt.set(key, before ? { ...before, w: [...before.w, ...d.w] } : d);
     let cp = this.cps.get(d.ns)?.get(d.cp);
     if (!cp) {
       // writes may arrive for a checkpoint this thread does not hold (LangGraph allows it); keep them
@@ -213,13 +228,25 @@ export class ThreadIndex {
       cp = { data: undefined as unknown as CheckpointData, ver: {}, seen: {}, refs: {}, writes: new Map() };
       this.namespace(d.ns).set(d.cp, cp);
     }
-    for (const [channel, idx, value] of d.w) {
-      const key = `${d.task},${idx}`;
-      // regular writes (idx >= 0) are idempotent: the first one stays; special ones (errors,
-      // interrupts: negative idx) replace
-      if (idx >= 0 && cp.writes.has(key)) continue;
-      cp.writes.set(key, { task: d.task, channel, idx, path: d.path, value, at: [this.stream, revision, d.w.findIndex((x) => x[1] === idx && x[0] === channel)] });
-    }
+    addTo(cp.writes, writes);
+  }
+
+  /**
+   * Pending writes as they will be folded at `revision`, `offset` writes into that revision's list,
+   * without folding them (a writer encoding a checkpoint that references writes of its own event).
+   */
+  previewWrites(stored: WritesData, revision: number, offset = 0): { data: WritesData; writes: IndexedWrite[] } {
+    const d = this.resolveWrites(stored);
+    const writes = d.w.map(([channel, idx, value]): IndexedWrite => ({ task: d.task, channel, idx, path: d.path, value, at: [this.stream, revision, offset + d.w.findIndex((x) => x[1] === idx && x[0] === channel)] }));
+    return { data: d, writes };
+  }
+
+  /** Fold a batch event: its new names, its writes in order, then its checkpoint (if any). */
+  foldBatch(raw: unknown, revision: number): IndexedCheckpoint | undefined {
+    const { names, writes, checkpoint } = splitBatch(raw, this.stream);
+    for (const n of names) this.dict.add(n);
+    for (const w of writes) this.foldWrites(w, revision);
+    return checkpoint ? this.foldCheckpoint(checkpoint, revision) : undefined;
   }
 
   /**
@@ -262,10 +289,22 @@ export class ThreadIndex {
   }
 }
 
-/** Fold events of the thread stream into `index` (a link reads the stream it points to). */
+/**
+ * Add writes to a checkpoint's: regular writes (idx >= 0) are idempotent, the first one stays;
+ * special ones (errors, interrupts: negative idx) replace.
+ */
+export function addTo(map: Map<string, IndexedWrite>, writes: readonly IndexedWrite[]): void {
+  for (const w of writes) {
+    const key = `${w.task},${w.idx}`;
+    if (w.idx >= 0 && map.has(key)) continue;
+    map.set(key, w);
+  }
+}
+
 /** How to name a linked thread's value streams, from its thread stream. */
 export type ValueStreamsOf = (threadStream: string) => ValueStreamOf;
 
+/** Fold events of the thread stream into `index` (a link reads the stream it points to). */
 export async function applyEvents(log: EventLog, index: ThreadIndex, events: readonly RecordedEvent[], streamsOf: ValueStreamsOf, depth = 0): Promise<void> {
   for (const e of events) {
     index.rev = Math.max(index.rev, e.revision);
@@ -284,6 +323,10 @@ export async function applyEvents(log: EventLog, index: ThreadIndex, events: rea
         break;
       case WRITES_C:
         index.foldWrites(e.data, e.revision);
+        index.lastWrite = e.time.getTime();
+        break;
+      case BATCH:
+        index.foldBatch(e.data, e.revision);
         index.lastWrite = e.time.getTime();
         break;
       case DELETED:

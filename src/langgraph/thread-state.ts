@@ -5,8 +5,8 @@
 import type { RunnableConfig } from '@langchain/core/runnables';
 import { compareWritesSortKeys, writesSortKey } from '@langchain/langgraph-checkpoint';
 import type { Mutex } from '../core/mutex.js';
-import type { Stored } from './records.js';
-import type { IndexedCheckpoint, ThreadIndex } from './thread-index.js';
+import type { Stored, WritesData } from './records.js';
+import { addTo, type IndexedCheckpoint, type IndexedWrite, type ThreadIndex } from './thread-index.js';
 import type { KnownArray, WriteSource, WritesResolver } from './values.js';
 
 export interface ThreadState {
@@ -15,6 +15,19 @@ export interface ThreadState {
   loaded: boolean;
   /** recent array versions per `${ns}\0${channel}`, newest first: what a new version may extend */
   known: Map<string, KnownArray[]>;
+  /** pending writes not stored yet, in call order: they go into the event of the next checkpoint (see DgentSaver.putWrites) */
+  pending: PendingWrites[];
+  /** a flush of `pending` is scheduled (next turn of the event loop) */
+  flushScheduled: boolean;
+  /** puts called and not yet done (each takes the pending writes of its parent, then schedules a flush of the rest) */
+  putsWaiting: number;
+}
+
+/** One putWrites call's writes, held until the next put (or the next turn of the event loop), and its caller. */
+export interface PendingWrites {
+  data: WritesData;
+  resolve: () => void;
+  reject: (e: unknown) => void;
 }
 
 const KNOWN_PER_CHANNEL = 4;
@@ -33,8 +46,12 @@ export function fromStoredArgs(s: Stored): [string, Uint8Array | string] {
 }
 
 /** The writes of a checkpoint in LangGraph's order (task path, task id, index). */
-export function sortedWrites(entry: IndexedCheckpoint) {
-  return [...entry.writes.values()]
+export function sortedWrites(entry: IndexedCheckpoint): IndexedWrite[] {
+  return sortWrites(entry.writes.values());
+}
+
+function sortWrites(writes: Iterable<IndexedWrite>): IndexedWrite[] {
+  return [...writes]
     .map((w) => ({ w, key: writesSortKey(w.path, w.task, w.idx) }))
     .sort((a, b) => compareWritesSortKeys(a.key, b.key))
     .map(({ w }) => w);
@@ -56,11 +73,16 @@ export function resolver(state: ThreadState): WritesResolver {
   return (stream, revision) => state.index.writesAt.get(`${stream}#${revision}`);
 }
 
-/** The parent's pending writes to `ch`, in LangGraph's order, as elements an appended value may reference. */
-export function writeSource(parent: IndexedCheckpoint | undefined, ch: string): WriteSource | undefined {
+/**
+ * The parent's pending writes to `ch`, in LangGraph's order, as elements an appended value may
+ * reference; `pending`: writes of the parent stored in the same event as the checkpoint.
+ */
+export function writeSource(parent: IndexedCheckpoint | undefined, ch: string, pending?: readonly IndexedWrite[]): WriteSource | undefined {
   if (!parent) return undefined;
   const out: WriteSource = { elements: [], refs: [] };
-  for (const w of sortedWrites(parent)) {
+  let all = parent.writes;
+  if (pending && pending.length > 0) addTo((all = new Map(all)), pending);
+  for (const w of sortWrites(all.values())) {
     if (w.channel !== ch) continue;
     if (w.value.s === undefined || w.at[2] < 0) return undefined;
     const v = JSON.parse(w.value.s) as unknown;
