@@ -99,6 +99,8 @@ export class FallbackStore {
   private readonly targets: (FailoverTarget<StoreOp, StorePartResult[]> & { write(op: StoreOp): Promise<StorePartResult[]> })[];
   private readonly queue: WriteQueue<StoreOp> | undefined;
   private readonly writeOrder = new Mutex();
+  /** subscriptions: each follows one Store and moves off it when it is found down */
+  private readonly followers = new Set<{ index: number; move(skip: number): Promise<void> }>();
   private closed = false;
 
   constructor(
@@ -116,6 +118,7 @@ export class FallbackStore {
         backends: this.ranked.map((b, i) => ({ name: b.name, priority: b.priority, target: this.targets[i]! })),
         retryMs: options.retryMs ?? 1000,
         onFailover: options.onFailover as never,
+        beforeFailover: (i) => this.failingOver(i),
       });
     } else if (options.queue !== undefined) throw new ValidationError(`fallback: queue is used by writes: 'primary-then-queue' only (writes is '${this.writes}')`);
   }
@@ -246,10 +249,10 @@ export class FallbackStore {
   }
 
   /**
-   * Hear changes from the Store currently serving (an up-to-date one first); when its subscription
-   * fails with BackendUnavailableError it moves to the next available Store, from that Store's
-   * head. Across such a move a change may be heard twice (once from each Store) or not at all
-   * (what reached the new Store before it was followed); within one Store nothing is lost or repeated.
+   * Hear changes from the Store currently serving (an up-to-date one first). When that Store is
+   * found down (by a write of this fallback, before the write goes to the next Store, or by the
+   * subscription's own error) the subscription moves to the next available Store, from its head;
+   * see docs/failover.md for what is guaranteed across a move.
    */
   subscribe(filter: SubscribeFilter, listener: (change: StoreChange) => void | Promise<void>): StoreUnsubscribe {
     this.assertOpen();
@@ -258,11 +261,17 @@ export class FallbackStore {
     let current: StoreUnsubscribe | undefined;
     let stopped = false;
     let moving: Promise<void> = Promise.resolve();
+    const report = (e: unknown) => {
+      if (f.onError) f.onError(e);
+      else queueMicrotask(() => {
+        throw e;
+      });
+    };
     const follow = async (skip: number): Promise<void> => {
       await this.queue?.ready;
       const order = this.stores.map((_, i) => i).filter((i) => i !== skip);
       const q = this.queue;
-      const ranked = q ? [...order.filter((i) => q.inSync(i)), ...order.filter((i) => !q.inSync(i))] : order;
+      const ranked = q ? [...order.filter((i) => q.inSync(i) && q.backendStatus(i).available !== false), ...order.filter((i) => !(q.inSync(i) && q.backendStatus(i).available !== false))] : order;
       let first: unknown;
       for (const i of ranked) {
         if (stopped) return;
@@ -270,43 +279,52 @@ export class FallbackStore {
         try {
           await sub.ready;
           current = sub;
+          follower.index = i;
           return;
         } catch (e) {
           await sub().catch(() => undefined);
           if (!isUnavailable(e)) throw e;
           first ??= e;
-          this.options.onFailover?.(i, e);
         }
       }
       throw first ?? new BackendUnavailableError('fallback store', 'no Store to subscribe to');
     };
-    const report = (e: unknown) => {
-      if (f.onError) f.onError(e);
-      else queueMicrotask(() => {
-        throw e;
-      });
+    const follower = {
+      index: -1,
+      move: (skip: number): Promise<void> => {
+        if (stopped) return moving;
+        const old = current;
+        current = undefined;
+        follower.index = -1;
+        moving = moving.then(async () => {
+          await old?.().catch(() => undefined);
+          await follow(skip).catch(report);
+        });
+        return moving;
+      },
     };
     const onError = (i: number, e: unknown) => {
       if (!isUnavailable(e) || stopped) return report(e);
       this.queue?.setAvailable(i, false, e);
-      this.options.onFailover?.(i, e);
-      const old = current;
-      current = undefined;
-      moving = moving.then(async () => {
-        await old?.().catch(() => undefined);
-        await follow(i).catch(report);
-      });
+      if (follower.index === i) void follower.move(i);
     };
+    this.followers.add(follower);
     const ready = follow(-1);
     ready.catch(() => undefined);
     const stop = (async () => {
       stopped = true;
+      this.followers.delete(follower);
       await ready.catch(() => undefined);
       await moving;
       await current?.();
     }) as StoreUnsubscribe;
     stop.ready = ready;
     return stop;
+  }
+
+  /** Store `i` was found down: the subscriptions following it move before the write goes on. */
+  private async failingOver(i: number): Promise<void> {
+    await Promise.all([...this.followers].filter((f) => f.index === i).map((f) => f.move(i)));
   }
 
   /** Replay now what is queued for Stores that are back; resolves to the writes still queued. */
@@ -430,6 +448,7 @@ export class FallbackStore {
         first ??= e;
         this.queue?.setAvailable(i, false, e);
         this.options.onFailover?.(i, e);
+        await this.failingOver(i);
       }
     }
     throw first!;

@@ -84,6 +84,8 @@ export interface WriteQueueOptions<Op> {
   backends: readonly { name: string; priority: number; target: FailoverTarget<Op> }[];
   retryMs: number;
   onFailover?: ((index: number, error: Error) => void) | undefined;
+  /** awaited when backend `index` is found down, before the write goes to the next one (subscriptions move first) */
+  beforeFailover?: ((index: number) => Promise<void>) | undefined;
 }
 
 /** What one immediate apply came to. */
@@ -188,7 +190,7 @@ export class WriteQueue<Op> {
           return { result: out.result, index: i };
         } catch (e) {
           if (!isUnavailable(e)) throw e;
-          this.down(i, e);
+          await this.down(i, e);
           first ??= e;
         }
       }
@@ -196,11 +198,12 @@ export class WriteQueue<Op> {
     });
   }
 
-  private down(i: number, e: Error): void {
+  private async down(i: number, e: Error): Promise<void> {
     const b = this.backends[i]!;
     b.available = false;
     b.lastError = message(e);
     this.options.onFailover?.(i, e);
+    await this.options.beforeFailover?.(i);
   }
 
   /** Apply `op` to `b` at once (under its mutex): with cached tokens, once more with read ones after a ConcurrencyError. */
@@ -244,7 +247,7 @@ export class WriteQueue<Op> {
         // refused (a stale expectedVersion...): nothing written, like a cancelled entry
         throw o.error;
       }
-      this.down(i, o.error);
+      await this.down(i, o.error);
       first ??= o.error;
       // the apply may have landed: remember its tokens, so that a re-apply knows
       if (o.tokens) pending.push({ backend: b.name, tokens: o.tokens });
@@ -274,7 +277,7 @@ export class WriteQueue<Op> {
         done.push(b.name);
       } else if (o.ok === 'behind') missed = true;
       else if (isUnavailable(o.error)) {
-        this.down(i, o.error);
+        await this.down(i, o.error);
         if (o.tokens) {
           pending.push({ backend: b.name, tokens: o.tokens });
           inDoubt.add(b.name);
@@ -320,6 +323,7 @@ export class WriteQueue<Op> {
           }
           first ??= e;
           this.options.onFailover?.(i, e);
+          await this.options.beforeFailover?.(i);
         }
       }
       // in doubt on a backend (its write failed mid-way): keep it, so that every backend converges on it
