@@ -4,12 +4,12 @@
  * value PostgreSQL's jsonb cannot hold: strings with NUL or lone surrogates), and table `ns`.
  * A batch costs one read and one or two writes, whatever its size (arrays bound through unnest).
  */
-import { encode } from '../../../core/codec.js';
+import { decode, encode } from '../../../core/codec.js';
 import { encodeValue } from '../encoded.js';
 import type { RecordedEvent } from '../../../streams/event-log.js';
 import type { PostgresViewContext } from '../../view-context.js';
 import { entryId } from '../../model.js';
-import { validateFilters, validateQueryOptions, type QueryOptions, type ValueFilter } from '../filter.js';
+import { matches, sortAndPage, validateFilters, validateQueryOptions, type QueryOptions, type ValueFilter } from '../filter.js';
 import { prefixEnd } from '../keys.js';
 import { canPlanBlind, kvBatch, planKv, touchedKeys } from '../plan.js';
 import type { KvEntry, NamespaceEntry } from '../rows.js';
@@ -97,6 +97,15 @@ export async function applyKvPostgres(events: readonly RecordedEvent[], ctx: Pos
   }
 }
 
+/**
+ * The SELECT of the rows matching `where` that have no `value_jsonb`: values PostgreSQL's jsonb
+ * cannot hold (a string with NUL or a lone surrogate), which SQL filters cannot see. Rare rows;
+ * a partial index on `value_jsonb IS NULL` would find them without reading the namespace's rows.
+ */
+function unsafeRows(t: string, where: string, columns: string): string {
+  return `SELECT ${columns} FROM ${t} WHERE ${where} AND value_jsonb IS NULL`;
+}
+
 /** Reads of the PostgreSQL KV view (the active generation of projection `name`). */
 export class PostgresKvReader implements KvReader {
   constructor(private readonly storage: PostgresTables, private readonly name = 'kv') {}
@@ -146,25 +155,64 @@ export class PostgresKvReader implements KvReader {
     return (await this.rows('kv', (t) => `SELECT ${COLUMNS} FROM ${t} WHERE ${where} ORDER BY key${limit}`, params)).map(kvFromRow);
   }
 
+  /**
+   * Queries and counts run as SQL on `value_jsonb`, except for the rows without one (a value
+   * holding NUL or a lone surrogate, which jsonb cannot hold): the same statement also returns the
+   * namespace's such rows, and they are judged in process (filter.ts, the same meaning). When one
+   * matches a paged query, the SQL part is read again up to `offset + limit` with them, and the
+   * merge is sorted and paged in process. See {@link unsafeRows}.
+   */
   async query(namespace: string, filters: ValueFilter | readonly ValueFilter[] | undefined, o?: QueryOptions): Promise<KvEntry[]> {
     const fs = validateFilters(filters);
     const opts = validateQueryOptions(o);
-    const params: unknown[] = [namespace];
-    let where = 'namespace = $1' + PostgresKvReader.live(opts, params);
-    if (fs.length > 0) where += ' AND ' + whereFiltersPg(fs, params);
-    let page = '';
-    if (opts.limit !== undefined) (params.push(opts.limit), (page += ` LIMIT $${params.length}`));
-    if (opts.offset !== undefined) (params.push(opts.offset), (page += ` OFFSET $${params.length}`));
-    return (await this.rows('kv', (t) => `SELECT ${COLUMNS} FROM ${t} WHERE ${where} ORDER BY ${orderByPg(opts)}${page}`, params)).map(kvFromRow);
+    const paged = opts.limit !== undefined || opts.offset !== undefined;
+    const read = async (page: 'page' | 'top'): Promise<{ sql: KvEntry[]; raw: KvEntry[] }> => {
+      const params: unknown[] = [namespace];
+      const live = PostgresKvReader.live(opts, params);
+      let where = `namespace = $1${live} AND value_jsonb IS NOT NULL`;
+      if (fs.length > 0) where += ' AND ' + whereFiltersPg(fs, params);
+      let tail = '';
+      if (paged) {
+        // 'top': the first offset + limit rows, for a merge with matching rows judged in process
+        const limit = opts.limit === undefined ? undefined : page === 'page' ? opts.limit : opts.limit + (opts.offset ?? 0);
+        tail = ` ORDER BY ${orderByPg(opts)}`;
+        if (limit !== undefined) (params.push(limit), (tail += ` LIMIT $${params.length}`));
+        if (page === 'page' && opts.offset !== undefined) (params.push(opts.offset), (tail += ` OFFSET $${params.length}`));
+      }
+      // one statement; the outer ORDER BY keeps the SQL rows in order (value_jsonb is selected for it only)
+      const union = (t: string) =>
+        `SELECT ${COLUMNS}, raw FROM ((SELECT ${COLUMNS}, value_jsonb, false AS raw FROM ${t} WHERE ${where}${tail})
+         UNION ALL (${unsafeRows(t, `namespace = $1${live}`, `${COLUMNS}, NULL::jsonb, true`)})) AS u ORDER BY raw, ${orderByPg(opts)}`;
+      const rows = await this.rows('kv', union, params);
+      const out = { sql: [] as KvEntry[], raw: [] as KvEntry[] };
+      for (const r of rows) {
+        if (!r.raw) out.sql.push(kvFromRow(r));
+        else {
+          const e = kvFromRow(r);
+          if (matches(e, fs)) out.raw.push(e);
+        }
+      }
+      return out;
+    };
+    const first = await read('page');
+    if (first.raw.length === 0) return first.sql;
+    const all = paged ? await read('top') : first;
+    return sortAndPage([...all.sql, ...all.raw], opts);
   }
 
   async count(namespace: string, filters?: ValueFilter | readonly ValueFilter[], o?: ReadOptions): Promise<number> {
     const fs = validateFilters(filters);
     const params: unknown[] = [namespace];
-    let where = 'namespace = $1' + PostgresKvReader.live(o, params);
+    const live = PostgresKvReader.live(o, params);
+    let where = `namespace = $1${live} AND value_jsonb IS NOT NULL`;
     if (fs.length > 0) where += ' AND ' + whereFiltersPg(fs, params);
-    const [r] = await this.rows('kv', (t) => `SELECT count(*) AS n FROM ${t} WHERE ${where}`, params);
-    return Number(r?.n ?? 0);
+    const sql = (t: string) => `SELECT count(*) AS n, NULL AS value FROM ${t} WHERE ${where} UNION ALL ${unsafeRows(t, `namespace = $1${live}`, 'NULL, value')}`;
+    let n = 0;
+    for (const r of await this.rows('kv', sql, params)) {
+      if (r.n !== null) n += Number(r.n);
+      else if (matches({ value: decode(r.value) } as KvEntry, fs)) n++;
+    }
+    return n;
   }
 
   async namespaces(): Promise<NamespaceEntry[]> {

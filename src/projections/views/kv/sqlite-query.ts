@@ -9,7 +9,9 @@
  *   row from the type of its prefix (an index is then not used for it);
  * - a path through a value the codec tagged (a Date, Map, Set, BigInt, ..., or an object with a
  *   `$dgent` key: `{ "$dgent": "Date", "v": 5 }` in the text) finds nothing, as in process: the
- *   field's type is taken as NULL there (checked only on rows whose text holds a tag at all).
+ *   field's type is taken as NULL there (checked only on rows whose text holds a tag at all);
+ * - a stored string may hold NUL (operands cannot): SQLite's text functions (length, substr, instr)
+ *   stop there, so `contains`, `startsWith` and `endsWith` work on the UTF-8 bytes (CAST AS BLOB).
  */
 import { TAG, TAG_MARK } from '../../../core/codec.js';
 import { parsePath, type QueryOptions, type ValueFilter, type Primitive } from '../filter.js';
@@ -85,7 +87,7 @@ function condition(f: ValueFilter, params: unknown[]): string {
       const each = (guard: string) => `EXISTS (SELECT 1 FROM json_each(kv.value, ${p}) AS j WHERE ${guard})`;
       if (typeof v === 'string') {
         params.push(v, v);
-        return `((${t} = 'text' AND instr(${x}, ?) > 0) OR (${t} = 'array' AND ${each(`j.type = 'text' AND j.value = ?`)}))`;
+        return `((${t} = 'text' AND instr(CAST(${x} AS BLOB), CAST(? AS BLOB)) > 0) OR (${t} = 'array' AND ${each(`j.type = 'text' AND j.value = ?`)}))`;
       }
       if (typeof v === 'number') {
         params.push(v);
@@ -97,7 +99,11 @@ function condition(f: ValueFilter, params: unknown[]): string {
     case 'endsWith':
       if (v === '') return `(${t} = 'text')`;
       params.push(v, v);
-      return f.op === 'startsWith' ? `(${t} = 'text' AND substr(${x}, 1, length(?)) = ?)` : `(${t} = 'text' AND substr(${x}, -length(?)) = ?)`;
+      // on the UTF-8 bytes (a byte match of a whole operand starts at a character boundary): text
+      // functions stop at a NUL, and a stored string may hold one (operands cannot)
+      return f.op === 'startsWith'
+        ? `(${t} = 'text' AND substr(CAST(${x} AS BLOB), 1, length(CAST(? AS BLOB))) = CAST(? AS BLOB))`
+        : `(${t} = 'text' AND substr(CAST(${x} AS BLOB), -length(CAST(? AS BLOB))) = CAST(? AS BLOB))`;
   }
 }
 
