@@ -16,6 +16,7 @@ import { fallback } from '../src/compose/fallback-agent.js';
 import { SqliteEventLog } from '../src/streams/sqlite/sqlite-event-log.js';
 import { PostgresEventLog } from '../src/streams/postgres/postgres-event-log.js';
 import { Store } from '../src/store/store.js';
+import { SqliteQueue } from '../src/failover/sqlite-queue.js';
 import { hasRedisServer, postgresBin, startPostgres, startRedis, type ThrowawayServer } from './support/throwaway-servers.js';
 
 const CHILD = new URL('./support/failover-child.ts', import.meta.url).pathname;
@@ -175,7 +176,7 @@ describe.skipIf(!canRun)('the failover queue across a SIGKILL of the writing pro
 
 describe.skipIf(!canRun)('fallback over Stores: a PostgreSQL Store stopped and restarted mid-run, a SQLite Store behind it', () => {
   it("'primary-then-queue': writes and reads go on while PostgreSQL is down; after the restart the PostgreSQL Store holds every acknowledged write, in order, with its actor, metadata and expiry", async () => {
-    const queue = new SqliteEventLog({ path: join(dir, 'store-queue.db') });
+    const queue = new SqliteQueue({ path: join(dir, 'store-queue.db') });
     const pgLog = new PostgresEventLog({ connectionString: pg.url, schema: 'failover_store' });
     const sqliteLog = new SqliteEventLog({ path: join(dir, 'store-local.db') });
     const primary = new Store({ log: pgLog, sweepIntervalMs: 0 });
