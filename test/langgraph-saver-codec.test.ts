@@ -8,7 +8,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decode, encode, MemoryEventLog } from '../src/index.js';
 import { DgentSaver } from '../src/langgraph.js';
-import { decodeCheckpoint, decodeWrites, Dict, encodeCheckpoint, encodeWrites, packId, unpackId } from '../src/langgraph/codec.js';
+import { uuid5 } from '@langchain/langgraph-checkpoint';
+import { decodeCheckpoint, decodeWrites, Dict, encodeBatch, encodeCheckpoint, encodeWrites, packId, splitBatch, unpackId, type TaskContext } from '../src/langgraph/codec.js';
 import type { CheckpointData, MapDiff, Stored, ValueRef, WriteElementRef, WritesData } from '../src/langgraph/records.js';
 
 const STREAM = 'lg:t:thread';
@@ -126,6 +127,44 @@ describe('DgentSaver compact events', () => {
         const raw = decode(encode(encodeWrites(w, writer, newestId))) as Record<string, unknown>;
         if (newest) expect(raw.c).toBeUndefined();
         expect(clean(decodeWrites(raw, reader, () => newestId, STREAM))).toEqual(clean(w));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('a batch (format 3: writes, then maybe a checkpoint) decodes to what was written; pull task ids LangGraph would compute are stored as their trigger', () => {
+    const channels = ['messages', '__start__', 'branch:to:agent'];
+    const ctx: TaskContext = { step: 3, channels };
+    // LangGraph's id of a pull task (its _prepareSingleTask), or any other id
+    const task = fc.oneof(
+      fc.tuple(fc.constantFrom(...channels), fc.constantFrom('agent', 'tools')).map(([trigger, node]) => ({ node, trigger })),
+      id.map((t) => ({ id: t })),
+    );
+    const writes = fc.record({ ns: fc.constantFrom('', 'sub'), cp: fc.oneof(uuid, id), task, pull: fc.boolean(), w: fc.array(fc.tuple(name, fc.integer({ min: -3, max: 5 }), stored), { maxLength: 3 }) });
+    fc.assert(
+      fc.property(fc.array(writes, { minLength: 1, maxLength: 4 }), fc.option(checkpoint, { nil: undefined }), fc.option(id, { nil: undefined }), fc.boolean(), (ws, cp, newest, known) => {
+        const data: WritesData[] = ws.map((w) => {
+          const node = 'node' in w.task ? w.task.node : 'agent';
+          const path = w.pull || 'node' in w.task ? `~__pregel_pull, ${node}` : '~__pregel_push, 0';
+          const taskId = 'node' in w.task ? uuid5(JSON.stringify([w.ns === '' ? node : `${w.ns}|${node}`, String(ctx.step), node, '__pregel_pull', [w.task.trigger]]), /^[0-9a-f-]{36}$/.test(w.cp) ? w.cp : '6ba7b810-9dad-11d1-80b4-00c04fd430c8') : w.task.id;
+          return { ns: w.ns, cp: 'node' in w.task && !/^[0-9a-f-]{36}$/.test(w.cp) ? '6ba7b810-9dad-11d1-80b4-00c04fd430c8' : w.cp, task: taskId, path, w: w.w };
+        });
+        // the checkpoint's index (writer's and reader's): the task context only when it holds the writes' checkpoint
+        const taskOf = () => (known ? ctx : undefined);
+        const writer = new Dict();
+        const reader = twin(writer);
+        const raw = decode(encode(encodeBatch(data, cp ? { data: cp, ctx: { dict: writer, parent: undefined, stream: STREAM, rev: selfRev } } : undefined, writer, () => newest, taskOf))) as Record<string, unknown>;
+        const parts = splitBatch(raw, STREAM);
+        for (const n of parts.names) reader.add(n);
+        expect(parts.writes.map((w) => clean(decodeWrites(w, reader, () => newest, STREAM, taskOf)))).toEqual(data.map((d) => clean(d)));
+        (parts.writes as { k: unknown }[]).forEach((w, i) => {
+          const pull = 'node' in ws[i]!.task;
+          if (known && pull) expect(typeof w.k, 'a derivable task id is stored as its trigger').toBe('number');
+          if (!pull || !known) expect(typeof w.k).toBe('string');
+        });
+        if (cp) expect(norm(decodeCheckpoint(parts.checkpoint, { dict: reader, parent: undefined, stream: STREAM, rev: selfRev }))).toEqual(norm(cp));
+        else expect(parts.checkpoint).toBeUndefined();
+        expect(reader.names).toEqual(parts.names);
       }),
       { numRuns: 300 },
     );

@@ -89,7 +89,7 @@ export class DgentSaver extends BaseCheckpointSaver {
     this.ttlMs = options.ttlMs;
     this.now = options.now ?? Date.now;
     this.threads = new LRUCache({ max: options.maxCachedThreads ?? 1000 });
-    const valueOptions = { inlineMaxBytes: options.inlineMaxBytes ?? 256, snapshotEvery: options.snapshotEvery ?? 512, maxRanges: 8, cacheSize: options.valueCacheSize ?? 64, inlineTailMaxBytes: 4096 };
+    const valueOptions = { inlineMaxBytes: options.inlineMaxBytes ?? 256, snapshotEvery: options.snapshotEvery ?? 512, maxRanges: 8, cacheSize: options.valueCacheSize ?? 64, inlineTailMaxBytes: 4096, textCacheSize: 16 };
     this.values = log.then((l) => new ValueStore(l, () => this.serde, valueOptions));
     this.values.catch(() => undefined);
   }

@@ -46,6 +46,8 @@ export interface ValueStoreOptions {
   maxRanges: number;
   /** appended items that are not elements of pending writes stay in the checkpoint up to this size (serialised bytes) */
   inlineTailMaxBytes: number;
+  /** array versions whose JSON text is kept in memory (>= 1) */
+  textCacheSize: number;
 }
 
 export class ValueStore {
@@ -57,12 +59,23 @@ export class ValueStore {
    */
   private readonly cache: LRUCache<ValueRef, { arr: readonly unknown[]; len: number }> | undefined;
 
+  /**
+   * The JSON text of recent array versions, by reference, when
+   * every part is JSON: a read builds the text from the thread index once (and a newer version from
+   * the nearest older one held here, adding its appended items), then every read deserialises that
+   * one text through the serde, as another saver deserialises its blob. A reference never changes
+   * what it stands for (the log is append-only; another writer's events make new references), so
+   * nothing here is ever stale. Kept even with `cacheSize` 0: it holds text, not values.
+   */
+  private readonly texts: LRUCache<ValueRef, string>;
+
   constructor(
     private readonly log: EventLog,
     private readonly serde: () => SerializerProtocol,
     private readonly options: ValueStoreOptions,
   ) {
     this.cache = options.cacheSize > 0 ? new LRUCache({ max: options.cacheSize }) : undefined;
+    this.texts = new LRUCache({ max: Math.max(1, options.textCacheSize) });
   }
 
   /** Keep an array version in memory under its reference (the index's object: the cache is by identity). */
@@ -133,14 +146,66 @@ export class ValueStore {
       return { value: arr, known: { ref, arr, len: hit.len } };
     }
     if ('+' in ref) throw new CorruptionError('an unresolved append reference was read');
+    let events: RecordedEvent[] | undefined;
+    let text = this.texts.get(ref);
+    if (text !== undefined) {
+      // held
+    } else if ('b' in ref) text = await this.chainText(ref, resolve);
+    else {
+      events = await this.readRanges(ref);
+      const inner = rangesText(events, resolve);
+      if (inner !== undefined) this.texts.set(ref, (text = `[${inner}]`));
+    }
+    if (text !== undefined) {
+      const arr = (await this.serde().loadsTyped('json', text)) as unknown;
+      if (Array.isArray(arr)) return { value: arr, known: this.remember({ ref, arr, len: arr.length }) };
+    }
     if ('b' in ref) {
       const arr = await this.readChain(ref, resolve);
       return { value: arr, known: this.remember({ ref, arr, len: arr.length }) };
     }
-    const parts = await Promise.all(ref.r.map(([stream, from, to]) => this.readRange(stream, from, to)));
-    const events = parts.flat();
-    const value = (await this.loadAsOneText(events, resolve)) ?? (await this.loadEventByEvent(events, resolve));
+    const value = await this.loadEventByEvent(events ?? (await this.readRanges(ref)), resolve);
     return Array.isArray(value) ? { value, known: this.remember({ ref, arr: value, len: value.length }) } : { value };
+  }
+
+  /**
+   * The JSON text of a chain (an array), undefined when a part is not JSON: built from
+   * the nearest older version in the text cache (or the stored base) plus the items appended
+   * since, and cached.
+   */
+  private async chainText(ref: ChainRef, resolve: WritesResolver): Promise<string | undefined> {
+    const segments: ChainRef[] = [];
+    let base = '';
+    for (let r: ValueRef | null = ref; r; ) {
+      const held = r !== ref ? this.texts.get(r) : undefined;
+      if (held !== undefined) {
+        base = held.slice(1, -1);
+        break;
+      }
+      if ('b' in r) {
+        segments.push(r);
+        r = r.b;
+        continue;
+      }
+      if (!('r' in r)) return undefined; // inline or unresolved: not an array version
+      const inner = rangesText(await this.readRanges(r), resolve);
+      if (inner === undefined) return undefined;
+      this.texts.set(r, `[${inner}]`);
+      base = inner;
+      break;
+    }
+    const pieces = [base];
+    for (let i = segments.length - 1; i >= 0; i -= 1) {
+      const seg = segments[i]!;
+      if (seg.v) {
+        const inner = arrayInner(seg.v);
+        if (inner === undefined) return undefined;
+        pieces.push(inner);
+      } else for (const item of referencedItems({ n: seg.w?.length ?? 0, w: seg.w, a: seg.a }, resolve, '')) pieces.push(JSON.stringify(item));
+    }
+    const text = `[${pieces.filter((p) => p.trim() !== '').join(',')}]`;
+    this.texts.set(ref, text);
+    return text;
   }
 
   /**
@@ -192,31 +257,6 @@ export class ValueStore {
     return parts.length === 1 ? [...parts[0]!] : ([] as unknown[]).concat(...parts);
   }
 
-  /**
-   * When every part is JSON (the serde said 'json') and the whole value is an array: one JSON text
-   * of all the items, deserialised by one serde call (as another saver reads one blob), instead of
-   * a call per append.
-   */
-  private async loadAsOneText(events: readonly RecordedEvent[], resolve: WritesResolver): Promise<unknown[] | undefined> {
-    const pieces: string[] = [];
-    for (const e of events) {
-      if (e.type === VALUE_SET) {
-        const v = (e.data as ValueSetData).v;
-        if (v.t !== 'json' || v.s === undefined || !v.s.startsWith('[') || !v.s.endsWith(']')) return undefined;
-        pieces.length = 0;
-        pieces.push(v.s.slice(1, -1));
-      } else if (e.type === VALUE_APPEND) {
-        const d = e.data as ValueAppendData;
-        if (d.v) {
-          if (d.v.t !== 'json' || d.v.s === undefined || !d.v.s.startsWith('[') || !d.v.s.endsWith(']')) return undefined;
-          pieces.push(d.v.s.slice(1, -1));
-        } else pieces.push(referencedItems(d, resolve, e.stream).map((x) => JSON.stringify(x)).join(','));
-      }
-    }
-    const loaded = (await this.serde().loadsTyped('json', `[${pieces.filter((p) => p.trim() !== '').join(',')}]`)) as unknown;
-    return Array.isArray(loaded) ? loaded : undefined;
-  }
-
   private async loadEventByEvent(events: readonly RecordedEvent[], resolve: WritesResolver): Promise<unknown> {
     let value: unknown;
     for (const e of events) {
@@ -230,6 +270,10 @@ export class ValueStore {
     return value;
   }
 
+  private async readRanges(ref: RangeRef): Promise<RecordedEvent[]> {
+    return (await Promise.all(ref.r.map(([stream, from, to]) => this.readRange(stream, from, to)))).flat();
+  }
+
   private async readRange(stream: string, from: number, to: number): Promise<RecordedEvent[]> {
     const out: RecordedEvent[] = [];
     for await (const e of this.log.read(stream, { fromRevision: from, toRevision: to })) out.push(e as RecordedEvent);
@@ -241,6 +285,39 @@ export class ValueStore {
     const [t, d] = fromStored(s);
     return this.serde().loadsTyped(t, d);
   }
+}
+
+/** The items of a JSON array text without its brackets, or undefined when it is not one. */
+function arrayInner(v: Stored): string | undefined {
+  if (v.t !== 'json' || v.s === undefined || !v.s.startsWith('[') || !v.s.endsWith(']')) return undefined;
+  return v.s.slice(1, -1);
+}
+
+/**
+ * When every part is JSON (the serde said 'json') and the whole value is an array: one JSON text
+ * of all the items (without the brackets), deserialised by one serde call (as another saver reads
+ * one blob), instead of a call per append.
+ */
+function rangesText(events: readonly RecordedEvent[], resolve: WritesResolver): string | undefined {
+  const pieces: string[] = [];
+  let whole = false;
+  for (const e of events) {
+    if (e.type === VALUE_SET) {
+      const inner = arrayInner((e.data as ValueSetData).v);
+      if (inner === undefined) return undefined;
+      pieces.length = 0;
+      pieces.push(inner);
+      whole = true;
+    } else if (e.type === VALUE_APPEND) {
+      const d = e.data as ValueAppendData;
+      if (d.v) {
+        const inner = arrayInner(d.v);
+        if (inner === undefined) return undefined;
+        pieces.push(inner);
+      } else pieces.push(referencedItems(d, resolve, e.stream).map((x) => JSON.stringify(x)).join(','));
+    }
+  }
+  return whole ? pieces.filter((p) => p.trim() !== '').join(',') : undefined;
 }
 
 export function extendsKnown(value: readonly unknown[], known: KnownArray): boolean {
