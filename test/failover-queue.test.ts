@@ -10,7 +10,8 @@ import fc from 'fast-check';
 import { BackendUnavailableError, ConcurrencyError, ValidationError } from '../src/core/errors.js';
 import { VolatileAgent } from '../src/agents/volatile-agent.js';
 import { EntropyConstrainedAgent } from '../src/compose/entropy-constrained-agent.js';
-import { fallback } from '../src/compose/fallback-agent.js';
+import { fallback, FallbackAgent } from '../src/compose/fallback-agent.js';
+import { SqliteQueue } from '../src/failover/sqlite-queue.js';
 import { SqliteEventLog } from '../src/streams/sqlite/sqlite-event-log.js';
 import { FileEventLog } from '../src/streams/file/file-event-log.js';
 import type { EventLog } from '../src/streams/event-log.js';
@@ -212,22 +213,29 @@ describe("fallback writes: 'primary-then-queue'", () => {
   });
 });
 
-type Step = { kind: 'save' } | { kind: 'down'; i: number; ambiguous: boolean } | { kind: 'up'; i: number } | { kind: 'drain' };
+type Step = { kind: 'save' } | { kind: 'down'; i: number; ambiguous: boolean } | { kind: 'up'; i: number } | { kind: 'drain' } | { kind: 'restart' };
 
 const step: fc.Arbitrary<Step> = fc.oneof(
   { weight: 5, arbitrary: fc.constant<Step>({ kind: 'save' }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('down' as const), i: fc.integer({ min: 0, max: 2 }), ambiguous: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('up' as const), i: fc.integer({ min: 0, max: 2 }) }) },
   { weight: 1, arbitrary: fc.constant<Step>({ kind: 'drain' }) },
+  { weight: 1, arbitrary: fc.constant<Step>({ kind: 'restart' }) },
 );
 
-describe("fallback 'primary-then-queue' property", () => {
-  it('random saves while backends go down and up: nothing acknowledged is lost, every backend ends with the same states in write order, no duplicates', async () => {
+describe.each([
+  ['a SqliteEventLog', (path: string): EventLog | SqliteQueue => new SqliteEventLog({ path })],
+  ['a SqliteQueue (compacted)', (path: string): EventLog | SqliteQueue => new SqliteQueue({ path })],
+] as const)("fallback 'primary-then-queue' property, the queue in %s", (_name, open) => {
+  it('random saves while backends go down and up and the process restarts: nothing acknowledged is lost, every backend ends with the same states in write order, no duplicates', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 60 }), async (steps) => {
-        const queue = new SqliteEventLog({ path: queuePath() });
+        const path = queuePath();
+        let queue = open(path);
         const bs = [0, 1, 2].map(() => new FailingAgent<number>({ maxHistory: 10_000 }));
-        const agent = fallback(bs, { writes: 'primary-then-queue', queue, retryMs: 5 });
+        // the agents stand for servers: a restart is a new fallback on the same queue file
+        const make = () => new FallbackAgent(bs, { writes: 'primary-then-queue', queue, retryMs: 5 });
+        let agent = make();
         const acked: number[] = [];
         let n = 0;
         for (const s of steps) {
@@ -245,7 +253,13 @@ describe("fallback 'primary-then-queue' property", () => {
           } else if (s.kind === 'up') {
             down(bs[s.i]!, false);
             bs[s.i]!.failAfterWrites = false;
-          } else await agent.drain();
+          } else if (s.kind === 'drain') await agent.drain();
+          else {
+            await stopWithoutClosingAgents(agent);
+            await queue.close();
+            queue = open(path);
+            agent = make();
+          }
         }
         for (const b of bs) {
           down(b, false);
@@ -261,13 +275,21 @@ describe("fallback 'primary-then-queue' property", () => {
         expect([...end].sort((x, y) => x - y)).toEqual(end);
         // every acknowledged state is there (a failed one may be there only if it failed mid-way)
         for (const v of acked) expect(end).toContain(v);
-        await agent.close();
+        // nothing was skipped for a missing entry
+        expect((await agent.status()).backends.map((b) => b.rejected)).toEqual([0, 0, 0]);
+        if (queue instanceof SqliteQueue) expect(await queue.size('fallback')).toBe(0); // compacted once all caught up
+        await stopWithoutClosingAgents(agent);
         await queue.close();
       }),
       { numRuns: 60 },
     );
   }, 300_000);
 });
+
+/** End a fallback's queue work without closing its agents (they stand for servers that outlive the process). */
+async function stopWithoutClosingAgents(agent: FallbackAgent<number>): Promise<void> {
+  await (agent as unknown as { queue: { close(): Promise<void> } }).queue.close();
+}
 
 describe.each([
   ['SqliteEventLog', (path: string): EventLog => new SqliteEventLog({ path })],
