@@ -185,3 +185,27 @@ export async function checkDirections(r: RelationsReader, expected: RelationsDum
 function cmp(a: KeyRef, b: KeyRef): number {
   return compareKeys(a.namespace, b.namespace) || compareKeys(a.key, b.key);
 }
+
+/**
+ * The audit view by key: for every key of the run, `audit({ namespace, key })` is exactly the
+ * model's entries that are the key's own or a relate / unrelate naming it as object (decided
+ * from the logged events, not from the entries' metadata), in position order; and each relation
+ * entry's metadata is its `{ predicate, object }`.
+ */
+export async function checkAuditByKey(audit: AuditReader, events: readonly RecordedEvent[], expected: ViewsDump, run = ''): Promise<void> {
+  const byPosition = new Map(events.map((r) => [r.position, toKeyedEvent(r)]));
+  for (const a of expected.audit) {
+    const e = byPosition.get(a.position);
+    if (e && (e.type === 'kv.relation.added' || e.type === 'kv.relation.removed')) expect(a.metadata).toEqual({ predicate: e.data.predicate, object: e.data.object });
+  }
+  for (const ns of namespacesOf(run)) {
+    for (const key of KEYS) {
+      const want = expected.audit.filter((a) => {
+        if (a.namespace === ns && a.key === key) return true;
+        const e = byPosition.get(a.position);
+        return e !== undefined && (e.type === 'kv.relation.added' || e.type === 'kv.relation.removed') && e.data.object.namespace === ns && e.data.object.key === key;
+      });
+      expect(await audit.audit({ namespace: ns, key }), `audit of ${ns}/${key}`).toEqual(want);
+    }
+  }
+}

@@ -18,7 +18,7 @@ import { keyedViews, viewReaders } from '../src/projections/views/index.js';
 import { relationsReader, relationsView } from '../src/projections/views/relations/projection.js';
 import { Store } from '../src/store/store.js';
 import { StateNotFoundError } from '../src/core/errors.js';
-import { appendRelOps, checkDirections, dumpKeyed, dumpRelations, models, namespacesOf, ofRun, PREDICATES, readAll, relOpsArb } from './store-relations-support.js';
+import { appendRelOps, checkAuditByKey, checkDirections, dumpKeyed, dumpRelations, models, namespacesOf, ofRun, PREDICATES, readAll, relOpsArb } from './store-relations-support.js';
 import { dropSchemas, postgresUrl, uniqueSchema } from './support/postgres.js';
 import { REDIS_URL, requireService, uniqueName } from './support/services.js';
 
@@ -53,6 +53,7 @@ async function property(log: EventLog & MultiStreamAppender, storages: { inline?
         expect(await dumpRelations(relationsReader(s), keep)).toEqual(model.relations);
         expect(await dumpKeyed(viewReaders(s), keep)).toEqual(model.views);
         await checkDirections(relationsReader(s), model.relations, prefix, [undefined, PREDICATES[run % PREDICATES.length]]); // every predicate, and one (round trips on a server)
+        await checkAuditByKey(viewReaders(s).audit, ofRun(await readAll(log), keep), model.views, prefix);
       };
       if (storages.inline) await check(storages.inline);
       await runners.async.whenCaughtUp({ timeoutMs: 30_000 });
@@ -145,7 +146,13 @@ async function storeScenario(store: Store): Promise<void> {
   await store.deleteNamespace('docs', { recursive: true });
   expect(await store.related('a', undefined, u)).toEqual([]);
   expect((await store.relationHistory('a', 'owns', { namespace: 'docs', key: 'd' }, u)).map((h) => h.operation)).toEqual(['deleteNamespace', 'relate']);
-  expect((await store.audit({ namespace: 'users', key: 'a', operation: 'relate' })).map((e) => e.actor)).toEqual(['ann', null]);
+  // a's relates (a p b by ann, a owns d) and c's relate naming a as its object
+  expect((await store.audit({ namespace: 'users', key: 'a', operation: 'relate' })).map((e) => [e.key, e.actor, e.metadata])).toEqual([
+    ['a', 'ann', { predicate: 'p', object: { namespace: 'users', key: 'b' } }],
+    ['c', null, { predicate: 'p', object: { namespace: 'users', key: 'a' } }],
+    ['a', null, { predicate: 'owns', object: { namespace: 'docs', key: 'd' } }],
+  ]);
+  expect((await store.audit({ namespace: 'docs', key: 'd', operation: 'relate' })).map((e) => e.key)).toEqual(['a']);
   await store.set('b', 2, u);
   await store.relate('b', 'p', 'a', u);
   expect(objects(await store.related('b', 'p', u))).toEqual(['users/a']); // a Store read: async views have caught up with the Store's writes

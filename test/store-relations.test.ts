@@ -23,7 +23,7 @@ import { relationsReader, relationsView } from '../src/projections/views/relatio
 import { headPosition } from '../src/projections/runner/log-head.js';
 import { Store } from '../src/store/store.js';
 import type { AuthorizeRequest } from '../src/store/types.js';
-import { appendRelOps, checkDirections, dumpKeyed, dumpRelations, models, readAll, relOpsArb, type RelOp } from './store-relations-support.js';
+import { appendRelOps, checkAuditByKey, checkDirections, dumpKeyed, dumpRelations, models, readAll, relOpsArb, type RelOp } from './store-relations-support.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dgent-relations-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -77,6 +77,7 @@ describe.each(backends)('relations view on $name', (b) => {
             expect(await dumpRelations(relationsReader(s))).toEqual(model.relations);
             expect(await dumpKeyed(viewReaders(s))).toEqual(model.views);
             await checkDirections(relationsReader(s), model.relations);
+            await checkAuditByKey(viewReaders(s).audit, await readAll(log), model.views);
           }
           await Promise.all(NAMES.map((name) => inline.rebuild(name)));
           expect(await dumpRelations(relationsReader(inlineStore))).toEqual(model.relations);
@@ -189,7 +190,7 @@ describe.each(backends)('Store relationships on $name', (b) => {
     }
   });
 
-  it('relate and unrelate are in the audit view with their operation and actor, as entries of the subject key', async () => {
+  it('relate and unrelate are in the audit view with their operation and actor, as entries of the subject key naming predicate and object; audit of the object finds them too', async () => {
     const t = storeOn(b);
     const { store } = t;
     try {
@@ -204,6 +205,19 @@ describe.each(backends)('Store relationships on $name', (b) => {
         ['unrelate', 'bob', 'kv.relation.removed', 2],
       ]);
       expect(await store.audit({ namespace: 'users', operation: 'relate' })).toHaveLength(1);
+      // the entries name the predicate and object, and the object's audit trail finds them too
+      const rel = { predicate: 'p', object: { namespace: 'users', key: 'b' } };
+      expect(audit.slice(1).map((e) => e.metadata)).toEqual([rel, rel]);
+      expect((await store.audit({ namespace: 'users', key: 'b' })).map((e) => [e.operation, e.key, e.metadata])).toEqual([
+        ['set', 'b', null],
+        ['relate', 'a', rel],
+        ['unrelate', 'a', rel],
+      ]);
+      // across namespaces: the object's namespace and key
+      await store.set('d', 1, { namespace: 'docs' });
+      await store.relate('a', 'owns', { namespace: 'docs', key: 'd' }, users);
+      expect((await store.audit({ namespace: 'docs', key: 'd' })).map((e) => [e.operation, e.namespace, e.key])).toEqual([['set', 'docs', 'd'], ['relate', 'users', 'a']]);
+      expect((await store.audit({ namespace: 'users', key: 'd' })).map((e) => e.operation)).toEqual([]);
     } finally {
       await t.close();
     }
@@ -223,7 +237,8 @@ describe.each(backends)('Store relationships on $name', (b) => {
       expect(await store.relationHistory('a', 'p', 'b', users)).toEqual([]);
       expect(await store.relationHistory('b', 'p', 'c', users)).toEqual([]);
       expect((await store.relationHistory('c', 'p', 'a', users)).map((h) => h.operation)).toEqual(['relate']);
-      expect((await store.audit({ namespace: 'users', key: 'b' })).map((e) => e.operation)).toEqual(['purge']);
+      // b's own entries are gone; a's relate naming b is a's history and stays (the key name is not data: the purge entry names it too)
+      expect((await store.audit({ namespace: 'users', key: 'b' })).map((e) => [e.operation, e.key])).toEqual([['relate', 'a'], ['purge', 'b']]);
       // the views are the fold of the log: a rebuild gives the same
       await store.rebuildViews({ only: ['kv_relations', 'kv_audit'] });
       expect((await store.related('c', 'p', users)).map((r) => r.object.key)).toEqual(['a']);

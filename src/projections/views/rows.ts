@@ -5,7 +5,7 @@
  */
 import { applyPatches, produce } from 'immer';
 import { CorruptionError } from '../../core/errors.js';
-import { KEYED, type KeyedEvent, type Metadata } from '../keyed-events.js';
+import { KEYED, RELATION, type KeyedEvent, type KeyRef, type Metadata } from '../keyed-events.js';
 import '../../agents/immer-setup.js';
 
 /** Current state of one key (KV view). Times are epoch ms from the log. */
@@ -59,9 +59,29 @@ export interface AuditEntry {
   /** null for namespace events */
   key: string | null;
   version: number;
-  /** the metadata the event wrote (set, metadata set/merged), else null */
+  /**
+   * the metadata the event wrote (set, metadata set/merged); for a relate or unrelate (an entry of
+   * the subject key) the relation's `{ predicate, object: { namespace, key } }`; else null
+   */
   metadata: Metadata | null;
   tx: string | null;
+}
+
+/** The metadata of a relate / unrelate audit entry: the predicate and the object (the entry's own key is the subject). */
+export type RelationAuditMetadata = {
+  predicate: string;
+  object: KeyRef;
+};
+
+export function relationAuditMetadata(predicate: string, object: KeyRef): RelationAuditMetadata {
+  return { predicate, object: { namespace: object.namespace, key: object.key } };
+}
+
+/** The object a relate / unrelate audit entry names, else undefined. */
+export function auditObject(a: Pick<AuditEntry, 'type' | 'metadata'>): KeyRef | undefined {
+  if ((a.type !== RELATION.added && a.type !== RELATION.removed) || a.metadata === null) return undefined;
+  const o = (a.metadata as Partial<RelationAuditMetadata>).object;
+  return o && typeof o.namespace === 'string' && typeof o.key === 'string' ? o : undefined;
 }
 
 /** Retention of the versions view: per namespace, with a default. The newest version of a key is always kept. */
@@ -171,7 +191,11 @@ export function versionRow(e: KeyedEvent, after: KvEntry | undefined): VersionEn
 
 /** The audit row of `e`. */
 export function auditRow(e: KeyedEvent): AuditEntry {
-  const metadata = e.type === KEYED.set ? (e.data.metadata ?? null) : e.type === KEYED.metadataSet || e.type === KEYED.metadataMerged ? e.data.metadata : null;
+  const metadata =
+    e.type === KEYED.set ? (e.data.metadata ?? null)
+    : e.type === KEYED.metadataSet || e.type === KEYED.metadataMerged ? e.data.metadata
+    : e.type === RELATION.added || e.type === RELATION.removed ? relationAuditMetadata(e.data.predicate, e.data.object)
+    : null;
   return {
     position: e.position,
     time: e.time,

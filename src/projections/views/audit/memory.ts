@@ -4,7 +4,7 @@ import type { MemoryViewContext } from '../../view-context.js';
 import { ms } from '../keys.js';
 import type { MemoryMaps } from '../kv/memory.js';
 import { keyedBatch, planAudit } from '../plan.js';
-import type { AuditEntry, AuditRetentionOptions } from '../rows.js';
+import { auditObject, type AuditEntry, type AuditRetentionOptions } from '../rows.js';
 import type { AuditFilter, AuditReader } from '../types.js';
 
 /** Fold a batch into the memory audit view. */
@@ -16,11 +16,22 @@ export function applyAuditMemory(events: readonly RecordedEvent[], ctx: MemoryVi
   if (plan.before !== undefined) for (const [pos, a] of audit) if (a.time < plan.before) audit.delete(pos);
 }
 
-/** True when `a` passes `f` (every given field; times inclusive). */
+/**
+ * Whether `a` is an entry of the key (or namespace) `f` names: its own key, or, for a relate or
+ * unrelate (an entry of the subject), the relation's object too. A namespace alone matches the
+ * entries of its own keys.
+ */
+export function auditNames(a: AuditEntry, f: Pick<AuditFilter, 'namespace' | 'key'>): boolean {
+  if (f.key === undefined) return f.namespace === undefined || a.namespace === f.namespace;
+  if (a.key === f.key && (f.namespace === undefined || a.namespace === f.namespace)) return true;
+  const o = auditObject(a);
+  return o !== undefined && o.key === f.key && (f.namespace === undefined || o.namespace === f.namespace);
+}
+
+/** True when `a` passes `f` (every given field; times inclusive; a key filter also finds relations made to the key, see {@link auditNames}). */
 export function auditMatches(a: AuditEntry, f: AuditFilter): boolean {
   return (
-    (f.namespace === undefined || a.namespace === f.namespace) &&
-    (f.key === undefined || a.key === f.key) &&
+    auditNames(a, f) &&
     (f.actor === undefined || a.actor === f.actor) &&
     (f.operation === undefined || a.operation === f.operation) &&
     (f.since === undefined || a.time >= ms(f.since)) &&

@@ -48,7 +48,7 @@ export class PostgresAuditReader implements AuditReader {
   async audit(f: AuditFilter = {}): Promise<AuditEntry[]> {
     const t = await this.storage.table(this.name, 'audit');
     if (t === undefined) return [];
-    const { where, params } = auditWhere(f, (i) => `$${i}`);
+    const { where, params } = auditWhere(f, (i) => `$${i}`, 'postgres');
     params.push(f.limit ?? null);
     return (await this.storage.query(`SELECT ${COLUMNS} FROM ${t} WHERE ${where} ORDER BY position LIMIT $${params.length}`, params)).rows.map(auditFromRow);
   }

@@ -7,6 +7,7 @@ import { keyedBatch, planAudit } from '../plan.js';
 import type { AuditEntry, AuditRetentionOptions } from '../rows.js';
 import { stmt, type SqliteTables } from '../sql-statements.js';
 import type { AuditFilter, AuditReader } from '../types.js';
+import { RELATION } from '../../keyed-events.js';
 
 const COLUMNS = 'position, time, actor, operation, type, namespace, key, version, metadata, tx';
 
@@ -49,16 +50,34 @@ export function applyAuditSqlite(events: readonly RecordedEvent[], ctx: SqliteVi
   if (plan.before !== undefined) stmt(ctx.db, `DELETE FROM ${t} WHERE time < ?`).run(plan.before);
 }
 
-/** WHERE clause and parameters of an audit filter (shared with PostgreSQL, which numbers the placeholders). */
-export function auditWhere(f: AuditFilter, placeholder: (i: number) => string): { where: string; params: unknown[] } {
+/** `field` (`namespace` or `key`) of the object a relate / unrelate row names (NULL on other rows), in SQLite's or PostgreSQL's JSON syntax. */
+export function auditObjectSql(field: 'namespace' | 'key', dialect: 'sqlite' | 'postgres'): string {
+  const get = dialect === 'sqlite' ? `json_extract(metadata, '$.object.${field}')` : `(metadata::jsonb #>> '{object,${field}}')`;
+  return `CASE WHEN type IN ('${RELATION.added}', '${RELATION.removed}') THEN ${get} END`;
+}
+
+/**
+ * WHERE clause and parameters of an audit filter (shared with PostgreSQL, which numbers the
+ * placeholders). A key filter matches the key's own rows and the relate / unrelate rows naming it
+ * as their object (read from the metadata: the audit table has no object columns; see auditNames).
+ */
+export function auditWhere(f: AuditFilter, placeholder: (i: number) => string, dialect: 'sqlite' | 'postgres' = 'sqlite'): { where: string; params: unknown[] } {
   const terms: string[] = [];
   const params: unknown[] = [];
-  const add = (sql: string, v: unknown) => {
-    params.push(v);
-    terms.push(sql.replace('?', placeholder(params.length)));
+  const add = (sql: string, ...vs: unknown[]) => {
+    for (const v of vs) {
+      params.push(v);
+      sql = sql.replace('?', placeholder(params.length));
+    }
+    terms.push(sql);
   };
-  if (f.namespace !== undefined) add('namespace = ?', f.namespace);
-  if (f.key !== undefined) add('key = ?', f.key);
+  if (f.key === undefined) {
+    if (f.namespace !== undefined) add('namespace = ?', f.namespace);
+  } else if (f.namespace === undefined) {
+    add(`(key = ? OR ${auditObjectSql('key', dialect)} = ?)`, f.key, f.key);
+  } else {
+    add(`((namespace = ? AND key = ?) OR (${auditObjectSql('namespace', dialect)} = ? AND ${auditObjectSql('key', dialect)} = ?))`, f.namespace, f.key, f.namespace, f.key);
+  }
   if (f.actor !== undefined) add('actor = ?', f.actor);
   if (f.operation !== undefined) add('operation = ?', f.operation);
   if (f.since !== undefined) add('time >= ?', ms(f.since));
