@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { BackendUnavailableError } from '../src/core/errors.js';
+import { BackendUnavailableError, ValidationError } from '../src/core/errors.js';
 import { sleep } from '../src/core/mutex.js';
 import { fallback } from '../src/compose/fallback-agent.js';
 import { SqliteQueue } from '../src/failover/sqlite-queue.js';
@@ -174,6 +174,31 @@ describe('FallbackStore: queuedAt of replayed writes', () => {
     // straight from PostgreSQL's own audit and log: the view is unchanged, the event carries it
     expect((await pg.audit({ key: 'k' })).map((e) => e.actor)).toEqual([null, 'ada', 'bob']);
   }, 120_000);
+});
+
+describe('Store writes: eventMetadata (what carries queuedAt)', () => {
+  it('lands in the metadata of the events set, delete, setMany and setMetadata append, never replacing operation, actor or tx; a non-object is ValidationError', async () => {
+    const log = new SqliteEventLog({ path: join(dir, `meta-${++n}.db`) });
+    const s = new Store({ log, sweepIntervalMs: 0 });
+    cleanup.push(async () => {
+      await s.close();
+      await log.close();
+    });
+    const extra = { queuedAt: 5, operation: 'forged', actor: 'forged', tx: 'forged' };
+    await s.set('k', 1, { actor: 'ada', eventMetadata: extra });
+    await s.setMetadata('k', { m: 1 }, { actor: 'ada', eventMetadata: extra });
+    await s.setMany([['j', 2]], { actor: 'ada', eventMetadata: extra } as never);
+    await s.delete('k', { actor: 'ada', eventMetadata: extra });
+    const metas: Record<string, unknown>[] = [];
+    for await (const e of log.readAll()) if (e.stream.startsWith('kv:default/')) metas.push(e.metadata);
+    expect(metas.map((m) => [m.queuedAt, m.operation, m.actor, m.tx])).toEqual([
+      [5, 'set', 'ada', undefined],
+      [5, 'setMetadata', 'ada', undefined],
+      [5, 'set', 'ada', undefined],
+      [5, 'delete', 'ada', undefined],
+    ]);
+    await expect(s.set('k', 1, { eventMetadata: [1] as never })).rejects.toBeInstanceOf(ValidationError);
+  });
 });
 
 describe("FallbackStore 'all' and 'first-available': update, incr, transaction", () => {

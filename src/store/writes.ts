@@ -30,12 +30,13 @@ export function ttlOf(ttlMs: unknown): number | undefined {
   return ttlMs;
 }
 
-/** `event` with the caller's extra event metadata (`eventMetadata`) beside the Store's own (which wins). */
+/** `event` with the caller's extra event metadata (`eventMetadata`) beside the Store's own: `operation`, `actor` and `tx` are the Store's only. */
 export function withEventMetadata(event: NewEvent, o: EventMetadataOptions | undefined): NewEvent {
   const extra = o?.eventMetadata;
   if (extra === undefined) return event;
   if (typeof extra !== 'object' || extra === null || Array.isArray(extra)) throw new ValidationError('eventMetadata must be a plain object');
-  return { ...event, metadata: { ...extra, ...event.metadata } };
+  const { operation: _o, actor: _a, tx: _t, ...rest } = extra as Record<string, unknown>;
+  return { ...event, metadata: { ...rest, ...event.metadata } };
 }
 
 /** The `kv.set` event of a value (validated: SerializationError with the path of a bad field). */
