@@ -101,9 +101,14 @@ export async function applyKvPostgres(events: readonly RecordedEvent[], ctx: Pos
  * The SELECT of the rows matching `where` that have no `value_jsonb`: values PostgreSQL's jsonb
  * cannot hold (a string with NUL or a lone surrogate), which SQL filters cannot see. Rare rows;
  * a partial index on `value_jsonb IS NULL` would find them without reading the namespace's rows.
+ * `paths` (the query's filter and sort paths) add `(value_jsonb #> path) IS NULL`, true anyway on
+ * these rows, so that an expression index created by `indexes` on such a path can find them: only
+ * the rows where that field is missing are read, instead of the whole namespace.
  */
-function unsafeRows(t: string, where: string, columns: string): string {
-  return `SELECT ${columns} FROM ${t} WHERE ${where} AND value_jsonb IS NULL`;
+function unsafeRows(t: string, where: string, columns: string, paths: Iterable<string>): string {
+  let hint = '';
+  for (const p of new Set(paths)) hint += ` AND ${jsonbPath(p)} IS NULL`;
+  return `SELECT ${columns} FROM ${t} WHERE ${where} AND value_jsonb IS NULL${hint}`;
 }
 
 /** Reads of the PostgreSQL KV view (the active generation of projection `name`). */
@@ -166,6 +171,7 @@ export class PostgresKvReader implements KvReader {
     const fs = validateFilters(filters);
     const opts = validateQueryOptions(o);
     const paged = opts.limit !== undefined || opts.offset !== undefined;
+    const paths = [...fs.map((f) => f.path), ...(opts.sort ?? []).map((x) => x.path)];
     const read = async (page: 'page' | 'top'): Promise<{ sql: KvEntry[]; raw: KvEntry[] }> => {
       const params: unknown[] = [namespace];
       const live = PostgresKvReader.live(opts, params);
@@ -182,7 +188,7 @@ export class PostgresKvReader implements KvReader {
       // one statement; the outer ORDER BY keeps the SQL rows in order (value_jsonb is selected for it only)
       const union = (t: string) =>
         `SELECT ${COLUMNS}, raw FROM ((SELECT ${COLUMNS}, value_jsonb, false AS raw FROM ${t} WHERE ${where}${tail})
-         UNION ALL (${unsafeRows(t, `namespace = $1${live}`, `${COLUMNS}, NULL::jsonb, true`)})) AS u ORDER BY raw, ${orderByPg(opts)}`;
+         UNION ALL (${unsafeRows(t, `namespace = $1${live}`, `${COLUMNS}, NULL::jsonb, true`, paths)})) AS u ORDER BY raw, ${orderByPg(opts)}`;
       const rows = await this.rows('kv', union, params);
       const out = { sql: [] as KvEntry[], raw: [] as KvEntry[] };
       for (const r of rows) {
@@ -206,7 +212,7 @@ export class PostgresKvReader implements KvReader {
     const live = PostgresKvReader.live(o, params);
     let where = `namespace = $1${live} AND value_jsonb IS NOT NULL`;
     if (fs.length > 0) where += ' AND ' + whereFiltersPg(fs, params);
-    const sql = (t: string) => `SELECT count(*) AS n, NULL AS value FROM ${t} WHERE ${where} UNION ALL ${unsafeRows(t, `namespace = $1${live}`, 'NULL, value')}`;
+    const sql = (t: string) => `SELECT count(*) AS n, NULL AS value FROM ${t} WHERE ${where} UNION ALL ${unsafeRows(t, `namespace = $1${live}`, 'NULL, value', fs.map((f) => f.path))}`;
     let n = 0;
     for (const r of await this.rows('kv', sql, params)) {
       if (r.n !== null) n += Number(r.n);
