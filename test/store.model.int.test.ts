@@ -65,6 +65,30 @@ function modelSuite(name: string, make: () => Promise<Place>, runs = RUNS): void
         { numRuns: runs, endOnFailure: true, interruptAfterTimeLimit: 400_000 },
       );
     }, 600_000);
+
+    it('purge of the key that created its namespace: the namespace and its creation time survive rebuildViews; a purge in a deleted namespace recreates it', async () => {
+      const r = `p${Math.random().toString(36).slice(2, 8)}`;
+      const [a, b] = [`${r}a`, `${r}b`];
+      const keep = (n: string) => n === a || n === b;
+      // listNamespaces first: it waits until the views (async ones too) hold the Store's own writes
+      const namespaces = async () => (await store.listNamespaces(), (await viewReaders(store.views).kv.namespaces()).filter((n) => keep(n.namespace)));
+      await store.set('first', 1, { namespace: a });
+      await new Promise((res) => setTimeout(res, 5)); // distinct event times: a wrong creation time shows
+      await store.set('second', 2, { namespace: a });
+      await store.purge('first', { namespace: a });
+      await store.set('x', 1, { namespace: b });
+      await store.deleteNamespace(b, { recursive: true });
+      await store.purge('x', { namespace: b });
+      const live = await namespaces();
+      expect(live.map((n) => n.namespace)).toEqual([a, b]);
+      const events: RecordedEvent[] = [];
+      for await (const e of place.log.readAll()) events.push(e);
+      const first = events.find((e) => e.stream === `kv:${a}/first`)!;
+      expect(first.type).toBe('dgent.erased');
+      expect(live[0]!.createdAt).toBe(first.time.getTime());
+      await store.rebuildViews();
+      expect(await namespaces()).toEqual(live);
+    });
   });
 }
 
