@@ -228,6 +228,47 @@ describe.skipIf(!canRun)('fallback over Stores: a PostgreSQL Store stopped and r
   }, 300_000);
 });
 
+describe.skipIf(!canRun)('fallback over Stores: update, incr and transaction while PostgreSQL is killed and restarted', () => {
+  it("'primary-then-queue': they run on the SQLite Store while PostgreSQL is down; after the restart PostgreSQL holds the same values, its replayed entries carrying queuedAt", async () => {
+    const queue = new SqliteQueue({ path: join(dir, 'rmw-queue.db') });
+    const pgLog = new PostgresEventLog({ connectionString: pg.url, schema: 'failover_rmw' });
+    const sqliteLog = new SqliteEventLog({ path: join(dir, 'rmw-local.db') });
+    const primary = new Store({ log: pgLog, sweepIntervalMs: 0 });
+    const local = new Store({ log: sqliteLog, sweepIntervalMs: 0 });
+    await Promise.all([primary.ready(), local.ready()]);
+    const store = fallback([primary, local], { writes: 'primary-then-queue', queue, retryMs: 20 });
+    await store.set('account', { balance: 100, log: [] as string[] });
+    expect(await store.incr('visits')).toBe(1);
+    await pg.stop('kill');
+    const killedAt = Date.now();
+    await store.update<{ balance: number; log: string[] }>('account', (d) => {
+      d.balance -= 30;
+      d.log.push('withdraw 30');
+    });
+    expect(await store.incr('visits', 2)).toBe(3);
+    await store.transaction(async (tx) => {
+      const a = (await tx.get<{ balance: number; log: string[] }>('account'))!;
+      await tx.set('account', { ...a, balance: a.balance + 5 });
+      await tx.set('bonus', 5);
+    });
+    expect((await store.status()).backends.map((b) => b.queued)).toEqual([3, 0]);
+    await pg.start();
+    await whenBack(async () => {
+      if ((await store.drain()) > 0) throw new BackendUnavailableError('test', 'still draining');
+    });
+    for (const s of [primary, local]) {
+      expect(await s.get('account')).toEqual({ balance: 75, log: ['withdraw 30'] });
+      expect(await s.get('visits')).toBe(3);
+      expect(await s.get('bonus')).toBe(5);
+    }
+    const audit = await store.audit({ key: 'visits' }); // from PostgreSQL, in sync again and first
+    expect(audit.map((e) => e.queuedAt !== undefined)).toEqual([false, true]);
+    expect(audit[1]!.queuedAt).toBeGreaterThanOrEqual(killedAt);
+    await store.close();
+    await Promise.all([pgLog.close(), sqliteLog.close(), queue.close()]);
+  }, 300_000);
+});
+
 describe.skipIf(!canRun)("fallback over Stores: 'all' and 'first-available' while PostgreSQL is down", () => {
   it("'all' refuses writes while PostgreSQL is down but reads fall through; 'first-available' writes to SQLite only; other errors never fail over", async () => {
     const pgLog = new PostgresEventLog({ connectionString: pg.url, schema: 'failover_policies' });
