@@ -6,7 +6,7 @@ import { keyedBatch, planAudit } from '../plan.js';
 import type { AuditEntry, AuditRetentionOptions } from '../rows.js';
 import type { PostgresTables } from '../sql-statements.js';
 import type { AuditFilter, AuditReader } from '../types.js';
-import { auditFromRow, auditWhere } from './sqlite.js';
+import { auditFromRow, auditObjectIndexSql, auditWhere } from './sqlite.js';
 
 const COLUMNS = 'position, time, actor, operation, type, namespace, key, version, metadata, tx';
 
@@ -18,6 +18,7 @@ export async function setupAuditPostgres(ctx: PostgresViewContext, byTime = fals
     namespace text COLLATE "C" NOT NULL, key text COLLATE "C", version bigint NOT NULL, metadata text, tx text)`);
   await ctx.query(`CREATE INDEX IF NOT EXISTS ${ctx.name('audit_key')} ON ${t} (namespace, key, position)`);
   await ctx.query(`CREATE INDEX IF NOT EXISTS ${ctx.name('audit_actor')} ON ${t} (actor, position)`);
+  await ctx.query(auditObjectIndexSql(ctx.name('audit_obj'), t, 'postgres'));
   // the time index serves retention by age only (one index less to write per event without it)
   if (byTime) await ctx.query(`CREATE INDEX IF NOT EXISTS ${ctx.name('audit_time')} ON ${t} (time)`);
 }

@@ -19,6 +19,7 @@ export function setupAuditSqlite(ctx: SqliteViewContext, byTime = false): void {
     namespace TEXT NOT NULL, key TEXT, version INTEGER NOT NULL, metadata TEXT, tx TEXT) STRICT`);
   ctx.db.exec(`CREATE INDEX IF NOT EXISTS ${ctx.table('audit_key')} ON ${t} (namespace, key, position)`);
   ctx.db.exec(`CREATE INDEX IF NOT EXISTS ${ctx.table('audit_actor')} ON ${t} (actor, position)`);
+  ctx.db.exec(auditObjectIndexSql(ctx.table('audit_obj'), t, 'sqlite'));
   // the time index serves retention by age only (one index less to write per event without it)
   if (byTime) ctx.db.exec(`CREATE INDEX IF NOT EXISTS ${ctx.table('audit_time')} ON ${t} (time)`);
 }
@@ -50,10 +51,25 @@ export function applyAuditSqlite(events: readonly RecordedEvent[], ctx: SqliteVi
   if (plan.before !== undefined) stmt(ctx.db, `DELETE FROM ${t} WHERE time < ?`).run(plan.before);
 }
 
-/** `field` (`namespace` or `key`) of the object a relate / unrelate row names (NULL on other rows), in SQLite's or PostgreSQL's JSON syntax. */
+/** Rows that name an object in their metadata: relates and unrelates. */
+const NAMES_OBJECT = `type IN ('${RELATION.added}', '${RELATION.removed}')`;
+
+/**
+ * `field` (`namespace` or `key`) of the object a relate / unrelate row names, in SQLite's or
+ * PostgreSQL's JSON syntax: the expression of the partial index `audit_obj` (the query must spell
+ * it the same way, with the index's condition beside it, for the index to serve it).
+ */
 export function auditObjectSql(field: 'namespace' | 'key', dialect: 'sqlite' | 'postgres'): string {
-  const get = dialect === 'sqlite' ? `json_extract(metadata, '$.object.${field}')` : `(metadata::jsonb #>> '{object,${field}}')`;
-  return `CASE WHEN type IN ('${RELATION.added}', '${RELATION.removed}') THEN ${get} END`;
+  return dialect === 'sqlite' ? `json_extract(metadata, '$.object.${field}')` : `(metadata::jsonb #>> '{object,${field}}')`;
+}
+
+/**
+ * The partial index of the rows naming an object (relates and unrelates only, so other appends
+ * write no entry in it): without it, `audit({ key })` read the whole table for the object branch.
+ */
+export function auditObjectIndexSql(index: string, table: string, dialect: 'sqlite' | 'postgres'): string {
+  const col = (f: 'namespace' | 'key') => (dialect === 'sqlite' ? auditObjectSql(f, dialect) : `(${auditObjectSql(f, dialect)})`);
+  return `CREATE INDEX IF NOT EXISTS ${index} ON ${table} (${col('namespace')}, ${col('key')}, position) WHERE ${NAMES_OBJECT}`;
 }
 
 /**
@@ -74,9 +90,9 @@ export function auditWhere(f: AuditFilter, placeholder: (i: number) => string, d
   if (f.key === undefined) {
     if (f.namespace !== undefined) add('namespace = ?', f.namespace);
   } else if (f.namespace === undefined) {
-    add(`(key = ? OR ${auditObjectSql('key', dialect)} = ?)`, f.key, f.key);
+    add(`(key = ? OR (${NAMES_OBJECT} AND ${auditObjectSql('key', dialect)} = ?))`, f.key, f.key);
   } else {
-    add(`((namespace = ? AND key = ?) OR (${auditObjectSql('namespace', dialect)} = ? AND ${auditObjectSql('key', dialect)} = ?))`, f.namespace, f.key, f.namespace, f.key);
+    add(`((namespace = ? AND key = ?) OR (${NAMES_OBJECT} AND ${auditObjectSql('namespace', dialect)} = ? AND ${auditObjectSql('key', dialect)} = ?))`, f.namespace, f.key, f.namespace, f.key);
   }
   if (f.actor !== undefined) add('actor = ?', f.actor);
   if (f.operation !== undefined) add('operation = ?', f.operation);
