@@ -163,6 +163,7 @@ export {
   validateKey,
   isKeyedType,
   toKeyedEvent,
+  toErasedKeyEvent,
   upcastPayload,
   RELATION,
   RELATION_EVENT_TYPES,
@@ -174,6 +175,7 @@ export {
 } from './projections/keyed-events.js';
 export type {
   KeyedEvent,
+  ErasedKeyEvent,
   KeyedEventType,
   KeyedMeta,
   Metadata,
@@ -188,7 +190,7 @@ export type {
   RelationEventType,
   KeyRef,
 } from './projections/keyed-events.js';
-export { emptyModel, applyKeyedEvent, foldKeyed, dumpModel, canonicalDump } from './projections/model.js';
+export { emptyModel, applyKeyedEvent, applyErasedEvent, foldKeyed, dumpModel, canonicalDump } from './projections/model.js';
 export type { KeyedModel, KeyedViewsOptions as KeyedModelOptions, ViewsDump } from './projections/model.js';
 export { keyedViews, viewReaders } from './projections/views/index.js';
 export { relationsView, relationsReader } from './projections/views/relations/projection.js';
