@@ -28,6 +28,8 @@ export async function setupKvPostgres(ctx: PostgresViewContext, indexes: readonl
     metadata text, created_at bigint NOT NULL, updated_at bigint NOT NULL, expires_at bigint, position bigint NOT NULL,
     PRIMARY KEY (namespace, key))`);
   await ctx.query(`CREATE INDEX IF NOT EXISTS ${ctx.name('kv_exp')} ON ${t} (expires_at) WHERE expires_at IS NOT NULL`);
+  // the rare rows jsonb cannot hold (see unsafeRows): found by queries without reading the namespace
+  await ctx.query(`CREATE INDEX IF NOT EXISTS ${ctx.name('kv_nojsonb')} ON ${t} (namespace) WHERE value_jsonb IS NULL`);
   await ctx.query(`CREATE TABLE IF NOT EXISTS ${ctx.table('ns')} (namespace text COLLATE "C" PRIMARY KEY, created_at bigint NOT NULL)`);
   for (const [i, path] of indexes.entries()) await ctx.query(`CREATE INDEX IF NOT EXISTS ${ctx.name(`kv_ix${i}`)} ON ${t} (namespace, ${jsonbPath(path)})`);
 }
@@ -99,8 +101,8 @@ export async function applyKvPostgres(events: readonly RecordedEvent[], ctx: Pos
 
 /**
  * The SELECT of the rows matching `where` that have no `value_jsonb`: values PostgreSQL's jsonb
- * cannot hold (a string with NUL or a lone surrogate), which SQL filters cannot see. Rare rows;
- * a partial index on `value_jsonb IS NULL` would find them without reading the namespace's rows.
+ * cannot hold (a string with NUL or a lone surrogate), which SQL filters cannot see. Rare rows,
+ * found through the partial index `kv_nojsonb` without reading the namespace's rows.
  * `paths` (the query's filter and sort paths) add `(value_jsonb #> path) IS NULL`, true anyway on
  * these rows, so that an expression index created by `indexes` on such a path can find them: only
  * the rows where that field is missing are read, instead of the whole namespace.
@@ -165,13 +167,22 @@ export class PostgresKvReader implements KvReader {
    * holding NUL or a lone surrogate, which jsonb cannot hold): the same statement also returns the
    * namespace's such rows, and they are judged in process (filter.ts, the same meaning). When one
    * matches a paged query, the SQL part is read again up to `offset + limit` with them, and the
-   * merge is sorted and paged in process. See {@link unsafeRows}.
+   * merge is sorted and paged in process. See {@link unsafeRows}. Without filters or sorts
+   * nothing reads `value_jsonb`, and plain SQL answers for every row.
    */
   async query(namespace: string, filters: ValueFilter | readonly ValueFilter[] | undefined, o?: QueryOptions): Promise<KvEntry[]> {
     const fs = validateFilters(filters);
     const opts = validateQueryOptions(o);
     const paged = opts.limit !== undefined || opts.offset !== undefined;
     const paths = [...fs.map((f) => f.path), ...(opts.sort ?? []).map((x) => x.path)];
+    if (paths.length === 0) {
+      // nothing reads value_jsonb: the SQL answer holds every row, in key order
+      const params: unknown[] = [namespace];
+      let sql = `WHERE namespace = $1${PostgresKvReader.live(opts, params)} ORDER BY key`;
+      if (opts.limit !== undefined) (params.push(opts.limit), (sql += ` LIMIT $${params.length}`));
+      if (opts.offset !== undefined) (params.push(opts.offset), (sql += ` OFFSET $${params.length}`));
+      return (await this.rows('kv', (t) => `SELECT ${COLUMNS} FROM ${t} ${sql}`, params)).map(kvFromRow);
+    }
     const read = async (page: 'page' | 'top'): Promise<{ sql: KvEntry[]; raw: KvEntry[] }> => {
       const params: unknown[] = [namespace];
       const live = PostgresKvReader.live(opts, params);
@@ -210,6 +221,10 @@ export class PostgresKvReader implements KvReader {
     const fs = validateFilters(filters);
     const params: unknown[] = [namespace];
     const live = PostgresKvReader.live(o, params);
+    if (fs.length === 0) {
+      const [r] = await this.rows('kv', (t) => `SELECT count(*) AS n FROM ${t} WHERE namespace = $1${live}`, params);
+      return Number(r?.n ?? 0);
+    }
     let where = `namespace = $1${live} AND value_jsonb IS NOT NULL`;
     if (fs.length > 0) where += ' AND ' + whereFiltersPg(fs, params);
     const sql = (t: string) => `SELECT count(*) AS n, NULL AS value FROM ${t} WHERE ${where} UNION ALL ${unsafeRows(t, `namespace = $1${live}`, 'NULL, value', fs.map((f) => f.path))}`;
