@@ -8,7 +8,9 @@
  * relation size of the saver's tables) against the bytes of the messages (their serialised value),
  * and turns/s (1 / the median duration of the last 20 turns). At turn 400: getTuple and list({ limit: 10 }) latency
  * (p50/p99, hdr-histogram-js) on a fresh saver instance, DgentSaver with its value cache off (every
- * call reads and deserialises the whole conversation, as the other savers do).
+ * call deserialises the whole conversation through the serde, as the other savers do; the JSON text
+ * it deserialises, built once from the thread index, stays in memory, as SQLite's page cache holds
+ * SqliteSaver's blob).
  * Targets: storage <= 3x message bytes (DgentSaver, SQLite and PostgreSQL); turns/s at 400 >= 0.8x
  * at 50; getTuple at 400 >= 1x SqliteSaver's and PostgresSaver's (throughput, from p50).
  *

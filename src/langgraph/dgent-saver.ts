@@ -166,8 +166,8 @@ export class DgentSaver extends BaseCheckpointSaver {
     // (counted at once: a flush due meanwhile leaves the pending writes to this put)
     state.putsWaiting += 1;
     try {
-      const values = await this.values;
-      return await state.mutex.run(() => this.putLocked(state, values, threadId, ns, parentId, { checkpoint, metadata, newVersions }));
+      // (in the mutex at once: puts and putWrites of a thread are stored in the order they were called)
+      return await state.mutex.run(async () => this.putLocked(state, await this.values, threadId, ns, parentId, { checkpoint, metadata, newVersions }));
     } finally {
       state.putsWaiting -= 1;
       if (state.pending.length > 0) this.scheduleFlush(state);
@@ -226,10 +226,14 @@ export class DgentSaver extends BaseCheckpointSaver {
     if (cp === undefined) throw new ValidationError('DgentSaver.putWrites: config.configurable.checkpoint_id is required');
     const ns = nsOf(config);
     const state = this.state(threadId);
-    const w = await Promise.all(
+    // serialised now (LangGraph may change the objects afterwards: its reducers add ids to messages),
+    // stored in the mutex entered at once: puts and putWrites of a thread are stored in call order
+    const serialised = Promise.all(
       writes.map(async ([channel, value], i): Promise<[string, number, Stored]> => [channel, WRITES_IDX_MAP[channel] ?? i, toStored(await this.serde.dumpsTyped(value))]),
     );
+    serialised.catch(() => undefined); // (awaited in the mutex)
     const held = await state.mutex.run(async () => {
+      const w = await serialised;
       await this.ensureLoaded(state);
       const existing = state.index.cps.get(ns)?.get(cp)?.writes;
       const pending = new Set(state.pending.filter((p) => p.data.ns === ns && p.data.cp === cp && p.data.task === taskId).flatMap((p) => p.data.w.map(([, idx]) => idx)));
