@@ -8,8 +8,8 @@ import type { MemoryViewContext } from '../../view-context.js';
 import { relationId } from '../../keyed-events.js';
 import type { MemoryMaps } from '../kv/memory.js';
 import { keyedBatch } from '../plan.js';
-import { planRelations, relationsNeeds } from './plan.js';
-import { compareForward, compareInverse, involves, keyId, relationIdOf, type KeyRef, type RelationChange, type RelationEntry } from './rows.js';
+import { ageRuleCovers, planRelations, relationsNeeds } from './plan.js';
+import { compareForward, compareInverse, involves, keyId, relationIdOf, type KeyRef, type RelationChange, type RelationEntry, type RelationHistoryRetentionOptions } from './rows.js';
 import type { RelationsReader } from './types.js';
 
 const without = (list: readonly string[] | undefined, id: string): readonly string[] => Object.freeze((list ?? []).filter((x) => x !== id));
@@ -21,7 +21,7 @@ function setList(m: Map<string, readonly string[]>, k: string, list: readonly st
 }
 
 /** Fold a batch into the memory relations view. */
-export function applyRelationsMemory(events: readonly RecordedEvent[], ctx: MemoryViewContext): void {
+export function applyRelationsMemory(events: readonly RecordedEvent[], ctx: MemoryViewContext, retention?: RelationHistoryRetentionOptions): void {
   const rel = ctx.map<string, RelationEntry>('rel');
   const sub = ctx.map<string, readonly string[]>('sub');
   const obj = ctx.map<string, readonly string[]>('obj');
@@ -36,7 +36,7 @@ export function applyRelationsMemory(events: readonly RecordedEvent[], ctx: Memo
   needs.ids.forEach(load);
   for (const k of needs.keys) for (const id of [...(sub.get(keyId(k)) ?? []), ...(obj.get(keyId(k)) ?? [])]) load(id);
   if (needs.namespaces.length > 0) for (const [id, r] of rel) if (needs.namespaces.includes(r.subject.namespace) || needs.namespaces.includes(r.object.namespace)) loaded.set(id, r);
-  const plan = planRelations(batch, loaded);
+  const plan = planRelations(batch, loaded, retention);
   for (const r of plan.deletes) {
     const id = relationIdOf(r);
     rel.delete(id);
@@ -53,6 +53,18 @@ export function applyRelationsMemory(events: readonly RecordedEvent[], ctx: Memo
   for (const c of plan.changes) {
     const id = relationIdOf(c);
     hist.set(id, Object.freeze([...(hist.get(id) ?? []), Object.freeze(c)]));
+  }
+  for (const t of plan.trims) {
+    const id = relationIdOf(t);
+    const list = hist.get(id);
+    if (list && list.length > t.keep) hist.set(id, Object.freeze(list.slice(-t.keep)));
+  }
+  for (const rule of plan.age) {
+    for (const [id, list] of hist) {
+      if (list.length < 2 || !ageRuleCovers(rule, list[0]!.subject.namespace)) continue;
+      const kept = list.filter((c, i) => i === list.length - 1 || c.time >= rule.before);
+      if (kept.length !== list.length) hist.set(id, Object.freeze(kept));
+    }
   }
 }
 

@@ -8,14 +8,14 @@ import type { PostgresViewContext } from '../../view-context.js';
 import { keyedBatch } from '../plan.js';
 import type { PostgresTables } from '../sql-statements.js';
 import { planRelations, relationsNeeds } from './plan.js';
-import { relationIdOf, type KeyRef, type RelationChange, type RelationEntry } from './rows.js';
+import { relationIdOf, type KeyRef, type RelationChange, type RelationEntry, type RelationHistoryRetentionOptions } from './rows.js';
 import { changeFromRow, HIST_COLUMNS, REL_COLUMNS, relationFromRow } from './sqlite.js';
 import type { RelationsReader } from './types.js';
 
 const T = 'text COLLATE "C" NOT NULL';
 
 /** Create the two tables of a generation. */
-export async function setupRelationsPostgres(ctx: PostgresViewContext): Promise<void> {
+export async function setupRelationsPostgres(ctx: PostgresViewContext, byTime = false): Promise<void> {
   const rel = ctx.table('rel');
   const hist = ctx.table('hist');
   await ctx.query(`CREATE TABLE IF NOT EXISTS ${rel} (sns ${T}, skey ${T}, predicate ${T}, ons ${T}, okey ${T},
@@ -25,12 +25,14 @@ export async function setupRelationsPostgres(ctx: PostgresViewContext): Promise<
     version bigint NOT NULL, related boolean NOT NULL, operation text NOT NULL, type text NOT NULL, time bigint NOT NULL, actor text,
     PRIMARY KEY (sns, skey, predicate, ons, okey, position))`);
   await ctx.query(`CREATE INDEX IF NOT EXISTS ${ctx.name('hist_obj')} ON ${hist} (ons, okey)`);
+  // the time index serves retention by age only
+  if (byTime) await ctx.query(`CREATE INDEX IF NOT EXISTS ${ctx.name('hist_time')} ON ${hist} (time)`);
 }
 
 const cols = <T>(rows: readonly T[], ...fs: ((r: T) => unknown)[]): unknown[][] => fs.map((f) => rows.map(f));
 
 /** Fold a batch into the PostgreSQL relations view. */
-export async function applyRelationsPostgres(events: readonly RecordedEvent[], ctx: PostgresViewContext): Promise<void> {
+export async function applyRelationsPostgres(events: readonly RecordedEvent[], ctx: PostgresViewContext, retention?: RelationHistoryRetentionOptions): Promise<void> {
   const rel = ctx.table('rel');
   const hist = ctx.table('hist');
   const batch = keyedBatch(events);
@@ -48,7 +50,7 @@ export async function applyRelationsPostgres(events: readonly RecordedEvent[], c
     const r = relationFromRow(row);
     loaded.set(relationIdOf(r), r);
   }
-  const plan = planRelations(batch, loaded);
+  const plan = planRelations(batch, loaded, retention);
   // the writes touch disjoint rows (and the history DELETE must not see this batch's inserts): one deferred round trip
   if (plan.deletes.length > 0) {
     ctx.defer(
@@ -74,6 +76,20 @@ export async function applyRelationsPostgres(events: readonly RecordedEvent[], c
       `INSERT INTO ${hist} (${HIST_COLUMNS}) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::boolean[], $9::text[], $10::text[], $11::bigint[], $12::text[])`,
       cols(plan.changes, (c) => c.subject.namespace, (c) => c.subject.key, (c) => c.predicate, (c) => c.object.namespace, (c) => c.object.key, (c) => c.position, (c) => c.version, (c) => c.related, (c) => c.operation, (c) => c.type, (c) => c.time, (c) => c.actor),
     );
+  }
+  // retention: after the inserts (query sends the deferred writes first)
+  if (plan.trims.length > 0) {
+    await ctx.query(
+      `DELETE FROM ${hist} AS x USING (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[]) AS t(sns, skey, predicate, ons, okey, keep)) AS t
+       WHERE x.sns = t.sns AND x.skey = t.skey AND x.predicate = t.predicate AND x.ons = t.ons AND x.okey = t.okey
+       AND x.position < coalesce((SELECT h.position FROM ${hist} AS h WHERE h.sns = t.sns AND h.skey = t.skey AND h.predicate = t.predicate AND h.ons = t.ons AND h.okey = t.okey ORDER BY h.position DESC LIMIT 1 OFFSET t.keep - 1), -1)`,
+      cols(plan.trims, (t) => t.subject.namespace, (t) => t.subject.key, (t) => t.predicate, (t) => t.object.namespace, (t) => t.object.key, (t) => t.keep),
+    );
+  }
+  const older = `x.time < $1 AND x.position < (SELECT max(h.position) FROM ${hist} AS h WHERE h.sns = x.sns AND h.skey = x.skey AND h.predicate = x.predicate AND h.ons = x.ons AND h.okey = x.okey)`;
+  for (const a of plan.age) {
+    if (a.namespace !== null) await ctx.query(`DELETE FROM ${hist} AS x WHERE x.sns = $2 AND ${older}`, [a.before, a.namespace]);
+    else await ctx.query(`DELETE FROM ${hist} AS x WHERE NOT (x.sns = ANY($2::text[])) AND ${older}`, [a.before, a.except]);
   }
 }
 

@@ -21,7 +21,8 @@ import type { PostgresTables, SqliteTables } from '../sql-statements.js';
 import { applyRelationsMemory, MemoryRelationsReader } from './memory.js';
 import { applyRelationsPostgres, PostgresRelationsReader, setupRelationsPostgres } from './postgres.js';
 import { applyRelationsRedis, RedisRelationsReader } from './redis.js';
-import { RELATIONS_HANDLES } from './rows.js';
+import { byAge, RELATIONS_HANDLES, type RelationHistoryRetention, type RelationHistoryRetentionOptions } from './rows.js';
+import { KEYED_EVENT_TYPES } from '../../keyed-events.js';
 import { applyRelationsSqlite, setupRelationsSqlite, SqliteRelationsReader } from './sqlite.js';
 import type { RelationsReader } from './types.js';
 
@@ -29,24 +30,48 @@ import type { RelationsReader } from './types.js';
 export interface RelationsViewOptions {
   /** projection name (default `kv_relations`) */
   name?: string | undefined;
+  /** retention of the relation history (default: every change kept); see {@link RelationHistoryRetention} */
+  retention?: RelationHistoryRetentionOptions | undefined;
 }
 
-/** The relations projection. */
+function check(r: RelationHistoryRetention, where: string): void {
+  if (typeof r !== 'object' || r === null) throw new ValidationError(`${where}must be an object`);
+  if (r.maxChanges !== undefined && (!Number.isInteger(r.maxChanges) || r.maxChanges < 1)) throw new ValidationError(`${where}maxChanges must be an integer >= 1`);
+  if (r.maxAgeMs !== undefined && !(typeof r.maxAgeMs === 'number' && r.maxAgeMs >= 0 && Number.isFinite(r.maxAgeMs))) throw new ValidationError(`${where}maxAgeMs must be a finite number >= 0`);
+}
+
+/**
+ * The relations projection. With `retention`, the history keeps at most `maxChanges` changes per
+ * relation and none older than `maxAgeMs` (relative to the newest keyed event folded, never the
+ * wall clock; each relation's newest change is kept), per namespace of the subject.
+ *
+ * @example
+ * ```ts
+ * relationsView({ retention: { maxChanges: 10, namespaces: { audit_heavy: { maxAgeMs: 86_400_000 } } } });
+ * ```
+ */
 export function relationsView(o: RelationsViewOptions = {}): Projection {
+  const retention = o.retention;
+  if (retention !== undefined) {
+    check(retention, 'relations retention: ');
+    for (const [ns, r] of Object.entries(retention.namespaces ?? {})) check(r, `relations retention of ${JSON.stringify(ns)}: `);
+  }
+  const timed = byAge(retention);
   return defineProjection({
     name: o.name ?? 'kv_relations',
     version: 1,
-    handles: RELATIONS_HANDLES,
+    // retention by age needs the time of every keyed event (as the versions view has it), not only the relation-related ones
+    handles: timed ? [...new Set([...RELATIONS_HANDLES, ...KEYED_EVENT_TYPES])] : RELATIONS_HANDLES,
     setup(ctx) {
-      if (ctx.storage === 'sqlite') setupRelationsSqlite(ctx);
-      else if (ctx.storage === 'postgres') return setupRelationsPostgres(ctx);
+      if (ctx.storage === 'sqlite') setupRelationsSqlite(ctx, timed);
+      else if (ctx.storage === 'postgres') return setupRelationsPostgres(ctx, timed);
     },
     apply(events, ctx) {
       switch (ctx.storage) {
-        case 'memory': return applyRelationsMemory(events, ctx);
-        case 'sqlite': return applyRelationsSqlite(events, ctx);
-        case 'postgres': return applyRelationsPostgres(events, ctx);
-        case 'redis': return applyRelationsRedis(events, ctx);
+        case 'memory': return applyRelationsMemory(events, ctx, retention);
+        case 'sqlite': return applyRelationsSqlite(events, ctx, retention);
+        case 'postgres': return applyRelationsPostgres(events, ctx, retention);
+        case 'redis': return applyRelationsRedis(events, ctx, retention);
       }
     },
   });

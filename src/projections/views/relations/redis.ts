@@ -5,6 +5,7 @@
  *   subject / object (both directions, written by the same script as the hash)
  * - `<hist>:<relation id>`: sorted set by position of the codec text of each RelationChange
  * - `<hk>:<namespace>/<key>`: the relation ids with history naming the key (purge); `<hids>`: every id with history
+ * - `<htime>`: with retention by age only, sorted set by time of `<position> <relation id>`, one per history row
  * Writes are queued and committed by the runner in one script; reads of committed state load the
  * rows a batch touches, and the batch is folded over them in process (./plan.ts).
  */
@@ -14,8 +15,8 @@ import type { RedisViewContext } from '../../view-context.js';
 import { relationId } from '../../keyed-events.js';
 import type { RedisKeys } from '../kv/redis.js';
 import { keyedBatch } from '../plan.js';
-import { planRelations, relationsNeeds } from './plan.js';
-import { compareForward, compareInverse, keyId, relationIdOf, type KeyRef, type RelationChange, type RelationEntry } from './rows.js';
+import { ageRuleCovers, planRelations, relationsNeeds } from './plan.js';
+import { byAge, compareForward, compareInverse, keyId, relationIdOf, type KeyRef, type RelationChange, type RelationEntry, type RelationHistoryRetentionOptions } from './rows.js';
 import type { RelationsReader } from './types.js';
 
 /** The two ends of a relation id. */
@@ -25,13 +26,15 @@ function ends(id: string): [KeyRef, KeyRef] {
 }
 
 /** Fold a batch into the Redis relations view. */
-export async function applyRelationsRedis(events: readonly RecordedEvent[], ctx: RedisViewContext): Promise<void> {
+export async function applyRelationsRedis(events: readonly RecordedEvent[], ctx: RedisViewContext, retention?: RelationHistoryRetentionOptions): Promise<void> {
   const R = ctx.key('rel');
   const sub = ctx.key('sub');
   const obj = ctx.key('obj');
   const hist = ctx.key('hist');
   const hk = ctx.key('hk');
   const hids = ctx.key('hids');
+  const htime = ctx.key('htime');
+  const timed = byAge(retention);
   const r = ctx.redis;
   const batch = keyedBatch(events);
   const needs = relationsNeeds(batch);
@@ -58,7 +61,7 @@ export async function applyRelationsRedis(events: readonly RecordedEvent[], ctx:
       cursor = next;
     } while (cursor !== '0');
   }
-  const plan = planRelations(batch, loaded);
+  const plan = planRelations(batch, loaded, retention);
   for (const d of plan.deletes) {
     const id = relationIdOf(d);
     ctx.call('HDEL', R, id);
@@ -71,21 +74,75 @@ export async function applyRelationsRedis(events: readonly RecordedEvent[], ctx:
     ctx.call('SADD', `${sub}:${keyId(u.subject)}`, id);
     ctx.call('SADD', `${obj}:${keyId(u.object)}`, id);
   }
+  /** ids whose committed history this batch drops (purged): their rows no longer count */
+  const purgedIds = new Set<string>();
   for (const k of plan.purges) {
     for (const id of await r.smembers(`${hk}:${keyId(k)}`)) {
+      purgedIds.add(id);
+      if (timed) for (const pos of await r.zrange(`${hist}:${id}`, '0', '-1', 'WITHSCORES').then(scores)) ctx.call('ZREM', htime, `${pos} ${id}`);
       ctx.call('DEL', `${hist}:${id}`);
       ctx.call('SREM', hids, id);
       for (const end of ends(id)) ctx.call('SREM', `${hk}:${keyId(end)}`, id);
     }
     ctx.call('DEL', `${hk}:${keyId(k)}`);
   }
+  /** this batch's new rows by relation id: position -> time */
+  const added = new Map<string, Map<number, number>>();
   for (const c of plan.changes) {
     const id = relationIdOf(c);
     ctx.call('ZADD', `${hist}:${id}`, c.position, encode(c));
     ctx.call('SADD', `${hk}:${keyId(c.subject)}`, id);
     ctx.call('SADD', `${hk}:${keyId(c.object)}`, id);
     ctx.call('SADD', hids, id);
+    if (timed) ctx.call('ZADD', htime, c.time, `${c.position} ${id}`);
+    let m = added.get(id);
+    if (!m) added.set(id, (m = new Map()));
+    m.set(c.position, c.time);
   }
+  if (plan.trims.length === 0 && plan.age.length === 0) return;
+  // retention: the writes above are queued, so each relation's rows are its committed rows (unless purged) and this batch's
+  const rowsOf = async (id: string): Promise<number[]> => {
+    const committed = purgedIds.has(id) ? [] : await r.zrange(`${hist}:${id}`, '0', '-1', 'WITHSCORES').then(scores);
+    return [...new Set([...committed, ...(added.get(id)?.keys() ?? [])])].sort((a, b) => a - b);
+  };
+  const drop = (id: string, pos: number): void => {
+    ctx.call('ZREMRANGEBYSCORE', `${hist}:${id}`, pos, pos);
+    if (timed) ctx.call('ZREM', htime, `${pos} ${id}`);
+  };
+  const dropped = new Set<string>();
+  for (const t of plan.trims) {
+    const id = relationIdOf(t);
+    const rows = await rowsOf(id);
+    for (const pos of rows.slice(0, Math.max(0, rows.length - t.keep))) {
+      drop(id, pos);
+      dropped.add(`${pos} ${id}`);
+    }
+  }
+  for (const rule of plan.age) {
+    const old: string[] = await r.zrangebyscore(htime, '-inf', `(${rule.before}`);
+    for (const [id, m] of added) for (const [pos, time] of m) if (time < rule.before) old.push(`${pos} ${id}`);
+    const newest = new Map<string, number>();
+    for (const member of new Set(old)) {
+      if (dropped.has(member)) continue;
+      const cut = member.indexOf(' ');
+      const pos = Number(member.slice(0, cut));
+      const id = member.slice(cut + 1);
+      if (!ageRuleCovers(rule, ends(id)[0].namespace)) continue;
+      if (purgedIds.has(id) && !added.get(id)?.has(pos)) continue; // gone with its purge
+      if (!newest.has(id)) newest.set(id, (await rowsOf(id)).at(-1) ?? -1);
+      if (pos < newest.get(id)!) {
+        drop(id, pos);
+        dropped.add(member);
+      }
+    }
+  }
+}
+
+/** The scores of a WITHSCORES reply. */
+function scores(flat: string[]): number[] {
+  const out: number[] = [];
+  for (let i = 1; i < flat.length; i += 2) out.push(Number(flat[i]));
+  return out;
 }
 
 /** Reads of the Redis relations view. */

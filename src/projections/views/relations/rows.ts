@@ -42,6 +42,31 @@ export interface RelationChange {
   position: number;
 }
 
+/**
+ * Retention of the relation history, per namespace of the relation's subject, with a default
+ * (like the versions view's): at most `maxChanges` changes per relation (its newest), and none
+ * older than `maxAgeMs` before the newest event folded, except each relation's newest change,
+ * which is always kept. Live relations are never touched.
+ */
+export interface RelationHistoryRetention {
+  maxChanges?: number | undefined;
+  maxAgeMs?: number | undefined;
+}
+export interface RelationHistoryRetentionOptions extends RelationHistoryRetention {
+  /** per namespace (of the subject); replaces the default for that namespace */
+  namespaces?: Readonly<Record<string, RelationHistoryRetention>> | undefined;
+}
+
+/** The retention that applies to relations whose subject is in `namespace`. */
+export function historyRetentionOf(r: RelationHistoryRetentionOptions | undefined, namespace: string): RelationHistoryRetention {
+  return r?.namespaces?.[namespace] ?? r ?? {};
+}
+
+/** Whether any retention by age is configured (the view then folds every keyed event, for its time). */
+export function byAge(r: RelationHistoryRetentionOptions | undefined): boolean {
+  return r?.maxAgeMs !== undefined || Object.values(r?.namespaces ?? {}).some((x) => x.maxAgeMs !== undefined);
+}
+
 /** The relation id (see relationId) of a row. */
 export const relationIdOf = (r: { subject: KeyRef; predicate: string; object: KeyRef }): string => relationId(r.subject, r.predicate, r.object);
 

@@ -9,14 +9,14 @@ import type { SqliteViewContext } from '../../view-context.js';
 import { keyedBatch } from '../plan.js';
 import { stmt, type SqliteTables } from '../sql-statements.js';
 import { planRelations, relationsNeeds } from './plan.js';
-import { relationIdOf, type KeyRef, type RelationChange, type RelationEntry } from './rows.js';
+import { relationIdOf, type KeyRef, type RelationChange, type RelationEntry, type RelationHistoryRetentionOptions } from './rows.js';
 import type { RelationsReader } from './types.js';
 
 export const REL_COLUMNS = 'sns, skey, predicate, ons, okey, version, created_at, actor, position';
 export const HIST_COLUMNS = 'sns, skey, predicate, ons, okey, position, version, related, operation, type, time, actor';
 
 /** Create the two tables of a generation. */
-export function setupRelationsSqlite(ctx: SqliteViewContext): void {
+export function setupRelationsSqlite(ctx: SqliteViewContext, byTime = false): void {
   const rel = ctx.table('rel');
   const hist = ctx.table('hist');
   ctx.db.exec(`CREATE TABLE IF NOT EXISTS ${rel} (
@@ -29,7 +29,12 @@ export function setupRelationsSqlite(ctx: SqliteViewContext): void {
     version INTEGER NOT NULL, related INTEGER NOT NULL, operation TEXT NOT NULL, type TEXT NOT NULL, time INTEGER NOT NULL, actor TEXT,
     PRIMARY KEY (sns, skey, predicate, ons, okey, position)) STRICT, WITHOUT ROWID`);
   ctx.db.exec(`CREATE INDEX IF NOT EXISTS ${ctx.table('hist_obj')} ON ${hist} (ons, okey)`);
+  // the time index serves retention by age only
+  if (byTime) ctx.db.exec(`CREATE INDEX IF NOT EXISTS ${ctx.table('hist_time')} ON ${hist} (time)`);
 }
+
+/** Same relation as the outer `hist` row (for the correlated subqueries of retention). */
+const SAME = (h: string, t: string) => `${h}.sns = ${t}.sns AND ${h}.skey = ${t}.skey AND ${h}.predicate = ${t}.predicate AND ${h}.ons = ${t}.ons AND ${h}.okey = ${t}.okey`;
 
 /** A stored `rel` row as a RelationEntry (PostgreSQL rows too). */
 export function relationFromRow(r: any): RelationEntry {
@@ -61,7 +66,7 @@ export function changeFromRow(r: any): RelationChange {
 }
 
 /** Fold a batch into the SQLite relations view: read the touched rows, plan, write. */
-export function applyRelationsSqlite(events: readonly RecordedEvent[], ctx: SqliteViewContext): void {
+export function applyRelationsSqlite(events: readonly RecordedEvent[], ctx: SqliteViewContext, retention?: RelationHistoryRetentionOptions): void {
   const rel = ctx.table('rel');
   const hist = ctx.table('hist');
   const db = ctx.db;
@@ -84,7 +89,7 @@ export function applyRelationsSqlite(events: readonly RecordedEvent[], ctx: Sqli
   }
   const byNamespace = stmt(db, `SELECT ${REL_COLUMNS} FROM ${rel} WHERE sns = ? UNION ALL SELECT ${REL_COLUMNS} FROM ${rel} WHERE ons = ?`);
   for (const ns of needs.namespaces) add(byNamespace.all(ns, ns));
-  const plan = planRelations(batch, loaded);
+  const plan = planRelations(batch, loaded, retention);
   const del = stmt(db, `DELETE FROM ${rel} WHERE sns = ? AND skey = ? AND predicate = ? AND ons = ? AND okey = ?`);
   for (const r of plan.deletes) del.run(r.subject.namespace, r.subject.key, r.predicate, r.object.namespace, r.object.key);
   const up = stmt(db, `INSERT OR REPLACE INTO ${rel} (${REL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
@@ -97,6 +102,17 @@ export function applyRelationsSqlite(events: readonly RecordedEvent[], ctx: Sqli
   }
   const ins = stmt(db, `INSERT INTO ${hist} (${HIST_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   for (const c of plan.changes) ins.run(c.subject.namespace, c.subject.key, c.predicate, c.object.namespace, c.object.key, c.position, c.version, c.related ? 1 : 0, c.operation, c.type, c.time, c.actor);
+  const trim = stmt(db, `DELETE FROM ${hist} WHERE sns = ? AND skey = ? AND predicate = ? AND ons = ? AND okey = ?
+    AND position < coalesce((SELECT position FROM ${hist} WHERE sns = ? AND skey = ? AND predicate = ? AND ons = ? AND okey = ? ORDER BY position DESC LIMIT 1 OFFSET ?), -1)`);
+  for (const t of plan.trims) {
+    const rel5 = [t.subject.namespace, t.subject.key, t.predicate, t.object.namespace, t.object.key];
+    trim.run(...rel5, ...rel5, t.keep - 1);
+  }
+  const older = `time < ? AND position < (SELECT max(h.position) FROM ${hist} AS h WHERE ${SAME('h', hist)})`;
+  for (const a of plan.age) {
+    if (a.namespace !== null) stmt(db, `DELETE FROM ${hist} WHERE sns = ? AND ${older}`).run(a.namespace, a.before);
+    else stmt(db, `DELETE FROM ${hist} WHERE sns NOT IN (SELECT value FROM json_each(?)) AND ${older}`).run(JSON.stringify(a.except), a.before);
+  }
 }
 
 /** Reads of the SQLite relations view. */
