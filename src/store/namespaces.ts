@@ -1,6 +1,6 @@
 /**
  * Namespaces: created explicitly (an event in the namespace's own stream `kv:<namespace>`) or by
- * their first key; deleted with every key in one atomic append (each key gets a `kv.deleted`
+ * any event of one of their keys (a set, a delete, a purge's erased event: see the KV view); deleted with every key in one atomic append (each key gets a `kv.deleted`
  * event, so versions and audit show it, then the namespace's `kv.namespace.deleted`).
  */
 import { AccessDeniedError, ValidationError } from '../core/errors.js';
