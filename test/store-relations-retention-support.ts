@@ -37,7 +37,10 @@ export function prefixed(r: RelationHistoryRetentionOptions, run: string): Relat
 export function retainedModel(events: readonly RecordedEvent[], r: RelationHistoryRetentionOptions): RelationsDump {
   const m = foldKeyed(emptyModel(), events);
   let maxTime = -Infinity;
-  for (const e of events) if (toKeyedEvent(e)) maxTime = Math.max(maxTime, e.time);
+  for (const r of events) {
+    const e = toKeyedEvent(r);
+    if (e) maxTime = Math.max(maxTime, e.time);
+  }
   const byRelation = new Map<string, RelationChange[]>();
   for (const c of m.relationHistory) {
     const id = relationIdOf(c);

@@ -65,7 +65,7 @@ describe('relation history retention on servers', () => {
         const asyncSchema = uniqueSchema('relret_a');
         schemas.push(schema, asyncSchema);
         const log = new PostgresEventLog({ connectionString: postgresUrl(), schema });
-        const inlineStore = new PostgresViewStorage({ pool: log.pool as never, schema, generationCacheMs: 0 });
+        const inlineStore = new PostgresViewStorage({ connectionString: postgresUrl(), schema, generationCacheMs: 0 });
         const asyncStore = new PostgresViewStorage({ connectionString: postgresUrl(), schema: asyncSchema, generationCacheMs: 0 });
         try {
           await run(log, { inline: inlineStore, async: asyncStore }, ops, retention);
