@@ -16,7 +16,7 @@ import type { EventLog } from '../src/streams/event-log.js';
 import { headPosition } from '../src/projections/runner/log-head.js';
 import { Store } from '../src/store/store.js';
 import type { StoreOptions } from '../src/store/types.js';
-import { checkSubscriptions, checkTransactions, TX_EXAMPLES, txsArb } from './store-relations-tx-support.js';
+import { checkSubscriptions, checkTransactions, TX_EXAMPLES, txsArb, until } from './store-relations-tx-support.js';
 import { readAll } from './store-relations-support.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dgent-relations-tx-'));
@@ -106,5 +106,26 @@ describe.each(backends)('relationships in transactions and subscriptions on $nam
 
   it('subscribe hears relate and unrelate with their relation, filtered by subject or object namespace; relations: false leaves them out', async () => {
     await withStore(b, (store) => checkSubscriptions(store));
+  });
+
+  it('store.agent(key).subscribe hears the key\'s values only, not relates of the key', async () => {
+    await withStore(b, async (store) => {
+      await store.set('a', { n: 1 });
+      await store.set('b', 1);
+      const agent = store.agent<{ n: number }>('a');
+      const heard: [number, number][] = [];
+      const all: string[] = [];
+      const off = store.subscribe({}, (c) => void all.push(c.type));
+      await off.ready;
+      const stop = agent.subscribe((state, info) => void heard.push([state.n, info.version]));
+      await store.relate('a', 'p', 'b');
+      await store.set('a', { n: 2 });
+      await until(() => all.length >= 2 && heard.length >= 1, 'the changes');
+      expect(all).toEqual(['kv.relation.added', 'kv.set']);
+      expect(heard).toEqual([[2, 2]]);
+      stop();
+      await off();
+      await agent.close();
+    });
   });
 });
