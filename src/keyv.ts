@@ -1,6 +1,6 @@
 /**
- * `dgent/keyv`: a Keyv storage adapter over the dgent Store. Keyv (an optional peer: 6, or 5 with
- * `keyvVersion: 5`) keeps its API; every key it writes becomes a keyed event in the log, with
+ * `dgent/keyv`: a Keyv storage adapter over the dgent Store. Keyv (an optional peer: 5 or 6, the installed
+ * major by default) keeps its API; every key it writes becomes a keyed event in the log, with
  * versions, an audit trail and time travel through the Store.
  *
  * @example

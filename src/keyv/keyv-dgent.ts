@@ -1,5 +1,6 @@
 /**
- * `KeyvDgent`: a Keyv 6 storage adapter over a dgent {@link Store} (Keyv 5 with `keyvVersion: 5`).
+ * `KeyvDgent`: a Keyv 6 or Keyv 5 storage adapter over a dgent {@link Store} (the major of the
+ * installed keyv by default; `keyvVersion` to choose).
  * Keyv's namespace is the Store namespace, Keyv's `expires` becomes the Store's TTL, and every
  * write is a keyed event in the log, so a key written through Keyv has versions, an audit trail
  * and time travel
@@ -14,6 +15,7 @@ import { Store } from '../store/store.js';
 import type { AtTarget, AuditQuery, OpOptions, StoreOptions, StoreVersion, VersionsOptions } from '../store/types.js';
 import { keyvDgentCapability, type KeyvDgentCapability } from './capabilities.js';
 import { planWrite, type WritePlan } from './expiry.js';
+import { installedKeyvMajor } from './installed.js';
 import { legacyPlan, prefixOf } from './legacy.js';
 
 /** Options of {@link KeyvDgent}: an existing Store, or the options of a Store the adapter opens (and closes on `disconnect`). */
@@ -29,9 +31,11 @@ export interface KeyvDgentCommonOptions {
   /** rows fetched per page by `iterator()` (default 100) */
   pageSize?: number | undefined;
   /**
-   * the Keyv major that drives the adapter (default 6). Keyv 5 passes a relative ttl instead of an
-   * absolute `expires`, prefixes keys with `<namespace>:` and wants one boolean from `deleteMany`;
-   * with `keyvVersion: 5` the adapter speaks that contract (see ./legacy.ts).
+   * the Keyv major that drives the adapter (default: the major of the `keyv` package installed
+   * beside dgent, 6 when none is found). Keyv 5 passes a relative ttl instead of an absolute
+   * `expires`, prefixes keys with `<namespace>:` and wants one boolean from `deleteMany`; with
+   * `keyvVersion: 5` the adapter speaks that contract (see ./legacy.ts). Set it when the Keyv you
+   * pass the adapter to is not the installed `keyv` (an alias such as `npm:keyv@5`).
    */
   keyvVersion?: 5 | 6 | undefined;
 }
@@ -79,7 +83,7 @@ export class KeyvDgent extends EventEmitter {
     if (!Number.isInteger(pageSize) || pageSize < 1) throw new ValidationError(`KeyvDgent: pageSize must be an integer >= 1, got ${String(pageSize)}`);
     if (options.actor !== undefined && typeof options.actor !== 'string') throw new ValidationError('KeyvDgent: actor must be a string');
     if (options.keyvVersion !== undefined && options.keyvVersion !== 5 && options.keyvVersion !== 6) throw new ValidationError(`KeyvDgent: keyvVersion must be 5 or 6, got ${String(options.keyvVersion)}`);
-    this.v5 = options.keyvVersion === 5;
+    this.v5 = (options.keyvVersion ?? installedKeyvMajor() ?? 6) === 5;
     this.store = given ?? new Store(options as StoreOptions);
     this.defaultNamespace = options.defaultNamespace;
     this.actor = options.actor;
