@@ -329,6 +329,48 @@ describe.skipIf(!available)('PostgresEventLog', () => {
     );
   });
 
+  test('strings holding U+0000 or lone surrogates (escapes PostgreSQL\'s JSON functions cannot process) append through every path, in data and metadata, and read back exactly', async () => {
+    // every append path: the single-event function and the exact INSERT, the one-stream function,
+    // the batch function (atomic appendMany, caller ids), the set-based function and the exact-set
+    // statement (concurrent appends queued behind a blocker), with and without hooks
+    const hooked = open({ maxBatchesInFlight: 1 });
+    hooked.onAppend(() => undefined);
+    const plain = open({ maxBatchesInFlight: 1 });
+    const nasty = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 8 }),
+      fc.constantFrom('\0', 'a\0b', '\ud800', 'x\udfff', '\\u0000', '\ud83d\ude00', '\0\ud800'),
+    );
+    const value = fc.oneof(nasty, fc.dictionary(nasty, nasty, { maxKeys: 3, noNullPrototype: true }), fc.array(nasty, { maxLength: 3 }));
+    let round = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.tuple(value, nasty), { minLength: 3, maxLength: 3 }), fc.boolean(), async (vs, withHooks) => {
+        const log = withHooks ? hooked : plain;
+        const r = `n${round++}`;
+        const ev = (i: number) => ({ type: 'E', data: vs[i]![0], metadata: { tag: vs[i]![1] } });
+        const wanted = new Map<string, { data: unknown; metadata: unknown }[]>();
+        const want = (stream: string, ...is: number[]) => wanted.set(stream, [...(wanted.get(stream) ?? []), ...is.map((i) => ({ data: vs[i]![0], metadata: { tag: vs[i]![1] } }))]);
+        await log.append(`${r}-any`, [ev(0)]);
+        want(`${r}-any`, 0);
+        await log.append(`${r}-exact`, [ev(1)], { expectedRevision: 'no_stream' });
+        want(`${r}-exact`, 1);
+        await log.append(`${r}-multi`, [ev(0), ev(1), ev(2)]);
+        want(`${r}-multi`, 0, 1, 2);
+        await log.appendMany([{ stream: `${r}-m1`, events: [ev(2)] }, { stream: `${r}-m2`, events: [{ ...ev(0), id: randomUUID() }, ev(1)] }]);
+        want(`${r}-m1`, 2);
+        want(`${r}-m2`, 0, 1);
+        const blocker = log.append(`${r}-blocker`, [{ type: 'B', data: 0 }]);
+        await Promise.all([0, 1, 2].flatMap((i) => [log.append(`${r}-set${i}`, [ev(i)]), log.append(`${r}-xset${i}`, [ev(i)], { expectedRevision: 'no_stream' })]));
+        await blocker;
+        for (const i of [0, 1, 2]) {
+          want(`${r}-set${i}`, i);
+          want(`${r}-xset${i}`, i);
+        }
+        for (const [stream, events] of wanted) expect((await collect(log.read(stream))).map((e) => ({ data: e.data, metadata: e.metadata }))).toStrictEqual(events);
+      }),
+      { numRuns: 30 },
+    );
+  });
+
   test('subscribers are woken by a NOTIFY the appending process sends with or after each commit (every append path); a rolled-back append sends none', async () => {
     const log = open({ maxBatchesInFlight: 1 });
     await log.append('warm', [{ type: 'W', data: 0 }]);

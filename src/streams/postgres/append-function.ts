@@ -162,10 +162,10 @@ ${reservePositionsSql(n, 'v_total')}
 
   IF cardinality(ok_from) > 0 AND NOT (p_atomic AND v_failed) THEN
     INSERT INTO ${n.events} (position, stream, revision, id, type, data, metadata, time, tx)
-    SELECT o.p + g.k, o.s, o.r + 1 + g.k, p_ids[o.f + g.k], p_types[o.f + g.k], coalesce(ev.d, 'null'::json), ev.m, now(), pg_current_xact_id()
+    SELECT o.p + g.k, o.s, o.r + 1 + g.k, p_ids[o.f + g.k], p_types[o.f + g.k], coalesce(ev.d, ev.dx::json, 'null'::json), coalesce(ev.m, ev.mx::json), now(), pg_current_xact_id()
       FROM unnest(ok_from, ok_count, ok_stream, ok_rev, ok_pos) o(f, c, s, r, p)
       CROSS JOIN LATERAL generate_series(0, o.c - 1) g(k)
-      JOIN ROWS FROM (json_to_recordset(p_payload) AS (d json, m json)) WITH ORDINALITY ev(d, m, k) ON ev.k = o.f + g.k
+      JOIN ROWS FROM (json_to_recordset(p_payload) AS (d json, m json, dx text, mx text)) WITH ORDINALITY ev(d, m, dx, mx, k) ON ev.k = o.f + g.k
       ORDER BY o.p + g.k;
   END IF;
   RETURN QUERY SELECT x.st, x.rv, x.ps, x.nf, now() FROM unnest(r_status, r_rev, r_pos, r_info) x(st, rv, ps, nf);
@@ -202,8 +202,8 @@ ${reservePositionsSql(n, 'v_cnt')}
   END IF;
 
   INSERT INTO ${n.events} (position, stream, revision, id, type, data, metadata, time, tx)
-    SELECT v_first + ev.k - 1, p_stream, v_cur + ev.k::int, p_ids[ev.k], p_types[ev.k], coalesce(ev.d, 'null'::json), ev.m, now(), pg_current_xact_id()
-      FROM ROWS FROM (json_to_recordset(p_payload) AS (d json, m json)) WITH ORDINALITY ev(d, m, k)
+    SELECT v_first + ev.k - 1, p_stream, v_cur + ev.k::int, p_ids[ev.k], p_types[ev.k], coalesce(ev.d, ev.dx::json, 'null'::json), coalesce(ev.m, ev.mx::json), now(), pg_current_xact_id()
+      FROM ROWS FROM (json_to_recordset(p_payload) AS (d json, m json, dx text, mx text)) WITH ORDINALITY ev(d, m, dx, mx, k)
       ORDER BY ev.k;
   RETURN QUERY SELECT 0::smallint, v_cur + v_cnt, v_first + v_cnt - 1, NULL::json, now();
 END
@@ -296,7 +296,7 @@ ${reservePositionsSql(n, 'v_total')}
     SELECT b.*, sum(CASE WHEN b.ok THEN b.c ELSE 0 END) OVER (ORDER BY b.i) AS okend FROM b
   ), ins AS (
     INSERT INTO ${n.events} (position, stream, revision, id, type, data, metadata, time, tx)
-    SELECT v_first + p.okend - p.c + g.k, p.s, p.cur + 1 + g.k, p_ids[p.off + 1 + g.k], p_types[p.off + 1 + g.k], coalesce(ev.v -> 'd', 'null'::json), ev.v -> 'm', now(), pg_current_xact_id()
+    SELECT v_first + p.okend - p.c + g.k, p.s, p.cur + 1 + g.k, p_ids[p.off + 1 + g.k], p_types[p.off + 1 + g.k], coalesce(ev.v -> 'd', (ev.v ->> 'dx')::json, 'null'::json), coalesce(ev.v -> 'm', (ev.v ->> 'mx')::json), now(), pg_current_xact_id()
       FROM p CROSS JOIN LATERAL generate_series(0, p.c - 1) g(k)
       JOIN json_array_elements(p_payload) WITH ORDINALITY ev(v, k) ON ev.k = p.off + 1 + g.k
      WHERE p.ok
@@ -372,7 +372,7 @@ RETURNING position`;
  */
 export function appendExactSetSql(n: SchemaNames): string {
   return `WITH b AS MATERIALIZED (
-  SELECT * FROM ROWS FROM (json_to_recordset($1::json) AS (s text, x int, i text, t text, d json, m json)) WITH ORDINALITY b(s, x, i, t, d, m, o)
+  SELECT * FROM ROWS FROM (json_to_recordset($1::json) AS (s text, x int, i text, t text, d json, m json, dx text, mx text)) WITH ORDINALITY b(s, x, i, t, d, m, dx, mx, o)
 ), k AS MATERIALIZED (
   SELECT count(pg_advisory_xact_lock(${n.streamLockKey}, h.h)) AS n
     FROM (SELECT DISTINCT hashtext(b.s) AS h FROM b ORDER BY 1) h
@@ -380,7 +380,7 @@ export function appendExactSetSql(n: SchemaNames): string {
   ${reserveQuerySql(n, { count: '$2::int', before: '(SELECT k.n FROM k)' })}
 ), ins AS (
   INSERT INTO ${n.events} (position, stream, revision, id, type, data, metadata, time, tx)
-  SELECT r.f + b.o - 1, b.s, b.x + 1, b.i, b.t, coalesce(b.d, 'null'::json), b.m, now(), pg_current_xact_id()
+  SELECT r.f + b.o - 1, b.s, b.x + 1, b.i, b.t, coalesce(b.d, b.dx::json, 'null'::json), coalesce(b.m, b.mx::json), now(), pg_current_xact_id()
     FROM r, b
    -- a scalar subquery, not EXISTS: the planner turned that into one hashed scan of the whole table
    WHERE b.x = 0 OR (SELECT 1 FROM ${n.events} e WHERE e.stream = b.s AND e.revision = b.x LIMIT 1) IS NOT NULL

@@ -330,7 +330,7 @@ export class AppendQueue {
     const res = await this.ctx.pool.query({
       name: `${n.channel}_append_exact_set`,
       text: (this.exactSetSql ??= appendExactSetSql(n)),
-      values: [`[${flat.map((a, i) => `{"s":${JSON.stringify(a.stream)},"x":${expected[i]},"i":${JSON.stringify(a.events[0]!.id)},"t":${JSON.stringify(a.events[0]!.type)},"d":${a.events[0]!.dataJson},"m":${a.events[0]!.metaJson}}`).join(',')}]`, flat.length, carriedAt !== undefined],
+      values: [`[${flat.map((a, i) => `{"s":${JSON.stringify(a.stream)},"x":${expected[i]},"i":${JSON.stringify(a.events[0]!.id)},"t":${JSON.stringify(a.events[0]!.type)},${jsonField('d', a.events[0]!.dataJson)},${jsonField('m', a.events[0]!.metaJson)}}`).join(',')}]`, flat.length, carriedAt !== undefined],
       rowMode: 'array',
     } as never);
     // the NOTIFY is queued with each stored row: carried only when something was stored
@@ -381,7 +381,24 @@ export class AppendQueue {
 
 /** One event as the batch functions take it: an element of their json payload array. */
 function payloadOf(e: PreparedStreamAppend['events'][number]): string {
-  return `{"d":${e.dataJson},"m":${e.metaJson}}`;
+  return `{${jsonField('d', e.dataJson)},${jsonField('m', e.metaJson)}}`;
+}
+
+/**
+ * A JSON escape PostgreSQL's JSON functions cannot turn into text: U+0000 or a surrogate (a lone
+ * one fails; a pair is matched too, harmlessly). The json type itself stores both as written.
+ */
+const UNPROCESSABLE_ESCAPE = /\\u(?:0000|[dD][89a-fA-F])/;
+
+/**
+ * Field `name` of a payload element holding the codec text `json`. The batch statements read their
+ * payload with json_to_recordset / json_array_elements, which de-escape every string of the whole
+ * document and fail on such an escape (the batch failed with "unsupported Unicode escape
+ * sequence"). A text holding one travels as a JSON string in field `<name>x` instead, which the
+ * statements cast back to json (json_in keeps the escape as written): the same stored row.
+ */
+function jsonField(name: 'd' | 'm', json: string): string {
+  return UNPROCESSABLE_ESCAPE.test(json) ? `"${name}x":${JSON.stringify(json)}` : `"${name}":${json}`;
 }
 
 /** One event at an exact expected revision the single-statement paths can take (see appendExactSql). */

@@ -9,7 +9,7 @@ import { appendEventFunctionSql, appendFunctionSql, appendOneFunctionSql, append
 import type { Queryable } from './errors.js';
 
 /** Bump when the DDL below changes; a schema at another version is upgraded under the lock. */
-export const SCHEMA_VERSION = 9;
+export const SCHEMA_VERSION = 10;
 
 /** The quoted, ready-to-embed names of one log's objects. */
 export interface SchemaNames {
@@ -104,6 +104,10 @@ function ddl(n: SchemaNames): string[] {
     // A process still running version 8 code after another upgraded the schema keeps working, but
     // its appends through these functions then wake other processes' subscribers only at their
     // next poll, until it is restarted with this code.
+    // version 10: the batch statements also take an event's data / metadata as a JSON string (fields
+    // dx / mx) when its text holds an escape their JSON functions cannot process (\\u0000, lone
+    // surrogates), so batches holding such values append. 9 -> 10 only replaces bodies; a process
+    // still running version 9 code never sends dx / mx, and the new bodies read what it sends.
     appendEventFunctionSql(n),
     appendSetFunctionSql(n, 'array'),
   ];
