@@ -90,6 +90,34 @@ describe('SqliteQueue compaction', () => {
     await queue.close();
   });
 
+  it('while a backend is down each write costs one queue transaction: its entry, with the tokens of the backend that acknowledges it', async () => {
+    const d = tmp();
+    const calls: string[] = [];
+    class CountingQueue extends SqliteQueue {
+      override append(...args: Parameters<SqliteQueue['append']>): Promise<number> {
+        calls.push('append');
+        return super.append(...args);
+      }
+      override applying(...args: Parameters<SqliteQueue['applying']>): Promise<void> {
+        calls.push('applying');
+        return super.applying(...args);
+      }
+    }
+    const queue = new CountingQueue({ path: join(d, 'queue.db') });
+    const a = new VolatileAgent<number>({ maxHistory: 1000 });
+    const b = new FailingAgent<number>({ maxHistory: 1000 });
+    const agent = fallback([a, b], { writes: 'primary-then-queue', queue, retryMs: 60_000 });
+    await agent.save(0);
+    down(b, true);
+    for (let i = 1; i <= 50; i++) await agent.save(i);
+    expect(calls).toEqual(Array.from({ length: 50 }, () => 'append'));
+    down(b, false);
+    expect(await agent.drain()).toBe(0);
+    expect(await states(b)).toEqual(Array.from({ length: 51 }, (_, i) => i));
+    await agent.close();
+    await queue.close();
+  });
+
   it('for contrast, an EventLog queue keeps every entry (it cannot delete events)', async () => {
     const d = tmp();
     const log = new SqliteEventLog({ path: join(d, 'queue-log.db') });

@@ -12,7 +12,8 @@
  *
  * Slow path (some backend is behind or known down): the write's entry is appended first, then
  * applied (catching that backend up first) to the first backend that is available, with its
- * intent and tokens recorded just before (`applying`), so a crash mid-apply duplicates nothing.
+ * intent and tokens recorded with the entry (or just before, `applying`), so a crash mid-apply
+ * duplicates nothing.
  * The others replay it in order, now if they are up, else every `retryMs` until they are. Replay
  * stops at the first entry not yet decided (acknowledged or cancelled), so it never applies a
  * write that fails.
@@ -304,33 +305,83 @@ export class WriteQueue<Op> {
     this.kick();
   }
 
-  /** Some backend is behind or down: append the entry first, then apply it where it can be acknowledged. */
+  /**
+   * Some backend is behind or down: append the entry first, then apply it where it can be
+   * acknowledged. When the first backend in order is up to date, its tokens are written with the
+   * entry (one queue transaction a write, instead of the entry then an `applying` record).
+   */
   private async slow<R>(op: Op): Promise<{ result: R; index: number }> {
     const data: EntryData<Op> = { op, time: Date.now() };
-    const r = await this.store.append(this.name, this.head, data, [], []);
-    this.head = r;
+    const order = this.order();
+    let r: number | undefined;
     let first: Error | undefined;
     try {
-      for (const i of this.order()) {
-        const b = this.backends[i]!;
-        try {
-          const result = (await b.mutex.run(() => this.drainBackend(b, r, r, { revision: r, data }))) as R;
-          return { result, index: i };
-        } catch (e) {
-          if (!isUnavailable(e)) {
-            await this.cancel(r);
+      const i0 = order[0]!;
+      const b0 = this.backends[i0]!;
+      let tried = false;
+      if (b0.available !== false) {
+        const o = await b0.mutex.run(async (): Promise<{ result: unknown } | Error | undefined> => {
+          if (!this.upToDate(b0)) return undefined;
+          tried = true;
+          let tokens: Token[];
+          try {
+            tokens = await b0.target.tokens(op, true);
+          } catch (e) {
+            if (isUnavailable(e)) return e;
+            throw e; // refused before anything was queued
+          }
+          const rev = await this.store.append(this.name, this.head, data, [], [{ backend: b0.name, tokens }]);
+          r = rev;
+          this.head = rev;
+          b0.cursor = rev - 1;
+          b0.pending = { revision: rev, tokens };
+          try {
+            const result = await b0.target.apply(op, tokens, false);
+            b0.pending = undefined;
+            b0.cursor = rev;
+            return { result };
+          } catch (e) {
+            if (isUnavailable(e)) return e; // in doubt: stays pending, settled when it is back
+            b0.pending = undefined;
+            b0.cursor = rev;
             throw e;
           }
+        });
+        if (o !== undefined && !(o instanceof Error)) {
+          b0.available = true;
+          return { result: o.result as R, index: i0 };
+        }
+        if (o instanceof Error) {
+          first = o;
+          await this.down(i0, o);
+        }
+      }
+      if (r === undefined) {
+        r = await this.store.append(this.name, this.head, data, [], []);
+        this.head = r;
+      }
+      const rev = r;
+      for (const i of order) {
+        if (tried && i === i0) continue;
+        const b = this.backends[i]!;
+        try {
+          const result = (await b.mutex.run(() => this.drainBackend(b, rev, rev, { revision: rev, data }))) as R;
+          return { result, index: i };
+        } catch (e) {
+          if (!isUnavailable(e)) throw e;
           first ??= e;
           this.options.onFailover?.(i, e);
           await this.options.beforeFailover?.(i);
         }
       }
       // in doubt on a backend (its write failed mid-way): keep it, so that every backend converges on it
-      if (!this.backends.some((b) => b.pending?.revision === r)) await this.cancel(r);
+      if (!this.backends.some((b) => b.pending?.revision === rev)) await this.cancel(rev);
       throw first!;
+    } catch (e) {
+      if (!isUnavailable(e) && r !== undefined && !this.cancelled.has(r)) await this.cancel(r);
+      throw e;
     } finally {
-      this.decided = r;
+      if (r !== undefined) this.decided = r;
       this.kick();
     }
   }
