@@ -196,7 +196,7 @@ export { keyedViews, viewReaders } from './projections/views/index.js';
 export { relationsView, relationsReader } from './projections/views/relations/projection.js';
 export type { RelationsViewOptions } from './projections/views/relations/projection.js';
 export type { RelationsReader } from './projections/views/relations/types.js';
-export type { RelationEntry, RelationChange, RelationsDump } from './projections/views/relations/rows.js';
+export type { RelationEntry, RelationChange, RelationsDump, RelationHistoryRetention, RelationHistoryRetentionOptions } from './projections/views/relations/rows.js';
 export type { KeyedViewsOptions, ViewReaders } from './projections/views/index.js';
 export { kvView } from './projections/views/kv/projection.js';
 export type { KvViewOptions } from './projections/views/kv/projection.js';
