@@ -11,7 +11,7 @@ export const EXIT = Object.freeze({
   FAILURE: 1,
   /** bad usage: unknown command or option, bad argument, bad URL or DGENT_* variable, missing driver package */
   USAGE: 2,
-  /** what was asked for does not exist: a stream, a key, a projection */
+  /** what was asked for does not exist: a stream, a key, a projection, the SQLite file or log directory of a command that only reads */
   NOT_FOUND: 3,
   /** the backend cannot be reached or is locked by another process */
   UNAVAILABLE: 4,

@@ -24,7 +24,7 @@ Exit codes:
   0    success (verify: intact)
   1    unexpected failure
   2    bad usage: unknown command or option, bad argument or URL, missing driver package
-  3    not found: stream, key or projection
+  3    not found: stream, key, projection, or the database file of a reading command
   4    backend unavailable (unreachable server, locked file)
   5    damaged data: verify found problems, or a read met corrupt data
   6    conflict: import into a log that already holds other events there

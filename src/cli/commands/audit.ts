@@ -33,6 +33,7 @@ export function auditCommand() {
           namespace: options.namespace as string | undefined,
           limit: options.limit as number | undefined,
         }),
+        { existing: true },
       );
       const rows = entries.map((e) => ({ position: e.position, time: new Date(e.time).toISOString(), actor: e.actor, operation: e.operation, type: e.type, namespace: e.namespace, key: e.key, version: e.version, metadata: toTree(e.metadata), tx: e.tx }));
       if (out.json) return out.data(rows);

@@ -26,6 +26,7 @@ export function getCommand() {
           includeMetadata: true,
           ...(at === undefined ? {} : { at: 'revision' in at ? { version: at.revision } : { time: at.time } }),
         }) as Promise<StoreEntry | undefined>,
+        { existing: true },
       );
       if (entry === undefined) throw new CliError(`key ${JSON.stringify(key)} not found in namespace ${JSON.stringify(namespace)}${at ? ' at that point' : ''}`, EXIT.NOT_FOUND);
       const json = { namespace, key: entry.key, version: entry.version, value: toTree(entry.value), metadata: toTree(entry.metadata), createdAt: iso(entry.createdAt), updatedAt: iso(entry.updatedAt), expiresAt: iso(entry.expiresAt) };

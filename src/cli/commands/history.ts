@@ -13,7 +13,7 @@ export function historyCommand() {
     .action(async (key: string, _o: unknown, cmd) => {
       const { options, out } = outputOf(cmd);
       const namespace = (options.namespace as string | undefined) ?? 'default';
-      const versions = await withStore(chosenUrl(undefined, options), (store) => store.versions(key, { namespace, limit: options.limit as number | undefined }));
+      const versions = await withStore(chosenUrl(undefined, options), (store) => store.versions(key, { namespace, limit: options.limit as number | undefined }), { existing: true });
       if (versions.length === 0) throw new CliError(`key ${JSON.stringify(key)} has no versions in namespace ${JSON.stringify(namespace)}`, EXIT.NOT_FOUND);
       const rows = versions.map((v) => ({ version: v.version, time: new Date(v.time).toISOString(), actor: v.actor, operation: v.operation, deleted: v.deleted, value: v.deleted ? null : toTree(v.value), metadata: toTree(v.metadata) }));
       if (out.json) return out.data(rows);

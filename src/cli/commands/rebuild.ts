@@ -38,7 +38,7 @@ export function rebuildCommand() {
           out.note(`rebuilt ${name}: ${last?.processed ?? 0} events`);
         }
         return results;
-      });
+      }, { existing: false });
       if (out.json) out.data(done);
     });
 }

@@ -87,7 +87,7 @@ export function statsCommand() {
         { readOnly: true },
       );
       const views = options.views
-        ? await withStore(u, async (store) => (await store.status()).views.map((v) => ({ name: v.name, mode: v.mode, state: v.state, position: v.position, lagEvents: v.lagEvents, lagMs: v.lagMs })))
+        ? await withStore(u, async (store) => (await store.status()).views.map((v) => ({ name: v.name, mode: v.mode, state: v.state, position: v.position, lagEvents: v.lagEvents, lagMs: v.lagMs })), { existing: true })
         : undefined;
       if (out.json) return out.data(views ? { ...facts, views } : facts);
       const rows: [string, string][] = [

@@ -3,7 +3,7 @@
  * prints the address (with --json: `{"url": …}`), serves until Ctrl-C. Needs no network.
  */
 import { command, outputOf } from '../command.js';
-import { chosenUrl } from '../backend.js';
+import { chosenUrl, requireExisting } from '../backend.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { intOption } from '../output.js';
 import { resolveTarget } from '../../open/env.js';
@@ -17,9 +17,10 @@ export function uiCommand() {
     .option('--port <n>', 'port to bind (default: a free one)', intOption('--port', 0))
     .action(async (url: string | undefined, _o: unknown, cmd) => {
       const { options, out } = outputOf(cmd);
+      const target = resolveTarget(chosenUrl(url, options), 'log');
+      requireExisting(target); // read-only: a typo must not create an empty database
       const root = uiRoot();
       if (!root) throw new CliError('the inspector is not built: run npm run build (it builds dist/ui)', EXIT.FAILURE);
-      const target = resolveTarget(chosenUrl(url, options), 'log');
       const log = await openLogTarget(target, { readOnly: true });
       await log.revision('dgent-ui-probe'); // connect now: an unreachable backend fails here, not in the page
       const views = storeViews(log);

@@ -25,7 +25,7 @@ export function verifyCommand() {
             bar.stop();
           }
         },
-        { readOnly: !options.views },
+        { readOnly: !options.views, existing: true },
       );
       if (!report.ok) process.exitCode = EXIT.CORRUPT;
       if (out.json) return out.data(report);
