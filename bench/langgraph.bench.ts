@@ -6,11 +6,10 @@
  * - the same two with LangGraph's DeltaChannel (MessagesDeltaValue), the upstream answer.
  * At turns 50, 100, 200 and 400: bytes stored (SQLite: live pages of the file; PostgreSQL: total
  * relation size of the saver's tables) against the bytes of the messages (their serialised value),
- * and turns/s (1 / the median duration of the last 20 turns). At turn 400: getTuple and list({ limit: 10 }) latency
- * (p50/p99, hdr-histogram-js) on a fresh saver instance, DgentSaver with its value cache off (every
- * call deserialises the whole conversation through the serde, as the other savers do; the JSON text
- * it deserialises, built once from the thread index, stays in memory, as SQLite's page cache holds
- * SqliteSaver's blob).
+ * and turns/s (1 / the median duration of the last 20 turns). At turn 400, once every saver has
+ * run: getTuple and list({ limit: 10 }) latency (p50/p99, hdr-histogram-js; and the median CPU time
+ * of this process per call) on a fresh instance of each saver, in rounds rotating through the
+ * savers, DgentSaver with its value cache off (see `latencies`).
  * Targets: storage <= 3x message bytes (DgentSaver, SQLite and PostgreSQL); turns/s at 400 >= 0.8x
  * at 50; getTuple at 400 >= 1x SqliteSaver's and PostgresSaver's (throughput, from p50).
  *
@@ -63,8 +62,8 @@ interface Mark {
 interface RunResult {
   subject: string;
   marks: Mark[];
-  getTuple: { p50Ms: number; p99Ms: number };
-  list: { p50Ms: number; p99Ms: number };
+  getTuple: { p50Ms: number; p99Ms: number; cpuP50Ms?: number };
+  list: { p50Ms: number; p99Ms: number; cpuP50Ms?: number };
 }
 
 async function closeSaver(s: { close?: () => Promise<void>; end?: () => Promise<void> }): Promise<void> {
@@ -174,27 +173,45 @@ function subjects(run: number): Subject[] {
   return kept;
 }
 
-async function latency(subject: Subject, fn: (s: BaseCheckpointSaver) => Promise<unknown>, samples = SAMPLES): Promise<{ p50Ms: number; p99Ms: number }> {
-  const h = hdr.build({ numberOfSignificantValueDigits: 3 });
-  // DgentSaver without its value cache: every call reads and deserialises the whole conversation,
-  // as the other savers do (its thread index, ids and references only, stays in memory)
-  const saver = await subject.open(true);
+type Measured = { p50Ms: number; p99Ms: number; cpuP50Ms: number };
+
+/**
+ * Latency of `fn` on every subject, in rounds that rotate through the subjects (interleaved: a
+ * burst of load from other work hits them alike), each on a fresh saver instance; DgentSaver
+ * without its value cache: every call deserialises the whole conversation through the serde, as
+ * the other savers do (its thread index, ids and references, and the JSON text of the
+ * conversation stay in memory, as SQLite's page cache holds SqliteSaver's blob). Also the median
+ * CPU time of this process per call (the database server's not counted).
+ */
+async function latencies(subjects: Subject[], fn: (s: BaseCheckpointSaver) => Promise<unknown>, samples = SAMPLES): Promise<Map<string, Measured>> {
+  const savers = await Promise.all(subjects.map((s) => s.open(true)));
+  const wall = subjects.map(() => hdr.build({ numberOfSignificantValueDigits: 3 }));
+  const cpu: number[][] = subjects.map(() => []);
   try {
-    await fn(saver); // connect / first read
+    for (const saver of savers) await fn(saver); // connect / first read
     for (let i = 0; i < samples; i += 1) {
-      const t0 = process.hrtime.bigint();
-      await fn(saver);
-      h.recordValue(Number(process.hrtime.bigint() - t0) / 1000); // µs
+      for (let k = 0; k < savers.length; k += 1) {
+        const j = (i + k) % savers.length;
+        const c0 = process.cpuUsage();
+        const t0 = process.hrtime.bigint();
+        await fn(savers[j]!);
+        wall[j]!.recordValue(Number(process.hrtime.bigint() - t0) / 1000); // µs
+        const c = process.cpuUsage(c0);
+        cpu[j]!.push((c.user + c.system) / 1000);
+      }
     }
   } finally {
-    await closeSaver(saver);
+    for (const saver of savers) await closeSaver(saver);
   }
-  const out = { p50Ms: h.getValueAtPercentile(50) / 1000, p99Ms: h.getValueAtPercentile(99) / 1000 };
-  h.destroy();
+  const out = new Map<string, Measured>();
+  subjects.forEach((s, j) => {
+    out.set(s.name, { p50Ms: wall[j]!.getValueAtPercentile(50) / 1000, p99Ms: wall[j]!.getValueAtPercentile(99) / 1000, cpuP50Ms: median(cpu[j]!) });
+    wall[j]!.destroy();
+  });
   return out;
 }
 
-async function runSubject(subject: Subject): Promise<RunResult> {
+async function runSubject(subject: Subject): Promise<Omit<RunResult, 'getTuple' | 'list'>> {
   const saver = await subject.open();
   const graph = chatGraph(saver, { delta: subject.delta });
   const thread = { configurable: { thread_id: 'bench-thread' } };
@@ -218,11 +235,7 @@ async function runSubject(subject: Subject): Promise<RunResult> {
   } finally {
     await closeSaver(saver);
   }
-  const getTuple = await latency(subject, (s) => s.getTuple(thread));
-  const list = await latency(subject, async (s) => {
-    for await (const _ of s.list(thread, { limit: 10 })) void _;
-  });
-  return { subject: subject.name, marks, getTuple, list };
+  return { subject: subject.name, marks };
 }
 
 function median(xs: number[]): number {
@@ -235,16 +248,23 @@ export async function main(): Promise<void> {
   const merge = process.env.BENCH_LG_MERGE;
   if (merge) for (const f of merge.split(',')) all.push(...(JSON.parse(readFileSync(f.trim(), 'utf8')) as { perRun: RunResult[][] }).perRun);
   for (let run = 0; !merge && run < RUNS; run += 1) {
-    const results: RunResult[] = [];
-    for (const subject of subjects(run)) {
-      try {
-        results.push(await runSubject(subject));
+    const list = subjects(run);
+    try {
+      const grown: Omit<RunResult, 'getTuple' | 'list'>[] = [];
+      for (const subject of list) {
+        grown.push(await runSubject(subject));
         console.error(`run ${run + 1}/${RUNS}: ${subject.name} done`);
-      } finally {
-        await subject.cleanup();
       }
+      // at turn TURNS, every saver side by side (rotating rounds)
+      const thread = { configurable: { thread_id: 'bench-thread' } };
+      const getTuple = await latencies(list, (s) => s.getTuple(thread));
+      const listed = await latencies(list, async (s) => {
+        for await (const _ of s.list(thread, { limit: 10 })) void _;
+      });
+      all.push(grown.map((g) => ({ ...g, getTuple: getTuple.get(g.subject)!, list: listed.get(g.subject)! })));
+    } finally {
+      for (const subject of list) await subject.cleanup();
     }
-    all.push(results);
   }
   // medians over runs, per subject and mark
   const merged: RunResult[] = all[0]!.map((r, i) => ({
@@ -253,17 +273,17 @@ export async function main(): Promise<void> {
       const ms = all.map((run) => run[i]!.marks[j]!);
       return { turn: m.turn, bytes: median(ms.map((x) => x.bytes)), messageBytes: m.messageBytes, ratio: median(ms.map((x) => x.ratio)), turnsPerSec: median(ms.map((x) => x.turnsPerSec)) };
     }),
-    getTuple: { p50Ms: median(all.map((run) => run[i]!.getTuple.p50Ms)), p99Ms: median(all.map((run) => run[i]!.getTuple.p99Ms)) },
-    list: { p50Ms: median(all.map((run) => run[i]!.list.p50Ms)), p99Ms: median(all.map((run) => run[i]!.list.p99Ms)) },
+    getTuple: { p50Ms: median(all.map((run) => run[i]!.getTuple.p50Ms)), p99Ms: median(all.map((run) => run[i]!.getTuple.p99Ms)), cpuP50Ms: median(all.map((run) => run[i]!.getTuple.cpuP50Ms ?? NaN)) },
+    list: { p50Ms: median(all.map((run) => run[i]!.list.p50Ms)), p99Ms: median(all.map((run) => run[i]!.list.p99Ms)), cpuP50Ms: median(all.map((run) => run[i]!.list.cpuP50Ms ?? NaN)) },
   }));
 
   const fmtB = (b: number): string => (b >= 1e6 ? `${(b / 1e6).toFixed(2)} MB` : `${(b / 1e3).toFixed(1)} KB`);
   console.log(`\n## langgraph  (${TURNS} turns, median of ${all.length} run(s), node ${process.version})\n`);
-  console.log(`| saver | ${MARKS.map((m) => `bytes @${m} (× msgs)`).join(' | ')} | ${MARKS.map((m) => `turns/s @${m}`).join(' | ')} | getTuple p50/p99 ms | list(10) p50/p99 ms |`);
+  console.log(`| saver | ${MARKS.map((m) => `bytes @${m} (× msgs)`).join(' | ')} | ${MARKS.map((m) => `turns/s @${m}`).join(' | ')} | getTuple p50/p99 ms (CPU p50) | list(10) p50/p99 ms (CPU p50) |`);
   console.log(`| --- | ${MARKS.map(() => '---:').join(' | ')} | ${MARKS.map(() => '---:').join(' | ')} | ---: | ---: |`);
   for (const r of merged) {
     console.log(
-      `| ${r.subject} | ${r.marks.map((m) => `${fmtB(m.bytes)} (${m.ratio.toFixed(1)}×)`).join(' | ')} | ${r.marks.map((m) => m.turnsPerSec.toFixed(1)).join(' | ')} | ${r.getTuple.p50Ms.toFixed(2)} / ${r.getTuple.p99Ms.toFixed(2)} | ${r.list.p50Ms.toFixed(2)} / ${r.list.p99Ms.toFixed(2)} |`,
+      `| ${r.subject} | ${r.marks.map((m) => `${fmtB(m.bytes)} (${m.ratio.toFixed(1)}×)`).join(' | ')} | ${r.marks.map((m) => m.turnsPerSec.toFixed(1)).join(' | ')} | ${r.getTuple.p50Ms.toFixed(2)} / ${r.getTuple.p99Ms.toFixed(2)} (${r.getTuple.cpuP50Ms?.toFixed(2)}) | ${r.list.p50Ms.toFixed(2)} / ${r.list.p99Ms.toFixed(2)} (${r.list.cpuP50Ms?.toFixed(2)}) |`,
     );
   }
   const found = (n: string) => merged.some((r) => r.subject === n);
