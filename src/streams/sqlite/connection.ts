@@ -7,11 +7,13 @@
  * JavaScript rather than in SQLite keeps the event loop free, so another log instance of this
  * process can finish the transaction we are waiting for.
  */
+import { accessSync, constants, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { SqliteDatabase } from './driver-types.js';
-import { BackendUnavailableError, CorruptionError, DgentError } from '../../core/errors.js';
+import { BackendUnavailableError, CorruptionError, DgentError, ValidationError } from '../../core/errors.js';
 import { backoffMs, sleep } from '../../core/mutex.js';
-import { ensureParentDir } from '../../core/fs-errors.js';
+import { ensureParentDir, isPathMistake, pathError } from '../../core/fs-errors.js';
 
 /** One better-sqlite3 connection (typed by the slice of its API dgent uses, see driver-types.ts). */
 export type { SqliteDatabase };
@@ -32,15 +34,55 @@ export function isBusy(e: unknown): boolean {
   return code !== undefined && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
 }
 
+/** A path SQLite opens as a file (not `:memory:`, not a `file:` URI). */
+function isFilePath(path: string): boolean {
+  return path !== '' && path !== ':memory:' && !path.startsWith('file:');
+}
+
+/** `path` names a directory: a configuration mistake (ValidationError), before SQLite says only SQLITE_CANTOPEN. */
+function directoryMistake(path: string): ValidationError | undefined {
+  if (!isFilePath(path) || statSync(path, { throwIfNoEntry: false })?.isDirectory() !== true) return undefined;
+  return new ValidationError(`SQLite: ${path} is a directory; path must name a database file (e.g. ${resolve(path, 'events.db')})`, [{ message: 'is a directory', path }]);
+}
+
+/**
+ * Why SQLite could not open `path` when the path is the reason (SQLITE_CANTOPEN says only "unable
+ * to open database file"): a directory, a parent that is not a directory, or a folder or file this
+ * process may not write. Undefined when the path looks usable (then it is the file system failing).
+ */
+function cantOpenMistake(path: string, cause: unknown): ValidationError | undefined {
+  if (!isFilePath(path)) return undefined;
+  const dir = directoryMistake(path);
+  if (dir) return Object.assign(dir, { cause });
+  for (const [target, mode, what] of [
+    [dirname(resolve(path)), constants.W_OK | constants.X_OK, 'cannot create files in the directory of'],
+    [path, constants.R_OK | constants.W_OK, 'cannot read and write'],
+  ] as const) {
+    try {
+      accessSync(target, mode);
+    } catch (e) {
+      // ENOENT: a new file (its folder decides) or a folder gone since: not the configuration
+      if (isPathMistake(e)) return Object.assign(pathError(what, path, e, 'SQLite') as ValidationError, { cause });
+    }
+  }
+  return undefined;
+}
+
 /**
  * Map an error thrown by better-sqlite3 to a dgent error: a damaged file becomes CorruptionError
- * (the file is left alone), I/O and permission failures become BackendUnavailableError. dgent's
- * own errors (and errors thrown by user hooks) pass through unchanged.
+ * (the file is left alone), a path that cannot be opened for a reason in the configuration (a
+ * directory, no permission) ValidationError, other I/O failures BackendUnavailableError (which
+ * `fallback()` fails over on). dgent's own errors (and errors thrown by user hooks) pass through
+ * unchanged.
  */
 export function toDgentError(e: unknown, path: string): unknown {
   if (e instanceof DgentError) return e;
   const code = codeOf(e);
   if (code === undefined || !code.startsWith('SQLITE_')) return e;
+  if (code === 'SQLITE_CANTOPEN' || code.startsWith('SQLITE_CANTOPEN_')) {
+    const mistake = cantOpenMistake(path, e);
+    if (mistake) return mistake;
+  }
   if (CORRUPT.has(code)) return new CorruptionError(`SQLite file is damaged or not a database (${code})`, path, { cause: e });
   if (code === 'SQLITE_CONSTRAINT' || code.startsWith('SQLITE_CONSTRAINT_') || code === 'SQLITE_ERROR' || code === 'SQLITE_MISUSE' || code === 'SQLITE_RANGE') return e;
   return new BackendUnavailableError('SQLite', `${(e as Error).message} (${code}, ${path})`, { cause: e });
@@ -79,9 +121,11 @@ export interface ConnectionSettings {
  * happen. Opening itself can meet a busy file (WAL recovery by another process): retried.
  */
 export async function openConnection(s: ConnectionSettings, role: 'writer' | 'reader'): Promise<SqliteDatabase> {
-  if (role === 'writer') {
+  if (role === 'writer' && isFilePath(s.path)) {
     ensureParentDir(s.path, 'SQLite'); // a path mistake is a ValidationError
   }
+  const mistake = directoryMistake(s.path);
+  if (mistake) throw mistake;
   let db: SqliteDatabase;
   try {
     db = new Database(s.path, { timeout: Math.min(BLOCKING_BUSY_MS, s.busyTimeoutMs) });
