@@ -95,7 +95,7 @@ async function storeDemo(dir: string): Promise<void> {
     await store.set('ada', { name: 'Ada', age: 36, langs: ['en', 'fr'] }, { namespace: 'users', actor: 'alice' });
     await store.set('alan', { name: 'Alan', age: 41, langs: ['en'] }, { namespace: 'users', actor: 'alice' });
     await store.set('kid', { name: 'Kim', age: 9, langs: ['ko'] }, { namespace: 'users', actor: 'bob' });
-    await store.update<{ age: number }>('ada', (u) => void (u.age += 1), { namespace: 'users', actor: 'bob' });
+    await store.update<{ age: number }>('ada', (u) => void (u!.age += 1), { namespace: 'users', actor: 'bob' });
     console.log(`  namespaces: ${(await store.listNamespaces()).join(', ')}`);
 
     const adults = await store.query<{ name: string }>([{ path: 'age', op: 'gte', value: 18 }, { path: 'langs', op: 'contains', value: 'en' }], { namespace: 'users', sort: [{ path: 'age', direction: 'desc' }] });

@@ -90,7 +90,7 @@ describe("FallbackStore 'primary-then-queue': update, incr, transaction, purge",
     await store.set('doc', { a: 1, tags: [] as string[] }, { metadata: { owner: 'ada' }, expiresAt });
     await store.set('gone', 'x');
     proxy.cut();
-    expect(await store.update<{ a: number; tags: string[] }>('doc', (d) => void d.tags.push('t'))).toEqual({ a: 1, tags: ['t'] });
+    expect(await store.update<{ a: number; tags: string[] }>('doc', (d) => void d!.tags.push('t'))).toEqual({ a: 1, tags: ['t'] });
     expect(await store.incr('hits', 2)).toBe(2);
     expect(await store.incr('hits', 3)).toBe(5);
     const r = await store.transaction(async (tx) => {
@@ -118,7 +118,7 @@ describe("FallbackStore 'primary-then-queue': update, incr, transaction, purge",
     const { store, pg, local } = await setup('primary-then-queue');
     await store.set('n', 1);
     await store.incr('n', 41);
-    await store.update<number>('n', (v) => v + 1);
+    await store.update<number>('n', (v) => v! + 1);
     await store.transaction(async (tx) => {
       await tx.incr('n', 1);
       await tx.set('m', 'x', { metadata: { k: 1 } });
@@ -285,7 +285,7 @@ describe('FallbackStore property', () => {
             expect(got).toBe(model.get(`k${s.k}`));
           } else if (s.kind === 'update') {
             if (!model.has(`k${s.k}`)) continue;
-            await store.update<number>(`k${s.k}`, (v) => v * 2);
+            await store.update<number>(`k${s.k}`, (v) => v! * 2);
             model.set(`k${s.k}`, model.get(`k${s.k}`)! * 2);
           } else {
             await store.transaction(async (tx) => {

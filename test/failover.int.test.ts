@@ -242,8 +242,8 @@ describe.skipIf(!canRun)('fallback over Stores: update, incr and transaction whi
     await pg.stop('kill');
     const killedAt = Date.now();
     await store.update<{ balance: number; log: string[] }>('account', (d) => {
-      d.balance -= 30;
-      d.log.push('withdraw 30');
+      d!.balance -= 30;
+      d!.log.push('withdraw 30');
     });
     expect(await store.incr('visits', 2)).toBe(3);
     await store.transaction(async (tx) => {

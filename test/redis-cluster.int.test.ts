@@ -146,7 +146,7 @@ describe.skipIf(!cluster)('Redis backends on a Redis Cluster (3 masters, 3 repli
     try {
       for (let i = 0; i < 20; i++) await store.set(`k${String(i).padStart(2, '0')}`, { i, even: i % 2 === 0 }, { namespace: i < 10 ? 'a' : 'b' });
       await store.set('pii', { email: 'secret@example.com' }, { actor: 'u1' });
-      await store.update<{ email: string }>('pii', (d) => void (d.email = 'secret2@example.com'));
+      await store.update<{ email: string }>('pii', (d) => void (d!.email = 'secret2@example.com'));
       expect(await store.get('k03', { namespace: 'a' })).toEqual({ i: 3, even: false });
       expect((await store.list({ namespace: 'b', limit: 3 })).items.map((e) => e.key)).toEqual(['k10', 'k11', 'k12']);
       expect(await store.count([{ path: 'even', op: 'eq', value: true }], { namespace: 'a' })).toBe(5);

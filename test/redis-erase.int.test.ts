@@ -124,7 +124,7 @@ describe.skipIf(!up)('RedisEventLog.eraseStream', () => {
     const store = new Store({ log, views, sweepIntervalMs: 0 });
     try {
       await store.set('pii', { email: 'secret@example.com', age: 40 }, { actor: 'u1', metadata: { source: 'signup-form-x' } });
-      await store.update<{ age: number }>('pii', (d) => void (d.age = 41));
+      await store.update<{ age: number }>('pii', (d) => void (d!.age = 41));
       await store.set('keep', { email: 'public@example.com', age: 7 });
       await store.purge('pii', { actor: 'dpo' });
       const dump = async () => `${await dumpKeys(redis!, `{${prefix}}`)}\n${await dumpKeys(redis!, viewPrefix)}`;

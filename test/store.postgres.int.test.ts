@@ -54,7 +54,7 @@ describe.skipIf(!available)('Store on PostgreSQL (default views)', () => {
     await client.connect();
     try {
       await store.set('pii', { email: 'secret@example.com', age: 40 }, { actor: 'u1' });
-      await store.update<{ age: number }>('pii', (d) => void (d.age = 41));
+      await store.update<{ age: number }>('pii', (d) => void (d!.age = 41));
       await store.set('keep', { email: 'public@example.com', age: 7 });
       const status = await store.status();
       expect(status.mode).toBe('inline');

@@ -172,7 +172,7 @@ for (const kind of ['memory', 'sqlite'] as const) {
     it('update stores only the immer patches; incr counts atomically, also on a field', async () => {
       const { store, log } = open(kind);
       await store.set('doc', { title: 'a', body: 'x'.repeat(1000), n: 0 });
-      expect(await store.update<{ title: string }>('doc', (d) => void (d.title = 'b'))).toMatchObject({ title: 'b' });
+      expect(await store.update<{ title: string }>('doc', (d) => void (d!.title = 'b'))).toMatchObject({ title: 'b' });
       let last: unknown;
       for await (const e of log.readAll()) last = e.data;
       expect(JSON.stringify(last).length).toBeLessThan(200); // the patch, not the 1000-char body

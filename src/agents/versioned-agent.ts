@@ -3,6 +3,7 @@
  * change listeners, history limits. Backends implement four primitives.
  */
 import { produce } from 'immer';
+import { runRecipe } from './recipe-errors.js';
 import { ConcurrencyError, StateNotFoundError, ValidationError, ClosedError } from '../core/errors.js';
 import { backoffMs, Mutex, sleep } from '../core/mutex.js';
 import { prepare } from '../core/codec.js';
@@ -139,7 +140,7 @@ export abstract class VersionedAgent<S> implements DataAgent<S>, Versioned<S>, U
         if (cur) base = cur.state;
         else if (this.hasInitial) base = this.initial as S;
         else throw new StateNotFoundError(`${this.describe()}: update() needs a saved state or an initial state`);
-        const next = produce(base, recipe as never) as S;
+        const next = runRecipe('update', () => produce(base, recipe as never) as S);
         const prepared = prepare(next);
         try {
           const snap = await this.write(prepared.value, cur?.version ?? 0, prepared.hasBinary);

@@ -43,6 +43,7 @@
  * cached one, so writes by other processes are seen at the price of one `version()` call.
  */
 import { produce } from 'immer';
+import { runRecipe } from '../agents/recipe-errors.js';
 import { prepare } from '../core/codec.js';
 import { frozen, thawed, type Frozen } from '../core/frozen.js';
 import { ClosedError, ValidationError } from '../core/errors.js';
@@ -217,7 +218,7 @@ export class CachedAgent<S, B extends DataAgent<S> = DataAgent<S>> implements Da
       } else {
         // Without update() on the backend, the mutex makes this atomic within this instance.
         const base = await this.miss();
-        next = prepare(produce(base, recipe as never) as S).value;
+        next = prepare(runRecipe('update', () => produce(base, recipe as never)) as S).value;
         await this.writeBackend(() => this.backend.save(next));
       }
       await this.afterBackendWrite(next);

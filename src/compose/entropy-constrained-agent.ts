@@ -18,6 +18,7 @@ import { Mutex } from '../core/mutex.js';
 import { isClosable, isSubscribable, isVersioned } from '../agents/data-agent.js';
 import type { ChangeInfo, Closable, DataAgent, LoadAtTarget, Recipe, SaveOptions, Unsubscribe, Updatable } from '../agents/data-agent.js';
 import { produce } from 'immer';
+import { runRecipe } from '../agents/recipe-errors.js';
 import { readModifyWrite } from './read-modify-write.js';
 import type { SubscribableMember, VersionedMember } from './cached-agent.js';
 
@@ -130,7 +131,7 @@ export class EntropyConstrainedAgent<S, B extends DataAgent<S> = DataAgent<S>> i
   async update(recipe: Recipe<S>): Promise<Frozen<S>> {
     let size = 0;
     const next = await readModifyWrite(this.backend, this.mutex, (base) => {
-      const candidate = prepare(produce(base, recipe as never) as S).value;
+      const candidate = prepare(runRecipe('update', () => produce(base, recipe as never)) as S).value;
       size = Buffer.byteLength(encode(candidate), 'utf8');
       if (size > this.limit && this.onExceed === 'reject') throw new StateTooLargeError(size, this.limit);
       return candidate;

@@ -32,6 +32,7 @@ import { isClosable } from '../agents/data-agent.js';
 import type { Closable, DataAgent, Recipe, SaveOptions, Updatable } from '../agents/data-agent.js';
 import { readModifyWrite } from './read-modify-write.js';
 import { produce } from 'immer';
+import { runRecipe } from '../agents/recipe-errors.js';
 import { prepare } from '../core/codec.js';
 import { thawed, frozen, type Frozen } from '../core/frozen.js';
 import type { EventLog } from '../streams/event-log.js';
@@ -137,11 +138,12 @@ export class FallbackAgent<S> implements DataAgent<S>, Updatable<S>, Closable {
     return this.writeOrder.run(async () => {
       if (this.queue) {
         // serialised by writeOrder within this process: the queue is owned by one process
-        const next = prepare(produce(thawed<S>(await this.read((b) => b.load())), recipe as never) as S).value;
+        const base = thawed<S>(await this.read((b) => b.load()));
+        const next = prepare(runRecipe('update', () => produce(base, recipe as never)) as S).value;
         await this.write(next);
         return frozen(next);
       }
-      const { value: next, index } = await this.firstAvailable((b, i) => readModifyWrite(b, this.mutexes[i]!, (base) => produce(base, recipe as never) as S));
+      const { value: next, index } = await this.firstAvailable((b, i) => readModifyWrite(b, this.mutexes[i]!, (base) => runRecipe('update', () => produce(base, recipe as never)) as S));
       if (this.writes === 'all') await this.toAll(thawed<S>(next), index);
       return next;
     });

@@ -17,6 +17,7 @@
  * `set` must not mutate its arguments: the whole state is frozen.
  */
 import { produce } from 'immer';
+import { runRecipe } from '../agents/recipe-errors.js';
 import { prepare } from '../core/codec.js';
 import { frozen, thawed, type Frozen } from '../core/frozen.js';
 import { ClosedError, ConcurrencyError, StateNotFoundError } from '../core/errors.js';
@@ -128,7 +129,7 @@ export class LensAgent<S, A> implements DataAgent<A>, Updatable<A>, Closable {
   /** An immer recipe on the part, applied as one read-modify-write of the whole. Returns the new part. */
   async update(recipe: Recipe<A>): Promise<Frozen<A>> {
     this.assertOpen();
-    const next = await this.modify((base) => this.focus.set(base, produce(this.focus.get(base), recipe as never) as A));
+    const next = await this.modify((base) => this.focus.set(base, runRecipe('update', () => produce(this.focus.get(base), recipe as never)) as A));
     return this.get(next);
   }
 

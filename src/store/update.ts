@@ -4,6 +4,7 @@
  */
 import { produceWithPatches, type Draft } from 'immer';
 import '../agents/immer-setup.js';
+import { runRecipe } from '../agents/recipe-errors.js';
 import { CorruptionError, ValidationError } from '../core/errors.js';
 import { keyedEvents, keyStream } from '../projections/keyed-events.js';
 import { fieldAt, parsePath } from '../projections/views/filter.js';
@@ -12,8 +13,12 @@ import type { StoreContext } from './context.js';
 import type { IncrOptions, OpOptions } from './types.js';
 import { absentRevision, current, setEvent } from './writes.js';
 
-/** An update recipe: mutate the draft, or return a new value. On an absent key it gets `undefined` and must return the value. */
-export type StoreRecipe<T> = (draft: Draft<T>) => void | T | Draft<T> | undefined;
+/**
+ * An update recipe: mutate the draft, or return a new value. On an absent key it gets `undefined`
+ * and must return the value, hence the `| undefined`: the compiler makes the recipe handle it
+ * (`(d) => { if (d === undefined) return { n: 1 }; d.n++; }`, or `d!.n++` for a key known to exist).
+ */
+export type StoreRecipe<T> = (draft: Draft<T> | undefined) => void | T | Draft<T> | undefined;
 
 export async function update<T>(ctx: StoreContext, key: string, recipe: StoreRecipe<T>, o: OpOptions = {}): Promise<T> {
   const ns = ctx.ns(o);
@@ -25,12 +30,21 @@ export async function update<T>(ctx: StoreContext, key: string, recipe: StoreRec
   return ctx.lock(stream, () => ctx.retry(async () => {
     const e = await current(ctx, ns, k);
     if (e === undefined) {
-      const value = (recipe as (d: undefined) => unknown)(undefined);
+      let value: unknown;
+      try {
+        value = recipe(undefined);
+      } catch (err) {
+        // `d.n++` on the undefined draft of an absent key (plain JavaScript, or a cast)
+        if (!(err instanceof TypeError)) throw err;
+        const v = new ValidationError(`update: key ${JSON.stringify(k)} has no value, so the recipe got undefined and failed on it (${err.message}); return the first value when the draft is undefined`);
+        (v as { cause?: unknown }).cause = err;
+        throw v;
+      }
       if (value === undefined) throw new ValidationError(`update: key ${JSON.stringify(k)} has no value, so the recipe must return one`);
       await ctx.append(stream, [setEvent(ctx, value, o, 'update')], await absentRevision(ctx, ns, k));
       return value as T;
     }
-    const [next, patches] = produceWithPatches(e.value as T, recipe as never);
+    const [next, patches] = runRecipe('update', () => produceWithPatches(e.value as T, recipe as never));
     if (patches.length === 0) return next as T;
     await ctx.append(stream, [keyedEvents.patched(patches, ctx.meta(o, 'update'))], e.version);
     return next as T;

@@ -4,6 +4,7 @@
  * Event types starting with `$` are reserved for these.
  */
 import { applyPatches, produceWithPatches, type Patch } from 'immer';
+import { runRecipe } from '../recipe-errors.js';
 import { CorruptionError } from '../../core/errors.js';
 import type { NewEvent, RecordedEvent } from '../../streams/event-log.js';
 import type { Recipe } from '../data-agent.js';
@@ -50,7 +51,7 @@ export function applyBuiltin<S>(state: S, hasState: boolean, e: RecordedEvent): 
  * `wholeState` forces a `$state`. `changed` is false when immer saw no change.
  */
 export function recordRecipe<S>(base: S, recipe: Recipe<S>, wholeState = false): { next: S; changed: boolean; event: NewEvent } {
-  const [next, patches] = produceWithPatches(base, recipe as never) as unknown as [S, Patch[]];
+  const [next, patches] = runRecipe('update', () => produceWithPatches(base, recipe as never)) as unknown as [S, Patch[]];
   const safe = !wholeState && patches.every((p) => survivesEncoding(base, p));
   const event: NewEvent = safe ? { type: PATCH_EVENT, data: { patches } } : { type: STATE_EVENT, data: next };
   return { next, changed: patches.length > 0, event };
