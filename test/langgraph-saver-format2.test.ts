@@ -1,6 +1,6 @@
 /**
  * A thread written in DgentSaver's second format (compact lg.c / lg.w events, a writes event and a
- * checkpoint event per step: the fixture is three turns written by the saver as of commit 69b7c66)
+ * checkpoint event per step: the fixture is three turns written by the saver as of commit d28cdc2)
  * is read by the current saver exactly, and continues in format 3 (lg.b) on top.
  */
 import { readFileSync } from 'node:fs';
