@@ -21,7 +21,7 @@ import type { HistoryOptions, LoadAtTarget } from './data-agent.js';
 import { historyWindow, type HistoryWindow } from './history-window.js';
 import { countHistorySql, matchesState, selectHistorySql, toStateRow, type HistorySql, type HistorySqlRequest } from './sql/history-query.js';
 import { VersionedAgent, type Snapshot, type VersionedAgentOptions } from './versioned-agent.js';
-import { configurationRejection } from '../streams/postgres/errors.js';
+import { configurationRejection, pgConnectFailure } from '../streams/postgres/errors.js';
 import { checkPoolOptions, connect, type SqlConnection, type SqlConnectionOptions, type SqlDialectName } from './sql/connect.js';
 import { checkAgentId, checkTableName, classifySqlError, ensureTable, insertNext, isWriteConflict, prune, selectAt, selectCurrent, selectHistory, selectVersion, type StateRow } from './sql/statements.js';
 
@@ -121,8 +121,12 @@ export class SQLAgent<S> extends VersionedAgent<S> {
         return new CorruptionError(`table ${this.table} exists but is not a dgent agent table (${message}); nothing was changed`, this.describe(), { cause: e });
       case 'damaged':
         return new CorruptionError(`${backend} reports a damaged database: ${message}; nothing was changed`, this.describe(), { cause: e });
-      case 'unavailable':
-        return new BackendUnavailableError(backend, message, { cause: e });
+      case 'unavailable': {
+        // a connection that could not be made: say where, and what answered (or did not)
+        const o = this.options;
+        const plain = o.connectionString === undefined ? undefined : pgConnectFailure(e, { options: { connectionString: o.connectionString, connectionTimeoutMillis: o.connectTimeoutMs ?? 10_000 } }, false);
+        return new BackendUnavailableError(backend, plain ?? message, { cause: e });
+      }
       default:
         return new DgentError(`${backend} error in ${this.describe()}: ${message}`, 'DGENT_ERROR', { cause: e });
     }

@@ -8,7 +8,7 @@ import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import { BackendUnavailableError, CorruptionError, DgentError, InvalidKeyError, ValidationError } from '../../core/errors.js';
 import { checkRedisUrl } from '../../core/connection-url.js';
 import { loadDriver } from '../../core/drivers.js';
-import { connectFailure, refOnlyWhileBusy, refusedDatabase, watchConnection } from './connection.js';
+import { closedBeforeReply, connectFailure, refOnlyWhileBusy, refusedDatabase, STALL_CODE, watchConnection } from './connection.js';
 
 /**
  * ioredis, loaded when `dgent/redis` is imported (not with a static import, so that a missing
@@ -142,7 +142,7 @@ export function watchStalls(client: Redis, timeoutMs: number): () => void {
         since = now;
       } else if (now - since >= timeoutMs) {
         head = undefined;
-        client.stream?.destroy(new Error(`Redis did not answer a command within ${timeoutMs} ms`));
+        client.stream?.destroy(Object.assign(new Error(`Redis did not answer a command within ${timeoutMs} ms`), { code: STALL_CODE, timeoutMs }));
       }
     },
     Math.max(1, Math.min(1_000, Math.floor(timeoutMs / 4))),
@@ -228,7 +228,9 @@ export function toDgentError(e: unknown, subject: string, client?: RedisClient):
   }
   // connection closed, MaxRetriesPerRequestError, command timeout, offline queue disabled, ...
   const why = connectFailure(client);
-  return new BackendUnavailableError('Redis', `${subject}: ${why ?? err.message}`, { cause: err });
+  // ioredis's wording for "the connection closed before the reply" (maxRetriesPerRequest is 0)
+  const closed = err.name === 'MaxRetriesPerRequestError' ? closedBeforeReply(client) : undefined;
+  return new BackendUnavailableError('Redis', `${subject}: ${why ?? closed ?? err.message}`, { cause: err });
 }
 
 /** A Lua script run with EVALSHA, falling back to EVAL once when the server does not know it yet. */

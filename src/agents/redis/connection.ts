@@ -21,7 +21,12 @@ interface Watched {
   refused: ValidationError | undefined;
   /** the last failed connection attempt, cleared when a connection is ready */
   connectError: Error | undefined;
+  /** a connection was ready once: the server spoke Redis */
+  everReady: boolean;
 }
+
+/** The code of the error the stall watchdog (client.ts watchStalls) ends a connection with. */
+export const STALL_CODE = 'DGENT_REDIS_STALL';
 
 const watched = new WeakMap<object, Watched>();
 
@@ -33,7 +38,7 @@ const BAD_DB = /DB index is out of range|invalid DB index|SELECT is not allowed/
  * the process on the first connection loss), a refused database and the last connection error.
  */
 export function watchConnection(client: Redis, what: string): void {
-  const w: Watched = { refused: undefined, connectError: undefined };
+  const w: Watched = { refused: undefined, connectError: undefined, everReady: false };
   watched.set(client, w);
   client.on('error', (e: Error) => {
     // the SELECT of the handshake (status 'connect'): refused, so close before the queued calls go out
@@ -49,6 +54,7 @@ export function watchConnection(client: Redis, what: string): void {
   });
   client.on('ready', () => {
     w.connectError = undefined;
+    w.everReady = true;
   });
 }
 
@@ -69,10 +75,19 @@ export function refusedDatabase(client: object | undefined): ValidationError | u
  * "connection refused 127.0.0.1:6390", "host not found redis.internal:6379", ...
  */
 export function connectFailure(client: object | undefined): string | undefined {
-  const e = client === undefined ? undefined : watched.get(client)?.connectError;
+  const w = client === undefined ? undefined : watched.get(client);
+  const e = w?.connectError;
   if (e === undefined || (client as Redis).status === 'ready') return undefined;
   const code = (e as { code?: string }).code;
   const where = address(client!);
+  // a server that never answered as Redis: a wrong port (PostgreSQL, HTTP, ...) or not a server at all
+  const notRedis = `${where} did not answer as Redis`;
+  if (code === STALL_CODE) {
+    const ms = (e as { timeoutMs?: number }).timeoutMs;
+    return w!.everReady ? `${where} did not answer a command within ${ms} ms` : `${notRedis}: it accepted the connection but sent no reply within ${ms} ms (is it a Redis server?)`;
+  }
+  if (e.name === 'ParserError' || /Protocol error|Unknown RESP type/i.test(e.message)) return `${notRedis}: it sent data that is not the Redis protocol (is it a Redis server?)`;
+  if (!w!.everReady && (code === 'ECONNRESET' || code === 'EPIPE')) return `${notRedis}: it closed the connection (is it a Redis server?)`;
   switch (code) {
     case 'ECONNREFUSED':
       return `connection refused ${where}`;
@@ -86,6 +101,18 @@ export function connectFailure(client: object | undefined): string | undefined {
     default:
       return `cannot connect to ${where}: ${e.message}`;
   }
+}
+
+/**
+ * What to say when a call failed because its connection closed before the reply (ioredis's
+ * MaxRetriesPerRequestError, with `maxRetriesPerRequest: 0`) and no connection error was seen: a
+ * server that never answered as Redis closed it (a wrong port), or a Redis connection was lost.
+ */
+export function closedBeforeReply(client: object | undefined): string {
+  if (client === undefined || (client as { isCluster?: boolean }).isCluster === true) return 'the connection closed before Redis replied';
+  const w = watched.get(client);
+  const where = address(client);
+  return w !== undefined && !w.everReady ? `${where} did not answer as Redis: it closed the connection (is it a Redis server?)` : `the connection to ${where} closed before Redis replied`;
 }
 
 /**

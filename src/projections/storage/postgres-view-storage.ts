@@ -227,7 +227,7 @@ export class PostgresViewStorage extends ActiveCache implements StorageBase {
     try {
       c = (await this.pool.connect()) as unknown as Client;
     } catch (e) {
-      throw mapPgError(e, 'connecting for a view transaction');
+      throw mapPgError(e, 'connecting for a view transaction', this.pool);
     }
     let broken = false;
     try {

@@ -38,11 +38,69 @@ export function configurationRejection(e: unknown, who: string): ValidationError
   return err;
 }
 
-/** Map a driver error: unavailability to BackendUnavailableError, dgent errors unchanged, anything else wrapped with its cause. */
-export function mapPgError(e: unknown, doing: string): Error {
+/** Where a pg pool connects, read from its options (pg's Pool keeps them): `host:port`, or undefined when not known. */
+export function endpointOf(pool: unknown): { where: string; timeoutMs: number | undefined } | undefined {
+  const o = (pool as { options?: { connectionString?: unknown; host?: unknown; port?: unknown; connectionTimeoutMillis?: unknown } } | null)?.options;
+  if (o === undefined || o === null || typeof o !== 'object') return undefined;
+  let host = typeof o.host === 'string' ? o.host : undefined;
+  let port = typeof o.port === 'number' || typeof o.port === 'string' ? String(o.port) : undefined;
+  if (typeof o.connectionString === 'string') {
+    try {
+      const url = new URL(o.connectionString);
+      host = url.searchParams.get('host') ?? (url.hostname ? decodeURIComponent(url.hostname) : undefined) ?? host;
+      port = url.port || url.searchParams.get('port') || port;
+    } catch {
+      // a malformed URL is rejected before any connection; nothing to name
+    }
+  }
+  host ??= process.env.PGHOST || 'localhost';
+  port ??= process.env.PGPORT || '5432';
+  const timeoutMs = typeof o.connectionTimeoutMillis === 'number' && o.connectionTimeoutMillis > 0 ? o.connectionTimeoutMillis : undefined;
+  return { where: host.startsWith('/') ? `${host}/.s.PGSQL.${port}` : `${host.includes(':') ? `[${host}]` : host}:${port}`, timeoutMs };
+}
+
+/**
+ * A failed connection attempt in plain words, naming host:port: nothing listening, a host that does
+ * not resolve, or a server that is not PostgreSQL (it accepts the connection, then says nothing
+ * PostgreSQL understands, or closes it). Undefined for other failures. `connecting: false` (an
+ * error of any statement): only what can happen only while connecting (a closed connection may
+ * also be a server that went away mid-statement).
+ */
+export function pgConnectFailure(e: unknown, pool: unknown, connecting = true): string | undefined {
+  const at = endpointOf(pool);
+  if (at === undefined) return undefined;
+  const plain = connectFailure(e, at);
+  if (plain === undefined || connecting) return plain;
+  return /closed the connection|reset the connection/.test(plain) ? undefined : plain;
+}
+
+function connectFailure(e: unknown, at: { where: string; timeoutMs: number | undefined }): string | undefined {
+  if (!(e instanceof Error)) return undefined;
+  const code = (e as { code?: unknown }).code;
+  if (code === 'ECONNREFUSED') return `nothing accepts connections at ${at.where} (connection refused)`;
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return `host not found: ${at.where} (${code})`;
+  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return `${at.where} cannot be reached (${code})`;
+  if (code === 'ECONNRESET') return `${at.where} reset the connection before answering as PostgreSQL`;
+  if (/connection timeout/i.test(e.message)) {
+    return `${at.where} did not answer as PostgreSQL within ${at.timeoutMs === undefined ? 'the connect timeout' : `${at.timeoutMs} ms (connectTimeoutMs)`}: no server there, or a server that is not PostgreSQL`;
+  }
+  if (/Connection terminated unexpectedly|Connection ended|unexpected message|Received unexpected/i.test(e.message)) {
+    return `${at.where} did not answer as PostgreSQL: it closed the connection or sent something else (is it a PostgreSQL server?)`;
+  }
+  return undefined;
+}
+
+/**
+ * Map a driver error: unavailability to BackendUnavailableError, dgent errors unchanged, anything
+ * else wrapped with its cause. With `pool` (while connecting), a connection that could not be made
+ * is described with the pool's host:port.
+ */
+export function mapPgError(e: unknown, doing: string, pool?: unknown): Error {
   if (e instanceof DgentError) return e;
   const refused = configurationRejection(e, doing);
   if (refused) return refused;
+  const plain = pool === undefined ? undefined : pgConnectFailure(e, pool);
+  if (plain !== undefined) return new BackendUnavailableError('PostgreSQL', `${doing}: ${plain}`, { cause: e });
   if (isUnavailable(e)) return new BackendUnavailableError('PostgreSQL', `${doing}: ${(e as Error).message}`, { cause: e });
   return new DgentError(`PostgreSQL error while ${doing}: ${e instanceof Error ? e.message : String(e)}`, 'DGENT_ERROR', { cause: e });
 }

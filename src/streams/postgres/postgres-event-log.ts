@@ -385,7 +385,7 @@ export class PostgresEventLog<E extends NewEvent = NewEvent> implements EventLog
     try {
       client = await this.pool.connect();
     } catch (e) {
-      throw mapPgError(e, 'connecting');
+      throw mapPgError(e, 'connecting', this.pool);
     }
     // a checked-out client has no pool error listener; an error event without one would crash the process
     const onError = (): void => undefined;
