@@ -119,9 +119,10 @@ export class AccessDeniedError extends DgentError {
 /** A key, stream name, table name or other identifier is not acceptable. */
 export class InvalidKeyError extends DgentError {
   readonly key: string;
-  constructor(key: unknown, reason: string) {
+  /** `what` names what is invalid in the message: `'key'` (default) or `'namespace'` */
+  constructor(key: unknown, reason: string, what: 'key' | 'namespace' = 'key') {
     const shown = typeof key === 'string' ? JSON.stringify(key.length > 80 ? key.slice(0, 80) + '…' : key) : String(key);
-    super(`invalid key ${shown}: ${reason}`, 'INVALID_KEY');
+    super(`invalid ${what} ${shown}: ${reason}`, 'INVALID_KEY');
     this.key = typeof key === 'string' ? key : String(key);
   }
 }

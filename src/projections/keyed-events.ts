@@ -126,11 +126,12 @@ export const UPCASTERS: Upcasters = Object.freeze({});
 
 /** Namespaces: 1-128 characters, no `/`, `:`, `*`, NUL or lone surrogates. */
 export function validateNamespace(namespace: unknown): string {
-  if (typeof namespace !== 'string') throw new InvalidKeyError(namespace, 'namespace must be a string');
-  if (namespace.length === 0) throw new InvalidKeyError(namespace, 'namespace must not be empty');
-  if (namespace.length > MAX_NAMESPACE_LENGTH) throw new InvalidKeyError(namespace, `namespace longer than ${MAX_NAMESPACE_LENGTH} characters`);
-  if (/[/:*\0]/.test(namespace)) throw new InvalidKeyError(namespace, "namespace must not contain '/', ':', '*' or NUL");
-  if (!namespace.isWellFormed()) throw new InvalidKeyError(namespace, 'namespace contains a lone surrogate');
+  const invalid = (reason: string) => new InvalidKeyError(namespace, reason, 'namespace');
+  if (typeof namespace !== 'string') throw invalid('a namespace must be a string');
+  if (namespace.length === 0) throw invalid('a namespace must not be empty');
+  if (namespace.length > MAX_NAMESPACE_LENGTH) throw invalid(`longer than ${MAX_NAMESPACE_LENGTH} characters`);
+  if (/[/:*\0]/.test(namespace)) throw invalid("a namespace must not contain '/', ':', '*' or NUL");
+  if (!namespace.isWellFormed()) throw invalid('contains a lone surrogate');
   return namespace;
 }
 

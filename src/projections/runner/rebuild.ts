@@ -47,10 +47,13 @@ export async function rebuild(plan: RebuildPlan): Promise<number> {
   const total = await headPosition(plan.log);
   let processed = 0;
   let reported = 0;
+  /** `processed` of the last report: the final one is not repeated when the last page already said it */
+  let said: number | undefined;
   const report = (force: boolean): void => {
     const now = Date.now();
-    if (!plan.onProgress || (!force && now - reported < plan.progressEveryMs)) return;
+    if (!plan.onProgress || (!force && now - reported < plan.progressEveryMs) || (force && said === processed)) return;
     reported = now;
+    said = processed;
     const secs = Math.max(now - started, 1) / 1000;
     const eventsPerSecond = processed / secs;
     const left = Math.max(total - processed, 0);
