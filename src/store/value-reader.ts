@@ -29,15 +29,17 @@ interface PgPool {
 export function valueReader(storage: ViewStorage, readers: ViewReaders, pgPool?: PgPool, mapError?: (e: unknown) => unknown): ValueOf {
   if (storage.kind === 'sqlite') {
     const s = storage as unknown as SqliteLike;
-    let last: { generation: number; get(...params: unknown[]): unknown } | undefined; // the active table's statement
+    let last: { generation: number; get(namespace: string, key: string): unknown } | undefined; // the active table's statement
     const read = (generation: number | undefined, namespace: string, key: string, now: number): unknown => {
       if (generation === undefined) return undefined;
       if (last?.generation !== generation) {
-        const st = stmt(s.db, `SELECT value FROM "${generationTableName('kv', generation, 'kv')}" WHERE namespace = ? AND key = ? AND (expires_at IS NULL OR expires_at > ?)`);
-        last = { generation, get: (...p) => st.get(...p) };
+        // rows as arrays (no object per row) and the expiry judged here: one lookup by the primary key
+        const st = stmt(s.db, `SELECT value, expires_at FROM "${generationTableName('kv', generation, 'kv')}" WHERE namespace = ? AND key = ?`);
+        const raw = st.raw(true);
+        last = { generation, get: (ns, k) => raw.get(ns, k) };
       }
-      const row = last.get(namespace, key, now) as { value: string } | undefined;
-      return row ? decode(row.value) : undefined;
+      const row = last.get(namespace, key) as [string, number | null] | undefined;
+      return row === undefined || (row[1] !== null && row[1] <= now) ? undefined : decode(row[0]);
     };
     return (namespace, key, now) => {
       // the active generation from the storage's cache, without awaiting (one promise per get)
