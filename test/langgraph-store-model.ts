@@ -181,9 +181,15 @@ export async function runModel(log: EventLog, options: { runs: number; withIndex
         await ours.stop();
       }
     }),
-    { numRuns: options.runs },
+    // a CI counterexample (seed 1733546852): a get and then a put of an existing key in one batch
+    { numRuns: options.runs, examples: [[GET_THEN_PUT_IN_ONE_BATCH]] },
   );
 }
+
+const GET_THEN_PUT_IN_ONE_BATCH: ModelOp[] = [
+  { t: 'put', ns: ['日本', 'a b'], key: 'k1', value: {} },
+  { t: 'batch', ops: [{ namespace: ['日本', 'a b'], key: 'k1' }, { namespace: ['日本', 'a b'], key: 'k1', value: { nested: { t: 'u' } } }] },
+];
 
 async function step(ours: DgentStore, ref: InMemoryStore, stamps: Timestamps, op: ModelOp): Promise<void> {
   const where = JSON.stringify(op);
@@ -230,7 +236,17 @@ async function step(ours: DgentStore, ref: InMemoryStore, stamps: Timestamps, op
     }
     case 'batch': {
       const got = (await ours.batch(op.ops)) as unknown[];
-      const want = (await ref.batch(op.ops)) as unknown[];
+      // InMemoryStore answers a batch's gets before applying its puts, but returns its live item
+      // objects, which a later put of the same key in the batch then updates in place: compare the
+      // gets with the items as they were before the batch (what InMemoryStore read), copied
+      const isGet = (o: (typeof op.ops)[number]) => 'key' in o && 'namespace' in o && !('value' in o);
+      const before = new Map<number, Comparable | null>();
+      for (const [i, o] of op.ops.entries()) {
+        if (!isGet(o)) continue;
+        const item = plain(await ref.get((o as { namespace: string[] }).namespace, (o as { key: string }).key));
+        before.set(i, item && { ...item, value: structuredClone(item.value) });
+      }
+      const want = ((await ref.batch(op.ops)) as unknown[]).map((r, i) => (before.has(i) ? before.get(i) : r));
       const norm = (r: unknown) => (Array.isArray(r) ? r.map((i) => plain(i as Item)) : r === undefined || r === null ? null : plain(r as Item));
       expect(got.map(norm), where).toEqual(want.map(norm));
       for (const o of op.ops) if ('value' in o && o.value === null) stamps.forget(o.namespace, o.key);
