@@ -3,35 +3,21 @@
  * value stream as lg.set / lg.append: the fixture is three turns written by the saver as of commit
  * 046634b) is read by the current saver exactly, and continues in the current format on top.
  */
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { MemoryEventLog } from '../src/index.js';
 import { DgentSaver } from '../src/langgraph.js';
 import { chatGraph, REPLIES, userMessage } from './support/langgraph-graph.js';
+import { expectedMessages, fixtureLog, loadFixture } from './support/langgraph-fixture.js';
 
-interface FixtureEvent {
-  stream: string;
-  id: string;
-  type: string;
-  data: unknown;
-}
-const fixture = JSON.parse(readFileSync(new URL('./support/langgraph-format1.json', import.meta.url), 'utf8')) as { events: FixtureEvent[]; ids: string[] };
+const fixture = loadFixture(1);
 const cfg = { configurable: { thread_id: 'old' } };
-const expected = (turns: number) => Array.from({ length: turns }, (_, i) => [userMessage(i + 1).content, REPLIES[i % REPLIES.length]]).flat();
-
-async function oldLog(): Promise<MemoryEventLog> {
-  const log = new MemoryEventLog();
-  for (const e of fixture.events) await log.append(e.stream, [{ id: e.id, type: e.type, data: e.data }]);
-  return log;
-}
 
 describe('DgentSaver reads its first format', () => {
   it('the three turns, their ids and history come back; a fourth turn is written in the current format on top', async () => {
-    const log = await oldLog();
+    const log = await fixtureLog(fixture);
     expect(new Set(fixture.events.map((e) => e.type))).toEqual(new Set(['lg.checkpoint', 'lg.writes', 'lg.set', 'lg.append']));
     const graph = chatGraph(new DgentSaver({ log, valueCacheSize: 0 }));
     const state = await graph.getState(cfg);
-    expect(state.values.messages.map((m: { content: unknown }) => m.content)).toEqual(expected(3));
+    expect(state.values.messages.map((m: { content: unknown }) => m.content)).toEqual(expectedMessages(3));
     expect(state.values.messages.map((m: { id?: string }) => m.id)).toEqual(fixture.ids);
     const history = [];
     for await (const s of graph.getStateHistory(cfg)) history.push(s);
@@ -43,7 +29,7 @@ describe('DgentSaver reads its first format', () => {
     // a fresh saver (another process) folds both formats
     const fresh = await chatGraph(new DgentSaver({ log, valueCacheSize: 0 })).getState(cfg);
     // (the graph's fake model starts its replies over: the fourth turn got reply 0)
-    expect(fresh.values.messages.map((m: { content: unknown }) => m.content)).toEqual([...expected(3), userMessage(4).content, REPLIES[0]]);
+    expect(fresh.values.messages.map((m: { content: unknown }) => m.content)).toEqual([...expectedMessages(3), userMessage(4).content, REPLIES[0]]);
     expect(fresh.values.messages.slice(0, 6).map((m: { id?: string }) => m.id)).toEqual(fixture.ids);
   });
 });

@@ -3,36 +3,22 @@
  * checkpoint event per step: the fixture is three turns written by the saver as of commit d28cdc2)
  * is read by the current saver exactly, and continues in format 3 (lg.b) on top.
  */
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { MemoryEventLog } from '../src/index.js';
 import { DgentSaver } from '../src/langgraph.js';
 import { chatGraph, REPLIES, userMessage } from './support/langgraph-graph.js';
+import { expectedMessages, fixtureLog, loadFixture } from './support/langgraph-fixture.js';
 
-interface FixtureEvent {
-  stream: string;
-  id: string;
-  type: string;
-  data: unknown;
-}
-const fixture = JSON.parse(readFileSync(new URL('./support/langgraph-format2.json', import.meta.url), 'utf8')) as { events: FixtureEvent[]; ids: string[] };
+const fixture = loadFixture(2);
 const cfg = { configurable: { thread_id: 'old2' } };
-const expected = (turns: number) => Array.from({ length: turns }, (_, i) => [userMessage(i + 1).content, REPLIES[i % REPLIES.length]]).flat();
-
-async function oldLog(): Promise<MemoryEventLog> {
-  const log = new MemoryEventLog();
-  for (const e of fixture.events) await log.append(e.stream, [{ id: e.id, type: e.type, data: e.data }]);
-  return log;
-}
 
 describe('DgentSaver reads its second format', () => {
   it('the three turns, their ids, pending writes and history come back; a fourth turn is written in format 3 on top', async () => {
-    const log = await oldLog();
+    const log = await fixtureLog(fixture);
     expect(fixture.events.map((e) => e.type)).toEqual(Array.from({ length: 3 }, () => ['lg.c', 'lg.w', 'lg.c', 'lg.w', 'lg.c']).flat());
     const saver = new DgentSaver({ log, valueCacheSize: 0 });
     const graph = chatGraph(saver);
     const state = await graph.getState(cfg);
-    expect(state.values.messages.map((m: { content: unknown }) => m.content)).toEqual(expected(3));
+    expect(state.values.messages.map((m: { content: unknown }) => m.content)).toEqual(expectedMessages(3));
     expect(state.values.messages.map((m: { id?: string }) => m.id)).toEqual(fixture.ids);
     const history = [];
     for await (const s of graph.getStateHistory(cfg)) history.push(s);
@@ -47,7 +33,7 @@ describe('DgentSaver reads its second format', () => {
     expect(types.slice(fixture.events.length)).toEqual(['lg.c', 'lg.b', 'lg.b']);
     // a fresh saver (another process) folds both formats
     const fresh = await chatGraph(new DgentSaver({ log, valueCacheSize: 0 })).getState(cfg);
-    expect(fresh.values.messages.map((m: { content: unknown }) => m.content)).toEqual([...expected(3), userMessage(4).content, REPLIES[0]]);
+    expect(fresh.values.messages.map((m: { content: unknown }) => m.content)).toEqual([...expectedMessages(3), userMessage(4).content, REPLIES[0]]);
     expect(fresh.values.messages.slice(0, 6).map((m: { id?: string }) => m.id)).toEqual(fixture.ids);
   });
 });

@@ -15,7 +15,7 @@ import { RedisViewStorage } from '../src/projections/storage/redis-view-storage.
 import type { ViewStorage } from '../src/projections/view-storage.js';
 import { relationsReader, relationsView } from '../src/projections/views/relations/projection.js';
 import type { RelationHistoryRetentionOptions } from '../src/projections/views/relations/rows.js';
-import { appendRelOps, dumpRelations, readAll, type RelOp } from './store-relations-support.js';
+import { appendRelOps, dropRedisKeys, dumpRelations, readAll, type RelOp } from './store-relations-support.js';
 import { pause, retainedModel, retentionArb, retentionOpsArb } from './store-relations-retention-support.js';
 import { dropSchemas, postgresUrl, uniqueSchema } from './support/postgres.js';
 import { REDIS_URL, requireService, uniqueName } from './support/services.js';
@@ -24,15 +24,6 @@ const pgUp = await requireService('PostgreSQL', postgresUrl());
 const redisUp = await requireService('Redis', REDIS_URL);
 const schemas: string[] = [];
 afterAll(() => dropSchemas(schemas));
-
-async function dropRedisKeys(store: RedisViewStorage, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await store.redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await store.redis.del(...keys);
-  } while (cursor !== '0');
-}
 
 async function run(log: EventLog & MultiStreamAppender, storages: { inline?: ViewStorage; async: ViewStorage }, ops: RelOp[], retention: RelationHistoryRetentionOptions): Promise<void> {
   const view = () => relationsView({ retention });

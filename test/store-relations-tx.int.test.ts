@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { afterAll, describe, it } from 'vitest';
 import { PostgresEventLog } from '../src/streams/postgres/postgres-event-log.js';
 import { RedisViewStorage } from '../src/projections/storage/redis-view-storage.js';
+import { dropRedisKeys } from './store-relations-support.js';
 import { Store } from '../src/store/store.js';
 import { checkSubscriptions, checkTransactions, TX_EXAMPLES, txsArb } from './store-relations-tx-support.js';
 import { dropSchemas, postgresUrl, uniqueSchema } from './support/postgres.js';
@@ -15,15 +16,6 @@ const pgUp = await requireService('PostgreSQL', postgresUrl());
 const redisUp = await requireService('Redis', REDIS_URL);
 const schemas: string[] = [];
 afterAll(() => dropSchemas(schemas));
-
-async function dropRedisKeys(store: RedisViewStorage, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await store.redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await store.redis.del(...keys);
-  } while (cursor !== '0');
-}
 
 type Setup = { name: string; skip: boolean; redis: boolean };
 const setups: Setup[] = [

@@ -18,7 +18,7 @@ import { keyedViews, viewReaders } from '../src/projections/views/index.js';
 import { relationsReader, relationsView } from '../src/projections/views/relations/projection.js';
 import { Store } from '../src/store/store.js';
 import { StateNotFoundError } from '../src/core/errors.js';
-import { appendRelOps, checkAuditByKey, checkDirections, dumpKeyed, dumpRelations, models, namespacesOf, ofRun, PREDICATES, readAll, relOpsArb } from './store-relations-support.js';
+import { appendRelOps, checkAuditByKey, checkDirections, dropRedisKeys, dumpKeyed, dumpRelations, models, namespacesOf, ofRun, PREDICATES, readAll, relOpsArb } from './store-relations-support.js';
 import { dropSchemas, postgresUrl, uniqueSchema } from './support/postgres.js';
 import { REDIS_URL, requireService, uniqueName } from './support/services.js';
 
@@ -29,15 +29,6 @@ const pgUp = await requireService('PostgreSQL', postgresUrl());
 const redisUp = await requireService('Redis', REDIS_URL);
 const schemas: string[] = [];
 afterAll(() => dropSchemas(schemas));
-
-async function dropRedisKeys(store: RedisViewStorage, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await store.redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await store.redis.del(...keys);
-  } while (cursor !== '0');
-}
 
 /** One property over runs sharing a log: inline (optional), async and (every 10th run) rebuilt views equal the model. */
 async function property(log: EventLog & MultiStreamAppender, storages: { inline?: ViewStorage; async: ViewStorage }, runners: { async: ProjectionRunner }, rebuildWith: ProjectionRunner): Promise<void> {
