@@ -60,6 +60,12 @@ export interface InlineDriver {
    * (aborting the append) when a projection throws.
    */
   apply(tx: AppendTransaction, items: readonly InlineItem[], maxPosition: number): Promise<void> | void;
+  /**
+   * Optional: an object the log may use to write these projections' effect of a lone event in the
+   * append's own statement (PostgreSQL, see storage/postgres-fused.ts); set on the hook as
+   * `postgresFusion`. Undefined when the group cannot fuse.
+   */
+  fusion?(projections: readonly Projection<any>[]): unknown;
 }
 
 /** What a switch needs to fold the last events itself. */

@@ -71,12 +71,16 @@ export class InlineGroup {
   async start(): Promise<void> {
     for (const e of this.entries) await this.driver.ensureControl(e.projection.name, { generation: 0, version: 0, position: 0, seen: 0, building: undefined });
     const inline = this.driver.inline!;
-    this.detach = this.log.onAppend((events: readonly RecordedEvent[], tx: AppendTransaction) => {
+    const hook = (events: readonly RecordedEvent[], tx: AppendTransaction) => {
       let max = 0;
       for (const e of events) if (e.position > max) max = e.position;
       const items: InlineItem[] = this.entries.map((en) => ({ projection: en.wrapped, events: events.filter((e) => handlesType(en.projection, e.type)) }));
       return inline.apply(tx, items, max);
-    });
+    };
+    // the log may write a lone event's views in the append's own statement (PostgreSQL: see storage/postgres-fused.ts)
+    const fusion = inline.fusion?.(this.entries.map((e) => e.projection));
+    if (fusion !== undefined) Object.assign(hook, { postgresFusion: fusion });
+    this.detach = this.log.onAppend(hook);
     for (const e of this.entries) e.state = 'running';
     // read the head after the hook is attached: every append from now on moves the checkpoint past it
     const head = await headPosition(this.log);

@@ -30,6 +30,7 @@ import { inlineApplies, leaseLost, type BatchTarget, type ControlRow, type Fence
 import { foldCommittedTail } from './postgres-tail.js';
 import { ActiveCache, type StorageBase } from './active-cache.js';
 import { controlSql, toControl, type ControlSql } from './postgres-control.js';
+import { PostgresFusion } from './postgres-fused.js';
 
 /** Options of {@link PostgresViewStorage}: either `pool` or `connectionString`. */
 export interface PostgresViewStorageOptions {
@@ -55,7 +56,17 @@ export class PostgresViewStorage extends ActiveCache implements StorageBase {
   private readonly sql: ControlSql;
   private ready: Promise<void> | undefined;
   private closed = false;
-  readonly inline = { apply: (tx: AppendTransaction, items: readonly InlineItem[], max: number) => this.applyInline(tx as AppendTransaction & Queryable, items, max) };
+  readonly inline = {
+    apply: (tx: AppendTransaction, items: readonly InlineItem[], max: number) => this.applyInline(tx as AppendTransaction & Queryable, items, max),
+    fusion: (projections: readonly Projection<any>[]) => {
+      const f = new PostgresFusion(this.schema, projections, generationTableName);
+      if (!f.possible) return undefined;
+      this.fusions.push(f);
+      return f;
+    },
+  };
+  /** fusions of the inline groups on this storage: the usual inline path tells them the active generations */
+  private readonly fusions: PostgresFusion[] = [];
 
   constructor(options: PostgresViewStorageOptions) {
     super(options?.generationCacheMs);
@@ -69,6 +80,18 @@ export class PostgresViewStorage extends ActiveCache implements StorageBase {
       this.pool = createOwnedPool(pg.Pool as unknown as PoolClass<PostgresPool>, options.connectionString!, { maxConnections: options.maxConnections }, 'PostgresViewStorage').pool;
       this.ownsPool = true;
     }
+  }
+
+  /**
+   * Inline appends written in one statement with the append (a lone `kv.set` with the built-in
+   * views, see docs/projections.md) and fused statements redone the usual way because a view had
+   * moved to another generation meanwhile. A diagnostic: counts since this storage was created.
+   */
+  fusionStats(): { fused: number; stale: number } {
+    let fused = 0;
+    let stale = 0;
+    for (const f of this.fusions) (fused += f.counts.fused), (stale += f.counts.stale);
+    return { fused, stale };
   }
 
   /** Run a read (or any statement) on the pool, e.g. against `await table(...)`. */
@@ -170,7 +193,10 @@ export class PostgresViewStorage extends ActiveCache implements StorageBase {
       await c.query(this.sql.switch, [name]);
       return true;
     }, fence);
-    if (ok) this.invalidate(name);
+    if (ok) {
+      this.invalidate(name);
+      for (const f of this.fusions) f.forget(); // the next inline append learns the new generation (no stale fused statement)
+    }
     return ok;
   }
 
@@ -251,6 +277,7 @@ export class PostgresViewStorage extends ActiveCache implements StorageBase {
     // named: prepared once per connection (the append's connection comes from the log's pool)
     const { rows } = await (tx as Queryable).query(named(this.sql.inline, [max, items.map((i) => i.projection.name), items.map((i) => i.projection.version)]));
     const active = new Map((rows as { name: string; generation: number; version: number; b_version: number | null }[]).map((r) => [r.name, r]));
+    for (const f of this.fusions) f.learn(rows);
     // the projections' queued writes go together: one round trip for all of them (see StatementBatch)
     const b = new StatementBatch(tx);
     for (const { projection, events } of items) {

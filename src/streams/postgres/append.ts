@@ -3,6 +3,7 @@
  * in one call of the append function (one round trip, one transaction, one WAL flush). Each append
  * keeps its own expected-revision and event-id checks, so a conflicting one fails alone.
  */
+import { createHash } from 'node:crypto';
 import { decode, encode, prepare } from '../../core/codec.js';
 import { ConcurrencyError } from '../../core/errors.js';
 import { uuidV7 } from '../../core/uuid-v7.js';
@@ -43,6 +44,20 @@ export function prepareStreamAppend(stream: string, events: readonly NewEvent[],
 export interface PostgresAppendTransaction extends AppendTransaction {
   /** run a statement in the append's transaction (values are bound, never interpolated) */
   query(text: string, values?: unknown[]): Promise<{ rows: any[]; rowCount: number | null }>;
+}
+
+/**
+ * Set by a hook (as `postgresFusion`) that can write its effect of a lone appended event in the
+ * append's own statement, as CTEs after `g` (columns rev, pos, ms: one row when the event was
+ * stored). See projections/storage/postgres-fused.ts.
+ */
+export interface PostgresFusionHook {
+  /** the CTEs and their values (numbered from `$<base + 1>`), or undefined for the usual path */
+  plan(stream: string, event: { id: string; type: string; dataJson: string; metaJson: string }, base: number): { ctes: string; values: unknown[] } | undefined;
+  /** whether an error of the fused statement means its plan was stale (nothing was stored; the append is redone the usual way) */
+  stale(e: unknown): boolean;
+  /** the fused statement committed */
+  done(): void;
 }
 
 /** What a batch needs from the log. */
@@ -207,6 +222,28 @@ export class AppendQueue {
     // every function call carries the NOTIFY when the Notifier says so: a boolean as the last parameter
     const carriedAt = this.ctx.notify.carry();
     const carry = carriedAt !== undefined;
+    if (one && one.events.length === 1 && this.ctx.hooks.length === 1) {
+      // one event and one hook that can fuse: one statement, no BEGIN ... COMMIT (see PostgresFusionHook)
+      const fusion = (this.ctx.hooks[0] as { postgresFusion?: PostgresFusionHook }).postgresFusion;
+      const e = one.events[0]!;
+      const plan = fusion?.plan(one.stream, e, 7);
+      if (plan) {
+        const text = `WITH ev AS MATERIALIZED (SELECT ${n.fnEvent}($1, $2, $3, $4, $5, $6) AS r),
+g AS MATERIALIZED (SELECT r[2] AS rev, r[3] AS pos, r[4] AS ms FROM ev WHERE r[1] = ${STATUS.appended}),
+${plan.ctes}
+SELECT (SELECT r FROM ev), ${notifyIf('$7', n)}`;
+        try {
+          const res = await this.ctx.pool.query({ name: fusedName(n.channel, text), text, values: [one.stream, encodeExpected(one.expected), e.id, e.type, e.dataJson, e.metaJson, carry, ...plan.values], rowMode: 'array' } as never);
+          const rows = [eventRow((res as { rows: any[][] }).rows[0]![0])];
+          fusion!.done();
+          this.committed(rows, carriedAt);
+          return rows;
+        } catch (err) {
+          if (!fusion!.stale(err)) throw err;
+          // nothing was stored: the usual path below (which learns the views' new generations)
+        }
+      }
+    }
     if (one && one.events.length === 1) {
       // one event with a generated id otherwise ('any', 'stream_exists', or with hooks): scalar arguments, the leanest function
       const e = one.events[0]!;
@@ -377,6 +414,18 @@ export class AppendQueue {
       else item.resolve(results);
     }
   }
+}
+
+const fusedNames = new Map<string, string>();
+
+/** A prepared statement name per fused statement text (texts differ by view tables and by the event's shape). */
+function fusedName(channel: string, text: string): string {
+  let name = fusedNames.get(text);
+  if (name === undefined) {
+    if (fusedNames.size > 500) fusedNames.clear();
+    fusedNames.set(text, (name = `${channel}_fu_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`));
+  }
+  return name;
 }
 
 /** One event as the batch functions take it: an element of their json payload array. */

@@ -7,6 +7,7 @@ import type { AuditEntry, AuditRetentionOptions } from '../rows.js';
 import type { PostgresTables } from '../sql-statements.js';
 import type { AuditFilter, AuditReader } from '../types.js';
 import { auditFromRow, auditObjectIndexSql, auditWhere } from './sqlite.js';
+import type { FusedBuilder } from '../../storage/postgres-fused.js';
 
 const COLUMNS = 'position, time, actor, operation, type, namespace, key, version, metadata, tx';
 
@@ -57,4 +58,12 @@ export class PostgresAuditReader implements AuditReader {
   async all(): Promise<AuditEntry[]> {
     return this.audit();
   }
+}
+
+/** The fused form of a `kv.set` (see storage/postgres-fused.ts), without retention by age (which deletes by time). */
+export function fusedAuditSet(retention: AuditRetentionOptions | undefined): FusedBuilder {
+  return (s, table) =>
+    retention?.maxAgeMs !== undefined
+      ? undefined
+      : [{ name: 'au_w', sql: `INSERT INTO ${table('audit')} (${COLUMNS}) SELECT w.pos, w.ms, ${s.actor}, ${s.op}, ${s.type}, ${s.ns}, ${s.key}, w.rev, ${s.meta}, ${s.tx} FROM w` }];
 }

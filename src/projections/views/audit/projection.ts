@@ -8,7 +8,8 @@ import { defineProjection, type Projection } from '../../projection.js';
 import { KEYED_EVENT_TYPES, RELATION_EVENT_TYPES } from '../../keyed-events.js';
 import type { AuditRetentionOptions } from '../rows.js';
 import { applyAuditMemory } from './memory.js';
-import { applyAuditPostgres, setupAuditPostgres } from './postgres.js';
+import { applyAuditPostgres, fusedAuditSet, setupAuditPostgres } from './postgres.js';
+import { registerFused } from '../../storage/postgres-fused.js';
 import { applyAuditRedis } from './redis.js';
 import { applyAuditSqlite, setupAuditSqlite } from './sqlite.js';
 
@@ -24,7 +25,7 @@ export function auditView(o: AuditViewOptions = {}): Projection {
   const retention = o.retention;
   const age = retention?.maxAgeMs;
   if (age !== undefined && !(age >= 0 && Number.isFinite(age))) throw new ValidationError('audit retention: maxAgeMs must be a finite number >= 0');
-  return defineProjection({
+  return registerFused(defineProjection({
     name: o.name ?? 'kv_audit',
     version: 1,
     handles: [...KEYED_EVENT_TYPES, ...RELATION_EVENT_TYPES], // relate/unrelate are audited too (as events of the subject key)
@@ -40,5 +41,5 @@ export function auditView(o: AuditViewOptions = {}): Projection {
         case 'redis': return applyAuditRedis(events, ctx, retention);
       }
     },
-  });
+  }), 3, fusedAuditSet(retention));
 }

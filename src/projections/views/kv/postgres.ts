@@ -16,6 +16,7 @@ import type { KvEntry, NamespaceEntry } from '../rows.js';
 import type { PostgresTables } from '../sql-statements.js';
 import type { KvReader, ListOptions, ReadOptions } from '../types.js';
 import { jsonbPath, orderByPg, whereFiltersPg } from './postgres-query.js';
+import type { FusedBuilder } from '../../storage/postgres-fused.js';
 import { kvFromRow } from './sqlite.js';
 
 const COLUMNS = 'namespace, key, value, version, metadata, created_at, updated_at, expires_at, position';
@@ -250,3 +251,20 @@ export class PostgresKvReader implements KvReader {
     return (await this.rows('kv', (t) => `SELECT ${COLUMNS} FROM ${t}`, [])).map(kvFromRow);
   }
 }
+
+/** The fused form of a `kv.set` (see storage/postgres-fused.ts): the same upsert as {@link applyKvPostgres} plans blind, kept fields from the locked row. */
+export const fusedKvSet: FusedBuilder = (s, table) => {
+  const t = table('kv');
+  return [
+    {
+      name: 'kv_w',
+      sql: `INSERT INTO ${t} AS c (namespace, key, value, value_jsonb, version, metadata, created_at, updated_at, expires_at, position)
+        SELECT ${s.ns}, ${s.key}, ${s.value}, ${s.jsonb}, w.rev, ${s.meta}, w.ms, w.ms, ${s.expires}, w.pos FROM w
+        ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, value_jsonb = excluded.value_jsonb, version = excluded.version,
+          metadata = ${s.keepMeta ? 'c.metadata' : 'excluded.metadata'}, created_at = c.created_at, updated_at = excluded.updated_at,
+          expires_at = excluded.expires_at, position = excluded.position
+        RETURNING metadata`,
+    },
+    { name: 'kv_ns', sql: `INSERT INTO ${table('ns')} (namespace, created_at) SELECT ${s.ns}, w.ms FROM w ON CONFLICT (namespace) DO NOTHING` },
+  ];
+};

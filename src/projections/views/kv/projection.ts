@@ -8,7 +8,8 @@ import { KEYED_EVENT_TYPES } from '../../keyed-events.js';
 import { ERASED_EVENT_TYPE } from '../../../streams/erase.js';
 import { parsePath } from '../filter.js';
 import { applyKvMemory } from './memory.js';
-import { applyKvPostgres, setupKvPostgres } from './postgres.js';
+import { applyKvPostgres, fusedKvSet, setupKvPostgres } from './postgres.js';
+import { registerFused } from '../../storage/postgres-fused.js';
 import { applyKvRedis } from './redis.js';
 import { applyKvSqlite, setupKvSqlite } from './sqlite.js';
 
@@ -33,7 +34,7 @@ export interface KvViewOptions {
 export function kvView(o: KvViewOptions = {}): Projection {
   const indexes = [...(o.indexes ?? [])];
   indexes.forEach(parsePath);
-  return defineProjection({
+  return registerFused(defineProjection({
     name: o.name ?? 'kv',
     version: 2,
     handles: [...KEYED_EVENT_TYPES, ERASED_EVENT_TYPE],
@@ -49,5 +50,5 @@ export function kvView(o: KvViewOptions = {}): Projection {
         case 'redis': return applyKvRedis(events, ctx);
       }
     },
-  });
+  }), 1, fusedKvSet);
 }

@@ -11,6 +11,8 @@ import type { PostgresTables } from '../sql-statements.js';
 import type { VersionsReader, VersionTarget } from '../types.js';
 import { currentFromRow } from './memory.js';
 import { versionFromRow } from './sqlite.js';
+import type { FusedBuilder } from '../../storage/postgres-fused.js';
+import { retentionOf } from '../rows.js';
 
 const COLUMNS = 'namespace, key, version, value, deleted, metadata, expires_at, time, actor, operation, position';
 
@@ -110,4 +112,22 @@ export class PostgresVersionsReader implements VersionsReader {
   async all(): Promise<VersionEntry[]> {
     return this.rows((t) => `SELECT ${COLUMNS} FROM ${t}`, []);
   }
+}
+
+/**
+ * The fused form of a `kv.set` (see storage/postgres-fused.ts), without retention only (trims read
+ * the view). A set without metadata keeps the key's: the KV upsert's RETURNING gives it (the
+ * newest live row's metadata, which is the KV row's), read under the KV row's lock.
+ */
+export function fusedVersionsSet(retention: VersionsRetentionOptions | undefined): FusedBuilder {
+  const timed = retention?.maxAgeMs !== undefined || Object.values(retention?.namespaces ?? {}).some((r) => r.maxAgeMs !== undefined);
+  return (s, table) => {
+    if (timed || retentionOf(retention, s.event.namespace).maxVersions !== undefined) return undefined;
+    if (s.keepMeta && !s.defined.has('kv_w')) return undefined;
+    return [{
+      name: 'ver_w',
+      sql: `INSERT INTO ${table('versions')} (${COLUMNS})
+        SELECT ${s.ns}, ${s.key}, w.rev, ${s.value}, false, ${s.keepMeta ? '(SELECT metadata FROM kv_w)' : s.meta}, ${s.expires}, w.ms, ${s.actor}, ${s.op}, w.pos FROM w`,
+    }];
+  };
 }

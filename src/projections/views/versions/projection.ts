@@ -8,7 +8,8 @@ import { defineProjection, type Projection } from '../../projection.js';
 import { KEYED_EVENT_TYPES } from '../../keyed-events.js';
 import type { VersionRetention, VersionsRetentionOptions } from '../rows.js';
 import { applyVersionsMemory } from './memory.js';
-import { applyVersionsPostgres, setupVersionsPostgres } from './postgres.js';
+import { applyVersionsPostgres, fusedVersionsSet, setupVersionsPostgres } from './postgres.js';
+import { registerFused } from '../../storage/postgres-fused.js';
 import { applyVersionsRedis } from './redis.js';
 import { applyVersionsSqlite, setupVersionsSqlite } from './sqlite.js';
 
@@ -31,7 +32,7 @@ export function versionsView(o: VersionsViewOptions = {}): Projection {
     check(retention, 'versions retention: ');
     for (const [ns, r] of Object.entries(retention.namespaces ?? {})) check(r, `versions retention of ${JSON.stringify(ns)}: `);
   }
-  return defineProjection({
+  return registerFused(defineProjection({
     name: o.name ?? 'kv_versions',
     version: 1,
     handles: KEYED_EVENT_TYPES,
@@ -48,5 +49,5 @@ export function versionsView(o: VersionsViewOptions = {}): Projection {
         case 'redis': return applyVersionsRedis(events, ctx, retention);
       }
     },
-  });
+  }), 2, fusedVersionsSet(retention));
 }

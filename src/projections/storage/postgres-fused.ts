@@ -1,0 +1,196 @@
+/**
+ * Fused inline appends on PostgreSQL: the commonest inline append, one `kv.set` event with the
+ * built-in views in the log's schema, is written in ONE statement: the append function, the
+ * control rows (checkpoints) and the three views' writes, as data-modifying CTEs of the append's
+ * own statement. The usual path sends BEGIN, the append, the control UPDATE, the views' writes and
+ * COMMIT (5 round trips, each statement planned apart); the fused one sends one, with scalar
+ * parameters (a generic plan is an index lookup).
+ *
+ * Exactness: the statement folds the same event the same way as the views' `apply` (the property
+ * tests compare inline views with rebuilt ones, which never take this path). Rows read before the
+ * event's stream lock was taken would be stale (the statement's snapshot is older than the lock), so
+ * nothing is read from a snapshot: the kept metadata and creation time come from the KV row that
+ * `ON CONFLICT DO UPDATE` locked (the newest committed one), and the versions row takes the kept
+ * metadata from that upsert's RETURNING. Cases needing a read (retention, other event types, other
+ * projections without a fused form) take the usual path.
+ *
+ * Generations: the statement names the tables of the generations the last usual inline append
+ * found active (learned per storage). It locks and checks the control rows itself; if one moved (a
+ * rebuild switched, a version changed) it raises `DG001` before committing anything, and the log
+ * redoes the append the usual way, which learns the new generations.
+ */
+import { decode, encode } from '../../core/codec.js';
+import type { RecordedEvent } from '../../streams/event-log.js';
+import { KEYED, toKeyedEvent, type KeyedEvent } from '../keyed-events.js';
+import { handlesType, type Projection } from '../projection.js';
+import { encodeValue } from '../views/encoded.js';
+
+/** SQLSTATE raised by the fused statement when a control row no longer matches the generations it names. */
+export const INLINE_MOVED = 'DG001';
+
+/** DDL of the function raising {@link INLINE_MOVED} (in the views' schema). */
+export function inlineMovedFunctionSql(schema: string): string {
+  return `CREATE OR REPLACE FUNCTION "${schema}".dgent_inline_moved() RETURNS boolean LANGUAGE plpgsql VOLATILE AS $fn$
+BEGIN RAISE EXCEPTION 'dgent: an inline view changed generation or version during the append' USING ERRCODE = '${INLINE_MOVED}'; END $fn$`;
+}
+
+/**
+ * The parameters of one fused `kv.set`, as SQL placeholders (already cast) shared by every view's
+ * writes, and `w`: the CTE holding the stored event's `rev`, `pos` and `ms` (one row when the event
+ * was stored and every control row matched; no row on a revision conflict).
+ */
+export interface FusedSet {
+  event: KeyedEvent;
+  ns: string;
+  key: string;
+  value: string;
+  /** the value as jsonb, or NULL::jsonb when jsonb cannot hold it */
+  jsonb: string;
+  meta: string;
+  /** the set carries no metadata: the key keeps its stored one */
+  keepMeta: boolean;
+  expires: string;
+  actor: string;
+  op: string;
+  type: string;
+  tx: string;
+  /** CTE names defined by the views before this one (e.g. `kv_w`, the KV upsert RETURNING metadata) */
+  defined: ReadonlySet<string>;
+}
+
+/** A view's fused writes: named CTEs, or undefined when this event needs the usual path. */
+export type FusedBuilder = (s: FusedSet, table: (local: string) => string) => { name: string; sql: string }[] | undefined;
+
+const builders = new WeakMap<Projection<any>, { order: number; build: FusedBuilder }>();
+
+/** Register the fused form of a built-in view's `kv.set` fold (`order`: KV first, it defines `kv_w`). */
+export function registerFused(projection: Projection<any>, order: number, build: FusedBuilder): Projection<any> {
+  builders.set(projection, { order, build });
+  return projection;
+}
+
+/** What a fused plan gives the log: CTEs after `g`, and their values numbered from `$<base + 1>`. */
+export interface FusedPlan {
+  ctes: string;
+  values: unknown[];
+}
+
+/** The fusion of one inline group on one PostgreSQL view storage (see the file comment). */
+export class PostgresFusion {
+  /** appends written by the fused statement, and fused statements found stale (redone the usual way) */
+  readonly counts = { fused: 0, stale: 0 };
+  /** projection name -> generation the last usual inline append found active at the code's version */
+  private readonly learned = new Map<string, number>();
+  private readonly names: string[];
+  private readonly versions: number[];
+  private readonly ordered: { projection: Projection<any>; build: FusedBuilder }[] | undefined;
+
+  constructor(
+    private readonly schema: string,
+    private readonly projections: readonly Projection<any>[],
+    private readonly tableName: (projection: string, generation: number, local: string) => string,
+  ) {
+    this.names = projections.map((p) => p.name);
+    this.versions = projections.map((p) => p.version);
+    const handling = projections.filter((p) => handlesType(p, KEYED.set));
+    const withBuilders = handling.map((p) => ({ projection: p, b: builders.get(p) }));
+    this.ordered = withBuilders.every((x) => x.b !== undefined)
+      ? withBuilders.sort((a, b) => a.b!.order - b.b!.order).map((x) => ({ projection: x.projection, build: x.b!.build }))
+      : undefined;
+  }
+
+  /** Whether the group can ever fuse (every projection handling `kv.set` has a fused form). */
+  get possible(): boolean {
+    return this.ordered !== undefined && this.ordered.length > 0;
+  }
+
+  /** The usual inline path found these active generations (only rows at the code's version count). */
+  learn(rows: readonly { name: string; generation: number; version: number }[]): void {
+    for (const p of this.projections) {
+      const r = rows.find((x) => x.name === p.name);
+      if (!r) continue; // another group's append
+      if (r.version === p.version) this.learned.set(p.name, r.generation);
+      else this.learned.delete(p.name);
+    }
+  }
+
+  /** The fused statement moved on: forget the generations (the retried usual append learns them again). */
+  forget(): void {
+    this.learned.clear();
+  }
+
+  /** Whether `e` (an error of the fused statement) means its plan was stale: DG001, or a table since dropped. */
+  stale(e: unknown): boolean {
+    const code = (e as { code?: unknown })?.code;
+    if (code === INLINE_MOVED || code === '42P01') {
+      this.counts.stale++;
+      this.forget();
+      return true;
+    }
+    return false;
+  }
+
+  done(): void {
+    this.counts.fused++;
+  }
+
+  /** The CTEs for one appended event (in stream `stream`), or undefined for the usual path. */
+  plan(stream: string, e: { id: string; type: string; dataJson: string; metaJson: string }, base: number): FusedPlan | undefined {
+    if (e.type !== KEYED.set || !this.ordered) return undefined;
+    const gens: number[] = [];
+    for (const n of this.names) {
+      const g = this.learned.get(n);
+      if (g === undefined) return undefined;
+      gens.push(g);
+    }
+    let k: KeyedEvent | undefined;
+    try {
+      const r: RecordedEvent = { id: e.id, stream, revision: 1, position: 1, type: e.type, data: decode(e.dataJson), metadata: decode<Record<string, unknown>>(e.metaJson), time: new Date(0) };
+      k = toKeyedEvent(r);
+    } catch {
+      return undefined; // a malformed event: the usual path reports it
+    }
+    if (!k || k.type !== KEYED.set || k.key === null) return undefined;
+    const values: unknown[] = [];
+    const add = (v: unknown, cast: string) => (values.push(v), `$${base + values.length}::${cast}`);
+    const valueText = encodeValue(k.data.value);
+    const value = add(valueText, 'text');
+    const s: FusedSet = {
+      event: k,
+      ns: add(k.namespace, 'text'),
+      key: add(k.key, 'text'),
+      value,
+      jsonb: /\\u(?:0000|d[89a-f])/i.test(valueText) ? 'NULL::jsonb' : `${value}::jsonb`,
+      meta: add(k.data.metadata === undefined ? null : encode(k.data.metadata), 'text'),
+      keepMeta: k.data.metadata === undefined,
+      expires: add(k.data.expiresAt ?? null, 'bigint'),
+      actor: add(k.actor, 'text'),
+      op: add(k.operation, 'text'),
+      type: add(k.type, 'text'),
+      tx: add(k.tx, 'text'),
+      defined: new Set<string>(),
+    };
+    const ctl = `"${this.schema}".dgent_projections`;
+    const names = add(this.names, 'text[]');
+    const ctes = [
+      `l AS (SELECT name FROM ${ctl} WHERE name = ANY(${names}) AND EXISTS (SELECT 1 FROM g) ORDER BY name FOR UPDATE)`,
+      `c AS (UPDATE ${ctl} AS c SET seen = GREATEST(c.seen, g.pos), position = CASE WHEN c.version = v.version THEN GREATEST(c.position, g.pos) ELSE c.position END
+        FROM unnest(${names}, ${add(this.versions, 'int[]')}, ${add(gens, 'int[]')}) AS v(name, version, generation), l, g
+        WHERE c.name = v.name AND l.name = v.name RETURNING c.version = v.version AND c.generation = v.generation AS fresh)`,
+      // no row unless stored and every control row still names these generations at these versions (else DG001: nothing commits)
+      `w AS MATERIALIZED (SELECT g.rev, g.pos, g.ms FROM g WHERE CASE WHEN (SELECT count(*) FROM c WHERE fresh) = ${add(this.names.length, 'int')} THEN true ELSE "${this.schema}".dgent_inline_moved() END)`,
+    ];
+    const defined = s.defined as Set<string>;
+    for (const { projection, build } of this.ordered) {
+      const gen = gens[this.names.indexOf(projection.name)]!;
+      const parts = build(s, (local) => `"${this.schema}"."${this.tableName(projection.name, gen, local)}"`);
+      if (!parts) return undefined;
+      for (const p of parts) {
+        if (defined.has(p.name)) return undefined; // two views of one kind in a group: the usual path
+        ctes.push(`${p.name} AS (${p.sql})`);
+        defined.add(p.name);
+      }
+    }
+    return { ctes: ctes.join(',\n'), values };
+  }
+}
