@@ -94,7 +94,8 @@ export class PostgresFusion {
     this.versions = projections.map((p) => p.version);
     const handling = projections.filter((p) => handlesType(p, KEYED.set));
     const withBuilders = handling.map((p) => ({ projection: p, b: builders.get(p) }));
-    this.ordered = withBuilders.every((x) => x.b !== undefined)
+    // the names go into the statement's text as literals: only plain identifiers (defineProjection's rule) fuse
+    this.ordered = withBuilders.every((x) => x.b !== undefined) && this.names.every((n) => /^[a-z][a-z0-9_]*$/.test(n))
       ? withBuilders.sort((a, b) => a.b!.order - b.b!.order).map((x) => ({ projection: x.projection, build: x.b!.build }))
       : undefined;
   }
@@ -171,14 +172,17 @@ export class PostgresFusion {
       defined: new Set<string>(),
     };
     const ctl = `"${this.schema}".dgent_projections`;
-    const names = add(this.names, 'text[]');
+    // names (validated identifiers), versions and generations are written into the text as literals:
+    // the control rows are then read and updated by name alone (no array to unnest and join); the
+    // text changes only when a generation does (a new prepared statement then)
+    const list = this.names.map((n) => `'${n}'`).join(', ');
+    const byName = (values: readonly number[]) => `CASE c.name ${this.names.map((n, i) => `WHEN '${n}' THEN ${Math.trunc(values[i]!)}`).join(' ')} END`;
     const ctes = [
-      `l AS (SELECT name FROM ${ctl} WHERE name = ANY(${names}) AND EXISTS (SELECT 1 FROM g) ORDER BY name FOR UPDATE)`,
-      `c AS (UPDATE ${ctl} AS c SET seen = GREATEST(c.seen, g.pos), position = CASE WHEN c.version = v.version THEN GREATEST(c.position, g.pos) ELSE c.position END
-        FROM unnest(${names}, ${add(this.versions, 'int[]')}, ${add(gens, 'int[]')}) AS v(name, version, generation), l, g
-        WHERE c.name = v.name AND l.name = v.name RETURNING c.version = v.version AND c.generation = v.generation AS fresh)`,
+      `l AS (SELECT name FROM ${ctl} WHERE name IN (${list}) AND EXISTS (SELECT 1 FROM g) ORDER BY name FOR UPDATE)`,
+      `c AS (UPDATE ${ctl} AS c SET seen = GREATEST(c.seen, g.pos), position = CASE WHEN c.version = ${byName(this.versions)} THEN GREATEST(c.position, g.pos) ELSE c.position END
+        FROM l, g WHERE c.name = l.name RETURNING c.version = ${byName(this.versions)} AND c.generation = ${byName(gens)} AS fresh)`,
       // no row unless stored and every control row still names these generations at these versions (else DG001: nothing commits)
-      `w AS MATERIALIZED (SELECT g.rev, g.pos, g.ms FROM g WHERE CASE WHEN (SELECT count(*) FROM c WHERE fresh) = ${add(this.names.length, 'int')} THEN true ELSE "${this.schema}".dgent_inline_moved() END)`,
+      `w AS MATERIALIZED (SELECT g.rev, g.pos, g.ms FROM g WHERE CASE WHEN (SELECT count(*) FROM c WHERE fresh) = ${this.names.length} THEN true ELSE "${this.schema}".dgent_inline_moved() END)`,
     ];
     const defined = s.defined as Set<string>;
     for (const { projection, build } of this.ordered) {
