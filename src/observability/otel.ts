@@ -15,11 +15,14 @@ export interface OtelSpan {
   setStatus(status: { code: number; message?: string }): unknown;
   recordException(e: Error | string): void;
   end(): void;
+  isRecording(): boolean;
+  spanContext(): unknown;
 }
 export interface OtelApi {
   trace: {
     getTracer(name: string, version?: string): { startSpan(name: string, options?: { kind?: number; attributes?: Attributes }): OtelSpan };
     setSpan(ctx: unknown, span: OtelSpan): unknown;
+    isSpanContextValid(spanContext: unknown): boolean;
   };
   context: {
     active(): unknown;
