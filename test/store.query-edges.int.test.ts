@@ -147,9 +147,12 @@ for (const place of places) {
         fc.asyncProperty(fc.array(valueArb, { minLength: 1, maxLength: 6 }), fc.array(filterArb, { minLength: 1, maxLength: 2 }), pathArb, async (values, filters, sortPath) => {
           const ns = `${uniqueName('q')}${run++}`;
           const stored = new Map<string, unknown>();
-          for (const [i, v] of values.entries()) {
-            await store.set(`k${i}`, v, { namespace: ns });
-            stored.set(`k${i}`, await store.get(`k${i}`, { namespace: ns }));
+          // every key set once, odd ones with metadata; then key 0 set again without (it keeps its metadata, version 2)
+          const writes: [string, unknown, Record<string, unknown> | undefined][] = values.map((v, i) => [`k${i}`, v, i % 2 === 1 ? { i } : undefined]);
+          writes.push(['k0', values[0], undefined]);
+          for (const [k, v, metadata] of writes) {
+            await store.set(k, v, { namespace: ns, metadata });
+            stored.set(k, await store.get(k, { namespace: ns }));
           }
           const want = [...stored].filter(([key, value]) => matchesFilters({ namespace: ns, key, value, version: 1, metadata: null, createdAt: 0, updatedAt: 0, expiresAt: null, position: 0 }, filters)).map(([k]) => k).sort(compareKeys);
           const got = (await store.query(filters, { namespace: ns })).map((r) => r.key);
@@ -160,8 +163,11 @@ for (const place of places) {
           expect([...sorted].sort(compareKeys)).toEqual(want);
           const memory = new Store({ log: new MemoryEventLog(), sweepIntervalMs: 0 });
           try {
-            for (const [k, v] of stored) await memory.set(k, v, { namespace: ns });
-            expect(sorted).toEqual((await memory.query(filters, { namespace: ns, sort: [{ path: sortPath }] })).map((r) => r.key));
+            for (const [k, v, metadata] of writes) await memory.set(k, v, { namespace: ns, metadata });
+            // whole results (key, value, version, metadata), in the same order
+            const full = await store.query(filters, { namespace: ns, sort: [{ path: sortPath }] });
+            expect(full).toEqual(await memory.query(filters, { namespace: ns, sort: [{ path: sortPath }] }));
+            expect(full.map((r) => r.key)).toEqual(sorted);
           } finally {
             await memory.close();
           }

@@ -107,7 +107,9 @@ export async function query(ctx: StoreContext, filter: ValueFilter | readonly Va
   await ctx.open();
   await ctx.authorize('read', ns, undefined, o);
   await ctx.fresh();
-  const rows = await ctx.readers.kv.query(ns, filters, { ...opts, now: ctx.now() });
+  const kv = ctx.readers.kv;
+  if (kv.queryRows) return (await kv.queryRows(ns, filters, { ...opts, now: ctx.now() })) as QueryResult[];
+  const rows = await kv.query(ns, filters, { ...opts, now: ctx.now() });
   return rows.map(toResult);
 }
 

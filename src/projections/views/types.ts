@@ -26,6 +26,14 @@ export interface ListOptions extends ReadOptions {
 }
 
 /** Reads of the KV view. Absent keys read as undefined; namespaces must be valid. */
+/** A row of {@link KvReader.queryRows}. */
+export interface QueryRow {
+  key: string;
+  value: unknown;
+  version: number;
+  metadata: Record<string, unknown> | null;
+}
+
 export interface KvReader {
   get(namespace: string, key: string, o?: ReadOptions): Promise<KvEntry | undefined>;
   /** one entry (or undefined) per key, in the order asked */
@@ -35,6 +43,11 @@ export interface KvReader {
   list(namespace: string, o?: ListOptions): Promise<KvEntry[]>;
   /** entries matching every filter; SQL backends push the filters down */
   query(namespace: string, filters: ValueFilter | readonly ValueFilter[] | undefined, o?: QueryOptions): Promise<KvEntry[]>;
+  /**
+   * Optional: `query` returning only key, value, version and metadata (what Store.query gives),
+   * where the storage can read less for it; the same rows, in the same order.
+   */
+  queryRows?(namespace: string, filters: ValueFilter | readonly ValueFilter[] | undefined, o?: QueryOptions): Promise<QueryRow[]>;
   count(namespace: string, filters?: ValueFilter | readonly ValueFilter[], o?: ReadOptions): Promise<number>;
   /** namespaces in name order */
   namespaces(): Promise<NamespaceEntry[]>;

@@ -13,7 +13,7 @@ import { prefixEnd } from '../keys.js';
 import { canPlanBlind, kvBatch, planKv, touchedKeys } from '../plan.js';
 import type { KvEntry, NamespaceEntry } from '../rows.js';
 import { stmt, type SqliteTables } from '../sql-statements.js';
-import type { KvReader, ListOptions, ReadOptions } from '../types.js';
+import type { KvReader, ListOptions, QueryRow, ReadOptions } from '../types.js';
 import { jsonPath, orderBy, whereFilters } from './sqlite-query.js';
 
 const COLUMNS = 'namespace, key, value, version, metadata, created_at, updated_at, expires_at, position';
@@ -87,6 +87,18 @@ export function applyKvSqlite(events: readonly RecordedEvent[], ctx: SqliteViewC
   for (const ns of plan.namespaces) addNs.run(ns.namespace, ns.createdAt);
 }
 
+/** The WHERE, ORDER BY and page of a query, with its parameters (validated filters and options). */
+function querySql(namespace: string, filters: ValueFilter | readonly ValueFilter[] | undefined, o: QueryOptions | undefined): { sql: string; params: unknown[] } {
+  const fs = validateFilters(filters);
+  const opts = validateQueryOptions(o);
+  const params: unknown[] = [namespace];
+  let where = 'namespace = ?' + notExpired(opts, params);
+  if (fs.length > 0) where += ' AND ' + whereFilters(fs, params);
+  let page = '';
+  if (opts.limit !== undefined || opts.offset !== undefined) (page = ' LIMIT ? OFFSET ?'), params.push(opts.limit ?? -1, opts.offset ?? 0);
+  return { sql: `WHERE ${where} ORDER BY ${orderBy(opts)}${page}`, params };
+}
+
 const notExpired = (o: ReadOptions | undefined, params: unknown[]): string => {
   if (o?.now === undefined) return '';
   params.push(o.now);
@@ -140,14 +152,23 @@ export class SqliteKvReader implements KvReader {
   }
 
   async query(namespace: string, filters: ValueFilter | readonly ValueFilter[] | undefined, o?: QueryOptions): Promise<KvEntry[]> {
-    const fs = validateFilters(filters);
-    const opts = validateQueryOptions(o);
-    const params: unknown[] = [namespace];
-    let where = 'namespace = ?' + notExpired(opts, params);
-    if (fs.length > 0) where += ' AND ' + whereFilters(fs, params);
-    let page = '';
-    if (opts.limit !== undefined || opts.offset !== undefined) (page = ' LIMIT ? OFFSET ?'), params.push(opts.limit ?? -1, opts.offset ?? 0);
-    return (await this.rows('kv', (t) => `SELECT ${COLUMNS} FROM ${t} AS kv WHERE ${where} ORDER BY ${orderBy(opts)}${page}`, params)).map(kvFromRow);
+    const q = querySql(namespace, filters, o);
+    return (await this.rows('kv', (t) => `SELECT ${COLUMNS} FROM ${t} AS kv ${q.sql}`, q.params)).map(kvFromRow);
+  }
+
+  /** `query` reading only key, value, version and metadata, rows as arrays (no object per row before the result's own). */
+  async queryRows(namespace: string, filters: ValueFilter | readonly ValueFilter[] | undefined, o?: QueryOptions): Promise<QueryRow[]> {
+    const q = querySql(namespace, filters, o);
+    const t = await this.storage.table(this.name, 'kv');
+    if (t === undefined) return [];
+    // a text of its own (the comment): raw mode is set on this statement only, never on one another reader shares
+    const rows = stmt(this.storage.db, `SELECT key, value, version, metadata FROM ${t} AS kv ${q.sql} /* rows */`).raw(true).all(...q.params) as [string, string, number, string | null][];
+    const out: QueryRow[] = new Array(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i]!;
+      out[i] = { key: r[0], value: decode(r[1]), version: Number(r[2]), metadata: r[3] === null ? null : decode(r[3]) };
+    }
+    return out;
   }
 
   /** The plan SQLite chooses for `query(namespace, filters)`: shows whether an index created with `indexes` is used. */
