@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { decode } from '../core/codec.js';
 import type { SqliteDatabase } from '../streams/sqlite/connection.js';
-import { stmt } from '../projections/views/sql-statements.js';
+import { rawStmt } from '../projections/views/sql-statements.js';
 import type { ViewReaders } from '../projections/views/index.js';
 import { generationTableName, type ViewStorage } from '../projections/view-storage.js';
 
@@ -34,8 +34,7 @@ export function valueReader(storage: ViewStorage, readers: ViewReaders, pgPool?:
       if (generation === undefined) return undefined;
       if (last?.generation !== generation) {
         // rows as arrays (no object per row) and the expiry judged here: one lookup by the primary key
-        const st = stmt(s.db, `SELECT value, expires_at FROM "${generationTableName('kv', generation, 'kv')}" WHERE namespace = ? AND key = ?`);
-        const raw = st.raw(true);
+        const raw = rawStmt(s.db, `SELECT value, expires_at FROM "${generationTableName('kv', generation, 'kv')}" WHERE namespace = ? AND key = ?`);
         last = { generation, get: (ns, k) => raw.get(ns, k) };
       }
       const row = last.get(namespace, key) as [string, number | null] | undefined;

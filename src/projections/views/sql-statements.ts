@@ -17,6 +17,24 @@ export function stmt(db: SqliteDatabase, sql: string): Statement {
   return s;
 }
 
+/**
+ * The prepared statement of `sql` on `db` returning rows as arrays (better-sqlite3's raw mode),
+ * cached apart from {@link stmt}'s: raw mode is a setting of the statement object, so a statement
+ * shared with readers expecting row objects must never be switched.
+ */
+export function rawStmt(db: SqliteDatabase, sql: string): Statement {
+  let m = rawCache.get(db);
+  if (!m) rawCache.set(db, (m = new Map()));
+  let s = m.get(sql);
+  if (!s) {
+    if (m.size > 2000) m.clear();
+    m.set(sql, (s = db.prepare<unknown[], any>(sql).raw(true)));
+  }
+  return s;
+}
+
+const rawCache = new WeakMap<SqliteDatabase, Map<string, Statement>>();
+
 /** What the SQLite readers need from SqliteViewStorage. */
 export interface SqliteTables {
   readonly db: SqliteDatabase;

@@ -12,7 +12,7 @@ import { validateFilters, validateQueryOptions, type QueryOptions, type ValueFil
 import { prefixEnd } from '../keys.js';
 import { canPlanBlind, kvBatch, planKv, touchedKeys } from '../plan.js';
 import type { KvEntry, NamespaceEntry } from '../rows.js';
-import { stmt, type SqliteTables } from '../sql-statements.js';
+import { rawStmt, stmt, type SqliteTables } from '../sql-statements.js';
 import type { KvReader, ListOptions, QueryRow, ReadOptions } from '../types.js';
 import { jsonPath, orderBy, whereFilters } from './sqlite-query.js';
 
@@ -161,8 +161,7 @@ export class SqliteKvReader implements KvReader {
     const q = querySql(namespace, filters, o);
     const t = await this.storage.table(this.name, 'kv');
     if (t === undefined) return [];
-    // a text of its own (the comment): raw mode is set on this statement only, never on one another reader shares
-    const rows = stmt(this.storage.db, `SELECT key, value, version, metadata FROM ${t} AS kv ${q.sql} /* rows */`).raw(true).all(...q.params) as [string, string, number, string | null][];
+    const rows = rawStmt(this.storage.db, `SELECT key, value, version, metadata FROM ${t} AS kv ${q.sql}`).all(...q.params) as [string, string, number, string | null][];
     const out: QueryRow[] = new Array(rows.length);
     for (let i = 0; i < rows.length; i++) {
       const r = rows[i]!;
