@@ -141,11 +141,16 @@ describe.each(kinds)('two runner processes of one projection (%s)', (kind, makeE
   test.skipIf(!enabled)('a holder paused (SIGSTOP) until the standby took over cannot commit when it resumes: fencing', async () => {
     const env = makeEnv();
     const children: Child[] = [];
+    // a longer lease than the SIGKILL test's: B must keep its lease from its takeover until A has
+    // resumed and found it taken. With 1.5 s, a CI run under load once stalled B for longer than
+    // that; its lease lapsed, resumed A took it back (legitimately: fencing kept the view exact)
+    // and the test, waiting for A to stand by, timed out
+    const leaseMs = '5000';
     try {
-      const a = spawnChild(['runner', kind, env.target, 'A', '1500']);
+      const a = spawnChild(['runner', kind, env.target, 'A', leaseMs]);
       children.push(a);
       await a.waitFor(/^state \S+ true$/);
-      const b = spawnChild(['runner', kind, env.target, 'B', '1500']);
+      const b = spawnChild(['runner', kind, env.target, 'B', leaseMs]);
       children.push(b);
       await b.waitFor(/^state standby false$/);
       await appendSome(env.log, 1, 60);
