@@ -5,7 +5,7 @@
  * it once per connection). Other storages use the view reader. The rows and their meaning are the
  * KV view's (src/projections/views/kv); an expired key reads as absent, as everywhere.
  */
-import { createHash } from 'node:crypto';
+import { statementName } from '../streams/postgres/statement-names.js';
 import { decode } from '../core/codec.js';
 import type { SqliteDatabase } from '../streams/sqlite/connection.js';
 import { rawStmt } from '../projections/views/sql-statements.js';
@@ -62,7 +62,7 @@ export function valueReader(storage: ViewStorage, readers: ViewReaders, pgPool?:
       if (generation === undefined) return Promise.resolve(undefined);
       if (last?.generation !== generation) {
         const text = `SELECT value FROM "${s.schema}"."${generationTableName('kv', generation, 'kv')}" WHERE namespace = $1 AND key = $2 AND (expires_at IS NULL OR expires_at > $3)`;
-        last = { generation, name: `dgent_sg_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`, text };
+        last = { generation, name: statementName('dgent_sg', text), text };
       }
       return pgPool.query({ name: last.name, text: last.text, values: [namespace, key, now] }).then(({ rows }) => (rows.length > 0 ? decode(rows[0]!.value) : undefined), fail);
     };

@@ -6,7 +6,7 @@
  * views' writes queued it sends 5. Queued writes share one snapshot, so a write that a later
  * one depends on goes through `query` (which sends the queue first, keeping the order).
  */
-import { createHash } from 'node:crypto';
+import { statementName } from '../../streams/postgres/statement-names.js';
 import type { Queryable } from '../../streams/postgres/errors.js';
 
 /** See the file comment. */
@@ -51,12 +51,5 @@ export class StatementBatch {
  * trip. The name is the text's hash, so one text has one name on every connection.
  */
 export function named(text: string, values: unknown[]): { name: string; text: string; values: unknown[] } {
-  let name = names.get(text);
-  if (name === undefined) {
-    if (names.size > 1000) names.clear();
-    names.set(text, (name = `dgent_v_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`));
-  }
-  return { name, text, values };
+  return { name: statementName('dgent_v', text), text, values };
 }
-
-const names = new Map<string, string>();

@@ -24,6 +24,7 @@ import type { RecordedEvent } from '../../streams/event-log.js';
 import { KEYED, toKeyedEvent, type KeyedEvent } from '../keyed-events.js';
 import { handlesType, type Projection } from '../projection.js';
 import { encodeValue } from '../views/encoded.js';
+import { jsonbSafe } from '../views/kv/postgres.js';
 
 /** SQLSTATE raised by the fused statement when a control row no longer matches the generations it names. */
 export const INLINE_MOVED = 'DG001';
@@ -161,7 +162,7 @@ export class PostgresFusion {
       ns: add(k.namespace, 'text'),
       key: add(k.key, 'text'),
       value,
-      jsonb: /\\u(?:0000|d[89a-f])/i.test(valueText) ? 'NULL::jsonb' : `${value}::jsonb`,
+      jsonb: jsonbSafe(valueText) ? `${value}::jsonb` : 'NULL::jsonb',
       meta: add(k.data.metadata === undefined ? null : encode(k.data.metadata), 'text'),
       keepMeta: k.data.metadata === undefined,
       expires: add(k.data.expiresAt ?? null, 'bigint'),

@@ -3,7 +3,6 @@
  * in one call of the append function (one round trip, one transaction, one WAL flush). Each append
  * keeps its own expected-revision and event-id checks, so a conflicting one fails alone.
  */
-import { createHash } from 'node:crypto';
 import { decode, encode, prepare } from '../../core/codec.js';
 import { ConcurrencyError } from '../../core/errors.js';
 import { uuidV7 } from '../../core/uuid-v7.js';
@@ -12,6 +11,7 @@ import { resolveEventIds, withEventContext, type StoredEventRef } from '../valid
 import { appendExactSetSql, appendExactSql, EXPECT_ANY, EXPECT_STREAM_EXISTS, notifyIf, STATUS } from './append-function.js';
 import { mapPgError, isUnavailable, type Queryable } from './errors.js';
 import { revisionSql } from './read.js';
+import { statementName } from './statement-names.js';
 import type { SchemaNames } from './schema.js';
 
 /** One stream's events, encoded and ready to send. */
@@ -233,7 +233,7 @@ g AS MATERIALIZED (SELECT r[2] AS rev, r[3] AS pos, r[4] AS ms FROM ev WHERE r[1
 ${plan.ctes}
 SELECT (SELECT r FROM ev), ${notifyIf('$7', n)}`;
         try {
-          const res = await this.ctx.pool.query({ name: fusedName(n.channel, text), text, values: [one.stream, encodeExpected(one.expected), e.id, e.type, e.dataJson, e.metaJson, carry, ...plan.values], rowMode: 'array' } as never);
+          const res = await this.ctx.pool.query({ name: statementName(`${n.channel}_fu`, text), text, values: [one.stream, encodeExpected(one.expected), e.id, e.type, e.dataJson, e.metaJson, carry, ...plan.values], rowMode: 'array' } as never);
           const rows = [eventRow((res as { rows: any[][] }).rows[0]![0])];
           fusion!.done();
           this.committed(rows, carriedAt);
@@ -414,18 +414,6 @@ SELECT (SELECT r FROM ev), ${notifyIf('$7', n)}`;
       else item.resolve(results);
     }
   }
-}
-
-const fusedNames = new Map<string, string>();
-
-/** A prepared statement name per fused statement text (texts differ by view tables and by the event's shape). */
-function fusedName(channel: string, text: string): string {
-  let name = fusedNames.get(text);
-  if (name === undefined) {
-    if (fusedNames.size > 500) fusedNames.clear();
-    fusedNames.set(text, (name = `${channel}_fu_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`));
-  }
-  return name;
 }
 
 /** One event as the batch functions take it: an element of their json payload array. */

@@ -117,12 +117,12 @@ export class PostgresVersionsReader implements VersionsReader {
 /**
  * The fused form of a `kv.set` (see storage/postgres-fused.ts), without retention only (trims read
  * the view). A set without metadata keeps the key's: the KV upsert's RETURNING gives it (the
- * newest live row's metadata, which is the KV row's), read under the KV row's lock.
+ * newest live row's metadata, which is the KV row's), read under the KV row's lock. `byTime`: some
+ * retention by age is configured.
  */
-export function fusedVersionsSet(retention: VersionsRetentionOptions | undefined): FusedBuilder {
-  const timed = retention?.maxAgeMs !== undefined || Object.values(retention?.namespaces ?? {}).some((r) => r.maxAgeMs !== undefined);
+export function fusedVersionsSet(retention: VersionsRetentionOptions | undefined, byTime: boolean): FusedBuilder {
   return (s, table) => {
-    if (timed || retentionOf(retention, s.event.namespace).maxVersions !== undefined) return undefined;
+    if (byTime || retentionOf(retention, s.event.namespace).maxVersions !== undefined) return undefined;
     if (s.keepMeta && !s.defined.has('kv_w')) return undefined;
     return [{
       name: 'ver_w',

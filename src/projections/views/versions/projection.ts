@@ -32,12 +32,13 @@ export function versionsView(o: VersionsViewOptions = {}): Projection {
     check(retention, 'versions retention: ');
     for (const [ns, r] of Object.entries(retention.namespaces ?? {})) check(r, `versions retention of ${JSON.stringify(ns)}: `);
   }
+  // any retention by age: the time index, and no fused appends (its deletes read the view)
+  const byTime = retention?.maxAgeMs !== undefined || Object.values(retention?.namespaces ?? {}).some((r) => r.maxAgeMs !== undefined);
   return registerFused(defineProjection({
     name: o.name ?? 'kv_versions',
     version: 1,
     handles: KEYED_EVENT_TYPES,
     setup(ctx) {
-      const byTime = retention?.maxAgeMs !== undefined || Object.values(retention?.namespaces ?? {}).some((r) => r.maxAgeMs !== undefined);
       if (ctx.storage === 'sqlite') setupVersionsSqlite(ctx, byTime);
       else if (ctx.storage === 'postgres') return setupVersionsPostgres(ctx, byTime);
     },
@@ -49,5 +50,5 @@ export function versionsView(o: VersionsViewOptions = {}): Projection {
         case 'redis': return applyVersionsRedis(events, ctx, retention);
       }
     },
-  }), 2, fusedVersionsSet(retention));
+  }), 2, fusedVersionsSet(retention, byTime));
 }
