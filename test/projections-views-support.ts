@@ -168,6 +168,13 @@ export async function appendOps(log: EventLog & MultiStreamAppender, ops: readon
   return count;
 }
 
+/** Every event of the log, in position order. */
+export async function readAll(log: EventLog): Promise<RecordedEvent[]> {
+  const out: RecordedEvent[] = [];
+  for await (const e of log.readAll()) out.push(e);
+  return out;
+}
+
 /** The readers of one set of views. */
 export interface ViewReaders {
   kv: KvReader;

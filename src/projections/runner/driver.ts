@@ -66,6 +66,8 @@ export interface InlineDriver {
    * `postgresFusion`. Undefined when the group cannot fuse.
    */
   fusion?(projections: readonly Projection<any>[]): unknown;
+  /** The group that took `fusion` closed: forget it. */
+  releaseFusion?(fusion: unknown): void;
 }
 
 /** What a switch needs to fold the last events itself. */

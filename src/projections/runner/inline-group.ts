@@ -55,6 +55,7 @@ export interface InlineSettings {
 export class InlineGroup {
   readonly entries: InlineEntry[];
   private detach: (() => void) | undefined;
+  private fusion: unknown;
   private closed = false;
   private readonly pause = new Pause();
 
@@ -78,8 +79,8 @@ export class InlineGroup {
       return inline.apply(tx, items, max);
     };
     // the log may write a lone event's views in the append's own statement (PostgreSQL: see storage/postgres-fused.ts)
-    const fusion = inline.fusion?.(this.entries.map((e) => e.projection));
-    if (fusion !== undefined) Object.assign(hook, { postgresFusion: fusion });
+    this.fusion = inline.fusion?.(this.entries.map((e) => e.projection));
+    if (this.fusion !== undefined) Object.assign(hook, { postgresFusion: this.fusion });
     this.detach = this.log.onAppend(hook);
     for (const e of this.entries) e.state = 'running';
     // read the head after the hook is attached: every append from now on moves the checkpoint past it
@@ -139,6 +140,8 @@ export class InlineGroup {
     this.pause.wake();
     this.detach?.();
     this.detach = undefined;
+    if (this.fusion !== undefined) this.driver.inline?.releaseFusion?.(this.fusion);
+    this.fusion = undefined;
     await Promise.all(this.entries.map((e) => e.rebuilding?.catch(() => undefined)));
     for (const e of this.entries) e.state = 'stopped';
   }

@@ -61,12 +61,20 @@ export class PostgresViewStorage extends ActiveCache implements StorageBase {
     fusion: (projections: readonly Projection<any>[]) => {
       const f = new PostgresFusion(this.schema, projections, generationTableName);
       if (!f.possible) return undefined;
-      this.fusions.push(f);
+      this.fusions.add(f);
       return f;
     },
+    releaseFusion: (f: unknown) => {
+      if (!this.fusions.delete(f as PostgresFusion)) return;
+      // its counts stay in fusionStats(), which counts since the storage was created
+      this.released.fused += (f as PostgresFusion).counts.fused;
+      this.released.stale += (f as PostgresFusion).counts.stale;
+    },
   };
-  /** fusions of the inline groups on this storage: the usual inline path tells them the active generations */
-  private readonly fusions: PostgresFusion[] = [];
+  /** counts of the fusions of groups that have closed */
+  private readonly released = { fused: 0, stale: 0 };
+  /** fusions of the inline groups running on this storage: the usual inline path tells them the active generations */
+  private readonly fusions = new Set<PostgresFusion>();
 
   constructor(options: PostgresViewStorageOptions) {
     super(options?.generationCacheMs);
@@ -88,8 +96,7 @@ export class PostgresViewStorage extends ActiveCache implements StorageBase {
    * moved to another generation meanwhile. A diagnostic: counts since this storage was created.
    */
   fusionStats(): { fused: number; stale: number } {
-    let fused = 0;
-    let stale = 0;
+    let { fused, stale } = this.released;
     for (const f of this.fusions) (fused += f.counts.fused), (stale += f.counts.stale);
     return { fused, stale };
   }
