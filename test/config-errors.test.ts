@@ -27,30 +27,12 @@ import { VectorAgent } from '../src/vector.js';
 import type { DataAgent, LoadAtTarget, Versioned } from '../src/agents/data-agent.js';
 import type { EventLog } from '../src/streams/event-log.js';
 import { expectSerializationErrorNamesTheEvent } from './support/serialization-error.js';
+import { rejection, thrown } from './support/errors.js';
 
 const root = mkdtempSync(join(tmpdir(), 'dgent-config-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
 const fresh = (): string => join(root, `case-${n++}`);
-
-/** The rejection of `p`, which must reject. */
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a rejection');
-}
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a throw');
-}
 
 describe('loadAt with a bad target is a ValidationError on every agent', () => {
   type V = DataAgent<{ v: number }> & Versioned<{ v: number }> & { close(): Promise<void> };

@@ -11,16 +11,21 @@ import { MemoryEventLog, Store } from '../src/index.js';
 
 afterEach(() => trace.disable());
 
+/** A set, a get and a failing get: each counted, and no span exported. */
+async function countsWithoutSpans(store: Store, spans: InMemorySpanExporter): Promise<void> {
+  await store.set('a', 1);
+  expect(await store.get('a')).toBe(1);
+  await expect(store.get('')).rejects.toThrow();
+  expect(spans.getFinishedSpans()).toHaveLength(0);
+  expect(store.stats().operations.get).toMatchObject({ count: 2, errors: 1 });
+}
+
 describe('OpenTelemetry API without an SDK, then with one', () => {
   it('counts without spans, then records spans once a provider is registered', async () => {
     trace.disable();
     const spans = new InMemorySpanExporter();
     const store = new Store({ log: new MemoryEventLog(), sweepIntervalMs: 0, stats: true });
-    await store.set('a', 1);
-    expect(await store.get('a')).toBe(1);
-    await expect(store.get('')).rejects.toThrow();
-    expect(spans.getFinishedSpans()).toHaveLength(0);
-    expect(store.stats().operations.get).toMatchObject({ count: 2, errors: 1 });
+    await countsWithoutSpans(store, spans);
 
     trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] }));
     expect(await store.get('a')).toBe(1);
@@ -36,11 +41,7 @@ describe('OpenTelemetry API without an SDK, then with one', () => {
     const spans = new InMemorySpanExporter();
     trace.setGlobalTracerProvider(new BasicTracerProvider({ sampler: new AlwaysOffSampler(), spanProcessors: [new SimpleSpanProcessor(spans)] }));
     const store = new Store({ log: new MemoryEventLog(), sweepIntervalMs: 0, stats: true });
-    await store.set('a', 1);
-    expect(await store.get('a')).toBe(1);
-    await expect(store.get('')).rejects.toThrow();
-    expect(spans.getFinishedSpans()).toHaveLength(0);
-    expect(store.stats().operations.get).toMatchObject({ count: 2, errors: 1 });
+    await countsWithoutSpans(store, spans);
     expect(store.stats().operations.set).toMatchObject({ count: 1, errors: 0 });
     await store.close();
   });

@@ -5,14 +5,14 @@
  */
 import fc from 'fast-check';
 import { expect } from 'vitest';
-import type { EventLog, MultiStreamAppender, RecordedEvent } from '../src/streams/event-log.js';
+import type { EventLog, MultiStreamAppender } from '../src/streams/event-log.js';
 import { keyedEvents, keyStream } from '../src/projections/keyed-events.js';
 import { emptyModel, foldKeyed, type KeyedModel } from '../src/projections/model.js';
 import { matches, sortAndPage, type FilterOp, type ValueFilter } from '../src/projections/views/filter.js';
 import { compareKeys, prefixEnd } from '../src/projections/views/keys.js';
 import { auditMatches } from '../src/projections/views/audit/memory.js';
 import type { AuditFilter, QueryOptions } from '../src/projections/views/types.js';
-import { ofNamespaces, RETENTION, type ViewReaders } from './projections-views-support.js';
+import { readAll, ofNamespaces, RETENTION, type ViewReaders } from './projections-views-support.js';
 
 const KEYS = ['a', 'ab', 'abc', 'b', 'ba', 'ä', 'äb', '😀', '😀a', 'z\uffff', 'a/b', 'a:b'];
 const STR = ['', 'a', 'ab', 'b', 'ä', '😀x', 'A', '\uffff'];
@@ -50,11 +50,6 @@ export const readersArb = fc.tuple(fc.array(writeArb, { minLength: 1, maxLength:
 type Of<A> = A extends fc.Arbitrary<infer T> ? T : never;
 export type ReadersInput = Of<typeof readersArb>;
 
-async function readAll(log: EventLog): Promise<RecordedEvent[]> {
-  const out: RecordedEvent[] = [];
-  for await (const e of log.readAll()) out.push(e);
-  return out;
-}
 
 const keysOf = (rows: readonly { key: string }[]) => rows.map((r) => r.key);
 

@@ -7,9 +7,10 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dropRedisKeys } from './fixtures/redis-keys.js';
 import { PostgresEventLog } from '../src/streams/postgres/postgres-event-log.js';
 import { MemoryEventLog } from '../src/streams/memory/memory-event-log.js';
-import type { EventLog, MultiStreamAppender, RecordedEvent } from '../src/streams/event-log.js';
+import type { EventLog, MultiStreamAppender } from '../src/streams/event-log.js';
 import { ProjectionRunner } from '../src/projections/runner/projection-runner.js';
 import { PostgresViewStorage } from '../src/projections/storage/postgres-view-storage.js';
 import { RedisViewStorage } from '../src/projections/storage/redis-view-storage.js';
@@ -24,18 +25,14 @@ import { RedisVersionsReader } from '../src/projections/views/versions/redis.js'
 import { RedisAuditReader } from '../src/projections/views/audit/redis.js';
 import { dumpModel, emptyModel, foldKeyed } from '../src/projections/model.js';
 import { checkReaders, readersArb } from './projections-views-readers.js';
-import { appendOps, DELETED_THEN_PURGED, dumpViews, KEPT_THEN_DROPPED, namespacesOf, PURGED_CREATOR, ofNamespaces, opsArb, RETENTION, type ViewReaders } from './projections-views-support.js';
+import { readAll, appendOps, DELETED_THEN_PURGED, dumpViews, KEPT_THEN_DROPPED, namespacesOf, PURGED_CREATOR, ofNamespaces, opsArb, RETENTION, type ViewReaders } from './projections-views-support.js';
 import { dropSchemas, postgresUrl, uniqueSchema } from './support/postgres.js';
+import { pgInlineAndAsyncViews } from './support/postgres-views.js';
 import { REDIS_URL, requireService, uniqueName } from './support/services.js';
 
 const NAMES = ['kv', 'kv_versions', 'kv_audit'];
 const views = () => [kvView({ indexes: ['n'] }), versionsView({ retention: RETENTION.versions }), auditView({ retention: RETENTION.audit })];
 
-async function readAll(log: EventLog): Promise<RecordedEvent[]> {
-  const out: RecordedEvent[] = [];
-  for await (const e of log.readAll()) out.push(e);
-  return out;
-}
 
 const pgUp = await requireService('PostgreSQL', postgresUrl());
 const redisUp = await requireService('Redis', REDIS_URL);
@@ -66,29 +63,7 @@ async function property(log: EventLog & MultiStreamAppender, readers: { inline?:
 }
 
 describe.skipIf(!pgUp)('built-in views on PostgreSQL', () => {
-  const schema = uniqueSchema('views');
-  const asyncSchema = uniqueSchema('views_async');
-  schemas.push(schema, asyncSchema);
-  let log: PostgresEventLog;
-  let inlineStore: PostgresViewStorage;
-  let asyncStore: PostgresViewStorage;
-  let inline: ProjectionRunner;
-  let async: ProjectionRunner;
-  beforeAll(async () => {
-    log = new PostgresEventLog({ connectionString: postgresUrl(), schema });
-    inlineStore = new PostgresViewStorage({ connectionString: postgresUrl(), schema, generationCacheMs: 0 });
-    asyncStore = new PostgresViewStorage({ connectionString: postgresUrl(), schema: asyncSchema, generationCacheMs: 0 });
-    inline = new ProjectionRunner({ log, storage: inlineStore, projections: views().map((projection) => ({ projection, mode: 'inline' as const })) });
-    async = new ProjectionRunner({ log, storage: asyncStore, batchSize: 5, batchMs: 1, projections: views().map((projection) => ({ projection, mode: 'async' as const })) });
-    await inline.start();
-    await async.start();
-  });
-  afterAll(async () => {
-    await async?.close();
-    await inline?.close();
-    await Promise.all([inlineStore?.close(), asyncStore?.close()]);
-    await log?.close();
-  });
+  const pg = pgInlineAndAsyncViews('views', views, schemas);
 
   it('a set keeping metadata and a drop of its namespace in one async batch: the row keeps the metadata (regression)', async () => {
     const s = uniqueSchema('views_kept');
@@ -114,7 +89,7 @@ describe.skipIf(!pgUp)('built-in views on PostgreSQL', () => {
 
   it('inline, async and rebuilt views equal the reference model for random keyed-event sequences (100 runs)', async () => {
     const readers = (s: PostgresViewStorage): ViewReaders => ({ kv: new PostgresKvReader(s), versions: new PostgresVersionsReader(s), audit: new PostgresAuditReader(s) });
-    await property(log, { inline: readers(inlineStore), async: readers(asyncStore) }, { inline, async }, inline);
+    await property(pg.log, { inline: readers(pg.inlineStore), async: readers(pg.asyncStore) }, { inline: pg.inline, async: pg.async }, pg.inline);
   }, 600_000);
 });
 
@@ -132,12 +107,7 @@ describe.skipIf(!redisUp)('built-in views on Redis (async)', () => {
   afterAll(async () => {
     await async?.close();
     if (store) {
-      let cursor = '0';
-      do {
-        const [next, keys] = await store.redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length > 0) await store.redis.del(...keys);
-      } while (cursor !== '0');
+      await dropRedisKeys(store, prefix);
       await store.close();
     }
     await log?.close();
@@ -182,12 +152,7 @@ describe.skipIf(!redisUp)('view readers on Redis', () => {
       await fc.assert(fc.asyncProperty(readersArb, (input) => checkReaders(log, readers, () => runner.whenCaughtUp({ timeoutMs: 30_000 }), `q${++run}`, input)), { numRuns: 40 });
     } finally {
       await runner.close();
-      let cursor = '0';
-      do {
-        const [next, keys] = await store.redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length > 0) await store.redis.del(...keys);
-      } while (cursor !== '0');
+      await dropRedisKeys(store, prefix);
       await store.close();
       await log.close();
     }

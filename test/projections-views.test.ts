@@ -26,8 +26,7 @@ import { SqliteKvReader } from '../src/projections/views/kv/sqlite.js';
 import { SqliteVersionsReader } from '../src/projections/views/versions/sqlite.js';
 import { SqliteAuditReader } from '../src/projections/views/audit/sqlite.js';
 import { dumpModel, emptyModel, foldKeyed } from '../src/projections/model.js';
-import type { RecordedEvent } from '../src/streams/event-log.js';
-import { appendOps, DELETED_THEN_PURGED, dumpViews, KEPT_THEN_DROPPED, opsArb, PURGED_CREATOR, RETENTION, type ViewReaders } from './projections-views-support.js';
+import { readAll, appendOps, DELETED_THEN_PURGED, dumpViews, KEPT_THEN_DROPPED, opsArb, PURGED_CREATOR, RETENTION, type ViewReaders } from './projections-views-support.js';
 import { checkReaders, readersArb } from './projections-views-readers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dgent-views-'));
@@ -60,11 +59,6 @@ const backends: Backend[] = [
   },
 ];
 
-async function readAll(log: EventLog): Promise<RecordedEvent[]> {
-  const out: RecordedEvent[] = [];
-  for await (const e of log.readAll()) out.push(e);
-  return out;
-}
 
 describe.each(backends)('built-in views on $name', (b) => {
   it('inline, async and rebuilt views equal the reference model for random keyed-event sequences (100 runs)', async () => {

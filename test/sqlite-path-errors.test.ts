@@ -11,18 +11,10 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BackendUnavailableError, MemoryEventLog, SQLAgent, SqliteEventLog, SqliteViewStorage, Store, ValidationError } from '../src/index.js';
 import { ROOT } from './cli-support.js';
+import { errorOf } from './support/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dgent-sqlite-path-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function errorOf(fn: () => Promise<unknown>): Promise<unknown> {
-  try {
-    await fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a failure');
-}
 
 function expectPathMistake(e: unknown, path: string): void {
   expect(e).toBeInstanceOf(ValidationError);

@@ -6,6 +6,7 @@
  */
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
+import { dropRedisKeys } from './fixtures/redis-keys.js';
 import { PostgresEventLog } from '../src/streams/postgres/postgres-event-log.js';
 import { MemoryEventLog } from '../src/streams/memory/memory-event-log.js';
 import type { EventLog, MultiStreamAppender } from '../src/streams/event-log.js';
@@ -15,7 +16,7 @@ import { RedisViewStorage } from '../src/projections/storage/redis-view-storage.
 import type { ViewStorage } from '../src/projections/view-storage.js';
 import { relationsReader, relationsView } from '../src/projections/views/relations/projection.js';
 import type { RelationHistoryRetentionOptions } from '../src/projections/views/relations/rows.js';
-import { appendRelOps, dropRedisKeys, dumpRelations, readAll, type RelOp } from './store-relations-support.js';
+import { appendRelOps, dumpRelations, readAll, type RelOp } from './store-relations-support.js';
 import { pause, retainedModel, retentionArb, retentionOpsArb } from './store-relations-retention-support.js';
 import { dropSchemas, postgresUrl, uniqueSchema } from './support/postgres.js';
 import { REDIS_URL, requireService, uniqueName } from './support/services.js';

@@ -13,7 +13,6 @@ import { canonicalRelations, relationIdOf, type RelationChange, type RelationEnt
 import type { RelationsReader } from '../src/projections/views/relations/types.js';
 import { compareKeys } from '../src/projections/views/keys.js';
 import type { AuditReader, KvReader, VersionsReader } from '../src/projections/views/types.js';
-import type { RedisViewStorage } from '../src/projections/storage/redis-view-storage.js';
 
 export const NAMESPACES = ['default', 'b'] as const;
 export const KEYS = ['a', 'a/b', '😀', 'a:b*'] as const;
@@ -80,11 +79,7 @@ export async function appendRelOps(log: EventLog & MultiStreamAppender, ops: rea
   return count;
 }
 
-export async function readAll(log: EventLog): Promise<RecordedEvent[]> {
-  const out: RecordedEvent[] = [];
-  for await (const e of log.readAll()) out.push(e);
-  return out;
-}
+export { readAll } from './projections-views-support.js';
 
 /** The events of the run's namespaces (relation events by their subject's namespace). */
 export function ofRun(events: readonly RecordedEvent[], keep: (namespace: string) => boolean): RecordedEvent[] {
@@ -209,14 +204,4 @@ export async function checkAuditByKey(audit: AuditReader, events: readonly Recor
       expect(await audit.audit({ namespace: ns, key }), `audit of ${ns}/${key}`).toEqual(want);
     }
   }
-}
-
-/** Delete every Redis key of views stored under `prefix` (the tests share one Redis server). */
-export async function dropRedisKeys(store: RedisViewStorage, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await store.redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await store.redis.del(...keys);
-  } while (cursor !== '0');
 }

@@ -4,9 +4,9 @@
  */
 import fc from 'fast-check';
 import { afterAll, describe, it } from 'vitest';
+import { dropRedisKeys } from './fixtures/redis-keys.js';
 import { PostgresEventLog } from '../src/streams/postgres/postgres-event-log.js';
 import { RedisViewStorage } from '../src/projections/storage/redis-view-storage.js';
-import { dropRedisKeys } from './store-relations-support.js';
 import { Store } from '../src/store/store.js';
 import { checkSubscriptions, checkTransactions, TX_EXAMPLES, txsArb } from './store-relations-tx-support.js';
 import { dropSchemas, postgresUrl, uniqueSchema } from './support/postgres.js';

@@ -7,19 +7,20 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dropRedisKeys } from './fixtures/redis-keys.js';
 import { PostgresEventLog } from '../src/streams/postgres/postgres-event-log.js';
 import { MemoryEventLog } from '../src/streams/memory/memory-event-log.js';
 import type { EventLog, MultiStreamAppender } from '../src/streams/event-log.js';
 import { ProjectionRunner } from '../src/projections/runner/projection-runner.js';
-import { PostgresViewStorage } from '../src/projections/storage/postgres-view-storage.js';
 import { RedisViewStorage } from '../src/projections/storage/redis-view-storage.js';
 import type { ViewStorage } from '../src/projections/view-storage.js';
 import { keyedViews, viewReaders } from '../src/projections/views/index.js';
 import { relationsReader, relationsView } from '../src/projections/views/relations/projection.js';
 import { Store } from '../src/store/store.js';
 import { StateNotFoundError } from '../src/core/errors.js';
-import { appendRelOps, checkAuditByKey, checkDirections, dropRedisKeys, dumpKeyed, dumpRelations, models, namespacesOf, ofRun, PREDICATES, readAll, relOpsArb } from './store-relations-support.js';
+import { appendRelOps, checkAuditByKey, checkDirections, dumpKeyed, dumpRelations, models, namespacesOf, ofRun, PREDICATES, readAll, relOpsArb } from './store-relations-support.js';
 import { dropSchemas, postgresUrl, uniqueSchema } from './support/postgres.js';
+import { pgInlineAndAsyncViews } from './support/postgres-views.js';
 import { REDIS_URL, requireService, uniqueName } from './support/services.js';
 
 const NAMES = ['kv', 'kv_versions', 'kv_audit', 'kv_relations'];
@@ -59,32 +60,10 @@ async function property(log: EventLog & MultiStreamAppender, storages: { inline?
 }
 
 describe.skipIf(!pgUp)('relations view on PostgreSQL', () => {
-  const schema = uniqueSchema('rel');
-  const asyncSchema = uniqueSchema('rel_async');
-  schemas.push(schema, asyncSchema);
-  let log: PostgresEventLog;
-  let inlineStore: PostgresViewStorage;
-  let asyncStore: PostgresViewStorage;
-  let inline: ProjectionRunner;
-  let async: ProjectionRunner;
-  beforeAll(async () => {
-    log = new PostgresEventLog({ connectionString: postgresUrl(), schema });
-    inlineStore = new PostgresViewStorage({ connectionString: postgresUrl(), schema, generationCacheMs: 0 });
-    asyncStore = new PostgresViewStorage({ connectionString: postgresUrl(), schema: asyncSchema, generationCacheMs: 0 });
-    inline = new ProjectionRunner({ log, storage: inlineStore, projections: views().map((projection) => ({ projection, mode: 'inline' as const })) });
-    async = new ProjectionRunner({ log, storage: asyncStore, batchSize: 5, batchMs: 1, projections: views().map((projection) => ({ projection, mode: 'async' as const })) });
-    await inline.start();
-    await async.start();
-  });
-  afterAll(async () => {
-    await async?.close();
-    await inline?.close();
-    await Promise.all([inlineStore?.close(), asyncStore?.close()]);
-    await log?.close();
-  });
+  const pg = pgInlineAndAsyncViews('rel', views, schemas);
 
   it('inline, async and rebuilt relations views (and the audit view) equal the reference model; both directions agree (100 runs)', async () => {
-    await property(log, { inline: inlineStore, async: asyncStore }, { async }, inline);
+    await property(pg.log, { inline: pg.inlineStore, async: pg.asyncStore }, { async: pg.async }, pg.inline);
   }, 600_000);
 });
 

@@ -28,18 +28,10 @@ import {
   type Updatable,
 } from '../src/index.js';
 import { ROOT } from './cli-support.js';
+import { errorOf } from './support/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dgent-recipe-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function errorOf(fn: () => Promise<unknown>): Promise<unknown> {
-  try {
-    await fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a failure');
-}
 
 function expectImmerMisuse(e: unknown): void {
   expect(e).toBeInstanceOf(ValidationError);

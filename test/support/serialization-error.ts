@@ -2,15 +2,7 @@
 import { expect } from 'vitest';
 import { SerializationError } from '../../src/core/errors.js';
 import type { EventLog } from '../../src/streams/event-log.js';
-
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a rejection');
-}
+import { rejection } from './errors.js';
 
 /**
  * Append a batch whose third event holds a function in its data, then one whose second event holds
