@@ -283,6 +283,8 @@ export function sqliteContext(db: SqliteDatabase, t: Omit<BatchTarget, 'slot'>, 
   };
 }
 
+type InlineRow = { name: string; generation: number; version: number; b_version: number | null };
+
 /**
  * The inline control UPDATE of `n` projections: mark seen, advance the active checkpoint of those
  * whose version is the code's; returns their generation and versions. (the position; name, version, position per projection; the names)
@@ -291,25 +293,58 @@ function inlineControlSql(n: number): string {
   let sql = controlSql[n];
   if (sql === undefined) {
     // a CASE on the name, not a joined VALUES list with a subquery per row: the statement runs on every append
-    const cases = Array.from({ length: n }, () => 'WHEN ? THEN iif(version = ?, max(position, ?), position)').join(' ');
-    const names = Array.from({ length: n }, () => '?').join(', ');
-    sql = controlSql[n] = `UPDATE dgent_projections SET seen = max(seen, ?), position = CASE name ${cases} ELSE position END WHERE name IN (${names}) RETURNING name, generation, version, b_version`;
+    sql = controlSql[n] = `UPDATE dgent_projections SET seen = max(seen, ?), position = CASE name ${repeat(n, 'WHEN ? THEN iif(version = ?, max(position, ?), position)')} ELSE position END WHERE name IN (${repeat(n, '?', ', ')}) RETURNING name, generation, version, b_version`;
   }
   return sql;
 }
 const controlSql: string[] = [];
 
-/** Inline: inside the log's append transaction (`tx.db`), synchronous unless a projection is not. */
+/**
+ * The same UPDATE without RETURNING, guarded: it changes only rows whose generation and versions
+ * are the ones given (the last the slow form returned on this connection), so `changes === n`
+ * proves them current, under the write lock of the append. (as above, then name, generation,
+ * version, building version per projection)
+ */
+function guardedControlSql(n: number): string {
+  let sql = guardedSql[n];
+  if (sql === undefined) {
+    const updated = inlineControlSql(n).replace(/ RETURNING .*$/, '');
+    sql = guardedSql[n] = `${updated} AND CASE name ${repeat(n, 'WHEN ? THEN generation = ? AND version = ? AND b_version IS ?')} ELSE 0 END`;
+  }
+  return sql;
+}
+const guardedSql: string[] = [];
+const repeat = (n: number, part: string, sep = ' '): string => Array.from({ length: n }, () => part).join(sep);
+
+/** Per connection and set of inline projections, the control rows the last unguarded UPDATE returned. */
+const knownControl = new WeakMap<SqliteDatabase, Map<string, { rows: readonly InlineRow[]; guard: readonly unknown[] }>>();
+
+/**
+ * Inline: inside the log's append transaction (`tx.db`), synchronous unless a projection is not.
+ * One statement marks every projection of the append seen and advances its checkpoint. It reads
+ * the projections' generations back (RETURNING) only when they may have moved: otherwise a guarded
+ * UPDATE (7 µs against 4 µs alone, measured) confirms the ones read last time.
+ */
 function applyInline(tx: AppendTransaction & { db: SqliteDatabase }, items: readonly InlineItem[], max: number): void | Promise<void> {
-  // one statement marks every projection of the append seen and advances its checkpoint (was one per projection)
   const params: unknown[] = [max];
-  for (const it of items) params.push(it.projection.name, it.projection.version, max);
+  let names = '';
+  for (const it of items) params.push(it.projection.name, it.projection.version, max), (names += it.projection.name + '\u0000');
   for (const it of items) params.push(it.projection.name);
-  const rows = stmt(tx.db, inlineControlSql(items.length)).all(...params) as { name: string; generation: number; version: number; b_version: number | null }[];
+  let byNames = knownControl.get(tx.db);
+  const known = byNames?.get(names);
+  if (known && stmt(tx.db, guardedControlSql(items.length)).run(...params, ...known.guard).changes === items.length) return applyItems(tx, items, max, known.rows);
+  // first append, or a generation moved (a rebuild switched, a version began building): read them
+  // (this UPDATE is idempotent: rows the guarded one changed take the same values again)
+  const rows = stmt(tx.db, inlineControlSql(items.length)).all(...params) as InlineRow[];
+  const guard: unknown[] = [];
+  for (const r of rows) guard.push(r.name, r.generation, r.version, r.b_version);
+  if (!byNames) knownControl.set(tx.db, (byNames = new Map()));
+  if (rows.length === items.length) byNames.set(names, { rows, guard });
+  else byNames.delete(names);
   return applyItems(tx, items, max, rows);
 }
 
-function applyItems(tx: AppendTransaction & { db: SqliteDatabase }, items: readonly InlineItem[], max: number, rows: readonly { name: string; generation: number; version: number; b_version: number | null }[]): void | Promise<void> {
+function applyItems(tx: AppendTransaction & { db: SqliteDatabase }, items: readonly InlineItem[], max: number, rows: readonly InlineRow[]): void | Promise<void> {
   for (let i = 0; i < items.length; i++) {
     const { projection, events } = items[i]!;
     const row = rows.find((r) => r.name === projection.name);

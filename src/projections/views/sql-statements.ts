@@ -18,6 +18,21 @@ export function stmt(db: SqliteDatabase, sql: string): Statement {
 }
 
 /**
+ * The SQL texts of one table (or set of tables, named by `key`), built by `make` once: a batch
+ * applied inline rebuilt its statements' texts on every append, and looking each fresh text up in
+ * the statement cache hashed all of it again (2-3% of an inline append's profile). The same string
+ * objects keep their hash.
+ */
+export function textsOf<T>(cache: Map<string, T>, key: string, make: () => T): T {
+  let t = cache.get(key);
+  if (t === undefined) {
+    if (cache.size > 1000) cache.clear(); // one entry per generation's table: bounded by rebuilds
+    cache.set(key, (t = make()));
+  }
+  return t;
+}
+
+/**
  * The prepared statement of `sql` on `db` returning rows as arrays (better-sqlite3's raw mode),
  * cached apart from {@link stmt}'s: raw mode is a setting of the statement object, so a statement
  * shared with readers expecting row objects must never be switched.

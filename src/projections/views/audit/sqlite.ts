@@ -5,7 +5,7 @@ import type { SqliteViewContext } from '../../view-context.js';
 import { ms } from '../keys.js';
 import { keyedBatch, planAudit } from '../plan.js';
 import type { AuditEntry, AuditRetentionOptions } from '../rows.js';
-import { stmt, type SqliteTables } from '../sql-statements.js';
+import { stmt, textsOf, type SqliteTables } from '../sql-statements.js';
 import type { AuditFilter, AuditReader } from '../types.js';
 import { RELATION } from '../../keyed-events.js';
 
@@ -43,13 +43,21 @@ export function auditFromRow(r: any): AuditEntry {
 /** Fold a batch into the SQLite audit view. */
 export function applyAuditSqlite(events: readonly RecordedEvent[], ctx: SqliteViewContext, retention?: AuditRetentionOptions): void {
   const t = ctx.table('audit');
+  const q = textsOf(applyTexts, t, () => ({
+    purge: `DELETE FROM ${t} WHERE namespace = ? AND key = ?`,
+    insert: `INSERT INTO ${t} (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    before: `DELETE FROM ${t} WHERE time < ?`,
+  }));
   const plan = planAudit(keyedBatch(events), retention);
-  const purge = stmt(ctx.db, `DELETE FROM ${t} WHERE namespace = ? AND key = ?`);
-  for (const p of plan.purges) purge.run(p.namespace, p.key);
-  const ins = stmt(ctx.db, `INSERT INTO ${t} (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  if (plan.purges.length > 0) {
+    const purge = stmt(ctx.db, q.purge);
+    for (const p of plan.purges) purge.run(p.namespace, p.key);
+  }
+  const ins = stmt(ctx.db, q.insert);
   for (const a of plan.inserts) ins.run(a.position, a.time, a.actor, a.operation, a.type, a.namespace, a.key, a.version, a.metadata === null ? null : encode(a.metadata), a.tx);
-  if (plan.before !== undefined) stmt(ctx.db, `DELETE FROM ${t} WHERE time < ?`).run(plan.before);
+  if (plan.before !== undefined) stmt(ctx.db, q.before).run(plan.before);
 }
+const applyTexts = new Map<string, { purge: string; insert: string; before: string }>();
 
 /** Rows that name an object in their metadata: relates and unrelates. */
 const NAMES_OBJECT = `type IN ('${RELATION.added}', '${RELATION.removed}')`;

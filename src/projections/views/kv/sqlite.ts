@@ -12,7 +12,7 @@ import { validateFilters, validateQueryOptions, type QueryOptions, type ValueFil
 import { prefixEnd } from '../keys.js';
 import { canPlanBlind, kvBatch, planKv, touchedKeys } from '../plan.js';
 import type { KvEntry, NamespaceEntry } from '../rows.js';
-import { rawStmt, stmt, type SqliteTables } from '../sql-statements.js';
+import { rawStmt, stmt, textsOf, type SqliteTables } from '../sql-statements.js';
 import type { KvReader, ListOptions, QueryRow, ReadOptions } from '../types.js';
 import { jsonPath, orderBy, whereFilters } from './sqlite-query.js';
 
@@ -54,13 +54,13 @@ export function kvFromRow(r: any): KvEntry {
 /** Fold a batch into the SQLite KV view (inside the runner's or the append's transaction). */
 export function applyKvSqlite(events: readonly RecordedEvent[], ctx: SqliteViewContext): void {
   const t = ctx.table('kv');
-  const n = ctx.table('ns');
+  const q = textsOf(applyTexts, t, () => kvApplyTexts(t, ctx.table('ns')));
   const db = ctx.db;
   const batch = kvBatch(events);
   let current: Map<string, KvEntry> | undefined;
   if (!canPlanBlind(batch)) {
     current = new Map();
-    const select = stmt(db, `SELECT ${COLUMNS} FROM ${t} WHERE namespace = ? AND key = ?`);
+    const select = stmt(db, q.select);
     for (const k of touchedKeys(batch)) {
       const r = select.get(k.namespace, k.key);
       if (r) current.set(entryId(k.namespace, k.key), kvFromRow(r));
@@ -68,24 +68,40 @@ export function applyKvSqlite(events: readonly RecordedEvent[], ctx: SqliteViewC
   }
   const plan = planKv(batch, current);
   for (const ns of plan.dropNamespaces) {
-    stmt(db, `DELETE FROM ${t} WHERE namespace = ?`).run(ns);
-    stmt(db, `DELETE FROM ${n} WHERE namespace = ?`).run(ns);
+    stmt(db, q.dropKeys).run(ns);
+    stmt(db, q.dropNamespace).run(ns);
   }
-  const del = stmt(db, `DELETE FROM ${t} WHERE namespace = ? AND key = ?`);
-  for (const d of plan.deletes) del.run(d.namespace, d.key);
-  const up = stmt(
-    db,
-    `INSERT INTO ${t} (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value,
+  if (plan.deletes.length > 0) {
+    const del = stmt(db, q.del);
+    for (const d of plan.deletes) del.run(d.namespace, d.key);
+  }
+  if (plan.upserts.length > 0) {
+    const up = stmt(db, q.upsert);
+    for (const u of plan.upserts) {
+      const m = u.metadata === null ? null : encode(u.metadata);
+      up.run(u.namespace, u.key, encodeValue(u.value), u.version, m, u.createdAt, u.updatedAt, u.expiresAt, u.position, u.keepMetadata ? 1 : 0, u.keepCreatedAt ? 1 : 0);
+    }
+  }
+  if (plan.namespaces.length > 0) {
+    const addNs = stmt(db, q.addNamespace);
+    for (const ns of plan.namespaces) addNs.run(ns.namespace, ns.createdAt);
+  }
+}
+
+/** The statements applying batches to the KV table `t` and the namespace table `n` of a generation. */
+function kvApplyTexts(t: string, n: string) {
+  return {
+    select: `SELECT ${COLUMNS} FROM ${t} WHERE namespace = ? AND key = ?`,
+    dropKeys: `DELETE FROM ${t} WHERE namespace = ?`,
+    dropNamespace: `DELETE FROM ${n} WHERE namespace = ?`,
+    del: `DELETE FROM ${t} WHERE namespace = ? AND key = ?`,
+    upsert: `INSERT INTO ${t} (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value,
      version = excluded.version, metadata = iif(?, metadata, excluded.metadata), created_at = iif(?, created_at, excluded.created_at),
      updated_at = excluded.updated_at, expires_at = excluded.expires_at, position = excluded.position`,
-  );
-  for (const u of plan.upserts) {
-    const m = u.metadata === null ? null : encode(u.metadata);
-    up.run(u.namespace, u.key, encodeValue(u.value), u.version, m, u.createdAt, u.updatedAt, u.expiresAt, u.position, u.keepMetadata ? 1 : 0, u.keepCreatedAt ? 1 : 0);
-  }
-  const addNs = stmt(db, `INSERT INTO ${n} (namespace, created_at) VALUES (?, ?) ON CONFLICT (namespace) DO NOTHING`);
-  for (const ns of plan.namespaces) addNs.run(ns.namespace, ns.createdAt);
+    addNamespace: `INSERT INTO ${n} (namespace, created_at) VALUES (?, ?) ON CONFLICT (namespace) DO NOTHING`,
+  };
 }
+const applyTexts = new Map<string, ReturnType<typeof kvApplyTexts>>();
 
 /** The WHERE, ORDER BY and page of a query, with its parameters (validated filters and options). */
 function querySql(namespace: string, filters: ValueFilter | readonly ValueFilter[] | undefined, o: QueryOptions | undefined): { sql: string; params: unknown[] } {

@@ -10,7 +10,7 @@ import { entryId } from '../../model.js';
 import { ms } from '../keys.js';
 import { canPlanBlind, keyedBatch, planVersions, touchedKeys } from '../plan.js';
 import type { KvEntry, VersionEntry, VersionsRetentionOptions } from '../rows.js';
-import { stmt, type SqliteTables } from '../sql-statements.js';
+import { stmt, textsOf, type SqliteTables } from '../sql-statements.js';
 import type { VersionsReader, VersionTarget } from '../types.js';
 import { currentFromRow } from './memory.js';
 
@@ -52,14 +52,14 @@ export function versionFromRow(r: any): VersionEntry {
 /** Fold a batch into the SQLite versions view. */
 export function applyVersionsSqlite(events: readonly RecordedEvent[], ctx: SqliteViewContext, retention?: VersionsRetentionOptions): void {
   const t = ctx.table('versions');
-  const d = ctx.table('drops');
+  const q = textsOf(applyTexts, t, () => versionsApplyTexts(t, ctx.table('drops')));
   const db = ctx.db;
   const batch = keyedBatch(events);
   let current: Map<string, KvEntry> | undefined;
   if (!canPlanBlind(batch)) {
     current = new Map();
-    const newest = stmt(db, `SELECT ${COLUMNS} FROM ${t} WHERE namespace = ? AND key = ? ORDER BY version DESC LIMIT 1`);
-    const drop = stmt(db, `SELECT position FROM ${d} WHERE namespace = ?`).pluck();
+    const newest = stmt(db, q.newest);
+    const drop = stmt(db, q.drop).pluck();
     for (const k of touchedKeys(batch)) {
       const r = newest.get(k.namespace, k.key);
       const c = r && currentFromRow(versionFromRow(r), drop.get(k.namespace) as number | undefined);
@@ -67,31 +67,53 @@ export function applyVersionsSqlite(events: readonly RecordedEvent[], ctx: Sqlit
     }
   }
   const plan = planVersions(batch, current, retention);
-  const purge = stmt(db, `DELETE FROM ${t} WHERE namespace = ? AND key = ?`);
-  for (const p of plan.purges) purge.run(p.namespace, p.key);
-  // a row planned blind takes its metadata from the key's newest row, if that row is live
-  const kept = `(SELECT iif(w.deleted = 0 AND w.position > coalesce((SELECT position FROM ${d} WHERE namespace = w.namespace), 0), w.metadata, NULL)
-    FROM ${t} AS w WHERE w.namespace = ? AND w.key = ? ORDER BY w.version DESC LIMIT 1)`;
-  const ins = stmt(db, `INSERT INTO ${t} (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-  const insKept = stmt(db, `INSERT INTO ${t} (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ${kept}, ?, ?, ?, ?, ?)`);
+  if (plan.purges.length > 0) {
+    const purge = stmt(db, q.purge);
+    for (const p of plan.purges) purge.run(p.namespace, p.key);
+  }
+  let ins: ReturnType<typeof stmt> | undefined;
+  let insKept: ReturnType<typeof stmt> | undefined;
   for (const r of plan.inserts) {
     const value = r.deleted ? null : encodeValue(r.value);
-    if (r.keepMetadata) insKept.run(r.namespace, r.key, r.version, value, r.deleted ? 1 : 0, r.namespace, r.key, r.expiresAt, r.time, r.actor, r.operation, r.position);
-    else ins.run(r.namespace, r.key, r.version, value, r.deleted ? 1 : 0, r.metadata === null ? null : encode(r.metadata), r.expiresAt, r.time, r.actor, r.operation, r.position);
+    if (r.keepMetadata) (insKept ??= stmt(db, q.insertKept)).run(r.namespace, r.key, r.version, value, r.deleted ? 1 : 0, r.namespace, r.key, r.expiresAt, r.time, r.actor, r.operation, r.position);
+    else (ins ??= stmt(db, q.insert)).run(r.namespace, r.key, r.version, value, r.deleted ? 1 : 0, r.metadata === null ? null : encode(r.metadata), r.expiresAt, r.time, r.actor, r.operation, r.position);
   }
   // the drops are recorded after the inserts: a row kept blind precedes every drop of its
   // namespace in this batch (a set after one is planned from it), so its kept metadata must be
   // judged against the drops before the batch
-  const setDrop = stmt(db, `INSERT INTO ${d} (namespace, position) VALUES (?, ?) ON CONFLICT (namespace) DO UPDATE SET position = excluded.position`);
-  for (const x of plan.drops) setDrop.run(x.namespace, x.position);
-  const trim = stmt(db, `DELETE FROM ${t} WHERE namespace = ? AND key = ? AND version <= ?`);
-  for (const x of plan.trims) trim.run(x.namespace, x.key, x.upTo);
-  const older = `time < ? AND version < (SELECT max(w.version) FROM ${t} AS w WHERE w.namespace = ${t}.namespace AND w.key = ${t}.key)`;
+  if (plan.drops.length > 0) {
+    const setDrop = stmt(db, q.setDrop);
+    for (const x of plan.drops) setDrop.run(x.namespace, x.position);
+  }
+  if (plan.trims.length > 0) {
+    const trim = stmt(db, q.trim);
+    for (const x of plan.trims) trim.run(x.namespace, x.key, x.upTo);
+  }
   for (const a of plan.age) {
-    if (a.namespace !== null) stmt(db, `DELETE FROM ${t} WHERE namespace = ? AND ${older}`).run(a.namespace, a.before);
-    else stmt(db, `DELETE FROM ${t} WHERE namespace NOT IN (SELECT value FROM json_each(?)) AND ${older}`).run(JSON.stringify(a.except), a.before);
+    if (a.namespace !== null) stmt(db, q.ageIn).run(a.namespace, a.before);
+    else stmt(db, q.ageExcept).run(JSON.stringify(a.except), a.before);
   }
 }
+
+/** The statements applying batches to the versions table `t` and the drops table `d` of a generation. */
+function versionsApplyTexts(t: string, d: string) {
+  // a row planned blind takes its metadata from the key's newest row, if that row is live
+  const kept = `(SELECT iif(w.deleted = 0 AND w.position > coalesce((SELECT position FROM ${d} WHERE namespace = w.namespace), 0), w.metadata, NULL)
+    FROM ${t} AS w WHERE w.namespace = ? AND w.key = ? ORDER BY w.version DESC LIMIT 1)`;
+  const older = `time < ? AND version < (SELECT max(w.version) FROM ${t} AS w WHERE w.namespace = ${t}.namespace AND w.key = ${t}.key)`;
+  return {
+    newest: `SELECT ${COLUMNS} FROM ${t} WHERE namespace = ? AND key = ? ORDER BY version DESC LIMIT 1`,
+    drop: `SELECT position FROM ${d} WHERE namespace = ?`,
+    purge: `DELETE FROM ${t} WHERE namespace = ? AND key = ?`,
+    insert: `INSERT INTO ${t} (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    insertKept: `INSERT INTO ${t} (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ${kept}, ?, ?, ?, ?, ?)`,
+    setDrop: `INSERT INTO ${d} (namespace, position) VALUES (?, ?) ON CONFLICT (namespace) DO UPDATE SET position = excluded.position`,
+    trim: `DELETE FROM ${t} WHERE namespace = ? AND key = ? AND version <= ?`,
+    ageIn: `DELETE FROM ${t} WHERE namespace = ? AND ${older}`,
+    ageExcept: `DELETE FROM ${t} WHERE namespace NOT IN (SELECT value FROM json_each(?)) AND ${older}`,
+  };
+}
+const applyTexts = new Map<string, ReturnType<typeof versionsApplyTexts>>();
 
 /** Reads of the SQLite versions view. */
 export class SqliteVersionsReader implements VersionsReader {
