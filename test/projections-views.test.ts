@@ -26,6 +26,7 @@ import { SqliteKvReader } from '../src/projections/views/kv/sqlite.js';
 import { SqliteVersionsReader } from '../src/projections/views/versions/sqlite.js';
 import { SqliteAuditReader } from '../src/projections/views/audit/sqlite.js';
 import { dumpModel, emptyModel, foldKeyed } from '../src/projections/model.js';
+import { keyedEvents, keyStream } from '../src/projections/keyed-events.js';
 import { readAll, appendOps, DELETED_THEN_PURGED, dumpViews, KEPT_THEN_DROPPED, opsArb, PURGED_CREATOR, RETENTION, type ViewReaders } from './projections-views-support.js';
 import { checkReaders, readersArb } from './projections-views-readers.js';
 
@@ -121,6 +122,37 @@ describe('query pushdown on SQLite', () => {
       expect((await reader.explain('default', { path: 's', op: 'eq', value: 'a' })).join('\n')).not.toMatch(/<expr>/);
     } finally {
       await runner.close();
+      await store.close();
+      await log.close();
+    }
+  });
+});
+
+describe('SQLite versions view: the no-metadata mark', () => {
+  it('a restarted async runner (setup again on a generation holding metadata) still keeps metadata for a set without any', async () => {
+    const logPath = join(dir, `mark-log${++files}.db`);
+    const log = new SqliteEventLog({ path: logPath });
+    const store = new SqliteViewStorage({ path: join(dir, `mark-views${files}.db`) });
+    const start = async () => {
+      const runner = new ProjectionRunner({ log, storage: store, projections: [{ projection: versionsView(), mode: 'async' as const }] });
+      await runner.start();
+      return runner;
+    };
+    const reader = new SqliteVersionsReader(store);
+    try {
+      let runner = await start();
+      await log.append(keyStream('default', 'a'), [keyedEvents.set({ value: 1, metadata: { tag: 'x' } })]);
+      await log.append(keyStream('default', 'b'), [keyedEvents.set({ value: 2 })]);
+      await runner.whenCaughtUp();
+      await runner.close();
+      runner = await start(); // sets the generation up again: its table has rows, one with metadata
+      await log.append(keyStream('default', 'a'), [keyedEvents.set({ value: 3 })]);
+      await runner.whenCaughtUp();
+      await runner.close();
+      const [newest] = await reader.versions('default', 'a', { limit: 1 });
+      expect(newest).toMatchObject({ version: 2, value: 3, metadata: { tag: 'x' } });
+      expect((await reader.versions('default', 'b'))[0]!.metadata).toBeNull();
+    } finally {
       await store.close();
       await log.close();
     }
