@@ -37,9 +37,9 @@ export function setupVersionsSqlite(ctx: SqliteViewContext, byTime = false): voi
 /**
  * A row of the drops table under a name no namespace can have (namespaces never contain `*`),
  * present only while no row of the generation has metadata. A set without metadata keeps the
- * key's metadata, which a row planned blind reads from the key's newest row (a subquery: ~2 µs of
- * a rebuild's ~20 µs per event); while the mark is there, that metadata is known to be null and
- * the subquery is skipped. The mark goes before the first row with metadata is written; only the
+ * key's metadata, which a row planned blind reads from the key's newest row (a subquery in the
+ * INSERT, which also makes SQLite stage the row in a temporary table: ~2 µs of a rebuild's ~20 µs
+ * per event); while the mark is there, that metadata is known to be null and a plain INSERT writes it. The mark goes before the first row with metadata is written; only the
  * setup of an empty table writes it. Generations set up before the mark existed have none, and
  * always read.
  */
@@ -86,11 +86,16 @@ export function applyVersionsSqlite(events: readonly RecordedEvent[], ctx: Sqlit
   }
   let ins: ReturnType<typeof stmt> | undefined;
   let insKept: ReturnType<typeof stmt> | undefined;
-  let marked = true;
+  // the mark, read once: while it was there at the start of the batch, every row kept blind here
+  // takes null (its key's newest row is older and has none, or is such a row of this batch)
+  let noMetadata: boolean | undefined;
+  let unmarked = false;
   for (const r of plan.inserts) {
     const value = r.deleted ? null : encodeValue(r.value);
-    if (!r.keepMetadata && r.metadata !== null && marked) (marked = false), stmt(db, q.unmark).run();
-    if (r.keepMetadata) (insKept ??= stmt(db, q.insertKept)).run(r.namespace, r.key, r.version, value, r.deleted ? 1 : 0, r.namespace, r.key, r.expiresAt, r.time, r.actor, r.operation, r.position);
+    if (r.keepMetadata) noMetadata ??= stmt(db, q.marked).get() !== undefined;
+    else if (r.metadata !== null && !unmarked) (unmarked = true), stmt(db, q.unmark).run();
+    if (r.keepMetadata && noMetadata) (ins ??= stmt(db, q.insert)).run(r.namespace, r.key, r.version, value, r.deleted ? 1 : 0, null, r.expiresAt, r.time, r.actor, r.operation, r.position);
+    else if (r.keepMetadata) (insKept ??= stmt(db, q.insertKept)).run(r.namespace, r.key, r.version, value, r.deleted ? 1 : 0, r.namespace, r.key, r.expiresAt, r.time, r.actor, r.operation, r.position);
     else (ins ??= stmt(db, q.insert)).run(r.namespace, r.key, r.version, value, r.deleted ? 1 : 0, r.metadata === null ? null : encode(r.metadata), r.expiresAt, r.time, r.actor, r.operation, r.position);
   }
   // the drops are recorded after the inserts: a row kept blind precedes every drop of its
@@ -113,8 +118,8 @@ export function applyVersionsSqlite(events: readonly RecordedEvent[], ctx: Sqlit
 /** The statements applying batches to the versions table `t` and the drops table `d` of a generation. */
 function versionsApplyTexts(t: string, d: string) {
   // a row planned blind takes its metadata from the key's newest row, if that row is live
-  const kept = `CASE WHEN EXISTS (SELECT 1 FROM ${d} WHERE namespace = '${NO_METADATA}') THEN NULL ELSE (SELECT iif(w.deleted = 0 AND w.position > coalesce((SELECT position FROM ${d} WHERE namespace = w.namespace), 0), w.metadata, NULL)
-    FROM ${t} AS w WHERE w.namespace = ? AND w.key = ? ORDER BY w.version DESC LIMIT 1) END`;
+  const kept = `(SELECT iif(w.deleted = 0 AND w.position > coalesce((SELECT position FROM ${d} WHERE namespace = w.namespace), 0), w.metadata, NULL)
+    FROM ${t} AS w WHERE w.namespace = ? AND w.key = ? ORDER BY w.version DESC LIMIT 1)`;
   const older = `time < ? AND version < (SELECT max(w.version) FROM ${t} AS w WHERE w.namespace = ${t}.namespace AND w.key = ${t}.key)`;
   return {
     newest: `SELECT ${COLUMNS} FROM ${t} WHERE namespace = ? AND key = ? ORDER BY version DESC LIMIT 1`,
@@ -122,6 +127,7 @@ function versionsApplyTexts(t: string, d: string) {
     purge: `DELETE FROM ${t} WHERE namespace = ? AND key = ?`,
     insert: `INSERT INTO ${t} (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     insertKept: `INSERT INTO ${t} (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ${kept}, ?, ?, ?, ?, ?)`,
+    marked: `SELECT 1 FROM ${d} WHERE namespace = '${NO_METADATA}'`,
     unmark: `DELETE FROM ${d} WHERE namespace = '${NO_METADATA}'`,
     setDrop: `INSERT INTO ${d} (namespace, position) VALUES (?, ?) ON CONFLICT (namespace) DO UPDATE SET position = excluded.position`,
     trim: `DELETE FROM ${t} WHERE namespace = ? AND key = ? AND version <= ?`,
