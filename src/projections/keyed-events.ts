@@ -296,7 +296,11 @@ export function isKeyedType(type: string): type is KeyedEventType {
 }
 
 /** Bring a payload to the current schema version; newer or malformed payloads are CorruptionError. */
-export function upcastPayload(type: string, data: unknown, where: string, upcasters: Upcasters = UPCASTERS): Record<string, unknown> {
+export function upcastPayload(type: string, data: unknown, at: string | (() => string), upcasters: Upcasters = UPCASTERS): Record<string, unknown> {
+  const d0 = data as Record<string, unknown> | null;
+  // the usual case first, without building the error's location (a JSON.stringify per event)
+  if (typeof d0 === 'object' && d0 !== null && d0.v === KEYED_SCHEMA_VERSION && !Array.isArray(d0)) return d0;
+  const where = typeof at === 'string' ? at : at();
   if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new CorruptionError(`${type} payload is not an object`, where);
   let d = data as Record<string, unknown>;
   let v = d.v as number;
@@ -314,11 +318,11 @@ export function upcastPayload(type: string, data: unknown, where: string, upcast
 /** A recorded event as a {@link KeyedEvent}, or undefined when it is not a keyed event. Bad payloads are CorruptionError. */
 export function toKeyedEvent(e: RecordedEvent, upcasters: Upcasters = UPCASTERS): KeyedEvent | undefined {
   if (!isKeyedType(e.type)) return isRelationType(e.type) ? toRelationEvent(e, upcasters) : undefined;
-  const where = `stream ${JSON.stringify(e.stream)} revision ${e.revision}`;
+  const where = () => `stream ${JSON.stringify(e.stream)} revision ${e.revision}`;
   const s = parseKeyedStream(e.stream);
-  if (!s) throw new CorruptionError(`${e.type} event outside a keyed stream`, where);
+  if (!s) throw new CorruptionError(`${e.type} event outside a keyed stream`, where());
   const isNs = e.type === KEYED.namespaceCreated || e.type === KEYED.namespaceDeleted;
-  if (isNs !== (s.key === null)) throw new CorruptionError(`${e.type} event in the wrong kind of stream`, where);
+  if (isNs !== (s.key === null)) throw new CorruptionError(`${e.type} event in the wrong kind of stream`, where());
   const data = upcastPayload(e.type, e.data, where, upcasters);
   const m = e.metadata;
   return {
