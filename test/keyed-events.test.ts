@@ -23,6 +23,21 @@ const recorded = (stream: string, type: string, data: unknown, metadata: Record<
   ({ id: 'x', stream, revision: 3, position: 9, type, data, metadata, time: new Date(1234) }) as RecordedEvent;
 
 describe('keyed streams', () => {
+  it('validateNamespace accepts exactly the valid names, on every call (it remembers the valid ones)', () => {
+    const hostile = fc.constantFrom('/', ':', '*', '\0', '\uD800', 'a', 'B', ' ', '.', '-', '\uDC00', '\u00e9');
+    const name = fc.oneof(fc.string({ maxLength: 6 }), fc.array(hostile, { maxLength: 6 }).map((xs) => xs.join('')), fc.constantFrom('x'.repeat(128), 'x'.repeat(129)));
+    const valid = (s: string) => s.length > 0 && s.length <= 128 && !/[/:*\0]/.test(s) && s.isWellFormed();
+    fc.assert(
+      fc.property(fc.array(name, { maxLength: 20 }), (names) => {
+        for (const n of [...names, ...names]) {
+          if (valid(n)) expect(validateNamespace(n)).toBe(n);
+          else expect(() => validateNamespace(n)).toThrow(InvalidKeyError);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('keyStream and namespaceStream parse back to their namespace and key, for any valid pair', () => {
     const ns = fc.string({ minLength: 1, maxLength: 20 }).filter((s) => !/[/:*\0]/.test(s) && s.isWellFormed());
     const key = fc.string({ minLength: 1, maxLength: 40 }).filter((s) => !s.includes('\0') && s.isWellFormed());

@@ -126,14 +126,21 @@ export const UPCASTERS: Upcasters = Object.freeze({});
 
 /** Namespaces: 1-128 characters, no `/`, `:`, `*`, NUL or lone surrogates. */
 export function validateNamespace(namespace: unknown): string {
+  // every read and write validates its namespace: the few a program uses are remembered (a regex
+  // test and a well-formedness scan took ~0.25 µs, 6% of a SQLite Store.get)
+  if (typeof namespace === 'string' && validNamespaces.has(namespace)) return namespace;
   const invalid = (reason: string) => new InvalidKeyError(namespace, reason, 'namespace');
   if (typeof namespace !== 'string') throw invalid('a namespace must be a string');
   if (namespace.length === 0) throw invalid('a namespace must not be empty');
   if (namespace.length > MAX_NAMESPACE_LENGTH) throw invalid(`longer than ${MAX_NAMESPACE_LENGTH} characters`);
-  if (/[/:*\0]/.test(namespace)) throw invalid("a namespace must not contain '/', ':', '*' or NUL");
+  if (NAMESPACE_FORBIDDEN.test(namespace)) throw invalid("a namespace must not contain '/', ':', '*' or NUL");
   if (!namespace.isWellFormed()) throw invalid('contains a lone surrogate');
+  if (validNamespaces.size >= 1024) validNamespaces.clear();
+  validNamespaces.add(namespace);
   return namespace;
 }
+const NAMESPACE_FORBIDDEN = /[/:*\0]/;
+const validNamespaces = new Set<string>();
 
 /** Keys: non-empty, no NUL or lone surrogates, short enough that the stream name fits the log's limit. */
 export function validateKey(key: unknown, namespace: string): string {
