@@ -128,7 +128,7 @@ describe('query pushdown on SQLite', () => {
   });
 });
 
-describe('SQLite versions view: the no-metadata mark', () => {
+describe('SQLite versions view: the no-metadata mark of rebuilds', () => {
   it('a restarted async runner (setup again on a generation holding metadata) still keeps metadata for a set without any', async () => {
     const logPath = join(dir, `mark-log${++files}.db`);
     const log = new SqliteEventLog({ path: logPath });
@@ -157,4 +157,32 @@ describe('SQLite versions view: the no-metadata mark', () => {
       await log.close();
     }
   });
+
+  for (const mode of ['inline', 'async', 'rebuilt'] as const) {
+    it(`${mode}: an event naming the mark's namespace (a raw append) cannot bring the mark back; a set without metadata keeps the key's`, async () => {
+      const path = join(dir, `forged${++files}.db`);
+      const log = new SqliteEventLog({ path });
+      const store = new SqliteViewStorage({ path: mode === 'async' ? join(dir, `forged-views${files}.db`) : path });
+      // batches of one event: the drop and the sets each commit alone
+      const runner = new ProjectionRunner({ log, storage: store, batchSize: 1, projections: [{ projection: versionsView(), mode: mode === 'async' ? 'async' : 'inline' }] });
+      const reader = new SqliteVersionsReader(store);
+      try {
+        await runner.start();
+        await log.append(keyStream('default', 'a'), [keyedEvents.set({ value: 1, metadata: { tag: 'x' } })]);
+        // the log takes this stream: the fold must not trust namespaces to be valid
+        await log.append('kv:*no-metadata', [keyedEvents.namespaceDeleted()]);
+        await log.append(keyStream('default', 'a'), [keyedEvents.set({ value: 2 })]);
+        await log.append(keyStream('default', 'b'), [keyedEvents.set({ value: 3 })]);
+        await runner.whenCaughtUp();
+        if (mode === 'rebuilt') await runner.rebuild('kv_versions');
+        const [newest] = await reader.versions('default', 'a', { limit: 1 });
+        expect(newest).toMatchObject({ version: 2, value: 2, metadata: { tag: 'x' } });
+        expect((await reader.versions('default', 'b'))[0]!.metadata).toBeNull();
+      } finally {
+        await runner.close();
+        await store.close();
+        await log.close();
+      }
+    });
+  }
 });

@@ -30,20 +30,26 @@ export function setupVersionsSqlite(ctx: SqliteViewContext, byTime = false): voi
   // the time index serves retention by age only (one index less to write per event without it)
   if (byTime) ctx.db.exec(`CREATE INDEX IF NOT EXISTS ${ctx.table('versions_time')} ON ${t} (time)`);
   ctx.db.exec(`CREATE TABLE IF NOT EXISTS ${ctx.table('drops')} (namespace TEXT PRIMARY KEY, position INTEGER NOT NULL) STRICT`);
-  // an empty table holds no metadata: say so (see NO_METADATA); a generation that has rows keeps its mark or its absence
-  ctx.db.exec(`INSERT INTO ${ctx.table('drops')} (namespace, position) SELECT '${NO_METADATA}', 0 WHERE NOT EXISTS (SELECT 1 FROM ${t}) ON CONFLICT (namespace) DO NOTHING`);
+  // a rebuild's new, empty table holds no metadata: say so (see NO_METADATA)
+  if (ctx.phase === 'rebuild') ctx.db.exec(`INSERT INTO ${ctx.table('drops')} (namespace, position) SELECT '${NO_METADATA}', ${MARK} WHERE NOT EXISTS (SELECT 1 FROM ${t}) ON CONFLICT (namespace) DO NOTHING`);
 }
 
 /**
- * A row of the drops table under a name no namespace can have (namespaces never contain `*`),
- * present only while no row of the generation has metadata. A set without metadata keeps the
- * key's metadata, which a row planned blind reads from the key's newest row (a subquery in the
- * INSERT, which also makes SQLite stage the row in a temporary table: ~2 µs of a rebuild's ~20 µs
- * per event); while the mark is there, that metadata is known to be null and a plain INSERT writes it. The mark goes before the first row with metadata is written; only the
- * setup of an empty table writes it. Generations set up before the mark existed have none, and
- * always read.
+ * The mark of a rebuild's generation that holds no metadata yet: a row of the drops table under a
+ * name no namespace can have (namespaces never contain `*`) and a position no event has (-1), so
+ * an event can never write it (a forged drop of that name would only change its position, and
+ * the mark would be gone). A set without metadata keeps the key's metadata, which a row planned
+ * blind reads from the key's newest row (a subquery in the INSERT, which also makes SQLite stage
+ * the row in a temporary table: ~2 µs of a rebuild's ~20 µs per event); while the mark is there,
+ * that metadata is known to be null and a plain INSERT writes it.
+ *
+ * Only rebuilds write and read it: a rebuild's generation is written by the rebuild that created
+ * it alone (a new rebuild takes a new generation; the old one's commits are fenced off), so no
+ * process without this code can write metadata past the mark. The setup of that empty table writes
+ * it, the first row with metadata removes it, and after the switch it is never read again.
  */
 const NO_METADATA = '*no-metadata';
+const MARK = -1;
 
 /** A stored row as a VersionEntry. */
 export function versionFromRow(r: any): VersionEntry {
@@ -86,14 +92,15 @@ export function applyVersionsSqlite(events: readonly RecordedEvent[], ctx: Sqlit
   }
   let ins: ReturnType<typeof stmt> | undefined;
   let insKept: ReturnType<typeof stmt> | undefined;
-  // the mark, read once: while it was there at the start of the batch, every row kept blind here
-  // takes null (its key's newest row is older and has none, or is such a row of this batch)
+  // the mark (rebuilds only), read once: while it was there at the start of the batch, every row
+  // kept blind here takes null (its key's newest row is older and has none, or is such a row of this batch)
+  const rebuild = ctx.phase === 'rebuild';
   let noMetadata: boolean | undefined;
   let unmarked = false;
   for (const r of plan.inserts) {
     const value = r.deleted ? null : encodeValue(r.value);
-    if (r.keepMetadata) noMetadata ??= stmt(db, q.marked).get() !== undefined;
-    else if (r.metadata !== null && !unmarked) (unmarked = true), stmt(db, q.unmark).run();
+    if (r.keepMetadata) noMetadata ??= rebuild && stmt(db, q.marked).get() !== undefined;
+    else if (r.metadata !== null && !unmarked && rebuild) (unmarked = true), stmt(db, q.unmark).run();
     if (r.keepMetadata && noMetadata) (ins ??= stmt(db, q.insert)).run(r.namespace, r.key, r.version, value, r.deleted ? 1 : 0, null, r.expiresAt, r.time, r.actor, r.operation, r.position);
     else if (r.keepMetadata) (insKept ??= stmt(db, q.insertKept)).run(r.namespace, r.key, r.version, value, r.deleted ? 1 : 0, r.namespace, r.key, r.expiresAt, r.time, r.actor, r.operation, r.position);
     else (ins ??= stmt(db, q.insert)).run(r.namespace, r.key, r.version, value, r.deleted ? 1 : 0, r.metadata === null ? null : encode(r.metadata), r.expiresAt, r.time, r.actor, r.operation, r.position);
@@ -127,8 +134,8 @@ function versionsApplyTexts(t: string, d: string) {
     purge: `DELETE FROM ${t} WHERE namespace = ? AND key = ?`,
     insert: `INSERT INTO ${t} (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     insertKept: `INSERT INTO ${t} (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ${kept}, ?, ?, ?, ?, ?)`,
-    marked: `SELECT 1 FROM ${d} WHERE namespace = '${NO_METADATA}'`,
-    unmark: `DELETE FROM ${d} WHERE namespace = '${NO_METADATA}'`,
+    marked: `SELECT 1 FROM ${d} WHERE namespace = '${NO_METADATA}' AND position = ${MARK}`,
+    unmark: `DELETE FROM ${d} WHERE namespace = '${NO_METADATA}' AND position = ${MARK}`,
     setDrop: `INSERT INTO ${d} (namespace, position) VALUES (?, ?) ON CONFLICT (namespace) DO UPDATE SET position = excluded.position`,
     trim: `DELETE FROM ${t} WHERE namespace = ? AND key = ? AND version <= ?`,
     ageIn: `DELETE FROM ${t} WHERE namespace = ? AND ${older}`,
