@@ -14,7 +14,7 @@ import { prefixEnd } from '../keys.js';
 import { canPlanBlind, kvBatch, planKv, touchedKeys } from '../plan.js';
 import type { KvEntry, NamespaceEntry } from '../rows.js';
 import type { PostgresTables } from '../sql-statements.js';
-import type { KvReader, ListOptions, ReadOptions } from '../types.js';
+import type { KvReader, ListOptions, QueryRow, ReadOptions } from '../types.js';
 import { jsonbPath, orderByPg, whereFiltersPg } from './postgres-query.js';
 import type { FusedBuilder } from '../../storage/postgres-fused.js';
 import { kvFromRow } from './sqlite.js';
@@ -114,6 +114,17 @@ function unsafeRows(t: string, where: string, columns: string, paths: Iterable<s
   return `SELECT ${columns} FROM ${t} WHERE ${where} AND value_jsonb IS NULL${hint}`;
 }
 
+/** What a query selects and how a row becomes its result. */
+interface Shape<T> {
+  columns: string;
+  from(r: any): T;
+}
+const ENTRY: Shape<KvEntry> = { columns: COLUMNS, from: kvFromRow };
+const ROW: Shape<QueryRow> = {
+  columns: 'key, value, version, metadata',
+  from: (r) => ({ key: r.key, value: decode(r.value), version: Number(r.version), metadata: r.metadata === null ? null : decode(r.metadata) }),
+};
+
 /** Reads of the PostgreSQL KV view (the active generation of projection `name`). */
 export class PostgresKvReader implements KvReader {
   constructor(private readonly storage: PostgresTables, private readonly name = 'kv') {}
@@ -172,19 +183,29 @@ export class PostgresKvReader implements KvReader {
    * nothing reads `value_jsonb`, and plain SQL answers for every row.
    */
   async query(namespace: string, filters: ValueFilter | readonly ValueFilter[] | undefined, o?: QueryOptions): Promise<KvEntry[]> {
+    return this.select(namespace, filters, o, ENTRY);
+  }
+
+  /** `query` with only what the Store returns (key, value, version, metadata): 4 columns travel instead of 9. */
+  async queryRows(namespace: string, filters: ValueFilter | readonly ValueFilter[] | undefined, o?: QueryOptions): Promise<QueryRow[]> {
+    return this.select(namespace, filters, o, ROW);
+  }
+
+  private async select<T extends { key: string; value: unknown }>(namespace: string, filters: ValueFilter | readonly ValueFilter[] | undefined, o: QueryOptions | undefined, shape: Shape<T>): Promise<T[]> {
     const fs = validateFilters(filters);
     const opts = validateQueryOptions(o);
     const paged = opts.limit !== undefined || opts.offset !== undefined;
     const paths = [...fs.map((f) => f.path), ...(opts.sort ?? []).map((x) => x.path)];
+    const cols = shape.columns;
     if (paths.length === 0) {
       // nothing reads value_jsonb: the SQL answer holds every row, in key order
       const params: unknown[] = [namespace];
       let sql = `WHERE namespace = $1${PostgresKvReader.live(opts, params)} ORDER BY key`;
       if (opts.limit !== undefined) (params.push(opts.limit), (sql += ` LIMIT $${params.length}`));
       if (opts.offset !== undefined) (params.push(opts.offset), (sql += ` OFFSET $${params.length}`));
-      return (await this.rows('kv', (t) => `SELECT ${COLUMNS} FROM ${t} ${sql}`, params)).map(kvFromRow);
+      return (await this.rows('kv', (t) => `SELECT ${cols} FROM ${t} ${sql}`, params)).map(shape.from);
     }
-    const read = async (page: 'page' | 'top'): Promise<{ sql: KvEntry[]; raw: KvEntry[] }> => {
+    const read = async (page: 'page' | 'top'): Promise<{ sql: T[]; raw: T[] }> => {
       const params: unknown[] = [namespace];
       const live = PostgresKvReader.live(opts, params);
       let where = `namespace = $1${live} AND value_jsonb IS NOT NULL`;
@@ -199,15 +220,16 @@ export class PostgresKvReader implements KvReader {
       }
       // one statement; the outer ORDER BY keeps the SQL rows in order (value_jsonb is selected for it only)
       const union = (t: string) =>
-        `SELECT ${COLUMNS}, raw FROM ((SELECT ${COLUMNS}, value_jsonb, false AS raw FROM ${t} WHERE ${where}${tail})
-         UNION ALL (${unsafeRows(t, `namespace = $1${live}`, `${COLUMNS}, NULL::jsonb, true`, paths)})) AS u ORDER BY raw, ${orderByPg(opts)}`;
+        `SELECT ${cols}, raw FROM ((SELECT ${cols}, value_jsonb, false AS raw FROM ${t} WHERE ${where}${tail})
+         UNION ALL (${unsafeRows(t, `namespace = $1${live}`, `${cols}, NULL::jsonb, true`, paths)})) AS u ORDER BY raw, ${orderByPg(opts)}`;
       const rows = await this.rows('kv', union, params);
-      const out = { sql: [] as KvEntry[], raw: [] as KvEntry[] };
+      const out = { sql: [] as T[], raw: [] as T[] };
       for (const r of rows) {
-        if (!r.raw) out.sql.push(kvFromRow(r));
+        if (!r.raw) out.sql.push(shape.from(r));
         else {
-          const e = kvFromRow(r);
-          if (matches(e, fs)) out.raw.push(e);
+          const e = shape.from(r);
+          // the expiry was judged in SQL (live): only the value is judged here
+          if (matches(e as unknown as KvEntry, fs)) out.raw.push(e);
         }
       }
       return out;
@@ -215,7 +237,7 @@ export class PostgresKvReader implements KvReader {
     const first = await read('page');
     if (first.raw.length === 0) return first.sql;
     const all = paged ? await read('top') : first;
-    return sortAndPage([...all.sql, ...all.raw], opts);
+    return sortAndPage([...all.sql, ...all.raw] as unknown as KvEntry[], opts) as unknown as T[];
   }
 
   async count(namespace: string, filters?: ValueFilter | readonly ValueFilter[], o?: ReadOptions): Promise<number> {
