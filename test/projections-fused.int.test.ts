@@ -155,3 +155,21 @@ describe.skipIf(!pgUp)('fused inline appends (PostgreSQL)', () => {
     expect(pg.inlineStore.fusionStats().fused - before.fused).toBe(240);
   }, 120_000);
 });
+
+describe.skipIf(!pgUp)('fused statements are cached per shape (PostgreSQL)', () => {
+  // versions retention in one namespace only: its sets cannot fuse (the usual path trims), the others do
+  const pg = pgInlineAndAsyncViews('fused_shape', () => [kvView(), versionsView({ retention: { namespaces: { kept: { maxVersions: 2 } } } }), auditView()], schemas);
+
+  it('a namespace with versions retention never takes the statement cached for one without (nor the other way)', async () => {
+    await pg.log.append(keyStream('warm', 'up'), [keyedEvents.deleted()]);
+    const before = pg.inlineStore.fusionStats();
+    for (let i = 1; i <= 5; i++) {
+      await pg.log.append(keyStream('free', 'a'), [keyedEvents.set({ value: i })]);
+      await pg.log.append(keyStream('kept', 'a'), [keyedEvents.set({ value: i })]);
+    }
+    expect(pg.inlineStore.fusionStats().fused - before.fused).toBe(5); // the 'free' sets only
+    const versions = new PostgresVersionsReader(pg.inlineStore);
+    expect((await versions.versions('kept', 'a')).map((v) => v.version)).toEqual([5, 4]);
+    expect((await versions.versions('free', 'a')).map((v) => v.version)).toEqual([5, 4, 3, 2, 1]);
+  });
+});

@@ -103,6 +103,8 @@ export class AppendQueue {
   private scheduled = false;
   private exactSql: string | undefined;
   private exactSetSql: string | undefined;
+  /** fused statements (text and prepared name) per CTE text of the fusion plan */
+  private readonly fusedTexts = new Map<string, { text: string; name: string }>();
 
   constructor(
     private readonly ctx: BatchContext,
@@ -228,12 +230,19 @@ export class AppendQueue {
       const e = one.events[0]!;
       const plan = fusion?.plan(one.stream, e, 7);
       if (plan) {
-        const text = `WITH ev AS MATERIALIZED (SELECT ${n.fnEvent}($1, $2, $3, $4, $5, $6) AS r),
+        // one text and name per CTE text (plan reuses its strings, so the lookup hashes nothing new)
+        let stmt = this.fusedTexts.get(plan.ctes);
+        if (stmt === undefined) {
+          const text = `WITH ev AS MATERIALIZED (SELECT ${n.fnEvent}($1, $2, $3, $4, $5, $6) AS r),
 g AS MATERIALIZED (SELECT r[2] AS rev, r[3] AS pos, r[4] AS ms FROM ev WHERE r[1] = ${STATUS.appended}),
 ${plan.ctes}
 SELECT (SELECT r FROM ev), ${notifyIf('$7', n)}`;
+          if (this.fusedTexts.size >= 256) this.fusedTexts.clear();
+          this.fusedTexts.set(plan.ctes, (stmt = { text, name: statementName(`${n.channel}_fu`, text) }));
+        }
+        const { text } = stmt;
         try {
-          const res = await this.ctx.pool.query({ name: statementName(`${n.channel}_fu`, text), text, values: [one.stream, encodeExpected(one.expected), e.id, e.type, e.dataJson, e.metaJson, carry, ...plan.values], rowMode: 'array' } as never);
+          const res = await this.ctx.pool.query({ name: stmt.name, text, values: [one.stream, encodeExpected(one.expected), e.id, e.type, e.dataJson, e.metaJson, carry, ...plan.values], rowMode: 'array' } as never);
           const rows = [eventRow((res as { rows: any[][] }).rows[0]![0])];
           fusion!.done();
           this.committed(rows, carriedAt);
