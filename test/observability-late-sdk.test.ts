@@ -4,9 +4,10 @@
  * provider registered later, after the objects were made, gets their spans from then on; with
  * every span sampled out (valid contexts, the full path) operations run and count as usual.
  */
-import { trace } from '@opentelemetry/api';
+import { metrics, trace } from '@opentelemetry/api';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { AlwaysOffSampler, BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MemoryEventLog, Store } from '../src/index.js';
 
 afterEach(() => trace.disable());
@@ -44,5 +45,33 @@ describe('OpenTelemetry API without an SDK, then with one', () => {
     await countsWithoutSpans(store, spans);
     expect(store.stats().operations.set).toMatchObject({ count: 1, errors: 0 });
     await store.close();
+  });
+});
+
+describe('OpenTelemetry API without an SDK, and nothing measuring', () => {
+  it('a call is the method itself (no clock read); with stats, a hook or a live MeterProvider it is timed', async () => {
+    trace.disable();
+    const clockReads = async (store: Store): Promise<number> => {
+      await store.set('a', 1);
+      await store.get('a'); // set up, warm
+      const spy = vi.spyOn(performance, 'now');
+      try {
+        expect(await store.get('a')).toBe(1);
+        return spy.mock.calls.length;
+      } finally {
+        spy.mockRestore();
+        await store.close();
+      }
+    };
+    expect(await clockReads(new Store({ log: new MemoryEventLog(), sweepIntervalMs: 0 }))).toBe(0);
+    expect(await clockReads(new Store({ log: new MemoryEventLog(), sweepIntervalMs: 0, stats: true }))).toBeGreaterThan(0);
+    expect(await clockReads(new Store({ log: new MemoryEventLog(), sweepIntervalMs: 0, onOperation: () => undefined }))).toBeGreaterThan(0);
+    metrics.setGlobalMeterProvider(new MeterProvider());
+    try {
+      // the meter is taken when the Store is made: this one records
+      expect(await clockReads(new Store({ log: new MemoryEventLog(), sweepIntervalMs: 0 }))).toBeGreaterThan(0);
+    } finally {
+      metrics.disable();
+    }
   });
 });

@@ -72,7 +72,7 @@ describe.skipIf(!pgUp)('PostgreSQL', () => {
     const proxy = await startTcpProxy(postgresUrl());
     const schema = uniqueSchema('obs');
     schemas.push(schema);
-    const log = new PostgresEventLog({ connectionString: proxy.url(postgresUrl()), schema });
+    const log = new PostgresEventLog({ connectionString: proxy.url(postgresUrl()), schema, stats: true });
     try {
       await log.append('s', [{ type: 't', data: 1 }]);
       expect((await log.health()).ok).toBe(true);

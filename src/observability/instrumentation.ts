@@ -93,6 +93,8 @@ export class Instrumentation {
   readonly otel: OtelBinding | undefined;
   /** whether calls are wrapped at all */
   readonly enabled: boolean;
+  /** whether anything takes a call's duration and outcome (stats, a hook, live OpenTelemetry metrics) */
+  private readonly measured: boolean;
   hits = 0;
   misses = 0;
   evictions = 0;
@@ -114,6 +116,7 @@ export class Instrumentation {
     const api = options?.openTelemetry === false ? undefined : openTelemetryApi();
     this.otel = api ? otelBinding(api) : undefined;
     this.enabled = this.latencies || this.hook !== undefined || this.otel !== undefined;
+    this.measured = this.latencies || this.hook !== undefined || this.otel?.metricsLive === true;
     const base = { 'dgent.target': this.target };
     this.cacheAttrs = { hit: { ...base, 'dgent.cache.result': 'hit' }, miss: { ...base, 'dgent.cache.result': 'miss' }, eviction: base };
   }
@@ -280,7 +283,9 @@ export class Instrumentation {
       // invalid context: nothing to record or to propagate, so no context switch and no span
       // bookkeeping (a third of a SQLite Store.get's time); a sampled-out span of a real SDK keeps
       // a valid context and takes the full path, so its trace still propagates
-      if (!span.isRecording() && !api.trace.isSpanContextValid(span.spanContext())) return plain.apply(this, args);
+      // and when nothing takes the call's duration either (no stats, no hook, a no-op meter), the
+      // call is the method's own: no clock reads, no promise reaction (~0.5 µs of a 3.9 µs Store.get)
+      if (!span.isRecording() && !api.trace.isSpanContextValid(span.spanContext())) return self.measured ? plain.apply(this, args) : original.apply(this, args);
       const ctx = api.trace.setSpan(api.context.active(), span);
       const t0 = performance.now();
       const failed = (e: unknown): void => {

@@ -36,6 +36,8 @@ export interface OtelApi {
   };
   SpanKind: { INTERNAL: number; CLIENT: number };
   SpanStatusCode: { ERROR: number };
+  /** (API 1.3+) a meter that records nothing: its class tells a dead meter from a live one */
+  createNoopMeter?(): object;
 }
 export type Attributes = Record<string, string>;
 
@@ -62,12 +64,19 @@ export interface OtelBinding {
   duration: ReturnType<ReturnType<OtelApi['metrics']['getMeter']>['createHistogram']>;
   cache: ReturnType<ReturnType<OtelApi['metrics']['getMeter']>['createCounter']>;
   evictions: ReturnType<ReturnType<OtelApi['metrics']['getMeter']>['createCounter']>;
+  /**
+   * Whether the instruments record anything: a meter taken while no MeterProvider is registered is
+   * the API's no-op meter, and stays one (the metrics API has no proxy, unlike the tracer's)
+   */
+  metricsLive: boolean;
 }
 
 export function otelBinding(api: OtelApi): OtelBinding {
   const meter = api.metrics.getMeter(INSTRUMENTATION_SCOPE);
+  const noop = api.createNoopMeter?.();
   return {
     api,
+    metricsLive: !(noop !== undefined && meter instanceof (noop.constructor as new () => object)),
     tracer: api.trace.getTracer(INSTRUMENTATION_SCOPE),
     duration: meter.createHistogram('dgent.operation.duration', { unit: 's', description: 'Duration of dgent operations (Store, event logs, CachedAgent)' }),
     cache: meter.createCounter('dgent.cache.requests', { description: 'Cache lookups (Store get/getMany, CachedAgent load), by dgent.cache.result: hit or miss' }),
