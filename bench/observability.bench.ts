@@ -10,6 +10,8 @@
  *   histogram of stats();
  * - stats + OpenTelemetry API, no SDK: @opentelemetry/api installed (here a dev dependency) and no
  *   SDK registered (spans are the API's non-recording ones);
+ * - default options + OpenTelemetry API, no SDK: nothing asks for measurements, so a call checks the
+ *   API's span and runs the method itself (since 2026-12-06 evening);
  * - stats + OpenTelemetry SDK: a BasicTracerProvider with a SimpleSpanProcessor into an in-memory
  *   exporter and a MeterProvider, registered globally (second part of the run, after the others).
  * Store.get of one of 1000 keys (~200 B values), sequential calls.
@@ -50,12 +52,13 @@ function getter(store: Store): () => Promise<void> {
 async function side(label: string, open: () => EventLog, otelCase: string, otelOptions: Partial<StoreOptions>): Promise<CaseResult[]> {
   // one log, one Store per case: the same data, the same views
   const log = open();
-  const stores = [await filled(log, OFF, true), await filled(log, ABSENT, false), await filled(log, STATS, false), await filled(log, otelOptions, false)];
+  const stores = [await filled(log, OFF, true), await filled(log, ABSENT, false), await filled(log, STATS, false), await filled(log, otelOptions, false), await filled(log, {}, false)];
   const r = await paired([
     [`Store.get ${label}: instrumentation off`, N, getter(stores[0]!)],
     [`Store.get ${label}: default options, OpenTelemetry absent`, N, getter(stores[1]!)],
     [`Store.get ${label}: stats, OpenTelemetry absent`, N, getter(stores[2]!)],
     [`Store.get ${label}: stats + ${otelCase}`, N, getter(stores[3]!)],
+    [`Store.get ${label}: default options + ${otelCase}`, N, getter(stores[4]!)],
   ]);
   for (const s of stores) await s.close();
   await log.close();
@@ -79,6 +82,7 @@ export async function main(): Promise<void> {
         comparisons.push({ label: `Store.get ${label}: stats, OpenTelemetry absent vs off`, subject: r[2]!, baseline: r[0]! });
       }
       comparisons.push({ label: `Store.get ${label}: stats + ${otelCase} vs off`, subject: r[3]!, baseline: r[0]! });
+      comparisons.push({ label: `Store.get ${label}: default options + ${otelCase} vs off`, subject: r[4]!, baseline: r[0]! });
     };
     for (const [label, open] of logs) add(await side(label, open, 'OpenTelemetry API, no SDK', OTEL), label, 'OpenTelemetry API, no SDK', 0.95);
     const exporter = new InMemorySpanExporter();

@@ -276,8 +276,13 @@ export class Instrumentation {
     const { api, tracer } = this.otel!;
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const self = this;
+    const { noopTracerProvider } = this.otel!;
     return function (this: unknown, ...args: unknown[]) {
       if (self.depth !== 0) return original.apply(this, args);
+      // no tracer provider registered: the API's proxy delegates to its no-op provider, and a span would be a no-op
+      if (noopTracerProvider !== undefined && (api.trace.getTracerProvider() as { getDelegate?(): unknown }).getDelegate?.() === noopTracerProvider) {
+        return self.measured ? plain.apply(this, args) : original.apply(this, args);
+      }
       const span = tracer.startSpan(rec.spanName, rec.spanOptions);
       // the API without an SDK (or a provider registered later, not yet) gives a no-op span with an
       // invalid context: nothing to record or to propagate, so no context switch and no span

@@ -23,6 +23,8 @@ export interface OtelApi {
     getTracer(name: string, version?: string): { startSpan(name: string, options?: { kind?: number; attributes?: Attributes }): OtelSpan };
     setSpan(ctx: unknown, span: OtelSpan): unknown;
     isSpanContextValid(spanContext: unknown): boolean;
+    /** the registered provider, or the API's proxy while none is */
+    getTracerProvider(): unknown;
   };
   context: {
     active(): unknown;
@@ -36,6 +38,8 @@ export interface OtelApi {
   };
   SpanKind: { INTERNAL: number; CLIENT: number };
   SpanStatusCode: { ERROR: number };
+  /** the provider the API answers with (registered or not: the proxy, delegating to the registered one or to a no-op) */
+  ProxyTracerProvider?: new () => { getDelegate(): unknown };
   /** (API 1.3+) a meter that records nothing: its class tells a dead meter from a live one */
   createNoopMeter?(): object;
 }
@@ -69,6 +73,8 @@ export interface OtelBinding {
    * the API's no-op meter, and stays one (the metrics API has no proxy, unlike the tracer's)
    */
   metricsLive: boolean;
+  /** the no-op provider a ProxyTracerProvider delegates to while no tracer provider is registered */
+  noopTracerProvider: unknown;
 }
 
 export function otelBinding(api: OtelApi): OtelBinding {
@@ -77,6 +83,7 @@ export function otelBinding(api: OtelApi): OtelBinding {
   return {
     api,
     metricsLive: !(noop !== undefined && meter instanceof (noop.constructor as new () => object)),
+    noopTracerProvider: api.ProxyTracerProvider !== undefined ? new api.ProxyTracerProvider().getDelegate() : undefined,
     tracer: api.trace.getTracer(INSTRUMENTATION_SCOPE),
     duration: meter.createHistogram('dgent.operation.duration', { unit: 's', description: 'Duration of dgent operations (Store, event logs, CachedAgent)' }),
     cache: meter.createCounter('dgent.cache.requests', { description: 'Cache lookups (Store get/getMany, CachedAgent load), by dgent.cache.result: hit or miss' }),
