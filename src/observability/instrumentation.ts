@@ -277,20 +277,19 @@ export class Instrumentation {
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const self = this;
     const { noopTracerProvider } = this.otel!;
+    // a call without a span: timed when something takes its duration, else the method's own (no
+    // clock reads, no promise reaction: ~0.5 µs of a 3.9 µs Store.get)
+    const untraced = this.measured ? plain : original;
     return function (this: unknown, ...args: unknown[]) {
       if (self.depth !== 0) return original.apply(this, args);
       // no tracer provider registered: the API's proxy delegates to its no-op provider, and a span would be a no-op
-      if (noopTracerProvider !== undefined && (api.trace.getTracerProvider() as { getDelegate?(): unknown }).getDelegate?.() === noopTracerProvider) {
-        return self.measured ? plain.apply(this, args) : original.apply(this, args);
-      }
+      if (noopTracerProvider !== undefined && api.trace.getTracerProvider().getDelegate?.() === noopTracerProvider) return untraced.apply(this, args);
       const span = tracer.startSpan(rec.spanName, rec.spanOptions);
       // the API without an SDK (or a provider registered later, not yet) gives a no-op span with an
       // invalid context: nothing to record or to propagate, so no context switch and no span
       // bookkeeping (a third of a SQLite Store.get's time); a sampled-out span of a real SDK keeps
       // a valid context and takes the full path, so its trace still propagates
-      // and when nothing takes the call's duration either (no stats, no hook, a no-op meter), the
-      // call is the method's own: no clock reads, no promise reaction (~0.5 µs of a 3.9 µs Store.get)
-      if (!span.isRecording() && !api.trace.isSpanContextValid(span.spanContext())) return self.measured ? plain.apply(this, args) : original.apply(this, args);
+      if (!span.isRecording() && !api.trace.isSpanContextValid(span.spanContext())) return untraced.apply(this, args);
       const ctx = api.trace.setSpan(api.context.active(), span);
       const t0 = performance.now();
       const failed = (e: unknown): void => {

@@ -23,8 +23,8 @@ export interface OtelApi {
     getTracer(name: string, version?: string): { startSpan(name: string, options?: { kind?: number; attributes?: Attributes }): OtelSpan };
     setSpan(ctx: unknown, span: OtelSpan): unknown;
     isSpanContextValid(spanContext: unknown): boolean;
-    /** the registered provider, or the API's proxy while none is */
-    getTracerProvider(): unknown;
+    /** the API's proxy provider, delegating to the registered provider or to a no-op one */
+    getTracerProvider(): { getDelegate?(): unknown };
   };
   context: {
     active(): unknown;

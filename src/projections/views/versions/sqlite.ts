@@ -101,9 +101,8 @@ export function applyVersionsSqlite(events: readonly RecordedEvent[], ctx: Sqlit
     const value = r.deleted ? null : encodeValue(r.value);
     if (r.keepMetadata) noMetadata ??= rebuild && stmt(db, q.marked).get() !== undefined;
     else if (r.metadata !== null && !unmarked && rebuild) (unmarked = true), stmt(db, q.unmark).run();
-    if (r.keepMetadata && noMetadata) (ins ??= stmt(db, q.insert)).run(r.namespace, r.key, r.version, value, r.deleted ? 1 : 0, null, r.expiresAt, r.time, r.actor, r.operation, r.position);
-    else if (r.keepMetadata) (insKept ??= stmt(db, q.insertKept)).run(r.namespace, r.key, r.version, value, r.deleted ? 1 : 0, r.namespace, r.key, r.expiresAt, r.time, r.actor, r.operation, r.position);
-    else (ins ??= stmt(db, q.insert)).run(r.namespace, r.key, r.version, value, r.deleted ? 1 : 0, r.metadata === null ? null : encode(r.metadata), r.expiresAt, r.time, r.actor, r.operation, r.position);
+    if (r.keepMetadata && !noMetadata) (insKept ??= stmt(db, q.insertKept)).run(r.namespace, r.key, r.version, value, r.deleted ? 1 : 0, r.namespace, r.key, r.expiresAt, r.time, r.actor, r.operation, r.position);
+    else (ins ??= stmt(db, q.insert)).run(r.namespace, r.key, r.version, value, r.deleted ? 1 : 0, r.keepMetadata || r.metadata === null ? null : encode(r.metadata), r.expiresAt, r.time, r.actor, r.operation, r.position);
   }
   // the drops are recorded after the inserts: a row kept blind precedes every drop of its
   // namespace in this batch (a set after one is planned from it), so its kept metadata must be
