@@ -9,7 +9,10 @@
  *   is refused (DG001 or a dropped table), and the append is redone the usual way; nothing lost;
  * - four log instances (four pools, as four processes) setting the same keys at once, with and
  *   without metadata: the kept metadata and creation times are those of the log order (the
- *   statement reads nothing from its snapshot, which is older than the stream lock it waits for).
+ *   statement reads nothing from its snapshot, which is older than the stream lock it waits for);
+ * - a lone event no view handles: one statement writing the control rows alone, which advance as on
+ *   the usual path; refused as stale after another process switched generations; and refused, like
+ *   every append, in a process still running an older version of a (user) projection.
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,7 +29,8 @@ import { PostgresAuditReader } from '../src/projections/views/audit/postgres.js'
 import { KEYED, keyedEvents, keyStream } from '../src/projections/keyed-events.js';
 import { dumpModel, emptyModel, foldKeyed } from '../src/projections/model.js';
 import { readAll, appendOps, DELETED_THEN_PURGED, dumpViews, namespacesOf, ofNamespaces, opsArb, PURGED_CREATOR, type ViewReaders } from './projections-views-support.js';
-import { dropSchemas, postgresUrl } from './support/postgres.js';
+import { dropSchemas, postgresUrl, uniqueSchema } from './support/postgres.js';
+import { countingProjection, foldLog, readCounting, summary } from './support/projection-counting.js';
 import { pgInlineAndAsyncViews } from './support/postgres-views.js';
 import { requireService } from './support/services.js';
 
@@ -171,5 +175,102 @@ describe.skipIf(!pgUp)('fused statements are cached per shape (PostgreSQL)', () 
     const versions = new PostgresVersionsReader(pg.inlineStore);
     expect((await versions.versions('kept', 'a')).map((v) => v.version)).toEqual([5, 4]);
     expect((await versions.versions('free', 'a')).map((v) => v.version)).toEqual([5, 4, 3, 2, 1]);
+  });
+});
+
+describe.skipIf(!pgUp)('fused control rows for an event no view handles (PostgreSQL)', () => {
+  const pg = pgInlineAndAsyncViews('fused_other', views, schemas);
+  const expectControlAt = async (position: number) => {
+    for (const name of NAMES) expect(await pg.inlineStore.control(name)).toMatchObject({ position, seen: position });
+  };
+
+  it('a lone event the views do not handle is one statement with the control rows, which advance as on the usual path', async () => {
+    await pg.log.append(keyStream('warm', 'up'), [keyedEvents.deleted()]); // the usual path: learns the generations
+    const before = pg.inlineStore.fusionStats();
+    let fusable = 0;
+    for (let i = 0; i < 12; i++) {
+      const r = await pg.log.append(`agent-${i % 3}`, [{ type: 'agent.saved', data: { i } }]);
+      fusable++;
+      await expectControlAt(r.position);
+      if (i % 4 === 0) {
+        const s = await pg.log.append(keyStream('other', `k${i}`), [keyedEvents.set({ value: i })]);
+        fusable++;
+        await expectControlAt(s.position);
+      }
+      if (i % 5 === 0) {
+        // two events: the usual path
+        const two = await pg.log.append('agent-x', [{ type: 'a', data: 1 }, { type: 'b', data: 2 }]);
+        await expectControlAt(two.position);
+      }
+    }
+    const after = pg.inlineStore.fusionStats();
+    expect(after.fused - before.fused).toBe(fusable);
+    expect(after.stale).toBe(before.stale);
+    const keep = (n: string) => n === 'other';
+    const model = dumpModel(foldKeyed(emptyModel(), ofNamespaces(await readAll(pg.log), keep)));
+    expect(await dumpViews(readers(pg.inlineStore), keep)).toEqual(model);
+    expect((await pg.inline.status()).every((s) => s.state === 'running' && s.lastError === undefined)).toBe(true);
+  });
+
+  it('after another process switched generations, such an event is refused as stale and redone the usual way', async () => {
+    const otherLog = new PostgresEventLog({ connectionString: postgresUrl(), schema: pg.log.schema });
+    const otherStore = new PostgresViewStorage({ connectionString: postgresUrl(), schema: pg.log.schema, generationCacheMs: 0 });
+    const other = new ProjectionRunner({ log: otherLog, storage: otherStore, projections: views().map((projection) => ({ projection, mode: 'inline' as const })) });
+    try {
+      await other.start();
+      await pg.log.append('agent-0', [{ type: 'agent.saved', data: 0 }]);
+      for (const name of NAMES) await other.rebuild(name);
+      const before = pg.inlineStore.fusionStats();
+      const r = await pg.log.append('agent-0', [{ type: 'agent.saved', data: 1 }]);
+      const mid = pg.inlineStore.fusionStats();
+      // the statement named the generations this process knew: refused (nothing stored), then redone
+      expect(mid.stale - before.stale).toBe(1);
+      expect(mid.fused).toBe(before.fused);
+      await expectControlAt(r.position);
+      expect(await pg.log.revision('agent-0')).toBe(r.revision);
+      const again = await pg.log.append('agent-0', [{ type: 'agent.saved', data: 2 }]);
+      expect(pg.inlineStore.fusionStats()).toEqual({ fused: mid.fused + 1, stale: mid.stale });
+      await expectControlAt(again.position);
+    } finally {
+      await other.close();
+      await otherStore.close();
+      await otherLog.close();
+    }
+  });
+});
+
+describe.skipIf(!pgUp)('fused control rows of a user projection (PostgreSQL)', () => {
+  it('a process still running an older version has every append refused, fused or not', async () => {
+    const schema = uniqueSchema('fused_mixed');
+    schemas.push(schema);
+    const log = new PostgresEventLog({ connectionString: postgresUrl(), schema });
+    const storage = new PostgresViewStorage({ connectionString: postgresUrl(), schema, generationCacheMs: 0 });
+    const v1 = new ProjectionRunner({ log, storage, projections: [{ projection: countingProjection({ name: 'c', version: 1 }), mode: 'inline' }] });
+    const log2 = new PostgresEventLog({ connectionString: postgresUrl(), schema });
+    const storage2 = new PostgresViewStorage({ connectionString: postgresUrl(), schema, generationCacheMs: 0 });
+    const v2 = new ProjectionRunner({ log: log2, storage: storage2, projections: [{ projection: countingProjection({ name: 'c', version: 2 }), mode: 'inline' }] });
+    try {
+      await v1.start();
+      await log.append('a', [{ type: 'Added', data: { n: 1 } }]); // the usual path: learns the generation
+      await log.append('other', [{ type: 'Unrelated', data: 1 }]); // fused: the control row alone
+      expect(storage.fusionStats().fused).toBe(1);
+      await v2.start();
+      await v2.whenCaughtUp();
+      await expect(log.append('other', [{ type: 'Unrelated', data: 2 }])).rejects.toThrow(/runs version 1 but its view is at version 2/);
+      await expect(log.append('a', [{ type: 'Added', data: { n: 2 } }])).rejects.toThrow(/runs version 1 but its view is at version 2/);
+      expect(await log.revision('other')).toBe(1);
+      expect(storage.fusionStats()).toMatchObject({ fused: 1, stale: 1 });
+      await log2.append('other', [{ type: 'Unrelated', data: 3 }]); // the new process: the usual path, then fused
+      await log2.append('a', [{ type: 'Added', data: { n: 3 } }]);
+      await log2.append('other', [{ type: 'Unrelated', data: 4 }]);
+      expect(storage2.fusionStats().fused).toBe(1);
+      expect(summary(await readCounting(storage2, 'c'))).toEqual({ ...(await foldLog(log2)), duplicates: [] });
+      expect((await foldLog(log2)).sum).toBe(4);
+    } finally {
+      await v1.close();
+      await v2.close();
+      await Promise.all([storage.close(), storage2.close()]);
+      await Promise.all([log.close(), log2.close()]);
+    }
   });
 });

@@ -14,6 +14,10 @@
  * metadata from that upsert's RETURNING. Cases needing a read (retention, other event types, other
  * projections without a fused form) take the usual path.
  *
+ * A lone event that no projection of the group handles (an agent's own event on a log that also
+ * hosts a Store, or any type a user projection ignores) is fused the same way with the control rows
+ * alone: the usual path would send BEGIN, the append, the control UPDATE and COMMIT for it.
+ *
  * Generations: the statement names the tables of the generations the last usual inline append
  * found active (learned per storage). It locks and checks the control rows itself; if one moved (a
  * rebuild switched, a version changed) it raises `DG001` before committing anything, and the log
@@ -74,7 +78,12 @@ export function registerFused(projection: Projection<any>, order: number, build:
 export interface FusedPlan {
   ctes: string;
   values: unknown[];
+  /** an expression the statement must select (so that a CTE no other one reads is evaluated) */
+  select?: string;
 }
+
+/** Reads `w`, so that its check runs in a statement no view CTE reads it in. */
+const CHECKED = '(SELECT count(*) FROM w)';
 
 /** The fusion of one inline group on one PostgreSQL view storage (see the file comment). */
 export class PostgresFusion {
@@ -87,6 +96,10 @@ export class PostgresFusion {
   private readonly names: string[];
   private readonly versions: number[];
   private readonly ordered: { projection: Projection<any>; build: FusedBuilder }[] | undefined;
+  /** every name is a plain identifier (see possible) */
+  private readonly plain: boolean;
+  /** event type -> whether no projection of the group handles it (bounded like the texts) */
+  private readonly unhandled = new Map<string, boolean>();
 
   constructor(
     private readonly schema: string,
@@ -98,14 +111,19 @@ export class PostgresFusion {
     const handling = projections.filter((p) => handlesType(p, KEYED.set));
     const withBuilders = handling.map((p) => ({ projection: p, b: builders.get(p) }));
     // the names go into the statement's text as literals: only plain identifiers (defineProjection's rule) fuse
-    this.ordered = withBuilders.every((x) => x.b !== undefined) && this.names.every((n) => /^[a-z][a-z0-9_]*$/.test(n))
+    this.plain = this.names.length > 0 && this.names.every((n) => /^[a-z][a-z0-9_]*$/.test(n));
+    this.ordered = withBuilders.every((x) => x.b !== undefined) && this.plain && withBuilders.length > 0
       ? withBuilders.sort((a, b) => a.b!.order - b.b!.order).map((x) => ({ projection: x.projection, build: x.b!.build }))
       : undefined;
   }
 
-  /** Whether the group can ever fuse (every projection handling `kv.set` has a fused form). */
+  /**
+   * Whether the group can ever fuse: its names are plain identifiers (they go into the text). A
+   * lone `kv.set` fuses when every projection handling it has a fused form; a lone event that none
+   * of them handles (an agent's own event on a log that also hosts a Store) fuses its control rows.
+   */
   get possible(): boolean {
-    return this.ordered !== undefined && this.ordered.length > 0;
+    return this.plain;
   }
 
   /** The usual inline path found these active generations (only rows at the code's version count). */
@@ -140,13 +158,25 @@ export class PostgresFusion {
 
   /** The CTEs for one appended event (in stream `stream`), or undefined for the usual path. */
   plan(stream: string, e: { id: string; type: string; dataJson: string; metaJson: string }, base: number): FusedPlan | undefined {
-    if (e.type !== KEYED.set || !this.ordered) return undefined;
+    if (!this.plain) return undefined;
     const gens: number[] = [];
     for (const n of this.names) {
       const g = this.learned.get(n);
       if (g === undefined) return undefined;
       gens.push(g);
     }
+    if (this.handledByNone(e.type)) {
+      // nothing to fold: the control rows alone, checked like a set's (the statement reads `w`)
+      const shape = `none|${gens.join(',')}`;
+      let ctes = this.texts.get(shape);
+      if (!ctes) {
+        ctes = this.control(gens).join(',\n');
+        if (this.texts.size >= 256) this.texts.clear();
+        this.texts.set(shape, ctes);
+      }
+      return { ctes, values: [], select: CHECKED };
+    }
+    if (e.type !== KEYED.set || !this.ordered) return undefined;
     let k: KeyedEvent | undefined;
     try {
       const r: RecordedEvent = { id: e.id, stream, revision: 1, position: 1, type: e.type, data: decode(e.dataJson), metadata: decode<Record<string, unknown>>(e.metaJson), time: new Date(0) };
@@ -187,21 +217,20 @@ export class PostgresFusion {
     return ctes === null ? undefined : { ctes, values };
   }
 
+  /** Whether no projection of the group handles events of `type`. */
+  private handledByNone(type: string): boolean {
+    let none = this.unhandled.get(type);
+    if (none === undefined) {
+      none = this.projections.every((p) => !handlesType(p, type));
+      if (this.unhandled.size >= 256) this.unhandled.clear();
+      this.unhandled.set(type, none);
+    }
+    return none;
+  }
+
   /** The CTEs of one shape of `kv.set` (see plan), or null when a view has no fused form for it. */
   private ctes(s: FusedSet, gens: readonly number[]): string | null {
-    const ctl = `"${this.schema}".dgent_projections`;
-    // names (validated identifiers), versions and generations are written into the text as literals:
-    // the control rows are then read and updated by name alone (no array to unnest and join); the
-    // text changes only when a generation does (a new prepared statement then)
-    const list = this.names.map((n) => `'${n}'`).join(', ');
-    const byName = (values: readonly number[]) => `CASE c.name ${this.names.map((n, i) => `WHEN '${n}' THEN ${Math.trunc(values[i]!)}`).join(' ')} END`;
-    const ctes = [
-      `l AS (SELECT name FROM ${ctl} WHERE name IN (${list}) AND EXISTS (SELECT 1 FROM g) ORDER BY name FOR UPDATE)`,
-      `c AS (UPDATE ${ctl} AS c SET seen = GREATEST(c.seen, g.pos), position = CASE WHEN c.version = ${byName(this.versions)} THEN GREATEST(c.position, g.pos) ELSE c.position END
-        FROM l, g WHERE c.name = l.name RETURNING c.version = ${byName(this.versions)} AND c.generation = ${byName(gens)} AS fresh)`,
-      // no row unless stored and every control row still names these generations at these versions (else DG001: nothing commits)
-      `w AS MATERIALIZED (SELECT g.rev, g.pos, g.ms FROM g WHERE CASE WHEN (SELECT count(*) FROM c WHERE fresh) = ${this.names.length} THEN true ELSE "${this.schema}".dgent_inline_moved() END)`,
-    ];
+    const ctes = this.control(gens);
     const defined = s.defined as Set<string>;
     for (const { projection, build } of this.ordered!) {
       const gen = gens[this.names.indexOf(projection.name)]!;
@@ -214,5 +243,26 @@ export class PostgresFusion {
       }
     }
     return ctes.join(',\n');
+  }
+
+  /**
+   * The control CTEs `l`, `c` and `w` of a fused statement: lock the group's control rows (in name
+   * order), mark the event seen and advance the checkpoints at the code's version, and `w`: the
+   * stored event, or DG001 when a row no longer names these generations at these versions.
+   */
+  private control(gens: readonly number[]): string[] {
+    const ctl = `"${this.schema}".dgent_projections`;
+    // names (validated identifiers), versions and generations are written into the text as literals:
+    // the control rows are then read and updated by name alone (no array to unnest and join); the
+    // text changes only when a generation does (a new prepared statement then)
+    const list = this.names.map((n) => `'${n}'`).join(', ');
+    const byName = (values: readonly number[]) => `CASE c.name ${this.names.map((n, i) => `WHEN '${n}' THEN ${Math.trunc(values[i]!)}`).join(' ')} END`;
+    return [
+      `l AS (SELECT name FROM ${ctl} WHERE name IN (${list}) AND EXISTS (SELECT 1 FROM g) ORDER BY name FOR UPDATE)`,
+      `c AS (UPDATE ${ctl} AS c SET seen = GREATEST(c.seen, g.pos), position = CASE WHEN c.version = ${byName(this.versions)} THEN GREATEST(c.position, g.pos) ELSE c.position END
+        FROM l, g WHERE c.name = l.name RETURNING c.version = ${byName(this.versions)} AND c.generation = ${byName(gens)} AS fresh)`,
+      // no row unless stored and every control row still names these generations at these versions (else DG001: nothing commits)
+      `w AS MATERIALIZED (SELECT g.rev, g.pos, g.ms FROM g WHERE CASE WHEN (SELECT count(*) FROM c WHERE fresh) = ${this.names.length} THEN true ELSE "${this.schema}".dgent_inline_moved() END)`,
+    ];
   }
 }

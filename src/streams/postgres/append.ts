@@ -53,7 +53,7 @@ export interface PostgresAppendTransaction extends AppendTransaction {
  */
 export interface PostgresFusionHook {
   /** the CTEs and their values (numbered from `$<base + 1>`), or undefined for the usual path */
-  plan(stream: string, event: { id: string; type: string; dataJson: string; metaJson: string }, base: number): { ctes: string; values: unknown[] } | undefined;
+  plan(stream: string, event: { id: string; type: string; dataJson: string; metaJson: string }, base: number): { ctes: string; values: unknown[]; select?: string } | undefined;
   /** whether an error of the fused statement means its plan was stale (nothing was stored; the append is redone the usual way) */
   stale(e: unknown): boolean;
   /** the fused statement committed */
@@ -230,13 +230,14 @@ export class AppendQueue {
       const e = one.events[0]!;
       const plan = fusion?.plan(one.stream, e, 7);
       if (plan) {
-        // one text and name per CTE text (plan reuses its strings, so the lookup hashes nothing new)
+        // one text and name per CTE text (plan reuses its strings, so the lookup hashes nothing new;
+        // a plan's extra `select` is the same for the same CTE text)
         let stmt = this.fusedTexts.get(plan.ctes);
         if (stmt === undefined) {
           const text = `WITH ev AS MATERIALIZED (SELECT ${n.fnEvent}($1, $2, $3, $4, $5, $6) AS r),
 g AS MATERIALIZED (SELECT r[2] AS rev, r[3] AS pos, r[4] AS ms FROM ev WHERE r[1] = ${STATUS.appended}),
 ${plan.ctes}
-SELECT (SELECT r FROM ev), ${notifyIf('$7', n)}`;
+SELECT (SELECT r FROM ev), ${notifyIf('$7', n)}${plan.select === undefined ? '' : `, ${plan.select}`}`;
           if (this.fusedTexts.size >= 256) this.fusedTexts.clear();
           this.fusedTexts.set(plan.ctes, (stmt = { text, name: statementName(`${n.channel}_fu`, text) }));
         }
