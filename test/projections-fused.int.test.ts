@@ -2,9 +2,10 @@
  * Fused inline appends on PostgreSQL (src/projections/storage/postgres-fused.ts): a lone `kv.set`
  * with the built-in views inline is written in the append's own statement. These tests hold it to
  * the usual path's results:
- * - for random keyed-event sequences, the inline views (fused for every lone set, the usual path for
- *   the rest) equal the reference model, views folded async in another schema, and rebuilt views;
- *   and every lone set was fused (counted);
+ * - for random keyed-event sequences, the inline views (fused for every lone set and delete, the
+ *   usual path for the rest) equal the reference model, views folded async in another schema, and
+ *   rebuilt views; and every lone set and delete was fused (counted; the relations view's fused
+ *   delete is held to its model by test/store-relations.int.test.ts);
  * - a rebuild switching generations while appends go on: the fused statement names the old tables,
  *   is refused (DG001 or a dropped table), and the append is redone the usual way; nothing lost;
  * - four log instances (four pools, as four processes) setting the same keys at once, with and
@@ -17,7 +18,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresEventLog } from '../src/streams/postgres/postgres-event-log.js';
-import type { AppendOptions, NewEvent } from '../src/streams/event-log.js';
+import { ConcurrencyError } from '../src/core/errors.js';
 import { ProjectionRunner } from '../src/projections/runner/projection-runner.js';
 import { PostgresViewStorage } from '../src/projections/storage/postgres-view-storage.js';
 import { kvView } from '../src/projections/views/kv/projection.js';
@@ -31,6 +32,7 @@ import { dumpModel, emptyModel, foldKeyed } from '../src/projections/model.js';
 import { readAll, appendOps, DELETED_THEN_PURGED, dumpViews, namespacesOf, ofNamespaces, opsArb, PURGED_CREATOR, type ViewReaders } from './projections-views-support.js';
 import { dropSchemas, postgresUrl, uniqueSchema } from './support/postgres.js';
 import { countingProjection, foldLog, readCounting, summary } from './support/projection-counting.js';
+import { exactDeletes } from './support/exact-deletes.js';
 import { pgInlineAndAsyncViews } from './support/postgres-views.js';
 import { requireService } from './support/services.js';
 
@@ -50,7 +52,7 @@ describe.skipIf(!pgUp)('fused inline appends (PostgreSQL)', () => {
     await pg.log.append(keyStream('warm', 'up'), [keyedEvents.deleted()]);
   });
 
-  it('inline views with every lone set fused equal the model, async views and rebuilt views (100 runs)', async () => {
+  it('inline views with every lone set and delete fused equal the model, async views and rebuilt views (100 runs)', async () => {
     let run = 0;
     await fc.assert(
       fc.asyncProperty(opsArb, async (ops) => {
@@ -58,25 +60,13 @@ describe.skipIf(!pgUp)('fused inline appends (PostgreSQL)', () => {
         const mine = new Set(namespacesOf(prefix));
         const keep = (ns: string) => mine.has(ns);
         const before = pg.inlineStore.fusionStats();
-        // count the lone kv.set appends on their way to the log (a later purge erases them from it)
-        let loneSets = 0;
-        const counting = new Proxy(pg.log, {
-          get(target, p) {
-            if (p === 'append') {
-              return (stream: string, events: readonly NewEvent[], o?: AppendOptions) => {
-                if (events.length === 1 && events[0]!.type === KEYED.set) loneSets++;
-                return target.append(stream, events, o);
-              };
-            }
-            const v = Reflect.get(target, p, target) as unknown;
-            return typeof v === 'function' ? v.bind(target) : v;
-          },
-        });
-        await appendOps(counting, ops, prefix);
+        // lone deletes at the stream's revision (as Store.delete appends them); count the lone sets and deletes
+        const counting = exactDeletes(pg.log);
+        await appendOps(counting.log, ops, prefix);
         const events = ofNamespaces(await readAll(pg.log), keep);
-        // every lone kv.set went through the fused statement, and none was stale
+        // every lone kv.set and kv.deleted went through the fused statement, and none was stale
         const after = pg.inlineStore.fusionStats();
-        expect(after.fused - before.fused).toBe(loneSets);
+        expect(after.fused - before.fused).toBe(counting.fusable());
         expect(after.stale).toBe(before.stale);
         const model = dumpModel(foldKeyed(emptyModel(), events));
         expect(await dumpViews(readers(pg.inlineStore), keep)).toEqual(model);
@@ -157,6 +147,56 @@ describe.skipIf(!pgUp)('fused inline appends (PostgreSQL)', () => {
     }
     // the closed runners' fused appends still count: fusionStats() counts since the storage was made
     expect(pg.inlineStore.fusionStats().fused - before.fused).toBe(240);
+  }, 120_000);
+});
+
+describe.skipIf(!pgUp)('fused deletes racing sets (PostgreSQL)', () => {
+  const pg = pgInlineAndAsyncViews('fused_race_del', views, schemas);
+
+  it('four pools setting and deleting the same keys at once: views equal the fold of the log order; only deletes at a known revision fuse', async () => {
+    const ns = 'race_del';
+    const logs = Array.from({ length: 4 }, () => new PostgresEventLog({ connectionString: postgresUrl(), schema: pg.log.schema }));
+    const runners = logs.map((l) => new ProjectionRunner({ log: l, storage: pg.inlineStore, projections: views().map((projection) => ({ projection, mode: 'inline' as const })) }));
+    try {
+      for (const r of runners) await r.start();
+      for (const l of logs) await l.append(keyStream('warm', 'up'), [keyedEvents.deleted()]); // learn the generations
+      const before = pg.inlineStore.fusionStats();
+      let attempts = 0;
+      await Promise.all(
+        logs.map(async (l, w) => {
+          for (let j = 0; j < 60; j++) {
+            const stream = keyStream(ns, `k${j % 2}`);
+            const kind = (j + w) % 3;
+            if (kind === 0) {
+              attempts++;
+              await l.append(stream, [keyedEvents.set({ value: { w, j }, ...(j % 4 === 0 ? { metadata: { w } } : {}) }, { actor: `w${w}` })]);
+            } else if (kind === 1) {
+              // at the revision read (as Store.delete): fused; a set in between makes it conflict, nothing stored
+              attempts++;
+              try {
+                await l.append(stream, [keyedEvents.deleted({ actor: `w${w}` })], { expectedRevision: await l.revision(stream) });
+              } catch (e) {
+                if (!(e instanceof ConcurrencyError)) throw e;
+              }
+            } else {
+              // at any revision: the usual path (its statements see the rows committed before them)
+              await l.append(stream, [keyedEvents.deleted({ actor: `w${w}` })]);
+            }
+          }
+        }),
+      );
+      const after = pg.inlineStore.fusionStats();
+      expect(after.fused - before.fused).toBe(attempts);
+      expect(after.stale).toBe(before.stale);
+      const keep = (n: string) => n === ns;
+      const model = dumpModel(foldKeyed(emptyModel(), ofNamespaces(await readAll(pg.log), keep)));
+      expect(await dumpViews(readers(pg.inlineStore), keep)).toEqual(model);
+      await pg.async.whenCaughtUp({ timeoutMs: 30_000 });
+      expect(await dumpViews(readers(pg.asyncStore), keep)).toEqual(model);
+    } finally {
+      for (const r of runners) await r.close();
+      for (const l of logs) await l.close();
+    }
   }, 120_000);
 });
 

@@ -1,8 +1,8 @@
 /**
- * Fused inline appends on PostgreSQL: the commonest inline append, one `kv.set` event with the
- * built-in views in the log's schema, is written in ONE statement: the append function, the
- * control rows (checkpoints) and the three views' writes, as data-modifying CTEs of the append's
- * own statement. The usual path sends BEGIN, the append, the control UPDATE, the views' writes and
+ * Fused inline appends on PostgreSQL: the commonest inline appends, one `kv.set` or `kv.deleted`
+ * event with the built-in views in the log's schema, are written in ONE statement: the append
+ * function, the control rows (checkpoints) and the views' writes, as data-modifying CTEs of the
+ * append's own statement. The usual path sends BEGIN, the append, the control UPDATE, the views' writes and
  * COMMIT (5 round trips, each statement planned apart); the fused one sends one, with scalar
  * parameters (a generic plan is an index lookup).
  *
@@ -11,7 +11,9 @@
  * event's stream lock was taken would be stale (the statement's snapshot is older than the lock), so
  * nothing is read from a snapshot: the kept metadata and creation time come from the KV row that
  * `ON CONFLICT DO UPDATE` locked (the newest committed one), and the versions row takes the kept
- * metadata from that upsert's RETURNING. Cases needing a read (retention, other event types, other
+ * metadata from that upsert's RETURNING. A delete removes the KV row, writes its version and audit
+ * rows, and removes the relations naming the key (the relations view's DELETE returns them for
+ * their history rows). Cases needing a read (retention, other event types, other
  * projections without a fused form) take the usual path.
  *
  * A lone event that no projection of the group handles (an agent's own event on a log that also
@@ -24,7 +26,7 @@
  * redoes the append the usual way, which learns the new generations.
  */
 import { decode, encode } from '../../core/codec.js';
-import type { RecordedEvent } from '../../streams/event-log.js';
+import type { ExpectedRevision, RecordedEvent } from '../../streams/event-log.js';
 import { KEYED, toKeyedEvent, type KeyedEvent } from '../keyed-events.js';
 import { handlesType, type Projection } from '../projection.js';
 import { encodeValue } from '../views/encoded.js';
@@ -40,9 +42,10 @@ BEGIN RAISE EXCEPTION 'dgent: an inline view changed generation or version durin
 }
 
 /**
- * The parameters of one fused `kv.set`, as SQL placeholders (already cast) shared by every view's
- * writes, and `w`: the CTE holding the stored event's `rev`, `pos` and `ms` (one row when the event
- * was stored and every control row matched; no row on a revision conflict).
+ * The parameters of one fused `kv.set` or `kv.deleted`, as SQL placeholders (already cast) shared by
+ * every view's writes, and `w`: the CTE holding the stored event's `rev`, `pos` and `ms` (one row
+ * when the event was stored and every control row matched; no row on a revision conflict). For a
+ * delete, the value, jsonb, metadata and expiry are NULL literals.
  */
 export interface FusedSet {
   event: KeyedEvent;
@@ -66,11 +69,21 @@ export interface FusedSet {
 /** A view's fused writes: named CTEs, or undefined when this event needs the usual path. */
 export type FusedBuilder = (s: FusedSet, table: (local: string) => string) => { name: string; sql: string }[] | undefined;
 
-const builders = new WeakMap<Projection<any>, { order: number; build: FusedBuilder }>();
+/** The event types a lone keyed event can be fused for (besides types no projection handles). */
+const FUSABLE = [KEYED.set, KEYED.deleted] as const;
+type FusableType = (typeof FUSABLE)[number];
 
-/** Register the fused form of a built-in view's `kv.set` fold (`order`: KV first, it defines `kv_w`). */
-export function registerFused(projection: Projection<any>, order: number, build: FusedBuilder): Projection<any> {
-  builders.set(projection, { order, build });
+/** A view's fused forms, per event type it has one for. */
+export type FusedBuilders = Partial<Record<FusableType, FusedBuilder>>;
+
+const builders = new WeakMap<Projection<any>, { order: number; forms: FusedBuilders }>();
+
+/**
+ * Register the fused forms of a built-in view's folds of `kv.set` and `kv.deleted` (`order`: KV
+ * first, it defines `kv_w`, which the versions row of a set reads).
+ */
+export function registerFused(projection: Projection<any>, order: number, forms: FusedBuilders): Projection<any> {
+  builders.set(projection, { order, forms });
   return projection;
 }
 
@@ -95,7 +108,8 @@ export class PostgresFusion {
   private readonly texts = new Map<string, string | null>();
   private readonly names: string[];
   private readonly versions: number[];
-  private readonly ordered: { projection: Projection<any>; build: FusedBuilder }[] | undefined;
+  /** per fusable type: the projections handling it with their fused forms, in order (undefined: one has none) */
+  private readonly ordered = new Map<string, { projection: Projection<any>; build: FusedBuilder }[] | undefined>();
   /** every name is a plain identifier (see possible) */
   private readonly plain: boolean;
   /** event type -> whether no projection of the group handles it (bounded like the texts) */
@@ -108,13 +122,14 @@ export class PostgresFusion {
   ) {
     this.names = projections.map((p) => p.name);
     this.versions = projections.map((p) => p.version);
-    const handling = projections.filter((p) => handlesType(p, KEYED.set));
-    const withBuilders = handling.map((p) => ({ projection: p, b: builders.get(p) }));
     // the names go into the statement's text as literals: only plain identifiers (defineProjection's rule) fuse
     this.plain = this.names.length > 0 && this.names.every((n) => /^[a-z][a-z0-9_]*$/.test(n));
-    this.ordered = withBuilders.every((x) => x.b !== undefined) && this.plain && withBuilders.length > 0
-      ? withBuilders.sort((a, b) => a.b!.order - b.b!.order).map((x) => ({ projection: x.projection, build: x.b!.build }))
-      : undefined;
+    for (const type of FUSABLE) {
+      const handling = projections.filter((p) => handlesType(p, type)).map((p) => ({ projection: p, b: builders.get(p), build: builders.get(p)?.forms[type] }));
+      this.ordered.set(type, this.plain && handling.length > 0 && handling.every((x) => x.build !== undefined)
+        ? handling.sort((a, b) => a.b!.order - b.b!.order).map((x) => ({ projection: x.projection, build: x.build! }))
+        : undefined);
+    }
   }
 
   /**
@@ -157,7 +172,7 @@ export class PostgresFusion {
   }
 
   /** The CTEs for one appended event (in stream `stream`), or undefined for the usual path. */
-  plan(stream: string, e: { id: string; type: string; dataJson: string; metaJson: string }, base: number): FusedPlan | undefined {
+  plan(stream: string, e: { id: string; type: string; dataJson: string; metaJson: string }, base: number, expected: ExpectedRevision = 'any'): FusedPlan | undefined {
     if (!this.plain) return undefined;
     const gens: number[] = [];
     for (const n of this.names) {
@@ -176,7 +191,13 @@ export class PostgresFusion {
       }
       return { ctes, values: [], select: CHECKED };
     }
-    if (e.type !== KEYED.set || !this.ordered) return undefined;
+    const ordered = this.ordered.get(e.type);
+    if (!ordered) return undefined;
+    // a delete's DELETE scans its snapshot, taken before the stream lock: a row that a concurrent set
+    // created and committed meanwhile would be missed. At an exact expected revision such a set makes
+    // the append fail (nothing stored), so only those deletes fuse (Store.delete's do); a set's
+    // upsert sees the newest row through ON CONFLICT whatever the expected revision.
+    if (e.type === KEYED.deleted && typeof expected !== 'number' && expected !== 'no_stream') return undefined;
     let k: KeyedEvent | undefined;
     try {
       const r: RecordedEvent = { id: e.id, stream, revision: 1, position: 1, type: e.type, data: decode(e.dataJson), metadata: decode<Record<string, unknown>>(e.metaJson), time: new Date(0) };
@@ -184,33 +205,52 @@ export class PostgresFusion {
     } catch {
       return undefined; // a malformed event: the usual path reports it
     }
-    if (!k || k.type !== KEYED.set || k.key === null) return undefined;
+    if (!k || k.type !== e.type || k.key === null) return undefined;
     const values: unknown[] = [];
     const add = (v: unknown, cast: string) => (values.push(v), `$${base + values.length}::${cast}`);
-    const valueText = encodeValue(k.data.value);
-    const value = add(valueText, 'text');
-    const s: FusedSet = {
-      event: k,
-      ns: add(k.namespace, 'text'),
-      key: add(k.key, 'text'),
-      value,
-      jsonb: jsonbSafe(valueText) ? `${value}::jsonb` : 'NULL::jsonb',
-      meta: add(k.data.metadata === undefined ? null : encode(k.data.metadata), 'text'),
-      keepMeta: k.data.metadata === undefined,
-      expires: add(k.data.expiresAt ?? null, 'bigint'),
-      actor: add(k.actor, 'text'),
-      op: add(k.operation, 'text'),
-      type: add(k.type, 'text'),
-      tx: add(k.tx, 'text'),
-      defined: new Set<string>(),
-    };
-    // the text depends on the generations, the placeholders' numbering, which forms the views take
-    // (jsonb or not, kept metadata or not) and the namespace (versions retention): built once per
-    // such shape (building and hashing ~2.5 KB per append was ~5% of a Store.set's CPU)
-    const shape = `${gens.join(',')}|${base}|${s.jsonb === 'NULL::jsonb' ? 0 : 1}|${s.keepMeta ? 1 : 0}|${k.namespace}`;
+    let s: FusedSet;
+    if (k.type === KEYED.set) {
+      const valueText = encodeValue(k.data.value);
+      const value = add(valueText, 'text');
+      s = {
+        event: k,
+        ns: add(k.namespace, 'text'),
+        key: add(k.key, 'text'),
+        value,
+        jsonb: jsonbSafe(valueText) ? `${value}::jsonb` : 'NULL::jsonb',
+        meta: add(k.data.metadata === undefined ? null : encode(k.data.metadata), 'text'),
+        keepMeta: k.data.metadata === undefined,
+        expires: add(k.data.expiresAt ?? null, 'bigint'),
+        actor: add(k.actor, 'text'),
+        op: add(k.operation, 'text'),
+        type: add(k.type, 'text'),
+        tx: add(k.tx, 'text'),
+        defined: new Set<string>(),
+      };
+    } else {
+      s = {
+        event: k,
+        ns: add(k.namespace, 'text'),
+        key: add(k.key, 'text'),
+        value: 'NULL::text',
+        jsonb: 'NULL::jsonb',
+        meta: 'NULL::text',
+        keepMeta: false,
+        expires: 'NULL::bigint',
+        actor: add(k.actor, 'text'),
+        op: add(k.operation, 'text'),
+        type: add(k.type, 'text'),
+        tx: add(k.tx, 'text'),
+        defined: new Set<string>(),
+      };
+    }
+    // the text depends on the event type, the generations, the placeholders' numbering, which forms
+    // the views take (jsonb or not, kept metadata or not) and the namespace (versions retention):
+    // built once per such shape (building and hashing ~2.5 KB per append was ~5% of a Store.set's CPU)
+    const shape = `${k.type}|${gens.join(',')}|${base}|${s.jsonb === 'NULL::jsonb' ? 0 : 1}|${s.keepMeta ? 1 : 0}|${k.namespace}`;
     let ctes = this.texts.get(shape);
     if (ctes === undefined) {
-      ctes = this.ctes(s, gens);
+      ctes = this.ctes(s, gens, ordered);
       if (this.texts.size >= 256) this.texts.clear();
       this.texts.set(shape, ctes);
     }
@@ -228,11 +268,11 @@ export class PostgresFusion {
     return none;
   }
 
-  /** The CTEs of one shape of `kv.set` (see plan), or null when a view has no fused form for it. */
-  private ctes(s: FusedSet, gens: readonly number[]): string | null {
+  /** The CTEs of one shape of `kv.set` or `kv.deleted` (see plan), or null when a view has no fused form for it. */
+  private ctes(s: FusedSet, gens: readonly number[], ordered: readonly { projection: Projection<any>; build: FusedBuilder }[]): string | null {
     const ctes = this.control(gens);
     const defined = s.defined as Set<string>;
-    for (const { projection, build } of this.ordered!) {
+    for (const { projection, build } of ordered) {
       const gen = gens[this.names.indexOf(projection.name)]!;
       const parts = build(s, (local) => `"${this.schema}"."${this.tableName(projection.name, gen, local)}"`);
       if (!parts) return null;

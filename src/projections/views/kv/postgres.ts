@@ -290,3 +290,9 @@ export const fusedKvSet: FusedBuilder = (s, table) => {
     { name: 'kv_ns', sql: `INSERT INTO ${table('ns')} (namespace, created_at) SELECT ${s.ns}, w.ms FROM w ON CONFLICT (namespace) DO NOTHING` },
   ];
 };
+
+/** The fused form of a `kv.deleted` (see storage/postgres-fused.ts): the row goes, and the namespace exists (as {@link applyKvPostgres} plans it). */
+export const fusedKvDeleted: FusedBuilder = (s, table) => [
+  { name: 'kv_d', sql: `DELETE FROM ${table('kv')} WHERE namespace = ${s.ns} AND key = ${s.key} AND EXISTS (SELECT 1 FROM w)` },
+  { name: 'kv_ns', sql: `INSERT INTO ${table('ns')} (namespace, created_at) SELECT ${s.ns}, w.ms FROM w ON CONFLICT (namespace) DO NOTHING` },
+];

@@ -9,6 +9,7 @@ import { keyedBatch } from '../plan.js';
 import type { PostgresTables } from '../sql-statements.js';
 import { planRelations, relationsNeeds } from './plan.js';
 import { relationIdOf, type KeyRef, type RelationChange, type RelationEntry, type RelationHistoryRetentionOptions } from './rows.js';
+import type { FusedBuilder } from '../../storage/postgres-fused.js';
 import { changeFromRow, HIST_COLUMNS, REL_COLUMNS, relationFromRow } from './sqlite.js';
 import type { RelationsReader } from './types.js';
 
@@ -130,4 +131,25 @@ export class PostgresRelationsReader implements RelationsReader {
   async allHistory(): Promise<RelationChange[]> {
     return (await this.select('hist', (t) => `SELECT ${HIST_COLUMNS} FROM ${t}`, [])).map(changeFromRow);
   }
+}
+
+/**
+ * The fused form of a `kv.deleted` (see storage/postgres-fused.ts): the relations naming the key go,
+ * each leaving a history row at its version (as stepRelations does); none with retention.
+ */
+export function fusedRelationsDeleted(retention: RelationHistoryRetentionOptions | undefined): FusedBuilder {
+  return (s, table) =>
+    retention !== undefined
+      ? undefined
+      : [
+          {
+            name: 'rel_d',
+            sql: `DELETE FROM ${table('rel')} WHERE ((sns = ${s.ns} AND skey = ${s.key}) OR (ons = ${s.ns} AND okey = ${s.key})) AND EXISTS (SELECT 1 FROM w)
+              RETURNING sns, skey, predicate, ons, okey, version`,
+          },
+          {
+            name: 'rel_h',
+            sql: `INSERT INTO ${table('hist')} (${HIST_COLUMNS}) SELECT d.sns, d.skey, d.predicate, d.ons, d.okey, w.pos, d.version, false, ${s.op}, ${s.type}, w.ms, ${s.actor} FROM rel_d AS d, w`,
+          },
+        ];
 }

@@ -14,12 +14,13 @@
  */
 import { ValidationError } from '../../../core/errors.js';
 import { defineProjection, type Projection } from '../../projection.js';
+import { registerFused } from '../../storage/postgres-fused.js';
 import type { ViewStorage } from '../../view-storage.js';
 import type { MemoryMaps } from '../kv/memory.js';
 import type { RedisKeys } from '../kv/redis.js';
 import type { PostgresTables, SqliteTables } from '../sql-statements.js';
 import { applyRelationsMemory, MemoryRelationsReader } from './memory.js';
-import { applyRelationsPostgres, PostgresRelationsReader, setupRelationsPostgres } from './postgres.js';
+import { applyRelationsPostgres, fusedRelationsDeleted, PostgresRelationsReader, setupRelationsPostgres } from './postgres.js';
 import { applyRelationsRedis, RedisRelationsReader } from './redis.js';
 import { byAge, RELATIONS_HANDLES, type RelationHistoryRetention, type RelationHistoryRetentionOptions } from './rows.js';
 import { KEYED_EVENT_TYPES } from '../../keyed-events.js';
@@ -57,7 +58,7 @@ export function relationsView(o: RelationsViewOptions = {}): Projection {
     for (const [ns, r] of Object.entries(retention.namespaces ?? {})) check(r, `relations retention of ${JSON.stringify(ns)}: `);
   }
   const timed = byAge(retention);
-  return defineProjection({
+  return registerFused(defineProjection({
     name: o.name ?? 'kv_relations',
     version: 1,
     // retention by age needs the time of every keyed event (as the versions view has it), not only the relation-related ones
@@ -74,7 +75,7 @@ export function relationsView(o: RelationsViewOptions = {}): Projection {
         case 'redis': return applyRelationsRedis(events, ctx, retention);
       }
     },
-  });
+  }), 4, { 'kv.deleted': fusedRelationsDeleted(retention) });
 }
 
 /** The reader of the relations view held by `storage` (projection name default `kv_relations`). */

@@ -120,6 +120,17 @@ export class PostgresVersionsReader implements VersionsReader {
  * newest live row's metadata, which is the KV row's), read under the KV row's lock. `byTime`: some
  * retention by age is configured.
  */
+/** The fused form of a `kv.deleted` (see storage/postgres-fused.ts): the version row of the deletion (no value, no metadata); none with retention, as for a set. */
+export function fusedVersionsDeleted(retention: VersionsRetentionOptions | undefined, byTime: boolean): FusedBuilder {
+  return (s, table) => {
+    if (byTime || retentionOf(retention, s.event.namespace).maxVersions !== undefined) return undefined;
+    return [{
+      name: 'ver_d',
+      sql: `INSERT INTO ${table('versions')} (${COLUMNS}) SELECT ${s.ns}, ${s.key}, w.rev, NULL, true, NULL, NULL, w.ms, ${s.actor}, ${s.op}, w.pos FROM w`,
+    }];
+  };
+}
+
 export function fusedVersionsSet(retention: VersionsRetentionOptions | undefined, byTime: boolean): FusedBuilder {
   return (s, table) => {
     if (byTime || retentionOf(retention, s.event.namespace).maxVersions !== undefined) return undefined;
