@@ -32,7 +32,7 @@ import { dumpModel, emptyModel, foldKeyed } from '../src/projections/model.js';
 import { readAll, appendOps, DELETED_THEN_PURGED, dumpViews, namespacesOf, ofNamespaces, opsArb, PURGED_CREATOR, type ViewReaders } from './projections-views-support.js';
 import { dropSchemas, postgresUrl, uniqueSchema } from './support/postgres.js';
 import { countingProjection, foldLog, readCounting, summary } from './support/projection-counting.js';
-import { exactDeletes } from './support/exact-deletes.js';
+import { asStoreAppends } from './support/store-appends.js';
 import { pgInlineAndAsyncViews } from './support/postgres-views.js';
 import { requireService } from './support/services.js';
 
@@ -52,19 +52,23 @@ describe.skipIf(!pgUp)('fused inline appends (PostgreSQL)', () => {
     await pg.log.append(keyStream('warm', 'up'), [keyedEvents.deleted()]);
   });
 
-  it('inline views with every lone set and delete fused equal the model, async views and rebuilt views (100 runs)', async () => {
+  it('inline views with every lone set, delete, patch and increment fused equal the model, async views and rebuilt views (100 runs)', async () => {
     let run = 0;
+    let hinted = 0;
     await fc.assert(
       fc.asyncProperty(opsArb, async (ops) => {
         const prefix = `f${++run}_`;
         const mine = new Set(namespacesOf(prefix));
         const keep = (ns: string) => mine.has(ns);
         const before = pg.inlineStore.fusionStats();
-        // lone deletes at the stream's revision (as Store.delete appends them); count the lone sets and deletes
-        const counting = exactDeletes(pg.log);
+        // lone deletes at the stream's revision, lone patches and increments with the value folded from
+        // the KV row read (as the Store appends them); count the appends that can fuse
+        const kv = new PostgresKvReader(pg.inlineStore);
+        const counting = asStoreAppends(pg.log, (ns, key) => kv.get(ns, key));
         await appendOps(counting.log, ops, prefix);
+        hinted += counting.hinted();
         const events = ofNamespaces(await readAll(pg.log), keep);
-        // every lone kv.set and kv.deleted went through the fused statement, and none was stale
+        // every one of them went through the fused statement, and none was stale
         const after = pg.inlineStore.fusionStats();
         expect(after.fused - before.fused).toBe(counting.fusable());
         expect(after.stale).toBe(before.stale);
@@ -81,6 +85,7 @@ describe.skipIf(!pgUp)('fused inline appends (PostgreSQL)', () => {
       }),
       { numRuns: 100, examples: [[PURGED_CREATOR], [DELETED_THEN_PURGED]] },
     );
+    expect(hinted).toBeGreaterThan(0);
   }, 600_000);
 
   it('another process rebuilds the views under fused appends: the stale statement is refused and redone, nothing is lost', async () => {

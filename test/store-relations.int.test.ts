@@ -21,7 +21,7 @@ import { StateNotFoundError } from '../src/core/errors.js';
 import { appendRelOps, checkAuditByKey, checkDirections, dumpKeyed, dumpRelations, models, namespacesOf, ofRun, PREDICATES, readAll, relOpsArb } from './store-relations-support.js';
 import { dropSchemas, postgresUrl, uniqueSchema } from './support/postgres.js';
 import { pgInlineAndAsyncViews } from './support/postgres-views.js';
-import { exactDeletes } from './support/exact-deletes.js';
+import { asStoreAppends } from './support/store-appends.js';
 import { REDIS_URL, requireService, uniqueName } from './support/services.js';
 
 const NAMES = ['kv', 'kv_versions', 'kv_audit', 'kv_relations'];
@@ -65,7 +65,7 @@ describe.skipIf(!pgUp)('relations view on PostgreSQL', () => {
 
   it('inline, async and rebuilt relations views (and the audit view) equal the reference model; both directions agree (100 runs)', async () => {
     // lone deletes at the stream's revision, as Store.delete appends them: the fused statement's relations DELETE is in play
-    const counting = exactDeletes(pg.log);
+    const counting = asStoreAppends(pg.log);
     const before = pg.inlineStore.fusionStats().fused;
     await property(counting.log, { inline: pg.inlineStore, async: pg.asyncStore }, { async: pg.async }, pg.inline);
     // they took the fused statement, but the first after each of the 10 rebuilds (the usual path learns the new generations)

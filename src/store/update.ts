@@ -7,6 +7,7 @@ import '../agents/immer-setup.js';
 import { runRecipe } from '../agents/recipe-errors.js';
 import { CorruptionError, ValidationError } from '../core/errors.js';
 import { keyedEvents, keyStream } from '../projections/keyed-events.js';
+import { dropFoldHint, hintFoldFrom, type FoldHint } from '../projections/storage/postgres-fused.js';
 import { fieldAt, parsePath } from '../projections/views/filter.js';
 import type { KvEntry } from '../projections/views/rows.js';
 import type { StoreContext } from './context.js';
@@ -46,7 +47,10 @@ export async function update<T>(ctx: StoreContext, key: string, recipe: StoreRec
     }
     const [next, patches] = runRecipe('update', () => produceWithPatches(e.value as T, recipe as never));
     if (patches.length === 0) return next as T;
-    await ctx.append(stream, [keyedEvents.patched(patches, ctx.meta(o, 'update'))], e.version);
+    const event = keyedEvents.patched(patches, ctx.meta(o, 'update'));
+    // a PostgreSQL log with inline views writes the folded value in the append's statement (FoldHint)
+    hintFoldFrom(event, stream, e);
+    await ctx.append(stream, [event], e.version);
     return next as T;
   }));
 }
@@ -88,6 +92,7 @@ export async function incr(ctx: StoreContext, key: string, by = 1, o: IncrOption
   await ctx.authorize('write', ns, k, o);
   const stream = keyStream(ns, k);
   const notNumber = (row: KvEntry) => new ValidationError(`incr: the value of ${JSON.stringify(k)}${o.field ? ` at ${o.field}` : ''} is not a number`);
+  let hint: FoldHint | undefined;
   const version = await ctx.lock(stream, () => ctx.retry(async () => {
     await ctx.fresh();
     const row = await ctx.readers.kv.get(ns, k);
@@ -96,6 +101,8 @@ export async function incr(ctx: StoreContext, key: string, by = 1, o: IncrOption
       return (await ctx.append(stream, [setEvent(ctx, fresh(by, path), { ...o, metadata: undefined }, 'incr')], row.version)).revision;
     }
     if (row && !incrementable(row.value, path)) throw notNumber(row);
+    if (row) hint = hintFoldFrom(event, stream, row);
+    else (dropFoldHint(event), (hint = undefined));
     const expected = ctx.mode === 'inline' ? 'any' : (row?.version ?? (await absentRevision(ctx, ns, k)));
     try {
       return (await ctx.append(stream, [event], expected)).revision;
@@ -108,6 +115,11 @@ export async function incr(ctx: StoreContext, key: string, by = 1, o: IncrOption
       throw e;
     }
   }));
+  if (hint?.committed) {
+    // stored by the fused statement with the value folded from the row read: no read back
+    const n = fieldAt(hint.value(), path ?? []);
+    return typeof n === 'number' ? n : by;
+  }
   await ctx.fresh();
   const v = await ctx.readers.versions.at(ns, k, { version });
   const n = fieldAt(v?.value, path ?? []);

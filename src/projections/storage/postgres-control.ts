@@ -4,7 +4,7 @@
  * with skewed clocks still agree on when a lease expired.
  */
 import type { ControlRow } from '../runner/driver.js';
-import { inlineMovedFunctionSql } from './postgres-fused.js';
+import { hintMissedFunctionSql, inlineMovedFunctionSql } from './postgres-fused.js';
 
 /** The statements of one schema (quoted names embedded; values always bound). */
 export function controlSql(schema: string) {
@@ -19,6 +19,7 @@ export function controlSql(schema: string) {
         seen bigint NOT NULL, b_generation int, b_version int, b_position bigint, updated_at timestamptz NOT NULL DEFAULT now())`,
       `CREATE TABLE IF NOT EXISTS ${leases} (name text PRIMARY KEY, owner text NOT NULL, expires_at timestamptz NOT NULL)`,
       inlineMovedFunctionSql(schema),
+      hintMissedFunctionSql(schema),
     ],
     get: `SELECT generation, version, position, seen, b_generation, b_version, b_position FROM ${ctl} WHERE name = $1`,
     getForUpdate: `SELECT generation, version, position, seen, b_generation, b_version, b_position FROM ${ctl} WHERE name = $1 FOR UPDATE`,

@@ -1,8 +1,8 @@
 /**
- * Fused inline appends on PostgreSQL: the commonest inline appends, one `kv.set` or `kv.deleted`
- * event with the built-in views in the log's schema, are written in ONE statement: the append
- * function, the control rows (checkpoints) and the views' writes, as data-modifying CTEs of the
- * append's own statement. The usual path sends BEGIN, the append, the control UPDATE, the views' writes and
+ * Fused inline appends on PostgreSQL: the commonest inline appends, one `kv.set`, `kv.deleted`,
+ * `kv.patched` or `kv.incremented` event with the built-in views in the log's schema, are written in
+ * ONE statement: the append function, the control rows (checkpoints) and the views' writes, as
+ * data-modifying CTEs of the append's own statement. The usual path sends BEGIN, the append, the control UPDATE, the views' writes and
  * COMMIT (5 round trips, each statement planned apart); the fused one sends one, with scalar
  * parameters (a generic plan is an index lookup).
  *
@@ -13,7 +13,9 @@
  * `ON CONFLICT DO UPDATE` locked (the newest committed one), and the versions row takes the kept
  * metadata from that upsert's RETURNING. A delete removes the KV row, writes its version and audit
  * rows, and removes the relations naming the key (the relations view's DELETE returns them for
- * their history rows). Cases needing a read (retention, other event types, other
+ * their history rows). A patch or an increment needs the key's value, which SQL cannot fold: it is
+ * fused only when the Store hands over the value it folded from the row it read (FoldHint below),
+ * and the KV view writes it only where the row is still at that version. Cases needing a read (retention, other event types, other
  * projections without a fused form) take the usual path.
  *
  * A lone event that no projection of the group handles (an agent's own event on a log that also
@@ -26,7 +28,8 @@
  * redoes the append the usual way, which learns the new generations.
  */
 import { decode, encode } from '../../core/codec.js';
-import type { ExpectedRevision, RecordedEvent } from '../../streams/event-log.js';
+import type { ExpectedRevision, NewEvent, RecordedEvent } from '../../streams/event-log.js';
+import { step, type KvEntry } from '../views/rows.js';
 import { KEYED, toKeyedEvent, type KeyedEvent } from '../keyed-events.js';
 import { handlesType, type Projection } from '../projection.js';
 import { encodeValue } from '../views/encoded.js';
@@ -34,6 +37,67 @@ import { jsonbSafe } from '../views/kv/postgres.js';
 
 /** SQLSTATE raised by the fused statement when a control row no longer matches the generations it names. */
 export const INLINE_MOVED = 'DG001';
+
+/** SQLSTATE raised by a fused patch or increment whose KV row is no longer at the version its value was folded from. */
+export const HINT_MISSED = 'DG002';
+
+/** DDL of the function raising {@link HINT_MISSED} (in the views' schema). */
+export function hintMissedFunctionSql(schema: string): string {
+  return `CREATE OR REPLACE FUNCTION "${schema}".dgent_hint_missed() RETURNS boolean LANGUAGE plpgsql VOLATILE AS $fn$
+BEGIN RAISE EXCEPTION 'dgent: the key moved since its value was folded for the append' USING ERRCODE = '${HINT_MISSED}'; END $fn$`;
+}
+
+/**
+ * A lone `kv.patched` or `kv.incremented` can be fused only with the key's value after it, which SQL
+ * cannot fold: the Store folds it (views/rows.ts `step`, the views' own fold) from the KV row it read
+ * at `version`, and hands it over with {@link hintFold}. The fused statement writes that value only
+ * if the row is still at `version` (under the row lock, so the newest committed row), which makes it
+ * the fold of the log; else it raises {@link HINT_MISSED} and the append is redone the usual way.
+ */
+export interface FoldHint {
+  /** the KV row's version the value was folded from */
+  readonly version: number;
+  /** the key's value after the event (folded on first use) */
+  value(): unknown;
+  /** set when the fused statement stored the event with this value */
+  committed: boolean;
+}
+
+const hints = new WeakMap<object, FoldHint>();
+
+/** Attach a fold hint to the event object about to be appended (see {@link FoldHint}). */
+export function hintFold(event: object, version: number, fold: () => unknown): FoldHint {
+  let done = false;
+  let value: unknown;
+  const h: FoldHint = {
+    version,
+    value: () => (done ? value : ((done = true), (value = fold()))),
+    committed: false,
+  };
+  hints.set(event, h);
+  return h;
+}
+
+/**
+ * Attach to `event` (a lone patch or increment about to be appended to key stream `stream`) the key's
+ * value after it, folded by the views' own fold (views/rows.ts `step`) from `row`, the KV row read.
+ * The fold, not a recipe's result: they can differ in key order (a key deleted and set again), and
+ * the views hold the fold. Folded only if a fused statement asks for it.
+ */
+export function hintFoldFrom(event: NewEvent, stream: string, row: KvEntry): FoldHint {
+  return hintFold(event, row.version, () => {
+    const recorded: RecordedEvent = { id: 'fold', stream, revision: row.version + 1, position: 0, type: event.type, data: event.data, metadata: event.metadata ?? {}, time: new Date(0) };
+    const k = toKeyedEvent(recorded);
+    const after = k === undefined ? undefined : step(row, k);
+    if (after === undefined) throw new Error(`no value after ${event.type}`);
+    return after.value;
+  });
+}
+
+/** Remove the fold hint of an event object (a retry that has no row to fold from). */
+export function dropFoldHint(event: object): void {
+  hints.delete(event);
+}
 
 /** DDL of the function raising {@link INLINE_MOVED} (in the views' schema). */
 export function inlineMovedFunctionSql(schema: string): string {
@@ -57,6 +121,8 @@ export interface FusedSet {
   meta: string;
   /** the set carries no metadata: the key keeps its stored one */
   keepMeta: boolean;
+  /** a patch or increment (see FoldHint): the placeholder of the KV row's version its value was folded from */
+  hintVersion?: string | undefined;
   expires: string;
   actor: string;
   op: string;
@@ -69,8 +135,8 @@ export interface FusedSet {
 /** A view's fused writes: named CTEs, or undefined when this event needs the usual path. */
 export type FusedBuilder = (s: FusedSet, table: (local: string) => string) => { name: string; sql: string }[] | undefined;
 
-/** The event types a lone keyed event can be fused for (besides types no projection handles). */
-const FUSABLE = [KEYED.set, KEYED.deleted] as const;
+/** The event types a lone keyed event can be fused for (besides types no projection handles); patches and increments with a FoldHint only. */
+const FUSABLE = [KEYED.set, KEYED.deleted, KEYED.patched, KEYED.incremented] as const;
 type FusableType = (typeof FUSABLE)[number];
 
 /** A view's fused forms, per event type it has one for. */
@@ -93,7 +159,12 @@ export interface FusedPlan {
   values: unknown[];
   /** an expression the statement must select (so that a CTE no other one reads is evaluated) */
   select?: string;
+  /** the fold hint the statement writes, if any */
+  hint?: FoldHint;
 }
+
+/** Reads the hinted row's check (see FoldHint). */
+const HINT_CHECKED = '(SELECT ok FROM hint_chk)';
 
 /** Reads `w`, so that its check runs in a statement no view CTE reads it in. */
 const CHECKED = '(SELECT count(*) FROM w)';
@@ -156,9 +227,16 @@ export class PostgresFusion {
     this.learned.clear();
   }
 
-  /** Whether `e` (an error of the fused statement) means its plan was stale: DG001, or a table since dropped. */
+  /**
+   * Whether `e` (an error of the fused statement) means its plan was stale: DG001, or a table since
+   * dropped; or DG002, a hinted key that moved (the generations are still good).
+   */
   stale(e: unknown): boolean {
     const code = (e as { code?: unknown })?.code;
+    if (code === HINT_MISSED) {
+      this.counts.stale++;
+      return true;
+    }
     if (code === INLINE_MOVED || code === '42P01') {
       this.counts.stale++;
       this.forget();
@@ -167,12 +245,14 @@ export class PostgresFusion {
     return false;
   }
 
-  done(): void {
+  /** The fused statement committed (`stored`: it stored the event, so a hint's value is the key's). */
+  done(plan?: FusedPlan, stored = false): void {
     this.counts.fused++;
+    if (plan?.hint && stored) plan.hint.committed = true;
   }
 
   /** The CTEs for one appended event (in stream `stream`), or undefined for the usual path. */
-  plan(stream: string, e: { id: string; type: string; dataJson: string; metaJson: string }, base: number, expected: ExpectedRevision = 'any'): FusedPlan | undefined {
+  plan(stream: string, e: { id: string; type: string; dataJson: string; metaJson: string }, base: number, expected: ExpectedRevision = 'any', input?: object): FusedPlan | undefined {
     if (!this.plain) return undefined;
     const gens: number[] = [];
     for (const n of this.names) {
@@ -198,6 +278,8 @@ export class PostgresFusion {
     // the append fail (nothing stored), so only those deletes fuse (Store.delete's do); a set's
     // upsert sees the newest row through ON CONFLICT whatever the expected revision.
     if (e.type === KEYED.deleted && typeof expected !== 'number' && expected !== 'no_stream') return undefined;
+    const hint = e.type === KEYED.patched || e.type === KEYED.incremented ? (input ? hints.get(input) : undefined) : undefined;
+    if ((e.type === KEYED.patched || e.type === KEYED.incremented) && !hint) return undefined;
     let k: KeyedEvent | undefined;
     try {
       const r: RecordedEvent = { id: e.id, stream, revision: 1, position: 1, type: e.type, data: decode(e.dataJson), metadata: decode<Record<string, unknown>>(e.metaJson), time: new Date(0) };
@@ -221,6 +303,30 @@ export class PostgresFusion {
         meta: add(k.data.metadata === undefined ? null : encode(k.data.metadata), 'text'),
         keepMeta: k.data.metadata === undefined,
         expires: add(k.data.expiresAt ?? null, 'bigint'),
+        actor: add(k.actor, 'text'),
+        op: add(k.operation, 'text'),
+        type: add(k.type, 'text'),
+        tx: add(k.tx, 'text'),
+        defined: new Set<string>(),
+      };
+    } else if (hint) {
+      let valueText: string;
+      try {
+        valueText = encodeValue(hint.value());
+      } catch {
+        return undefined; // the usual path reports it
+      }
+      const value = add(valueText, 'text');
+      s = {
+        event: k,
+        ns: add(k.namespace, 'text'),
+        key: add(k.key, 'text'),
+        value,
+        jsonb: jsonbSafe(valueText) ? `${value}::jsonb` : 'NULL::jsonb',
+        meta: 'NULL::text',
+        keepMeta: false,
+        expires: 'NULL::bigint',
+        hintVersion: add(hint.version, 'bigint'),
         actor: add(k.actor, 'text'),
         op: add(k.operation, 'text'),
         type: add(k.type, 'text'),
@@ -254,7 +360,8 @@ export class PostgresFusion {
       if (this.texts.size >= 256) this.texts.clear();
       this.texts.set(shape, ctes);
     }
-    return ctes === null ? undefined : { ctes, values };
+    if (ctes === null) return undefined;
+    return hint ? { ctes, values, select: HINT_CHECKED, hint } : { ctes, values };
   }
 
   /** Whether no projection of the group handles events of `type`. */
@@ -281,6 +388,11 @@ export class PostgresFusion {
         ctes.push(`${p.name} AS (${p.sql})`);
         defined.add(p.name);
       }
+    }
+    if (s.hintVersion !== undefined) {
+      // the hinted value is the fold only if the KV view updated the row at the hinted version
+      if (!defined.has('kv_u')) return null;
+      ctes.push(`hint_chk AS (SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM w) OR EXISTS (SELECT 1 FROM kv_u) THEN 1 ELSE CASE WHEN "${this.schema}".dgent_hint_missed() THEN 1 END END AS ok)`);
     }
     return ctes.join(',\n');
   }

@@ -53,11 +53,11 @@ export interface PostgresAppendTransaction extends AppendTransaction {
  */
 export interface PostgresFusionHook {
   /** the CTEs and their values (numbered from `$<base + 1>`), or undefined for the usual path (`expected`: the append's expected revision) */
-  plan(stream: string, event: { id: string; type: string; dataJson: string; metaJson: string }, base: number, expected: ExpectedRevision): { ctes: string; values: unknown[]; select?: string } | undefined;
+  plan(stream: string, event: { id: string; type: string; dataJson: string; metaJson: string }, base: number, expected: ExpectedRevision, input: NewEvent): { ctes: string; values: unknown[]; select?: string } | undefined;
   /** whether an error of the fused statement means its plan was stale (nothing was stored; the append is redone the usual way) */
   stale(e: unknown): boolean;
-  /** the fused statement committed */
-  done(): void;
+  /** the fused statement (`plan`) committed; `stored`: it stored the event */
+  done(plan: object, stored: boolean): void;
 }
 
 /** What a batch needs from the log. */
@@ -228,7 +228,7 @@ export class AppendQueue {
       // one event and one hook that can fuse: one statement, no BEGIN ... COMMIT (see PostgresFusionHook)
       const fusion = (this.ctx.hooks[0] as { postgresFusion?: PostgresFusionHook }).postgresFusion;
       const e = one.events[0]!;
-      const plan = fusion?.plan(one.stream, e, 7, one.expected);
+      const plan = fusion?.plan(one.stream, e, 7, one.expected, one.input[0]!);
       if (plan) {
         // one text and name per CTE text (plan reuses its strings, so the lookup hashes nothing new;
         // a plan's extra `select` is the same for the same CTE text)
@@ -245,7 +245,7 @@ SELECT (SELECT r FROM ev), ${notifyIf('$7', n)}${plan.select === undefined ? '' 
         try {
           const res = await this.ctx.pool.query({ name: stmt.name, text, values: [one.stream, encodeExpected(one.expected), e.id, e.type, e.dataJson, e.metaJson, carry, ...plan.values], rowMode: 'array' } as never);
           const rows = [eventRow((res as { rows: any[][] }).rows[0]![0])];
-          fusion!.done();
+          fusion!.done(plan, rows[0]!.status === STATUS.appended);
           this.committed(rows, carriedAt);
           return rows;
         } catch (err) {

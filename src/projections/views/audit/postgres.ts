@@ -60,7 +60,7 @@ export class PostgresAuditReader implements AuditReader {
   }
 }
 
-/** The fused form of a `kv.set` or a `kv.deleted` (see storage/postgres-fused.ts), without retention by age (which deletes by time). A delete's row has no metadata: the NULL its plan gives. */
+/** The fused form of a `kv.set`, `kv.deleted`, `kv.patched` or `kv.incremented` (see storage/postgres-fused.ts), without retention by age (which deletes by time). Only a set's row has metadata; the others get the NULL their plan gives. */
 export function fusedAuditSet(retention: AuditRetentionOptions | undefined): FusedBuilder {
   return (s, table) =>
     retention?.maxAgeMs !== undefined

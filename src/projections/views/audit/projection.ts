@@ -41,5 +41,5 @@ export function auditView(o: AuditViewOptions = {}): Projection {
         case 'redis': return applyAuditRedis(events, ctx, retention);
       }
     },
-  }), 3, { 'kv.set': fusedAuditSet(retention), 'kv.deleted': fusedAuditSet(retention) });
+  }), 3, { 'kv.set': fusedAuditSet(retention), 'kv.deleted': fusedAuditSet(retention), 'kv.patched': fusedAuditSet(retention), 'kv.incremented': fusedAuditSet(retention) });
 }

@@ -296,3 +296,21 @@ export const fusedKvDeleted: FusedBuilder = (s, table) => [
   { name: 'kv_d', sql: `DELETE FROM ${table('kv')} WHERE namespace = ${s.ns} AND key = ${s.key} AND EXISTS (SELECT 1 FROM w)` },
   { name: 'kv_ns', sql: `INSERT INTO ${table('ns')} (namespace, created_at) SELECT ${s.ns}, w.ms FROM w ON CONFLICT (namespace) DO NOTHING` },
 ];
+
+/**
+ * The fused form of a `kv.patched` or `kv.incremented` with a fold hint (see FoldHint in
+ * storage/postgres-fused.ts): the row takes the folded value only where it is still at the hinted
+ * version (`kv_u` returns it, or nothing and the statement raises DG002); metadata, expiry and
+ * creation time stay, as the fold keeps them.
+ */
+export const fusedKvHinted: FusedBuilder = (s, table) => {
+  if (s.hintVersion === undefined) return undefined;
+  return [
+    {
+      name: 'kv_u',
+      sql: `UPDATE ${table('kv')} AS c SET value = ${s.value}, value_jsonb = ${s.jsonb}, version = w.rev, updated_at = w.ms, position = w.pos
+        FROM w WHERE c.namespace = ${s.ns} AND c.key = ${s.key} AND c.version = ${s.hintVersion} RETURNING c.metadata, c.expires_at`,
+    },
+    { name: 'kv_ns', sql: `INSERT INTO ${table('ns')} (namespace, created_at) SELECT ${s.ns}, w.ms FROM w ON CONFLICT (namespace) DO NOTHING` },
+  ];
+};

@@ -8,7 +8,7 @@ import { KEYED_EVENT_TYPES } from '../../keyed-events.js';
 import { ERASED_EVENT_TYPE } from '../../../streams/erase.js';
 import { parsePath } from '../filter.js';
 import { applyKvMemory } from './memory.js';
-import { applyKvPostgres, fusedKvDeleted, fusedKvSet, setupKvPostgres } from './postgres.js';
+import { applyKvPostgres, fusedKvDeleted, fusedKvHinted, fusedKvSet, setupKvPostgres } from './postgres.js';
 import { registerFused } from '../../storage/postgres-fused.js';
 import { applyKvRedis } from './redis.js';
 import { applyKvSqlite, setupKvSqlite } from './sqlite.js';
@@ -50,5 +50,5 @@ export function kvView(o: KvViewOptions = {}): Projection {
         case 'redis': return applyKvRedis(events, ctx);
       }
     },
-  }), 1, { 'kv.set': fusedKvSet, 'kv.deleted': fusedKvDeleted });
+  }), 1, { 'kv.set': fusedKvSet, 'kv.deleted': fusedKvDeleted, 'kv.patched': fusedKvHinted, 'kv.incremented': fusedKvHinted });
 }

@@ -131,6 +131,18 @@ export function fusedVersionsDeleted(retention: VersionsRetentionOptions | undef
   };
 }
 
+/** The fused form of a hinted `kv.patched` or `kv.incremented`: the version row of the value the KV view wrote (`kv_u`, with the metadata and expiry it kept). */
+export function fusedVersionsHinted(retention: VersionsRetentionOptions | undefined, byTime: boolean): FusedBuilder {
+  return (s, table) => {
+    if (byTime || retentionOf(retention, s.event.namespace).maxVersions !== undefined) return undefined;
+    if (s.hintVersion === undefined || !s.defined.has('kv_u')) return undefined;
+    return [{
+      name: 'ver_h',
+      sql: `INSERT INTO ${table('versions')} (${COLUMNS}) SELECT ${s.ns}, ${s.key}, w.rev, ${s.value}, false, u.metadata, u.expires_at, w.ms, ${s.actor}, ${s.op}, w.pos FROM w, kv_u AS u`,
+    }];
+  };
+}
+
 export function fusedVersionsSet(retention: VersionsRetentionOptions | undefined, byTime: boolean): FusedBuilder {
   return (s, table) => {
     if (byTime || retentionOf(retention, s.event.namespace).maxVersions !== undefined) return undefined;

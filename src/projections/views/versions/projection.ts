@@ -8,7 +8,7 @@ import { defineProjection, type Projection } from '../../projection.js';
 import { KEYED_EVENT_TYPES } from '../../keyed-events.js';
 import type { VersionRetention, VersionsRetentionOptions } from '../rows.js';
 import { applyVersionsMemory } from './memory.js';
-import { applyVersionsPostgres, fusedVersionsDeleted, fusedVersionsSet, setupVersionsPostgres } from './postgres.js';
+import { applyVersionsPostgres, fusedVersionsDeleted, fusedVersionsHinted, fusedVersionsSet, setupVersionsPostgres } from './postgres.js';
 import { registerFused } from '../../storage/postgres-fused.js';
 import { applyVersionsRedis } from './redis.js';
 import { applyVersionsSqlite, setupVersionsSqlite } from './sqlite.js';
@@ -50,5 +50,10 @@ export function versionsView(o: VersionsViewOptions = {}): Projection {
         case 'redis': return applyVersionsRedis(events, ctx, retention);
       }
     },
-  }), 2, { 'kv.set': fusedVersionsSet(retention, byTime), 'kv.deleted': fusedVersionsDeleted(retention, byTime) });
+  }), 2, {
+    'kv.set': fusedVersionsSet(retention, byTime),
+    'kv.deleted': fusedVersionsDeleted(retention, byTime),
+    'kv.patched': fusedVersionsHinted(retention, byTime),
+    'kv.incremented': fusedVersionsHinted(retention, byTime),
+  });
 }
