@@ -6,6 +6,8 @@
  *   in the append's transaction) vs a raw upsert of one row; vs Keyv.set
  * - query on 100k keys: Store.query({ path: 'age', op: 'eq' }) over an indexed view vs the same SQL
  *   run raw (the statement the view reader runs, prepared, + decode of the rows)
+ * - PostgreSQL, informational: incr vs a raw counter upsert, update of one field vs a raw jsonb_set
+ *   UPDATE, delete + set vs a raw DELETE + INSERT
  * Sequential calls (~200 B values), in rotating short rounds (see paired.ts). Keyv with @keyv/sqlite
  * and @keyv/postgres (devDependencies). Files go to a temp directory (DGENT_BENCH_DIR).
  */
@@ -128,6 +130,48 @@ async function postgres(cases: CaseResult[], comparisons: Comparison[]): Promise
       get: async (k) => decode((await pool.query({ name: 'raw_get', text: `SELECT value::text AS v FROM ${schema}.raw_kv WHERE namespace = $1 AND key = $2`, values: ['default', k] })).rows[0].v),
       set: (k, v) => pool.query({ name: 'raw_up', text: `INSERT INTO ${schema}.raw_kv VALUES ($1, $2, $3) ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value`, values: ['default', k, encode(v)] }),
     }, keyv, cases, comparisons);
+    // read-modify-write operations (informational): on the Store's side each is one statement (the
+    // append and the views' writes, with the value the Store folded from the row it read)
+    await pool.query(`CREATE TABLE ${schema}.raw_counter (namespace text COLLATE "C" NOT NULL, key text COLLATE "C" NOT NULL, n bigint NOT NULL, PRIMARY KEY (namespace, key))`);
+    const c = { incr: 0, rawIncr: 0, upd: 0, rawUpd: 0, del: 0, rawDel: 0 };
+    const rmw = await paired([
+      ['Store.incr (PostgreSQL)', N, async () => { for (let i = 0; i < N; i++) await store.incr(`c${c.incr++ % 100}`, 1); }],
+      ['raw counter upsert RETURNING the total (PostgreSQL)', N, async () => {
+        for (let i = 0; i < N; i++) await pool.query({ name: 'raw_incr', text: `INSERT INTO ${schema}.raw_counter VALUES ($1, $2, 1) ON CONFLICT (namespace, key) DO UPDATE SET n = raw_counter.n + 1 RETURNING n`, values: ['default', `c${c.rawIncr++ % 100}`] });
+      }],
+      ['Store.update of one field (PostgreSQL)', N, async () => {
+        for (let i = 0; i < N; i++) {
+          const k = c.upd++;
+          await store.update<ReturnType<typeof value>>(`k${k % KEYS}`, (d) => { d!.age = k % 97; });
+        }
+      }],
+      ['raw UPDATE of one field with jsonb_set (PostgreSQL)', N, async () => {
+        for (let i = 0; i < N; i++) {
+          const k = c.rawUpd++;
+          await pool.query({ name: 'raw_upd', text: `UPDATE ${schema}.raw_kv SET value = jsonb_set(value::jsonb, '{age}', to_jsonb($3::int))::json WHERE namespace = $1 AND key = $2`, values: ['default', `k${k % KEYS}`, k % 97] });
+        }
+      }],
+      ['Store.delete, then Store.set again (PostgreSQL)', N, async () => {
+        for (let i = 0; i < N / 2; i++) {
+          const k = `k${c.del++ % KEYS}`;
+          await store.delete(k);
+          await store.set(k, value(i));
+        }
+      }],
+      ['raw DELETE, then INSERT again (PostgreSQL)', N, async () => {
+        for (let i = 0; i < N / 2; i++) {
+          const k = `k${c.rawDel++ % KEYS}`;
+          await pool.query({ name: 'raw_del', text: `DELETE FROM ${schema}.raw_kv WHERE namespace = $1 AND key = $2`, values: ['default', k] });
+          await pool.query({ name: 'raw_ins', text: `INSERT INTO ${schema}.raw_kv VALUES ($1, $2, $3)`, values: ['default', k, encode(value(i))] });
+        }
+      }],
+    ]);
+    cases.push(...rmw);
+    comparisons.push(
+      { label: 'Postgres: Store.incr vs raw counter upsert', subject: rmw[0], baseline: rmw[1] },
+      { label: 'Postgres: Store.update (one field) vs raw jsonb_set UPDATE', subject: rmw[2], baseline: rmw[3] },
+      { label: 'Postgres: Store.delete + set vs raw DELETE + INSERT', subject: rmw[4], baseline: rmw[5] },
+    );
     await fill(store, QUERY_KEYS, 'q');
     const { rows } = await pool.query(`SELECT tablename FROM pg_tables WHERE schemaname = $1 AND tablename LIKE 'dgent_p_kv__g%_kv'`, [schema]);
     const table = `${schema}."${rows[0].tablename}"`;
