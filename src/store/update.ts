@@ -49,9 +49,15 @@ export async function update<T>(ctx: StoreContext, key: string, recipe: StoreRec
     if (patches.length === 0) return next as T;
     const event = keyedEvents.patched(patches, ctx.meta(o, 'update'));
     // a PostgreSQL log with inline views writes the folded value in the append's statement (FoldHint)
-    hintFoldFrom(event, stream, e);
+    const folded = hintFoldFrom(event, stream, e);
     await ctx.append(stream, [event], e.version);
-    return next as T;
+    // the value as stored: the fold of the patches, whose key order can differ from the recipe's
+    // result (a key deleted and set again keeps its place)
+    try {
+      return folded.value() as T;
+    } catch {
+      return next as T;
+    }
   }));
 }
 

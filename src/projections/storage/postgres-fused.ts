@@ -71,7 +71,13 @@ export function hintFold(event: object, version: number, fold: () => unknown): F
   let value: unknown;
   const h: FoldHint = {
     version,
-    value: () => (done ? value : ((done = true), (value = fold()))),
+    value: () => {
+      if (!done) {
+        value = fold(); // a fold that throws throws again on the next call
+        done = true;
+      }
+      return value;
+    },
     committed: false,
   };
   hints.set(event, h);
