@@ -2,10 +2,11 @@
  * Fused inline appends on PostgreSQL (src/projections/storage/postgres-fused.ts): a lone `kv.set`
  * with the built-in views inline is written in the append's own statement. These tests hold it to
  * the usual path's results:
- * - for random keyed-event sequences, the inline views (fused for every lone set and delete, the
- *   usual path for the rest) equal the reference model, views folded async in another schema, and
- *   rebuilt views; and every lone set and delete was fused (counted; the relations view's fused
- *   delete is held to its model by test/store-relations.int.test.ts);
+ * - for random keyed-event sequences, the inline views (fused for every lone set and delete, and
+ *   every patch or increment carrying its folded value; the usual path for the rest) equal the
+ *   reference model, views folded async in another schema, and rebuilt views; every such append
+ *   was fused (counted; the relations view's fused delete is held to its model by
+ *   test/store-relations.int.test.ts);
  * - a rebuild switching generations while appends go on: the fused statement names the old tables,
  *   is refused (DG001 or a dropped table), and the append is redone the usual way; nothing lost;
  * - four log instances (four pools, as four processes) setting the same keys at once, with and
@@ -13,7 +14,10 @@
  *   statement reads nothing from its snapshot, which is older than the stream lock it waits for);
  * - a lone event no view handles: one statement writing the control rows alone, which advance as on
  *   the usual path; refused as stale after another process switched generations; and refused, like
- *   every append, in a process still running an older version of a (user) projection.
+ *   every append, in a process still running an older version of a (user) projection;
+ * - a delete whose statement began before a transaction holding the key's stream lock created the
+ *   key's KV row and a relation naming it: both are deleted (the statement's own snapshot predates
+ *   them; its deletes run in functions that take a snapshot after the wait).
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,6 +28,9 @@ import { PostgresViewStorage } from '../src/projections/storage/postgres-view-st
 import { kvView } from '../src/projections/views/kv/projection.js';
 import { versionsView } from '../src/projections/views/versions/projection.js';
 import { auditView } from '../src/projections/views/audit/projection.js';
+import { relationsView } from '../src/projections/views/relations/projection.js';
+import { schemaNames } from '../src/streams/postgres/schema.js';
+import pg_ from 'pg';
 import { PostgresKvReader } from '../src/projections/views/kv/postgres.js';
 import { PostgresVersionsReader } from '../src/projections/views/versions/postgres.js';
 import { PostgresAuditReader } from '../src/projections/views/audit/postgres.js';
@@ -61,8 +68,8 @@ describe.skipIf(!pgUp)('fused inline appends (PostgreSQL)', () => {
         const mine = new Set(namespacesOf(prefix));
         const keep = (ns: string) => mine.has(ns);
         const before = pg.inlineStore.fusionStats();
-        // lone deletes at the stream's revision, lone patches and increments with the value folded from
-        // the KV row read (as the Store appends them); count the appends that can fuse
+        // lone patches and increments with the value folded from the KV row read (as the Store appends
+        // them); count the appends that can fuse
         const kv = new PostgresKvReader(pg.inlineStore);
         const counting = asStoreAppends(pg.log, (ns, key) => kv.get(ns, key));
         await appendOps(counting.log, ops, prefix);
@@ -158,7 +165,7 @@ describe.skipIf(!pgUp)('fused inline appends (PostgreSQL)', () => {
 describe.skipIf(!pgUp)('fused deletes racing sets (PostgreSQL)', () => {
   const pg = pgInlineAndAsyncViews('fused_race_del', views, schemas);
 
-  it('four pools setting and deleting the same keys at once: views equal the fold of the log order; only deletes at a known revision fuse', async () => {
+  it('four pools setting and deleting the same keys at once, at known and at any revisions: all fused, views equal the fold of the log order', async () => {
     const ns = 'race_del';
     const logs = Array.from({ length: 4 }, () => new PostgresEventLog({ connectionString: postgresUrl(), schema: pg.log.schema }));
     const runners = logs.map((l) => new ProjectionRunner({ log: l, storage: pg.inlineStore, projections: views().map((projection) => ({ projection, mode: 'inline' as const })) }));
@@ -176,7 +183,7 @@ describe.skipIf(!pgUp)('fused deletes racing sets (PostgreSQL)', () => {
               attempts++;
               await l.append(stream, [keyedEvents.set({ value: { w, j }, ...(j % 4 === 0 ? { metadata: { w } } : {}) }, { actor: `w${w}` })]);
             } else if (kind === 1) {
-              // at the revision read (as Store.delete): fused; a set in between makes it conflict, nothing stored
+              // at the revision read (as Store.delete): a set in between makes it conflict, nothing stored
               attempts++;
               try {
                 await l.append(stream, [keyedEvents.deleted({ actor: `w${w}` })], { expectedRevision: await l.revision(stream) });
@@ -184,7 +191,9 @@ describe.skipIf(!pgUp)('fused deletes racing sets (PostgreSQL)', () => {
                 if (!(e instanceof ConcurrencyError)) throw e;
               }
             } else {
-              // at any revision: the usual path (its statements see the rows committed before them)
+              // at any revision: it waits for a racing set's stream lock, and must delete the row that
+              // set created after the statement began (its DELETE runs in a function with a snapshot of its own)
+              attempts++;
               await l.append(stream, [keyedEvents.deleted({ actor: `w${w}` })]);
             }
           }
@@ -203,6 +212,50 @@ describe.skipIf(!pgUp)('fused deletes racing sets (PostgreSQL)', () => {
       for (const l of logs) await l.close();
     }
   }, 120_000);
+});
+
+describe.skipIf(!pgUp)('fused delete and rows committed while it waits (PostgreSQL)', () => {
+  const pg = pgInlineAndAsyncViews('fused_wait', () => [kvView(), versionsView(), auditView(), relationsView()], schemas);
+
+  it('a KV row and a relation that a transaction holding the key created while the delete waited are deleted with it', async () => {
+    const schema = pg.log.schema;
+    await pg.log.append(keyStream('warm', 'up'), [keyedEvents.deleted()]); // learn the generations
+    await pg.log.append(keyStream('n', 'x'), [keyedEvents.set({ value: 1 })]);
+    const admin = new pg_.Client({ connectionString: postgresUrl() });
+    await admin.connect();
+    const table = async (like: string) => `"${schema}"."${(await admin.query(`SELECT tablename FROM pg_tables WHERE schemaname = $1 AND tablename LIKE $2`, [schema, like])).rows[0].tablename}"`;
+    const kv = await table('dgent\\_p\\_kv\\_\\_g%\\_kv');
+    const rel = await table('dgent\\_p\\_kv\\_relations\\_\\_g%\\_rel');
+    const hist = await table('dgent\\_p\\_kv\\_relations\\_\\_g%\\_hist');
+    const holder = new pg_.Client({ connectionString: postgresUrl() });
+    await holder.connect();
+    try {
+      const before = pg.inlineStore.fusionStats();
+      // a transaction holding key k's stream lock (as a racing writer of k does) creates k's row and a relation naming k
+      await holder.query('BEGIN');
+      await holder.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [schemaNames(schema).streamLockKey, keyStream('n', 'k')]);
+      await holder.query(`INSERT INTO ${kv} (namespace, key, value, value_jsonb, version, metadata, created_at, updated_at, expires_at, position) VALUES ('n', 'k', '7', '7', 9, NULL, 0, 0, NULL, 0)`);
+      await holder.query(`INSERT INTO ${rel} (sns, skey, predicate, ons, okey, version, created_at, actor, position) VALUES ('n', 'x', 'p', 'n', 'k', 1, 0, NULL, 0)`);
+      // the delete's statement begins (its snapshot has neither row) and waits for the lock
+      const deleting = pg.log.append(keyStream('n', 'k'), [keyedEvents.deleted()]);
+      for (let i = 0; ; i++) {
+        const { rows } = await admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'advisory' AND query LIKE '%append_event%'`);
+        if (rows[0].n > 0) break;
+        if (i > 2000) throw new Error('the delete never waited for the stream lock');
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      await holder.query('COMMIT');
+      const { position } = await deleting;
+      expect(pg.inlineStore.fusionStats()).toEqual({ fused: before.fused + 1, stale: before.stale });
+      expect((await admin.query(`SELECT count(*)::int AS n FROM ${kv} WHERE namespace = 'n' AND key = 'k'`)).rows[0].n).toBe(0);
+      expect((await admin.query(`SELECT count(*)::int AS n FROM ${rel} WHERE okey = 'k'`)).rows[0].n).toBe(0);
+      expect((await admin.query(`SELECT position::int AS p, related FROM ${hist} WHERE okey = 'k'`)).rows).toEqual([{ p: position, related: false }]);
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      await holder.end();
+      await admin.end();
+    }
+  }, 60_000);
 });
 
 describe.skipIf(!pgUp)('fused statements are cached per shape (PostgreSQL)', () => {

@@ -64,7 +64,7 @@ describe.skipIf(!pgUp)('relations view on PostgreSQL', () => {
   const pg = pgInlineAndAsyncViews('rel', views, schemas);
 
   it('inline, async and rebuilt relations views (and the audit view) equal the reference model; both directions agree (100 runs)', async () => {
-    // lone deletes at the stream's revision, as Store.delete appends them: the fused statement's relations DELETE is in play
+    // counts the lone deletes, which take the fused statement (its relations delete is in play)
     const counting = asStoreAppends(pg.log);
     const before = pg.inlineStore.fusionStats().fused;
     await property(counting.log, { inline: pg.inlineStore, async: pg.asyncStore }, { async: pg.async }, pg.inline);

@@ -1,12 +1,10 @@
 /**
  * A log proxy for the fused-append tests on PostgreSQL, appending lone keyed events the way the
- * Store does, so that they can take the fused statement:
- * - a lone `kv.deleted` without an expected revision is appended at the stream's current revision
- *   (Store.delete appends at the version it read; only such deletes fuse);
- * - with `read` (the KV view's row of a key), a lone `kv.patched` or `kv.incremented` carries the
- *   value folded from the row read (hintFoldFrom, as Store.update and Store.incr attach it).
- * The appends here are sequential, so nothing conflicts. Counts the appends that can fuse (lone
- * sets, those deletes, hinted patches and increments), the deletes and the hinted ones.
+ * Store does, so that they can take the fused statement: with `read` (the KV view's row of a key),
+ * a lone `kv.patched` or `kv.incremented` carries the value folded from the row read (hintFoldFrom,
+ * as Store.update and Store.incr attach it). The appends here are sequential, so nothing
+ * conflicts. Counts the appends that can fuse (lone sets and deletes, hinted patches and
+ * increments), the deletes and the hinted ones.
  */
 import type { AppendOptions, EventLog, NewEvent } from '../../src/streams/event-log.js';
 import { KEYED, parseKeyedStream } from '../../src/projections/keyed-events.js';
@@ -28,10 +26,9 @@ export function asStoreAppends<L extends EventLog>(log: L, read?: (namespace: st
         return async (stream: string, events: readonly NewEvent[], o?: AppendOptions) => {
           const lone = events.length === 1 ? events[0]! : undefined;
           if (lone?.type === KEYED.set) n.fusable++;
-          if (lone?.type === KEYED.deleted && o?.expectedRevision === undefined) {
+          if (lone?.type === KEYED.deleted) {
             n.fusable++;
             n.deletes++;
-            return target.append(stream, events, { expectedRevision: await target.revision(stream) });
           }
           if (read && lone && (lone.type === KEYED.patched || lone.type === KEYED.incremented)) {
             const k = parseKeyedStream(stream);

@@ -4,7 +4,7 @@
  * with skewed clocks still agree on when a lease expired.
  */
 import type { ControlRow } from '../runner/driver.js';
-import { hintMissedFunctionSql, inlineMovedFunctionSql } from './postgres-fused.js';
+import { fusedDeleteFunctionsSql, hintMissedFunctionSql, inlineMovedFunctionSql } from './postgres-fused.js';
 
 /** The statements of one schema (quoted names embedded; values always bound). */
 export function controlSql(schema: string) {
@@ -20,6 +20,7 @@ export function controlSql(schema: string) {
       `CREATE TABLE IF NOT EXISTS ${leases} (name text PRIMARY KEY, owner text NOT NULL, expires_at timestamptz NOT NULL)`,
       inlineMovedFunctionSql(schema),
       hintMissedFunctionSql(schema),
+      ...fusedDeleteFunctionsSql(schema),
     ],
     get: `SELECT generation, version, position, seen, b_generation, b_version, b_position FROM ${ctl} WHERE name = $1`,
     getForUpdate: `SELECT generation, version, position, seen, b_generation, b_version, b_position FROM ${ctl} WHERE name = $1 FOR UPDATE`,

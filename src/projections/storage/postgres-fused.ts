@@ -105,6 +105,37 @@ export function dropFoldHint(event: object): void {
   hints.delete(event);
 }
 
+/**
+ * DDL of the functions a fused delete writes through (in the views' schema). A statement's CTEs all
+ * read its snapshot, taken before the append waited for the stream's lock and the control rows:
+ * a row that a racing transaction created and committed meanwhile (a set of the key, a relate
+ * naming it from its own stream) would be missed by a DELETE there. A VOLATILE function's queries
+ * take a snapshot of their own when they run, after those waits, as the usual path's statements do.
+ */
+export function fusedDeleteFunctionsSql(schema: string): string[] {
+  const q = `"${schema}"`;
+  return [
+    `CREATE OR REPLACE FUNCTION ${q}.dgent_fused_kv_delete(t regclass, p_ns text, p_key text) RETURNS integer LANGUAGE plpgsql VOLATILE AS $fn$
+DECLARE n integer;
+BEGIN
+  EXECUTE format('DELETE FROM %s WHERE namespace = $1 AND key = $2', t) USING p_ns, p_key;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  RETURN n;
+END $fn$`,
+    `CREATE OR REPLACE FUNCTION ${q}.dgent_fused_rel_delete(r regclass, h regclass, p_ns text, p_key text, p_pos bigint, p_op text, p_type text, p_ms bigint, p_actor text)
+RETURNS integer LANGUAGE plpgsql VOLATILE AS $fn$
+DECLARE n integer;
+BEGIN
+  EXECUTE format('WITH d AS (DELETE FROM %s WHERE (sns = $1 AND skey = $2) OR (ons = $1 AND okey = $2) RETURNING sns, skey, predicate, ons, okey, version)
+    INSERT INTO %s (sns, skey, predicate, ons, okey, position, version, related, operation, type, time, actor)
+    SELECT d.sns, d.skey, d.predicate, d.ons, d.okey, $3, d.version, false, $4, $5, $6, $7 FROM d', r, h)
+    USING p_ns, p_key, p_pos, p_op, p_type, p_ms, p_actor;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  RETURN n;
+END $fn$`,
+  ];
+}
+
 /** DDL of the function raising {@link INLINE_MOVED} (in the views' schema). */
 export function inlineMovedFunctionSql(schema: string): string {
   return `CREATE OR REPLACE FUNCTION "${schema}".dgent_inline_moved() RETURNS boolean LANGUAGE plpgsql VOLATILE AS $fn$
@@ -129,6 +160,8 @@ export interface FusedSet {
   keepMeta: boolean;
   /** a patch or increment (see FoldHint): the placeholder of the KV row's version its value was folded from */
   hintVersion?: string | undefined;
+  /** the views' schema, quoted (for its functions) */
+  schema: string;
   expires: string;
   actor: string;
   op: string;
@@ -138,8 +171,11 @@ export interface FusedSet {
   defined: ReadonlySet<string>;
 }
 
-/** A view's fused writes: named CTEs, or undefined when this event needs the usual path. */
-export type FusedBuilder = (s: FusedSet, table: (local: string) => string) => { name: string; sql: string }[] | undefined;
+/**
+ * A view's fused writes: named CTEs, or undefined when this event needs the usual path. A CTE that
+ * only SELECTs (a call of a writing function) runs only if read: `read` makes the statement read it.
+ */
+export type FusedBuilder = (s: FusedSet, table: (local: string) => string) => { name: string; sql: string; read?: boolean }[] | undefined;
 
 /** The event types a lone keyed event can be fused for (besides types no projection handles); patches and increments with a FoldHint only. */
 const FUSABLE = [KEYED.set, KEYED.deleted, KEYED.patched, KEYED.incremented] as const;
@@ -181,8 +217,8 @@ export class PostgresFusion {
   readonly counts = { fused: 0, stale: 0 };
   /** projection name -> generation the last usual inline append found active at the code's version */
   private readonly learned = new Map<string, number>();
-  /** The CTEs per shape of append (see plan); null: that shape takes the usual path */
-  private readonly texts = new Map<string, string | null>();
+  /** The CTEs per shape of append (see plan), and what the statement must select; null: that shape takes the usual path */
+  private readonly texts = new Map<string, { ctes: string; select: string | undefined } | null>();
   private readonly names: string[];
   private readonly versions: number[];
   /** per fusable type: the projections handling it with their fused forms, in order (undefined: one has none) */
@@ -269,21 +305,17 @@ export class PostgresFusion {
     if (this.handledByNone(e.type)) {
       // nothing to fold: the control rows alone, checked like a set's (the statement reads `w`)
       const shape = `none|${gens.join(',')}`;
-      let ctes = this.texts.get(shape);
-      if (!ctes) {
-        ctes = this.control(gens).join(',\n');
+      let t = this.texts.get(shape);
+      if (!t) {
+        t = { ctes: this.control(gens).join(',\n'), select: CHECKED };
         if (this.texts.size >= 256) this.texts.clear();
-        this.texts.set(shape, ctes);
+        this.texts.set(shape, t);
       }
-      return { ctes, values: [], select: CHECKED };
+      return { ctes: t.ctes, values: [], select: CHECKED };
     }
     const ordered = this.ordered.get(e.type);
     if (!ordered) return undefined;
-    // a delete's DELETE scans its snapshot, taken before the stream lock: a row that a concurrent set
-    // created and committed meanwhile would be missed. At an exact expected revision such a set makes
-    // the append fail (nothing stored), so only those deletes fuse (Store.delete's do); a set's
-    // upsert sees the newest row through ON CONFLICT whatever the expected revision.
-    if (e.type === KEYED.deleted && typeof expected !== 'number' && expected !== 'no_stream') return undefined;
+    void expected; // every expected revision fuses: a delete's rows go through functions with a snapshot of their own (fusedDeleteFunctionsSql)
     const hint = e.type === KEYED.patched || e.type === KEYED.incremented ? (input ? hints.get(input) : undefined) : undefined;
     if ((e.type === KEYED.patched || e.type === KEYED.incremented) && !hint) return undefined;
     let k: KeyedEvent | undefined;
@@ -313,6 +345,7 @@ export class PostgresFusion {
         op: add(k.operation, 'text'),
         type: add(k.type, 'text'),
         tx: add(k.tx, 'text'),
+        schema: `"${this.schema}"`,
         defined: new Set<string>(),
       };
     } else if (hint) {
@@ -337,6 +370,7 @@ export class PostgresFusion {
         op: add(k.operation, 'text'),
         type: add(k.type, 'text'),
         tx: add(k.tx, 'text'),
+        schema: `"${this.schema}"`,
         defined: new Set<string>(),
       };
     } else {
@@ -353,6 +387,7 @@ export class PostgresFusion {
         op: add(k.operation, 'text'),
         type: add(k.type, 'text'),
         tx: add(k.tx, 'text'),
+        schema: `"${this.schema}"`,
         defined: new Set<string>(),
       };
     }
@@ -360,14 +395,17 @@ export class PostgresFusion {
     // the views take (jsonb or not, kept metadata or not) and the namespace (versions retention):
     // built once per such shape (building and hashing ~2.5 KB per append was ~5% of a Store.set's CPU)
     const shape = `${k.type}|${gens.join(',')}|${base}|${s.jsonb === 'NULL::jsonb' ? 0 : 1}|${s.keepMeta ? 1 : 0}|${k.namespace}`;
-    let ctes = this.texts.get(shape);
-    if (ctes === undefined) {
-      ctes = this.ctes(s, gens, ordered);
+    let t = this.texts.get(shape);
+    if (t === undefined) {
+      t = this.ctes(s, gens, ordered);
       if (this.texts.size >= 256) this.texts.clear();
-      this.texts.set(shape, ctes);
+      this.texts.set(shape, t);
     }
-    if (ctes === null) return undefined;
-    return hint ? { ctes, values, select: HINT_CHECKED, hint } : { ctes, values };
+    if (t === null) return undefined;
+    const plan: FusedPlan = { ctes: t.ctes, values };
+    if (t.select !== undefined) plan.select = t.select;
+    if (hint) plan.hint = hint;
+    return plan;
   }
 
   /** Whether no projection of the group handles events of `type`. */
@@ -382,9 +420,10 @@ export class PostgresFusion {
   }
 
   /** The CTEs of one shape of `kv.set` or `kv.deleted` (see plan), or null when a view has no fused form for it. */
-  private ctes(s: FusedSet, gens: readonly number[], ordered: readonly { projection: Projection<any>; build: FusedBuilder }[]): string | null {
+  private ctes(s: FusedSet, gens: readonly number[], ordered: readonly { projection: Projection<any>; build: FusedBuilder }[]): { ctes: string; select: string | undefined } | null {
     const ctes = this.control(gens);
     const defined = s.defined as Set<string>;
+    const read: string[] = [];
     for (const { projection, build } of ordered) {
       const gen = gens[this.names.indexOf(projection.name)]!;
       const parts = build(s, (local) => `"${this.schema}"."${this.tableName(projection.name, gen, local)}"`);
@@ -393,14 +432,16 @@ export class PostgresFusion {
         if (defined.has(p.name)) return null; // two views of one kind in a group: the usual path
         ctes.push(`${p.name} AS (${p.sql})`);
         defined.add(p.name);
+        if (p.read) read.push(`(SELECT count(*) FROM ${p.name})`);
       }
     }
     if (s.hintVersion !== undefined) {
       // the hinted value is the fold only if the KV view updated the row at the hinted version
       if (!defined.has('kv_u')) return null;
       ctes.push(`hint_chk AS (SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM w) OR EXISTS (SELECT 1 FROM kv_u) THEN 1 ELSE CASE WHEN "${this.schema}".dgent_hint_missed() THEN 1 END END AS ok)`);
+      read.push(HINT_CHECKED);
     }
-    return ctes.join(',\n');
+    return { ctes: ctes.join(',\n'), select: read.length === 0 ? undefined : read.join(' + ') };
   }
 
   /**
