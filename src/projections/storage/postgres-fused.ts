@@ -28,7 +28,7 @@
  * redoes the append the usual way, which learns the new generations.
  */
 import { decode, encode } from '../../core/codec.js';
-import type { ExpectedRevision, NewEvent, RecordedEvent } from '../../streams/event-log.js';
+import type { NewEvent, RecordedEvent } from '../../streams/event-log.js';
 import { step, type KvEntry } from '../views/rows.js';
 import { KEYED, toKeyedEvent, type KeyedEvent } from '../keyed-events.js';
 import { handlesType, type Projection } from '../projection.js';
@@ -294,7 +294,7 @@ export class PostgresFusion {
   }
 
   /** The CTEs for one appended event (in stream `stream`), or undefined for the usual path. */
-  plan(stream: string, e: { id: string; type: string; dataJson: string; metaJson: string }, base: number, expected: ExpectedRevision = 'any', input?: object): FusedPlan | undefined {
+  plan(stream: string, e: { id: string; type: string; dataJson: string; metaJson: string }, base: number, input?: object): FusedPlan | undefined {
     if (!this.plain) return undefined;
     const gens: number[] = [];
     for (const n of this.names) {
@@ -315,9 +315,9 @@ export class PostgresFusion {
     }
     const ordered = this.ordered.get(e.type);
     if (!ordered) return undefined;
-    void expected; // every expected revision fuses: a delete's rows go through functions with a snapshot of their own (fusedDeleteFunctionsSql)
-    const hint = e.type === KEYED.patched || e.type === KEYED.incremented ? (input ? hints.get(input) : undefined) : undefined;
-    if ((e.type === KEYED.patched || e.type === KEYED.incremented) && !hint) return undefined;
+    const hinted = e.type === KEYED.patched || e.type === KEYED.incremented;
+    const hint = hinted && input ? hints.get(input) : undefined;
+    if (hinted && !hint) return undefined;
     let k: KeyedEvent | undefined;
     try {
       const r: RecordedEvent = { id: e.id, stream, revision: 1, position: 1, type: e.type, data: decode(e.dataJson), metadata: decode<Record<string, unknown>>(e.metaJson), time: new Date(0) };
@@ -328,69 +328,33 @@ export class PostgresFusion {
     if (!k || k.type !== e.type || k.key === null) return undefined;
     const values: unknown[] = [];
     const add = (v: unknown, cast: string) => (values.push(v), `$${base + values.length}::${cast}`);
-    let s: FusedSet;
-    if (k.type === KEYED.set) {
-      const valueText = encodeValue(k.data.value);
-      const value = add(valueText, 'text');
-      s = {
-        event: k,
-        ns: add(k.namespace, 'text'),
-        key: add(k.key, 'text'),
-        value,
-        jsonb: jsonbSafe(valueText) ? `${value}::jsonb` : 'NULL::jsonb',
-        meta: add(k.data.metadata === undefined ? null : encode(k.data.metadata), 'text'),
-        keepMeta: k.data.metadata === undefined,
-        expires: add(k.data.expiresAt ?? null, 'bigint'),
-        actor: add(k.actor, 'text'),
-        op: add(k.operation, 'text'),
-        type: add(k.type, 'text'),
-        tx: add(k.tx, 'text'),
-        schema: `"${this.schema}"`,
-        defined: new Set<string>(),
-      };
-    } else if (hint) {
-      let valueText: string;
-      try {
-        valueText = encodeValue(hint.value());
-      } catch {
-        return undefined; // the usual path reports it
-      }
-      const value = add(valueText, 'text');
-      s = {
-        event: k,
-        ns: add(k.namespace, 'text'),
-        key: add(k.key, 'text'),
-        value,
-        jsonb: jsonbSafe(valueText) ? `${value}::jsonb` : 'NULL::jsonb',
-        meta: 'NULL::text',
-        keepMeta: false,
-        expires: 'NULL::bigint',
-        hintVersion: add(hint.version, 'bigint'),
-        actor: add(k.actor, 'text'),
-        op: add(k.operation, 'text'),
-        type: add(k.type, 'text'),
-        tx: add(k.tx, 'text'),
-        schema: `"${this.schema}"`,
-        defined: new Set<string>(),
-      };
-    } else {
-      s = {
-        event: k,
-        ns: add(k.namespace, 'text'),
-        key: add(k.key, 'text'),
-        value: 'NULL::text',
-        jsonb: 'NULL::jsonb',
-        meta: 'NULL::text',
-        keepMeta: false,
-        expires: 'NULL::bigint',
-        actor: add(k.actor, 'text'),
-        op: add(k.operation, 'text'),
-        type: add(k.type, 'text'),
-        tx: add(k.tx, 'text'),
-        schema: `"${this.schema}"`,
-        defined: new Set<string>(),
-      };
+    // the value after the event: a set's own, or the one folded for a patch or increment (a delete has none)
+    let valueText: string | undefined;
+    try {
+      valueText = k.type === KEYED.set ? encodeValue(k.data.value) : hint ? encodeValue(hint.value()) : undefined;
+    } catch {
+      return undefined; // the usual path reports it
     }
+    const set = k.type === KEYED.set ? k : undefined;
+    const value = valueText === undefined ? 'NULL::text' : add(valueText, 'text');
+    // (placeholders are numbered in the order of this literal's properties)
+    const s: FusedSet = {
+      event: k,
+      ns: add(k.namespace, 'text'),
+      key: add(k.key, 'text'),
+      value,
+      jsonb: valueText !== undefined && jsonbSafe(valueText) ? `${value}::jsonb` : 'NULL::jsonb',
+      meta: set ? add(set.data.metadata === undefined ? null : encode(set.data.metadata), 'text') : 'NULL::text',
+      keepMeta: set ? set.data.metadata === undefined : false,
+      expires: set ? add(set.data.expiresAt ?? null, 'bigint') : 'NULL::bigint',
+      hintVersion: hint ? add(hint.version, 'bigint') : undefined,
+      actor: add(k.actor, 'text'),
+      op: add(k.operation, 'text'),
+      type: add(k.type, 'text'),
+      tx: add(k.tx, 'text'),
+      schema: `"${this.schema}"`,
+      defined: new Set<string>(),
+    };
     // the text depends on the event type, the generations, the placeholders' numbering, which forms
     // the views take (jsonb or not, kept metadata or not) and the namespace (versions retention):
     // built once per such shape (building and hashing ~2.5 KB per append was ~5% of a Store.set's CPU)

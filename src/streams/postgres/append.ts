@@ -52,8 +52,8 @@ export interface PostgresAppendTransaction extends AppendTransaction {
  * stored). See projections/storage/postgres-fused.ts.
  */
 export interface PostgresFusionHook {
-  /** the CTEs and their values (numbered from `$<base + 1>`), or undefined for the usual path (`expected`: the append's expected revision) */
-  plan(stream: string, event: { id: string; type: string; dataJson: string; metaJson: string }, base: number, expected: ExpectedRevision, input: NewEvent): { ctes: string; values: unknown[]; select?: string } | undefined;
+  /** the CTEs and their values (numbered from `$<base + 1>`), or undefined for the usual path (`input`: the event as given to append) */
+  plan(stream: string, event: { id: string; type: string; dataJson: string; metaJson: string }, base: number, input: NewEvent): { ctes: string; values: unknown[]; select?: string } | undefined;
   /** whether an error of the fused statement means its plan was stale (nothing was stored; the append is redone the usual way) */
   stale(e: unknown): boolean;
   /** the fused statement (`plan`) committed; `stored`: it stored the event */
@@ -228,7 +228,7 @@ export class AppendQueue {
       // one event and one hook that can fuse: one statement, no BEGIN ... COMMIT (see PostgresFusionHook)
       const fusion = (this.ctx.hooks[0] as { postgresFusion?: PostgresFusionHook }).postgresFusion;
       const e = one.events[0]!;
-      const plan = fusion?.plan(one.stream, e, 7, one.expected, one.input[0]!);
+      const plan = fusion?.plan(one.stream, e, 7, one.input[0]!);
       if (plan) {
         // one text and name per CTE text (plan reuses its strings, so the lookup hashes nothing new;
         // a plan's extra `select` is the same for the same CTE text)
