@@ -4,14 +4,105 @@
  * audit row per event; same tables, keys and indexes), in batches of 500 events per transaction.
  * They know every event is a set, so they never read a current row (the views must).
  */
+import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
 import pg from 'pg';
+import { encode, defineProjection, type Projection, type SqliteViewContext } from '../src/index.js';
+import { EVENTS_DDL } from '../src/streams/sqlite/schema.js';
 
 const BATCH = 500;
 
 function parseStream(stream: string): [string, string] {
   const slash = stream.indexOf('/');
   return [stream.slice(3, slash), stream.slice(slash + 1)];
+}
+
+/** The three views' tables with the views' columns, keys and indexes (`p`: the table name prefix). */
+const viewsDdl = (p: string) => `
+    CREATE TABLE IF NOT EXISTS ${p}kv (namespace TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, version INTEGER NOT NULL, metadata TEXT,
+      created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, expires_at INTEGER, position INTEGER NOT NULL, PRIMARY KEY (namespace, key)) STRICT;
+    CREATE INDEX IF NOT EXISTS ${p}kv_exp ON ${p}kv (expires_at) WHERE expires_at IS NOT NULL;
+    CREATE TABLE IF NOT EXISTS ${p}ns (namespace TEXT PRIMARY KEY, created_at INTEGER NOT NULL) STRICT;
+    CREATE TABLE IF NOT EXISTS ${p}versions (namespace TEXT NOT NULL, key TEXT NOT NULL, version INTEGER NOT NULL, value TEXT, deleted INTEGER NOT NULL, metadata TEXT,
+      expires_at INTEGER, time INTEGER NOT NULL, actor TEXT, operation TEXT NOT NULL, position INTEGER NOT NULL, PRIMARY KEY (namespace, key, version)) STRICT;
+    CREATE TABLE IF NOT EXISTS ${p}audit (position INTEGER PRIMARY KEY, time INTEGER NOT NULL, actor TEXT, operation TEXT NOT NULL, type TEXT NOT NULL,
+      namespace TEXT NOT NULL, key TEXT, version INTEGER NOT NULL, metadata TEXT, tx TEXT) STRICT;
+    CREATE INDEX IF NOT EXISTS ${p}audit_key ON ${p}audit (namespace, key, position);
+    CREATE INDEX IF NOT EXISTS ${p}audit_actor ON ${p}audit (actor, position);
+`;
+
+/** The statements writing one `kv.set` event's rows into the tables of {@link viewsDdl}. */
+function viewStatements(db: Database.Database, p: string) {
+  const kv = db.prepare(`INSERT INTO ${p}kv VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, version = excluded.version,
+    metadata = coalesce(excluded.metadata, ${p}kv.metadata), updated_at = excluded.updated_at, expires_at = excluded.expires_at, position = excluded.position`);
+  const ver = db.prepare(`INSERT INTO ${p}versions VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)`);
+  const audit = db.prepare(`INSERT INTO ${p}audit VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`);
+  /** (namespace, key, revision, encoded value, position, time, actor) of a set without metadata or expiry */
+  return (n: string, k: string, revision: number, v: string, position: number, time: number, actor: string | null): void => {
+    kv.run(n, k, v, revision, null, time, time, null, position);
+    ver.run(n, k, revision, v, null, null, time, actor, 'set', position);
+    audit.run(position, time, actor, 'set', 'kv.set', n, k, revision, null);
+  };
+}
+
+/**
+ * The floor under an inline append with the three views, for any implementation inside dgent's
+ * append: an inline projection that knows every event is a set without metadata or expiry (as in
+ * the benchmark), so it never reads a row, plans nothing and runs the three statements the views'
+ * rows need, prepared once. It writes no namespace row (the views add one only for a new namespace).
+ */
+export function handWrittenViews(): Projection<SqliteViewContext> {
+  const prepared = new WeakMap<object, ReturnType<typeof viewStatements>>();
+  return defineProjection<SqliteViewContext>({
+    name: 'hand_written',
+    version: 1,
+    handles: ['kv.set'],
+    setup: (ctx) => void ctx.db.exec(viewsDdl('hw_')),
+    apply(events, ctx) {
+      let write = prepared.get(ctx.db);
+      if (!write) prepared.set(ctx.db, (write = viewStatements(ctx.db as unknown as Database.Database, 'hw_')));
+      for (const e of events) {
+        const [n, k] = parseStream(e.stream);
+        write(n, k, e.revision, encode((e.data as { value: unknown }).value), e.position, e.time.getTime(), (e.metadata.actor as string | undefined) ?? null);
+      }
+    },
+  });
+}
+
+/**
+ * The same floor without dgent: `count` appends with the raw driver to a file with dgent's event
+ * table, each in its own BEGIN IMMEDIATE ... COMMIT, with the three views' rows (`views`) or bare.
+ * `event(i)` gives the i-th append's stream, encoded data, encoded metadata and value.
+ */
+export function rawSqliteAppends(path: string, views: boolean, count: number, event: (i: number) => { stream: string; data: string; metadata: string; value: string; actor: string }): { round: () => Promise<void>; close: () => void } {
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.exec(EVENTS_DDL);
+  if (views) db.exec(viewsDdl('raw_'));
+  const begin = db.prepare('BEGIN IMMEDIATE');
+  const commit = db.prepare('COMMIT');
+  const insert = db.prepare('INSERT INTO dgent_events (stream, revision, id, type, data, metadata, time) VALUES (?, ?, ?, ?, ?, ?, ?)');
+  const heads = new Map<string, number>(); // the streams' revisions, kept in memory as the log does
+  const write = views ? viewStatements(db, 'raw_') : undefined;
+  let i = 0;
+  const round = async (): Promise<void> => {
+    for (let k = 0; k < count; k++, i++) {
+      const e = event(i);
+      const time = Date.now();
+      begin.run();
+      const revision = (heads.get(e.stream) ?? 0) + 1;
+      heads.set(e.stream, revision);
+      const position = Number(insert.run(e.stream, revision, randomUUID(), 'kv.set', e.data, e.metadata, time).lastInsertRowid);
+      if (write) {
+        const [n, key] = parseStream(e.stream);
+        write(n, key, revision, e.value, position, time, e.actor);
+      }
+      commit.run();
+      await Promise.resolve(); // as an awaited append would
+    }
+  };
+  return { round, close: () => db.close() };
 }
 
 /** SQLite: rebuild raw_kv / raw_versions / raw_audit from dgent_events of the file at `path`. */

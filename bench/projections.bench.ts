@@ -7,6 +7,9 @@
  * - one sequential append with the three views inline vs the bare append, SQLite and PostgreSQL (target >= 0.5x);
  *   and, informational, an append of an event type no view handles (an agent's own event on a log
  *   that also hosts a Store) on the same log vs the bare append
+ * - the floors under SQLite's inline append (informational): the same appends with a hand-written
+ *   inline projection that only runs the three statements of the views' rows, and the same appends
+ *   and rows through the raw driver without dgent, each vs its bare append
  * - the same inline work (upsert the key's row, insert a version row and an audit row, add the
  *   namespace if absent, in the append's transaction, on tables with the views' indexes: audit by key
  *   and by actor, kv's partial expiry index) through Emmett's PostgreSQL inline projections
@@ -26,7 +29,7 @@ import { encode, keyedEvents, keyStream, keyedViews, ProjectionRunner, SqliteEve
 import { PostgresEventLog, PostgresViewStorage } from '../src/postgres.js';
 import { report, type CaseResult, type Comparison } from './lib.js';
 import { paired } from './paired.js';
-import { rawPgRebuild, rawSqliteRebuild } from './projections-raw.js';
+import { handWrittenViews, rawPgRebuild, rawSqliteAppends, rawSqliteRebuild } from './projections-raw.js';
 
 const URL = process.env.DGENT_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const SQLITE_EVENTS = Number(process.env.PROJ_SQLITE_EVENTS ?? 1_000_000);
@@ -221,17 +224,37 @@ export async function main(): Promise<void> {
     const bare = new SqliteEventLog({ path: join(dir, 'bare.db') });
     const viewsLog = new SqliteEventLog({ path: join(dir, 'inline.db') });
     const viewsStore = new SqliteViewStorage({ path: join(dir, 'inline.db') });
-    const [sInline, sBare, sOther] = await withInline(viewsLog, viewsStore, () =>
+    // the floors (see projections-raw.ts): a hand-written inline projection writing the views' rows
+    // with three prepared statements, and the same appends and rows through the raw driver alone
+    const handLog = new SqliteEventLog({ path: join(dir, 'hand.db') });
+    const handStore = new SqliteViewStorage({ path: join(dir, 'hand.db') });
+    const hand = new ProjectionRunner({ log: handLog, storage: handStore, projections: [{ projection: handWrittenViews(), mode: 'inline' }] });
+    await hand.start();
+    const rawEvent = (i: number) => {
+      const e = keyedEvents.set({ value: value(i) }, { actor: 'bench' });
+      return { stream: keyStream('default', keyOf(i, 1000)), data: encode(e.data), metadata: encode(e.metadata), value: encode(value(i)), actor: 'bench' };
+    };
+    const rawBare = rawSqliteAppends(join(dir, 'raw-bare.db'), false, APPENDS, rawEvent);
+    const rawViews = rawSqliteAppends(join(dir, 'raw-views.db'), true, APPENDS, rawEvent);
+    const [sInline, sBare, sOther, sHand, sRawViews, sRawBare] = await withInline(viewsLog, viewsStore, () =>
       paired([
         [`SQLite append + 3 inline views (x${APPENDS})`, APPENDS, appendRound(viewsLog)],
         [`SQLite bare append (x${APPENDS})`, APPENDS, appendRound(bare)],
         [`SQLite append of an event no view handles, 3 inline views (x${APPENDS})`, APPENDS, otherRound(viewsLog)],
+        [`SQLite append + a hand-written inline projection writing the 3 views' rows (x${APPENDS})`, APPENDS, appendRound(handLog)],
+        [`raw driver: append + the 3 views' rows (x${APPENDS})`, APPENDS, rawViews.round],
+        [`raw driver: bare append (x${APPENDS})`, APPENDS, rawBare.round],
       ]),
     );
-    cases.push(sInline, sBare, sOther);
+    cases.push(sInline, sBare, sOther, sHand, sRawViews, sRawBare);
     comparisons.push({ label: 'SQLite: append with 3 inline views vs bare append', subject: sInline, baseline: sBare, target: 0.5 });
     comparisons.push({ label: 'SQLite: append of an event no view handles, with 3 inline views, vs bare append', subject: sOther, baseline: sBare });
-    await Promise.all([bare.close(), viewsStore.close(), viewsLog.close()]);
+    comparisons.push({ label: "SQLite floor: append + hand-written projection of the 3 views' rows vs bare append", subject: sHand, baseline: sBare });
+    comparisons.push({ label: "SQLite floor, raw driver: append + the 3 views' rows vs bare append", subject: sRawViews, baseline: sRawBare });
+    await hand.close();
+    rawBare.close();
+    rawViews.close();
+    await Promise.all([bare.close(), viewsStore.close(), viewsLog.close(), handStore.close(), handLog.close()]);
 
     const probe = new pg.Client({ connectionString: URL });
     const pgUp = await probe.connect().then(() => true, () => false);
