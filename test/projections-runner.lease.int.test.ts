@@ -7,6 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, describe, expect, test } from 'vitest';
 import { SqliteEventLog, SqliteViewStorage, type EventLog, type ViewStorage } from '../src/index.js';
 import { PostgresEventLog, PostgresViewStorage } from '../src/postgres.js';
@@ -27,6 +28,8 @@ afterAll(async () => {
 
 interface Env {
   target: string;
+  /** SQLite: the views' file, whose write lock a frozen holder may keep (see stopOutsideTransaction) */
+  viewsFile?: string;
   log: EventLog;
   views: ViewStorage;
   tags(): Promise<{ position: number; tag: string }[]>;
@@ -39,6 +42,7 @@ function sqliteEnv(): Env {
   cleanups.push(async () => (await log.close(), await views.close(), rmSync(dir, { recursive: true, force: true })));
   return {
     target: dir,
+    viewsFile: join(dir, 'views.db'),
     log,
     views,
     async tags() {
@@ -63,6 +67,47 @@ function postgresEnv(): Env {
       return t ? (await views.query(`SELECT position::int AS position, tag FROM ${t} ORDER BY position`)).rows : [];
     },
   };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Whether some process keeps the write lock of the SQLite file `path` (held at every look over ~100 ms). */
+async function writeLockHeld(path: string): Promise<boolean> {
+  const db = new Database(path, { timeout: 0 });
+  try {
+    for (let i = 0; i < 5; i++) {
+      try {
+        db.exec('BEGIN IMMEDIATE');
+        db.exec('ROLLBACK');
+        return false;
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'SQLITE_BUSY') throw e;
+      }
+      await sleep(20);
+    }
+    return true;
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * SIGSTOP `child`, outside a write transaction of the SQLite file `viewsFile` when there is one.
+ * A process frozen inside such a transaction keeps the file's write lock, and SQLite cannot take a
+ * lock from a live process: nobody can write the file, the standby's lease takeover included,
+ * until it resumes (a SIGKILLed holder's lock goes with it; PostgreSQL ends a frozen holder's
+ * transaction after the lease's ttl). So when the child stopped holding the lock, it runs on for a
+ * moment and is stopped again. The standby's own lease attempts hold the lock for an instant
+ * only: a lock free at any look was not the frozen child's.
+ */
+async function stopOutsideTransaction(child: Child, viewsFile: string | undefined): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    child.proc.kill('SIGSTOP');
+    if (viewsFile === undefined || !(await writeLockHeld(viewsFile))) return;
+    if (attempt === 50) throw new Error(`the stopped holder kept ${viewsFile}'s write lock in 50 attempts`);
+    child.proc.kill('SIGCONT');
+    await sleep(2 + attempt);
+  }
 }
 
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
@@ -155,7 +200,7 @@ describe.each(kinds)('two runner processes of one projection (%s)', (kind, makeE
       await b.waitFor(/^state standby false$/);
       await appendSome(env.log, 1, 60);
       await until('A applying', async () => summary(await readCounting(env.views, 'cnt')).positions.length >= 20);
-      a.proc.kill('SIGSTOP'); // alive, holding what it buffered, its lease running out
+      await stopOutsideTransaction(a, env.viewsFile); // alive, holding what it buffered, its lease running out
       await appendSome(env.log, 61, 60);
       await b.waitFor(/^state \S+ true$/);
       a.proc.kill('SIGCONT'); // its next commit or heartbeat finds the lease gone
