@@ -9,10 +9,11 @@
  *
  * Skips (loudly; fails under CI=true) only when this machine cannot start a cluster.
  */
+import net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Redis, type Cluster, type ClusterOptions } from 'ioredis';
+import { Cluster as ClusterClient, Redis, type Cluster, type ClusterOptions } from 'ioredis';
 import fc from 'fast-check';
-import { ConcurrencyError, Store } from '../src/index.js';
+import { BackendUnavailableError, ConcurrencyError, Store } from '../src/index.js';
 import type { RecordedEvent } from '../src/index.js';
 import { FAIL_FAST_CLUSTER_OPTIONS, RedisAgent, RedisEventLog, RedisViewStorage } from '../src/redis.js';
 import { eventLogContract } from '../src/testing/event-log-contract.js';
@@ -417,4 +418,53 @@ describe.skipIf(!cluster)('a master killed (SIGKILL) in the middle of a run: aut
     await sub.close();
     for (const x of [log, readerLog, agent, listener]) await x.close();
   }, 900_000);
+});
+
+/** A loopback port nothing listens on (taken from the OS, then released). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+describe.skipIf(!cluster)('a Redis Cluster client none of whose startup nodes answers (FAIL_FAST_CLUSTER_OPTIONS)', () => {
+  it('calls fail with BackendUnavailableError instead of waiting for ever, and work again by themselves once a node answers', async () => {
+    const port = await freePort();
+    const redis = new ClusterClient([{ host: '127.0.0.1', port }], FAIL_FAST_CLUSTER_OPTIONS);
+    redis.on('error', () => undefined); // (the failed attempts to reach it: the calls report them)
+    clients.push(redis);
+    const agent = new RedisAgent<{ n: number }>({ redis, key: uniqueName('unreachable') });
+    const log = new RedisEventLog({ redis, prefix: uniqueName('unreachable') });
+    // (ioredis's defaults queue these until a node answers: they never settled)
+    await expect(agent.save({ n: 1 })).rejects.toBeInstanceOf(BackendUnavailableError);
+    await expect(agent.load()).rejects.toBeInstanceOf(BackendUnavailableError);
+    await expect(log.append('s', [{ type: 'x', data: 1 }])).rejects.toBeInstanceOf(BackendUnavailableError);
+    // now a node answers on that port (a proxy to a live master, which names the other nodes; an
+    // earlier test of this file may have killed some)
+    const live = await cluster!.masterOf('x');
+    const sockets = new Set<net.Socket>();
+    const proxy = net.createServer((socket) => {
+      const upstream = net.connect(live, '127.0.0.1');
+      for (const s of [socket, upstream]) (sockets.add(s), s.on('error', () => undefined));
+      socket.pipe(upstream).pipe(socket);
+      socket.on('close', () => upstream.destroy());
+      upstream.on('close', () => socket.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(port, '127.0.0.1', resolve));
+    try {
+      await until(() => agent.save({ n: 2 }).then(() => true, () => false), 'a save once the cluster answers', 30_000);
+      expect(await agent.load()).toEqual({ n: 2 });
+      expect(await log.append('s', [{ type: 'x', data: 2 }])).toMatchObject({ revision: 1 });
+      await Promise.all([agent.close(), log.close()]);
+    } finally {
+      redis.disconnect();
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => proxy.close(resolve));
+    }
+  }, 60_000);
 });

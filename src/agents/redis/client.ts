@@ -66,11 +66,23 @@ export const FAIL_FAST_OPTIONS: RedisOptions = {
  * (BackendUnavailableError) instead of being re-sent. Besides the node options this takes
  * `retryDelayOnFailover: 0`, because the Cluster itself re-sends a command that failed with a
  * closed connection after that delay. Redirections (`MOVED` after a failover, `ASK` while a slot
- * migrates) are still followed: the command was not run there. Spread it to change a field:
- * `{ ...FAIL_FAST_CLUSTER_OPTIONS, natMap }`.
+ * migrates) are still followed: the command was not run there.
+ *
+ * While no node of the cluster can be reached (none of the startup nodes answers, at the start or
+ * after losing them all), the Cluster queues every command until one does, for ever by default.
+ * Here each failed attempt to reach the cluster fails the commands queued meanwhile
+ * (BackendUnavailableError), as a plain client's one connect attempt does, and the Cluster keeps
+ * trying (100 ms, doubling to 2 s), so calls work again by themselves once a node answers.
+ *
+ * Spread it to change a field: `{ ...FAIL_FAST_CLUSTER_OPTIONS, natMap }`.
  */
 export const FAIL_FAST_CLUSTER_OPTIONS = {
   retryDelayOnFailover: 0,
+  clusterRetryStrategy(this: unknown, times: number, reason?: Error): number {
+    // (flushQueue: ioredis's own, which rejects the queued commands; `this` is the Cluster)
+    (this as { flushQueue?: (e: Error) => void } | undefined)?.flushQueue?.(new Error(`no node of the Redis Cluster could be reached${reason ? ` (${reason.message})` : ''}; still trying`));
+    return Math.min(100 * 2 ** Math.min(times - 1, 5), 2_000);
+  },
   redisOptions: {
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
