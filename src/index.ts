@@ -283,6 +283,6 @@ export type { ImportOptions, ImportResult } from './transfer/import-log.js';
 export { eventToLine, lineToEvent, readJsonl } from './transfer/jsonl.js';
 export type { ImportedEvent } from './transfer/jsonl.js';
 export type { TransferProgress, OnProgress } from './transfer/progress.js';
-export { verifyLog, verifyViews } from './transfer/verify-log.js';
-export type { VerifyOptions, VerifyReport, VerifyProblem } from './transfer/verify-log.js';
+export { verifyLog, verifyViews, verifyViewsReport } from './transfer/verify-log.js';
+export type { VerifyOptions, VerifyReport, VerifyProblem, ViewsCompared } from './transfer/verify-log.js';
 export type { AccessCacheStats, CacheStats, HealthOptions, HealthResult, ObservabilityOptions, OperationEvent, OperationStats, Stats } from './observability/types.js';

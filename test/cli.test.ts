@@ -10,7 +10,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import { dgent, expectGolden, expectOneLineError, FIXTURE, ROOT } from './cli-support.js';
-import { openLog } from '../src/index.js';
+import { openLog, SqliteEventLog } from '../src/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dgent-cli-'));
 const db = join(dir, 'log.db');
@@ -211,7 +211,29 @@ describe('dgent verify finds damage', () => {
     const report = JSON.parse(r.stdout) as { problems: { kind: string; message: string }[] };
     expect(report.problems.map((p) => p.kind)).toEqual(['view']);
     expect(report.problems[0]!.message).toMatch(/^view kv: default\/user:1 differs/);
+    const text = await dgent(['verify', `sqlite:${path}`, '--views']);
+    expect(text.stdout).toMatch(/^ {2}views: 1 difference from a fresh fold of the log \(\d+ live keys?, \d+ versions?, \d+ audit rows?, \d+ namespaces?\)$/m);
     expect((await dgent(['verify', `sqlite:${path}`])).code).toBe(0);
+  });
+
+  it('verify --views says what it compared: the rows of each view, or that the log holds no keyed events', async () => {
+    const path = copyLog('views-compared');
+    expect((await dgent(['get', 'user:1', '-u', `sqlite:${path}`])).code).toBe(0);
+    const r = await dgent(['verify', `sqlite:${path}`, '--views']);
+    expect(r.code, r.stderr).toBe(0);
+    const report = (await json(['verify', `sqlite:${path}`, '--views'])) as { views: { keys: number; versions: number; audit: number; namespaces: number } };
+    const { keys, versions, audit, namespaces } = report.views;
+    expect(keys).toBeGreaterThan(0);
+    const n = (x: number, what: string) => `${x} ${what}${x === 1 ? '' : 's'}`;
+    expect(r.stdout).toContain(`  views equal a fresh fold of the log: ${n(keys, 'live key')}, ${n(versions, 'version')}, ${n(audit, 'audit row')}, ${n(namespaces, 'namespace')}`);
+    // a log of an agent's own events: nothing for the Store's views
+    const plain = join(mkdtempSync(join(tmpdir(), 'dgent-cli-plain-')), 'plain.db');
+    const log = new SqliteEventLog({ path: plain });
+    await log.append('agent-1', [{ type: 'Saved', data: { n: 1 } }]);
+    await log.close();
+    const p = await dgent(['verify', `sqlite:${plain}`, '--views']);
+    expect(p.code, p.stderr).toBe(0);
+    expect(p.stdout).toMatch(/intact: 1 event in 1 stream\n {2}views: nothing to compare \(the log holds no keyed events/);
   });
 });
 

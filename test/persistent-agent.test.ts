@@ -86,10 +86,12 @@ describe('PersistentAgent', () => {
     expect((await a.load()).b).toEqual(new Uint8Array([1, 2]));
   });
 
-  it('constructor rejects a path with a NUL byte or naming a directory with InvalidKeyError', () => {
+  it('constructor rejects a path with a NUL byte or naming a directory with InvalidKeyError, and a missing or mistyped one with ValidationError', () => {
     expect(() => new PersistentAgent({ path: join(root, 'a\0b.json') })).toThrow(InvalidKeyError);
     expect(() => new PersistentAgent({ path: `${root}/` })).toThrow(InvalidKeyError);
-    expect(() => new PersistentAgent({ path: '' })).toThrow(InvalidKeyError);
+    expect(() => new PersistentAgent({ path: '' })).toThrow(ValidationError);
+    expect(() => new PersistentAgent({ path: 42 as unknown as string })).toThrow(/a file path must be a non-empty string, got 42$/);
+    expect(() => new PersistentAgent({ path: undefined as unknown as string })).toThrow(ValidationError);
   });
 
   it('companion files are derived inside the document directory, even for a "../" path', () => {

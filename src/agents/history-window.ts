@@ -3,7 +3,7 @@
  * versioned agent, and the in-process selection of the snapshots inside a window (backends that can
  * push the window down, such as SQLAgent, select in their storage instead).
  */
-import { ValidationError } from '../core/errors.js';
+import { ValidationError, shown } from '../core/errors.js';
 import type { HistoryOptions } from './data-agent.js';
 
 /** A checked history window: times in epoch ms (inclusive bounds), `limit` an integer >= 0. */
@@ -28,7 +28,7 @@ function timeOption(v: unknown, name: string): number | undefined {
 
 function limitOption(v: unknown): number {
   if (v === undefined) return Number.MAX_SAFE_INTEGER;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new ValidationError(`history limit must be an integer >= 0, got ${String(v)}`, [{ message: 'not an integer >= 0', path: 'limit' }]);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new ValidationError(`history limit must be an integer >= 0, got ${shown(v)}`, [{ message: 'not an integer >= 0', path: 'limit' }]);
   return v;
 }
 

@@ -1,5 +1,5 @@
 /** The argument check of `loadAt()`, shared by every agent that offers time travel. */
-import { ValidationError } from '../core/errors.js';
+import { ValidationError, shown } from '../core/errors.js';
 import type { LoadAtTarget } from './data-agent.js';
 
 /**
@@ -14,7 +14,7 @@ export function checkLoadAtTarget(target: unknown): LoadAtTarget {
   if ('version' in target) {
     const v = (target as { version: unknown }).version;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
-      throw new ValidationError(`loadAt version must be an integer >= 1, got ${String(v)}`, [{ message: 'not an integer >= 1', path: 'version' }]);
+      throw new ValidationError(`loadAt version must be an integer >= 1, got ${shown(v)}`, [{ message: 'not an integer >= 1', path: 'version' }]);
     }
     return target as LoadAtTarget;
   }

@@ -17,7 +17,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import { encode, prepare, TAG_MARK } from '../core/codec.js';
-import { ConcurrencyError, CorruptionError, ValidationError } from '../core/errors.js';
+import { ConcurrencyError, CorruptionError, ValidationError, shown } from '../core/errors.js';
 import { acquireFileLock, type FileLockOptions } from '../core/file-lock.js';
 import { ensureParentDir } from '../core/fs-errors.js';
 import { fsError, openDirSync, removeTempFiles, replaceFileAtomic } from '../core/atomic-file.js';
@@ -82,7 +82,7 @@ export class PersistentAgent<S> extends VersionedAgent<S> {
     this.migrations = options.migrations;
     this.schemaVersion = latestSchemaVersion(options.migrations);
     const r = options.retention ?? DEFAULT_RETENTION;
-    if (!(r === Infinity || (Number.isInteger(r) && r >= 1))) throw new ValidationError(`retention must be an integer >= 1 or Infinity, got ${String(r)}`);
+    if (!(r === Infinity || (Number.isInteger(r) && r >= 1))) throw new ValidationError(`retention must be an integer >= 1 or Infinity, got ${shown(r)}`);
     this.retention = r;
     this.lockOptions = { wait: options.lock?.wait ?? true, timeoutMs: options.lock?.timeoutMs ?? 10_000 };
     this.writer = new HistoryWriter(this.files.history, this.files.dir, this.files.historyBase);

@@ -17,7 +17,7 @@
  */
 import type { Redis } from 'ioredis';
 import { decode, prepare, TAG_MARK } from '../core/codec.js';
-import { ClosedError, ConcurrencyError, CorruptionError, ValidationError, type DgentError } from '../core/errors.js';
+import { ClosedError, ConcurrencyError, CorruptionError, ValidationError, type DgentError, shown } from '../core/errors.js';
 import { toMs } from '../core/ids.js';
 import type { ChangeInfo, Frozen, LoadAtTarget, SaveOptions, Unsubscribe } from './data-agent.js';
 import {
@@ -106,9 +106,9 @@ export class RedisAgent<S> extends VersionedAgent<S> {
     const key = validateKeyPart(options.key, 'agent key');
     const prefix = validatePrefix(options.prefix ?? 'dgent:agent:');
     const ttl = options.ttlMs;
-    if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 1)) throw new ValidationError(`ttlMs must be an integer >= 1, got ${String(ttl)}`);
+    if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 1)) throw new ValidationError(`ttlMs must be an integer >= 1, got ${shown(ttl)}`);
     const max = options.maxHistory ?? 100;
-    if (!Number.isInteger(max) || max < 1) throw new ValidationError(`maxHistory must be an integer >= 1, got ${String(max)}`);
+    if (!Number.isInteger(max) || max < 1) throw new ValidationError(`maxHistory must be an integer >= 1, got ${shown(max)}`);
     // The hash tag keeps every key of one agent in one cluster slot, whatever the key contains.
     this.redisKey = `${prefix}{${key}}`;
     this.channel = `${this.redisKey}:changes`;

@@ -11,7 +11,7 @@
  * ```
  */
 import { decode, encode, prepare } from '../core/codec.js';
-import { BackendUnavailableError, ConcurrencyError, CorruptionError, DgentError, ValidationError } from '../core/errors.js';
+import { BackendUnavailableError, ConcurrencyError, CorruptionError, DgentError, ValidationError, shown } from '../core/errors.js';
 import { toMs } from '../core/ids.js';
 import { latestSchemaVersion, migrate, validateWith, type Migrations, type StandardSchemaV1 } from '../core/schema.js';
 import { CompiledQuery } from 'kysely';
@@ -61,7 +61,7 @@ export class SQLAgent<S> extends VersionedAgent<S> {
     this.id = checkAgentId(options.id);
     this.table = checkTableName(options.table ?? 'dgent_agent_states');
     const r = options.retention ?? 1000;
-    if (!(r === Infinity || (Number.isInteger(r) && r >= 1))) throw new ValidationError(`retention must be an integer >= 1 or Infinity, got ${String(r)}`);
+    if (!(r === Infinity || (Number.isInteger(r) && r >= 1))) throw new ValidationError(`retention must be an integer >= 1 or Infinity, got ${shown(r)}`);
     this.retention = r;
     this.schemaVersion = latestSchemaVersion(options.migrations);
     const given = [options.db, options.connectionString, options.path].filter((x) => x !== undefined).length;

@@ -18,7 +18,7 @@
  */
 import { isPrepared, prepare } from '../core/codec.js';
 import { frozen, type Frozen } from '../core/frozen.js';
-import { ConcurrencyError, StateNotFoundError, ValidationError } from '../core/errors.js';
+import { ConcurrencyError, StateNotFoundError, ValidationError, shown } from '../core/errors.js';
 import { toMs } from '../core/ids.js';
 import { backoffMs, Mutex, sleep } from '../core/mutex.js';
 import type { AppendResult, EventLog, ExpectedRevision, NewEvent, NewEventOf, RecordedEvent, RecordedEventOf } from '../streams/event-log.js';
@@ -114,7 +114,7 @@ export class StreamAgent<E extends StreamEvent = StreamEvent, S = unknown> exten
     this.report = options.onError ?? warn;
     const every = options.snapshotEvery ?? (options.snapshots ? 100 : undefined);
     if (every !== undefined) {
-      if (!Number.isInteger(every) || every < 1) throw new ValidationError(`snapshotEvery must be an integer >= 1, got ${String(every)}`);
+      if (!Number.isInteger(every) || every < 1) throw new ValidationError(`snapshotEvery must be an integer >= 1, got ${shown(every)}`);
       const store = options.snapshots ?? new MemorySnapshotStore();
       this.snap = new Snapshotter(store, this.stream, String(options.foldVersion ?? '1'), every, (e, c) => this.report(e, c));
     }
@@ -200,7 +200,7 @@ export class StreamAgent<E extends StreamEvent = StreamEvent, S = unknown> exten
         stream: this.stream,
         start: async () => {
           const from = options.fromRevision ?? (await this.log.revision(this.stream));
-          if (!Number.isInteger(from) || from < 0) throw new ValidationError(`fromRevision must be an integer >= 0, got ${String(from)}`);
+          if (!Number.isInteger(from) || from < 0) throw new ValidationError(`fromRevision must be an integer >= 0, got ${shown(from)}`);
           const head = await this.replayer.materialize(from);
           if (head.revision < from) throw new ValidationError(`fromRevision ${from} is beyond the stream's revision ${head.revision}`);
           return { head, position: from === 0 ? 0 : (await eventAt(this.log, this.stream, from))!.position };
@@ -293,7 +293,7 @@ export class StreamAgent<E extends StreamEvent = StreamEvent, S = unknown> exten
       try {
         t = toMs(target.time);
       } catch {
-        throw new ValidationError(`loadAt time must be a Date, epoch milliseconds or an ISO string, got ${String(target.time)}`);
+        throw new ValidationError(`loadAt time must be a Date, epoch milliseconds or an ISO string, got ${shown(target.time)}`);
       }
       r = await revisionAtTime(this.log, this.stream, t, await this.log.revision(this.stream));
       if (r === 0) return undefined;

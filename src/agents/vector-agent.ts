@@ -23,7 +23,7 @@
  */
 import { checkFilePath } from '../core/atomic-file.js';
 import { prepare } from '../core/codec.js';
-import { ClosedError, CorruptionError, StateNotFoundError, ValidationError } from '../core/errors.js';
+import { ClosedError, CorruptionError, StateNotFoundError, ValidationError, shown } from '../core/errors.js';
 import { Mutex } from '../core/mutex.js';
 import type { EventLog } from '../streams/event-log.js';
 import { loadFaiss, requireFaiss, warnNoFaiss } from './vector/faiss-binding.js';
@@ -127,7 +127,7 @@ export class VectorAgent<T = unknown> {
   async search(query: VectorInput, options: VectorSearchOptions<T> = {}): Promise<VectorHit<T>[]> {
     if (this.closed || !this.opened) await this.ready();
     const k = options.k ?? 10;
-    if (!Number.isInteger(k) || k < 1) throw new ValidationError(`k must be an integer >= 1, got ${String(k)}`);
+    if (!Number.isInteger(k) || k < 1) throw new ValidationError(`k must be an integer >= 1, got ${shown(k)}`);
     if (options.filter !== undefined && typeof options.filter !== 'function') throw new ValidationError('filter must be a function');
     const q = toFloat32(query, this.dimension, this.metric, '$query');
     const t = this.state.table;

@@ -4,7 +4,7 @@
  */
 import { produce } from 'immer';
 import { runRecipe } from './recipe-errors.js';
-import { ConcurrencyError, StateNotFoundError, ValidationError, ClosedError } from '../core/errors.js';
+import { ConcurrencyError, StateNotFoundError, ValidationError, ClosedError, shown } from '../core/errors.js';
 import { backoffMs, Mutex, sleep } from '../core/mutex.js';
 import { prepare } from '../core/codec.js';
 import { frozen, thawed, type Frozen } from '../core/frozen.js';
@@ -82,7 +82,7 @@ export abstract class VersionedAgent<S> implements DataAgent<S>, Versioned<S>, U
   async save(state: NoInfer<S> | Frozen<S>, options: SaveOptions = {}): Promise<void> {
     this.assertOpen();
     if (options.expectedVersion !== undefined && (!Number.isInteger(options.expectedVersion) || options.expectedVersion < 0)) {
-      throw new ValidationError(`expectedVersion must be an integer >= 0, got ${String(options.expectedVersion)}`);
+      throw new ValidationError(`expectedVersion must be an integer >= 0, got ${shown(options.expectedVersion)}`);
     }
     const prepared = prepare(thawed<S>(state));
     const snap = await this.write(prepared.value, options.expectedVersion, prepared.hasBinary);

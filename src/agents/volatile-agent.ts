@@ -10,7 +10,7 @@
  */
 import { prepare } from '../core/codec.js';
 import { frozen, type Frozen } from '../core/frozen.js';
-import { ConcurrencyError, ValidationError } from '../core/errors.js';
+import { ConcurrencyError, ValidationError, shown } from '../core/errors.js';
 import { toMs } from '../core/ids.js';
 import type { LoadAtTarget } from './data-agent.js';
 import { VersionedAgent, type Snapshot, type VersionedAgentOptions } from './versioned-agent.js';
@@ -35,7 +35,7 @@ export class VolatileAgent<S> extends VersionedAgent<S> {
   constructor(options: VolatileAgentOptions<S> = {}) {
     super(options);
     const max = options.maxHistory ?? 100;
-    if (!Number.isInteger(max) || max < 1) throw new ValidationError(`maxHistory must be an integer >= 1, got ${String(max)}`);
+    if (!Number.isInteger(max) || max < 1) throw new ValidationError(`maxHistory must be an integer >= 1, got ${shown(max)}`);
     this.maxHistory = max;
   }
 

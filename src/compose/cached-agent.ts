@@ -46,7 +46,7 @@ import { produce } from 'immer';
 import { runRecipe } from '../agents/recipe-errors.js';
 import { prepare } from '../core/codec.js';
 import { frozen, thawed, type Frozen } from '../core/frozen.js';
-import { ClosedError, ValidationError } from '../core/errors.js';
+import { ClosedError, ValidationError, shown } from '../core/errors.js';
 import { Mutex } from '../core/mutex.js';
 import { isClosable, isSubscribable, isUpdatable, isVersioned } from '../agents/data-agent.js';
 import type { ChangeInfo, Closable, DataAgent, HistoryOptions, LoadAtTarget, Recipe, SaveOptions, Unsubscribe, Updatable } from '../agents/data-agent.js';
@@ -140,7 +140,7 @@ export class CachedAgent<S, B extends DataAgent<S> = DataAgent<S>> implements Da
       throw new ValidationError(`unknown cache strategy ${JSON.stringify(strategy)}; use write-through, write-behind or write-around`);
     }
     const interval = options.flushIntervalMs ?? 1000;
-    if (!Number.isFinite(interval) || interval < 0) throw new ValidationError(`flushIntervalMs must be a number >= 0, got ${String(interval)}`);
+    if (!Number.isFinite(interval) || interval < 0) throw new ValidationError(`flushIntervalMs must be a number >= 0, got ${shown(interval)}`);
     if (options.verify && !isVersioned(backend)) throw new ValidationError('verify: true needs a Versioned backend (version() and loadAt())');
     this.cache = cache;
     this.backend = backend;

@@ -13,7 +13,7 @@
  */
 import { encode, encodedSize, prepare } from '../core/codec.js';
 import { thawed, type Frozen } from '../core/frozen.js';
-import { StateTooLargeError, ValidationError } from '../core/errors.js';
+import { StateTooLargeError, ValidationError, shown } from '../core/errors.js';
 import { Mutex } from '../core/mutex.js';
 import { isClosable, isSubscribable, isVersioned } from '../agents/data-agent.js';
 import type { ChangeInfo, Closable, DataAgent, LoadAtTarget, Recipe, SaveOptions, Unsubscribe, Updatable } from '../agents/data-agent.js';
@@ -81,7 +81,7 @@ export class EntropyConstrainedAgent<S, B extends DataAgent<S> = DataAgent<S>> i
    * any depth, unlike a geometric 0.5^depth which underflows to 0.
    */
   static forDepth<S, B extends DataAgent<S> = DataAgent<S>>(depth: number, options: EntropyDepthOptions<S, B>): EntropyConstrainedAgent<S, B> {
-    if (!Number.isInteger(depth) || depth < 0) throw new ValidationError(`depth must be an integer >= 0, got ${String(depth)}`);
+    if (!Number.isInteger(depth) || depth < 0) throw new ValidationError(`depth must be an integer >= 0, got ${shown(depth)}`);
     return new EntropyConstrainedAgent({ ...options, budget: 1 / (depth + 1) });
   }
 
@@ -89,10 +89,10 @@ export class EntropyConstrainedAgent<S, B extends DataAgent<S> = DataAgent<S>> i
     const { backend, budget } = options;
     if (!backend || typeof backend.load !== 'function') throw new ValidationError('EntropyConstrainedAgent needs a backend DataAgent');
     if (typeof budget !== 'number' || !(budget > 0 && budget <= 1)) {
-      throw new ValidationError(`budget must be a number in (0, 1], got ${String(budget)}`);
+      throw new ValidationError(`budget must be a number in (0, 1], got ${shown(budget)}`);
     }
     const max = options.maxSizeBytes ?? DEFAULT_MAX_STATE_BYTES;
-    if (!Number.isSafeInteger(max) || max < 1) throw new ValidationError(`maxSizeBytes must be an integer >= 1, got ${String(max)}`);
+    if (!Number.isSafeInteger(max) || max < 1) throw new ValidationError(`maxSizeBytes must be an integer >= 1, got ${shown(max)}`);
     const onExceed = options.onExceed ?? 'reject';
     if (onExceed !== 'reject' && onExceed !== 'warn') throw new ValidationError(`onExceed must be 'reject' or 'warn', got ${JSON.stringify(onExceed)}`);
     this.backend = backend;

@@ -9,7 +9,7 @@
 import { readdirSync, constants } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, resolve } from 'node:path';
-import { InvalidKeyError, type BackendUnavailableError, type ValidationError } from './errors.js';
+import { InvalidKeyError, ValidationError, shown, type BackendUnavailableError } from './errors.js';
 import { pathError } from './fs-errors.js';
 import { fsLayer } from './fs-layer.js';
 
@@ -46,7 +46,8 @@ export function writeAllSync(fd: number, buf: Uint8Array, position?: number): vo
  * `dir + '/' + something(base)`, so derived names cannot leave the directory.
  */
 export function checkFilePath(path: unknown): { path: string; dir: string; base: string } {
-  if (typeof path !== 'string' || path.length === 0) throw new InvalidKeyError(path, 'a file path must be a non-empty string');
+  // a missing or mistyped option is a configuration mistake; a string that cannot name a file is a bad name
+  if (typeof path !== 'string' || path.length === 0) throw new ValidationError(`a file path must be a non-empty string, got ${shown(path)}`);
   if (path.includes('\0')) throw new InvalidKeyError(path, 'a file path must not contain NUL bytes');
   if (/[/\\]$/.test(path)) throw new InvalidKeyError(path, 'a file path must name a file, not a directory');
   const abs = resolve(path);

@@ -149,3 +149,22 @@ export class ClosedError extends DgentError {
 export function isDgentError(e: unknown, code?: DgentErrorCode): e is DgentError {
   return e instanceof DgentError && (code === undefined || e.code === code);
 }
+
+/**
+ * A value as an error message shows it: strings quoted (`got "10"`, not `got 10`, which reads like
+ * a number), long ones cut, plain objects and arrays as JSON.
+ */
+export function shown(value: unknown): string {
+  const cut = (t: string): string => (t.length > 80 ? `${t.slice(0, 77)}...` : t);
+  if (typeof value === 'string') return cut(JSON.stringify(value));
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'function') return 'a function';
+  if (value !== null && typeof value === 'object' && (Array.isArray(value) || Object.getPrototypeOf(value) === Object.prototype)) {
+    try {
+      return cut(JSON.stringify(value));
+    } catch {
+      return Array.isArray(value) ? 'an array' : 'an object';
+    }
+  }
+  return String(value);
+}

@@ -22,7 +22,7 @@
  * await store.set('user:1', { name: 'Ada' }, { actor: 'admin' });
  * ```
  */
-import { BackendUnavailableError, ClosedError, ValidationError } from '../core/errors.js';
+import { BackendUnavailableError, ClosedError, ValidationError, shown } from '../core/errors.js';
 import { Mutex } from '../core/mutex.js';
 import type { Metadata } from '../projections/keyed-events.js';
 import type { AuditEntry } from '../projections/views/rows.js';
@@ -365,7 +365,7 @@ export class FallbackStore {
     if (o.metadata !== undefined) p.metadata = o.metadata;
     if (o.ttlMs !== undefined && o.expiresAt !== undefined) throw new ValidationError('set: ttlMs and expiresAt exclude each other');
     if (o.ttlMs !== undefined) {
-      if (typeof o.ttlMs !== 'number' || !Number.isFinite(o.ttlMs) || o.ttlMs <= 0) throw new ValidationError(`ttlMs must be a number > 0, got ${String(o.ttlMs)}`);
+      if (typeof o.ttlMs !== 'number' || !Number.isFinite(o.ttlMs) || o.ttlMs <= 0) throw new ValidationError(`ttlMs must be a number > 0, got ${shown(o.ttlMs)}`);
       p.expiresAt = this.stores[0]!.now() + o.ttlMs; // absolute: a replay does not restart the TTL
     } else if (o.expiresAt !== undefined) p.expiresAt = timeOf(o.expiresAt, 'expiresAt');
     if (o.expectedVersion !== undefined) p.expectedVersion = o.expectedVersion;

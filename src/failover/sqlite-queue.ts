@@ -19,7 +19,7 @@
  * ```
  */
 import { decode, encode } from '../core/codec.js';
-import { ClosedError, ValidationError } from '../core/errors.js';
+import { ClosedError, ValidationError, shown } from '../core/errors.js';
 import { openConnection, withBusyRetry, type SqliteDatabase } from '../streams/sqlite/connection.js';
 import type { QueueCursor, QueueEntry, QueueSnapshot, QueueStore } from './queue-store.js';
 import type { Token } from './target.js';
@@ -52,9 +52,9 @@ export class SqliteQueue implements QueueStore {
     if (typeof options !== 'object' || options === null || typeof options.path !== 'string' || options.path.length === 0) throw new ValidationError('SqliteQueue needs { path }');
     this.path = options.path;
     this.synchronous = options.synchronous ?? 'NORMAL';
-    if (this.synchronous !== 'NORMAL' && this.synchronous !== 'FULL') throw new ValidationError(`synchronous must be 'NORMAL' or 'FULL', got ${String(options.synchronous)}`);
+    if (this.synchronous !== 'NORMAL' && this.synchronous !== 'FULL') throw new ValidationError(`synchronous must be 'NORMAL' or 'FULL', got ${shown(options.synchronous)}`);
     this.busyTimeoutMs = options.busyTimeoutMs ?? 5000;
-    if (!Number.isFinite(this.busyTimeoutMs) || this.busyTimeoutMs < 0) throw new ValidationError(`busyTimeoutMs must be a number >= 0, got ${String(options.busyTimeoutMs)}`);
+    if (!Number.isFinite(this.busyTimeoutMs) || this.busyTimeoutMs < 0) throw new ValidationError(`busyTimeoutMs must be a number >= 0, got ${shown(options.busyTimeoutMs)}`);
   }
 
   private async conn(): Promise<SqliteDatabase> {

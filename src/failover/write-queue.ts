@@ -28,7 +28,7 @@
  * two backends' applies leaves that one unacknowledged write on the first only.
  * One process owns a queue (appends expect its head).
  */
-import { ConcurrencyError, ValidationError } from '../core/errors.js';
+import { ConcurrencyError, ValidationError, shown } from '../core/errors.js';
 import { Mutex } from '../core/mutex.js';
 import type { Ranked, WritePolicy } from './policy.js';
 import type { QueueStore } from './queue-store.js';
@@ -111,7 +111,7 @@ export class WriteQueue<Op> {
   constructor(private readonly options: WriteQueueOptions<Op>) {
     this.store = options.store;
     if (!/^[A-Za-z0-9_.-]{1,64}$/.test(options.name)) throw new ValidationError(`queueName ${JSON.stringify(options.name)} must be 1-64 letters, digits, '_', '.' or '-'`);
-    if (!Number.isFinite(options.retryMs) || options.retryMs <= 0) throw new ValidationError(`retryMs must be a number > 0, got ${String(options.retryMs)}`);
+    if (!Number.isFinite(options.retryMs) || options.retryMs <= 0) throw new ValidationError(`retryMs must be a number > 0, got ${shown(options.retryMs)}`);
     this.name = options.name;
     this.backends = options.backends.map((b) => ({ ...b, cursor: 0, pending: undefined, mutex: new Mutex(), available: undefined, rejected: 0, lastError: undefined }));
     this.ready = this.recover();

@@ -8,7 +8,7 @@
  * as {@link KeyvDgent.store}).
  */
 import { EventEmitter } from 'node:events';
-import { ValidationError } from '../core/errors.js';
+import { ValidationError, shown } from '../core/errors.js';
 import type { AuditEntry } from '../projections/views/rows.js';
 import { DEFAULT_NAMESPACE } from '../store/context.js';
 import { Store } from '../store/store.js';
@@ -80,9 +80,9 @@ export class KeyvDgent extends EventEmitter {
     if (given !== undefined && !(given instanceof Store)) throw new ValidationError('KeyvDgent: `store` must be a dgent Store (pass Keyv this adapter, not the other way round)');
     if (given === undefined && (options as StoreOptions).log === undefined) throw new ValidationError('KeyvDgent needs `store` (a dgent Store) or `log` (an EventLog to open a Store on)');
     const pageSize = options.pageSize ?? 100;
-    if (!Number.isInteger(pageSize) || pageSize < 1) throw new ValidationError(`KeyvDgent: pageSize must be an integer >= 1, got ${String(pageSize)}`);
+    if (!Number.isInteger(pageSize) || pageSize < 1) throw new ValidationError(`KeyvDgent: pageSize must be an integer >= 1, got ${shown(pageSize)}`);
     if (options.actor !== undefined && typeof options.actor !== 'string') throw new ValidationError('KeyvDgent: actor must be a string');
-    if (options.keyvVersion !== undefined && options.keyvVersion !== 5 && options.keyvVersion !== 6) throw new ValidationError(`KeyvDgent: keyvVersion must be 5 or 6, got ${String(options.keyvVersion)}`);
+    if (options.keyvVersion !== undefined && options.keyvVersion !== 5 && options.keyvVersion !== 6) throw new ValidationError(`KeyvDgent: keyvVersion must be 5 or 6, got ${shown(options.keyvVersion)}`);
     this.v5 = (options.keyvVersion ?? installedKeyvMajor() ?? 6) === 5;
     this.store = given ?? new Store(options as StoreOptions);
     this.defaultNamespace = options.defaultNamespace;

@@ -43,7 +43,7 @@ import {
 } from '@langchain/langgraph-checkpoint';
 import { LRUCache } from 'lru-cache';
 import { isDeepStrictEqual } from 'node:util';
-import { ValidationError } from '../core/errors.js';
+import { ValidationError, shown } from '../core/errors.js';
 import { Mutex } from '../core/mutex.js';
 import type { EventLog } from '../streams/event-log.js';
 import { checkCommon, newEventId, openLog, StreamNames, type DgentSaverOptions } from './options.js';
@@ -256,7 +256,7 @@ export class DgentSaver extends BaseCheckpointSaver {
    */
   async prune(threadId: string, options: PruneOptions): Promise<number> {
     const keep = options?.keepLatest;
-    if (!Number.isInteger(keep) || keep < 1) throw new ValidationError(`DgentSaver.prune: keepLatest must be an integer >= 1, got ${String(keep)}`);
+    if (!Number.isInteger(keep) || keep < 1) throw new ValidationError(`DgentSaver.prune: keepLatest must be an integer >= 1, got ${shown(keep)}`);
     const state = this.state(String(threadId));
     return state.mutex.run(async () => {
       await this.flushPending(state, false);
@@ -283,7 +283,7 @@ export class DgentSaver extends BaseCheckpointSaver {
    * `ttlMs`). An expired thread reads as deleted, unless it waits on an interrupt.
    */
   async setThreadTtl(threadId: string, ttlMs: number | null): Promise<void> {
-    if (ttlMs !== null && (!Number.isFinite(ttlMs) || ttlMs <= 0)) throw new ValidationError(`DgentSaver.setThreadTtl: ttlMs must be a number > 0 or null, got ${String(ttlMs)}`);
+    if (ttlMs !== null && (!Number.isFinite(ttlMs) || ttlMs <= 0)) throw new ValidationError(`DgentSaver.setThreadTtl: ttlMs must be a number > 0 or null, got ${shown(ttlMs)}`);
     await this.lifecycleAppend(String(threadId), { type: TTL, data: { ms: ttlMs } });
   }
 

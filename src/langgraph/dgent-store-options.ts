@@ -3,7 +3,7 @@
  * or PostgreSQL (`connectionString`, `pg` loaded only then).
  */
 import { driverLoadError } from '../core/drivers.js';
-import { DgentError, ValidationError } from '../core/errors.js';
+import { DgentError, ValidationError, shown } from '../core/errors.js';
 import type { EventLog } from '../streams/event-log.js';
 import { SqliteEventLog } from '../streams/sqlite/sqlite-event-log.js';
 import type { StoreOptions } from '../store/types.js';
@@ -68,7 +68,7 @@ export function checkStoreOptions(options: DgentStoreOptions): void {
     if (typeof ttl !== 'object' || ttl === null) throw new ValidationError('DgentStore: ttl must be { defaultTtl?, refreshOnRead?, sweepIntervalMinutes? }');
     for (const k of ['defaultTtl', 'sweepIntervalMinutes'] as const) {
       const v = ttl[k];
-      if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)) throw new ValidationError(`DgentStore: ttl.${k} must be a number of minutes > 0, got ${String(v)}`);
+      if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)) throw new ValidationError(`DgentStore: ttl.${k} must be a number of minutes > 0, got ${shown(v)}`);
     }
   }
 }

@@ -5,7 +5,7 @@
  * item it was made from; a search scores an item only by vectors of its current version, so a
  * vector left behind by a crash or an expiry never scores.
  */
-import { ConcurrencyError, ValidationError } from '../core/errors.js';
+import { ConcurrencyError, ValidationError, shown } from '../core/errors.js';
 import type { EventLog } from '../streams/event-log.js';
 import { VectorAgent } from '../agents/vector-agent.js';
 import type { VectorEngine, VectorIndexKind } from '../agents/vector/types.js';
@@ -122,7 +122,7 @@ export function textsAt(value: unknown, path: string): { field: string; text: st
 /** Check an index config (ValidationError) and normalise its embedding function. */
 export function checkIndexConfig(config: DgentStoreIndexConfig): { embedDocs: EmbedFunction; embedQuery: (text: string) => Promise<number[]>; fields: string[] } {
   if (typeof config !== 'object' || config === null) throw new ValidationError('DgentStore: index must be { dims, embed, fields? }');
-  if (!Number.isInteger(config.dims) || config.dims < 1) throw new ValidationError(`DgentStore: index.dims must be an integer >= 1, got ${String(config.dims)}`);
+  if (!Number.isInteger(config.dims) || config.dims < 1) throw new ValidationError(`DgentStore: index.dims must be an integer >= 1, got ${shown(config.dims)}`);
   const embed = config.embed ?? config.embeddings;
   let embedDocs: EmbedFunction;
   let embedQuery: (text: string) => Promise<number[]>;

@@ -5,7 +5,7 @@
  * travel, which no LangGraph store offers: `versions()` and `get(..., { at })`.
  */
 import { BaseStore, validateNamespace, type GetOperation, type Item, type ListNamespacesOperation, type Operation, type OperationResults, type PutOperation, type SearchItem, type SearchOperation } from '@langchain/langgraph-checkpoint';
-import { ClosedError, ConcurrencyError, ValidationError } from '../core/errors.js';
+import { ClosedError, ConcurrencyError, ValidationError, shown } from '../core/errors.js';
 import { Store } from '../store/store.js';
 import type { AtTarget, QueryResult, StoreEntry, StoreVersion } from '../store/types.js';
 import type { EventLog } from '../streams/event-log.js';
@@ -238,7 +238,7 @@ export class DgentStore extends BaseStore {
     const all = await this.history(r, namespace, key);
     let v: DgentItemVersion | undefined;
     if (typeof at === 'object' && at !== null && 'version' in at) {
-      if (!Number.isInteger(at.version) || at.version < 1) throw new ValidationError(`at.version must be an integer >= 1, got ${String(at.version)}`);
+      if (!Number.isInteger(at.version) || at.version < 1) throw new ValidationError(`at.version must be an integer >= 1, got ${shown(at.version)}`);
       v = all.find((x) => x.version === at.version);
     } else if (typeof at === 'object' && at !== null && 'time' in at) {
       const t = at.time instanceof Date ? at.time.getTime() : at.time;
@@ -303,7 +303,7 @@ export class DgentStore extends BaseStore {
       checkPrefix(c.path, `${c.matchType} of listNamespaces`);
       if (c.matchType !== 'prefix' && c.matchType !== 'suffix') throw new ValidationError(`unknown match type ${JSON.stringify(c.matchType)}`);
     }
-    if (op.maxDepth !== undefined && (!Number.isInteger(op.maxDepth) || op.maxDepth < 1)) throw new ValidationError(`maxDepth must be an integer >= 1, got ${String(op.maxDepth)}`);
+    if (op.maxDepth !== undefined && (!Number.isInteger(op.maxDepth) || op.maxDepth < 1)) throw new ValidationError(`maxDepth must be an integer >= 1, got ${shown(op.maxDepth)}`);
     const { limit, offset } = page(op.limit ?? 100, op.offset ?? 0);
     const matching = (await this.namespaces(r)).filter((ns) => conds.every((c) => (c.matchType === 'prefix' ? hasPrefix(ns, c.path, true) : hasSuffix(ns, c.path))));
     // only namespaces holding live items (expired and deleted ones leave the Store namespace behind)
@@ -442,12 +442,12 @@ export class DgentStore extends BaseStore {
 }
 
 function checkTtl(ttl: unknown): number {
-  if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl <= 0) throw new ValidationError(`ttl must be a number of minutes > 0 (or null: no expiry), got ${String(ttl)}`);
+  if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl <= 0) throw new ValidationError(`ttl must be a number of minutes > 0 (or null: no expiry), got ${shown(ttl)}`);
   return ttl;
 }
 
 function page(limit: unknown, offset: unknown): { limit: number; offset: number } {
-  if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 0) throw new ValidationError(`limit must be an integer >= 0, got ${String(limit)}`);
-  if (typeof offset !== 'number' || !Number.isInteger(offset) || offset < 0) throw new ValidationError(`offset must be an integer >= 0, got ${String(offset)}`);
+  if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 0) throw new ValidationError(`limit must be an integer >= 0, got ${shown(limit)}`);
+  if (typeof offset !== 'number' || !Number.isInteger(offset) || offset < 0) throw new ValidationError(`offset must be an integer >= 0, got ${shown(offset)}`);
   return { limit, offset };
 }

@@ -6,7 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { SerializerProtocol } from '@langchain/langgraph-checkpoint';
 import { driverLoadError } from '../core/drivers.js';
-import { DgentError, ValidationError } from '../core/errors.js';
+import { DgentError, ValidationError, shown } from '../core/errors.js';
 import type { EventLog } from '../streams/event-log.js';
 import { SqliteEventLog } from '../streams/sqlite/sqlite-event-log.js';
 import { MAX_NAME_LENGTH } from '../streams/validate.js';
@@ -69,12 +69,12 @@ export function openLog(options: DgentSaverOptions): { log: Promise<EventLog>; o
 }
 
 export function checkCommon(o: DgentSaverCommonOptions): void {
-  if (o.valueCacheSize !== undefined && (!Number.isInteger(o.valueCacheSize) || o.valueCacheSize < 0)) throw new ValidationError(`DgentSaver: valueCacheSize must be an integer >= 0, got ${String(o.valueCacheSize)}`);
+  if (o.valueCacheSize !== undefined && (!Number.isInteger(o.valueCacheSize) || o.valueCacheSize < 0)) throw new ValidationError(`DgentSaver: valueCacheSize must be an integer >= 0, got ${shown(o.valueCacheSize)}`);
   for (const k of ['snapshotEvery', 'inlineMaxBytes', 'maxCachedThreads'] as const) {
     const v = o[k];
-    if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new ValidationError(`DgentSaver: ${k} must be an integer >= 1, got ${String(v)}`);
+    if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new ValidationError(`DgentSaver: ${k} must be an integer >= 1, got ${shown(v)}`);
   }
-  if (o.ttlMs !== undefined && (!Number.isFinite(o.ttlMs) || o.ttlMs <= 0)) throw new ValidationError(`DgentSaver: ttlMs must be a number > 0, got ${String(o.ttlMs)}`);
+  if (o.ttlMs !== undefined && (!Number.isFinite(o.ttlMs) || o.ttlMs <= 0)) throw new ValidationError(`DgentSaver: ttlMs must be a number > 0, got ${shown(o.ttlMs)}`);
   if (o.prefix !== undefined && (typeof o.prefix !== 'string' || o.prefix.length > 64)) throw new ValidationError('DgentSaver: prefix must be a string of at most 64 characters');
 }
 

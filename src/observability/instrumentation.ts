@@ -9,7 +9,7 @@
  * Cost of a wrapped call without OpenTelemetry: two `performance.now()`, one histogram record, and
  * the `then` of the returned promise (no timer; the hook's event object only when there is a hook).
  */
-import { BackendUnavailableError, ValidationError } from '../core/errors.js';
+import { BackendUnavailableError, ValidationError, shown } from '../core/errors.js';
 import { latencyHistogram, type LatencyHistogram } from './histogram.js';
 import { errorType, openTelemetryApi, otelBinding, type Attributes, type OtelBinding } from './otel.js';
 import type { CacheStats, HealthOptions, HealthResult, ObservabilityOptions, OperationEvent, OperationStats, Stats } from './types.js';
@@ -209,7 +209,7 @@ export class Instrumentation {
    */
   async health(ping: () => Promise<Record<string, unknown> | void>, options: HealthOptions = {}): Promise<HealthResult> {
     const timeoutMs = options.timeoutMs ?? 5000;
-    if (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || !Number.isFinite(timeoutMs)) throw new ValidationError(`health: timeoutMs must be a number > 0, got ${String(timeoutMs)}`);
+    if (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || !Number.isFinite(timeoutMs)) throw new ValidationError(`health: timeoutMs must be a number > 0, got ${shown(timeoutMs)}`);
     const t0 = performance.now();
     let timer: NodeJS.Timeout | undefined;
     try {

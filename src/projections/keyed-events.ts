@@ -20,7 +20,7 @@
 import { createHash } from 'node:crypto';
 import type { Patch } from 'immer';
 import { prepare } from '../core/codec.js';
-import { CorruptionError, InvalidKeyError, ValidationError } from '../core/errors.js';
+import { CorruptionError, InvalidKeyError, ValidationError, shown } from '../core/errors.js';
 import type { NewEvent, RecordedEvent } from '../streams/event-log.js';
 import { ERASED_EVENT_TYPE } from '../streams/erase.js';
 import { MAX_NAME_LENGTH } from '../streams/validate.js';
@@ -211,7 +211,7 @@ function meta(m: KeyedMeta | undefined, fallback: string): Record<string, unknow
 
 function expiry(expiresAt: unknown): number | null {
   if (expiresAt === undefined || expiresAt === null) return null;
-  if (typeof expiresAt !== 'number' || !Number.isFinite(expiresAt)) throw new ValidationError(`expiresAt must be epoch milliseconds, got ${String(expiresAt)}`);
+  if (typeof expiresAt !== 'number' || !Number.isFinite(expiresAt)) throw new ValidationError(`expiresAt must be epoch milliseconds, got ${shown(expiresAt)}`);
   return expiresAt;
 }
 
@@ -232,7 +232,7 @@ export const keyedEvents = Object.freeze({
     return { type: KEYED.patched, data: { v: 1, patches: prepare(patches).value }, metadata: meta(m, 'update') };
   },
   incremented(by: number, field: string | undefined, m?: KeyedMeta): NewEvent<IncrementedData> {
-    if (typeof by !== 'number' || !Number.isFinite(by)) throw new ValidationError(`incr needs a finite number, got ${String(by)}`);
+    if (typeof by !== 'number' || !Number.isFinite(by)) throw new ValidationError(`incr needs a finite number, got ${shown(by)}`);
     if (field !== undefined && (typeof field !== 'string' || field.split('.').some((s) => s.length === 0))) throw new ValidationError(`bad field path ${String(field)}`);
     return { type: KEYED.incremented, data: field === undefined ? { v: 1, by } : { v: 1, by, field }, metadata: meta(m, 'incr') };
   },

@@ -32,7 +32,7 @@
  * });
  * ```
  */
-import { ValidationError } from '../core/errors.js';
+import { ValidationError, shown } from '../core/errors.js';
 import type { RecordedEvent } from '../streams/event-log.js';
 import type { ViewContext } from './view-context.js';
 
@@ -112,7 +112,7 @@ export function defineProjection<C extends ViewContext = ViewContext>(projection
     throw new ValidationError(`projection name must match ${String(NAME)} without '__' or a trailing '_' (lower-case, <= 24 characters), got ${JSON.stringify(p.name)}`);
   }
   if (typeof p.version !== 'number' || !Number.isInteger(p.version) || p.version < 1 || p.version > 2 ** 31 - 1) {
-    throw new ValidationError(`projection ${p.name}: version must be an integer >= 1, got ${String(p.version)}`);
+    throw new ValidationError(`projection ${p.name}: version must be an integer >= 1, got ${shown(p.version)}`);
   }
   if (p.handles !== '*') {
     if (!Array.isArray(p.handles) || p.handles.length === 0 || !p.handles.every((t) => typeof t === 'string' && t.length > 0)) {

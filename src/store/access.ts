@@ -7,7 +7,7 @@
  * all at once. The cache counts its hits, misses, evictions and expiries, shown by
  * `store.stats().accessCache` (with `stats: true`).
  */
-import { AccessDeniedError, ValidationError } from '../core/errors.js';
+import { AccessDeniedError, ValidationError, shown } from '../core/errors.js';
 import type { AccessCacheStats } from '../observability/types.js';
 import type { Authorize, AuthorizeRequest, StoreClock } from './types.js';
 
@@ -37,8 +37,8 @@ export class Access {
     private readonly maxEntries: number = DEFAULT_AUTHORIZE_CACHE_SIZE,
   ) {
     if (hook !== undefined && typeof hook !== 'function') throw new ValidationError('Store: authorize must be a function');
-    if (typeof cacheMs !== 'number' || !Number.isFinite(cacheMs) || cacheMs < 0) throw new ValidationError(`Store: authorizeCacheMs must be >= 0, got ${String(cacheMs)}`);
-    if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new ValidationError(`Store: authorizeCacheSize must be an integer >= 1, got ${String(maxEntries)}`);
+    if (typeof cacheMs !== 'number' || !Number.isFinite(cacheMs) || cacheMs < 0) throw new ValidationError(`Store: authorizeCacheMs must be >= 0, got ${shown(cacheMs)}`);
+    if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new ValidationError(`Store: authorizeCacheSize must be an integer >= 1, got ${shown(maxEntries)}`);
   }
 
   /** Whether there is a hook to ask. */

@@ -6,7 +6,7 @@
  * Store remembers the position of its last write and every read first waits until the views
  * reached it (read-your-writes per Store); conflicts wait for the log's head before retrying.
  */
-import { ClosedError, ConcurrencyError, ValidationError } from '../core/errors.js';
+import { ClosedError, ConcurrencyError, ValidationError, shown } from '../core/errors.js';
 import { backoffMs, Mutex, sleep } from '../core/mutex.js';
 import type { KeyedMeta } from '../projections/keyed-events.js';
 import { validateKey, validateNamespace } from '../projections/keyed-events.js';
@@ -61,7 +61,7 @@ export class StoreContext {
     this.clock = options.clock ?? { now: Date.now };
     this.access = new Access(options.authorize, options.authorizeCacheMs ?? 0, this.clock, options.authorizeCacheSize);
     this.maxRetries = options.maxRetries ?? 20;
-    if (!Number.isInteger(this.maxRetries) || this.maxRetries < 1) throw new ValidationError(`Store: maxRetries must be an integer >= 1, got ${String(options.maxRetries)}`);
+    if (!Number.isInteger(this.maxRetries) || this.maxRetries < 1) throw new ValidationError(`Store: maxRetries must be an integer >= 1, got ${shown(options.maxRetries)}`);
     if (options.viewsMode !== undefined && options.viewsMode !== 'inline' && options.viewsMode !== 'async') throw new ValidationError(`Store: viewsMode must be 'inline' or 'async'`);
     this.defaultActor = options.actor;
     this.ready = this.init();

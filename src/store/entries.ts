@@ -1,5 +1,5 @@
 /** Conversions from view rows to what the Store returns, and small input checks shared by the groups. */
-import { ValidationError } from '../core/errors.js';
+import { ValidationError, shown } from '../core/errors.js';
 import type { KvEntry, VersionEntry } from '../projections/views/rows.js';
 import type { QueryResult, StoreEntry, StoreVersion } from './types.js';
 
@@ -27,7 +27,7 @@ export function toVersion<T>(v: VersionEntry): StoreVersion<T> {
 /** `undefined`, or an integer >= min. */
 export function optionalInt(v: unknown, what: string, min = 0): number | undefined {
   if (v === undefined) return undefined;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new ValidationError(`${what} must be an integer >= ${min}, got ${String(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new ValidationError(`${what} must be an integer >= ${min}, got ${shown(v)}`);
   return v;
 }
 

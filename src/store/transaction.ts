@@ -11,7 +11,7 @@
  * a key between the check and the append is not detected.
  */
 import { randomUUID } from 'node:crypto';
-import { ClosedError, ValidationError } from '../core/errors.js';
+import { ClosedError, ValidationError, shown } from '../core/errors.js';
 import { keyedEvents, keyStream, type Metadata } from '../projections/keyed-events.js';
 import type { NewEvent, StreamAppend } from '../streams/event-log.js';
 import type { StoreContext } from './context.js';
@@ -118,7 +118,7 @@ class Tx implements StoreTransaction, TxHost {
   }
 
   async incr(key: string, by = 1, o?: OpOptions): Promise<number> {
-    if (typeof by !== 'number' || !Number.isFinite(by)) throw new ValidationError(`incr needs a finite number, got ${String(by)}`);
+    if (typeof by !== 'number' || !Number.isFinite(by)) throw new ValidationError(`incr needs a finite number, got ${shown(by)}`);
     const opts = this.opts(o);
     const t = await this.touch(key, opts, 'write');
     const cur = t.live?.value;

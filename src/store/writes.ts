@@ -4,7 +4,7 @@
  * version, so optimistic concurrency is the log's `expectedRevision`. Events are built (and their
  * values validated by the codec) before anything is appended: bad input appends nothing.
  */
-import { StateNotFoundError, ValidationError } from '../core/errors.js';
+import { StateNotFoundError, ValidationError, shown } from '../core/errors.js';
 import { keyedEvents, keyStream, type Metadata } from '../projections/keyed-events.js';
 import type { KvEntry } from '../projections/views/rows.js';
 import type { ExpectedRevision, NewEvent, StreamAppend } from '../streams/event-log.js';
@@ -26,7 +26,7 @@ export async function absentRevision(ctx: StoreContext, ns: string, key: string)
 
 export function ttlOf(ttlMs: unknown): number | undefined {
   if (ttlMs === undefined) return undefined;
-  if (typeof ttlMs !== 'number' || !Number.isFinite(ttlMs) || ttlMs <= 0) throw new ValidationError(`ttlMs must be a number > 0, got ${String(ttlMs)}`);
+  if (typeof ttlMs !== 'number' || !Number.isFinite(ttlMs) || ttlMs <= 0) throw new ValidationError(`ttlMs must be a number > 0, got ${shown(ttlMs)}`);
   return ttlMs;
 }
 

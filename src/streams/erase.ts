@@ -6,7 +6,7 @@
  * Projections that do not handle that type skip it, so a rebuild cannot resurrect erased values.
  * Added for the Store's `purge` (memory, SQLite, PostgreSQL and Redis logs).
  */
-import { ValidationError } from '../core/errors.js';
+import { ValidationError, shown } from '../core/errors.js';
 import { validateName } from './validate.js';
 
 /** The type an erased event carries from then on. */
@@ -22,7 +22,7 @@ export interface StreamEraser {
 export function validateErase(stream: unknown, beforeRevision: unknown): { stream: string; before: number } {
   const s = validateName(stream as string, 'stream');
   if (typeof beforeRevision !== 'number' || !Number.isInteger(beforeRevision) || beforeRevision < 1) {
-    throw new ValidationError(`eraseStream: beforeRevision must be an integer >= 1, got ${String(beforeRevision)}`);
+    throw new ValidationError(`eraseStream: beforeRevision must be an integer >= 1, got ${shown(beforeRevision)}`);
   }
   return { stream: s, before: beforeRevision };
 }

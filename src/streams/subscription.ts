@@ -24,7 +24,7 @@
  * ```
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { BackendUnavailableError, CorruptionError, ValidationError } from '../core/errors.js';
+import { BackendUnavailableError, CorruptionError, ValidationError, shown } from '../core/errors.js';
 import type { RecordedEvent, SubscribeOptions, Subscription } from './event-log.js';
 import { nonNegativeMs, validateSubscribeOptions } from './validate.js';
 
@@ -74,8 +74,8 @@ export function catchUpSubscription(source: CatchUpSource, options: CatchUpOptio
   const { fromPosition, stream } = validateSubscribeOptions(options);
   const pageSize = options.pageSize ?? 256;
   const pollMs = options.pollMs ?? (source.watch ? undefined : 100);
-  if (!Number.isInteger(pageSize) || pageSize < 1) throw new ValidationError(`pageSize must be an integer >= 1, got ${String(pageSize)}`);
-  if (pollMs !== undefined && !(pollMs > 0)) throw new ValidationError(`pollMs must be > 0, got ${String(pollMs)}`);
+  if (!Number.isInteger(pageSize) || pageSize < 1) throw new ValidationError(`pageSize must be an integer >= 1, got ${shown(pageSize)}`);
+  if (pollMs !== undefined && !(pollMs > 0)) throw new ValidationError(`pollMs must be > 0, got ${shown(pollMs)}`);
   const retryForMs = nonNegativeMs(options.retryForMs, 'retryForMs', 0);
   const retryIf = options.retryIf ?? ((e: unknown) => e instanceof BackendUnavailableError);
   let last = fromPosition;

@@ -1,5 +1,5 @@
 /** Validation shared by every EventLog backend. */
-import { InvalidKeyError, ConcurrencyError, SerializationError, ValidationError } from '../core/errors.js';
+import { InvalidKeyError, ConcurrencyError, SerializationError, ValidationError, shown } from '../core/errors.js';
 import { encode } from '../core/codec.js';
 import type { AppendResult, ExpectedRevision, NewEvent, ReadAllOptions, ReadOptions, SubscribeOptions } from './event-log.js';
 
@@ -21,7 +21,7 @@ export function validateExpected(expected: unknown): ExpectedRevision {
   if (expected === undefined) return 'any';
   if (expected === 'any' || expected === 'no_stream' || expected === 'stream_exists') return expected;
   if (typeof expected === 'number' && Number.isInteger(expected) && expected >= 0) return expected;
-  throw new ValidationError(`expectedRevision must be an integer >= 0, 'any', 'no_stream' or 'stream_exists'; got ${String(expected)}`);
+  throw new ValidationError(`expectedRevision must be an integer >= 0, 'any', 'no_stream' or 'stream_exists'; got ${shown(expected)}`);
 }
 
 /** Throw ConcurrencyError when `actual` does not satisfy `expected`. */
@@ -90,13 +90,13 @@ export function locateSerializationError(stream: string, events: readonly NewEve
 /** A duration option: a finite number of ms >= 0, or `fallback` when not given. */
 export function nonNegativeMs(v: unknown, what: string, fallback: number): number {
   if (v === undefined) return fallback;
-  if (typeof v !== 'number' || !(v >= 0) || v === Infinity) throw new ValidationError(`${what} must be a finite number >= 0, got ${String(v)}`);
+  if (typeof v !== 'number' || !(v >= 0) || v === Infinity) throw new ValidationError(`${what} must be a finite number >= 0, got ${shown(v)}`);
   return v;
 }
 
 function nonNegativeInt(v: unknown, what: string, fallback: number): number {
   if (v === undefined) return fallback;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new ValidationError(`${what} must be an integer >= 0, got ${String(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new ValidationError(`${what} must be an integer >= 0, got ${shown(v)}`);
   return v;
 }
 
@@ -115,7 +115,7 @@ export interface ReadWindow {
 export function validateReadOptions(options: ReadOptions | undefined): ReadWindow {
   const o = options ?? {};
   const direction = o.direction ?? 'forward';
-  if (direction !== 'forward' && direction !== 'backward') throw new ValidationError(`direction must be 'forward' or 'backward', got ${String(direction)}`);
+  if (direction !== 'forward' && direction !== 'backward') throw new ValidationError(`direction must be 'forward' or 'backward', got ${shown(direction)}`);
   const limit = nonNegativeInt(o.limit, 'limit', Infinity);
   if (direction === 'forward') {
     return { direction, from: Math.max(1, nonNegativeInt(o.fromRevision, 'fromRevision', 1)), to: nonNegativeInt(o.toRevision, 'toRevision', Infinity), limit };

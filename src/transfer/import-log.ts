@@ -5,7 +5,7 @@
  * cannot set an event's time: with `newTimes: true` their events are appended (ids, revisions,
  * metadata kept, times now), otherwise the import is refused before anything is written.
  */
-import { ValidationError } from '../core/errors.js';
+import { ValidationError, shown } from '../core/errors.js';
 import type { EventLog, RecordedEvent } from '../streams/event-log.js';
 import { FileEventLog } from '../streams/file/file-event-log.js';
 import { MemoryEventLog } from '../streams/memory/memory-event-log.js';
@@ -88,7 +88,7 @@ async function importerFor(log: EventLog, newTimes: boolean): Promise<BatchImpor
  */
 export async function importLog(log: EventLog, events: AsyncIterable<ImportedEvent> | Iterable<ImportedEvent>, options: ImportOptions = {}): Promise<ImportResult> {
   const size = options.batchSize ?? 1000;
-  if (!Number.isInteger(size) || size < 1) throw new ValidationError(`batchSize must be an integer >= 1, got ${String(options.batchSize)}`);
+  if (!Number.isInteger(size) || size < 1) throw new ValidationError(`batchSize must be an integer >= 1, got ${shown(options.batchSize)}`);
   const importer = await importerFor(log, options.newTimes ?? false);
   let read = 0;
   let written = 0;

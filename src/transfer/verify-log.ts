@@ -110,9 +110,23 @@ async function sqliteQuickCheck(path: string): Promise<string> {
  * fold of the log's keyed events. Problems name the keys whose rows differ.
  */
 export async function verifyViews(log: EventLog): Promise<VerifyProblem[]> {
+  return (await verifyViewsReport(log)).problems;
+}
+
+/** What {@link verifyViewsReport} compared: the rows a fresh fold of the log gives, per view. */
+export interface ViewsCompared {
+  keys: number;
+  versions: number;
+  audit: number;
+  namespaces: number;
+}
+
+/** {@link verifyViews}, with the number of rows compared per view (zero everywhere: the log holds no keyed events). */
+export async function verifyViewsReport(log: EventLog): Promise<{ problems: VerifyProblem[]; compared: ViewsCompared }> {
   const events: RecordedEvent[] = [];
   for await (const e of log.readAll()) events.push(e);
   const expected = dumpModel(foldKeyed(emptyModel(), events));
+  const compared = { keys: expected.kv.length, versions: expected.versions.length, audit: expected.audit.length, namespaces: expected.namespaces.length };
   const storage = await defaultViewStorage(log);
   try {
     const r = viewReaders(storage);
@@ -137,7 +151,7 @@ export async function verifyViews(log: EventLog): Promise<VerifyProblem[]> {
     compare('kv_versions', group(expected.versions), group(actual.versions));
     compare('kv_audit', group(expected.audit), group(actual.audit));
     compare('namespaces', group(expected.namespaces), group(actual.namespaces));
-    return problems;
+    return { problems, compared };
   } finally {
     await storage.close();
   }

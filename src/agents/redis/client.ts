@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
-import { BackendUnavailableError, CorruptionError, DgentError, InvalidKeyError, ValidationError } from '../../core/errors.js';
+import { BackendUnavailableError, CorruptionError, DgentError, InvalidKeyError, ValidationError, shown } from '../../core/errors.js';
 import { checkRedisUrl } from '../../core/connection-url.js';
 import { loadDriver } from '../../core/drivers.js';
 import { closedBeforeReply, connectFailure, refOnlyWhileBusy, refusedDatabase, STALL_CODE, watchConnection } from './connection.js';
@@ -106,7 +106,7 @@ export function resolveClient(options: RedisConnectionOptions, what: string): Re
   const settings = { ...FAIL_FAST_OPTIONS, ...options.redisOptions };
   const timeout = settings.commandTimeout;
   if (timeout !== undefined && (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0)) {
-    throw new ValidationError(`${what}: redisOptions.commandTimeout must be a number > 0, got ${String(timeout)}`);
+    throw new ValidationError(`${what}: redisOptions.commandTimeout must be a number > 0, got ${shown(timeout)}`);
   }
   // The watchdog (see watchStalls) makes the calls on a stalled connection fail only because, with
   // these two settings, ioredis rejects every command in flight when a connection closes; with

@@ -12,7 +12,7 @@
  * const agent = new StreamAgent({ log, stream: 'cart-1', initial, fold, snapshotEvery: 100, snapshots });
  * ```
  */
-import { InvalidKeyError, ValidationError } from '../../core/errors.js';
+import { InvalidKeyError, ValidationError, shown } from '../../core/errors.js';
 
 /** One stored snapshot: the encoded state after the event `eventId` at `revision` of `stream`. */
 export interface SnapshotRecord {
@@ -55,7 +55,7 @@ export interface SnapshotStore {
 /** Validate a snapshot before storing it (shared by the stores). */
 export function validateSnapshot(s: SnapshotRecord): SnapshotRecord {
   if (typeof s.stream !== 'string' || s.stream.length === 0) throw new InvalidKeyError(s.stream, 'snapshot stream must be a non-empty string');
-  if (!Number.isInteger(s.revision) || s.revision < 1) throw new ValidationError(`snapshot revision must be an integer >= 1, got ${String(s.revision)}`);
+  if (!Number.isInteger(s.revision) || s.revision < 1) throw new ValidationError(`snapshot revision must be an integer >= 1, got ${shown(s.revision)}`);
   if (typeof s.version !== 'string') throw new ValidationError('snapshot version must be a string');
   if (!(s.time instanceof Date) || Number.isNaN(s.time.getTime())) throw new ValidationError('snapshot time must be a valid Date');
   if (typeof s.eventId !== 'string' || s.eventId.length === 0) throw new ValidationError('snapshot eventId must be a non-empty string');
@@ -66,6 +66,6 @@ export function validateSnapshot(s: SnapshotRecord): SnapshotRecord {
 /** Validate a query's maxRevision (undefined = no bound). */
 export function maxRevisionOf(q: SnapshotQuery): number {
   const m = q.maxRevision ?? Number.MAX_SAFE_INTEGER;
-  if (typeof m !== 'number' || Number.isNaN(m) || m < 0) throw new ValidationError(`maxRevision must be a number >= 0, got ${String(q.maxRevision)}`);
+  if (typeof m !== 'number' || Number.isNaN(m) || m < 0) throw new ValidationError(`maxRevision must be a number >= 0, got ${shown(q.maxRevision)}`);
   return m;
 }

@@ -12,7 +12,7 @@
 import { statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { SqliteDatabase, SqliteStatement } from '../../streams/sqlite/driver-types.js';
-import { ClosedError, CorruptionError, ValidationError } from '../../core/errors.js';
+import { ClosedError, CorruptionError, ValidationError, shown } from '../../core/errors.js';
 import { ensureParentDir } from '../../core/fs-errors.js';
 import { maxRevisionOf, validateSnapshot, type SnapshotInfo, type SnapshotQuery, type SnapshotRecord, type SnapshotStore } from './snapshot-store.js';
 
@@ -51,7 +51,7 @@ export class SqliteSnapshotStore implements SnapshotStore {
     const table = options.table ?? 'dgent_snapshots';
     if (!IDENT.test(table)) throw new ValidationError(`table must match ${String(IDENT)}, got ${JSON.stringify(table)}`);
     const sync = options.synchronous ?? 'NORMAL';
-    if (!['OFF', 'NORMAL', 'FULL'].includes(sync)) throw new ValidationError(`synchronous must be OFF, NORMAL or FULL, got ${String(sync)}`);
+    if (!['OFF', 'NORMAL', 'FULL'].includes(sync)) throw new ValidationError(`synchronous must be OFF, NORMAL or FULL, got ${shown(sync)}`);
     if (options.db) {
       this.db = options.db;
       this.owned = false;

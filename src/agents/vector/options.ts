@@ -3,7 +3,7 @@
  * anything is logged or indexed, so a rejected call changes nothing.
  */
 import { prepare } from '../../core/codec.js';
-import { ValidationError } from '../../core/errors.js';
+import { ValidationError, shown } from '../../core/errors.js';
 import { checkFilePath } from '../../core/atomic-file.js';
 import type { ItemTable } from './item-table.js';
 import type { VectorBatch } from './log-events.js';
@@ -31,7 +31,7 @@ export interface CheckedOptions {
 function int(name: string, v: unknown, dflt: number, min: number, max = 2 ** 31 - 1): number {
   if (v === undefined) return dflt;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw new ValidationError(`${name} must be an integer in [${min}, ${max}], got ${String(v)}`, [{ message: 'out of range', path: name }]);
+    throw new ValidationError(`${name} must be an integer in [${min}, ${max}], got ${shown(v)}`, [{ message: 'out of range', path: name }]);
   }
   return v;
 }
@@ -40,15 +40,15 @@ function int(name: string, v: unknown, dflt: number, min: number, max = 2 ** 31 
 export function checkOptions(o: VectorAgentOptions): CheckedOptions {
   if (typeof o !== 'object' || o === null) throw new ValidationError('VectorAgent needs an options object');
   const dimension = int('dimension', o.dimension, NaN, 1, 65536);
-  if (!['l2', 'ip', 'cosine'].includes(o.metric)) throw new ValidationError(`metric must be 'l2', 'ip' or 'cosine', got ${String(o.metric)}`);
+  if (!['l2', 'ip', 'cosine'].includes(o.metric)) throw new ValidationError(`metric must be 'l2', 'ip' or 'cosine', got ${shown(o.metric)}`);
   const engine = o.engine ?? 'auto';
-  if (!['faiss', 'js', 'auto'].includes(engine)) throw new ValidationError(`engine must be 'faiss', 'js' or 'auto', got ${String(engine)}`);
+  if (!['faiss', 'js', 'auto'].includes(engine)) throw new ValidationError(`engine must be 'faiss', 'js' or 'auto', got ${shown(engine)}`);
   if (o.path !== undefined) checkFilePath(o.path);
   const stream = o.stream ?? 'vectors';
   if (typeof stream !== 'string' || stream.length === 0) throw new ValidationError('stream must be a non-empty string');
   if (o.log !== undefined && (typeof o.log !== 'object' || o.log === null || typeof o.log.append !== 'function')) throw new ValidationError('log must be an EventLog');
   const compactRatio = o.compactRatio ?? 0.2;
-  if (typeof compactRatio !== 'number' || !(compactRatio > 0 && compactRatio <= 1)) throw new ValidationError(`compactRatio must be in (0, 1], got ${String(compactRatio)}`);
+  if (typeof compactRatio !== 'number' || !(compactRatio > 0 && compactRatio <= 1)) throw new ValidationError(`compactRatio must be in (0, 1], got ${shown(compactRatio)}`);
   const index = o.index ?? 'Flat';
   const hnswM = int('hnswM', o.hnswM, 32, 2, 512);
   const nlist = int('nlist', o.nlist, 128, 1, 1 << 24);

@@ -5,7 +5,7 @@
 import { command, outputOf } from '../command.js';
 import { chosenUrl, withLog } from '../backend.js';
 import { EXIT } from '../exit-codes.js';
-import { verifyLog, verifyViews } from '../../transfer/verify-log.js';
+import { verifyLog, verifyViewsReport, type ViewsCompared } from '../../transfer/verify-log.js';
 
 export function verifyCommand() {
   return command('verify', 'check the log: gapless revisions, positions, ids, checksums; --views: views equal a fresh fold')
@@ -19,8 +19,13 @@ export function verifyCommand() {
           const bar = out.progress('events');
           try {
             const r = await verifyLog(log, { onProgress: (p) => bar.update(p.done, p.total) });
-            if (options.views) r.problems.push(...(await verifyViews(log)));
-            return { ...r, ok: r.problems.length === 0 };
+            let views: ViewsCompared | undefined;
+            if (options.views) {
+              const v = await verifyViewsReport(log);
+              r.problems.push(...v.problems);
+              views = v.compared;
+            }
+            return { ...r, ok: r.problems.length === 0, ...(views ? { views } : {}) };
           } finally {
             bar.stop();
           }
@@ -30,7 +35,16 @@ export function verifyCommand() {
       if (!report.ok) process.exitCode = EXIT.CORRUPT;
       if (out.json) return out.data(report);
       for (const p of report.problems) out.line(`${out.c.red('✗')} ${out.c.bold(p.kind)} ${p.message}`);
-      const summary = `${report.events} events in ${report.streams} streams`;
+      const summary = `${plural(report.events, 'event')} in ${plural(report.streams, 'stream')}`;
       out.line(report.ok ? `${out.c.green('✓')} intact: ${summary}` : `${out.c.red('✗')} ${report.problems.length} problem(s) in ${summary}`);
+      const v = report.views;
+      if (v && v.keys + v.versions + v.audit + v.namespaces === 0) out.line(`  views: nothing to compare (the log holds no keyed events, which the Store's views fold)`);
+      else if (v) {
+        const rows = `${plural(v.keys, 'live key')}, ${plural(v.versions, 'version')}, ${plural(v.audit, 'audit row')}, ${plural(v.namespaces, 'namespace')}`;
+        const bad = report.problems.filter((p) => p.kind === 'view').length;
+        out.line(bad === 0 ? `  views equal a fresh fold of the log: ${rows}` : `  views: ${plural(bad, 'difference')} from a fresh fold of the log (${rows})`);
+      }
     });
 }
+
+const plural = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;

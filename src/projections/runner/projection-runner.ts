@@ -19,7 +19,7 @@
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { BackendUnavailableError, ClosedError, ValidationError } from '../../core/errors.js';
+import { BackendUnavailableError, ClosedError, ValidationError, shown } from '../../core/errors.js';
 import { isInlineProjectionHost, type EventLog, type InlineProjectionHost } from '../../streams/event-log.js';
 import type { Projection } from '../projection.js';
 import type { ViewStorage } from '../view-storage.js';
@@ -40,7 +40,7 @@ const LAG_CAP = 10_000;
 
 function positiveInt(v: unknown, what: string, fallback: number): number {
   if (v === undefined) return fallback;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new ValidationError(`ProjectionRunner: ${what} must be an integer >= 1, got ${String(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new ValidationError(`ProjectionRunner: ${what} must be an integer >= 1, got ${shown(v)}`);
   return v;
 }
 
@@ -187,7 +187,7 @@ export class ProjectionRunner {
     if (p.storages && !p.storages.includes(storage.kind)) throw new ValidationError(`ProjectionRunner: projection ${p.name} does not support ${storage.kind} storage (only ${p.storages.join(', ')})`);
     const canInline = isInlineProjectionHost(this.log) && storage.inline !== undefined && storage.hostsInline(this.log);
     const mode = reg.mode ?? (canInline ? 'inline' : 'async');
-    if (mode !== 'inline' && mode !== 'async') throw new ValidationError(`ProjectionRunner: mode must be 'inline' or 'async', got ${String(mode)}`);
+    if (mode !== 'inline' && mode !== 'async') throw new ValidationError(`ProjectionRunner: mode must be 'inline' or 'async', got ${shown(mode)}`);
     if (mode === 'inline' && !canInline) {
       throw new ValidationError(`ProjectionRunner: ${p.name} cannot run inline: inline views live on the log's own backend (memory, SQLite file, PostgreSQL database) and ${storage.kind} storage here is not; use mode 'async'`);
     }

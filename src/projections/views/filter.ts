@@ -16,7 +16,7 @@
  * on every backend): PostgreSQL cannot bind them as text or jsonb, and SQLite's length() stops at
  * NUL, so the SQL views could not answer as the others do.
  */
-import { ValidationError } from '../../core/errors.js';
+import { ValidationError, shown } from '../../core/errors.js';
 import { TAG } from '../../core/codec.js';
 import type { KvEntry } from './rows.js';
 import { compareKeys } from './keys.js';
@@ -100,7 +100,7 @@ export function validateQueryOptions(o: QueryOptions | undefined): QueryOptions 
   const opts = o ?? {};
   for (const k of ['limit', 'offset'] as const) {
     const v = opts[k];
-    if (v !== undefined && (!Number.isInteger(v) || v < 0)) throw new ValidationError(`${k} must be an integer >= 0, got ${String(v)}`);
+    if (v !== undefined && (!Number.isInteger(v) || v < 0)) throw new ValidationError(`${k} must be an integer >= 0, got ${shown(v)}`);
   }
   for (const s of opts.sort ?? []) {
     parsePath(s.path);

@@ -36,7 +36,7 @@
  */
 import { BACKWARDS, END, EventStoreDBClient, FORWARDS, START, StreamNotFoundError, WrongExpectedVersionError, excludeSystemEvents, streamNameFilter, type Filter, type ResolvedEvent } from '@eventstore/db-client';
 import { randomUUID } from 'node:crypto';
-import { ClosedError, ConcurrencyError, DgentError, InvalidKeyError, ValidationError } from '../../core/errors.js';
+import { ClosedError, ConcurrencyError, DgentError, InvalidKeyError, ValidationError, shown } from '../../core/errors.js';
 import type { AppendOptions, AppendResult, EventLog, EventLogCapabilities, NewEvent, ReadAllOptions, ReadOptions, RecordedEvent, SubscribeOptions, Subscription } from '../event-log.js';
 import type { NewEventOf, RecordedEventOf } from '../event-log.js';
 import { nonNegativeMs, validateEvents, validateExpected, validateName, validateReadAllOptions, validateReadOptions, validateSubscribeOptions, withEventContext } from '../validate.js';
@@ -90,7 +90,7 @@ export class EventStoreDBEventLog<E extends NewEvent = NewEvent> implements Even
     if (typeof prefix !== 'string' || prefix.startsWith('$') || prefix.includes('\0')) throw new InvalidKeyError(prefix, 'prefix must be a string that does not start with $ nor hold NUL');
     this.prefix = prefix;
     const page = options.pageSize ?? 512;
-    if (!Number.isInteger(page) || page < 1) throw new ValidationError(`pageSize must be an integer >= 1, got ${String(page)}`);
+    if (!Number.isInteger(page) || page < 1) throw new ValidationError(`pageSize must be an integer >= 1, got ${shown(page)}`);
     this.pageSize = page;
     this.closeTimeoutMs = nonNegativeMs(options.closeTimeoutMs, 'closeTimeoutMs', 10_000);
     if (options.client !== undefined) {

@@ -19,7 +19,7 @@
  * await log.close();
  * ```
  */
-import { ClosedError, ValidationError } from '../../core/errors.js';
+import { ClosedError, ValidationError, shown } from '../../core/errors.js';
 import type {
   AppendOptions,
   AppendResult,
@@ -98,9 +98,9 @@ export class FileEventLog<E extends NewEvent = NewEvent> implements EventLog<E>,
       onRecovery: options.onRecovery,
     };
     for (const k of ['segmentSize', 'lockTimeoutMs', 'cacheBytes', 'maxAppendBytes', 'pageSize'] as const) {
-      if (!Number.isSafeInteger(o[k]) || o[k] < (k === 'lockTimeoutMs' ? 0 : 1)) throw new ValidationError(`${k} must be a positive integer, got ${String(o[k])}`);
+      if (!Number.isSafeInteger(o[k]) || o[k] < (k === 'lockTimeoutMs' ? 0 : 1)) throw new ValidationError(`${k} must be a positive integer, got ${shown(o[k])}`);
     }
-    if (o.lock !== 'fail' && o.lock !== 'wait') throw new ValidationError(`lock must be 'fail' or 'wait', got ${String(o.lock)}`);
+    if (o.lock !== 'fail' && o.lock !== 'wait') throw new ValidationError(`lock must be 'fail' or 'wait', got ${shown(o.lock)}`);
     this.options = o;
     this.dir = o.dir;
     this.core = LogCore.acquire(o);

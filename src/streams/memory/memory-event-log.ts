@@ -14,7 +14,7 @@
  * ```
  */
 import { prepare } from '../../core/codec.js';
-import { ClosedError, ValidationError } from '../../core/errors.js';
+import { ClosedError, ValidationError, shown } from '../../core/errors.js';
 import { newId, nowMs } from '../../core/ids.js';
 import { Mutex } from '../../core/mutex.js';
 import type {
@@ -79,7 +79,7 @@ export class MemoryEventLog<E extends NewEvent = NewEvent> implements EventLog<E
 
   constructor(options: MemoryEventLogOptions = {}) {
     this.pageSize = options.pageSize ?? 256;
-    if (!Number.isInteger(this.pageSize) || this.pageSize < 1) throw new ValidationError(`pageSize must be an integer >= 1, got ${String(options.pageSize)}`);
+    if (!Number.isInteger(this.pageSize) || this.pageSize < 1) throw new ValidationError(`pageSize must be an integer >= 1, got ${shown(options.pageSize)}`);
     this.obs = observeLog(this, { target: 'memory' }, options);
   }
 

@@ -3,7 +3,7 @@
  * same settings, timeouts and error handling for both. It takes pg's `Pool` class as an argument,
  * so that this file does not load pg (SQLAgent imports pg only when it is used).
  */
-import { ValidationError } from '../../core/errors.js';
+import { ValidationError, shown } from '../../core/errors.js';
 import { checkPostgresUrl } from '../../core/connection-url.js';
 import { QueryWatchdog, type PoolEvents } from './watchdog.js';
 
@@ -24,7 +24,7 @@ const READ_MARGIN_MS = 5_000;
 
 function intFrom1(value: number | undefined, fallback: number, what: string, max: number): number {
   const v = value ?? fallback;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) throw new ValidationError(`${what} must be an integer from 1 to ${max}, got ${String(value)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) throw new ValidationError(`${what} must be an integer from 1 to ${max}, got ${shown(value)}`);
   return v;
 }
 

@@ -28,7 +28,7 @@
  * await log.append('chat-1', [{ type: 'UserSaid', data: { text: 'hi' } }], { expectedRevision: 'no_stream' });
  * ```
  */
-import { ClosedError, ConcurrencyError, CorruptionError, ValidationError } from '../../core/errors.js';
+import { ClosedError, ConcurrencyError, CorruptionError, ValidationError, shown } from '../../core/errors.js';
 import {
   quitClient,
   resolveClient,
@@ -104,7 +104,7 @@ export class RedisEventLog<E extends NewEvent = NewEvent> implements EventLog<E>
     this.base = `{${prefix}}`;
     this.keys = { pos: `${this.base}:pos`, all: `${this.base}:all`, ids: `${this.base}:ids`, erased: `${this.base}:erased` };
     const page = options.pageSize ?? 256;
-    if (!Number.isInteger(page) || page < 1) throw new ValidationError(`pageSize must be an integer >= 1, got ${String(page)}`);
+    if (!Number.isInteger(page) || page < 1) throw new ValidationError(`pageSize must be an integer >= 1, got ${shown(page)}`);
     this.pageSize = page;
     this.subscriptionRetryMs = nonNegativeMs(options.subscriptionRetryMs, 'subscriptionRetryMs', 30_000);
     const { client, owned } = resolveClient(options, 'RedisEventLog');

@@ -19,7 +19,7 @@
  * ```
  */
 import { resolve } from 'node:path';
-import { ClosedError, ValidationError } from '../../core/errors.js';
+import { ClosedError, ValidationError, shown } from '../../core/errors.js';
 import type {
   AppendHook,
   AppendOptions,
@@ -80,7 +80,7 @@ const localWatchers = new Map<string, Set<() => void>>();
 
 function positiveInt(v: unknown, what: string, fallback: number): number {
   if (v === undefined) return fallback;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new ValidationError(`${what} must be an integer >= 1, got ${String(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new ValidationError(`${what} must be an integer >= 1, got ${shown(v)}`);
   return v;
 }
 
@@ -118,7 +118,7 @@ export class SqliteEventLog<E extends NewEvent = NewEvent> implements EventLog<E
     }
     this.path = resolve(o.path);
     this.synchronous = o.synchronous ?? 'NORMAL';
-    if (this.synchronous !== 'NORMAL' && this.synchronous !== 'FULL') throw new ValidationError(`synchronous must be 'NORMAL' or 'FULL', got ${String(o.synchronous)}`);
+    if (this.synchronous !== 'NORMAL' && this.synchronous !== 'FULL') throw new ValidationError(`synchronous must be 'NORMAL' or 'FULL', got ${shown(o.synchronous)}`);
     this.busyTimeoutMs = o.busyTimeoutMs === 0 ? 0 : positiveInt(o.busyTimeoutMs, 'busyTimeoutMs', 5000);
     this.pollIntervalMs = positiveInt(o.pollIntervalMs, 'pollIntervalMs', 100);
     this.pageSize = positiveInt(o.pageSize, 'pageSize', 512);
