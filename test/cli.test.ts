@@ -118,6 +118,10 @@ describe('dgent working on a SQLite log', () => {
   it('rebuild-snapshots stores fresh snapshots of a StreamAgent stream', async () => {
     const snaps = join(dir, 'snapshots.db');
     expect(await json(['rebuild-snapshots', 'agent-1', '-u', URL_, '--snapshots', `sqlite:${snaps}`, '--every', '2'])).toEqual({ stream: 'agent-1', revision: 4, snapshots: 2 });
+    // a stream shorter than --every gets none, and the line says why
+    const r = await dgent(['rebuild-snapshots', 'agent-1', '-u', URL_, '--snapshots', `sqlite:${snaps}`]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe('rebuilt 0 snapshots of agent-1 up to revision 4 (one every 100 events: --every to change it)');
   });
 
   it('rebuild <view> and rebuild all fold the Store views again from the log (through Store.rebuildViews)', async () => {

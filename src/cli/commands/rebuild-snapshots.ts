@@ -70,12 +70,12 @@ export function rebuildSnapshotsCommand() {
       const t = parseBackendUrl(options.snapshots, '--snapshots');
       if (t.kind === 'memory') throw new CliError('--snapshots: a memory: snapshot store lives inside one process; nothing to rebuild from the command line (use sqlite:, postgres:// or redis://)', EXIT.USAGE);
       if (t.kind === 'file' || t.kind === 'esdb') throw new CliError(`--snapshots: ${t.kind}: names no snapshot store; use sqlite:, postgres:// or redis://`, EXIT.USAGE);
+      const every = (options.every as number | undefined) ?? 100;
       const result = await withLog(chosenUrl(undefined, options), async (log) => {
         const head = await requireStream(log, stream);
         const snapshots = await openSnapshotStore(t);
         const bar = out.progress('events', head);
         try {
-          const every = (options.every as number | undefined) ?? 100;
           return await rebuildStreamSnapshots({ log, stream, snapshots, every, progress: bar, progressEveryMs: 100 });
         } finally {
           bar.stop();
@@ -83,6 +83,7 @@ export function rebuildSnapshotsCommand() {
         }
       });
       if (out.json) return out.data(result);
-      out.line(`rebuilt ${result.snapshots} snapshot(s) of ${out.c.cyan(stream)} up to revision ${result.revision}`);
+      const none = result.snapshots === 0 ? ` (one every ${every} events: --every to change it)` : '';
+      out.line(`rebuilt ${result.snapshots} snapshot${result.snapshots === 1 ? '' : 's'} of ${out.c.cyan(stream)} up to revision ${result.revision}${none}`);
     });
 }
