@@ -4,11 +4,11 @@
  * audit row per event; same tables, keys and indexes), in batches of 500 events per transaction.
  * They know every event is a set, so they never read a current row (the views must).
  */
-import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { encode, defineProjection, type Projection, type SqliteViewContext } from '../src/index.js';
 import { EVENTS_DDL } from '../src/streams/sqlite/schema.js';
+import { uuidV7 } from '../src/core/uuid-v7.js';
 
 const BATCH = 500;
 
@@ -93,7 +93,7 @@ export function rawSqliteAppends(path: string, views: boolean, count: number, ev
       begin.run();
       const revision = (heads.get(e.stream) ?? 0) + 1;
       heads.set(e.stream, revision);
-      const position = Number(insert.run(e.stream, revision, randomUUID(), 'kv.set', e.data, e.metadata, time).lastInsertRowid);
+      const position = Number(insert.run(e.stream, revision, uuidV7(), 'kv.set', e.data, e.metadata, time).lastInsertRowid);
       if (write) {
         const [n, key] = parseStream(e.stream);
         write(n, key, revision, e.value, position, time, e.actor);

@@ -225,11 +225,12 @@ describe('dgent verify finds damage', () => {
     expect((await dgent(['get', 'user:1', '-u', `sqlite:${path}`])).code).toBe(0);
     const r = await dgent(['verify', `sqlite:${path}`, '--views']);
     expect(r.code, r.stderr).toBe(0);
-    const report = (await json(['verify', `sqlite:${path}`, '--views'])) as { views: { keys: number; versions: number; audit: number; namespaces: number } };
-    const { keys, versions, audit, namespaces } = report.views;
+    const report = (await json(['verify', `sqlite:${path}`, '--views'])) as { views: { events: number; keys: number; versions: number; audit: number; namespaces: number } };
+    const { events, keys, versions, audit, namespaces } = report.views;
     expect(keys).toBeGreaterThan(0);
+    expect(events).toBe(audit); // one audit row per keyed event, none purged here
     const n = (x: number, what: string) => `${x} ${what}${x === 1 ? '' : 's'}`;
-    expect(r.stdout).toContain(`  views equal a fresh fold of the log: ${n(keys, 'live key')}, ${n(versions, 'version')}, ${n(audit, 'audit row')}, ${n(namespaces, 'namespace')}`);
+    expect(r.stdout).toContain(`  views equal a fresh fold of the log's ${n(events, 'keyed event')}: ${n(keys, 'live key')}, ${n(versions, 'version')}, ${n(audit, 'audit row')}, ${n(namespaces, 'namespace')}`);
     // a log of an agent's own events: nothing for the Store's views
     const plain = join(mkdtempSync(join(tmpdir(), 'dgent-cli-plain-')), 'plain.db');
     const log = new SqliteEventLog({ path: plain });

@@ -4,21 +4,19 @@ import { shown, ValidationError } from '../src/core/errors.js';
 import { VolatileAgent } from '../src/index.js';
 
 describe('shown', () => {
-  it('quotes strings, cuts long ones, writes plain objects and arrays as JSON, and names what JSON cannot show', () => {
+  it('quotes strings and cuts long ones; names objects by their kind, never their contents', () => {
     expect(shown('10')).toBe('"10"');
     expect(shown(10)).toBe('10');
     expect(shown(undefined)).toBe('undefined');
     expect(shown(null)).toBe('null');
     expect(shown(5n)).toBe('5n');
-    expect(shown({ a: 1 })).toBe('{"a":1}');
-    expect(shown([1, 'x'])).toBe('[1,"x"]');
+    expect(shown({ connectionString: 'postgres://u:secret@h/db' })).toBe('an object');
+    expect(shown([1, 'x'])).toBe('an array of 2');
+    expect(shown(new Map())).toBe('a Map');
+    expect(shown(new Date(0))).toBe('a Date (1970-01-01T00:00:00.000Z)');
     expect(shown(() => 1)).toBe('a function');
-    const cyclic: Record<string, unknown> = {};
-    cyclic.self = cyclic;
-    expect(shown(cyclic)).toBe('an object');
     const long = shown('x'.repeat(500));
-    expect(long).toHaveLength(80);
-    expect(long.endsWith('...')).toBe(true);
+    expect(long).toBe(`"${'x'.repeat(75)}..."`);
   });
 
   it('an option of the wrong type reads as such in the message', () => {

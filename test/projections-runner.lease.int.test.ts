@@ -4,7 +4,7 @@
  * applied form one contiguous block, the standby's after the holder's), and after a SIGKILL of
  * the holder the standby takes over and finishes with every event applied exactly once.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -91,6 +91,23 @@ async function writeLockHeld(path: string): Promise<boolean> {
   }
 }
 
+/** Wait until process `pid` is stopped (state T in /proc; elsewhere, a moment). */
+async function stopped(pid: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      await sleep(50); // no /proc here
+      return;
+    }
+    // the state follows the command name, which is in parentheses and may hold spaces
+    if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('T')) return;
+    await sleep(5);
+  }
+  throw new Error(`process ${pid} did not stop`);
+}
+
 /**
  * SIGSTOP `child`, outside a write transaction of the SQLite file `viewsFile` when there is one.
  * A process frozen inside such a transaction keeps the file's write lock, and SQLite cannot take a
@@ -103,6 +120,7 @@ async function writeLockHeld(path: string): Promise<boolean> {
 async function stopOutsideTransaction(child: Child, viewsFile: string | undefined): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     child.proc.kill('SIGSTOP');
+    await stopped(child.proc.pid!); // the signal is delivered asynchronously
     if (viewsFile === undefined || !(await writeLockHeld(viewsFile))) return;
     if (attempt === 50) throw new Error(`the stopped holder kept ${viewsFile}'s write lock in 50 attempts`);
     child.proc.kill('SIGCONT');

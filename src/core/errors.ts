@@ -152,19 +152,15 @@ export function isDgentError(e: unknown, code?: DgentErrorCode): e is DgentError
 
 /**
  * A value as an error message shows it: strings quoted (`got "10"`, not `got 10`, which reads like
- * a number), long ones cut, plain objects and arrays as JSON.
+ * a number), long ones cut; objects by their kind only (an options object put in the wrong place
+ * may hold a password: its contents stay out of messages and logs).
  */
 export function shown(value: unknown): string {
-  const cut = (t: string): string => (t.length > 80 ? `${t.slice(0, 77)}...` : t);
-  if (typeof value === 'string') return cut(JSON.stringify(value));
+  if (typeof value === 'string') return value.length > 78 ? `${JSON.stringify(value.slice(0, 75)).slice(0, -1)}..."` : JSON.stringify(value);
   if (typeof value === 'bigint') return `${value}n`;
   if (typeof value === 'function') return 'a function';
-  if (value !== null && typeof value === 'object' && (Array.isArray(value) || Object.getPrototypeOf(value) === Object.prototype)) {
-    try {
-      return cut(JSON.stringify(value));
-    } catch {
-      return Array.isArray(value) ? 'an array' : 'an object';
-    }
-  }
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  if (value instanceof Date) return `a Date (${Number.isNaN(value.getTime()) ? 'invalid' : value.toISOString()})`;
+  if (value !== null && typeof value === 'object') return Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null ? 'an object' : `a ${value.constructor?.name ?? 'object'}`;
   return String(value);
 }

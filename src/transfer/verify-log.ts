@@ -113,20 +113,22 @@ export async function verifyViews(log: EventLog): Promise<VerifyProblem[]> {
   return (await verifyViewsReport(log)).problems;
 }
 
-/** What {@link verifyViewsReport} compared: the rows a fresh fold of the log gives, per view. */
+/** What {@link verifyViewsReport} compared: the keyed events of the log, and the rows their fresh fold gives, per view. */
 export interface ViewsCompared {
+  /** the log's keyed events (the Store's: `kv.*`), which the views fold */
+  events: number;
   keys: number;
   versions: number;
   audit: number;
   namespaces: number;
 }
 
-/** {@link verifyViews}, with the number of rows compared per view (zero everywhere: the log holds no keyed events). */
+/** {@link verifyViews}, with the number of keyed events folded and of rows compared per view. */
 export async function verifyViewsReport(log: EventLog): Promise<{ problems: VerifyProblem[]; compared: ViewsCompared }> {
   const events: RecordedEvent[] = [];
   for await (const e of log.readAll()) events.push(e);
   const expected = dumpModel(foldKeyed(emptyModel(), events));
-  const compared = { keys: expected.kv.length, versions: expected.versions.length, audit: expected.audit.length, namespaces: expected.namespaces.length };
+  const compared = { events: events.filter((e) => e.type.startsWith('kv.')).length, keys: expected.kv.length, versions: expected.versions.length, audit: expected.audit.length, namespaces: expected.namespaces.length };
   const storage = await defaultViewStorage(log);
   try {
     const r = viewReaders(storage);

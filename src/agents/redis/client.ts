@@ -70,7 +70,8 @@ export const FAIL_FAST_OPTIONS: RedisOptions = {
  *
  * While no node of the cluster can be reached (none of the startup nodes answers, at the start or
  * after losing them all), the Cluster queues every command until one does, for ever by default.
- * Here each failed attempt to reach the cluster fails the commands queued meanwhile
+ * Here each failed attempt to reach the cluster (or a connect that finds it not ready:
+ * `cluster_state:fail`) fails the commands queued meanwhile
  * (BackendUnavailableError), as a plain client's one connect attempt does, and the Cluster keeps
  * trying (100 ms, doubling to 2 s), so calls work again by themselves once a node answers.
  *
@@ -80,7 +81,7 @@ export const FAIL_FAST_CLUSTER_OPTIONS = {
   retryDelayOnFailover: 0,
   clusterRetryStrategy(this: unknown, times: number, reason?: Error): number {
     // (flushQueue: ioredis's own, which rejects the queued commands; `this` is the Cluster)
-    (this as { flushQueue?: (e: Error) => void } | undefined)?.flushQueue?.(new Error(`no node of the Redis Cluster could be reached${reason ? ` (${reason.message})` : ''}; still trying`));
+    (this as { flushQueue?: (e: Error) => void } | undefined)?.flushQueue?.(new Error(`the Redis Cluster could not be reached or was not ready${reason ? ` (${reason.message})` : ''}; still trying`));
     return Math.min(100 * 2 ** Math.min(times - 1, 5), 2_000);
   },
   redisOptions: {

@@ -38,11 +38,12 @@ export function verifyCommand() {
       const summary = `${plural(report.events, 'event')} in ${plural(report.streams, 'stream')}`;
       out.line(report.ok ? `${out.c.green('✓')} intact: ${summary}` : `${out.c.red('✗')} ${report.problems.length} problem(s) in ${summary}`);
       const v = report.views;
-      if (v && v.keys + v.versions + v.audit + v.namespaces === 0) out.line(`  views: nothing to compare (the log holds no keyed events, which the Store's views fold)`);
-      else if (v) {
-        const rows = `${plural(v.keys, 'live key')}, ${plural(v.versions, 'version')}, ${plural(v.audit, 'audit row')}, ${plural(v.namespaces, 'namespace')}`;
+      if (v) {
         const bad = report.problems.filter((p) => p.kind === 'view').length;
-        out.line(bad === 0 ? `  views equal a fresh fold of the log: ${rows}` : `  views: ${plural(bad, 'difference')} from a fresh fold of the log (${rows})`);
+        const rows = `${plural(v.keys, 'live key')}, ${plural(v.versions, 'version')}, ${plural(v.audit, 'audit row')}, ${plural(v.namespaces, 'namespace')}`;
+        if (bad > 0) out.line(`  views: ${plural(bad, 'difference')} from a fresh fold of the log (${rows})`);
+        else if (v.events === 0) out.line(`  views: nothing to compare (the log holds no keyed events, which the Store's views fold)`);
+        else out.line(`  views equal a fresh fold of the log's ${plural(v.events, 'keyed event')}: ${rows}`);
       }
     });
 }
