@@ -246,6 +246,31 @@ export function toDgentError(e: unknown, subject: string, client?: RedisClient):
   return new BackendUnavailableError('Redis', `${subject}: ${why ?? closed ?? err.message}`, { cause: err });
 }
 
+/**
+ * `client` with every call's failure mapped by {@link toDgentError} (calls returning a promise;
+ * others, such as `multi()` or `on()`, pass through). For clients handed to code that reports to
+ * users: view readers, and projections' `ctx.redis`.
+ */
+export function mappedClient<C extends RedisClient>(client: C, subject: string): C {
+  const wrapped = new Map<PropertyKey, unknown>();
+  return new Proxy(client, {
+    get(target, p) {
+      const v: unknown = Reflect.get(target, p, target);
+      if (typeof v !== 'function') return v;
+      let w = wrapped.get(p);
+      if (w === undefined) {
+        const fn = v as (...args: unknown[]) => unknown;
+        w = (...args: unknown[]): unknown => {
+          const r = fn.apply(target, args);
+          return r instanceof Promise ? r.catch((e: unknown) => Promise.reject(toDgentError(e, subject, target))) : r;
+        };
+        wrapped.set(p, w);
+      }
+      return w;
+    },
+  });
+}
+
 /** A Lua script run with EVALSHA, falling back to EVAL once when the server does not know it yet. */
 export class LuaScript {
   readonly sha: string;

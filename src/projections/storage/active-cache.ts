@@ -30,13 +30,16 @@ export abstract class ActiveCache {
     if (hit && Date.now() - hit.at < this.ttlMs) return hit.value;
     const c = await this.readControl(projection);
     const value = c && c.generation > 0 ? Object.freeze({ projection, generation: c.generation, version: c.version, position: c.position }) : undefined;
-    this.cache.set(projection, { at: Date.now(), value });
+    // a projection not built yet is not cached: it may be built in a moment, and a reader that
+    // waited for it (Store: whenCaughtUp) must then see it, not an empty view for up to ttlMs
+    if (value) this.cache.set(projection, { at: Date.now(), value });
+    else this.cache.delete(projection);
     return value;
   }
 
   /**
-   * The cached active generation without a promise: `{ value }` while the cache is fresh (value
-   * undefined before the projection is built), undefined when `active()` must ask the storage.
+   * The cached active generation without a promise: `{ value }` while the cache is fresh,
+   * undefined when `active()` must ask the storage (always, before the projection is built).
    */
   cachedActive(projection: string): { value: ActiveGeneration | undefined } | undefined {
     const hit = this.cache.get(projection);

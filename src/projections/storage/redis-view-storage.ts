@@ -17,7 +17,7 @@
  * ```
  */
 import { BackendUnavailableError, ValidationError } from '../../core/errors.js';
-import { quitClient, resolveClient, toDgentError, validatePrefix, type RedisClient, type RedisConnectionOptions } from '../../agents/redis/client.js';
+import { mappedClient, quitClient, resolveClient, toDgentError, validatePrefix, type RedisClient, type RedisConnectionOptions } from '../../agents/redis/client.js';
 import type { RecordedEvent } from '../../streams/event-log.js';
 import type { Projection } from '../projection.js';
 import type { RedisArg, RedisViewContext } from '../view-context.js';
@@ -41,8 +41,14 @@ const escapeGlob = (s: string): string => s.replace(/[*?[\]\\]/g, (c) => `\\${c}
 export class RedisViewStorage extends ActiveCache implements StorageBase {
   readonly kind = 'redis' as const;
   readonly prefix: string;
-  /** the client (for readers) */
+  /**
+   * The client for readers and projections' `ctx.redis`: a failed call rejects with a dgent error
+   * (BackendUnavailableError when Redis is unreachable, so an async projection retries instead of
+   * failing; a reader's caller gets the documented error, not ioredis's own).
+   */
   readonly redis: RedisClient;
+  /** the client itself (its own errors, for the storage's scripts and its close) */
+  private readonly client: RedisClient;
   private readonly owned: boolean;
   private closed = false;
   readonly inline = undefined;
@@ -51,7 +57,8 @@ export class RedisViewStorage extends ActiveCache implements StorageBase {
     super(options?.generationCacheMs);
     this.prefix = validatePrefix(options?.prefix ?? 'dgent');
     const { client, owned } = resolveClient(options ?? {}, 'RedisViewStorage');
-    this.redis = client;
+    this.client = client;
+    this.redis = mappedClient(client, 'Redis views');
     this.owned = owned;
   }
 
@@ -70,11 +77,11 @@ export class RedisViewStorage extends ActiveCache implements StorageBase {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.owned) await quitClient(this.redis);
+    if (this.owned) await quitClient(this.client);
   }
 
   protected async readControl(name: string): Promise<ControlRow | undefined> {
-    const h = await this.call(() => this.redis.hgetall(this.ctlKey(name)));
+    const h = await this.call(() => this.client.hgetall(this.ctlKey(name)));
     if (!h || h.generation === undefined) return undefined;
     const n = (k: string): number => Number(h[k]);
     return {
@@ -89,9 +96,9 @@ export class RedisViewStorage extends ActiveCache implements StorageBase {
   async ensureControl(name: string, initial: ControlRow): Promise<ControlRow> {
     const key = this.ctlKey(name);
     // HSETNX on the first field decides who creates the record; the others fill it (same values from every runner)
-    const created = await this.call(() => this.redis.hsetnx(key, 'generation', initial.generation));
-    if (created === 1) await this.call(() => this.redis.hset(key, 'version', initial.version, 'position', initial.position, 'seen', initial.seen));
-    else await this.call(() => this.redis.hsetnx(key, 'seen', 0));
+    const created = await this.call(() => this.client.hsetnx(key, 'generation', initial.generation));
+    if (created === 1) await this.call(() => this.client.hset(key, 'version', initial.version, 'position', initial.position, 'seen', initial.seen));
+    else await this.call(() => this.client.hsetnx(key, 'seen', 0));
     for (let i = 0; i < 50; i++) {
       const c = await this.control(name);
       if (c && !Number.isNaN(c.version)) return c;
@@ -104,7 +111,7 @@ export class RedisViewStorage extends ActiveCache implements StorageBase {
     if (!target.projection.setup) return;
     const queued: RedisArg[][] = [];
     await target.projection.setup(this.context(target, queued, () => undefined));
-    if (queued.length > 0) await this.call(() => this.redis.multi(queued.map(([c, ...a]) => ['call', String(c), ...a] as never)).exec());
+    if (queued.length > 0) await this.call(() => this.client.multi(queued.map(([c, ...a]) => ['call', String(c), ...a] as never)).exec());
   }
 
   async commit(target: BatchTarget, events: readonly RecordedEvent[], position: number, fence: Fence | undefined): Promise<void> {
@@ -139,8 +146,8 @@ export class RedisViewStorage extends ActiveCache implements StorageBase {
     // SCAN runs per node: on a cluster, on every master (the projection's keys share one slot, so
     // one of them holds them all; the others answer with nothing)
     type Scanner = { scanStream(o: object): AsyncIterable<string[]> };
-    const cluster = this.redis as { isCluster?: boolean; nodes?: (role: 'master') => Scanner[] };
-    const nodes: Scanner[] = cluster.isCluster === true && cluster.nodes ? cluster.nodes('master') : [this.redis as unknown as Scanner];
+    const cluster = this.client as { isCluster?: boolean; nodes?: (role: 'master') => Scanner[] };
+    const nodes: Scanner[] = cluster.isCluster === true && cluster.nodes ? cluster.nodes('master') : [this.client as unknown as Scanner];
     const doomed = new Map<number, string[]>();
     for (const node of nodes) {
       const seen = new Set<string>();
@@ -155,16 +162,16 @@ export class RedisViewStorage extends ActiveCache implements StorageBase {
     }
     for (const [generation, keys] of doomed) {
       if (projection.teardown) await this.setup({ projection: { ...projection, setup: projection.teardown }, generation, version: projection.version, phase: 'rebuild', slot: 'building' });
-      for (let i = 0; i < keys.length; i += 500) await this.call(() => this.redis.unlink(...keys.slice(i, i + 500)));
+      for (let i = 0; i < keys.length; i += 500) await this.call(() => this.client.unlink(...keys.slice(i, i + 500)));
     }
   }
 
   async acquire(name: string, fence: Fence): Promise<boolean> {
-    return (await this.call(() => ACQUIRE.run(this.redis, [this.leaseKey(name)], [fence.owner, fence.ttlMs]))) === 1;
+    return (await this.call(() => ACQUIRE.run(this.client, [this.leaseKey(name)], [fence.owner, fence.ttlMs]))) === 1;
   }
 
   async release(name: string, owner: string): Promise<void> {
-    await this.call(() => RELEASE.run(this.redis, [this.leaseKey(name)], [owner]));
+    await this.call(() => RELEASE.run(this.client, [this.leaseKey(name)], [owner]));
   }
 
   private ctlKey(name: string): string {
@@ -177,11 +184,11 @@ export class RedisViewStorage extends ActiveCache implements StorageBase {
 
   private async script(s: LuaScript, name: string, args: RedisArg[]): Promise<unknown> {
     try {
-      return await s.run(this.redis, [this.leaseKey(name), this.ctlKey(name)], args as (string | number)[]);
+      return await s.run(this.client, [this.leaseKey(name), this.ctlKey(name)], args as (string | number)[]);
     } catch (e) {
       if (e instanceof Error && /DGENT_LEASE_LOST/.test(e.message)) throw leaseLost(name);
       if (e instanceof Error && /DGENT_NOT_BUILDING/.test(e.message)) throw new ValidationError(`projection ${name}: no such generation is being built`);
-      throw isLeaseLost(e) ? e : toDgentError(e, `projection ${name}`, this.redis);
+      throw isLeaseLost(e) ? e : toDgentError(e, `projection ${name}`, this.client);
     }
   }
 
@@ -189,7 +196,7 @@ export class RedisViewStorage extends ActiveCache implements StorageBase {
     try {
       return await fn();
     } catch (e) {
-      throw toDgentError(e, 'Redis views', this.redis);
+      throw toDgentError(e, 'Redis views', this.client);
     }
   }
 
