@@ -92,3 +92,34 @@ describe('codec', () => {
     expect(() => decode('{"$dgent":"Map","v":5}')).toThrow(CorruptionError);
   });
 });
+
+describe('nesting depth', () => {
+  const nested = (depth: number, array = false): unknown => {
+    const root: unknown[] | Record<string, unknown> = array ? [] : {};
+    let at = root;
+    for (let i = 1; i < depth; i++) {
+      const next = array ? [] : {};
+      if (Array.isArray(at)) at.push(next);
+      else at.c = next;
+      at = next;
+    }
+    return root;
+  };
+
+  it('a value nested 1000 levels deep round-trips; deeper is a SerializationError with its path, never a RangeError', () => {
+    for (const array of [false, true]) {
+      expect(decode(encode(nested(1000, array)))).toEqual(nested(1000, array));
+      for (const depth of [1001, 10_000, 100_000]) {
+        let err: unknown;
+        try {
+          encode(nested(depth, array));
+        } catch (e) {
+          err = e;
+        }
+        expect(err).toBeInstanceOf(SerializationError);
+        expect((err as SerializationError).message).toMatch(/nested deeper than 1000 levels at \$/);
+        expect(() => prepare(nested(depth, array))).toThrow(SerializationError);
+      }
+    }
+  });
+});

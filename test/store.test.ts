@@ -12,6 +12,7 @@ import {
   SqliteEventLog,
   SqliteViewStorage,
   StateNotFoundError,
+  StateTooLargeError,
   Store,
   ValidationError,
   type AuthorizeRequest,
@@ -439,8 +440,67 @@ describe('Store construction', () => {
     expect(() => new Store({ log: {} as never })).toThrow(ValidationError);
     expect(() => new Store({ log: new MemoryEventLog(), authorize: 1 as never })).toThrow(ValidationError);
     expect(() => new Store({ log: new MemoryEventLog(), clock: {} as never })).toThrow(ValidationError);
+    expect(() => new Store({ log: new MemoryEventLog(), maxValueBytes: 'big' as never })).toThrow(/maxValueBytes must be an integer >= 1, got "big"/);
+    expect(() => new Store({ log: new MemoryEventLog(), maxValueBytes: 0 })).toThrow(ValidationError);
+    expect(() => new Store({ log: new MemoryEventLog(), sweepIntervalMs: -5 })).toThrow(/sweepIntervalMs must be a number >= 0/);
   });
 });
+
+describe('Store value limits', () => {
+  it('maxValueBytes: a set, setMany, transaction set or update whose value encodes to more is a StateTooLargeError, and nothing is appended', async () => {
+    const log = new MemoryEventLog();
+    const store = new Store({ log, maxValueBytes: 1000, sweepIntervalMs: 0 });
+    try {
+      await store.set('k', 'x'.repeat(900));
+      await store.set('doc', { items: ['a'] });
+      const head = (await collect(log.readAll())).length;
+      const tooLarge = async (p: Promise<unknown>, size: number) => {
+        const e = await p.then(() => undefined, (err: unknown) => err);
+        expect(e).toBeInstanceOf(StateTooLargeError);
+        expect(e).toMatchObject({ code: 'STATE_TOO_LARGE', size, limit: 1000 });
+      };
+      await tooLarge(store.set('k', 'x'.repeat(2000)), 2002);
+      await tooLarge(store.set('k', 'é'.repeat(600)), 1202); // bytes of UTF-8, not characters
+      await tooLarge(store.setMany([['a', 1], ['b', 'y'.repeat(1500)]]), 1502);
+      await tooLarge(store.transaction(async (tx) => void (await tx.set('t', 'z'.repeat(1200)))), 1202);
+      await tooLarge(store.update<{ items: string[] }>('doc', (d) => void d!.items.push('w'.repeat(1100))), 1118);
+      expect((await collect(log.readAll())).length).toBe(head);
+      expect(await store.get('k')).toBe('x'.repeat(900));
+      expect(await store.get('doc')).toEqual({ items: ['a'] });
+      // the default is 16 MiB
+      const big = new Store({ log: new MemoryEventLog(), sweepIntervalMs: 0 });
+      await tooLarge2(big.set('k', 'x'.repeat(17 * 1024 * 1024)));
+      await big.close();
+    } finally {
+      await store.close();
+    }
+    async function tooLarge2(p: Promise<unknown>) {
+      await expect(p).rejects.toMatchObject({ code: 'STATE_TOO_LARGE', limit: 16 * 1024 * 1024 });
+    }
+  });
+
+  it('a value nested deeper than 1000 levels is a SerializationError (not a RangeError), and nothing is appended', async () => {
+    const log = new MemoryEventLog();
+    const store = new Store({ log, sweepIntervalMs: 0 });
+    try {
+      let deep: Record<string, unknown> = {};
+      const root = deep;
+      for (let i = 0; i < 10_000; i++) deep = (deep.c = {}) as Record<string, unknown>;
+      await expect(store.set('deep', root)).rejects.toBeInstanceOf(SerializationError);
+      await store.set('u', { a: 1 });
+      await expect(store.update('u', () => root)).rejects.toBeInstanceOf(SerializationError);
+      expect((await collect(log.readAll())).map((e) => e.type)).toEqual(['kv.set']);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
 
 async function vi_until(cond: () => boolean, ms = 20_000): Promise<void> {
   const end = Date.now() + ms;

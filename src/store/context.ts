@@ -6,7 +6,8 @@
  * Store remembers the position of its last write and every read first waits until the views
  * reached it (read-your-writes per Store); conflicts wait for the log's head before retrying.
  */
-import { ClosedError, ConcurrencyError, ValidationError, shown } from '../core/errors.js';
+import { ClosedError, ConcurrencyError, StateTooLargeError, ValidationError, shown } from '../core/errors.js';
+import { encode } from '../core/codec.js';
 import { backoffMs, Mutex, sleep } from '../core/mutex.js';
 import type { KeyedMeta } from '../projections/keyed-events.js';
 import { validateKey, validateNamespace } from '../projections/keyed-events.js';
@@ -31,6 +32,8 @@ export class StoreContext {
   readonly clock: StoreClock;
   readonly access: Access;
   readonly maxRetries: number;
+  /** longest encoded value a write may store, bytes */
+  readonly maxValueBytes: number;
   readonly defaultActor: string | undefined;
   readonly ready: Promise<void>;
   storage!: ViewStorage;
@@ -63,6 +66,8 @@ export class StoreContext {
     this.maxRetries = options.maxRetries ?? 20;
     if (!Number.isInteger(this.maxRetries) || this.maxRetries < 1) throw new ValidationError(`Store: maxRetries must be an integer >= 1, got ${shown(options.maxRetries)}`);
     if (options.viewsMode !== undefined && options.viewsMode !== 'inline' && options.viewsMode !== 'async') throw new ValidationError(`Store: viewsMode must be 'inline' or 'async'`);
+    this.maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
+    if (!Number.isInteger(this.maxValueBytes) || this.maxValueBytes < 1) throw new ValidationError(`Store: maxValueBytes must be an integer >= 1, got ${shown(options.maxValueBytes)}`);
     this.defaultActor = options.actor;
     this.ready = this.init();
     this.ready.catch(() => undefined); // reported by the first operation (or close)
@@ -156,6 +161,17 @@ export class StoreContext {
     if (position > this.written) this.written = position;
   }
 
+  /**
+   * StateTooLargeError (nothing appended) when `value`, encoded, is over maxValueBytes. A string
+   * short enough that even 3 bytes per UTF-16 unit fit is not encoded to be measured.
+   */
+  checkValueSize(value: unknown): void {
+    if (typeof value === 'string' && value.length * 3 + 2 <= this.maxValueBytes) return;
+    if (typeof value !== 'object' && typeof value !== 'string') return; // numbers, booleans, null: a few bytes
+    const size = Buffer.byteLength(encode(value), 'utf8');
+    if (size > this.maxValueBytes) throw new StateTooLargeError(size, this.maxValueBytes);
+  }
+
   async append(stream: string, events: readonly NewEvent[], expectedRevision: ExpectedRevision): Promise<AppendResult> {
     if (this.starting.size > 0) await Promise.allSettled([...this.starting]);
     const r = await this.log.append(stream, events, { expectedRevision });
@@ -218,3 +234,6 @@ export class StoreContext {
     if (this.ownsStorage) await this.storage.close();
   }
 }
+
+/** The default of StoreOptions.maxValueBytes: 16 MiB. */
+const DEFAULT_MAX_VALUE_BYTES = 16 * 1024 * 1024;

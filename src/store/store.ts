@@ -18,7 +18,7 @@
 import type { Metadata } from '../projections/keyed-events.js';
 import type { ViewStorage } from '../projections/view-storage.js';
 import type { RebuildOptions } from '../projections/runner/types.js';
-import { ValidationError } from '../core/errors.js';
+import { ValidationError, shown } from '../core/errors.js';
 import type { AuditEntry } from '../projections/views/rows.js';
 import type { ValueFilter } from '../projections/views/filter.js';
 import { StoreContext } from './context.js';
@@ -76,9 +76,11 @@ export class Store {
   private readonly obs: Instrumentation;
 
   constructor(options: StoreOptions) {
+    // checked before the context starts opening the views
+    const every = options?.sweepIntervalMs ?? 1000;
+    if (typeof every !== 'number' || !Number.isFinite(every) || every < 0) throw new ValidationError(`Store: sweepIntervalMs must be a number >= 0 (0: no timer), got ${shown(options.sweepIntervalMs)}`);
     this.ctx = new StoreContext(options);
     this.obs = observeStore(this, options);
-    const every = options.sweepIntervalMs ?? 1000;
     this.sweeper = new Sweeper(this.ctx, every);
     this.ctx.ready.then(() => this.sweeper.start(), () => undefined);
   }

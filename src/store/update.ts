@@ -6,6 +6,7 @@ import { produceWithPatches, type Draft } from 'immer';
 import '../agents/immer-setup.js';
 import { runRecipe } from '../agents/recipe-errors.js';
 import { CorruptionError, ValidationError } from '../core/errors.js';
+import { checkNesting } from '../core/codec/walk.js';
 import { keyedEvents, keyStream } from '../projections/keyed-events.js';
 import { dropFoldHint, hintFoldFrom, type FoldHint } from '../projections/storage/postgres-fused.js';
 import { fieldAt, parsePath } from '../projections/views/filter.js';
@@ -45,8 +46,15 @@ export async function update<T>(ctx: StoreContext, key: string, recipe: StoreRec
       await ctx.append(stream, [setEvent(ctx, value, o, 'update')], await absentRevision(ctx, ns, k));
       return value as T;
     }
-    const [next, patches] = runRecipe('update', () => produceWithPatches(e.value as T, recipe as never));
+    // a recipe returning a new value: its nesting checked before immer walks it recursively
+    const checked = (draft: unknown): unknown => {
+      const r = (recipe as (d: unknown) => unknown)(draft);
+      if (r !== undefined && r !== draft) checkNesting(r);
+      return r;
+    };
+    const [next, patches] = runRecipe('update', () => produceWithPatches(e.value as T, checked as never));
     if (patches.length === 0) return next as T;
+    ctx.checkValueSize(next);
     const event = keyedEvents.patched(patches, ctx.meta(o, 'update'));
     // a PostgreSQL log with inline views writes the folded value in the append's statement (FoldHint)
     const folded = hintFoldFrom(event, stream, e);

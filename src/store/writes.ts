@@ -45,7 +45,9 @@ export function setEvent(ctx: StoreContext, value: unknown, o: SetOptions, opera
   const at = timeOf(o.expiresAt, 'expiresAt');
   if (ttl !== undefined && at !== undefined) throw new ValidationError('set: ttlMs and expiresAt exclude each other');
   const metadata = o.metadata as Metadata | undefined;
-  return withEventMetadata(keyedEvents.set({ value, metadata, expiresAt: at ?? (ttl === undefined ? null : ctx.now() + ttl) }, ctx.meta(o, operation, tx)), o);
+  const event = withEventMetadata(keyedEvents.set({ value, metadata, expiresAt: at ?? (ttl === undefined ? null : ctx.now() + ttl) }, ctx.meta(o, operation, tx)), o);
+  ctx.checkValueSize(value); // after keyedEvents.set: a value that cannot be encoded is its SerializationError
+  return event;
 }
 
 export async function set(ctx: StoreContext, key: string, value: unknown, o: SetOptions = {}): Promise<SetResult> {

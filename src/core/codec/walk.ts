@@ -93,9 +93,32 @@ export function checkPrimitive(v: unknown, ctx: Ctx): void {
 export function enter(obj: object, ctx: Ctx): void {
   if (ctx.trackAll) {
     if (ctx.stack.has(obj)) fail(ctx, 'cannot serialise a cyclic reference');
+    // deeper, the walks, JSON and immer would run out of stack (a RangeError, not a typed error)
+    if (ctx.keys.length >= MAX_DEPTH) fail(ctx, `cannot serialise a value nested deeper than ${MAX_DEPTH} levels`);
     ctx.stack.add(obj);
   } else if (ctx.keys.length >= CYCLE_SUSPECT_DEPTH) throw DEEP;
 }
+
+/** How deep a value may nest (objects, arrays, maps, sets inside one another). */
+export const MAX_DEPTH = 1000;
 export function leave(obj: object, ctx: Ctx): void {
   if (ctx.trackAll) ctx.stack.delete(obj);
+}
+
+/**
+ * SerializationError when `value` nests deeper than {@link MAX_DEPTH} (iterative: it cannot run
+ * out of stack itself). For values that recursive code (immer's finalize) walks before the codec.
+ */
+export function checkNesting(value: unknown): void {
+  if (typeof value !== 'object' || value === null) return;
+  const seen = new Set<object>();
+  const stack: [object, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (seen.has(v)) continue; // a cycle: the codec reports it with its path
+    seen.add(v);
+    if (depth >= MAX_DEPTH) throw new SerializationError(`cannot serialise a value nested deeper than ${MAX_DEPTH} levels`, '$');
+    const children: unknown[] = v instanceof Map ? [...v.keys(), ...v.values()] : v instanceof Set ? [...v] : Object.values(v);
+    for (const c of children) if (typeof c === 'object' && c !== null) stack.push([c, depth + 1]);
+  }
 }
