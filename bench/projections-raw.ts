@@ -71,15 +71,20 @@ export function handWrittenViews(): Projection<SqliteViewContext> {
 
 /**
  * The same floor without dgent: `count` appends with the raw driver to a file with dgent's event
- * table, each in its own BEGIN IMMEDIATE ... COMMIT, with the three views' rows (`views`) or bare.
+ * table, each in its own BEGIN IMMEDIATE ... COMMIT, with the three views' rows (`views`) or bare,
+ * and with `checkpoint` the views' checkpoint rows advanced in the same transaction.
  * `event(i)` gives the i-th append's stream, encoded data, encoded metadata and value.
  */
-export function rawSqliteAppends(path: string, views: boolean, count: number, event: (i: number) => { stream: string; data: string; metadata: string; value: string; actor: string }): { round: () => Promise<void>; close: () => void } {
+export function rawSqliteAppends(path: string, views: boolean, count: number, event: (i: number) => { stream: string; data: string; metadata: string; value: string; actor: string }, checkpoint = false): { round: () => Promise<void>; close: () => void } {
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.exec(EVENTS_DDL);
   if (views) db.exec(viewsDdl('raw_'));
+  // `checkpoint`: the views' checkpoints in the same transaction, as exactly-once needs (one row per view)
+  if (checkpoint) db.exec(`CREATE TABLE IF NOT EXISTS raw_checkpoints (name TEXT PRIMARY KEY, position INTEGER NOT NULL);
+    INSERT OR IGNORE INTO raw_checkpoints VALUES ('kv', 0), ('kv_versions', 0), ('kv_audit', 0);`);
+  const advance = checkpoint ? db.prepare('UPDATE raw_checkpoints SET position = ?') : undefined;
   const begin = db.prepare('BEGIN IMMEDIATE');
   const commit = db.prepare('COMMIT');
   const insert = db.prepare('INSERT INTO dgent_events (stream, revision, id, type, data, metadata, time) VALUES (?, ?, ?, ?, ?, ?, ?)');
@@ -98,6 +103,7 @@ export function rawSqliteAppends(path: string, views: boolean, count: number, ev
         const [n, key] = parseStream(e.stream);
         write(n, key, revision, e.value, position, time, e.actor);
       }
+      advance?.run(position);
       commit.run();
       await Promise.resolve(); // as an awaited append would
     }

@@ -236,7 +236,8 @@ export async function main(): Promise<void> {
     };
     const rawBare = rawSqliteAppends(join(dir, 'raw-bare.db'), false, APPENDS, rawEvent);
     const rawViews = rawSqliteAppends(join(dir, 'raw-views.db'), true, APPENDS, rawEvent);
-    const [sInline, sBare, sOther, sHand, sRawViews, sRawBare] = await withInline(viewsLog, viewsStore, () =>
+    const rawChecked = rawSqliteAppends(join(dir, 'raw-checked.db'), true, APPENDS, rawEvent, true);
+    const [sInline, sBare, sOther, sHand, sRawViews, sRawBare, sRawChecked] = await withInline(viewsLog, viewsStore, () =>
       paired([
         [`SQLite append + 3 inline views (x${APPENDS})`, APPENDS, appendRound(viewsLog)],
         [`SQLite bare append (x${APPENDS})`, APPENDS, appendRound(bare)],
@@ -244,16 +245,19 @@ export async function main(): Promise<void> {
         [`SQLite append + a hand-written inline projection writing the 3 views' rows (x${APPENDS})`, APPENDS, appendRound(handLog)],
         [`raw driver: append + the 3 views' rows (x${APPENDS})`, APPENDS, rawViews.round],
         [`raw driver: bare append (x${APPENDS})`, APPENDS, rawBare.round],
+        [`raw driver: append + the 3 views' rows + their checkpoint rows (x${APPENDS})`, APPENDS, rawChecked.round],
       ]),
     );
-    cases.push(sInline, sBare, sOther, sHand, sRawViews, sRawBare);
+    cases.push(sInline, sBare, sOther, sHand, sRawViews, sRawBare, sRawChecked);
     comparisons.push({ label: 'SQLite: append with 3 inline views vs bare append', subject: sInline, baseline: sBare, target: 0.5 });
     comparisons.push({ label: 'SQLite: append of an event no view handles, with 3 inline views, vs bare append', subject: sOther, baseline: sBare });
     comparisons.push({ label: "SQLite floor: append + hand-written projection of the 3 views' rows vs bare append", subject: sHand, baseline: sBare });
     comparisons.push({ label: "SQLite floor, raw driver: append + the 3 views' rows vs bare append", subject: sRawViews, baseline: sRawBare });
+    comparisons.push({ label: "SQLite floor, raw driver: append + the 3 views' rows + checkpoint rows vs bare append", subject: sRawChecked, baseline: sRawBare });
     await hand.close();
     rawBare.close();
     rawViews.close();
+    rawChecked.close();
     await Promise.all([bare.close(), viewsStore.close(), viewsLog.close(), handStore.close(), handLog.close()]);
 
     const probe = new pg.Client({ connectionString: URL });
