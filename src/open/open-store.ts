@@ -26,7 +26,9 @@ export type OpenStoreOptions = Omit<StoreOptions, 'log'> & { env?: Record<string
 
 /**
  * Open a Store on the backend `url` names (undefined: `DGENT_STORE_URL` or `DGENT_URL`); its views
- * default to the log's backend (see Store). `close()` also closes the log.
+ * default to the log's backend (see Store) where that backend can hold them: memory, SQLite and
+ * PostgreSQL. A Redis, file or EventStoreDB log needs `views` (e.g. a RedisViewStorage), else
+ * ValidationError. `close()` also closes the log.
  *
  * @example
  * ```ts
