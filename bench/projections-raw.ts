@@ -37,11 +37,11 @@ function viewStatements(db: Database.Database, p: string) {
     metadata = coalesce(excluded.metadata, ${p}kv.metadata), updated_at = excluded.updated_at, expires_at = excluded.expires_at, position = excluded.position`);
   const ver = db.prepare(`INSERT INTO ${p}versions VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)`);
   const audit = db.prepare(`INSERT INTO ${p}audit VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`);
-  /** (namespace, key, revision, encoded value, position, time, actor) of a set without metadata or expiry */
-  return (n: string, k: string, revision: number, v: string, position: number, time: number, actor: string | null): void => {
-    kv.run(n, k, v, revision, null, time, time, null, position);
-    ver.run(n, k, revision, v, null, null, time, actor, 'set', position);
-    audit.run(position, time, actor, 'set', 'kv.set', n, k, revision, null);
+  /** the rows of one set: its encoded value and metadata (null: none, the key keeps its own), expiry or null (positional: no object per event in the rebuild loop) */
+  return (n: string, k: string, revision: number, v: string, md: string | null, expiresAt: number | null, position: number, time: number, actor: string | null, operation: string): void => {
+    kv.run(n, k, v, revision, md, time, time, expiresAt, position);
+    ver.run(n, k, revision, v, md, expiresAt, time, actor, operation, position);
+    audit.run(position, time, actor, operation, 'kv.set', n, k, revision, md);
   };
 }
 
@@ -63,7 +63,7 @@ export function handWrittenViews(): Projection<SqliteViewContext> {
       if (!write) prepared.set(ctx.db, (write = viewStatements(ctx.db as unknown as Database.Database, 'hw_')));
       for (const e of events) {
         const [n, k] = parseStream(e.stream);
-        write(n, k, e.revision, encode((e.data as { value: unknown }).value), e.position, e.time.getTime(), (e.metadata.actor as string | undefined) ?? null);
+        write(n, k, e.revision, encode((e.data as { value: unknown }).value), null, null, e.position, e.time.getTime(), (e.metadata.actor as string | undefined) ?? null, 'set');
       }
     },
   });
@@ -101,7 +101,7 @@ export function rawSqliteAppends(path: string, views: boolean, count: number, ev
       const position = Number(insert.run(e.stream, revision, uuidV7(), 'kv.set', e.data, e.metadata, time).lastInsertRowid);
       if (write) {
         const [n, key] = parseStream(e.stream);
-        write(n, key, revision, e.value, position, time, e.actor);
+        write(n, key, revision, e.value, null, null, position, time, e.actor, 'set');
       }
       advance?.run(position);
       commit.run();
@@ -116,24 +116,11 @@ export function rawSqliteRebuild(path: string): void {
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
-  db.exec(`DROP TABLE IF EXISTS raw_kv; DROP TABLE IF EXISTS raw_versions; DROP TABLE IF EXISTS raw_audit; DROP TABLE IF EXISTS raw_ns;
-    CREATE TABLE raw_kv (namespace TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, version INTEGER NOT NULL, metadata TEXT,
-      created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, expires_at INTEGER, position INTEGER NOT NULL, PRIMARY KEY (namespace, key)) STRICT;
-    CREATE INDEX raw_kv_exp ON raw_kv (expires_at) WHERE expires_at IS NOT NULL;
-    CREATE TABLE raw_ns (namespace TEXT PRIMARY KEY, created_at INTEGER NOT NULL) STRICT;
-    CREATE TABLE raw_versions (namespace TEXT NOT NULL, key TEXT NOT NULL, version INTEGER NOT NULL, value TEXT, deleted INTEGER NOT NULL, metadata TEXT,
-      expires_at INTEGER, time INTEGER NOT NULL, actor TEXT, operation TEXT NOT NULL, position INTEGER NOT NULL, PRIMARY KEY (namespace, key, version)) STRICT;
-    CREATE TABLE raw_audit (position INTEGER PRIMARY KEY, time INTEGER NOT NULL, actor TEXT, operation TEXT NOT NULL, type TEXT NOT NULL,
-      namespace TEXT NOT NULL, key TEXT, version INTEGER NOT NULL, metadata TEXT, tx TEXT) STRICT;
-    CREATE INDEX raw_audit_key ON raw_audit (namespace, key, position);
-    CREATE INDEX raw_audit_actor ON raw_audit (actor, position);
-`);
+  db.exec(`DROP TABLE IF EXISTS raw_kv; DROP TABLE IF EXISTS raw_versions; DROP TABLE IF EXISTS raw_audit; DROP TABLE IF EXISTS raw_ns;`);
+  db.exec(viewsDdl('raw_'));
   const page = db.prepare(`SELECT position, stream, revision, data, metadata, time FROM dgent_events WHERE position > ? AND type = 'kv.set' ORDER BY position LIMIT ${BATCH}`);
-  const kv = db.prepare(`INSERT INTO raw_kv VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, version = excluded.version,
-    metadata = coalesce(excluded.metadata, raw_kv.metadata), updated_at = excluded.updated_at, expires_at = excluded.expires_at, position = excluded.position`);
+  const rowsOf = viewStatements(db, 'raw_');
   const ns = db.prepare('INSERT INTO raw_ns VALUES (?, ?) ON CONFLICT (namespace) DO NOTHING');
-  const ver = db.prepare('INSERT INTO raw_versions VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)');
-  const audit = db.prepare('INSERT INTO raw_audit VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)');
   const write = db.transaction((rows: any[]) => {
     for (const r of rows) {
       const d = JSON.parse(r.data);
@@ -141,10 +128,8 @@ export function rawSqliteRebuild(path: string): void {
       const [n, k] = parseStream(r.stream);
       const v = JSON.stringify(d.value);
       const md = d.metadata === undefined ? null : JSON.stringify(d.metadata);
-      kv.run(n, k, v, r.revision, md, r.time, r.time, d.expiresAt, r.position);
+      rowsOf(n, k, r.revision, v, md, d.expiresAt, r.position, r.time, m.actor ?? null, m.operation ?? 'set');
       ns.run(n, r.time);
-      ver.run(n, k, r.revision, v, md, d.expiresAt, r.time, m.actor ?? null, m.operation ?? 'set', r.position);
-      audit.run(r.position, r.time, m.actor ?? null, m.operation ?? 'set', 'kv.set', n, k, r.revision, md);
     }
   });
   for (let after = 0; ; ) {

@@ -4,7 +4,6 @@
  * "connection refused host:port"; loadAt with a bad time is a ValidationError on the server-backed
  * agents too.
  */
-import net from 'node:net';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +13,7 @@ import { RedisEventLog } from '../src/streams/redis/redis-event-log.js';
 import { SQLAgent } from '../src/agents/sql-agent.js';
 import { REDIS_URL, requireService, uniqueName } from './support/services.js';
 import { dropSchemas, postgresUrl, uniqueSchema } from './support/postgres.js';
+import { freePort } from './support/throwaway-servers.js';
 import { PostgresEventLog } from '../src/streams/postgres/postgres-event-log.js';
 import { expectSerializationErrorNamesTheEvent } from './support/serialization-error.js';
 
@@ -28,18 +28,6 @@ async function rejection(p: Promise<unknown>): Promise<Error> {
     return e as Error;
   }
   throw new Error('expected a rejection');
-}
-
-/** A local TCP port nothing listens on (bound, then released). */
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** REDIS_URL with another database index. */
@@ -120,7 +108,7 @@ describe.skipIf(!redisUp)('Redis database index', () => {
 
 describe.skipIf(!redisUp)('Redis error messages', () => {
   it('an unreachable Redis: BackendUnavailableError saying "connection refused host:port", not ioredis\'s max-retries text', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const a = new RedisAgent<{ n: number }>({ url: `redis://127.0.0.1:${port}`, key: uniqueName('k') });
     const log = new RedisEventLog({ url: `redis://127.0.0.1:${port}`, prefix: uniqueName('p') });
     try {

@@ -19,6 +19,7 @@ import { FAIL_FAST_CLUSTER_OPTIONS, RedisAgent, RedisEventLog, RedisViewStorage 
 import { eventLogContract } from '../src/testing/event-log-contract.js';
 import { IN_CI, REDIS_URL, requireService, uniqueName } from './support/services.js';
 import { startRedisCluster, until, type RedisCluster } from './support/redis-cluster.js';
+import { freePort } from './support/throwaway-servers.js';
 import { eraseOps, eraseProperty, expectSameReads, runEraseOps } from './support/redis-erase-property.js';
 import { deleteByPrefix, scanKeys } from './fixtures/redis-keys.js';
 
@@ -419,18 +420,6 @@ describe.skipIf(!cluster)('a master killed (SIGKILL) in the middle of a run: aut
     for (const x of [log, readerLog, agent, listener]) await x.close();
   }, 900_000);
 });
-
-/** A loopback port nothing listens on (taken from the OS, then released). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 describe.skipIf(!cluster)('a Redis Cluster client none of whose startup nodes answers (FAIL_FAST_CLUSTER_OPTIONS)', () => {
   it('calls fail with BackendUnavailableError instead of waiting for ever, and work again by themselves once a node answers', async () => {

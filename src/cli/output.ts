@@ -112,6 +112,11 @@ export function eventJson(e: RecordedEvent): Record<string, unknown> {
   return { id: e.id, stream: e.stream, revision: e.revision, position: e.position, type: e.type, time: e.time.toISOString(), data: toTree(e.data), metadata: toTree(e.metadata ?? {}) };
 }
 
+/** `n` and `what`, in the plural unless n is 1: `plural(1, 'stream')` is `1 stream`. */
+export function plural(n: number, what: string): string {
+  return `${n} ${what}${n === 1 ? '' : 's'}`;
+}
+
 /** A short one-line rendering of a value for tables. */
 export function short(value: unknown, max = 60): string {
   const text = JSON.stringify(toTree(value)) ?? 'undefined';

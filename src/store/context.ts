@@ -7,7 +7,7 @@
  * reached it (read-your-writes per Store); conflicts wait for the log's head before retrying.
  */
 import { ClosedError, ConcurrencyError, StateTooLargeError, ValidationError, shown } from '../core/errors.js';
-import { encode } from '../core/codec.js';
+import { encodedSize } from '../core/codec.js';
 import { backoffMs, Mutex, sleep } from '../core/mutex.js';
 import type { KeyedMeta } from '../projections/keyed-events.js';
 import { validateKey, validateNamespace } from '../projections/keyed-events.js';
@@ -168,7 +168,7 @@ export class StoreContext {
   checkValueSize(value: unknown): void {
     if (typeof value === 'string' && value.length * 3 + 2 <= this.maxValueBytes) return;
     if (typeof value !== 'object' && typeof value !== 'string') return; // numbers, booleans, null: a few bytes
-    const size = Buffer.byteLength(encode(value), 'utf8');
+    const size = encodedSize(value);
     if (size > this.maxValueBytes) throw new StateTooLargeError(size, this.maxValueBytes);
   }
 

@@ -8,28 +8,17 @@
  * the run: CI must provide the real service, never skip.
  */
 import { mkdtemp, chown, rm } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import type { TestProject } from 'vitest/node';
 import { IN_CI, POSTGRES_URL, reachable } from './services.js';
+import { freePort } from './throwaway-servers.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     postgresUrl: string;
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** initdb refuses to run as root: as root, run the server as the `postgres` user and let it own the data directory. */

@@ -8,7 +8,7 @@
  */
 import { command, outputOf } from '../command.js';
 import { chosenUrl, requireStream, withLog } from '../backend.js';
-import { intOption } from '../output.js';
+import { intOption, plural } from '../output.js';
 import { parseBackendUrl, type BackendTarget } from '../../open/backend-url.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { StreamAgent } from '../../agents/stream-agent.js';
@@ -84,6 +84,6 @@ export function rebuildSnapshotsCommand() {
       });
       if (out.json) return out.data(result);
       const none = result.snapshots === 0 ? ` (one every ${every} events: --every to change it)` : '';
-      out.line(`rebuilt ${result.snapshots} snapshot${result.snapshots === 1 ? '' : 's'} of ${out.c.cyan(stream)} up to revision ${result.revision}${none}`);
+      out.line(`rebuilt ${plural(result.snapshots, 'snapshot')} of ${out.c.cyan(stream)} up to revision ${result.revision}${none}`);
     });
 }

@@ -5,6 +5,7 @@
 import { command, outputOf } from '../command.js';
 import { chosenUrl, withLog } from '../backend.js';
 import { EXIT } from '../exit-codes.js';
+import { plural } from '../output.js';
 import { verifyLog, verifyViewsReport, type ViewsCompared } from '../../transfer/verify-log.js';
 
 export function verifyCommand() {
@@ -47,5 +48,3 @@ export function verifyCommand() {
       }
     });
 }
-
-const plural = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;

@@ -90,6 +90,9 @@ export function checkPrimitive(v: unknown, ctx: Ctx): void {
   }
 }
 
+/** How deep a value may nest (objects, arrays, maps, sets inside one another). */
+export const MAX_DEPTH = 1000;
+
 export function enter(obj: object, ctx: Ctx): void {
   if (ctx.trackAll) {
     if (ctx.stack.has(obj)) fail(ctx, 'cannot serialise a cyclic reference');
@@ -99,8 +102,6 @@ export function enter(obj: object, ctx: Ctx): void {
   } else if (ctx.keys.length >= CYCLE_SUSPECT_DEPTH) throw DEEP;
 }
 
-/** How deep a value may nest (objects, arrays, maps, sets inside one another). */
-export const MAX_DEPTH = 1000;
 export function leave(obj: object, ctx: Ctx): void {
   if (ctx.trackAll) ctx.stack.delete(obj);
 }
